@@ -1,0 +1,29 @@
+//! pertitle: per-title encoding ladders.
+//!
+//! Stages, one flat module each: [`media`] (the only code touching FFmpeg) reads, scales, encodes
+//! and decodes frames; [`quality`] scores them (VMAF, PSNR, SSIM as libvmaf defines them);
+//! [`grid`] runs the resolution × CRF test encodes, each a content-addressed task kept by
+//! [`store`]; [`hull`] and [`ladder`] turn points into rungs; [`recipe`] reads and writes the
+//! TOML recipes; [`bdrate`] and [`report`] compare and draw. The CLI (`src/cli/`) is a thin layer
+//! over this library.
+
+pub mod bdrate;
+pub mod cpu;
+pub mod error;
+pub mod frame;
+pub mod grid;
+pub mod hull;
+pub mod ladder;
+pub mod media;
+pub mod points;
+pub mod quality;
+pub mod recipe;
+pub mod report;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use frame::{Chroma, Frame, FrameFormat, Plane};
+pub use points::{Metric, Point};
+
+/// The version written into every output and mixed into every store key.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,1 @@
+//! Media layer: the only code that touches ffmpeg-next. (in progress)

@@ -1,0 +1,1 @@
+//! VMAF features and models. (in progress)

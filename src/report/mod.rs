@@ -1,0 +1,1 @@
+//! Reports: plots and markdown. (in progress)

@@ -1,0 +1,15 @@
+//! The one integration-test binary; each topic is a module.
+
+#[path = "../support/libvmaf.rs"]
+mod libvmaf;
+mod support;
+
+mod bdrate;
+mod cli;
+mod grid;
+mod hull_ladder;
+mod media;
+mod quality;
+mod recipe;
+mod report;
+mod store;

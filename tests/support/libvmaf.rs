@@ -1,0 +1,229 @@
+//! A small safe wrapper over libvmaf (the `vmaf-head-sys` crate), used as the oracle in tests and
+//! as the peer in benchmarks. It is dev-only: included with `#[path]` from tests and benches.
+#![allow(dead_code)]
+
+use pertitle::{Chroma, Frame};
+use std::ffi::{CStr, CString};
+use std::ptr;
+use vmaf_head_sys as sys;
+
+/// One libvmaf context with its loaded models and features.
+pub struct Libvmaf {
+    ctx: *mut sys::VmafContext,
+    models: Vec<*mut sys::VmafModel>,
+    frames: u32,
+    flushed: bool,
+}
+
+unsafe impl Send for Libvmaf {}
+
+/// libvmaf's pooling methods.
+#[derive(Clone, Copy, Debug)]
+pub enum Pool {
+    Min,
+    Max,
+    Mean,
+    HarmonicMean,
+}
+
+impl Pool {
+    fn raw(self) -> sys::VmafPoolingMethod {
+        match self {
+            Pool::Min => sys::VmafPoolingMethod_VMAF_POOL_METHOD_MIN,
+            Pool::Max => sys::VmafPoolingMethod_VMAF_POOL_METHOD_MAX,
+            Pool::Mean => sys::VmafPoolingMethod_VMAF_POOL_METHOD_MEAN,
+            Pool::HarmonicMean => sys::VmafPoolingMethod_VMAF_POOL_METHOD_HARMONIC_MEAN,
+        }
+    }
+}
+
+pub fn version() -> String {
+    unsafe {
+        CStr::from_ptr(sys::vmaf_version())
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+impl Libvmaf {
+    /// `threads` = 0 runs libvmaf single-threaded in the caller's thread.
+    pub fn new(threads: u32) -> Self {
+        let cfg = sys::VmafConfiguration {
+            log_level: sys::VmafLogLevel_VMAF_LOG_LEVEL_NONE,
+            n_threads: threads,
+            n_subsample: 1,
+            cpumask: 0,
+            gpumask: 0,
+        };
+        let mut ctx = ptr::null_mut();
+        let rc = unsafe { sys::vmaf_init(&mut ctx, cfg) };
+        assert_eq!(rc, 0, "vmaf_init");
+        Libvmaf {
+            ctx,
+            models: Vec::new(),
+            frames: 0,
+            flushed: false,
+        }
+    }
+
+    /// Loads a built-in model by version (`vmaf_v0.6.1`, `vmaf_v0.6.1neg`, `vmaf_4k_v0.6.1`) and
+    /// registers its features. `phone` enables the model's `score_transform`. Returns its handle.
+    pub fn use_model(&mut self, version: &str, phone: bool) -> usize {
+        let name = CString::new(version).unwrap();
+        let mut cfg = sys::VmafModelConfig {
+            name: name.as_ptr(),
+            flags: if phone {
+                sys::VmafModelFlags_VMAF_MODEL_FLAG_ENABLE_TRANSFORM as u64
+            } else {
+                sys::VmafModelFlags_VMAF_MODEL_FLAGS_DEFAULT as u64
+            },
+        };
+        let mut model = ptr::null_mut();
+        let rc = unsafe { sys::vmaf_model_load(&mut model, &mut cfg, name.as_ptr()) };
+        assert_eq!(rc, 0, "vmaf_model_load {version}");
+        self.add_model(model)
+    }
+
+    /// Loads a model JSON file by path.
+    pub fn use_model_path(&mut self, path: &std::path::Path, phone: bool) -> usize {
+        let name = CString::new("custom").unwrap();
+        let p = CString::new(path.to_str().unwrap()).unwrap();
+        let mut cfg = sys::VmafModelConfig {
+            name: name.as_ptr(),
+            flags: if phone {
+                sys::VmafModelFlags_VMAF_MODEL_FLAG_ENABLE_TRANSFORM as u64
+            } else {
+                0
+            },
+        };
+        let mut model = ptr::null_mut();
+        let rc = unsafe { sys::vmaf_model_load_from_path(&mut model, &mut cfg, p.as_ptr()) };
+        assert_eq!(rc, 0, "vmaf_model_load_from_path {}", path.display());
+        self.add_model(model)
+    }
+
+    fn add_model(&mut self, model: *mut sys::VmafModel) -> usize {
+        let rc = unsafe { sys::vmaf_use_features_from_model(self.ctx, model) };
+        assert_eq!(rc, 0, "vmaf_use_features_from_model");
+        self.models.push(model);
+        self.models.len() - 1
+    }
+
+    /// Registers a feature extractor by name (`psnr`, `float_ssim`, `adm`, `vif`, `motion`, ...)
+    /// with options such as `[("enable_chroma", "true")]`.
+    pub fn use_feature(&mut self, name: &str, opts: &[(&str, &str)]) {
+        let mut dict = ptr::null_mut();
+        for (k, v) in opts {
+            let k = CString::new(*k).unwrap();
+            let v = CString::new(*v).unwrap();
+            let rc = unsafe { sys::vmaf_feature_dictionary_set(&mut dict, k.as_ptr(), v.as_ptr()) };
+            assert_eq!(rc, 0, "vmaf_feature_dictionary_set");
+        }
+        let n = CString::new(name).unwrap();
+        let rc = unsafe { sys::vmaf_use_feature(self.ctx, n.as_ptr(), dict) };
+        assert_eq!(rc, 0, "vmaf_use_feature {name}");
+    }
+
+    fn picture(f: &Frame) -> sys::VmafPicture {
+        let fmt = match f.format.chroma {
+            Chroma::Gray => sys::VmafPixelFormat_VMAF_PIX_FMT_YUV400P,
+            Chroma::Yuv420 => sys::VmafPixelFormat_VMAF_PIX_FMT_YUV420P,
+            Chroma::Yuv422 => sys::VmafPixelFormat_VMAF_PIX_FMT_YUV422P,
+            Chroma::Yuv444 => sys::VmafPixelFormat_VMAF_PIX_FMT_YUV444P,
+        };
+        let bpc = f.format.bit_depth as u32;
+        let mut pic: sys::VmafPicture = unsafe { std::mem::zeroed() };
+        let rc = unsafe {
+            sys::vmaf_picture_alloc(&mut pic, fmt, bpc, f.width() as u32, f.height() as u32)
+        };
+        assert_eq!(rc, 0, "vmaf_picture_alloc");
+        for (i, plane) in f.planes.iter().enumerate() {
+            let stride = pic.stride[i] as usize;
+            assert_eq!(pic.w[i] as usize, plane.width);
+            assert_eq!(pic.h[i] as usize, plane.height);
+            for y in 0..plane.height {
+                let row = plane.row(y);
+                unsafe {
+                    let dst = (pic.data[i] as *mut u8).add(y * stride);
+                    if bpc == 8 {
+                        for (x, &v) in row.iter().enumerate() {
+                            *dst.add(x) = v as u8;
+                        }
+                    } else {
+                        let dst = dst as *mut u16;
+                        ptr::copy_nonoverlapping(row.as_ptr(), dst, row.len());
+                    }
+                }
+            }
+        }
+        pic
+    }
+
+    /// Feeds one reference/distorted pair (frames are numbered in the order pushed).
+    pub fn push(&mut self, reference: &Frame, distorted: &Frame) {
+        let mut r = Self::picture(reference);
+        let mut d = Self::picture(distorted);
+        let rc = unsafe { sys::vmaf_read_pictures(self.ctx, &mut r, &mut d, self.frames) };
+        assert_eq!(rc, 0, "vmaf_read_pictures");
+        self.frames += 1;
+    }
+
+    /// Signals the end of the stream (motion's last-frame rule) and waits for all scores.
+    pub fn flush(&mut self) {
+        if !self.flushed {
+            let rc =
+                unsafe { sys::vmaf_read_pictures(self.ctx, ptr::null_mut(), ptr::null_mut(), 0) };
+            assert_eq!(rc, 0, "vmaf_read_pictures(flush)");
+            self.flushed = true;
+        }
+    }
+
+    pub fn frames(&self) -> u32 {
+        self.frames
+    }
+
+    /// A feature's per-frame value (`integer_adm2`, `integer_vif_scale0`, `integer_motion2`,
+    /// `psnr_y`, `float_ssim`, ...). Call after `flush`.
+    pub fn feature(&self, name: &str, index: u32) -> Option<f64> {
+        let n = CString::new(name).unwrap();
+        let mut s = 0.0;
+        let rc = unsafe { sys::vmaf_feature_score_at_index(self.ctx, n.as_ptr(), &mut s, index) };
+        (rc == 0).then_some(s)
+    }
+
+    /// The model's per-frame score. Call after `flush`.
+    pub fn score(&self, model: usize, index: u32) -> f64 {
+        let mut s = 0.0;
+        let rc = unsafe { sys::vmaf_score_at_index(self.ctx, self.models[model], &mut s, index) };
+        assert_eq!(rc, 0, "vmaf_score_at_index");
+        s
+    }
+
+    /// The model's pooled score over all frames pushed.
+    pub fn pooled(&self, model: usize, pool: Pool) -> f64 {
+        let mut s = 0.0;
+        let rc = unsafe {
+            sys::vmaf_score_pooled(
+                self.ctx,
+                self.models[model],
+                pool.raw(),
+                &mut s,
+                0,
+                self.frames - 1,
+            )
+        };
+        assert_eq!(rc, 0, "vmaf_score_pooled");
+        s
+    }
+}
+
+impl Drop for Libvmaf {
+    fn drop(&mut self) {
+        unsafe {
+            sys::vmaf_close(self.ctx);
+            for m in self.models.drain(..) {
+                sys::vmaf_model_destroy(m);
+            }
+        }
+    }
+}
