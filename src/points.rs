@@ -88,3 +88,16 @@ impl std::fmt::Display for Metric {
         f.write_str(self.name())
     }
 }
+
+/// What identifies a source title: enough to reproduce and to key cached work. The fingerprint is
+/// a hash of the decoded frames' content (so a remuxed or renamed file keeps its cached points).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceIdentity {
+    pub path: String,
+    pub width: u32,
+    pub height: u32,
+    pub fps_num: u32,
+    pub fps_den: u32,
+    pub frames: u64,
+    pub fingerprint: String,
+}

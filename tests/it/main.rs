@@ -4,11 +4,13 @@
 mod libvmaf;
 mod support;
 
+mod adm;
 mod bdrate;
 mod cli;
 mod grid;
 mod hull_ladder;
 mod media;
+mod psnr_ssim;
 mod quality;
 mod recipe;
 mod report;
