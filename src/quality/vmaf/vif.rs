@@ -76,7 +76,7 @@ fn mirror(i: isize, n: usize) -> usize {
 
 /// Rounding and shift of the vertical pass: at scale 0 it brings `bit_depth`-bit samples to
 /// the Q8-ish working range libvmaf uses; above scale 0 samples are already 16-bit.
-fn vertical_shifts(scale: usize, bit_depth: u8) -> (u32, u32, u64, u32) {
+fn vertical_shifts(scale: usize, bit_depth: u8) -> VShift {
     if scale == 0 {
         let bd = bit_depth as u32;
         let sq_shift = 2 * (bd - 8);
@@ -85,114 +85,274 @@ fn vertical_shifts(scale: usize, bit_depth: u8) -> (u32, u32, u64, u32) {
         } else {
             1u64 << (sq_shift - 1)
         };
-        (1 << (bd - 1), bd, sq_round, sq_shift)
+        VShift {
+            mu_round: 1 << (bd - 1),
+            mu_shift: bd,
+            sq_round,
+            sq_shift,
+        }
     } else {
-        (32768, 16, 32768, 16)
+        VShift {
+            mu_round: 32768,
+            mu_shift: 16,
+            sq_round: 32768,
+            sq_shift: 16,
+        }
     }
 }
 
-/// The linear filter kernels. `Kernels::SCALAR` is the reference; `Kernels::get()` picks the
-/// fastest one the CPU level allows.
-#[derive(Clone, Copy)]
-pub struct Kernels {
-    /// Vertical pass of one image: Σf·x and Σf·x² for one output row.
-    pub vert_mu_sq: fn(&[&[u16]], &[u16], &mut [u32], &mut [u64]),
-    /// Vertical pass of the distorted image: Σf·d, Σf·d², Σf·r·d.
-    pub vert_dist: fn(&[&[u16]], &[&[u16]], &[u16], &mut [u32], &mut [u64], &mut [u64]),
-    /// Vertical pass of the pyramid: Σf·x.
-    pub vert_mu: fn(&[&[u16]], &[u16], &mut [u32]),
-    /// Horizontal pass over a mirrored row: plain Σf·x (u32, as libvmaf keeps it).
-    pub horiz_u32: fn(&[u32], &[u16], &mut [u32]),
-    /// Horizontal pass with Q16 rounding: (Σf·x + 2^15) >> 16.
-    pub horiz_q16: fn(&[u32], &[u16], &mut [u32]),
+/// Rounding and shift applied to a vertical pass's sums: the mean and the second moments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VShift {
+    pub mu_round: u32,
+    pub mu_shift: u32,
+    pub sq_round: u64,
+    pub sq_shift: u32,
 }
 
+/// Vertical statistics of one image for one output row: mean and Σf·x².
+pub type VertRefFn = fn(&[&[u16]], &[u16], VShift, &mut [u32], &mut [u32]);
+/// Vertical statistics of the distorted image: mean, Σf·d², Σf·r·d.
+pub type VertDistFn = fn(&[&[u16]], &[&[u16]], &[u16], VShift, &mut [u32], &mut [u32], &mut [u32]);
+/// Vertical pass of the pyramid: (Σf·x + round) >> shift, kept to 16 bits.
+pub type VertMuFn = fn(&[&[u16]], &[u16], u32, u32, &mut [u32]);
+/// Horizontal pass over a row padded by the filter's half width on each side.
+pub type HorizFn = fn(&[u32], &[u16], &mut [u32]);
+
+/// The linear filter kernels. `Kernels::SCALAR` is the reference; `Kernels::get()` picks the
+/// fastest one the CPU level allows. Each works on blocks of 16 columns with all taps inside,
+/// so the accumulators stay in registers.
+#[derive(Clone, Copy)]
+pub struct Kernels {
+    /// 32-bit products: only valid for 8-bit samples at scale 0 (libvmaf uses u32 there too).
+    pub vert_ref32: VertRefFn,
+    pub vert_ref64: VertRefFn,
+    pub vert_dist32: VertDistFn,
+    pub vert_dist64: VertDistFn,
+    pub vert_mu: VertMuFn,
+    /// Plain Σf·x, wrapping in u32 as libvmaf's accumulators do.
+    pub horiz_u32: HorizFn,
+    /// (Σf·x + 2^15) >> 16 of 32-bit inputs, truncated to u32. Computed as two 16-bit halves
+    /// in u32 (exact because the filters sum to 2^16).
+    pub horiz_q16: HorizFn,
+}
+
+const BLK: usize = 16;
+
 macro_rules! kernel_bodies {
-    ($attr:meta, $vm:ident, $vd:ident, $vu:ident, $hu:ident, $hq:ident) => {
-        #[$attr]
-        fn $vm(rows: &[&[u16]], f: &[u16], mu: &mut [u32], sq: &mut [u64]) {
-            let w = mu.len();
-            mu.fill(0);
-            sq[..w].fill(0);
-            for (r, &c) in rows.iter().zip(f) {
-                let r = &r[..w];
-                let c = c as u32;
-                for ((m, s), &x) in mu.iter_mut().zip(sq[..w].iter_mut()).zip(r) {
-                    let cx = c * x as u32;
-                    *m = m.wrapping_add(cx);
-                    *s += cx as u64 * x as u64;
-                }
-            }
-        }
-
-        #[$attr]
-        fn $vd(
-            rrows: &[&[u16]],
-            drows: &[&[u16]],
-            f: &[u16],
-            mu: &mut [u32],
-            yy: &mut [u64],
-            xy: &mut [u64],
-        ) {
-            let w = mu.len();
-            mu.fill(0);
-            yy[..w].fill(0);
-            xy[..w].fill(0);
-            for ((r, d), &c) in rrows.iter().zip(drows).zip(f) {
-                let r = &r[..w];
-                let d = &d[..w];
-                let c = c as u32;
-                for j in 0..w {
-                    let cd = c * d[j] as u32;
-                    mu[j] = mu[j].wrapping_add(cd);
-                    yy[j] += cd as u64 * d[j] as u64;
-                    xy[j] += cd as u64 * r[j] as u64;
-                }
-            }
-        }
-
-        #[$attr]
-        fn $vu(rows: &[&[u16]], f: &[u16], mu: &mut [u32]) {
-            let w = mu.len();
-            mu.fill(0);
-            for (r, &c) in rows.iter().zip(f) {
-                let c = c as u32;
-                for (m, &x) in mu.iter_mut().zip(&r[..w]) {
-                    *m = m.wrapping_add(c * x as u32);
-                }
-            }
-        }
-
-        #[$attr]
-        fn $hu(src: &[u32], f: &[u16], out: &mut [u32]) {
-            let w = out.len();
-            out.fill(0);
-            for (k, &c) in f.iter().enumerate() {
-                let c = c as u32;
-                for (o, &x) in out.iter_mut().zip(&src[k..k + w]) {
-                    *o = o.wrapping_add(c.wrapping_mul(x));
-                }
-            }
-        }
-
-        #[$attr]
-        fn $hq(src: &[u32], f: &[u16], out: &mut [u32]) {
-            let w = out.len();
-            // Two u32 halves would not hold Σf·x for 32-bit x; accumulate in u64 per block.
-            const B: usize = 64;
-            let mut acc = [0u64; B];
-            let mut j0 = 0;
-            while j0 < w {
-                let n = B.min(w - j0);
-                acc[..n].fill(32768);
-                for (k, &c) in f.iter().enumerate() {
-                    let c = c as u64;
-                    for (a, &x) in acc[..n].iter_mut().zip(&src[j0 + k..j0 + k + n]) {
-                        *a += c * x as u64;
+    ($attr:meta) => {
+        macro_rules! vert_ref {
+            ($name:ident, $A:ty) => {
+                #[$attr]
+                pub fn $name(
+                    rows: &[&[u16]],
+                    f: &[u16],
+                    s: VShift,
+                    mu: &mut [u32],
+                    sq: &mut [u32],
+                ) {
+                    let w = mu.len();
+                    let mut j0 = 0;
+                    while j0 < w {
+                        let n = BLK.min(w - j0);
+                        let mut am = [0u32; BLK];
+                        let mut aq = [0 as $A; BLK];
+                        if n == BLK {
+                            for (r, &c) in rows.iter().zip(f) {
+                                let x: &[u16; BLK] = r[j0..j0 + BLK].try_into().unwrap();
+                                let c = c as u32;
+                                for l in 0..BLK {
+                                    let cx = c * x[l] as u32;
+                                    am[l] = am[l].wrapping_add(cx);
+                                    aq[l] = aq[l].wrapping_add(cx as $A * x[l] as $A);
+                                }
+                            }
+                        } else {
+                            for (r, &c) in rows.iter().zip(f) {
+                                let c = c as u32;
+                                for l in 0..n {
+                                    let x = r[j0 + l];
+                                    let cx = c * x as u32;
+                                    am[l] = am[l].wrapping_add(cx);
+                                    aq[l] = aq[l].wrapping_add(cx as $A * x as $A);
+                                }
+                            }
+                        }
+                        for l in 0..n {
+                            mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
+                            sq[j0 + l] = ((aq[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                        }
+                        j0 += n;
                     }
                 }
-                for (o, &a) in out[j0..j0 + n].iter_mut().zip(&acc[..n]) {
-                    *o = (a >> 16) as u32;
+            };
+        }
+        macro_rules! vert_dist {
+            ($name:ident, $A:ty) => {
+                #[$attr]
+                pub fn $name(
+                    rrows: &[&[u16]],
+                    drows: &[&[u16]],
+                    f: &[u16],
+                    s: VShift,
+                    mu: &mut [u32],
+                    yy: &mut [u32],
+                    xy: &mut [u32],
+                ) {
+                    let w = mu.len();
+                    let mut j0 = 0;
+                    while j0 < w {
+                        let n = BLK.min(w - j0);
+                        let mut am = [0u32; BLK];
+                        let mut ay = [0 as $A; BLK];
+                        let mut ax = [0 as $A; BLK];
+                        if n == BLK {
+                            for ((r, d), &c) in rrows.iter().zip(drows).zip(f) {
+                                let x: &[u16; BLK] = r[j0..j0 + BLK].try_into().unwrap();
+                                let y: &[u16; BLK] = d[j0..j0 + BLK].try_into().unwrap();
+                                let c = c as u32;
+                                for l in 0..BLK {
+                                    let cy = c * y[l] as u32;
+                                    am[l] = am[l].wrapping_add(cy);
+                                    ay[l] = ay[l].wrapping_add(cy as $A * y[l] as $A);
+                                    ax[l] = ax[l].wrapping_add(cy as $A * x[l] as $A);
+                                }
+                            }
+                        } else {
+                            for ((r, d), &c) in rrows.iter().zip(drows).zip(f) {
+                                let c = c as u32;
+                                for l in 0..n {
+                                    let (x, y) = (r[j0 + l], d[j0 + l]);
+                                    let cy = c * y as u32;
+                                    am[l] = am[l].wrapping_add(cy);
+                                    ay[l] = ay[l].wrapping_add(cy as $A * y as $A);
+                                    ax[l] = ax[l].wrapping_add(cy as $A * x as $A);
+                                }
+                            }
+                        }
+                        for l in 0..n {
+                            mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
+                            yy[j0 + l] = ((ay[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                            xy[j0 + l] = ((ax[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                        }
+                        j0 += n;
+                    }
+                }
+            };
+        }
+        vert_ref!(vert_ref32, u32);
+        vert_ref!(vert_ref64, u64);
+        vert_dist!(vert_dist32, u32);
+        vert_dist!(vert_dist64, u64);
+
+        #[$attr]
+        pub fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+            let w = mu.len();
+            let mut j0 = 0;
+            while j0 < w {
+                let n = BLK.min(w - j0);
+                let mut am = [0u32; BLK];
+                if n == BLK {
+                    for (r, &c) in rows.iter().zip(f) {
+                        let x: &[u16; BLK] = r[j0..j0 + BLK].try_into().unwrap();
+                        for l in 0..BLK {
+                            am[l] = am[l].wrapping_add(c as u32 * x[l] as u32);
+                        }
+                    }
+                } else {
+                    for (r, &c) in rows.iter().zip(f) {
+                        for l in 0..n {
+                            am[l] = am[l].wrapping_add(c as u32 * r[j0 + l] as u32);
+                        }
+                    }
+                }
+                for l in 0..n {
+                    mu[j0 + l] = (am[l].wrapping_add(round) >> shift) as u16 as u32;
+                }
+                j0 += n;
+            }
+        }
+
+        // The horizontal passes use the filters' symmetry (f[k] == f[t-1-k]): one multiply
+        // per pair of taps. Exact: u32 wrapping sums are distributive, and in the Q16 pass each
+        // half-sum stays below 2^32 because the filters sum to 2^16.
+        #[$attr]
+        pub fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
+            let w = out.len();
+            let t = f.len();
+            let half = t / 2;
+            let mut j0 = 0;
+            while j0 < w {
+                let n = BLK.min(w - j0);
+                let mut a = [0u32; BLK];
+                if n == BLK {
+                    for k in 0..half {
+                        let c = f[k] as u32;
+                        let x: &[u32; BLK] = src[j0 + k..j0 + k + BLK].try_into().unwrap();
+                        let y: &[u32; BLK] = src[j0 + t - 1 - k..j0 + t - 1 - k + BLK]
+                            .try_into()
+                            .unwrap();
+                        for l in 0..BLK {
+                            a[l] = a[l].wrapping_add(c.wrapping_mul(x[l].wrapping_add(y[l])));
+                        }
+                    }
+                    let c = f[half] as u32;
+                    let x: &[u32; BLK] = src[j0 + half..j0 + half + BLK].try_into().unwrap();
+                    for l in 0..BLK {
+                        a[l] = a[l].wrapping_add(c.wrapping_mul(x[l]));
+                    }
+                } else {
+                    for (k, &c) in f.iter().enumerate() {
+                        for l in 0..n {
+                            a[l] = a[l].wrapping_add((c as u32).wrapping_mul(src[j0 + k + l]));
+                        }
+                    }
+                }
+                out[j0..j0 + n].copy_from_slice(&a[..n]);
+                j0 += n;
+            }
+        }
+
+        #[$attr]
+        pub fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
+            let w = out.len();
+            let t = f.len();
+            let half = t / 2;
+            let mut j0 = 0;
+            while j0 < w {
+                let n = BLK.min(w - j0);
+                let mut hi = [0u32; BLK];
+                let mut lo = [0u32; BLK];
+                if n == BLK {
+                    for k in 0..half {
+                        let c = f[k] as u32;
+                        let x: &[u32; BLK] = src[j0 + k..j0 + k + BLK].try_into().unwrap();
+                        let y: &[u32; BLK] = src[j0 + t - 1 - k..j0 + t - 1 - k + BLK]
+                            .try_into()
+                            .unwrap();
+                        for l in 0..BLK {
+                            hi[l] = hi[l].wrapping_add(c * ((x[l] >> 16) + (y[l] >> 16)));
+                            lo[l] = lo[l].wrapping_add(c * ((x[l] & 0xffff) + (y[l] & 0xffff)));
+                        }
+                    }
+                    let c = f[half] as u32;
+                    let x: &[u32; BLK] = src[j0 + half..j0 + half + BLK].try_into().unwrap();
+                    for l in 0..BLK {
+                        hi[l] = hi[l].wrapping_add(c * (x[l] >> 16));
+                        lo[l] = lo[l].wrapping_add(c * (x[l] & 0xffff));
+                    }
+                } else {
+                    for (k, &c) in f.iter().enumerate() {
+                        let c = c as u32;
+                        for l in 0..n {
+                            let x = src[j0 + k + l];
+                            hi[l] = hi[l].wrapping_add(c * (x >> 16));
+                            lo[l] = lo[l].wrapping_add(c * (x & 0xffff));
+                        }
+                    }
+                }
+                for l in 0..n {
+                    out[j0 + l] = hi[l].wrapping_add(lo[l].wrapping_add(32768) >> 16);
                 }
                 j0 += n;
             }
@@ -200,65 +360,81 @@ macro_rules! kernel_bodies {
     };
 }
 
-kernel_bodies!(
-    inline(never),
-    vert_mu_sq_scalar,
-    vert_dist_scalar,
-    vert_mu_scalar,
-    horiz_u32_scalar,
-    horiz_q16_scalar
-);
+/// The scalar kernels (the reference the SIMD builds are tested against).
+pub mod scalar {
+    use super::{VShift, BLK};
+    kernel_bodies!(inline(never));
+}
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
-    kernel_bodies!(
-        target_feature(enable = "avx2,fma"),
-        vert_mu_sq_t,
-        vert_dist_t,
-        vert_mu_t,
-        horiz_u32_t,
-        horiz_q16_t
-    );
+mod avx2_t {
+    use super::{VShift, BLK};
+    kernel_bodies!(target_feature(enable = "avx2,fma"));
+}
 
-    // Safe entry points: only installed in `Kernels::AVX2`, which `Kernels::get` hands out only
-    // when the CPU level (runtime detection) includes AVX2.
-    pub fn vert_mu_sq(rows: &[&[u16]], f: &[u16], mu: &mut [u32], sq: &mut [u64]) {
-        unsafe { vert_mu_sq_t(rows, f, mu, sq) }
+/// Safe entry points for the AVX2 build: only installed in `Kernels::AVX2`, which
+/// `Kernels::for_level` hands out only when runtime detection found AVX2.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{avx2_t, VShift};
+    pub fn vert_ref32(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+        unsafe { avx2_t::vert_ref32(r, f, s, mu, sq) }
     }
-    pub fn vert_dist(
+    pub fn vert_ref64(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+        unsafe { avx2_t::vert_ref64(r, f, s, mu, sq) }
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub fn vert_dist32(
         r: &[&[u16]],
         d: &[&[u16]],
         f: &[u16],
+        s: VShift,
         mu: &mut [u32],
-        yy: &mut [u64],
-        xy: &mut [u64],
+        yy: &mut [u32],
+        xy: &mut [u32],
     ) {
-        unsafe { vert_dist_t(r, d, f, mu, yy, xy) }
+        unsafe { avx2_t::vert_dist32(r, d, f, s, mu, yy, xy) }
     }
-    pub fn vert_mu(rows: &[&[u16]], f: &[u16], mu: &mut [u32]) {
-        unsafe { vert_mu_t(rows, f, mu) }
+    #[allow(clippy::too_many_arguments)]
+    pub fn vert_dist64(
+        r: &[&[u16]],
+        d: &[&[u16]],
+        f: &[u16],
+        s: VShift,
+        mu: &mut [u32],
+        yy: &mut [u32],
+        xy: &mut [u32],
+    ) {
+        unsafe { avx2_t::vert_dist64(r, d, f, s, mu, yy, xy) }
+    }
+    pub fn vert_mu(r: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+        unsafe { avx2_t::vert_mu(r, f, round, shift, mu) }
     }
     pub fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
-        unsafe { horiz_u32_t(src, f, out) }
+        unsafe { avx2_t::horiz_u32(src, f, out) }
     }
     pub fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
-        unsafe { horiz_q16_t(src, f, out) }
+        unsafe { avx2_t::horiz_q16(src, f, out) }
     }
 }
 
 impl Kernels {
     pub const SCALAR: Kernels = Kernels {
-        vert_mu_sq: vert_mu_sq_scalar,
-        vert_dist: vert_dist_scalar,
-        vert_mu: vert_mu_scalar,
-        horiz_u32: horiz_u32_scalar,
-        horiz_q16: horiz_q16_scalar,
+        vert_ref32: scalar::vert_ref32,
+        vert_ref64: scalar::vert_ref64,
+        vert_dist32: scalar::vert_dist32,
+        vert_dist64: scalar::vert_dist64,
+        vert_mu: scalar::vert_mu,
+        horiz_u32: scalar::horiz_u32,
+        horiz_q16: scalar::horiz_q16,
     };
 
     #[cfg(target_arch = "x86_64")]
     const AVX2: Kernels = Kernels {
-        vert_mu_sq: avx2::vert_mu_sq,
-        vert_dist: avx2::vert_dist,
+        vert_ref32: avx2::vert_ref32,
+        vert_ref64: avx2::vert_ref64,
+        vert_dist32: avx2::vert_dist32,
+        vert_dist64: avx2::vert_dist64,
         vert_mu: avx2::vert_mu,
         horiz_u32: avx2::horiz_u32,
         horiz_q16: avx2::horiz_q16,
@@ -313,11 +489,11 @@ fn pad_row(src: &[u32], half: usize, pad: &mut [u32]) {
 }
 
 /// Next pyramid level: filter with scale `scale + 1`'s filter and keep even rows and columns
-/// (libvmaf subsample_rd + decimate_and_pad; only the kept samples are computed).
+/// (libvmaf subsample_rd + decimate_and_pad; only the kept rows are computed).
 fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img {
     let f = FILTERS[scale + 1];
     let half = f.len() / 2;
-    let (round, shift, _, _) = vertical_shifts(scale, bit_depth);
+    let vs = vertical_shifts(scale, bit_depth);
     let (w2, h2) = (img.w / 2, img.h / 2);
     let mut out = Img {
         w: w2,
@@ -326,21 +502,15 @@ fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img {
     };
     let mut v = vec![0u32; img.w];
     let mut pad = vec![0u32; img.w + 2 * half];
+    let mut hrow = vec![0u32; img.w];
     for i in 0..h2 {
         let rows = img.rows(2 * i, f.len());
-        (k.vert_mu)(&rows, f, &mut v);
-        for x in v.iter_mut() {
-            *x = (x.wrapping_add(round) >> shift) as u16 as u32;
-        }
+        (k.vert_mu)(&rows, f, vs.mu_round, vs.mu_shift, &mut v);
         pad_row(&v, half, &mut pad);
+        (k.horiz_u32)(&pad, f, &mut hrow);
         let orow = &mut out.data[i * w2..(i + 1) * w2];
         for (j, o) in orow.iter_mut().enumerate() {
-            let base = 2 * j;
-            let mut acc = 0u32;
-            for (t, &c) in f.iter().enumerate() {
-                acc = acc.wrapping_add(c as u32 * pad[base + t]);
-            }
-            *o = (acc.wrapping_add(32768) >> 16) as u16;
+            *o = (hrow[2 * j].wrapping_add(32768) >> 16) as u16;
         }
     }
     out
@@ -382,30 +552,28 @@ pub struct VifScore {
 fn ref_scale(k: &Kernels, img: Img, scale: usize, bit_depth: u8) -> RefScale {
     let f = FILTERS[scale];
     let half = f.len() / 2;
-    let (round, shift, sq_round, sq_shift) = vertical_shifts(scale, bit_depth);
+    let vs = vertical_shifts(scale, bit_depth);
+    let vert = if scale == 0 && bit_depth == 8 {
+        k.vert_ref32
+    } else {
+        k.vert_ref64
+    };
     let (w, h) = (img.w, img.h);
     let table = log2_table();
     let mut mu1 = vec![0u32; w * h];
     let mut sigma1_sq = vec![0i32; w * h];
     let mut vmu = vec![0u32; w];
-    let mut vsq = vec![0u64; w];
-    let mut vsq32 = vec![0u32; w];
+    let mut vsq = vec![0u32; w];
     let mut pad = vec![0u32; w + 2 * half];
     let mut hsq = vec![0u32; w];
     let (mut den_log, mut den_non_log) = (0i64, 0i64);
     for i in 0..h {
         let rows = img.rows(i, f.len());
-        (k.vert_mu_sq)(&rows, f, &mut vmu, &mut vsq);
-        for x in vmu.iter_mut() {
-            *x = x.wrapping_add(round) >> shift;
-        }
-        for (o, &s) in vsq32.iter_mut().zip(&vsq) {
-            *o = ((s + sq_round) >> sq_shift) as u32;
-        }
+        vert(&rows, f, vs, &mut vmu, &mut vsq);
         let mrow = &mut mu1[i * w..(i + 1) * w];
         pad_row(&vmu, half, &mut pad);
         (k.horiz_u32)(&pad, f, mrow);
-        pad_row(&vsq32, half, &mut pad);
+        pad_row(&vsq, half, &mut pad);
         (k.horiz_q16)(&pad, f, &mut hsq);
         let srow = &mut sigma1_sq[i * w..(i + 1) * w];
         for ((s, &m), &xx) in srow.iter_mut().zip(mrow.iter()).zip(&hsq) {
@@ -462,17 +630,21 @@ impl VifRef {
     }
 }
 
-/// Distorted-side statistics of one scale: the numerator's integer accumulators.
+/// Distorted-side statistics of one scale: the numerator, and (num, den) as libvmaf's floats.
 fn dist_scale(k: &Kernels, r: &RefScale, dimg: &Img, scale: usize, bd: u8, egl: f64) -> (f32, f32) {
     let f = FILTERS[scale];
     let half = f.len() / 2;
-    let (round, shift, sq_round, sq_shift) = vertical_shifts(scale, bd);
+    let vs = vertical_shifts(scale, bd);
+    let vert = if scale == 0 && bd == 8 {
+        k.vert_dist32
+    } else {
+        k.vert_dist64
+    };
     let (w, h) = (dimg.w, dimg.h);
     let table = log2_table();
     let mut vmu = vec![0u32; w];
-    let mut vyy = vec![0u64; w];
-    let mut vxy = vec![0u64; w];
-    let mut v32 = vec![0u32; w];
+    let mut vyy = vec![0u32; w];
+    let mut vxy = vec![0u32; w];
     let mut pad = vec![0u32; w + 2 * half];
     let mut mu2 = vec![0u32; w];
     let mut yy = vec![0u32; w];
@@ -482,43 +654,34 @@ fn dist_scale(k: &Kernels, r: &RefScale, dimg: &Img, scale: usize, bd: u8, egl: 
     for i in 0..h {
         let rrows = r.img.rows(i, f.len());
         let drows = dimg.rows(i, f.len());
-        (k.vert_dist)(&rrows, &drows, f, &mut vmu, &mut vyy, &mut vxy);
-        for x in vmu.iter_mut() {
-            *x = x.wrapping_add(round) >> shift;
-        }
+        vert(&rrows, &drows, f, vs, &mut vmu, &mut vyy, &mut vxy);
         pad_row(&vmu, half, &mut pad);
         (k.horiz_u32)(&pad, f, &mut mu2);
-        for (o, &s) in v32.iter_mut().zip(&vyy) {
-            *o = ((s + sq_round) >> sq_shift) as u32;
-        }
-        pad_row(&v32, half, &mut pad);
+        pad_row(&vyy, half, &mut pad);
         (k.horiz_q16)(&pad, f, &mut yy);
-        for (o, &s) in v32.iter_mut().zip(&vxy) {
-            *o = ((s + sq_round) >> sq_shift) as u32;
-        }
-        pad_row(&v32, half, &mut pad);
+        pad_row(&vxy, half, &mut pad);
         (k.horiz_q16)(&pad, f, &mut xy);
 
         let mu1 = &r.mu1[i * w..(i + 1) * w];
         let s1row = &r.sigma1_sq[i * w..(i + 1) * w];
         for j in 0..w {
-            let (m1, m2) = (mu1[j] as u64, mu2[j] as u64);
-            let mu2_sq = ((m2 * m2 + (1 << 31)) >> 32) as u32;
-            let mu1_mu2 = ((m1 * m2 + (1 << 31)) >> 32) as u32;
-            let sigma2_sq = (yy[j].wrapping_sub(mu2_sq) as i32).max(0);
-            let sigma12 = xy[j].wrapping_sub(mu1_mu2) as i32;
             let s1 = s1row[j];
-            if s1 >= SIGMA_NSQ {
-                if sigma12 > 0 && sigma2_sq > 0 {
-                    let g = sigma12 as f64 / (s1 as f64 + EPS);
-                    let sv_sq = ((sigma2_sq as f64 - g * sigma12 as f64) as i32).max(0);
-                    let g = if g < egl { g } else { egl };
-                    let numer1 = (sv_sq + SIGMA_NSQ) as u32;
-                    let numer1_tmp = (g * g * s1 as f64) as i64 + numer1 as i64;
-                    num_log += log2_64(table, numer1_tmp as u64) - log2_64(table, numer1 as u64);
-                }
-            } else {
+            let m2 = mu2[j] as u64;
+            let mu2_sq = ((m2 * m2 + (1 << 31)) >> 32) as u32;
+            let sigma2_sq = (yy[j].wrapping_sub(mu2_sq) as i32).max(0);
+            if s1 < SIGMA_NSQ {
                 num_non_log += sigma2_sq as i64;
+                continue;
+            }
+            let mu1_mu2 = ((mu1[j] as u64 * m2 + (1 << 31)) >> 32) as u32;
+            let sigma12 = xy[j].wrapping_sub(mu1_mu2) as i32;
+            if sigma12 > 0 && sigma2_sq > 0 {
+                let g = sigma12 as f64 / (s1 as f64 + EPS);
+                let sv_sq = ((sigma2_sq as f64 - g * sigma12 as f64) as i32).max(0);
+                let g = if g < egl { g } else { egl };
+                let numer1 = (sv_sq + SIGMA_NSQ) as u32;
+                let numer1_tmp = (g * g * s1 as f64) as i64 + numer1 as i64;
+                num_log += log2_64(table, numer1_tmp as u64) - log2_64(table, numer1 as u64);
             }
         }
     }
@@ -596,31 +759,56 @@ mod tests {
                 }
                 let (s, v) = (Kernels::SCALAR, Kernels::for_level($level));
                 let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+                let shifts = [
+                    vertical_shifts(0, 8),
+                    vertical_shifts(0, 10),
+                    vertical_shifts(1, 8),
+                ];
                 for &w in &[1usize, 7, 16, 33, 100] {
-                    for f in FILTERS {
-                        let rows = random_rows(&mut rng, f.len(), w, 65536);
-                        let drows = random_rows(&mut rng, f.len(), w, 65536);
-                        let r: Vec<&[u16]> = rows.iter().map(|r| &r[..]).collect();
-                        let d: Vec<&[u16]> = drows.iter().map(|r| &r[..]).collect();
-                        let (mut a, mut b) = (vec![0u32; w], vec![0u32; w]);
-                        let (mut a64, mut b64) = (vec![0u64; w], vec![0u64; w]);
-                        let (mut c64, mut d64) = (vec![0u64; w], vec![0u64; w]);
-                        (s.vert_mu_sq)(&r, f, &mut a, &mut a64);
-                        (v.vert_mu_sq)(&r, f, &mut b, &mut b64);
-                        assert_eq!((&a, &a64), (&b, &b64));
-                        (s.vert_dist)(&r, &d, f, &mut a, &mut a64, &mut c64);
-                        (v.vert_dist)(&r, &d, f, &mut b, &mut b64, &mut d64);
-                        assert_eq!((&a, &a64, &c64), (&b, &b64, &d64));
-                        (s.vert_mu)(&r, f, &mut a);
-                        (v.vert_mu)(&r, f, &mut b);
-                        assert_eq!(a, b);
+                    for (fi, f) in FILTERS.iter().enumerate() {
+                        let vs = shifts[fi % 3];
+                        // 8-bit samples for the u32 kernels, 16-bit for the others.
+                        for (max, narrow) in [(256u64, true), (65536, false)] {
+                            let rows = random_rows(&mut rng, f.len(), w, max);
+                            let drows = random_rows(&mut rng, f.len(), w, max);
+                            let r: Vec<&[u16]> = rows.iter().map(|r| &r[..]).collect();
+                            let d: Vec<&[u16]> = drows.iter().map(|r| &r[..]).collect();
+                            let mut o: Vec<Vec<u32>> = vec![vec![0u32; w]; 6];
+                            let (vr, vd) = if narrow {
+                                ((s.vert_ref32, v.vert_ref32), (s.vert_dist32, v.vert_dist32))
+                            } else {
+                                ((s.vert_ref64, v.vert_ref64), (s.vert_dist64, v.vert_dist64))
+                            };
+                            let [a, b, c, d2, e, g] = &mut o[..] else {
+                                unreachable!()
+                            };
+                            (vr.0)(&r, f, vs, a, b);
+                            (vr.1)(&r, f, vs, d2, e);
+                            assert_eq!((&*a, &*b), (&*d2, &*e));
+                            (vd.0)(&r, &d, f, vs, a, b, c);
+                            (vd.1)(&r, &d, f, vs, d2, e, g);
+                            assert_eq!((&*a, &*b, &*c), (&*d2, &*e, &*g));
+                            (s.vert_mu)(&r, f, vs.mu_round, vs.mu_shift, a);
+                            (v.vert_mu)(&r, f, vs.mu_round, vs.mu_shift, d2);
+                            assert_eq!(a, d2);
+                        }
                         let src: Vec<u32> = (0..w + f.len()).map(|_| rng.next() as u32).collect();
+                        let (mut a, mut b) = (vec![0u32; w], vec![0u32; w]);
                         (s.horiz_u32)(&src, f, &mut a);
                         (v.horiz_u32)(&src, f, &mut b);
                         assert_eq!(a, b);
                         (s.horiz_q16)(&src, f, &mut a);
                         (v.horiz_q16)(&src, f, &mut b);
                         assert_eq!(a, b);
+                        // The split-halves Q16 pass equals the plain 64-bit computation.
+                        for (j, &x) in a.iter().enumerate() {
+                            let want: u64 = f
+                                .iter()
+                                .enumerate()
+                                .map(|(k, &c)| c as u64 * src[j + k] as u64)
+                                .sum::<u64>();
+                            assert_eq!(x, ((want + 32768) >> 16) as u32);
+                        }
                     }
                 }
             }
@@ -648,6 +836,14 @@ mod tests {
         let s = score(&VifRef::new(&r, 8), &r, DEFAULT_ENHN_GAIN_LIMIT);
         for v in s.scales {
             assert!((v - 1.0).abs() < 1e-6, "{v}");
+        }
+    }
+
+    #[test]
+    fn filters_are_symmetric_and_sum_to_q16() {
+        for f in FILTERS {
+            assert!(f.iter().eq(f.iter().rev()));
+            assert_eq!(f.iter().map(|&c| c as u32).sum::<u32>(), 65536);
         }
     }
 
