@@ -1,0 +1,381 @@
+//! Luma SSIM exactly as libvmaf's `float_ssim` computes it (libvmaf `feature/float_ssim.c`,
+//! `feature/ssim.c`, `feature/iqa/{ssim_tools,convolve,decimate,math_utils}.c`):
+//!
+//! 1. samples become floats, divided by `2^(bpc−8)` for deeper input (`picture_copy.c`), so the
+//!    constants below use L = 255 whatever the depth;
+//! 2. frames are decimated by `scale = max(1, round(min(w, h) / 256))` with a box filter of
+//!    `scale × scale` taps (value `1/scale²`) read at `(x·scale, y·scale)` with a symmetric
+//!    boundary; the output is `w/scale + (w & 1)` by `h/scale + (h & 1)` and, as in libvmaf, the
+//!    decimation runs in place in the same buffer (we reproduce that, reads included);
+//! 3. an 11-tap separable Gaussian (σ = 1.5, libvmaf's rounded float taps) is applied only where
+//!    it fits ("valid" convolution: the result is 10 samples narrower and shorter, no border
+//!    extension), each 1-D pass summing float products in double;
+//! 4. per pixel l·c·s with C1 = (0.01·255)², C2 = (0.03·255)², C3 = C2/2 in float, the variance
+//!    clamps and the flat-region fix of libvmaf, summed in double in raster order; the mean is
+//!    rounded to float as libvmaf returns it.
+//!
+//! The float/double mix of each step follows libvmaf's C so results are bit-identical on x86-64.
+//! The reference-side work (decimation, μ and σ² of the reference) is kept in [`SsimRef`] so one
+//! reference frame serves many distorted ones.
+
+use crate::cpu::CpuLevel;
+use crate::frame::Plane;
+
+/// libvmaf's `g_gaussian_window_h` (iqa/ssim_tools.h): the 11-tap Gaussian, σ = 1.5.
+pub const GAUSSIAN: [f32; 11] = [
+    0.001028, 0.007599, 0.036001, 0.109361, 0.213006, 0.266012, 0.213006, 0.109361, 0.036001,
+    0.007599, 0.001028,
+];
+const TAPS: usize = GAUSSIAN.len();
+
+/// iqa/math_utils.c `_round`: round half away from zero, computed on the float.
+fn iqa_round(a: f32) -> i32 {
+    let t = a as i32;
+    if f64::from(a - t as f32) >= 0.5 {
+        t + if a > 0.0 { 1 } else { -1 }
+    } else {
+        t
+    }
+}
+
+/// The decimation factor libvmaf picks for a `w`×`h` luma plane (ssim.c `compute_ssim`).
+pub fn scale_factor(w: usize, h: usize) -> usize {
+    iqa_round(w.min(h) as f32 / 256.0f32).max(1) as usize
+}
+
+/// Samples as libvmaf's `picture_copy` hands them to SSIM: 8-bit as is, deeper ones divided by
+/// `2^(bpc−8)` (4 for 10-bit, 16 for 12-bit, 256 for 16-bit).
+fn to_float(p: &Plane, bit_depth: u8) -> Vec<f32> {
+    if bit_depth <= 8 {
+        p.data.iter().map(|&v| f32::from(v)).collect()
+    } else {
+        let div = (1u32 << (bit_depth - 8)) as f32;
+        p.data.iter().map(|&v| f32::from(v) / div).collect()
+    }
+}
+
+/// iqa/decimate.c with the box kernel of ssim.c, in place like libvmaf (the buffer is both read
+/// and written; outputs land behind the reads except where libvmaf itself overwrites, which we
+/// then reproduce). Returns the new size.
+fn decimate_in_place(img: &mut [f32], w: usize, h: usize, f: usize) -> (usize, usize) {
+    let sw = w / f + (w & 1);
+    let sh = h / f + (h & 1);
+    let kv = 1.0f32 / (f * f) as f32;
+    let (w, h) = (w as isize, h as isize);
+    let c = (f / 2) as isize;
+    let even = if f & 1 == 1 { 0 } else { 1 };
+    let sym = |x: isize, n: isize| -> isize {
+        if x < 0 {
+            -1 - x
+        } else if x >= n {
+            n - (x - n) - 1
+        } else {
+            x
+        }
+    };
+    for y in 0..sh {
+        for x in 0..sw {
+            let (px, py) = ((x * f) as isize, (y * f) as isize);
+            let edge = px < c || py < c || px >= w - c || py >= h - c;
+            let mut sum = 0.0f64;
+            for v in -c..=c - even {
+                for u in -c..=c - even {
+                    let s = if edge {
+                        img[(sym(py + v, h) * w + sym(px + u, w)) as usize]
+                    } else {
+                        img[((py + v) * w + px + u) as usize]
+                    };
+                    sum += f64::from(s * kv);
+                }
+            }
+            img[y * sw + x] = sum as f32;
+        }
+    }
+    (sw, sh)
+}
+
+/// Decimated float luma, ready for the Gaussian.
+fn prepare(p: &Plane, bit_depth: u8) -> (Vec<f32>, usize, usize) {
+    let mut img = to_float(p, bit_depth);
+    let f = scale_factor(p.width, p.height);
+    if f > 1 {
+        let (sw, sh) = decimate_in_place(&mut img, p.width, p.height, f);
+        img.truncate(sw * sh);
+        (img, sw, sh)
+    } else {
+        (img, p.width, p.height)
+    }
+}
+
+/// "Valid" separable Gaussian of a `w`×`h` image into `(w−10)×(h−10)`, dispatched on the CPU
+/// level. Both kernels give bit-identical results.
+pub fn gaussian(img: &[f32], w: usize, h: usize) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if CpuLevel::get() >= CpuLevel::Avx2 {
+            // SAFETY: the CPU level says AVX2 is available.
+            return unsafe { gaussian_avx2(img, w, h) };
+        }
+    }
+    gaussian_scalar(img, w, h)
+}
+
+/// Scalar twin of the Gaussian (iqa/convolve.c `_iqa_convolve`, 1-D path): each output is the
+/// double sum, in tap order, of float products, rounded to float after each pass.
+pub fn gaussian_scalar(img: &[f32], w: usize, h: usize) -> Vec<f32> {
+    if w < TAPS || h < TAPS {
+        return Vec::new();
+    }
+    let (dw, dh) = (w - TAPS + 1, h - TAPS + 1);
+    let mut tmp = vec![0.0f32; dw * h];
+    for y in 0..h {
+        let row = &img[y * w..(y + 1) * w];
+        for x in 0..dw {
+            let mut sum = 0.0f64;
+            for (k, &g) in GAUSSIAN.iter().enumerate() {
+                sum += f64::from(row[x + k] * g);
+            }
+            tmp[y * dw + x] = sum as f32;
+        }
+    }
+    let mut out = vec![0.0f32; dw * dh];
+    for y in 0..dh {
+        for x in 0..dw {
+            let mut sum = 0.0f64;
+            for (k, &g) in GAUSSIAN.iter().enumerate() {
+                sum += f64::from(tmp[(y + k) * dw + x] * g);
+            }
+            out[y * dw + x] = sum as f32;
+        }
+    }
+    out
+}
+
+/// AVX2 Gaussian: 8 outputs at a time, float products (same rounding as the scalar code) widened
+/// to two double vectors and summed in the same tap order, so results are bit-identical.
+///
+/// # Safety
+/// The CPU must support AVX2; `img.len() >= w * h`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub unsafe fn gaussian_avx2(img: &[f32], w: usize, h: usize) -> Vec<f32> {
+    use std::arch::x86_64::*;
+    if w < TAPS || h < TAPS {
+        return Vec::new();
+    }
+    assert!(img.len() >= w * h);
+    let (dw, dh) = (w - TAPS + 1, h - TAPS + 1);
+    let blocks = dw / 8;
+
+    /// 8 outputs: Σ_k src[k·step + i] · g[k], i = 0..8, in double.
+    #[inline(always)]
+    unsafe fn dot8(src: *const f32, step: usize) -> __m256 {
+        let mut lo = _mm256_setzero_pd();
+        let mut hi = _mm256_setzero_pd();
+        for (k, &g) in GAUSSIAN.iter().enumerate() {
+            let p = _mm256_mul_ps(_mm256_loadu_ps(src.add(k * step)), _mm256_set1_ps(g));
+            lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
+            hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
+        }
+        _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo))
+    }
+
+    let mut tmp = vec![0.0f32; dw * h];
+    for y in 0..h {
+        let row = img.as_ptr().add(y * w);
+        let dst = tmp.as_mut_ptr().add(y * dw);
+        for b in 0..blocks {
+            _mm256_storeu_ps(dst.add(b * 8), dot8(row.add(b * 8), 1));
+        }
+        for x in blocks * 8..dw {
+            let mut sum = 0.0f64;
+            for (k, &g) in GAUSSIAN.iter().enumerate() {
+                sum += f64::from(*row.add(x + k) * g);
+            }
+            *dst.add(x) = sum as f32;
+        }
+    }
+    let mut out = vec![0.0f32; dw * dh];
+    for y in 0..dh {
+        let src = tmp.as_ptr().add(y * dw);
+        let dst = out.as_mut_ptr().add(y * dw);
+        for b in 0..blocks {
+            _mm256_storeu_ps(dst.add(b * 8), dot8(src.add(b * 8), dw));
+        }
+        for x in blocks * 8..dw {
+            let mut sum = 0.0f64;
+            for (k, &g) in GAUSSIAN.iter().enumerate() {
+                sum += f64::from(*src.add(k * dw + x) * g);
+            }
+            *dst.add(x) = sum as f32;
+        }
+    }
+    out
+}
+
+/// libvmaf's constants (iqa/ssim_tools.c `_iqa_ssim`), computed in float as there.
+fn constants() -> (f32, f32, f32) {
+    let l = 255.0f32;
+    let c1 = (0.01f32 * l) * (0.01f32 * l);
+    let c2 = (0.03f32 * l) * (0.03f32 * l);
+    (c1, c2, c2 / 2.0)
+}
+
+/// Everything SSIM needs from a reference luma plane, computed once: the decimated samples, their
+/// local mean μ and local variance σ² (clamped at 0). Compare many distorted planes against it
+/// with [`score`].
+#[derive(Debug, Clone)]
+pub struct SsimRef {
+    /// Size of the original plane (distorted planes must match it).
+    width: usize,
+    height: usize,
+    bit_depth: u8,
+    /// Decimated size.
+    dw: usize,
+    dh: usize,
+    img: Vec<f32>,
+    mu: Vec<f32>,
+    sigma_sq: Vec<f32>,
+}
+
+impl SsimRef {
+    pub fn new(luma: &Plane, bit_depth: u8) -> SsimRef {
+        let (img, dw, dh) = prepare(luma, bit_depth);
+        let mu = gaussian(&img, dw, dh);
+        let sq: Vec<f32> = img.iter().map(|&v| v * v).collect();
+        let mut sigma_sq = gaussian(&sq, dw, dh);
+        for (s, &m) in sigma_sq.iter_mut().zip(&mu) {
+            *s = (*s - m * m).max(0.0);
+        }
+        SsimRef {
+            width: luma.width,
+            height: luma.height,
+            bit_depth,
+            dw,
+            dh,
+            img,
+            mu,
+            sigma_sq,
+        }
+    }
+
+    /// Size of the plane this reference was made from.
+    pub fn size(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+}
+
+/// SSIM of `dist_luma` against a prepared reference. Returns NaN when the distorted plane's size
+/// or bit depth differs from the reference's, or when the (decimated) plane is smaller than the
+/// 11×11 window (libvmaf has no defined value there either).
+pub fn score(r: &SsimRef, dist_luma: &Plane, bit_depth: u8) -> f64 {
+    if dist_luma.width != r.width
+        || dist_luma.height != r.height
+        || dist_luma.data.len() != r.width * r.height
+        || bit_depth != r.bit_depth
+        || r.mu.is_empty()
+    {
+        return f64::NAN;
+    }
+    let (img, dw, dh) = prepare(dist_luma, bit_depth);
+    debug_assert_eq!((dw, dh), (r.dw, r.dh));
+    let mu = gaussian(&img, dw, dh);
+    let sq: Vec<f32> = img.iter().map(|&v| v * v).collect();
+    let sigma_sq = gaussian(&sq, dw, dh);
+    let cross: Vec<f32> = img.iter().zip(&r.img).map(|(&d, &s)| s * d).collect();
+    let sigma_both = gaussian(&cross, dw, dh);
+
+    let (c1, c2, c3) = constants();
+    let mut sum = 0.0f64;
+    for i in 0..r.mu.len() {
+        let (rm, cm) = (r.mu[i], mu[i]);
+        let rs = r.sigma_sq[i];
+        let cs = (sigma_sq[i] - cm * cm).max(0.0);
+        let both = sigma_both[i] - rm * cm;
+        let sigma_rc = (rs * cs).sqrt();
+        let l = (2.0 * f64::from(rm) * f64::from(cm) + f64::from(c1))
+            / f64::from(rm * rm + cm * cm + c1);
+        let c = (2.0 * f64::from(sigma_rc) + f64::from(c2)) / f64::from(rs + cs + c2);
+        // libvmaf's fix for flat identical regions where float error makes σ_xy slightly < 0.
+        let both = if both < 0.0 && sigma_rc <= 0.0 {
+            0.0
+        } else {
+            both
+        };
+        let s = (both + c3) / (sigma_rc + c3);
+        sum += l * c * f64::from(s);
+    }
+    let n = (r.mu.len()) as f64;
+    f64::from((sum / n) as f32)
+}
+
+/// Convenience: SSIM of two luma planes (prepares the reference and scores once).
+pub fn ssim(r: &Plane, d: &Plane, bit_depth: u8) -> f64 {
+    score(&SsimRef::new(r, bit_depth), d, bit_depth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn simd_gaussian_is_bit_identical_to_scalar() {
+        if CpuLevel::get() < CpuLevel::Avx2 {
+            return;
+        }
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        for &(w, h) in &[(11usize, 11usize), (19, 12), (64, 40), (427, 31)] {
+            let img: Vec<f32> = (0..w * h)
+                .map(|_| (xorshift(&mut s) % 65536) as f32 / 64.0)
+                .collect();
+            let a = gaussian_scalar(&img, w, h);
+            // SAFETY: checked the CPU level above.
+            let b = unsafe { gaussian_avx2(&img, w, h) };
+            assert_eq!(a.len(), (w - 10) * (h - 10));
+            assert!(
+                a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{w}x{h}"
+            );
+        }
+    }
+
+    #[test]
+    fn scale_follows_libvmaf_rounding() {
+        assert_eq!(scale_factor(176, 144), 1);
+        assert_eq!(scale_factor(721, 405), 2);
+        assert_eq!(scale_factor(1280, 720), 3);
+        assert_eq!(scale_factor(1920, 1080), 4);
+        assert_eq!(scale_factor(3840, 2160), 8);
+        assert_eq!(scale_factor(1000, 383), 1);
+        assert_eq!(scale_factor(1000, 384), 2);
+    }
+
+    #[test]
+    fn identical_planes_score_one_and_noise_lowers_it() {
+        let mut s = 7u64;
+        let mut p = Plane::new(64, 48);
+        for v in p.data.iter_mut() {
+            *v = (xorshift(&mut s) % 256) as u16;
+        }
+        assert_eq!(ssim(&p, &p, 8), 1.0);
+        let flat = Plane::new(40, 40);
+        assert_eq!(ssim(&flat, &flat, 8), 1.0);
+        let mut d = p.clone();
+        for v in d.data.iter_mut() {
+            *v = (*v + (xorshift(&mut s) % 40) as u16).min(255);
+        }
+        let v = ssim(&p, &d, 8);
+        assert!(v < 0.99 && v > 0.0, "{v}");
+        // Prepared once, scored twice: same answer.
+        let r = SsimRef::new(&p, 8);
+        assert_eq!(score(&r, &d, 8), v);
+        assert!(score(&r, &Plane::new(10, 10), 8).is_nan());
+    }
+}
