@@ -44,10 +44,7 @@ pub struct LogFrame {
 
 impl LogFrame {
     pub fn new(frame_num: u64, metrics: BTreeMap<String, f64>) -> Self {
-        LogFrame {
-            frame_num,
-            metrics,
-        }
+        LogFrame { frame_num, metrics }
     }
 }
 

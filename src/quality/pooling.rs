@@ -203,7 +203,10 @@ mod tests {
         assert_eq!(PoolMethod::parse("MIN").unwrap(), PoolMethod::Min);
         assert_eq!(PoolMethod::parse("max").unwrap(), PoolMethod::Max);
         assert_eq!(PoolMethod::parse("median").unwrap(), PoolMethod::Median);
-        assert_eq!(PoolMethod::parse("p5").unwrap(), PoolMethod::Percentile(5.0));
+        assert_eq!(
+            PoolMethod::parse("p5").unwrap(),
+            PoolMethod::Percentile(5.0)
+        );
         assert_eq!(
             PoolMethod::parse("p0.5").unwrap(),
             PoolMethod::Percentile(0.5)
@@ -215,6 +218,9 @@ mod tests {
         let s = [1.0, 2.0, 3.0, 4.0];
         assert!(close(PoolMethod::Percentile(50.0).apply(&s), 2.5));
         assert!(close(PoolMethod::Median.apply(&s), 2.5));
-        assert_eq!(PoolMethod::parse(&PoolMethod::Percentile(10.0).name()).unwrap(), PoolMethod::Percentile(10.0));
+        assert_eq!(
+            PoolMethod::parse(&PoolMethod::Percentile(10.0).name()).unwrap(),
+            PoolMethod::Percentile(10.0)
+        );
     }
 }

@@ -25,9 +25,13 @@ pub fn peak(bit_depth: u8) -> f64 {
 }
 
 /// PSNR of Y, Cb and Cr. Both frames must have the same format; a gray frame gives the luma
-/// PSNR in all three slots' first entry and NaN for the missing chroma planes.
+/// PSNR first and NaN for the missing chroma planes.
+///
+/// For odd sizes libvmaf's pictures have chroma planes of `w >> ss_x` by `h >> ss_y` (floor,
+/// libvmaf `picture.c`), and FFmpeg's libvmaf filter copies only that much; our frames round
+/// chroma up as FFmpeg does, so chroma PSNR is taken over libvmaf's top-left floor region.
 pub fn psnr(r: &Frame, d: &Frame) -> Result<[f64; 3]> {
-    if r.format != d.format {
+    if r.format != d.format || r.planes.len() != d.planes.len() {
         return Err(Error::Mismatch(format!(
             "PSNR needs frames of the same format: reference {}x{} {:?} {}-bit vs distorted {}x{} {:?} {}-bit",
             r.format.width,
@@ -40,16 +44,33 @@ pub fn psnr(r: &Frame, d: &Frame) -> Result<[f64; 3]> {
             d.format.bit_depth
         )));
     }
+    let (sx, sy) = r.format.chroma.shift();
     let mut out = [f64::NAN; 3];
     for (i, (rp, dp)) in r.planes.iter().zip(&d.planes).enumerate().take(3) {
-        out[i] = psnr_plane(rp, dp, r.format.bit_depth)?;
+        let (w, h) = if i == 0 {
+            (r.format.width, r.format.height)
+        } else {
+            (r.format.width >> sx, r.format.height >> sy)
+        };
+        out[i] = psnr_region(rp, dp, w, h, r.format.bit_depth)?;
     }
     Ok(out)
 }
 
 /// PSNR of one plane pair at `bit_depth`, with libvmaf's cap.
 pub fn psnr_plane(r: &Plane, d: &Plane, bit_depth: u8) -> Result<f64> {
-    if r.width != d.width || r.height != d.height || r.data.len() != d.data.len() {
+    psnr_region(r, d, r.width, r.height, bit_depth)
+}
+
+/// PSNR over the top-left `w`×`h` samples of two planes of the same size.
+fn psnr_region(r: &Plane, d: &Plane, w: usize, h: usize, bit_depth: u8) -> Result<f64> {
+    if r.width != d.width
+        || r.height != d.height
+        || r.data.len() != r.width * r.height
+        || d.data.len() != d.width * d.height
+        || w > r.width
+        || h > r.height
+    {
         return Err(Error::Mismatch(format!(
             "PSNR needs planes of the same size: reference {}x{} vs distorted {}x{}",
             r.width, r.height, d.width, d.height
@@ -60,8 +81,17 @@ pub fn psnr_plane(r: &Plane, d: &Plane, bit_depth: u8) -> Result<f64> {
             "PSNR: unsupported bit depth {bit_depth} (8 to 16)"
         )));
     }
-    let sse = sse(&r.data, &d.data, bit_depth);
-    Ok(psnr_from_sse(sse, r.width * r.height, bit_depth))
+    if w == 0 || h == 0 {
+        return Ok(f64::NAN);
+    }
+    let sse = if w == r.width {
+        sse(&r.data[..w * h], &d.data[..w * h], bit_depth)
+    } else {
+        (0..h)
+            .map(|y| sse(&r.row(y)[..w], &d.row(y)[..w], bit_depth))
+            .sum()
+    };
+    Ok(psnr_from_sse(sse, w * h, bit_depth))
 }
 
 /// PSNR from an integer SSE over `n` samples, exactly as libvmaf turns one into the other.
@@ -148,10 +178,20 @@ mod tests {
             return;
         }
         let mut s = 0x9E37_79B9_7F4A_7C15u64;
-        for &(bits, len) in &[(8u8, 1usize), (8, 17), (8, 4099), (10, 1280 * 7 + 3), (14, 333)] {
+        for &(bits, len) in &[
+            (8u8, 1usize),
+            (8, 17),
+            (8, 4099),
+            (10, 1280 * 7 + 3),
+            (14, 333),
+        ] {
             let max = (1u64 << bits) - 1;
-            let a: Vec<u16> = (0..len).map(|_| (xorshift(&mut s) % (max + 1)) as u16).collect();
-            let b: Vec<u16> = (0..len).map(|_| (xorshift(&mut s) % (max + 1)) as u16).collect();
+            let a: Vec<u16> = (0..len)
+                .map(|_| (xorshift(&mut s) % (max + 1)) as u16)
+                .collect();
+            let b: Vec<u16> = (0..len)
+                .map(|_| (xorshift(&mut s) % (max + 1)) as u16)
+                .collect();
             let want = sse_scalar(&a, &b);
             // SAFETY: checked the CPU level above.
             let got = unsafe { sse_avx2(&a, &b, bits) };
