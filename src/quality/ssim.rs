@@ -54,6 +54,7 @@ fn to_float(p: &Plane, bit_depth: u8) -> Vec<f32> {
     }
 }
 
+#[cfg(test)]
 /// iqa/decimate.c with the box kernel of ssim.c, in place like libvmaf (the buffer is both read
 /// and written; outputs land behind the reads except where libvmaf itself overwrites, which we
 /// then reproduce). Returns the new size.
@@ -94,16 +95,109 @@ fn decimate_in_place(img: &mut [f32], w: usize, h: usize, f: usize) -> (usize, u
     (sw, sh)
 }
 
+/// The same decimation read straight from the integer samples into a new buffer: each tap's
+/// float product `(sample / 2^(bpc−8)) · (1/f²)` comes from a per-value table, so the double sums
+/// are bit-identical to [`decimate_in_place`] on the converted plane. Out of place equals
+/// in place because libvmaf's writes (at `y·sw + x`) always trail the samples still to be read
+/// (rows from `y·f − f/2` on); `decimation_matches_libvmafs_in_place_loop` checks this over
+/// many sizes and factors.
+fn decimate(p: &Plane, bit_depth: u8, f: usize) -> (Vec<f32>, usize, usize) {
+    let (w, h) = (p.width, p.height);
+    let sw = w / f + (w & 1);
+    let sh = h / f + (h & 1);
+    let kv = 1.0f32 / (f * f) as f32;
+    let div = if bit_depth <= 8 {
+        1.0f32
+    } else {
+        (1u32 << (bit_depth - 8)) as f32
+    };
+    let levels = 1usize << bit_depth.clamp(8, 16);
+    let lut: Vec<f64> = (0..levels)
+        .map(|v| {
+            let s = if div == 1.0 { v as f32 } else { v as f32 / div };
+            f64::from(s * kv)
+        })
+        .collect();
+    let tap = |v: u16| lut.get(usize::from(v)).copied().unwrap_or(f64::NAN);
+    let c = f / 2;
+    let even = 1 - (f & 1);
+    let span = 2 * c + 1 - even; // taps per direction, from −c
+    let sym = |x: isize, n: usize| -> usize {
+        let n = n as isize;
+        (if x < 0 {
+            -1 - x
+        } else if x >= n {
+            n - (x - n) - 1
+        } else {
+            x
+        })
+        .clamp(0, n - 1) as usize
+    };
+    // Interior outputs (the whole box inside the plane) are summed four at a time: four
+    // independent double chains, each still in libvmaf's tap order.
+    let x_lo = c.div_ceil(f);
+    let x_hi = if w > c {
+        ((w - c - 1) / f + 1).min(sw)
+    } else {
+        0
+    };
+    let mut out = vec![0.0f32; sw * sh];
+    for y in 0..sh {
+        let py = y * f;
+        let y_edge = py < c || py + c >= h;
+        let edge_sum = |x: usize| -> f32 {
+            let px = x * f;
+            let mut sum = 0.0f64;
+            for v in 0..span {
+                let yy = sym(py as isize + v as isize - c as isize, h);
+                for u in 0..span {
+                    let xx = sym(px as isize + u as isize - c as isize, w);
+                    sum += tap(p.data[yy * w + xx]);
+                }
+            }
+            sum as f32
+        };
+        let orow = &mut out[y * sw..(y + 1) * sw];
+        if y_edge || x_lo >= x_hi {
+            for (x, o) in orow.iter_mut().enumerate() {
+                *o = edge_sum(x);
+            }
+            continue;
+        }
+        for (x, o) in orow.iter_mut().enumerate().take(x_lo) {
+            *o = edge_sum(x);
+        }
+        for (x, o) in orow.iter_mut().enumerate().skip(x_hi) {
+            *o = edge_sum(x);
+        }
+        let mut x = x_lo;
+        while x < x_hi {
+            let lanes = (x_hi - x).min(4);
+            let mut sums = [0.0f64; 4];
+            for v in 0..span {
+                let row = &p.data[(py + v - c) * w..(py + v - c + 1) * w];
+                for u in 0..span {
+                    for (k, sum) in sums.iter_mut().enumerate().take(lanes) {
+                        *sum += tap(row[(x + k) * f + u - c]);
+                    }
+                }
+            }
+            for k in 0..lanes {
+                orow[x + k] = sums[k] as f32;
+            }
+            x += lanes;
+        }
+    }
+    (out, sw, sh)
+}
+
 /// Decimated float luma, ready for the Gaussian.
 fn prepare(p: &Plane, bit_depth: u8) -> (Vec<f32>, usize, usize) {
-    let mut img = to_float(p, bit_depth);
     let f = scale_factor(p.width, p.height);
     if f > 1 {
-        let (sw, sh) = decimate_in_place(&mut img, p.width, p.height, f);
-        img.truncate(sw * sh);
-        (img, sw, sh)
+        decimate(p, bit_depth, f)
     } else {
-        (img, p.width, p.height)
+        (to_float(p, bit_depth), p.width, p.height)
     }
 }
 
@@ -245,7 +339,7 @@ impl SsimRef {
         let sq: Vec<f32> = img.iter().map(|&v| v * v).collect();
         let mut sigma_sq = gaussian(&sq, dw, dh);
         for (s, &m) in sigma_sq.iter_mut().zip(&mu) {
-            *s = (*s - m * m).max(0.0);
+            *s = clamp0(*s - m * m);
         }
         SsimRef {
             width: luma.width,
@@ -285,13 +379,51 @@ pub fn score(r: &SsimRef, dist_luma: &Plane, bit_depth: u8) -> f64 {
     let cross: Vec<f32> = img.iter().zip(&r.img).map(|(&d, &s)| s * d).collect();
     let sigma_both = gaussian(&cross, dw, dh);
 
+    let mut terms = vec![0.0f64; r.mu.len()];
+    ssim_terms(&r.mu, &r.sigma_sq, &mu, &sigma_sq, &sigma_both, &mut terms);
+    // One double accumulator in raster order, as libvmaf sums.
+    let sum = terms.iter().fold(0.0f64, |a, &t| a + t);
+    let n = terms.len() as f64;
+    f64::from((sum / n) as f32)
+}
+
+/// C's `MAX(0.0, x)` as libvmaf clamps variances: `0.0 > x ? 0.0 : x`.
+fn clamp0(x: f32) -> f32 {
+    if 0.0 > x {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// Per-pixel l·c·s terms, dispatched on the CPU level (bit-identical kernels).
+fn ssim_terms(rm: &[f32], rs: &[f32], cm: &[f32], csq: &[f32], cross: &[f32], out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if CpuLevel::get() >= CpuLevel::Avx2 {
+            // SAFETY: the CPU level says AVX2 is available.
+            return unsafe { ssim_terms_avx2(rm, rs, cm, csq, cross, out) };
+        }
+    }
+    ssim_terms_scalar(rm, rs, cm, csq, cross, out)
+}
+
+/// Scalar twin of the per-pixel SSIM term (iqa/ssim_tools.c `_iqa_ssim`, default case), with
+/// libvmaf's float/double mix: `rm`/`rs` are the reference's μ and clamped σ², `cm` the
+/// distorted μ, `csq` and `cross` the Gaussian of dist² and of ref·dist. Writes l·c·s per pixel.
+pub fn ssim_terms_scalar(
+    rm: &[f32],
+    rs: &[f32],
+    cm: &[f32],
+    csq: &[f32],
+    cross: &[f32],
+    out: &mut [f64],
+) {
     let (c1, c2, c3) = constants();
-    let mut sum = 0.0f64;
-    for i in 0..r.mu.len() {
-        let (rm, cm) = (r.mu[i], mu[i]);
-        let rs = r.sigma_sq[i];
-        let cs = (sigma_sq[i] - cm * cm).max(0.0);
-        let both = sigma_both[i] - rm * cm;
+    for i in 0..out.len() {
+        let (rm, cm, rs) = (rm[i], cm[i], rs[i]);
+        let cs = clamp0(csq[i] - cm * cm);
+        let both = cross[i] - rm * cm;
         let sigma_rc = (rs * cs).sqrt();
         let l = (2.0 * f64::from(rm) * f64::from(cm) + f64::from(c1))
             / f64::from(rm * rm + cm * cm + c1);
@@ -303,10 +435,73 @@ pub fn score(r: &SsimRef, dist_luma: &Plane, bit_depth: u8) -> f64 {
             both
         };
         let s = (both + c3) / (sigma_rc + c3);
-        sum += l * c * f64::from(s);
+        out[i] = l * c * f64::from(s);
     }
-    let n = (r.mu.len()) as f64;
-    f64::from((sum / n) as f32)
+}
+
+/// AVX2 twin of [`ssim_terms_scalar`]: 4 pixels per step, the same IEEE operations in the same
+/// precision and order (no FMA), so every term is bit-identical.
+///
+/// # Safety
+/// The CPU must support AVX2; all slices at least `out.len()` long.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub unsafe fn ssim_terms_avx2(
+    rm: &[f32],
+    rs: &[f32],
+    cm: &[f32],
+    csq: &[f32],
+    cross: &[f32],
+    out: &mut [f64],
+) {
+    use std::arch::x86_64::*;
+    let n = out.len();
+    assert!(rm.len() >= n && rs.len() >= n && cm.len() >= n && csq.len() >= n && cross.len() >= n);
+    let (c1, c2, c3) = constants();
+    let (c1s, c2s, c3s) = (_mm_set1_ps(c1), _mm_set1_ps(c2), _mm_set1_ps(c3));
+    let (c1d, c2d) = (_mm256_set1_pd(f64::from(c1)), _mm256_set1_pd(f64::from(c2)));
+    let two = _mm256_set1_pd(2.0);
+    let zero = _mm_setzero_ps();
+    let blocks = n / 4;
+    for b in 0..blocks {
+        let i = b * 4;
+        let vrm = _mm_loadu_ps(rm.as_ptr().add(i));
+        let vcm = _mm_loadu_ps(cm.as_ptr().add(i));
+        let vrs = _mm_loadu_ps(rs.as_ptr().add(i));
+        // maxps(0, x) = 0 > x ? 0 : x, C's MAX(0.0, x).
+        let vcs = _mm_max_ps(
+            zero,
+            _mm_sub_ps(_mm_loadu_ps(csq.as_ptr().add(i)), _mm_mul_ps(vcm, vcm)),
+        );
+        let both = _mm_sub_ps(_mm_loadu_ps(cross.as_ptr().add(i)), _mm_mul_ps(vrm, vcm));
+        let sigma_rc = _mm_sqrt_ps(_mm_mul_ps(vrs, vcs));
+        let l_num = _mm256_add_pd(
+            _mm256_mul_pd(
+                _mm256_mul_pd(two, _mm256_cvtps_pd(vrm)),
+                _mm256_cvtps_pd(vcm),
+            ),
+            c1d,
+        );
+        let l_den = _mm_add_ps(_mm_add_ps(_mm_mul_ps(vrm, vrm), _mm_mul_ps(vcm, vcm)), c1s);
+        let l = _mm256_div_pd(l_num, _mm256_cvtps_pd(l_den));
+        let c_num = _mm256_add_pd(_mm256_mul_pd(two, _mm256_cvtps_pd(sigma_rc)), c2d);
+        let c_den = _mm_add_ps(_mm_add_ps(vrs, vcs), c2s);
+        let c = _mm256_div_pd(c_num, _mm256_cvtps_pd(c_den));
+        let flat = _mm_and_ps(_mm_cmplt_ps(both, zero), _mm_cmple_ps(sigma_rc, zero));
+        let both = _mm_andnot_ps(flat, both);
+        let s = _mm_div_ps(_mm_add_ps(both, c3s), _mm_add_ps(sigma_rc, c3s));
+        let t = _mm256_mul_pd(_mm256_mul_pd(l, c), _mm256_cvtps_pd(s));
+        _mm256_storeu_pd(out.as_mut_ptr().add(i), t);
+    }
+    let tail = blocks * 4;
+    ssim_terms_scalar(
+        &rm[tail..n],
+        &rs[tail..n],
+        &cm[tail..n],
+        &csq[tail..n],
+        &cross[tail..n],
+        &mut out[tail..],
+    );
 }
 
 /// Convenience: SSIM of two luma planes (prepares the reference and scores once).
@@ -342,6 +537,72 @@ mod tests {
             assert!(
                 a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
                 "{w}x{h}"
+            );
+        }
+    }
+
+    #[test]
+    fn decimation_matches_libvmafs_in_place_loop() {
+        let mut s = 99u64;
+        for _ in 0..300 {
+            // libvmaf only decimates planes far larger than the factor (min side ≥ 384).
+            let f = 2 + (xorshift(&mut s) % 9) as usize;
+            let w = 2 * f + (xorshift(&mut s) % 90) as usize;
+            let h = 2 * f + (xorshift(&mut s) % 90) as usize;
+            let bd = if xorshift(&mut s) % 2 == 0 { 8 } else { 10 };
+            let mut p = Plane::new(w, h);
+            for v in p.data.iter_mut() {
+                *v = (xorshift(&mut s) % (1 << bd)) as u16;
+            }
+            let mut want = to_float(&p, bd);
+            let (sw, sh) = decimate_in_place(&mut want, w, h, f);
+            let (got, gw, gh) = decimate(&p, bd, f);
+            assert_eq!((gw, gh), (sw, sh));
+            assert!(
+                got.iter()
+                    .zip(&want[..sw * sh])
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{w}x{h} f {f} {bd}-bit"
+            );
+        }
+    }
+
+    #[test]
+    fn simd_terms_are_bit_identical_to_scalar() {
+        if CpuLevel::get() < CpuLevel::Avx2 {
+            return;
+        }
+        let mut s = 0xDEAD_BEEFu64;
+        let mut rnd = |scale: f32| (xorshift(&mut s) % 100_000) as f32 / 100_000.0 * scale;
+        let n = 1003;
+        let rm: Vec<f32> = (0..n).map(|_| rnd(255.0)).collect();
+        let cm: Vec<f32> = rm.iter().map(|&m| m + rnd(8.0) - 4.0).collect();
+        // Mix in exact-flat pixels (σ = 0) to exercise the clamps.
+        let rs: Vec<f32> = (0..n)
+            .map(|i| if i % 7 == 0 { 0.0 } else { rnd(900.0) })
+            .collect();
+        let csq: Vec<f32> = cm
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| m * m + if i % 5 == 0 { -rnd(0.01) } else { rnd(900.0) })
+            .collect();
+        let cross: Vec<f32> = rm
+            .iter()
+            .zip(&cm)
+            .map(|(&a, &b)| a * b + rnd(600.0) - 300.0)
+            .collect();
+        let mut a = vec![0.0; n];
+        let mut b = vec![0.0; n];
+        ssim_terms_scalar(&rm, &rs, &cm, &csq, &cross, &mut a);
+        // SAFETY: checked the CPU level above.
+        unsafe { ssim_terms_avx2(&rm, &rs, &cm, &csq, &cross, &mut b) };
+        for i in 0..n {
+            assert_eq!(
+                a[i].to_bits(),
+                b[i].to_bits(),
+                "pixel {i}: {} vs {}",
+                a[i],
+                b[i]
             );
         }
     }
