@@ -95,8 +95,9 @@ fn metric_names(frames: &[LogFrame]) -> Vec<&str> {
     names
 }
 
-/// Writes libvmaf's JSON log. `fps` None (or not finite) prints `null` as libvmaf does for an
-/// unknown rate. `pooled_metrics` holds min, max, mean and harmonic_mean of each metric over the
+/// Writes libvmaf's JSON log. Note libvmaf's `fps` is its scoring throughput (frames scored
+/// per second of processing, `vmaf_write_output`), not the video's frame rate; pass the same.
+/// `fps` None (or not finite) prints `null` as libvmaf does. `pooled_metrics` holds min, max, mean and harmonic_mean of each metric over the
 /// frames that have it, pooled as libvmaf pools.
 pub fn write_json<W: Write>(
     out: &mut W,

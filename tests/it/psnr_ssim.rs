@@ -246,3 +246,152 @@ fn mismatched_formats_are_an_error() {
     let small = reference(FrameFormat::new(160, 144, Chroma::Yuv420, 8), 0, 1);
     assert!(ssim::score(&sref, small.luma(), 8).is_nan());
 }
+
+/// libvmaf's own JSON and CSV logs (written by `vmaf_write_output` from a context scoring `psnr`
+/// and `float_ssim`), to check that our writers produce what scripts reading libvmaf's expect.
+fn libvmaf_logs(pairs: &[(Frame, Frame)], dir: &std::path::Path) -> (String, String) {
+    use std::ffi::CString;
+    use std::ptr;
+    use vmaf_head_sys as sys;
+    let picture = |f: &Frame| -> sys::VmafPicture {
+        assert_eq!(f.format.bit_depth, 8);
+        let mut pic: sys::VmafPicture = unsafe { std::mem::zeroed() };
+        let rc = unsafe {
+            sys::vmaf_picture_alloc(
+                &mut pic,
+                sys::VmafPixelFormat_VMAF_PIX_FMT_YUV420P,
+                8,
+                f.width() as u32,
+                f.height() as u32,
+            )
+        };
+        assert_eq!(rc, 0);
+        for (i, p) in f.planes.iter().enumerate() {
+            for y in 0..pic.h[i] as usize {
+                for x in 0..pic.w[i] as usize {
+                    // SAFETY: inside the plane libvmaf allocated (h rows of stride bytes).
+                    unsafe {
+                        *(pic.data[i] as *mut u8).add(y * pic.stride[i] as usize + x) =
+                            p.data[y * p.width + x] as u8
+                    };
+                }
+            }
+        }
+        pic
+    };
+    let cfg = sys::VmafConfiguration {
+        log_level: sys::VmafLogLevel_VMAF_LOG_LEVEL_NONE,
+        n_threads: 0,
+        n_subsample: 1,
+        cpumask: 0,
+        gpumask: 0,
+    };
+    let mut ctx = ptr::null_mut();
+    let mut out = Vec::new();
+    unsafe {
+        assert_eq!(sys::vmaf_init(&mut ctx, cfg), 0);
+        for name in ["psnr", "float_ssim"] {
+            let n = CString::new(name).unwrap();
+            assert_eq!(sys::vmaf_use_feature(ctx, n.as_ptr(), ptr::null_mut()), 0);
+        }
+        for (i, (r, d)) in pairs.iter().enumerate() {
+            let (mut rp, mut dp) = (picture(r), picture(d));
+            assert_eq!(sys::vmaf_read_pictures(ctx, &mut rp, &mut dp, i as u32), 0);
+        }
+        assert_eq!(
+            sys::vmaf_read_pictures(ctx, ptr::null_mut(), ptr::null_mut(), 0),
+            0
+        );
+        for (fmt, file) in [
+            (sys::VmafOutputFormat_VMAF_OUTPUT_FORMAT_JSON, "lv.json"),
+            (sys::VmafOutputFormat_VMAF_OUTPUT_FORMAT_CSV, "lv.csv"),
+        ] {
+            let path = dir.join(file);
+            let p = CString::new(path.to_str().unwrap()).unwrap();
+            assert_eq!(sys::vmaf_write_output(ctx, p.as_ptr(), fmt), 0);
+            out.push(std::fs::read_to_string(&path).unwrap());
+        }
+        sys::vmaf_close(ctx);
+    }
+    (out.remove(0), out.remove(0))
+}
+
+#[test]
+fn logs_read_like_libvmafs() {
+    use pertitle::quality::log;
+    use std::collections::BTreeMap;
+    let fmt = FrameFormat::new(176, 144, Chroma::Yuv420, 8);
+    let p = pairs(fmt, &[0.3, 1.0, 0.0, 2.0], 11);
+    let dir = tempfile::tempdir().unwrap();
+    let (lv_json, lv_csv) = libvmaf_logs(&p, dir.path());
+
+    let frames: Vec<BTreeMap<String, f64>> = p
+        .iter()
+        .map(|(r, d)| {
+            let v = psnr::psnr(r, d).unwrap();
+            BTreeMap::from([
+                ("psnr_y".to_string(), v[0]),
+                ("psnr_cb".to_string(), v[1]),
+                ("psnr_cr".to_string(), v[2]),
+                ("float_ssim".to_string(), ssim::ssim(r.luma(), d.luma(), 8)),
+            ])
+        })
+        .collect();
+    let frames = log::numbered(frames);
+    let mut ours = Vec::new();
+    log::write_json(&mut ours, "3.2.0", Some(12.5), &frames).unwrap();
+    let ours: serde_json::Value = serde_json::from_slice(&ours).unwrap();
+    let theirs: serde_json::Value = serde_json::from_str(&lv_json).unwrap();
+
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&ours), keys(&theirs));
+    let (of, tf) = (
+        ours["frames"].as_array().unwrap(),
+        theirs["frames"].as_array().unwrap(),
+    );
+    assert_eq!(of.len(), tf.len());
+    for (o, t) in of.iter().zip(tf) {
+        assert_eq!(o["frameNum"], t["frameNum"]);
+        assert_eq!(keys(&o["metrics"]), keys(&t["metrics"]));
+        // Same numbers printed the same way (%.6f) parse to the same value.
+        assert_eq!(o["metrics"], t["metrics"], "frame {}", t["frameNum"]);
+    }
+    assert_eq!(
+        keys(&ours["pooled_metrics"]),
+        keys(&theirs["pooled_metrics"])
+    );
+    for name in keys(&theirs["pooled_metrics"]) {
+        let (o, t) = (
+            &ours["pooled_metrics"][&name],
+            &theirs["pooled_metrics"][&name],
+        );
+        assert_eq!(keys(o), keys(t), "{name}");
+        for m in ["min", "max", "mean", "harmonic_mean"] {
+            let (a, b) = (o[m].as_f64().unwrap(), t[m].as_f64().unwrap());
+            assert!((a - b).abs() <= 1e-6, "{name}.{m}: ours {a} libvmaf {b}");
+        }
+    }
+
+    // CSV: same header cells and the same cell under each header.
+    let mut csv = Vec::new();
+    log::write_csv(&mut csv, &frames).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    let table = |s: &str| -> Vec<BTreeMap<String, String>> {
+        let mut lines = s.lines();
+        let head: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+        lines
+            .map(|l| {
+                head.iter()
+                    .cloned()
+                    .zip(l.split(',').map(String::from))
+                    .collect()
+            })
+            .collect()
+    };
+    assert!(lv_csv.starts_with("Frame,") && csv.starts_with("Frame,"));
+    assert_eq!(table(&csv), table(&lv_csv));
+}
