@@ -650,6 +650,12 @@ mod tests {
     }
 
     #[test]
+    fn prepared_reference_is_shareable_across_threads() {
+        fn is<T: Send + Sync>() {}
+        is::<SsimRef>();
+    }
+
+    #[test]
     fn scale_follows_libvmaf_rounding() {
         assert_eq!(scale_factor(176, 144), 1);
         assert_eq!(scale_factor(721, 405), 2);
@@ -681,11 +687,4 @@ mod tests {
         assert_eq!(score(&r, &d, 8), v);
         assert!(score(&r, &Plane::new(10, 10), 8).is_nan());
     }
-}
-
-/// A prepared reference is shared by the threads scoring distorted streams against it.
-#[allow(dead_code)]
-fn assert_send_sync() {
-    fn is<T: Send + Sync>() {}
-    is::<SsimRef>();
 }
