@@ -240,10 +240,105 @@ macro_rules! kernel_bodies {
                 }
             };
         }
-        vert_ref!(vert_ref32, u32);
         vert_ref!(vert_ref64, u64);
-        vert_dist!(vert_dist32, u32);
         vert_dist!(vert_dist64, u64);
+
+        // 8-bit scale 0 (u32 products), using the filter's symmetry: one multiply by the
+        // coefficient per pair of rows. Exact: every partial sum stays below 65536·255².
+        #[$attr]
+        pub fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+            let w = mu.len();
+            let t = f.len();
+            let half = t / 2;
+            let mut j0 = 0;
+            while j0 + BLK <= w {
+                let mut am = [0u32; BLK];
+                let mut aq = [0u32; BLK];
+                for k in 0..half {
+                    let c = f[k] as u32;
+                    let x: &[u16; BLK] = rows[k][j0..j0 + BLK].try_into().unwrap();
+                    let y: &[u16; BLK] = rows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
+                    for l in 0..BLK {
+                        let (a, b) = (x[l] as u32, y[l] as u32);
+                        am[l] += c * (a + b);
+                        aq[l] += c * (a * a + b * b);
+                    }
+                }
+                let c = f[half] as u32;
+                let x: &[u16; BLK] = rows[half][j0..j0 + BLK].try_into().unwrap();
+                for l in 0..BLK {
+                    let a = x[l] as u32;
+                    am[l] += c * a;
+                    aq[l] += c * a * a;
+                }
+                for l in 0..BLK {
+                    mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
+                    sq[j0 + l] = ((aq[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                }
+                j0 += BLK;
+            }
+            if j0 < w {
+                let tail: Vec<&[u16]> = rows.iter().map(|r| &r[j0..w]).collect();
+                vert_ref32_plain(&tail, f, s, &mut mu[j0..], &mut sq[j0..]);
+            }
+        }
+        vert_ref!(vert_ref32_plain, u32);
+
+        #[$attr]
+        pub fn vert_dist32(
+            rrows: &[&[u16]],
+            drows: &[&[u16]],
+            f: &[u16],
+            s: VShift,
+            mu: &mut [u32],
+            yy: &mut [u32],
+            xy: &mut [u32],
+        ) {
+            let w = mu.len();
+            let t = f.len();
+            let half = t / 2;
+            let mut j0 = 0;
+            while j0 + BLK <= w {
+                let mut am = [0u32; BLK];
+                let mut ay = [0u32; BLK];
+                let mut ax = [0u32; BLK];
+                for k in 0..half {
+                    let c = f[k] as u32;
+                    let r0: &[u16; BLK] = rrows[k][j0..j0 + BLK].try_into().unwrap();
+                    let r1: &[u16; BLK] = rrows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
+                    let d0: &[u16; BLK] = drows[k][j0..j0 + BLK].try_into().unwrap();
+                    let d1: &[u16; BLK] = drows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
+                    for l in 0..BLK {
+                        let (a0, a1) = (r0[l] as u32, r1[l] as u32);
+                        let (b0, b1) = (d0[l] as u32, d1[l] as u32);
+                        am[l] += c * (b0 + b1);
+                        ay[l] += c * (b0 * b0 + b1 * b1);
+                        ax[l] += c * (a0 * b0 + a1 * b1);
+                    }
+                }
+                let c = f[half] as u32;
+                let r0: &[u16; BLK] = rrows[half][j0..j0 + BLK].try_into().unwrap();
+                let d0: &[u16; BLK] = drows[half][j0..j0 + BLK].try_into().unwrap();
+                for l in 0..BLK {
+                    let (a, b) = (r0[l] as u32, d0[l] as u32);
+                    am[l] += c * b;
+                    ay[l] += c * b * b;
+                    ax[l] += c * a * b;
+                }
+                for l in 0..BLK {
+                    mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
+                    yy[j0 + l] = ((ay[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                    xy[j0 + l] = ((ax[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                }
+                j0 += BLK;
+            }
+            if j0 < w {
+                let rt: Vec<&[u16]> = rrows.iter().map(|r| &r[j0..w]).collect();
+                let dt: Vec<&[u16]> = drows.iter().map(|r| &r[j0..w]).collect();
+                vert_dist32_plain(&rt, &dt, f, s, &mut mu[j0..], &mut yy[j0..], &mut xy[j0..]);
+            }
+        }
+        vert_dist!(vert_dist32_plain, u32);
 
         #[$attr]
         pub fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
@@ -457,13 +552,14 @@ impl Kernels {
 
 /// One image of the pyramid (row-major, stride == width).
 #[derive(Clone, Debug)]
-struct Img {
+struct Img<'a> {
     w: usize,
     h: usize,
-    data: Vec<u16>,
+    /// Borrowed for the distorted frame's scale 0 (no copy), owned for the pyramid.
+    data: std::borrow::Cow<'a, [u16]>,
 }
 
-impl Img {
+impl Img<'_> {
     fn row(&self, y: usize) -> &[u16] {
         &self.data[y * self.w..(y + 1) * self.w]
     }
@@ -490,7 +586,7 @@ fn pad_row(src: &[u32], half: usize, pad: &mut [u32]) {
 
 /// Next pyramid level: filter with scale `scale + 1`'s filter and keep even rows and columns
 /// (libvmaf subsample_rd + decimate_and_pad; only the kept rows are computed).
-fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img {
+fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img<'static> {
     let f = FILTERS[scale + 1];
     let half = f.len() / 2;
     let vs = vertical_shifts(scale, bit_depth);
@@ -498,7 +594,7 @@ fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img {
     let mut out = Img {
         w: w2,
         h: h2,
-        data: vec![0; w2 * h2],
+        data: vec![0; w2 * h2].into(),
     };
     let mut v = vec![0u32; img.w];
     let mut pad = vec![0u32; img.w + 2 * half];
@@ -508,7 +604,7 @@ fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img {
         (k.vert_mu)(&rows, f, vs.mu_round, vs.mu_shift, &mut v);
         pad_row(&v, half, &mut pad);
         (k.horiz_u32)(&pad, f, &mut hrow);
-        let orow = &mut out.data[i * w2..(i + 1) * w2];
+        let orow = &mut out.data.to_mut()[i * w2..(i + 1) * w2];
         for (j, o) in orow.iter_mut().enumerate() {
             *o = (hrow[2 * j].wrapping_add(32768) >> 16) as u16;
         }
@@ -519,7 +615,7 @@ fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img {
 /// Reference-side data of one scale.
 #[derive(Clone, Debug)]
 struct RefScale {
-    img: Img,
+    img: Img<'static>,
     /// Σf·x after both passes (Q16 mean), per pixel.
     mu1: Vec<u32>,
     /// σ₁² per pixel (wrapping difference as libvmaf keeps it).
@@ -549,7 +645,7 @@ pub struct VifScore {
 }
 
 /// Vertical + horizontal filtering of the ref-side statistics for one scale.
-fn ref_scale(k: &Kernels, img: Img, scale: usize, bit_depth: u8) -> RefScale {
+fn ref_scale(k: &Kernels, img: Img<'static>, scale: usize, bit_depth: u8) -> RefScale {
     let f = FILTERS[scale];
     let half = f.len() / 2;
     let vs = vertical_shifts(scale, bit_depth);
@@ -606,7 +702,7 @@ impl VifRef {
         let mut img = Some(Img {
             w: luma.width,
             h: luma.height,
-            data: luma.data.clone(),
+            data: luma.data.clone().into(),
         });
         let mut scales = Vec::with_capacity(4);
         for scale in 0..4 {
@@ -664,18 +760,29 @@ fn dist_scale(k: &Kernels, r: &RefScale, dimg: &Img, scale: usize, bd: u8, egl: 
 
         let mu1 = &r.mu1[i * w..(i + 1) * w];
         let s1row = &r.sigma1_sq[i * w..(i + 1) * w];
+        // Pass 1 (vectorisable): σ₂² and σ₁₂ in place of yy and xy, and the non-log sum.
+        let mut row_non_log = 0i64;
         for j in 0..w {
-            let s1 = s1row[j];
             let m2 = mu2[j] as u64;
             let mu2_sq = ((m2 * m2 + (1 << 31)) >> 32) as u32;
-            let sigma2_sq = (yy[j].wrapping_sub(mu2_sq) as i32).max(0);
-            if s1 < SIGMA_NSQ {
-                num_non_log += sigma2_sq as i64;
-                continue;
-            }
             let mu1_mu2 = ((mu1[j] as u64 * m2 + (1 << 31)) >> 32) as u32;
+            let sigma2_sq = (yy[j].wrapping_sub(mu2_sq) as i32).max(0);
             let sigma12 = xy[j].wrapping_sub(mu1_mu2) as i32;
-            if sigma12 > 0 && sigma2_sq > 0 {
+            row_non_log += if s1row[j] < SIGMA_NSQ {
+                sigma2_sq as i64
+            } else {
+                0
+            };
+            yy[j] = sigma2_sq as u32;
+            xy[j] = sigma12 as u32;
+        }
+        num_non_log += row_non_log;
+        // Pass 2: the log terms, only where they apply.
+        for j in 0..w {
+            let s1 = s1row[j];
+            let sigma2_sq = yy[j] as i32;
+            let sigma12 = xy[j] as i32;
+            if s1 >= SIGMA_NSQ && sigma12 > 0 && sigma2_sq > 0 {
                 let g = sigma12 as f64 / (s1 as f64 + EPS);
                 let sv_sq = ((sigma2_sq as f64 - g * sigma12 as f64) as i32).max(0);
                 let g = if g < egl { g } else { egl };
@@ -705,7 +812,7 @@ pub fn score_with_kernels(r: &VifRef, dist: &Plane, egl: f64, k: &Kernels) -> Vi
     let mut img = Img {
         w: dist.width,
         h: dist.height,
-        data: dist.data.clone(),
+        data: (&dist.data[..]).into(),
     };
     let mut out = VifScore::default();
     for scale in 0..4 {
