@@ -644,44 +644,93 @@ pub struct VifScore {
     pub den: [f64; 4],
 }
 
-/// Vertical + horizontal filtering of the ref-side statistics for one scale.
-fn ref_scale(k: &Kernels, img: Img<'static>, scale: usize, bit_depth: u8) -> RefScale {
+/// Row scratch for one scale.
+struct Scratch {
+    vmu: Vec<u32>,
+    va: Vec<u32>,
+    vb: Vec<u32>,
+    pad: Vec<u32>,
+    ha: Vec<u32>,
+    hb: Vec<u32>,
+    hc: Vec<u32>,
+}
+
+impl Scratch {
+    fn new(w: usize, half: usize) -> Scratch {
+        Scratch {
+            vmu: vec![0; w],
+            va: vec![0; w],
+            vb: vec![0; w],
+            pad: vec![0; w + 2 * half],
+            ha: vec![0; w],
+            hb: vec![0; w],
+            hc: vec![0; w],
+        }
+    }
+}
+
+/// Reference statistics of row `i`: μ₁ and σ₁² per pixel, and the row's denominator terms
+/// (log part, count of pixels below the noise floor).
+#[allow(clippy::too_many_arguments)]
+fn ref_row(
+    k: &Kernels,
+    img: &Img,
+    scale: usize,
+    bd: u8,
+    i: usize,
+    t: &mut Scratch,
+    mu1: &mut [u32],
+    s1: &mut [i32],
+) -> (i64, i64) {
     let f = FILTERS[scale];
     let half = f.len() / 2;
-    let vs = vertical_shifts(scale, bit_depth);
-    let vert = if scale == 0 && bit_depth == 8 {
+    let vs = vertical_shifts(scale, bd);
+    let vert = if scale == 0 && bd == 8 {
         k.vert_ref32
     } else {
         k.vert_ref64
     };
-    let (w, h) = (img.w, img.h);
     let table = log2_table();
+    let rows = img.rows(i, f.len());
+    vert(&rows, f, vs, &mut t.vmu, &mut t.va);
+    pad_row(&t.vmu, half, &mut t.pad);
+    (k.horiz_u32)(&t.pad, f, mu1);
+    pad_row(&t.va, half, &mut t.pad);
+    (k.horiz_q16)(&t.pad, f, &mut t.ha);
+    let (mut den_log, mut den_non_log) = (0i64, 0i64);
+    for ((s, &m), &xx) in s1.iter_mut().zip(mu1.iter()).zip(&t.ha) {
+        let mu_sq = ((m as u64 * m as u64 + (1 << 31)) >> 32) as u32;
+        let v = xx.wrapping_sub(mu_sq) as i32;
+        *s = v;
+        if v >= SIGMA_NSQ {
+            den_log += log2_32(table, (SIGMA_NSQ + v) as u32) - 2048 * 17;
+        } else {
+            den_non_log += 1;
+        }
+    }
+    (den_log, den_non_log)
+}
+
+/// Vertical + horizontal filtering of the ref-side statistics for one scale.
+fn ref_scale(k: &Kernels, img: Img<'static>, scale: usize, bit_depth: u8) -> RefScale {
+    let (w, h) = (img.w, img.h);
+    let mut t = Scratch::new(w, FILTERS[scale].len() / 2);
     let mut mu1 = vec![0u32; w * h];
     let mut sigma1_sq = vec![0i32; w * h];
-    let mut vmu = vec![0u32; w];
-    let mut vsq = vec![0u32; w];
-    let mut pad = vec![0u32; w + 2 * half];
-    let mut hsq = vec![0u32; w];
     let (mut den_log, mut den_non_log) = (0i64, 0i64);
     for i in 0..h {
-        let rows = img.rows(i, f.len());
-        vert(&rows, f, vs, &mut vmu, &mut vsq);
-        let mrow = &mut mu1[i * w..(i + 1) * w];
-        pad_row(&vmu, half, &mut pad);
-        (k.horiz_u32)(&pad, f, mrow);
-        pad_row(&vsq, half, &mut pad);
-        (k.horiz_q16)(&pad, f, &mut hsq);
-        let srow = &mut sigma1_sq[i * w..(i + 1) * w];
-        for ((s, &m), &xx) in srow.iter_mut().zip(mrow.iter()).zip(&hsq) {
-            let mu_sq = ((m as u64 * m as u64 + (1 << 31)) >> 32) as u32;
-            let s1 = xx.wrapping_sub(mu_sq) as i32;
-            *s = s1;
-            if s1 >= SIGMA_NSQ {
-                den_log += log2_32(table, (SIGMA_NSQ + s1) as u32) - 2048 * 17;
-            } else {
-                den_non_log += 1;
-            }
-        }
+        let (a, b) = ref_row(
+            k,
+            &img,
+            scale,
+            bit_depth,
+            i,
+            &mut t,
+            &mut mu1[i * w..(i + 1) * w],
+            &mut sigma1_sq[i * w..(i + 1) * w],
+        );
+        den_log += a;
+        den_non_log += b;
     }
     RefScale {
         img,
@@ -726,8 +775,22 @@ impl VifRef {
     }
 }
 
-/// Distorted-side statistics of one scale: the numerator, and (num, den) as libvmaf's floats.
-fn dist_scale(k: &Kernels, r: &RefScale, dimg: &Img, scale: usize, bd: u8, egl: f64) -> (f32, f32) {
+/// Distorted-side numerator terms of row `i` (log part, non-log sum), given the reference's
+/// μ₁ and σ₁² for that row.
+#[allow(clippy::too_many_arguments)]
+fn dist_row(
+    k: &Kernels,
+    rimg: &Img,
+    dimg: &Img,
+    scale: usize,
+    bd: u8,
+    egl: f64,
+    i: usize,
+    t: &mut Scratch,
+    mu1: &[u32],
+    s1row: &[i32],
+) -> (i64, i64) {
+    const EPS: f64 = 65536.0 * 1.0e-10;
     let f = FILTERS[scale];
     let half = f.len() / 2;
     let vs = vertical_shifts(scale, bd);
@@ -736,67 +799,138 @@ fn dist_scale(k: &Kernels, r: &RefScale, dimg: &Img, scale: usize, bd: u8, egl: 
     } else {
         k.vert_dist64
     };
-    let (w, h) = (dimg.w, dimg.h);
+    let w = dimg.w;
     let table = log2_table();
-    let mut vmu = vec![0u32; w];
-    let mut vyy = vec![0u32; w];
-    let mut vxy = vec![0u32; w];
-    let mut pad = vec![0u32; w + 2 * half];
-    let mut mu2 = vec![0u32; w];
-    let mut yy = vec![0u32; w];
-    let mut xy = vec![0u32; w];
-    let (mut num_log, mut num_non_log) = (0i64, 0i64);
-    const EPS: f64 = 65536.0 * 1.0e-10;
-    for i in 0..h {
-        let rrows = r.img.rows(i, f.len());
-        let drows = dimg.rows(i, f.len());
-        vert(&rrows, &drows, f, vs, &mut vmu, &mut vyy, &mut vxy);
-        pad_row(&vmu, half, &mut pad);
-        (k.horiz_u32)(&pad, f, &mut mu2);
-        pad_row(&vyy, half, &mut pad);
-        (k.horiz_q16)(&pad, f, &mut yy);
-        pad_row(&vxy, half, &mut pad);
-        (k.horiz_q16)(&pad, f, &mut xy);
-
-        let mu1 = &r.mu1[i * w..(i + 1) * w];
-        let s1row = &r.sigma1_sq[i * w..(i + 1) * w];
-        // Pass 1 (vectorisable): σ₂² and σ₁₂ in place of yy and xy, and the non-log sum.
-        let mut row_non_log = 0i64;
-        for j in 0..w {
-            let m2 = mu2[j] as u64;
-            let mu2_sq = ((m2 * m2 + (1 << 31)) >> 32) as u32;
-            let mu1_mu2 = ((mu1[j] as u64 * m2 + (1 << 31)) >> 32) as u32;
-            let sigma2_sq = (yy[j].wrapping_sub(mu2_sq) as i32).max(0);
-            let sigma12 = xy[j].wrapping_sub(mu1_mu2) as i32;
-            row_non_log += if s1row[j] < SIGMA_NSQ {
-                sigma2_sq as i64
-            } else {
-                0
-            };
-            yy[j] = sigma2_sq as u32;
-            xy[j] = sigma12 as u32;
-        }
-        num_non_log += row_non_log;
-        // Pass 2: the log terms, only where they apply.
-        for j in 0..w {
-            let s1 = s1row[j];
-            let sigma2_sq = yy[j] as i32;
-            let sigma12 = xy[j] as i32;
-            if s1 >= SIGMA_NSQ && sigma12 > 0 && sigma2_sq > 0 {
-                let g = sigma12 as f64 / (s1 as f64 + EPS);
-                let sv_sq = ((sigma2_sq as f64 - g * sigma12 as f64) as i32).max(0);
-                let g = if g < egl { g } else { egl };
-                let numer1 = (sv_sq + SIGMA_NSQ) as u32;
-                let numer1_tmp = (g * g * s1 as f64) as i64 + numer1 as i64;
-                num_log += log2_64(table, numer1_tmp as u64) - log2_64(table, numer1 as u64);
-            }
+    let rrows = rimg.rows(i, f.len());
+    let drows = dimg.rows(i, f.len());
+    vert(&rrows, &drows, f, vs, &mut t.vmu, &mut t.va, &mut t.vb);
+    pad_row(&t.vmu, half, &mut t.pad);
+    (k.horiz_u32)(&t.pad, f, &mut t.hc);
+    pad_row(&t.va, half, &mut t.pad);
+    (k.horiz_q16)(&t.pad, f, &mut t.ha);
+    pad_row(&t.vb, half, &mut t.pad);
+    (k.horiz_q16)(&t.pad, f, &mut t.hb);
+    let (mu2, yy, xy) = (&t.hc, &mut t.ha, &mut t.hb);
+    // Pass 1 (vectorisable): σ₂² and σ₁₂ in place of yy and xy, and the non-log sum.
+    let mut non_log = 0i64;
+    for j in 0..w {
+        let m2 = mu2[j] as u64;
+        let mu2_sq = ((m2 * m2 + (1 << 31)) >> 32) as u32;
+        let mu1_mu2 = ((mu1[j] as u64 * m2 + (1 << 31)) >> 32) as u32;
+        let sigma2_sq = (yy[j].wrapping_sub(mu2_sq) as i32).max(0);
+        let sigma12 = xy[j].wrapping_sub(mu1_mu2) as i32;
+        non_log += if s1row[j] < SIGMA_NSQ {
+            sigma2_sq as i64
+        } else {
+            0
+        };
+        yy[j] = sigma2_sq as u32;
+        xy[j] = sigma12 as u32;
+    }
+    // Pass 2: the log terms, only where they apply.
+    let mut num_log = 0i64;
+    for j in 0..w {
+        let s1 = s1row[j];
+        let sigma2_sq = yy[j] as i32;
+        let sigma12 = xy[j] as i32;
+        if s1 >= SIGMA_NSQ && sigma12 > 0 && sigma2_sq > 0 {
+            let g = sigma12 as f64 / (s1 as f64 + EPS);
+            let sv_sq = ((sigma2_sq as f64 - g * sigma12 as f64) as i32).max(0);
+            let g = if g < egl { g } else { egl };
+            let numer1 = (sv_sq + SIGMA_NSQ) as u32;
+            let numer1_tmp = (g * g * s1 as f64) as i64 + numer1 as i64;
+            num_log += log2_64(table, numer1_tmp as u64) - log2_64(table, numer1 as u64);
         }
     }
-    // libvmaf stores num and den as float.
-    let non = r.den_non_log as f64;
+    (num_log, non_log)
+}
+
+/// libvmaf's float num and den of one scale from the integer accumulators.
+fn num_den(num_log: i64, num_non_log: i64, den_log: i64, den_non_log: i64) -> (f32, f32) {
+    let non = den_non_log as f64;
     let num = num_log as f64 / 2048.0 + (non - (num_non_log as f64 / 16384.0) / 65025.0);
-    let den = r.den_log as f64 / 2048.0 + non;
+    let den = den_log as f64 / 2048.0 + non;
     (num as f32, den as f32)
+}
+
+/// Distorted-side statistics of one scale against a prepared reference scale.
+fn dist_scale(k: &Kernels, r: &RefScale, dimg: &Img, scale: usize, bd: u8, egl: f64) -> (f32, f32) {
+    let (w, h) = (dimg.w, dimg.h);
+    let mut t = Scratch::new(w, FILTERS[scale].len() / 2);
+    let (mut num_log, mut num_non_log) = (0i64, 0i64);
+    for i in 0..h {
+        let (a, b) = dist_row(
+            k,
+            &r.img,
+            dimg,
+            scale,
+            bd,
+            egl,
+            i,
+            &mut t,
+            &r.mu1[i * w..(i + 1) * w],
+            &r.sigma1_sq[i * w..(i + 1) * w],
+        );
+        num_log += a;
+        num_non_log += b;
+    }
+    num_den(num_log, num_non_log, r.den_log, r.den_non_log)
+}
+
+/// VIF of one pair without keeping the reference's statistics: reference and distorted rows are
+/// processed together, as libvmaf does. For a reference scored only once (the streaming
+/// scorer) this avoids storing and re-reading two frame-sized arrays; the result is identical
+/// to [`VifRef::new`] + [`score`].
+pub fn score_pair(reference: &Plane, dist: &Plane, bit_depth: u8, egl: f64) -> VifScore {
+    score_pair_with_kernels(reference, dist, bit_depth, egl, &Kernels::get())
+}
+
+pub fn score_pair_with_kernels(
+    reference: &Plane,
+    dist: &Plane,
+    bd: u8,
+    egl: f64,
+    k: &Kernels,
+) -> VifScore {
+    assert_eq!(
+        (dist.width, dist.height),
+        (reference.width, reference.height)
+    );
+    let mut rimg = Img {
+        w: reference.width,
+        h: reference.height,
+        data: (&reference.data[..]).into(),
+    };
+    let mut dimg = Img {
+        w: dist.width,
+        h: dist.height,
+        data: (&dist.data[..]).into(),
+    };
+    let mut out = VifScore::default();
+    for scale in 0..4 {
+        let (w, h) = (dimg.w, dimg.h);
+        let mut t = Scratch::new(w, FILTERS[scale].len() / 2);
+        let mut mu1 = vec![0u32; w];
+        let mut s1 = vec![0i32; w];
+        let (mut nl, mut nn, mut dl, mut dn) = (0i64, 0i64, 0i64, 0i64);
+        for i in 0..h {
+            let (a, b) = ref_row(k, &rimg, scale, bd, i, &mut t, &mut mu1, &mut s1);
+            dl += a;
+            dn += b;
+            let (a, b) = dist_row(k, &rimg, &dimg, scale, bd, egl, i, &mut t, &mu1, &s1);
+            nl += a;
+            nn += b;
+        }
+        let (num, den) = num_den(nl, nn, dl, dn);
+        out.num[scale] = num as f64;
+        out.den[scale] = den as f64;
+        out.scales[scale] = (num / den) as f64;
+        if scale < 3 {
+            rimg = downsample(k, &rimg, scale, bd);
+            dimg = downsample(k, &dimg, scale, bd);
+        }
+    }
+    out
 }
 
 /// Scores a distorted luma plane against a prepared reference. `egl` is the enhancement gain
@@ -934,6 +1068,11 @@ mod tests {
             let a = score_with_kernels(&VifRef::with_kernels(&r, bd, &s), &d, 100.0, &s);
             let b = score_with_kernels(&VifRef::with_kernels(&r, bd, &v), &d, 100.0, &v);
             assert_eq!(a, b);
+            let c = score_pair_with_kernels(&r, &d, bd, 100.0, &v);
+            assert_eq!(a, c);
+            let c = score_pair_with_kernels(&r, &d, bd, 1.0, &s);
+            let e = score_with_kernels(&VifRef::with_kernels(&r, bd, &v), &d, 1.0, &v);
+            assert_eq!(c, e);
         }
     }
 
