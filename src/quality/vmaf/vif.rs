@@ -135,6 +135,115 @@ pub struct Kernels {
     /// (Σf·x + 2^15) >> 16 of 32-bit inputs, truncated to u32. Computed as two 16-bit halves
     /// in u32 (exact because the filters sum to 2^16).
     pub horiz_q16: HorizFn,
+    /// Σ over pixels with σ₁² ≥ σ²ₙ, σ₁₂ > 0, σ₂² > 0 of the numerator's log term (·2048).
+    pub log_terms: LogTermsFn,
+}
+
+/// (σ₁², σ₂² (as u32), σ₁₂ (as u32), gain limit) → Σ log terms.
+pub type LogTermsFn = fn(&[i32], &[u32], &[u32], f64) -> i64;
+
+const EPS: f64 = 65536.0 * 1.0e-10;
+
+/// The numerator's log term of one pixel (libvmaf vif_statistic: g, sv_sq, and
+/// log2(sv_sq + σ²ₙ + g²σ₁²) − log2(sv_sq + σ²ₙ) in the Q11 table).
+#[inline(always)]
+fn log_term(table: &[u16], s1: i32, sigma2_sq: i32, sigma12: i32, egl: f64) -> i64 {
+    let g = sigma12 as f64 / (s1 as f64 + EPS);
+    let sv_sq = ((sigma2_sq as f64 - g * sigma12 as f64) as i32).max(0);
+    let g = if g < egl { g } else { egl };
+    let numer1 = (sv_sq as u32).wrapping_add(SIGMA_NSQ as u32);
+    let numer1_tmp = (g * g * s1 as f64) as i64 + numer1 as i64;
+    log2_64(table, numer1_tmp as u64) - log2_64(table, numer1 as u64)
+}
+
+/// Scalar log-terms kernel.
+pub fn log_terms_scalar(s1: &[i32], s2: &[u32], s12: &[u32], egl: f64) -> i64 {
+    let table = log2_table();
+    let mut acc = 0i64;
+    for ((&a, &b), &c) in s1.iter().zip(s2).zip(s12) {
+        let (b, c) = (b as i32, c as i32);
+        if a >= SIGMA_NSQ && c > 0 && b > 0 {
+            acc += log_term(table, a, b, c, egl);
+        }
+    }
+    acc
+}
+
+/// The log2 table widened to u32 for AVX2 gathers.
+#[cfg(target_arch = "x86_64")]
+fn log2_table32() -> &'static [u32] {
+    static T: OnceLock<Vec<u32>> = OnceLock::new();
+    T.get_or_init(|| log2_table().iter().map(|&v| v as u32).collect())
+}
+
+/// AVX2 log-terms kernel: four pixels per step in f64, the same operations in the same order
+/// as the scalar kernel (no FMA), so the integer terms are identical.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn log_terms_avx2_t(s1: &[i32], s2: &[u32], s12: &[u32], egl: f64) -> i64 {
+    use std::arch::x86_64::*;
+    let n = s1.len().min(s2.len()).min(s12.len());
+    let table = log2_table32();
+    let magic = _mm256_set1_pd(4503599627370496.0); // 2^52
+    let magic_i = _mm256_castpd_si256(magic);
+    let low52 = _mm256_set1_epi64x((1i64 << 52) - 1);
+    let eps = _mm256_set1_pd(EPS);
+    let eglv = _mm256_set1_pd(egl);
+    let nsq_m1 = _mm_set1_epi32(SIGMA_NSQ - 1);
+    let nsq = _mm_set1_epi32(SIGMA_NSQ);
+    let zero = _mm_setzero_si128();
+    let safe = _mm256_set1_epi64x(1 << 17);
+    let mut acc = _mm256_setzero_si256();
+    // floor(log2 x)·2048-style lookup of four u64 lanes (2^17 ≤ x < 2^52).
+    let log2v = |x: __m256i| -> __m256i {
+        let d = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(x, magic_i)), magic);
+        let e = _mm256_sub_epi64(
+            _mm256_srli_epi64(_mm256_castpd_si256(d), 52),
+            _mm256_set1_epi64x(1023 + 15),
+        );
+        let idx = _mm256_srlv_epi64(x, e);
+        let t = _mm256_i64gather_epi32(table.as_ptr() as *const i32, idx, 4);
+        _mm256_add_epi64(_mm256_cvtepi32_epi64(t), _mm256_slli_epi64(e, 11))
+    };
+    let mut j = 0;
+    while j + 4 <= n {
+        let a = _mm_loadu_si128(s1.as_ptr().add(j) as *const __m128i);
+        let b = _mm_loadu_si128(s2.as_ptr().add(j) as *const __m128i);
+        let c = _mm_loadu_si128(s12.as_ptr().add(j) as *const __m128i);
+        let m = _mm_and_si128(
+            _mm_cmpgt_epi32(a, nsq_m1),
+            _mm_and_si128(_mm_cmpgt_epi32(c, zero), _mm_cmpgt_epi32(b, zero)),
+        );
+        if _mm_movemask_epi8(m) != 0 {
+            let ad = _mm256_cvtepi32_pd(a);
+            let bd = _mm256_cvtepi32_pd(b);
+            let cd = _mm256_cvtepi32_pd(c);
+            let g = _mm256_div_pd(cd, _mm256_add_pd(ad, eps));
+            let sv = _mm256_sub_pd(bd, _mm256_mul_pd(g, cd));
+            let sv = _mm_max_epi32(_mm256_cvttpd_epi32(sv), zero);
+            let g = _mm256_min_pd(g, eglv);
+            let numer1 = _mm_add_epi32(sv, nsq);
+            let t = _mm256_mul_pd(_mm256_mul_pd(g, g), ad);
+            let t = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            let ti = _mm256_and_si256(_mm256_castpd_si256(_mm256_add_pd(t, magic)), low52);
+            let n1 = _mm256_cvtepu32_epi64(numer1);
+            let m64 = _mm256_cvtepi32_epi64(m);
+            let x = _mm256_blendv_epi8(safe, _mm256_add_epi64(ti, n1), m64);
+            let y = _mm256_blendv_epi8(safe, n1, m64);
+            let term = _mm256_sub_epi64(log2v(x), log2v(y));
+            acc = _mm256_add_epi64(acc, _mm256_and_si256(term, m64));
+        }
+        j += 4;
+    }
+    let mut lanes = [0i64; 4];
+    _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc);
+    lanes.iter().sum::<i64>() + log_terms_scalar(&s1[j..n], &s2[j..n], &s12[j..n], egl)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn log_terms_avx2(s1: &[i32], s2: &[u32], s12: &[u32], egl: f64) -> i64 {
+    // Installed only when runtime detection found AVX2.
+    unsafe { log_terms_avx2_t(s1, s2, s12, egl) }
 }
 
 const BLK: usize = 16;
@@ -522,6 +631,7 @@ impl Kernels {
         vert_mu: scalar::vert_mu,
         horiz_u32: scalar::horiz_u32,
         horiz_q16: scalar::horiz_q16,
+        log_terms: log_terms_scalar,
     };
 
     #[cfg(target_arch = "x86_64")]
@@ -533,6 +643,7 @@ impl Kernels {
         vert_mu: avx2::vert_mu,
         horiz_u32: avx2::horiz_u32,
         horiz_q16: avx2::horiz_q16,
+        log_terms: log_terms_avx2,
     };
 
     /// The kernels for a CPU level (AVX-512 machines use the AVX2 set).
@@ -790,7 +901,6 @@ fn dist_row(
     mu1: &[u32],
     s1row: &[i32],
 ) -> (i64, i64) {
-    const EPS: f64 = 65536.0 * 1.0e-10;
     let f = FILTERS[scale];
     let half = f.len() / 2;
     let vs = vertical_shifts(scale, bd);
@@ -800,7 +910,6 @@ fn dist_row(
         k.vert_dist64
     };
     let w = dimg.w;
-    let table = log2_table();
     let rrows = rimg.rows(i, f.len());
     let drows = dimg.rows(i, f.len());
     vert(&rrows, &drows, f, vs, &mut t.vmu, &mut t.va, &mut t.vb);
@@ -828,20 +937,7 @@ fn dist_row(
         xy[j] = sigma12 as u32;
     }
     // Pass 2: the log terms, only where they apply.
-    let mut num_log = 0i64;
-    for j in 0..w {
-        let s1 = s1row[j];
-        let sigma2_sq = yy[j] as i32;
-        let sigma12 = xy[j] as i32;
-        if s1 >= SIGMA_NSQ && sigma12 > 0 && sigma2_sq > 0 {
-            let g = sigma12 as f64 / (s1 as f64 + EPS);
-            let sv_sq = ((sigma2_sq as f64 - g * sigma12 as f64) as i32).max(0);
-            let g = if g < egl { g } else { egl };
-            let numer1 = (sv_sq + SIGMA_NSQ) as u32;
-            let numer1_tmp = (g * g * s1 as f64) as i64 + numer1 as i64;
-            num_log += log2_64(table, numer1_tmp as u64) - log2_64(table, numer1 as u64);
-        }
-    }
+    let num_log = (k.log_terms)(s1row, yy, xy, egl);
     (num_log, non_log)
 }
 
@@ -1057,6 +1153,37 @@ mod tests {
     }
 
     simd_matches_scalar!(avx2_kernels_match_scalar, CpuLevel::Avx2);
+
+    #[test]
+    fn avx2_log_terms_match_scalar() {
+        if CpuLevel::get() < CpuLevel::Avx2 {
+            return;
+        }
+        let v = Kernels::for_level(CpuLevel::Avx2);
+        let mut rng = XorShift(12345);
+        for &n in &[0usize, 3, 4, 17, 1000] {
+            for &egl in &[100.0, 1.0, 2.5] {
+                // Mix of scales: around the noise floor, typical and large variances, and
+                // negative values (skipped lanes).
+                let mut gen = |rng: &mut XorShift| -> i32 {
+                    match rng.next() % 4 {
+                        0 => (rng.next() % 400_000) as i32 - 100_000,
+                        1 => (rng.next() % 50_000_000) as i32,
+                        2 => (rng.next() % 2_000_000_000) as i32,
+                        _ => SIGMA_NSQ + (rng.next() % 3) as i32 - 1,
+                    }
+                };
+                let s1: Vec<i32> = (0..n).map(|_| gen(&mut rng)).collect();
+                let s2: Vec<u32> = (0..n).map(|_| gen(&mut rng) as u32).collect();
+                let s12: Vec<u32> = (0..n).map(|_| gen(&mut rng) as u32).collect();
+                assert_eq!(
+                    log_terms_scalar(&s1, &s2, &s12, egl),
+                    (v.log_terms)(&s1, &s2, &s12, egl),
+                    "n={n} egl={egl}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn whole_vif_same_with_every_kernel_set() {
