@@ -1003,9 +1003,9 @@ pub fn score_pair_with_kernels(
         data: (&dist.data[..]).into(),
     };
     let mut out = VifScore::default();
-    for scale in 0..4 {
+    for (scale, f) in FILTERS.iter().enumerate() {
         let (w, h) = (dimg.w, dimg.h);
-        let mut t = Scratch::new(w, FILTERS[scale].len() / 2);
+        let mut t = Scratch::new(w, f.len() / 2);
         let mut mu1 = vec![0u32; w];
         let mut s1 = vec![0i32; w];
         let (mut nl, mut nn, mut dl, mut dn) = (0i64, 0i64, 0i64, 0i64);
@@ -1165,7 +1165,7 @@ mod tests {
             for &egl in &[100.0, 1.0, 2.5] {
                 // Mix of scales: around the noise floor, typical and large variances, and
                 // negative values (skipped lanes).
-                let mut gen = |rng: &mut XorShift| -> i32 {
+                let gen = |rng: &mut XorShift| -> i32 {
                     match rng.next() % 4 {
                         0 => (rng.next() % 400_000) as i32 - 100_000,
                         1 => (rng.next() % 50_000_000) as i32,
