@@ -359,7 +359,15 @@ impl Cubic {
         let mut a = [[0.0f64; 5]; 4];
         for (&xi, &yi) in x.iter().zip(y) {
             let t = (xi - shift) / scale;
-            let pw = [1.0, t, t * t, t * t * t, t * t * t * t, t.powi(5), t.powi(6)];
+            let pw = [
+                1.0,
+                t,
+                t * t,
+                t * t * t,
+                t * t * t * t,
+                t.powi(5),
+                t.powi(6),
+            ];
             for j in 0..4 {
                 for k in 0..4 {
                     a[j][k] += pw[j + k];
@@ -467,10 +475,7 @@ pub fn parse_points_json(text: &str, what: &str, metric: Metric) -> Result<Vec<(
     for (i, p) in arr.iter().enumerate() {
         let field = |name: &str| -> Result<f64> {
             p.get(name).and_then(|v| v.as_f64()).ok_or_else(|| {
-                Error::data(
-                    what,
-                    format!("point {i} has no numeric `{name}` field"),
-                )
+                Error::data(what, format!("point {i} has no numeric `{name}` field"))
             })
         };
         pts.push((field("kbps")?, field(metric.name())?));

@@ -122,13 +122,11 @@ fn data_err(r: pertitle::Result<bdrate::BdResult>) -> String {
 
 #[test]
 fn too_few_points_is_an_error() {
-    let msg = data_err(bdrate::bd_rate(
-        &A1[..3],
-        &B1,
-        Metric::PsnrY,
-        Method::Pchip,
-    ));
-    assert!(msg.contains("curve A") && msg.contains("at least 4"), "{msg}");
+    let msg = data_err(bdrate::bd_rate(&A1[..3], &B1, Metric::PsnrY, Method::Pchip));
+    assert!(
+        msg.contains("curve A") && msg.contains("at least 4"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -143,7 +141,10 @@ fn non_monotone_is_an_error() {
     let mut b = B1;
     b[1].1 = 44.0; // 61 Mbit/s now better than 108 Mbit/s
     let msg = data_err(bdrate::bd_rate(&A1, &b, Metric::PsnrY, Method::Pchip));
-    assert!(msg.contains("curve B") && msg.contains("not monotone"), "{msg}");
+    assert!(
+        msg.contains("curve B") && msg.contains("not monotone"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -249,5 +250,8 @@ fn points_json_uses_the_hull() {
 
     // On PSNR every point has 40 dB: the hull is a single point.
     let msg = data_err(bdrate::bd_rate_files(&a, &b, Metric::PsnrY, Method::Pchip));
-    assert!(msg.contains("a.json") && msg.contains("at least 4"), "{msg}");
+    assert!(
+        msg.contains("a.json") && msg.contains("at least 4"),
+        "{msg}"
+    );
 }

@@ -1,1 +1,308 @@
+//! Plots and the per-run report, drawn from realistic synthetic grids. Set
+//! `PERTITLE_PLOT_DIR=/some/dir` to keep the rendered files for a look.
 
+use pertitle::report::plot::{self, ComparePlot, FramePlot, HullPlot, RungMark};
+use pertitle::{Metric, Point};
+use std::path::{Path, PathBuf};
+
+/// Where to write: the kept directory if asked for, else a fresh temp dir.
+fn out_dir() -> (Option<tempfile::TempDir>, PathBuf) {
+    match std::env::var_os("PERTITLE_PLOT_DIR") {
+        Some(d) => {
+            std::fs::create_dir_all(&d).unwrap();
+            (None, PathBuf::from(d))
+        }
+        None => {
+            let t = crate::support::tmpdir();
+            let p = t.path().to_path_buf();
+            (Some(t), p)
+        }
+    }
+}
+
+/// A 720p title's grid: per resolution a saturating rate-quality curve (higher resolutions
+/// reach higher quality but need more bits), CRF 20..40 step 4 as a real x264 grid gives.
+pub fn sample_points(codec: &str, rate_scale: f64) -> Vec<Point> {
+    // (width, height, rate at CRF 20 in kbps, top VMAF, rate at half quality)
+    let sizes = [
+        (1280u32, 720u32, 6200.0, 98.0, 520.0),
+        (960, 540, 3900.0, 94.5, 330.0),
+        (768, 432, 2700.0, 90.0, 230.0),
+        (640, 360, 2000.0, 85.5, 165.0),
+        (480, 270, 1250.0, 77.0, 100.0),
+    ];
+    let mut pts = Vec::new();
+    for &(w, h, r20, top, half) in &sizes {
+        for crf in [20.0, 24.0, 28.0, 32.0, 36.0, 40.0] {
+            let kbps = r20 * 2f64.powf(-(crf - 20.0) / 5.5) * rate_scale;
+            let x: f64 = kbps / rate_scale / half;
+            let vmaf = top * x.powf(1.25) / (1.0 + x.powf(1.25));
+            let psnr = 24.0 + 4.2 * (kbps / rate_scale).ln() - (1280.0 / w as f64).ln() * 3.0;
+            let ssim = 1.0 - 0.25 * (-vmaf / 35.0).exp();
+            pts.push(Point {
+                codec: codec.to_string(),
+                width: w,
+                height: h,
+                crf,
+                kbps,
+                bytes: (kbps * 1000.0 / 8.0 * 5.5) as u64,
+                vmaf,
+                psnr_y: psnr,
+                ssim,
+                pooled: Default::default(),
+                on_hull: false,
+                key: String::new(),
+            });
+        }
+    }
+    pts
+}
+
+/// The upper hull of (kbps, quality), by brute force: a point is on it unless it lies on or
+/// below a chord between two other points or is dominated.
+pub fn hull_of(points: &[Point], metric: Metric) -> Vec<(f64, f64)> {
+    let v: Vec<(f64, f64)> = points.iter().map(|p| (p.kbps, metric.of(p))).collect();
+    let mut out: Vec<(f64, f64)> = v
+        .iter()
+        .copied()
+        .filter(|&p| {
+            let dominated = v.iter().any(|&o| o != p && o.0 <= p.0 && o.1 >= p.1);
+            let under_chord = v.iter().any(|&a| {
+                v.iter().any(|&b| {
+                    a.0 < p.0 && p.0 < b.0 && {
+                        let t = (p.0 - a.0) / (b.0 - a.0);
+                        a.1 + t * (b.1 - a.1) >= p.1
+                    }
+                })
+            });
+            !dominated && !under_chord
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
+}
+
+/// Rungs: hull vertices about 6 VMAF apart, with the resolution of the grid point.
+fn sample_rungs(points: &[Point], hull: &[(f64, f64)]) -> Vec<RungMark> {
+    let mut rungs: Vec<RungMark> = Vec::new();
+    for &(k, q) in hull.iter().rev() {
+        if rungs.last().is_none_or(|r| r.quality - q >= 5.0) && q <= 96.0 {
+            let p = points.iter().find(|p| p.kbps == k).unwrap();
+            rungs.push(RungMark {
+                width: p.width,
+                height: p.height,
+                kbps: k,
+                quality: q,
+            });
+        }
+    }
+    rungs
+}
+
+fn sample_frames(mean: f64, frames: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed;
+    (0..frames)
+        .map(|i| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let noise = ((s >> 33) as f64 / (1u64 << 31) as f64 - 0.5) * 2.0;
+            // A hard-to-code segment (grain) in the middle pulls quality down.
+            let dip = if (48..72).contains(&i) {
+                (100.0 - mean) * 1.8 + 4.0
+            } else {
+                0.0
+            };
+            (mean + noise - dip).clamp(0.0, 100.0)
+        })
+        .collect()
+}
+
+fn assert_png(path: &Path) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is not a PNG",
+        path.display()
+    );
+    // A blank 1280×800 white image compresses to a few kB; a chart with text is far larger.
+    assert!(
+        bytes.len() > 20_000,
+        "{}: only {} bytes",
+        path.display(),
+        bytes.len()
+    );
+}
+
+fn read_svg(path: &Path) -> String {
+    let s = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(s.contains("<svg"), "{} is not an SVG", path.display());
+    s
+}
+
+fn no_temp_left(dir: &Path) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".tmp"), "temp file left: {name}");
+    }
+}
+
+#[test]
+fn hull_plot_png_and_svg_for_each_metric() {
+    let (_t, dir) = out_dir();
+    let points = sample_points("libx264", 1.0);
+    for metric in [Metric::Vmaf, Metric::PsnrY, Metric::Ssim] {
+        let hull = hull_of(&points, metric);
+        let rungs = if metric == Metric::Vmaf {
+            sample_rungs(&points, &hull)
+        } else {
+            Vec::new()
+        };
+        let p = HullPlot {
+            title: format!("demo clip · libx264 medium — {} rate-quality hull", metric),
+            metric,
+            points: points.clone(),
+            hull,
+            rungs: rungs.clone(),
+        };
+        let png = dir.join(format!("hull_{metric}.png"));
+        let svg = dir.join(format!("hull_{metric}.svg"));
+        plot::render_hull(&p, &png).unwrap();
+        plot::render_hull(&p, &svg).unwrap();
+        assert_png(&png);
+        let s = read_svg(&svg);
+        for needle in [
+            "Bitrate (kbps, log scale)",
+            "demo clip",
+            "libx264",
+            "1280×720",
+            "480×270",
+            "convex hull",
+        ] {
+            assert!(s.contains(needle), "{metric} SVG lacks '{needle}'");
+        }
+        match metric {
+            Metric::Vmaf => {
+                assert!(s.contains("VMAF (0–100)"));
+                // Every rung is labelled with its resolution, bitrate and score.
+                for r in &rungs {
+                    let label = format!(
+                        "{}×{} · {:.0} kbps · VMAF {:.1}",
+                        r.width, r.height, r.kbps, r.quality
+                    );
+                    assert!(s.contains(&label), "missing rung label {label}");
+                }
+                assert!(rungs.len() >= 4);
+            }
+            Metric::PsnrY => assert!(s.contains("PSNR-Y (dB)")),
+            Metric::Ssim => assert!(s.contains("SSIM (0–1)")),
+        }
+        // Log axis tick labels.
+        assert!(s.lines().any(|l| l.trim() == "1k"), "no 1k tick");
+    }
+    no_temp_left(&dir);
+}
+
+#[test]
+fn frame_plot_shows_series_and_dips() {
+    let (_t, dir) = out_dir();
+    let p = FramePlot {
+        title: "demo clip · libx264 — per-frame VMAF of the ladder rungs".into(),
+        metric: Metric::Vmaf,
+        fps: Some(24.0),
+        series: vec![
+            ("1280×720 4100 kbps".into(), sample_frames(95.0, 132, 1)),
+            ("960×540 1900 kbps".into(), sample_frames(89.0, 132, 2)),
+            ("640×360 800 kbps".into(), sample_frames(77.0, 132, 3)),
+            ("480×270 330 kbps".into(), sample_frames(62.0, 132, 4)),
+        ],
+    };
+    let png = dir.join("frames_vmaf.png");
+    let svg = dir.join("frames_vmaf.svg");
+    plot::render_frames(&p, &png).unwrap();
+    plot::render_frames(&p, &svg).unwrap();
+    assert_png(&png);
+    let s = read_svg(&svg);
+    for needle in [
+        "Time (s)",
+        "VMAF (0–100)",
+        "1280×720 4100 kbps",
+        "480×270 330 kbps",
+        "min",
+    ] {
+        assert!(s.contains(needle), "frame SVG lacks '{needle}'");
+    }
+}
+
+#[test]
+fn compare_plot_has_bd_rates_in_legend() {
+    let (_t, dir) = out_dir();
+    let x264 = hull_of(&sample_points("libx264", 1.0), Metric::Vmaf);
+    let x265 = hull_of(&sample_points("libx265", 0.72), Metric::Vmaf);
+    let av1 = hull_of(&sample_points("libsvtav1", 0.6), Metric::Vmaf);
+    let bd265 = pertitle::bdrate::bd_rate(&x264, &x265, Metric::Vmaf, Default::default())
+        .unwrap()
+        .bd_rate_percent;
+    let bdav1 = pertitle::bdrate::bd_rate(&x264, &av1, Metric::Vmaf, Default::default())
+        .unwrap()
+        .bd_rate_percent;
+    assert!((bd265 + 28.0).abs() < 1e-6, "{bd265}");
+    let p = ComparePlot {
+        title: "demo clip — codec comparison on VMAF hulls".into(),
+        metric: Metric::Vmaf,
+        curves: vec![
+            ("libx264".into(), x264, None),
+            ("libx265".into(), x265, Some(bd265)),
+            ("libsvtav1".into(), av1, Some(bdav1)),
+        ],
+    };
+    let png = dir.join("compare_vmaf.png");
+    let svg = dir.join("compare_vmaf.svg");
+    plot::render_compare(&p, &png).unwrap();
+    plot::render_compare(&p, &svg).unwrap();
+    assert_png(&png);
+    let s = read_svg(&svg);
+    for needle in [
+        "libx264",
+        "libx265",
+        "libsvtav1",
+        "BD-rate -28.00 %",
+        "reference",
+    ] {
+        assert!(s.contains(needle), "compare SVG lacks '{needle}'");
+    }
+}
+
+#[test]
+fn bad_plot_inputs_are_errors_and_write_nothing() {
+    let t = crate::support::tmpdir();
+    let empty = HullPlot {
+        title: "t".into(),
+        metric: Metric::Vmaf,
+        points: Vec::new(),
+        hull: Vec::new(),
+        rungs: Vec::new(),
+    };
+    let path = t.path().join("hull.png");
+    let e = plot::render_hull(&empty, &path).unwrap_err().to_string();
+    assert!(e.contains("hull.png"), "{e}");
+    assert!(!path.exists());
+    let p = HullPlot {
+        points: sample_points("libx264", 1.0),
+        ..empty
+    };
+    let bad = t.path().join("hull.jpg");
+    let e = plot::render_hull(&p, &bad).unwrap_err().to_string();
+    assert!(e.contains("hull.jpg") && e.contains(".png"), "{e}");
+    // A directory that does not exist: an error naming the path, no panic.
+    let missing = t.path().join("nope").join("hull.svg");
+    assert!(plot::render_hull(&p, &missing).is_err());
+    let nothing = FramePlot {
+        title: "t".into(),
+        metric: Metric::Vmaf,
+        fps: None,
+        series: vec![("a".into(), vec![f64::NAN])],
+    };
+    assert!(plot::render_frames(&nothing, &t.path().join("f.png")).is_err());
+    no_temp_left(t.path());
+}
