@@ -381,10 +381,11 @@ impl Cubic {
                 .max_by(|&p, &q| a[p][col].abs().total_cmp(&a[q][col].abs()))
                 .unwrap_or(col);
             a.swap(col, piv);
-            for row in col + 1..4 {
-                let f = a[row][col] / a[col][col];
-                for k in col..5 {
-                    a[row][k] -= f * a[col][k];
+            let pivot_row = a[col];
+            for row in a.iter_mut().skip(col + 1) {
+                let f = row[col] / pivot_row[col];
+                for (v, p) in row.iter_mut().zip(pivot_row).skip(col) {
+                    *v -= f * p;
                 }
             }
         }

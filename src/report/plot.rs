@@ -57,9 +57,18 @@ pub struct FramePlot {
 pub struct ComparePlot {
     pub title: String,
     pub metric: Metric,
-    /// `(codec label, hull as (kbps, quality), BD-rate in % against the reference)`; the
-    /// reference curve has `None`.
-    pub curves: Vec<(String, Vec<(f64, f64)>, Option<f64>)>,
+    pub curves: Vec<CompareCurve>,
+}
+
+/// One codec's curve on the comparison chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareCurve {
+    /// Legend label, e.g. the codec name.
+    pub label: String,
+    /// The hull as `(kbps, quality)`.
+    pub hull: Vec<(f64, f64)>,
+    /// BD-rate in % against the reference curve; `None` for the reference itself.
+    pub bd_rate_percent: Option<f64>,
 }
 
 /// Output size in pixels (PNG) or user units (SVG): large enough that 16-px labels stay
@@ -333,12 +342,15 @@ fn quality_range(metric: Metric, values: impl Iterator<Item = f64>) -> Range<f64
     (lo - pad).max(floor)..(hi + pad).min(ceil)
 }
 
+/// The chart panel and the legend panel.
+type Panels<DB> = (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>);
+
 /// The frame layout shared by all charts: a bold title across the top, the chart on the left,
 /// a legend panel on the right (outside the data, so it never hides a curve).
 fn split<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
-) -> std::result::Result<(DrawingArea<DB, Shift>, DrawingArea<DB, Shift>), Box<dyn std::error::Error>>
+) -> std::result::Result<Panels<DB>, Box<dyn std::error::Error>>
 where
     DB::ErrorType: 'static,
 {
@@ -408,8 +420,11 @@ where
     Ok(())
 }
 
+/// A resolution and its `(kbps, quality)` points.
+type ResolutionCurve = ((u32, u32), Vec<(f64, f64)>);
+
 /// Groups the grid points into one `(kbps, quality)` curve per resolution, largest first.
-fn curves_by_resolution(points: &[Point], metric: Metric) -> Vec<((u32, u32), Vec<(f64, f64)>)> {
+fn curves_by_resolution(points: &[Point], metric: Metric) -> Vec<ResolutionCurve> {
     let mut by: BTreeMap<(u32, u32), Vec<(f64, f64)>> = BTreeMap::new();
     for p in points {
         let q = metric.of(p);
@@ -633,7 +648,7 @@ fn tick_quality_precise(metric: Metric, q: f64) -> String {
 
 impl Chart for ComparePlot {
     fn check(&self) -> std::result::Result<(), String> {
-        if rate_extent(self.curves.iter().flat_map(|c| c.1.iter().map(|p| &p.0))).is_none() {
+        if rate_extent(self.curves.iter().flat_map(|c| c.hull.iter().map(|p| &p.0))).is_none() {
             return Err("comparison plot: no curve with a positive bitrate".into());
         }
         Ok(())
@@ -644,9 +659,12 @@ impl Chart for ComparePlot {
         DB::ErrorType: 'static,
     {
         let m = self.metric;
-        let (rlo, rhi) = rate_extent(self.curves.iter().flat_map(|c| c.1.iter().map(|p| &p.0)))
+        let (rlo, rhi) = rate_extent(self.curves.iter().flat_map(|c| c.hull.iter().map(|p| &p.0)))
             .ok_or("no positive bitrate")?;
-        let y = quality_range(m, self.curves.iter().flat_map(|c| c.1.iter().map(|p| p.1)));
+        let y = quality_range(
+            m,
+            self.curves.iter().flat_map(|c| c.hull.iter().map(|p| p.1)),
+        );
         let (area, legend) = split(root, &self.title)?;
         let mut chart = ChartBuilder::on(&area)
             .margin(16)
@@ -668,7 +686,8 @@ impl Chart for ComparePlot {
             .max_light_lines(4)
             .draw()?;
         let mut entries = Vec::new();
-        for (i, (name, pts, bd)) in self.curves.iter().enumerate() {
+        for (i, curve) in self.curves.iter().enumerate() {
+            let (name, pts, bd) = (&curve.label, &curve.hull, &curve.bd_rate_percent);
             let c = PALETTE[i % PALETTE.len()];
             let mut pts: Vec<(f64, f64)> = pts
                 .iter()

@@ -86,7 +86,7 @@ pub fn hull_of(points: &[Point], metric: Metric) -> Vec<(f64, f64)> {
 fn sample_rungs(points: &[Point], hull: &[(f64, f64)]) -> Vec<RungMark> {
     let mut rungs: Vec<RungMark> = Vec::new();
     for &(k, q) in hull.iter().rev() {
-        if rungs.last().is_none_or(|r| r.quality - q >= 5.0) && q <= 96.0 {
+        if rungs.last().map_or(true, |r| r.quality - q >= 5.0) && q <= 96.0 {
             let p = points.iter().find(|p| p.kbps == k).unwrap();
             rungs.push(RungMark {
                 width: p.width,
@@ -234,6 +234,14 @@ fn frame_plot_shows_series_and_dips() {
     }
 }
 
+fn curve(label: &str, hull: Vec<(f64, f64)>, bd: Option<f64>) -> plot::CompareCurve {
+    plot::CompareCurve {
+        label: label.into(),
+        hull,
+        bd_rate_percent: bd,
+    }
+}
+
 #[test]
 fn compare_plot_has_bd_rates_in_legend() {
     let (_t, dir) = out_dir();
@@ -251,9 +259,9 @@ fn compare_plot_has_bd_rates_in_legend() {
         title: "demo clip — codec comparison on VMAF hulls".into(),
         metric: Metric::Vmaf,
         curves: vec![
-            ("libx264".into(), x264, None),
-            ("libx265".into(), x265, Some(bd265)),
-            ("libsvtav1".into(), av1, Some(bdav1)),
+            curve("libx264", x264, None),
+            curve("libx265", x265, Some(bd265)),
+            curve("libsvtav1", av1, Some(bdav1)),
         ],
     };
     let png = dir.join("compare_vmaf.png");
@@ -305,4 +313,157 @@ fn bad_plot_inputs_are_errors_and_write_nothing() {
     };
     assert!(plot::render_frames(&nothing, &t.path().join("f.png")).is_err());
     no_temp_left(t.path());
+}
+
+/// A full per-run report from a sample x264 grid compared with x265: every section is there,
+/// the tables hold the numbers, the HTML embeds the plots.
+#[test]
+fn report_md_and_html_have_tables_and_plots() {
+    use pertitle::bdrate::Method;
+    use pertitle::report::{BdRow, PlotRef, ReportData, RungRow};
+    let (_t, dir) = out_dir();
+    let mut points = sample_points("libx264", 1.0);
+    let hull = hull_of(&points, Metric::Vmaf);
+    for p in &mut points {
+        p.on_hull = hull.contains(&(p.kbps, p.vmaf));
+    }
+    let hull_points: Vec<Point> = points.iter().filter(|p| p.on_hull).cloned().collect();
+    let rungs = sample_rungs(&points, &hull);
+    let plot = HullPlot {
+        title: "demo · libx264 — VMAF hull".into(),
+        metric: Metric::Vmaf,
+        points: points.clone(),
+        hull: hull.clone(),
+        rungs: rungs.clone(),
+    };
+    plot::render_hull(&plot, &dir.join("hull.png")).unwrap();
+    plot::render_hull(&plot, &dir.join("hull.svg")).unwrap();
+
+    let x265 = hull_of(&sample_points("libx265", 0.72), Metric::Vmaf);
+    let bd = pertitle::bdrate::bd_rate(&hull, &x265, Metric::Vmaf, Method::Pchip);
+    let bad = pertitle::bdrate::bd_rate(&hull, &x265[..2], Metric::Vmaf, Method::Pchip);
+    let data = ReportData {
+        title: "demo".into(),
+        source: vec![
+            ("Path".into(), "demo (built-in)".into()),
+            ("Size".into(), "1280×720".into()),
+            ("Frames".into(), "132".into()),
+        ],
+        grid: vec![
+            ("Codec".into(), "libx264 (preset medium)".into()),
+            ("CRF".into(), "20, 24, 28, 32, 36, 40".into()),
+        ],
+        metric: Some(Metric::Vmaf),
+        points: points.clone(),
+        hull: hull_points.clone(),
+        rungs: rungs
+            .iter()
+            .map(|r| RungRow {
+                codec: "libx264".into(),
+                width: r.width,
+                height: r.height,
+                kbps: r.kbps,
+                maxrate_kbps: Some(2.0 * r.kbps),
+                crf: Some(23.5),
+                vmaf: Some(r.quality),
+                psnr_y: None,
+                ssim: None,
+            })
+            .collect(),
+        bd_rates: vec![
+            BdRow::from_result("libx264", "libx265", Metric::Vmaf, Method::Pchip, &bd),
+            BdRow::from_result("libx264", "broken", Metric::Vmaf, Method::Pchip, &bad),
+        ],
+        plots: vec![PlotRef {
+            caption: "VMAF rate-quality hull".into(),
+            png: "hull.png".into(),
+            svg: Some("hull.svg".into()),
+        }],
+        notes: vec!["a note | with a pipe".into()],
+    };
+    let (md_path, html_path) = pertitle::report::write_report(&data, &dir).unwrap();
+    let md = std::fs::read_to_string(&md_path).unwrap();
+    for needle in [
+        "# pertitle report: demo",
+        "## Source",
+        "| **Size** | 1280×720 |",
+        "## Grid",
+        "| Resolution | CRF 20 | CRF 24 | CRF 28 | CRF 32 | CRF 36 | CRF 40 |",
+        "## Convex hull",
+        "## Ladder",
+        "| Rung | Codec | Resolution | Target kbps | Max kbps | CRF | VMAF |",
+        "## BD-rate",
+        "| libx265 | libx264 | vmaf | pchip | **-28.00** |",
+        "at least 4",
+        "![VMAF rate-quality hull](hull.png)",
+        "([SVG](hull.svg))",
+        "a note \\| with a pipe",
+    ] {
+        assert!(md.contains(needle), "report.md lacks '{needle}':\n{md}");
+    }
+    // Grid: 5 resolution rows; every hull point is bold in it.
+    let grid_rows = md
+        .lines()
+        .filter(|l| l.starts_with("| 1280×720 | ") || l.starts_with("| 480×270 | "))
+        .count();
+    assert!(grid_rows >= 2);
+    for p in &hull_points {
+        let cell = format!("**{:.0} · {:.2}**", p.kbps, p.vmaf);
+        assert!(md.contains(&cell), "hull point {cell} not bold in the grid");
+    }
+    // Hull table: one row per hull point; ladder table: one row per rung.
+    for p in &hull_points {
+        let row = format!(
+            "| {}×{} | {} | {:.0} | {:.2} |",
+            p.width, p.height, p.crf, p.kbps, p.vmaf
+        );
+        assert!(md.contains(&row), "hull table lacks {row}");
+    }
+    for (i, r) in rungs.iter().enumerate() {
+        let row = format!(
+            "| {} | libx264 | {}×{} | {:.0} | {:.0} | 23.5 | {:.2} |",
+            i + 1,
+            r.width,
+            r.height,
+            r.kbps,
+            2.0 * r.kbps,
+            r.quality
+        );
+        assert!(md.contains(&row), "ladder table lacks {row}");
+    }
+
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<h2>Ladder</h2>") && html.contains("<h2>BD-rate</h2>"));
+    assert!(html.contains("a note | with a pipe"));
+    // The PNG is embedded whole: its base64 text is exactly 4·⌈n/3⌉ characters.
+    let png_len = std::fs::metadata(dir.join("hull.png")).unwrap().len() as usize;
+    let start = html.find("data:image/png;base64,").expect("embedded png") + 22;
+    let b64_len = html[start..].find('"').unwrap();
+    assert_eq!(b64_len, png_len.div_ceil(3) * 4);
+    assert!(
+        html[start..].starts_with("iVBORw0KGgo"),
+        "PNG signature in base64"
+    );
+}
+
+#[test]
+fn report_with_a_missing_plot_fails_and_writes_nothing() {
+    use pertitle::report::{PlotRef, ReportData};
+    let t = crate::support::tmpdir();
+    let data = ReportData {
+        title: "x".into(),
+        plots: vec![PlotRef {
+            caption: "c".into(),
+            png: "missing.png".into(),
+            svg: None,
+        }],
+        ..Default::default()
+    };
+    let e = pertitle::report::write_report(&data, t.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("missing.png"), "{e}");
+    assert!(!t.path().join("report.md").exists());
+    assert!(!t.path().join("report.html").exists());
 }
