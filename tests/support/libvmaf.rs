@@ -138,11 +138,13 @@ impl Libvmaf {
         };
         assert_eq!(rc, 0, "vmaf_picture_alloc");
         for (i, plane) in f.planes.iter().enumerate() {
+            // libvmaf rounds subsampled chroma sizes down (w >> 1) where FFmpeg and we round up:
+            // copy libvmaf's (top-left) region.
             let stride = pic.stride[i] as usize;
-            assert_eq!(pic.w[i] as usize, plane.width);
-            assert_eq!(pic.h[i] as usize, plane.height);
-            for y in 0..plane.height {
-                let row = plane.row(y);
+            let (w, h) = (pic.w[i] as usize, pic.h[i] as usize);
+            assert!(w <= plane.width && h <= plane.height, "plane {i} larger in libvmaf");
+            for y in 0..h {
+                let row = &plane.row(y)[..w];
                 unsafe {
                     let dst = (pic.data[i] as *mut u8).add(y * stride);
                     if bpc == 8 {

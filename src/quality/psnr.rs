@@ -1,0 +1,229 @@
+//! PSNR per plane, as libvmaf's `psnr` feature extractor (libvmaf `feature/integer_psnr.c`)
+//! computes it: the sum of squared errors in integers, MSE = SSE / (w·h), PSNR = 10·log10(peak² /
+//! max(MSE, 1e-16)), capped at `psnr_max = 6·bpc + 12` dB (60 dB for 8-bit, 72 dB for 10-bit),
+//! which is what identical planes score. The peak is 255 for 8-bit and `2^bpc − 1` above
+//! (libvmaf's default, `reduced_hbd_peak = false`).
+
+use crate::cpu::CpuLevel;
+use crate::error::{Error, Result};
+use crate::frame::{Frame, Plane};
+
+/// libvmaf's PSNR cap for identical planes: `(6 * bpc) + 12` dB (integer_psnr.c, `init`, when
+/// `min_sse` is 0, the default).
+pub fn psnr_max(bit_depth: u8) -> f64 {
+    6.0 * f64::from(bit_depth) + 12.0
+}
+
+/// libvmaf's peak value: 255 for 8-bit input (hard-coded in `psnr`), `2^bpc − 1` for deeper input
+/// (`psnr_hbd`).
+pub fn peak(bit_depth: u8) -> f64 {
+    if bit_depth <= 8 {
+        255.0
+    } else {
+        f64::from((1u32 << bit_depth) - 1)
+    }
+}
+
+/// PSNR of Y, Cb and Cr. Both frames must have the same format; a gray frame gives the luma
+/// PSNR first and NaN for the missing chroma planes.
+///
+/// For odd sizes libvmaf's pictures have chroma planes of `w >> ss_x` by `h >> ss_y` (floor,
+/// libvmaf `picture.c`), and FFmpeg's libvmaf filter copies only that much; our frames round
+/// chroma up as FFmpeg does, so chroma PSNR is taken over libvmaf's top-left floor region.
+pub fn psnr(r: &Frame, d: &Frame) -> Result<[f64; 3]> {
+    if r.format != d.format || r.planes.len() != d.planes.len() {
+        return Err(Error::Mismatch(format!(
+            "PSNR needs frames of the same format: reference {}x{} {:?} {}-bit vs distorted {}x{} {:?} {}-bit",
+            r.format.width,
+            r.format.height,
+            r.format.chroma,
+            r.format.bit_depth,
+            d.format.width,
+            d.format.height,
+            d.format.chroma,
+            d.format.bit_depth
+        )));
+    }
+    let (sx, sy) = r.format.chroma.shift();
+    let mut out = [f64::NAN; 3];
+    for (i, (rp, dp)) in r.planes.iter().zip(&d.planes).enumerate().take(3) {
+        let (w, h) = if i == 0 {
+            (r.format.width, r.format.height)
+        } else {
+            (r.format.width >> sx, r.format.height >> sy)
+        };
+        out[i] = psnr_region(rp, dp, w, h, r.format.bit_depth)?;
+    }
+    Ok(out)
+}
+
+/// PSNR of one plane pair at `bit_depth`, with libvmaf's cap.
+pub fn psnr_plane(r: &Plane, d: &Plane, bit_depth: u8) -> Result<f64> {
+    psnr_region(r, d, r.width, r.height, bit_depth)
+}
+
+/// PSNR over the top-left `w`×`h` samples of two planes of the same size.
+fn psnr_region(r: &Plane, d: &Plane, w: usize, h: usize, bit_depth: u8) -> Result<f64> {
+    if r.width != d.width
+        || r.height != d.height
+        || r.data.len() != r.width * r.height
+        || d.data.len() != d.width * d.height
+        || w > r.width
+        || h > r.height
+    {
+        return Err(Error::Mismatch(format!(
+            "PSNR needs planes of the same size: reference {}x{} vs distorted {}x{}",
+            r.width, r.height, d.width, d.height
+        )));
+    }
+    if !(8..=16).contains(&bit_depth) {
+        return Err(Error::Mismatch(format!(
+            "PSNR: unsupported bit depth {bit_depth} (8 to 16)"
+        )));
+    }
+    if w == 0 || h == 0 {
+        return Ok(f64::NAN);
+    }
+    let sse = if w == r.width {
+        sse(&r.data[..w * h], &d.data[..w * h], bit_depth)
+    } else {
+        (0..h)
+            .map(|y| sse(&r.row(y)[..w], &d.row(y)[..w], bit_depth))
+            .sum()
+    };
+    Ok(psnr_from_sse(sse, w * h, bit_depth))
+}
+
+/// PSNR from an integer SSE over `n` samples, exactly as libvmaf turns one into the other.
+pub fn psnr_from_sse(sse: u64, n: usize, bit_depth: u8) -> f64 {
+    let mse = sse as f64 / n as f64;
+    let p = peak(bit_depth);
+    (10.0 * (p * p / mse.max(1e-16)).log10()).min(psnr_max(bit_depth))
+}
+
+/// Sum of squared differences, dispatched on [`CpuLevel::get`].
+pub fn sse(a: &[u16], b: &[u16], bit_depth: u8) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // The AVX2 kernel works on 16-bit differences: exact for samples below 2^15.
+        if CpuLevel::get() >= CpuLevel::Avx2 && bit_depth <= 15 {
+            // SAFETY: the CPU level says AVX2 is available.
+            return unsafe { sse_avx2(a, b, bit_depth) };
+        }
+    }
+    let _ = bit_depth;
+    sse_scalar(a, b)
+}
+
+/// Scalar reference kernel: Σ (a − b)² over the common length.
+pub fn sse_scalar(a: &[u16], b: &[u16]) -> u64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let e = u64::from(x.abs_diff(y));
+            e * e
+        })
+        .sum()
+}
+
+/// AVX2 kernel: 16 samples per step; `madd` of the 16-bit differences puts two squares into each
+/// 32-bit lane. The lanes are read as unsigned and widened to 64 bits before they can overflow:
+/// one step adds at most 2·(2^bpc − 1)² per lane (< 2^31 for bpc ≤ 15), so `u32::MAX / that`
+/// steps are safe (2052 for 10-bit, 33025 for 8-bit).
+///
+/// # Safety
+/// The CPU must support AVX2. `bit_depth` ≤ 15 and every sample below `2^bit_depth`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub unsafe fn sse_avx2(a: &[u16], b: &[u16], bit_depth: u8) -> u64 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let chunks = n / 16;
+    let max_e = (1u64 << bit_depth.min(15)) - 1;
+    let flush_every = (u64::from(u32::MAX) / (2 * max_e * max_e)).max(1) as usize;
+    let mut total = 0u64;
+    let mut i = 0usize;
+    while i < chunks {
+        let end = (i + flush_every).min(chunks);
+        let mut acc = _mm256_setzero_si256();
+        while i < end {
+            let va = _mm256_loadu_si256(a.as_ptr().add(i * 16) as *const __m256i);
+            let vb = _mm256_loadu_si256(b.as_ptr().add(i * 16) as *const __m256i);
+            let d = _mm256_sub_epi16(va, vb);
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d, d));
+            i += 1;
+        }
+        let mut lanes = [0u32; 8];
+        _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc);
+        total += lanes.iter().map(|&v| u64::from(v)).sum::<u64>();
+    }
+    total + sse_scalar(&a[chunks * 16..n], &b[chunks * 16..n])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{Chroma, FrameFormat};
+
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn simd_matches_scalar_on_random_input() {
+        if CpuLevel::get() < CpuLevel::Avx2 {
+            return;
+        }
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        for &(bits, len) in &[
+            (8u8, 1usize),
+            (8, 17),
+            (8, 4099),
+            (10, 1280 * 7 + 3),
+            (14, 333),
+        ] {
+            let max = (1u64 << bits) - 1;
+            let a: Vec<u16> = (0..len)
+                .map(|_| (xorshift(&mut s) % (max + 1)) as u16)
+                .collect();
+            let b: Vec<u16> = (0..len)
+                .map(|_| (xorshift(&mut s) % (max + 1)) as u16)
+                .collect();
+            let want = sse_scalar(&a, &b);
+            // SAFETY: checked the CPU level above.
+            let got = unsafe { sse_avx2(&a, &b, bits) };
+            assert_eq!(got, want, "bits {bits} len {len}");
+        }
+    }
+
+    #[test]
+    fn identical_planes_hit_the_cap() {
+        let f = Frame::new(FrameFormat::new(16, 8, Chroma::Yuv420, 8), 0);
+        assert_eq!(psnr(&f, &f).unwrap(), [60.0; 3]);
+        let f = Frame::new(FrameFormat::new(16, 8, Chroma::Yuv444, 10), 0);
+        assert_eq!(psnr(&f, &f).unwrap(), [72.0; 3]);
+    }
+
+    #[test]
+    fn hand_computed_value() {
+        // One sample off by 10 in a 4x4 plane: MSE = 100/16, PSNR = 10 log10(65025·16/100).
+        let r = Plane::new(4, 4);
+        let mut d = Plane::new(4, 4);
+        d.data[5] = 10;
+        let want = 10.0 * (65025.0f64 * 16.0 / 100.0).log10();
+        assert!((psnr_plane(&r, &d, 8).unwrap() - want).abs() < 1e-12);
+        let want10 = 10.0 * (1023.0f64 * 1023.0 * 16.0 / 100.0).log10();
+        assert!((psnr_plane(&r, &d, 10).unwrap() - want10).abs() < 1e-12);
+    }
+
+    #[test]
+    fn mismatched_formats_are_named() {
+        let a = Frame::new(FrameFormat::new(16, 8, Chroma::Yuv420, 8), 0);
+        let b = Frame::new(FrameFormat::new(16, 8, Chroma::Yuv444, 8), 0);
+        let e = psnr(&a, &b).unwrap_err().to_string();
+        assert!(e.contains("Yuv420") && e.contains("Yuv444"), "{e}");
+    }
+}
