@@ -98,14 +98,22 @@ pub fn bd_rate(
 pub fn bd_rate_files(a: &Path, b: &Path, metric: Metric, method: Method) -> Result<BdResult> {
     let ca = read_curve(a, metric)?;
     let cb = read_curve(b, metric)?;
-    compare(
-        &a.display().to_string(),
-        &ca,
-        &b.display().to_string(),
-        &cb,
-        metric,
-        method,
-    )
+    compare(&label(a), &ca, &label(b), &cb, metric, method)
+}
+
+/// A file's name in messages; points files say that their hull is what was compared.
+fn label(path: &Path) -> String {
+    if is_json(path) {
+        format!("{} (hull)", path.display())
+    } else {
+        path.display().to_string()
+    }
+}
+
+fn is_json(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
 /// The core comparison; `name_a`/`name_b` label the curves in messages.
@@ -437,11 +445,7 @@ impl Cubic {
 pub fn read_curve(path: &Path, metric: Metric) -> Result<Vec<(f64, f64)>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let what = path.display().to_string();
-    let is_json = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    if is_json {
+    if is_json(path) {
         parse_points_json(&text, &what, metric)
     } else {
         parse_csv(&text, &what, metric)

@@ -513,6 +513,11 @@ impl Chart for HullPlot {
             hull.sort_by(|a, b| a.0.total_cmp(&b.0));
             chart.draw_series(LineSeries::new(hull.iter().copied(), HULL.stroke_width(4)))?;
             legend_entries.push(("convex hull".to_string(), Swatch::Line(HULL, 4, false)));
+            // The hull line covers the points it passes through: draw them again on top.
+            for (i, (_, pts)) in curves.iter().enumerate() {
+                let c = PALETTE[i % PALETTE.len()];
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+            }
         }
         if !self.rungs.is_empty() {
             let label_font = (FONT, 15).into_font().color(&RUNG);
