@@ -581,9 +581,10 @@ fn split_csv(line: &str) -> Vec<String> {
 
 /// The upper convex hull of `(rate, quality)` points in linear rate, dominated points dropped
 /// (the same definition as [`crate::hull`]): from the lowest-rate point up to the
-/// highest-quality one, keeping only the points no chord passes above. Non-finite points are
-/// dropped (the curve check reports if too few remain).
-fn upper_hull(pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
+/// highest-quality one, keeping only the points no chord passes above, in rate order.
+/// Non-finite points are dropped (the curve check reports if too few remain). Public for the
+/// plots and reports, which need the hull of any metric from bare `(kbps, quality)` pairs.
+pub fn upper_hull(pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let mut v: Vec<(f64, f64)> = pts
         .iter()
         .copied()

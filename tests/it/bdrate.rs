@@ -255,3 +255,53 @@ fn points_json_uses_the_hull() {
         "{msg}"
     );
 }
+
+/// `upper_hull` against a brute-force definition on random point sets: a point is on the
+/// hull unless another point dominates it (no more bits, no less quality) or a chord between
+/// two others passes on or above it.
+#[test]
+fn upper_hull_matches_brute_force_on_random_sets() {
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for _ in 0..200 {
+        let n = 3 + (rnd() * 20.0) as usize;
+        let pts: Vec<(f64, f64)> = (0..n)
+            .map(|_| {
+                (
+                    (rnd() * 40.0).round() * 100.0 + 100.0,
+                    (rnd() * 60.0).round() + 30.0,
+                )
+            })
+            .collect();
+        let mut want: Vec<(f64, f64)> = pts
+            .iter()
+            .copied()
+            .filter(|&p| {
+                let dominated = pts.iter().any(|&o| o != p && o.0 <= p.0 && o.1 >= p.1);
+                let under = pts.iter().any(|&a| {
+                    pts.iter().any(|&b| {
+                        a.0 < p.0
+                            && p.0 < b.0
+                            && a.1 + (p.0 - a.0) / (b.0 - a.0) * (b.1 - a.1) >= p.1
+                    })
+                });
+                !dominated && !under
+            })
+            .collect();
+        want.sort_by(|a, b| a.0.total_cmp(&b.0));
+        want.dedup();
+        let mut shuffled = pts.clone();
+        shuffled.reverse();
+        assert_eq!(bdrate::upper_hull(&pts), want, "points {pts:?}");
+        assert_eq!(
+            bdrate::upper_hull(&shuffled),
+            want,
+            "order matters for {pts:?}"
+        );
+    }
+}

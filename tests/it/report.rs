@@ -467,3 +467,63 @@ fn report_with_a_missing_plot_fails_and_writes_nothing() {
     assert!(!t.path().join("report.md").exists());
     assert!(!t.path().join("report.html").exists());
 }
+
+#[test]
+fn run_plots_write_every_metric_and_the_frames() {
+    use pertitle::report::{RunPlots, RungRow};
+    let t = crate::support::tmpdir();
+    let points = sample_points("libx264", 1.0);
+    let rungs = vec![
+        RungRow {
+            codec: "libx264".into(),
+            width: 1280,
+            height: 720,
+            kbps: 3745.0,
+            vmaf: Some(90.3),
+            psnr_y: Some(58.6),
+            ..Default::default()
+        },
+        RungRow {
+            codec: "libx264".into(),
+            width: 640,
+            height: 360,
+            kbps: 730.0,
+            vmaf: Some(74.0),
+            ..Default::default()
+        },
+    ];
+    let frames = FramePlot {
+        title: "demo · per-frame VMAF".into(),
+        metric: Metric::Vmaf,
+        fps: None,
+        series: vec![("1280×720 3745 kbps".into(), sample_frames(90.0, 60, 7))],
+    };
+    let run = RunPlots {
+        clip: "demo",
+        codec: "libx264 medium",
+        points: &points,
+        rungs: &rungs,
+        metrics: &[Metric::Vmaf, Metric::PsnrY, Metric::Ssim],
+        frames: Some(frames),
+    };
+    let refs = pertitle::report::render_run_plots(t.path(), &run).unwrap();
+    let names: Vec<&str> = refs.iter().map(|r| r.png.as_str()).collect();
+    assert_eq!(
+        names,
+        ["hull.png", "hull_psnr_y.png", "hull_ssim.png", "frames.png"]
+    );
+    for r in &refs {
+        assert_png(&t.path().join(&r.png));
+        read_svg(&t.path().join(r.svg.as_ref().unwrap()));
+    }
+    // Rungs appear on each metric's plot they have a value for.
+    let vmaf = read_svg(&t.path().join("hull.svg"));
+    assert!(vmaf.contains("1280×720 · 3745 kbps · VMAF 90.3"));
+    assert!(vmaf.contains("640×360 · 730 kbps · VMAF 74.0"));
+    assert!(vmaf.contains("demo · libx264 medium — VMAF rate-quality hull"));
+    let psnr = read_svg(&t.path().join("hull_psnr_y.svg"));
+    assert!(psnr.contains("1280×720 · 3745 kbps · 58.60 dB"));
+    assert!(!psnr.contains("640×360 · 730 kbps"));
+    let frames = read_svg(&t.path().join("frames.svg"));
+    assert!(frames.contains("Frame") && frames.contains("1280×720 3745 kbps"));
+}
