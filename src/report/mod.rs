@@ -1,9 +1,11 @@
 //! Reports: rate-quality plots ([`plot`]) and the per-run report ([`markdown`]: `report.md`
 //! and a self-contained `report.html`).
 
+pub mod compare;
 pub mod markdown;
 pub mod plot;
 
+pub use compare::{compare_codecs, Comparison, ComparisonRow};
 pub use markdown::{markdown, write_report, BdRow, PlotRef, ReportData, RungRow};
 pub use plot::{
     render_compare, render_frames, render_hull, CompareCurve, ComparePlot, FramePlot, HullPlot,

@@ -527,3 +527,50 @@ fn run_plots_write_every_metric_and_the_frames() {
     let frames = read_svg(&t.path().join("frames.svg"));
     assert!(frames.contains("Frame") && frames.contains("1280×720 3745 kbps"));
 }
+
+#[test]
+fn codec_comparison_table_json_and_plots() {
+    use pertitle::bdrate::Method;
+    let (_t, dir) = out_dir();
+    let sets = vec![
+        ("libx264".to_string(), sample_points("libx264", 1.0)),
+        ("libx265".to_string(), sample_points("libx265", 0.75)),
+        ("libsvtav1".to_string(), sample_points("libsvtav1", 0.6)),
+        // Too few points for a hull of 4: reported, not fatal.
+        (
+            "broken".to_string(),
+            sample_points("broken", 1.0)[..2].to_vec(),
+        ),
+    ];
+    let metrics = [Metric::Vmaf, Metric::PsnrY];
+    let c = pertitle::report::compare_codecs(&sets, &metrics, Method::Pchip).unwrap();
+    assert_eq!(c.reference, "libx264");
+    assert_eq!(c.results.len(), 3 * 2);
+    // Uniformly scaled rates: BD-rate is exactly the scale on every metric.
+    for m in metrics {
+        assert!((c.bd_rate("libx265", m).unwrap() + 25.0).abs() < 1e-9);
+        assert!((c.bd_rate("libsvtav1", m).unwrap() + 40.0).abs() < 1e-9);
+        assert_eq!(c.bd_rate("broken", m), None);
+    }
+    let broken = c.results.iter().find(|r| r.codec == "broken").unwrap();
+    assert!(broken.error.as_deref().unwrap().contains("at least 4"));
+
+    let json = serde_json::to_value(&c).unwrap();
+    assert_eq!(json["reference"], "libx264");
+    assert_eq!(json["method"], "pchip");
+    assert_eq!(json["results"][0]["metric"], "vmaf");
+    let rows = c.bd_rows();
+    assert_eq!(rows.len(), 6);
+    assert!(rows
+        .iter()
+        .any(|r| r.codec == "broken" && r.note.contains("at least 4")));
+
+    let plots = c.render(&dir, "demo").unwrap();
+    assert_eq!(plots.len(), 2);
+    assert_png(&dir.join("compare_vmaf.png"));
+    let svg = read_svg(&dir.join("compare_psnr_y.svg"));
+    assert!(svg.contains("BD-rate -25.00 %") && svg.contains("BD-rate n/a"));
+    assert!(svg.contains("PSNR-Y (dB)"));
+
+    assert!(pertitle::report::compare_codecs(&[], &metrics, Method::Pchip).is_err());
+}
