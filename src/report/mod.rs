@@ -1,5 +1,9 @@
-//! Reports: rate-quality plots ([`plot`]) and the per-run report ([`markdown`]: `report.md`
-//! and a self-contained `report.html`).
+//! Reports: rate-quality plots ([`plot`]), codec comparison ([`compare`]) and the per-run
+//! report ([`markdown`]: `report.md` and a self-contained `report.html`).
+//!
+//! A ladder run typically calls [`render_run_plots`] (hull per metric, per-frame scores), then
+//! [`write_report`] with a [`ReportData`] holding the facts, tables and the returned plots; a
+//! `compare` run adds [`compare_codecs`], [`Comparison::render`] and [`Comparison::bd_rows`].
 
 pub mod compare;
 pub mod markdown;

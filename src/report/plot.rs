@@ -129,6 +129,25 @@ pub fn render_compare(plot: &ComparePlot, path: &Path) -> Result<()> {
 
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
+/// A label's box in backend pixels, for keeping rung labels apart.
+#[derive(Debug, Clone, Copy)]
+struct Rect {
+    x: i32,
+    y: i32,
+    w: i32,
+    h: i32,
+}
+
+impl Rect {
+    fn new(x: i32, y: i32, w: i32, h: i32) -> Rect {
+        Rect { x, y, w, h }
+    }
+
+    fn overlaps(&self, o: &Rect) -> bool {
+        self.x < o.x + o.w && o.x < self.x + self.w && self.y < o.y + o.h && o.y < self.y + self.h
+    }
+}
+
 /// A chart that can draw itself on any plotters backend.
 trait Chart {
     /// Fails early, before any file is touched, on input that cannot make a chart.
@@ -152,7 +171,10 @@ fn render(path: &Path, chart: &impl Chart) -> Result<()> {
         .ok_or_else(|| Error::data(&what, "not a file name"))?;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     let tmp_in = |suffix: &str| -> PathBuf {
-        let tmp = format!(".{name}.tmp{}{suffix}", std::process::id());
+        // Unique per process and call, so concurrent renders of one name never share it.
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = format!(".{name}.tmp{}-{seq}{suffix}", std::process::id());
         dir.map(|d| d.join(&tmp))
             .unwrap_or_else(|| PathBuf::from(&tmp))
     };
@@ -523,8 +545,16 @@ impl Chart for HullPlot {
             let label_font = (FONT, 15).into_font().color(&RUNG);
             let mut rungs = self.rungs.clone();
             rungs.sort_by(|a, b| a.kbps.total_cmp(&b.kbps));
-            let plot_left = chart.plotting_area().get_pixel_range().0.start;
-            for r in &rungs {
+            let (xr, yr) = chart.plotting_area().get_pixel_range();
+            let markers: Vec<(i32, i32)> = rungs
+                .iter()
+                .map(|r| chart.backend_coord(&(r.kbps, r.quality)))
+                .collect();
+            let mut placed: Vec<Rect> = markers
+                .iter()
+                .map(|&(x, y)| Rect::new(x - 9, y - 9, 18, 18))
+                .collect();
+            for (r, &(px, py)) in rungs.iter().zip(&markers) {
                 let label = format!(
                     "{}×{} · {:.0} kbps · {}",
                     r.width,
@@ -532,19 +562,44 @@ impl Chart for HullPlot {
                     r.kbps,
                     fmt_quality(m, r.quality)
                 );
-                // Nothing lies above the hull, so labels go up-left of their marker; where that
-                // would leave the chart (the lowest rungs) they go right, just below it.
-                let (px, _) = chart.backend_coord(&(r.kbps, r.quality));
-                let (tw, _) = label_font.font.box_size(&label).unwrap_or((0, 0));
-                let (offset, pos) = if px - 10 - (tw as i32) < plot_left {
-                    ((12, 4), Pos::new(HPos::Left, VPos::Top))
-                } else {
-                    ((-10, -8), Pos::new(HPos::Right, VPos::Bottom))
+                let (tw, th) = label_font.font.box_size(&label).unwrap_or((0, 0));
+                let (tw, th) = (tw as i32, th as i32);
+                // Candidate places, best first: nothing lies above the hull, so up-left of the
+                // marker; then below-right (the lowest rungs, near the left edge); then the
+                // other corners and a step further out. The first that stays inside the chart
+                // and clear of the other labels and markers wins.
+                let candidates = [
+                    (-10, -8, true, true),
+                    (12, 4, false, false),
+                    (-12, 6, true, false),
+                    (10, -10, false, true),
+                    (-10, -14 - th, true, true),
+                    (12, 10 + th, false, false),
+                ];
+                let rect_of = |&(dx, dy, right, bottom): &(i32, i32, bool, bool)| {
+                    let x = if right { px + dx - tw } else { px + dx };
+                    let y = if bottom { py + dy - th } else { py + dy };
+                    Rect::new(x, y, tw, th)
                 };
+                let inside = |b: &Rect| {
+                    b.x >= xr.start && b.x + b.w <= xr.end && b.y >= yr.start && b.y + b.h <= yr.end
+                };
+                let chosen = candidates
+                    .iter()
+                    .find(|c| {
+                        let b = rect_of(c);
+                        inside(&b) && placed.iter().all(|p| !p.overlaps(&b))
+                    })
+                    .or_else(|| candidates.iter().find(|c| inside(&rect_of(c))))
+                    .unwrap_or(&candidates[0]);
+                placed.push(rect_of(chosen));
+                let (dx, dy, right, bottom) = *chosen;
+                let h = if right { HPos::Right } else { HPos::Left };
+                let v = if bottom { VPos::Bottom } else { VPos::Top };
                 chart.draw_series(std::iter::once(
                     EmptyElement::at((r.kbps, r.quality))
                         + TriangleMarker::new((0, 0), 9, RUNG.filled())
-                        + Text::new(label, offset, label_font.clone().pos(pos)),
+                        + Text::new(label, (dx, dy), label_font.clone().pos(Pos::new(h, v))),
                 ))?;
             }
             legend_entries.push((format!("ladder rungs ({})", rungs.len()), Swatch::Rung));

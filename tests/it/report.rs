@@ -5,12 +5,13 @@ use pertitle::report::plot::{self, ComparePlot, FramePlot, HullPlot, RungMark};
 use pertitle::{Metric, Point};
 use std::path::{Path, PathBuf};
 
-/// Where to write: the kept directory if asked for, else a fresh temp dir.
-fn out_dir() -> (Option<tempfile::TempDir>, PathBuf) {
+/// Where to write: a per-test folder of the kept directory if asked for, else a fresh temp dir.
+fn out_dir(test: &str) -> (Option<tempfile::TempDir>, PathBuf) {
     match std::env::var_os("PERTITLE_PLOT_DIR") {
         Some(d) => {
+            let d = PathBuf::from(d).join(test);
             std::fs::create_dir_all(&d).unwrap();
-            (None, PathBuf::from(d))
+            (None, d)
         }
         None => {
             let t = crate::support::tmpdir();
@@ -149,7 +150,7 @@ fn no_temp_left(dir: &Path) {
 
 #[test]
 fn hull_plot_png_and_svg_for_each_metric() {
-    let (_t, dir) = out_dir();
+    let (_t, dir) = out_dir("hull");
     let points = sample_points("libx264", 1.0);
     for metric in [Metric::Vmaf, Metric::PsnrY, Metric::Ssim] {
         let hull = hull_of(&points, metric);
@@ -205,7 +206,7 @@ fn hull_plot_png_and_svg_for_each_metric() {
 
 #[test]
 fn frame_plot_shows_series_and_dips() {
-    let (_t, dir) = out_dir();
+    let (_t, dir) = out_dir("frames");
     let p = FramePlot {
         title: "demo clip · libx264 — per-frame VMAF of the ladder rungs".into(),
         metric: Metric::Vmaf,
@@ -244,7 +245,7 @@ fn curve(label: &str, hull: Vec<(f64, f64)>, bd: Option<f64>) -> plot::CompareCu
 
 #[test]
 fn compare_plot_has_bd_rates_in_legend() {
-    let (_t, dir) = out_dir();
+    let (_t, dir) = out_dir("compare");
     let x264 = hull_of(&sample_points("libx264", 1.0), Metric::Vmaf);
     let x265 = hull_of(&sample_points("libx265", 0.72), Metric::Vmaf);
     let av1 = hull_of(&sample_points("libsvtav1", 0.6), Metric::Vmaf);
@@ -321,7 +322,7 @@ fn bad_plot_inputs_are_errors_and_write_nothing() {
 fn report_md_and_html_have_tables_and_plots() {
     use pertitle::bdrate::Method;
     use pertitle::report::{BdRow, PlotRef, ReportData, RungRow};
-    let (_t, dir) = out_dir();
+    let (_t, dir) = out_dir("report");
     let mut points = sample_points("libx264", 1.0);
     let hull = hull_of(&points, Metric::Vmaf);
     for p in &mut points {
@@ -531,7 +532,7 @@ fn run_plots_write_every_metric_and_the_frames() {
 #[test]
 fn codec_comparison_table_json_and_plots() {
     use pertitle::bdrate::Method;
-    let (_t, dir) = out_dir();
+    let (_t, dir) = out_dir("comparison");
     let sets = vec![
         ("libx264".to_string(), sample_points("libx264", 1.0)),
         ("libx265".to_string(), sample_points("libx265", 0.75)),
