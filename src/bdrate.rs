@@ -81,6 +81,38 @@ pub struct BdResult {
     pub warnings: Vec<String>,
 }
 
+impl BdResult {
+    /// A short human-readable summary, one fact per line (for a terminal; the library itself
+    /// never prints).
+    pub fn summary(&self) -> String {
+        let m = self.metric.name();
+        let direction = if self.bd_rate_percent < 0.0 {
+            "B needs fewer bits than A"
+        } else if self.bd_rate_percent > 0.0 {
+            "B needs more bits than A"
+        } else {
+            "same rate"
+        };
+        let mut s = format!(
+            "BD-rate ({}, {m}): {:+.3} % ({direction})\n",
+            self.method, self.bd_rate_percent
+        );
+        match self.bd_quality {
+            Some(q) => s += &format!("BD-{m}: {q:+.4}\n"),
+            None => s += &format!("BD-{m}: undefined (no common bitrate range)\n"),
+        }
+        s += &format!("overlap: {m} {:.4}–{:.4}", self.overlap[0], self.overlap[1]);
+        if let Some([lo, hi]) = self.rate_overlap {
+            s += &format!(", {lo:.1}–{hi:.1} kbps");
+        }
+        s += &format!(" ({} points in A, {} in B)\n", self.points_a, self.points_b);
+        for w in &self.warnings {
+            s += &format!("warning: {w}\n");
+        }
+        s
+    }
+}
+
 /// BD-rate and BD-quality of curve `b` against curve `a`, each a list of `(kbps, quality)`.
 ///
 /// Points may come in any order; each curve must have at least [`MIN_POINTS`] points whose

@@ -305,3 +305,13 @@ fn upper_hull_matches_brute_force_on_random_sets() {
         );
     }
 }
+
+#[test]
+fn summary_says_the_numbers() {
+    let r = bdrate::bd_rate(&A2, &B2, Metric::PsnrY, Method::Pchip).unwrap();
+    let s = r.summary();
+    assert!(s.contains("BD-rate (pchip, psnr_y): -1.878 %"), "{s}");
+    assert!(s.contains("B needs fewer bits"), "{s}");
+    assert!(s.contains("BD-psnr_y: +"), "{s}");
+    assert!(s.contains("overlap: psnr_y 32.0822–37.5761"), "{s}");
+}
