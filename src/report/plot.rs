@@ -674,11 +674,9 @@ impl Chart for FramePlot {
                 continue;
             }
             chart.draw_series(LineSeries::new(
-                values
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| v.is_finite())
-                    .map(|(f, &v)| (f as f64 * step, v)),
+                decimate(values, MAX_LINE_POINTS)
+                    .into_iter()
+                    .map(|(f, v)| (f as f64 * step, v)),
                 c.stroke_width(2),
             ))?;
             let mean = finite.iter().sum::<f64>() / finite.len() as f64;
@@ -696,6 +694,53 @@ impl Chart for FramePlot {
         draw_legend(&legend, "Series", &entries)?;
         Ok(())
     }
+}
+
+/// More points per line than a chart has pixels only bloat the SVG; long titles are thinned to
+/// this many, keeping each bucket's minimum and maximum so every dip stays visible.
+const MAX_LINE_POINTS: usize = 2400;
+
+/// The finite `(frame, value)` points of a series, thinned to at most `max` points by keeping
+/// the minimum and maximum of each bucket of consecutive frames (in frame order).
+fn decimate(values: &[f64], max: usize) -> Vec<(usize, f64)> {
+    let finite = values
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite());
+    if values.len() <= max {
+        return finite.collect();
+    }
+    let bucket = values.len().div_ceil((max / 2).max(1));
+    let mut out = Vec::with_capacity(max);
+    for start in (0..values.len()).step_by(bucket) {
+        let chunk = values[start..(start + bucket).min(values.len())]
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(i, v)| (start + i, v));
+        let mut lo: Option<(usize, f64)> = None;
+        let mut hi: Option<(usize, f64)> = None;
+        for p in chunk {
+            if lo.map_or(true, |l| p.1 < l.1) {
+                lo = Some(p);
+            }
+            if hi.map_or(true, |h| p.1 > h.1) {
+                hi = Some(p);
+            }
+        }
+        match (lo, hi) {
+            (Some(l), Some(h)) if l.0 == h.0 => out.push(l),
+            (Some(l), Some(h)) => {
+                let (a, b) = if l.0 < h.0 { (l, h) } else { (h, l) };
+                out.push(a);
+                out.push(b);
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn tick_quality_precise(metric: Metric, q: f64) -> String {
@@ -773,6 +818,20 @@ impl Chart for ComparePlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimation_keeps_dips_and_bounds_points() {
+        let mut v: Vec<f64> = (0..10_000).map(|i| 90.0 + (i % 7) as f64 * 0.1).collect();
+        v[7777] = 12.0;
+        v[100] = f64::NAN;
+        let d = decimate(&v, 2000);
+        assert!(d.len() <= 2000, "{}", d.len());
+        assert!(d.contains(&(7777, 12.0)));
+        assert!(d.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(d.iter().all(|p| p.1.is_finite()));
+        let short = decimate(&[1.0, f64::NAN, 3.0], 2000);
+        assert_eq!(short, vec![(0, 1.0), (2, 3.0)]);
+    }
 
     #[test]
     fn log_axis_ticks_are_nice() {
