@@ -11,6 +11,7 @@ pub mod bdrate;
 pub mod cpu;
 pub mod error;
 pub mod frame;
+pub mod fsutil;
 pub mod grid;
 pub mod hull;
 pub mod ladder;
