@@ -334,6 +334,35 @@ fn torn_and_altered_entries_are_never_trusted() {
     assert_eq!(store.get(&key).unwrap(), Some(r));
 }
 
+/// An entry that is intact on disk but whose task no longer hashes to its key (the canonical
+/// form changed, or someone edited it and fixed the checksum) is not trusted either.
+#[test]
+fn entry_whose_task_rehashes_elsewhere_is_corrupt() {
+    let d = tmpdir();
+    let store = Store::open(d.path()).unwrap();
+    let r = result(task(), 3);
+    store.put(&r).unwrap();
+    let path = store.entry_path(&r.key());
+    let text = fs::read_to_string(&path).unwrap();
+    let start = text.find("\n  \"payload\": ").unwrap() + "\n  \"payload\": ".len();
+    let end = text.len() - "\n}\n".len();
+    let payload =
+        text[start..end].replacen("\"upscaler\": \"bicubic\"", "\"upscaler\": \"lanczos\"", 1);
+    assert_ne!(payload, &text[start..end]);
+    let old_sum = pertitle::store::payload_checksum(&text[start..end]);
+    let forged = format!(
+        "{}{}{}",
+        &text[..start].replace(&old_sum, &pertitle::store::payload_checksum(&payload)),
+        payload,
+        &text[end..]
+    );
+    fs::write(&path, forged).unwrap();
+    match store.lookup(&r.key()).unwrap() {
+        Lookup::Corrupt { reason, .. } => assert!(reason.contains("hashes to"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn other_versions_are_ignored() {
     let d = tmpdir();
