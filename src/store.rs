@@ -60,10 +60,19 @@ pub enum Lookup {
     Incompatible { path: PathBuf, version: u32 },
 }
 
-/// Why an existing entry is not trusted.
-enum Doubt {
+/// Why an existing entry is not trusted (see [`decode_entry`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryProblem {
+    /// Truncated, altered, misplaced or inconsistent; the text says which.
     Corrupt(String),
+    /// Written by this store version.
     Incompatible(u32),
+}
+
+/// Verifies and decodes the bytes of the entry file for `key` without touching the disk (what
+/// [`Store::lookup`] does after reading the file; also for offline checks of a store).
+pub fn decode_entry(key: &str, bytes: &[u8]) -> std::result::Result<TaskResult, EntryProblem> {
+    Store::verify(key, bytes)
 }
 
 /// The header fields checked before the payload.
@@ -162,11 +171,11 @@ impl Store {
         };
         Ok(match Self::verify(key, &bytes) {
             Ok(r) => Lookup::Hit(Box::new(r)),
-            Err(Doubt::Corrupt(reason)) => {
+            Err(EntryProblem::Corrupt(reason)) => {
                 self.corrupt.fetch_add(1, Ordering::Relaxed);
                 Lookup::Corrupt { path, reason }
             }
-            Err(Doubt::Incompatible(version)) => {
+            Err(EntryProblem::Incompatible(version)) => {
                 self.incompatible.fetch_add(1, Ordering::Relaxed);
                 Lookup::Incompatible { path, version }
             }
@@ -174,8 +183,8 @@ impl Store {
     }
 
     /// Checks an entry's bytes; `Err` says why not to trust it.
-    fn verify(key: &str, bytes: &[u8]) -> std::result::Result<TaskResult, Doubt> {
-        let corrupt = Doubt::Corrupt;
+    fn verify(key: &str, bytes: &[u8]) -> std::result::Result<TaskResult, EntryProblem> {
+        let corrupt = EntryProblem::Corrupt;
         let text = std::str::from_utf8(bytes).map_err(|_| corrupt("not UTF-8".into()))?;
         let header: Header =
             serde_json::from_str(text).map_err(|e| corrupt(format!("unreadable JSON: {e}")))?;
@@ -186,7 +195,7 @@ impl Store {
             )));
         }
         if header.version != STORE_VERSION {
-            return Err(Doubt::Incompatible(header.version));
+            return Err(EntryProblem::Incompatible(header.version));
         }
         if header.key != key {
             return Err(corrupt(format!("holds key {}", header.key)));
