@@ -65,7 +65,7 @@ pub enum Lookup {
 pub enum EntryProblem {
     /// Truncated, altered, misplaced or inconsistent; the text says which.
     Corrupt(String),
-    /// Written by this store version.
+    /// Written by another store version (the number found).
     Incompatible(u32),
 }
 
