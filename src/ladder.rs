@@ -145,7 +145,8 @@ pub struct PointsFile {
 /// Reads `points.json` (either layout of [`PointsFile`]). A missing, unreadable or malformed file
 /// is an error naming it; an empty point list is an error too.
 pub fn read_points_json(path: &Path) -> Result<PointsFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::data(path.display().to_string(), format!("cannot read: {e}")))?;
     parse_points_json(&text, &path.display().to_string())
 }
 
@@ -350,16 +351,19 @@ pub fn build(points: &[Point], recipe: &Recipe, source: &SourceIdentity) -> Resu
             break;
         }
         let q_prev = hull::quality_at(&h, prev).unwrap_or(h[0].1);
-        let mut k = hull::kbps_at(&h, q_prev - step).unwrap_or(0.0);
-        if prev / k < l.min_ratio || k <= 0.0 {
+        // One step down in quality; below the hull's range the bottom is the candidate.
+        let mut k = hull::kbps_at(&h, q_prev - step).unwrap_or(k_bot).min(prev);
+        if k <= 0.0 || prev / k < l.min_ratio {
             k = prev / l.min_ratio;
         }
         if prev / k > l.max_ratio {
             k = prev / l.max_ratio;
         }
         if k < k_bot - eps {
-            // Only a rung at the bottom itself is possible; it must keep the minimum ratio.
-            if prev / k_bot >= l.min_ratio - 1e-12 {
+            // Only a rung at the bottom itself is possible: it must keep the minimum ratio and
+            // be worth a rung (at least half a step below the one above).
+            let q_bot = hull::quality_at(&h, k_bot).unwrap_or(h[0].1);
+            if prev / k_bot >= l.min_ratio - 1e-12 && q_prev - q_bot >= 0.5 * step {
                 ks.push(k_bot);
             }
             break;

@@ -863,7 +863,18 @@ fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> Error {
         }
     }
     let t = line.trim();
-    let key = if t.starts_with('[') {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.split('`').next());
+    let key = if let Some(field) = missing {
+        // Reported on the table lacking the field (the document itself: an empty span at 0).
+        if span.is_empty() && span.start == 0 {
+            field.to_string()
+        } else {
+            let t = t.trim_matches(|c| c == '[' || c == ']').trim();
+            format!("{t}.{field}")
+        }
+    } else if t.starts_with('[') {
         t.trim_matches(|c| c == '[' || c == ']').trim().to_string()
     } else if let Some((k, _)) = t.split_once('=') {
         let k = k.trim().trim_matches('"');
