@@ -359,7 +359,7 @@ pub fn build(points: &[Point], recipe: &Recipe, source: &SourceIdentity) -> Resu
         if prev / k > l.max_ratio {
             k = prev / l.max_ratio;
         }
-        if k < k_bot - eps {
+        if k <= k_bot + eps {
             // Only a rung at the bottom itself is possible: it must keep the minimum ratio and
             // be worth a rung (at least half a step below the one above).
             let q_bot = hull::quality_at(&h, k_bot).unwrap_or(h[0].1);
