@@ -16,10 +16,9 @@ use pertitle::Metric;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let path = args
-        .next()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data/points.json"));
+    let path = args.next().map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data/points.json")
+    });
     let out = args.next().map(PathBuf::from);
 
     let file = read_points_json(&path)?;
@@ -52,7 +51,10 @@ fn main() -> anyhow::Result<()> {
     println!("hull of {} points ({}):", file.points.len(), path.display());
     for i in hull::upper_hull(&file.points, metric) {
         let p = &file.points[i];
-        println!("  {:>4}x{:<4} crf {:>4} {:>8.1} kbps  VMAF {:6.2}", p.width, p.height, p.crf, p.kbps, p.vmaf);
+        println!(
+            "  {:>4}x{:<4} crf {:>4} {:>8.1} kbps  VMAF {:6.2}",
+            p.width, p.height, p.crf, p.kbps, p.vmaf
+        );
     }
 
     let ladder = ladder::build(&file.points, &recipe, &source)?;
@@ -67,7 +69,11 @@ fn main() -> anyhow::Result<()> {
             r.crf,
             r.vmaf,
             r.psnr_y,
-            if r.grid_point { "grid point" } else { "interpolated" }
+            if r.grid_point {
+                "grid point"
+            } else {
+                "interpolated"
+            }
         );
     }
     for w in &ladder.warnings {

@@ -151,7 +151,11 @@ mod tests {
 
     #[test]
     fn collinear_middle_is_off() {
-        let pts = vec![pt(360, 100.0, 50.0), pt(540, 200.0, 60.0), pt(720, 300.0, 70.0)];
+        let pts = vec![
+            pt(360, 100.0, 50.0),
+            pt(540, 200.0, 60.0),
+            pt(720, 300.0, 70.0),
+        ];
         assert_eq!(upper_hull(&pts, Metric::Vmaf), vec![0, 2]);
     }
 

@@ -117,7 +117,10 @@ impl Ladder {
     /// Reads a `ladder.toml` written by [`Ladder::to_toml`].
     pub fn from_toml(text: &str) -> Result<Ladder> {
         toml::from_str(text).map_err(|e| {
-            Error::data("ladder.toml", e.message().replace('\n', " ").trim().to_string())
+            Error::data(
+                "ladder.toml",
+                e.message().replace('\n', " ").trim().to_string(),
+            )
         })
     }
 
@@ -152,11 +155,15 @@ pub fn read_points_json(path: &Path) -> Result<PointsFile> {
 
 /// [`read_points_json`] on text; `what` names the origin in errors.
 pub fn parse_points_json(text: &str, what: &str) -> Result<PointsFile> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Error::data(what, format!("not JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::data(what, format!("not JSON: {e}")))?;
     let file = match value {
-        serde_json::Value::Array(_) => serde_json::from_value::<Vec<Point>>(value)
-            .map(|points| PointsFile { source: None, points }),
+        serde_json::Value::Array(_) => {
+            serde_json::from_value::<Vec<Point>>(value).map(|points| PointsFile {
+                source: None,
+                points,
+            })
+        }
         _ => serde_json::from_value::<PointsFile>(value),
     }
     .map_err(|e| Error::data(what, format!("not a points file: {e}")))?;
@@ -250,7 +257,10 @@ pub fn build(points: &[Point], recipe: &Recipe, source: &SourceIdentity) -> Resu
     }
     let hull_idx = hull::upper_hull(&usable, metric);
     if hull_idx.is_empty() {
-        return Err(Error::data("points", "no point has a finite bitrate and quality"));
+        return Err(Error::data(
+            "points",
+            "no point has a finite bitrate and quality",
+        ));
     }
     let hull_pts: Vec<&Point> = hull_idx.iter().map(|&i| &usable[i]).collect();
     let h: Vec<(f64, f64)> = hull_pts.iter().map(|p| (p.kbps, metric.of(p))).collect();
@@ -653,7 +663,12 @@ pub fn ffmpeg_commands(
         scaler.ffmpeg_name()
     ));
     let push = |v: &mut Vec<String>, a: &[&str]| v.extend(a.iter().map(|s| s.to_string()));
-    push(&mut base, &["-map", "0:v:0", "-an", "-sn", "-dn", "-vf", &vf, "-c:v", codec]);
+    push(
+        &mut base,
+        &[
+            "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", &vf, "-c:v", codec,
+        ],
+    );
     for (flag, v) in [
         ("-preset", &rung.preset),
         ("-tune", &rung.tune),
@@ -725,7 +740,11 @@ pub fn ffmpeg_commands(
         let mut p = params.clone();
         if codec == "libx265" {
             // FFmpeg's libx265 wrapper takes multi-pass settings through x265-params.
-            append_param(&mut p, "x265-params", &format!("pass={pass}:stats={stem}.log"));
+            append_param(
+                &mut p,
+                "x265-params",
+                &format!("pass={pass}:stats={stem}.log"),
+            );
         } else {
             push(&mut c, &["-pass", &pass.to_string(), "-passlogfile", stem]);
         }
@@ -782,7 +801,10 @@ mod tests {
     fn quoting() {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote("scale=1:2:flags=bicubic"), "scale=1:2:flags=bicubic");
+        assert_eq!(
+            shell_quote("scale=1:2:flags=bicubic"),
+            "scale=1:2:flags=bicubic"
+        );
         assert_eq!(shell_quote(""), "''");
     }
 }

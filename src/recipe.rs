@@ -63,7 +63,12 @@ impl Size {
 
     /// Parses `1280x720` (also `1280X720`); `key` names the option or recipe key for errors.
     pub fn parse(s: &str, key: &str) -> Result<Size> {
-        let bad = || Error::config(key, format!("size `{s}` is not WIDTHxHEIGHT, e.g. 1280x720"));
+        let bad = || {
+            Error::config(
+                key,
+                format!("size `{s}` is not WIDTHxHEIGHT, e.g. 1280x720"),
+            )
+        };
         let (w, h) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
         let width = w.trim().parse::<u32>().map_err(|_| bad())?;
         let height = h.trim().parse::<u32>().map_err(|_| bad())?;
@@ -138,7 +143,9 @@ impl Scaler {
             _ => {
                 return Err(Error::config(
                     key,
-                    format!("unknown scaler `{s}` (bicubic, bilinear, lanczos, spline, area, neighbor)"),
+                    format!(
+                        "unknown scaler `{s}` (bicubic, bilinear, lanczos, spline, area, neighbor)"
+                    ),
                 ))
             }
         })
@@ -525,10 +532,16 @@ impl Recipe {
         for (k, v) in &e.params {
             let key = format!("encoder.params.{k}");
             if k.trim().is_empty() || k.starts_with('-') || k.contains(char::is_whitespace) {
-                return Err(Error::config(key, "option names are bare words like x264-params"));
+                return Err(Error::config(
+                    key,
+                    "option names are bare words like x264-params",
+                ));
             }
             if v.contains(['\n', '\r', '\0']) {
-                return Err(Error::config(key, format!("value `{}` contains a line break", v.escape_debug())));
+                return Err(Error::config(
+                    key,
+                    format!("value `{}` contains a line break", v.escape_debug()),
+                ));
             }
         }
         validate_crfs(&self.grid.crf, &e.codec, "grid.crf")?;
@@ -554,7 +567,10 @@ impl Recipe {
         let (lo, hi) = metric_range(l.metric);
         let step = l.step();
         if !(step.is_finite() && step > 0.0 && step < hi - lo) {
-            return Err(Error::config("ladder.step", format!("{step} must be > 0 and < {}", hi - lo)));
+            return Err(Error::config(
+                "ladder.step",
+                format!("{step} must be > 0 and < {}", hi - lo),
+            ));
         }
         let cap = l.quality_cap();
         if !(cap.is_finite() && cap > lo && cap <= hi) {
@@ -565,10 +581,16 @@ impl Recipe {
         }
         if let Some(q) = l.min_quality {
             if !(q.is_finite() && (lo..hi).contains(&q)) {
-                return Err(Error::config("ladder.min_quality", format!("{q} is outside {}'s range [{lo}, {hi})", l.metric)));
+                return Err(Error::config(
+                    "ladder.min_quality",
+                    format!("{q} is outside {}'s range [{lo}, {hi})", l.metric),
+                ));
             }
             if q >= cap {
-                return Err(Error::config("ladder.min_quality", format!("{q} is not below the quality cap {cap}")));
+                return Err(Error::config(
+                    "ladder.min_quality",
+                    format!("{q} is not below the quality cap {cap}"),
+                ));
             }
         }
         if let Some(v) = l.min_kbps {
@@ -579,14 +601,23 @@ impl Recipe {
         }
         if let (Some(a), Some(b)) = (l.min_kbps, l.max_kbps) {
             if a > b {
-                return Err(Error::config("ladder.min_kbps", format!("{a} is above ladder.max_kbps {b}")));
+                return Err(Error::config(
+                    "ladder.min_kbps",
+                    format!("{a} is above ladder.max_kbps {b}"),
+                ));
             }
         }
         if l.max_rungs == 0 {
-            return Err(Error::config("ladder.max_rungs", "0: a ladder needs at least one rung"));
+            return Err(Error::config(
+                "ladder.max_rungs",
+                "0: a ladder needs at least one rung",
+            ));
         }
         if !(l.min_ratio.is_finite() && l.min_ratio > 1.0) {
-            return Err(Error::config("ladder.min_ratio", format!("{} must be > 1", l.min_ratio)));
+            return Err(Error::config(
+                "ladder.min_ratio",
+                format!("{} must be > 1", l.min_ratio),
+            ));
         }
         if !(l.max_ratio.is_finite() && l.max_ratio >= l.min_ratio) {
             return Err(Error::config(
@@ -599,7 +630,10 @@ impl Recipe {
         }
         check_positive("ladder.maxrate_factor", l.maxrate_factor)?;
         if l.maxrate_factor < 1.0 {
-            return Err(Error::config("ladder.maxrate_factor", format!("{} is below 1 (maxrate under the target)", l.maxrate_factor)));
+            return Err(Error::config(
+                "ladder.maxrate_factor",
+                format!("{} is below 1 (maxrate under the target)", l.maxrate_factor),
+            ));
         }
         check_positive("ladder.bufsize_factor", l.bufsize_factor)?;
         check_positive("ladder.keyint_seconds", l.keyint_seconds)?;
@@ -774,7 +808,10 @@ fn check_positive(key: &str, v: f64) -> Result<()> {
 /// Option values go on an ffmpeg command line as one argument: no empties, no whitespace.
 fn check_token(key: &str, v: &str) -> Result<()> {
     if v.is_empty() || v.contains(char::is_whitespace) || v.starts_with('-') {
-        return Err(Error::config(key, format!("`{}` is not a single option value", v.escape_debug())));
+        return Err(Error::config(
+            key,
+            format!("`{}` is not a single option value", v.escape_debug()),
+        ));
     }
     Ok(())
 }
@@ -792,7 +829,10 @@ fn validate_crfs(crfs: &[f64], codec: &str, key: &str) -> Result<()> {
             ));
         }
         if !crf_is_fractional(codec) && c.fract() != 0.0 {
-            return Err(Error::config(key, format!("CRF {c} must be an integer for {codec}")));
+            return Err(Error::config(
+                key,
+                format!("CRF {c} must be an integer for {codec}"),
+            ));
         }
     }
     let mut seen: Vec<f64> = crfs.to_vec();
@@ -812,7 +852,10 @@ fn validate_sizes(sizes: &[Size], key: &str) -> Result<()> {
             return Err(Error::config(key, format!("size {s} has a zero dimension")));
         }
         if s.width % 2 != 0 || s.height % 2 != 0 {
-            return Err(Error::config(key, format!("size {s} is odd; 4:2:0 encodes need even sizes")));
+            return Err(Error::config(
+                key,
+                format!("size {s} is odd; 4:2:0 encodes need even sizes"),
+            ));
         }
     }
     Ok(())
@@ -838,7 +881,13 @@ pub fn default_sizes(source_width: u32, source_height: u32) -> Vec<Size> {
         out.push((l.min(even(long)).max(2), s));
     }
     out.into_iter()
-        .map(|(l, s)| if portrait { Size::new(s, l) } else { Size::new(l, s) })
+        .map(|(l, s)| {
+            if portrait {
+                Size::new(s, l)
+            } else {
+                Size::new(l, s)
+            }
+        })
         .collect()
 }
 
@@ -886,7 +935,11 @@ fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> Error {
     } else {
         table.clone()
     };
-    let key = if key.is_empty() { "recipe".to_string() } else { key };
+    let key = if key.is_empty() {
+        "recipe".to_string()
+    } else {
+        key
+    };
     Error::config(key, format!("{message} (in {origin}, line {line_no})"))
 }
 
@@ -897,8 +950,20 @@ mod tests {
     #[test]
     fn default_sizes_720p() {
         let s = default_sizes(1280, 720);
-        let want = [(1280, 720), (960, 540), (768, 432), (640, 360), (480, 270), (416, 234)];
-        assert_eq!(s, want.iter().map(|&(w, h)| Size::new(w, h)).collect::<Vec<_>>());
+        let want = [
+            (1280, 720),
+            (960, 540),
+            (768, 432),
+            (640, 360),
+            (480, 270),
+            (416, 234),
+        ];
+        assert_eq!(
+            s,
+            want.iter()
+                .map(|&(w, h)| Size::new(w, h))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -54,14 +54,10 @@ fn brute_hull(pts: &[Point]) -> Vec<usize> {
         .filter(|&p| {
             !front.iter().any(|&a| {
                 front.iter().any(|&b| {
-                    a != p
-                        && b != p
-                        && pts[a].kbps < pts[p].kbps
-                        && pts[p].kbps < pts[b].kbps
-                        && {
-                            let t = (pts[p].kbps - pts[a].kbps) / (pts[b].kbps - pts[a].kbps);
-                            pts[a].vmaf + t * (pts[b].vmaf - pts[a].vmaf) >= pts[p].vmaf
-                        }
+                    a != p && b != p && pts[a].kbps < pts[p].kbps && pts[p].kbps < pts[b].kbps && {
+                        let t = (pts[p].kbps - pts[a].kbps) / (pts[b].kbps - pts[a].kbps);
+                        pts[a].vmaf + t * (pts[b].vmaf - pts[a].vmaf) >= pts[p].vmaf
+                    }
                 })
             })
         })
@@ -74,9 +70,24 @@ fn brute_hull(pts: &[Point]) -> Vec<usize> {
 fn published_example() {
     let mut pts = Vec::new();
     for (h, list) in [
-        (1080, vec![(300.0, 40.0), (600.0, 55.0), (1200.0, 66.0), (2400.0, 72.0)]),
-        (720, vec![(250.0, 45.0), (500.0, 60.0), (1000.0, 70.0), (2000.0, 76.0)]),
-        (540, vec![(200.0, 48.0), (400.0, 62.0), (800.0, 69.0), (1600.0, 73.0), (3000.0, 71.0)]),
+        (
+            1080,
+            vec![(300.0, 40.0), (600.0, 55.0), (1200.0, 66.0), (2400.0, 72.0)],
+        ),
+        (
+            720,
+            vec![(250.0, 45.0), (500.0, 60.0), (1000.0, 70.0), (2000.0, 76.0)],
+        ),
+        (
+            540,
+            vec![
+                (200.0, 48.0),
+                (400.0, 62.0),
+                (800.0, 69.0),
+                (1600.0, 73.0),
+                (3000.0, 71.0),
+            ],
+        ),
     ] {
         for (i, (k, q)) in list.into_iter().enumerate() {
             pts.push(pt(h * 16 / 9, h, 20.0 + 4.0 * i as f64, k, q));
@@ -86,10 +97,15 @@ fn published_example() {
         .into_iter()
         .map(|i| (pts[i].kbps, pts[i].vmaf))
         .collect();
-    assert_eq!(got, vec![(200.0, 48.0), (400.0, 62.0), (800.0, 69.0), (2000.0, 76.0)]);
+    assert_eq!(
+        got,
+        vec![(200.0, 48.0), (400.0, 62.0), (800.0, 69.0), (2000.0, 76.0)]
+    );
     mark_hull(&mut pts, Metric::Vmaf);
     assert_eq!(pts.iter().filter(|p| p.on_hull).count(), 4);
-    assert!(pts.iter().any(|p| p.on_hull && p.height == 720 && p.kbps == 2000.0));
+    assert!(pts
+        .iter()
+        .any(|p| p.on_hull && p.height == 720 && p.kbps == 2000.0));
 }
 
 #[test]
@@ -108,8 +124,9 @@ fn hull_matches_brute_force_on_random_sets() {
         let got = upper_hull(&pts, Metric::Vmaf);
         assert_eq!(got, brute_hull(&pts), "round {round}");
         // Sorted by kbps, strictly increasing quality.
-        assert!(got.windows(2).all(|w| pts[w[0]].kbps < pts[w[1]].kbps
-            && pts[w[0]].vmaf < pts[w[1]].vmaf));
+        assert!(got
+            .windows(2)
+            .all(|w| pts[w[0]].kbps < pts[w[1]].kbps && pts[w[0]].vmaf < pts[w[1]].vmaf));
         // Every point lies on or below the hull (or beyond its right end, dominated).
         let h: Vec<(f64, f64)> = got.iter().map(|&i| (pts[i].kbps, pts[i].vmaf)).collect();
         for p in &pts {
@@ -224,7 +241,10 @@ fn x264() -> Recipe {
 }
 
 fn ratios(l: &Ladder) -> Vec<f64> {
-    l.rungs.windows(2).map(|w| w[1].kbps as f64 / w[0].kbps as f64).collect()
+    l.rungs
+        .windows(2)
+        .map(|w| w[1].kbps as f64 / w[0].kbps as f64)
+        .collect()
 }
 
 fn steps(l: &Ladder) -> Vec<f64> {
@@ -263,8 +283,15 @@ fn default_ladder_reaches_cap_and_keeps_hls_ratios() {
         assert!(s > 0.0);
     }
     // Every step outside the JND tolerance is explained by a warning.
-    let odd = steps(&l).iter().filter(|&&s| !(3.0..=9.0).contains(&s)).count();
-    assert!(odd == 0 || l.warnings.iter().any(|w| w.contains("ratio")), "{:?}", l.warnings);
+    let odd = steps(&l)
+        .iter()
+        .filter(|&&s| !(3.0..=9.0).contains(&s))
+        .count();
+    assert!(
+        odd == 0 || l.warnings.iter().any(|w| w.contains("ratio")),
+        "{:?}",
+        l.warnings
+    );
     // maxrate/bufsize 2× target, keyint 2 s at 24 fps.
     for r in &l.rungs {
         assert_eq!(r.maxrate_kbps, 2 * r.kbps);
@@ -318,7 +345,11 @@ fn constraints_are_honoured() {
     r.ladder.max_rungs = 3;
     let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
     assert_eq!(l.rungs.len(), 3);
-    assert!(l.warnings.iter().any(|w| w.contains("max_rungs 3")), "{:?}", l.warnings);
+    assert!(
+        l.warnings.iter().any(|w| w.contains("max_rungs 3")),
+        "{:?}",
+        l.warnings
+    );
 
     // min_quality: no rung below it.
     let mut r = x264();
@@ -341,7 +372,11 @@ fn conflicting_constraints_warn_instead_of_failing() {
     r.ladder.max_kbps = Some(50.0);
     let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
     assert_eq!(l.rungs.len(), 1);
-    assert!(l.warnings.iter().any(|w| w.contains("max_kbps 50")), "{:?}", l.warnings);
+    assert!(
+        l.warnings.iter().any(|w| w.contains("max_kbps 50")),
+        "{:?}",
+        l.warnings
+    );
 
     let mut r = x264();
     r.ladder.min_kbps = Some(3000.0);
@@ -426,9 +461,14 @@ fn resolution_taken_from_the_better_own_curve() {
         r.ladder.min_ratio = 1.01;
         r.ladder.max_ratio = 10.0;
         let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
-        let got: Vec<(u32, u32, f64)> = l.rungs.iter().map(|x| (x.kbps, x.height, x.vmaf)).collect();
+        let got: Vec<(u32, u32, f64)> =
+            l.rungs.iter().map(|x| (x.kbps, x.height, x.vmaf)).collect();
         assert_eq!(got.len(), 3, "{got:?}");
-        assert_eq!((got[0].0, got[0].1), (400, 540), "bottom: the cheapest hull point");
+        assert_eq!(
+            (got[0].0, got[0].1),
+            (400, 540),
+            "bottom: the cheapest hull point"
+        );
         assert_eq!((got[1].0, got[1].1), (850, want_h), "{got:?}");
         assert!((got[1].2 - want_q).abs() < 1e-3, "{got:?}");
         assert_eq!((got[2].0, got[2].1), (1600, 720));
@@ -443,12 +483,21 @@ fn ladder_toml_round_trip_and_determinism() {
     let l = ladder::build(&pts, &x264(), &src).unwrap();
     let text = l.to_toml().unwrap();
     assert_eq!(Ladder::from_toml(&text).unwrap(), l);
-    let again = ladder::build(&pts, &x264(), &src).unwrap().to_toml().unwrap();
+    let again = ladder::build(&pts, &x264(), &src)
+        .unwrap()
+        .to_toml()
+        .unwrap();
     assert_eq!(again, text, "byte-identical");
     // Shuffled input gives the same ladder.
     let mut rev = pts.clone();
     rev.reverse();
-    assert_eq!(ladder::build(&rev, &x264(), &src).unwrap().to_toml().unwrap(), text);
+    assert_eq!(
+        ladder::build(&rev, &x264(), &src)
+            .unwrap()
+            .to_toml()
+            .unwrap(),
+        text
+    );
     for needle in [
         "pertitle_version",
         "fingerprint = \"sha256:0123abcd\"",
@@ -494,8 +543,15 @@ fn other_codecs_get_their_own_command_lines() {
         let r = Recipe::default_for(codec).unwrap();
         let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
         for rung in &l.rungs {
-            assert!(rung.ffmpeg.iter().all(|c| c.contains(&format!("-c:v {codec}"))));
-            assert!(rung.ffmpeg.last().unwrap().contains(needle), "{:?}", rung.ffmpeg);
+            assert!(rung
+                .ffmpeg
+                .iter()
+                .all(|c| c.contains(&format!("-c:v {codec}"))));
+            assert!(
+                rung.ffmpeg.last().unwrap().contains(needle),
+                "{:?}",
+                rung.ffmpeg
+            );
             if codec == "libx265" {
                 assert!(rung.ffmpeg[1].contains("pass=2") && rung.ffmpeg[1].contains("scenecut=0"));
             }
@@ -538,7 +594,10 @@ fn points_json_layouts_and_errors() {
         match read_points_json(&p) {
             Err(e @ Error::Data { .. }) => {
                 let m = e.to_string();
-                assert!(m.contains(&p.display().to_string()) && !m.contains('\n'), "{m}");
+                assert!(
+                    m.contains(&p.display().to_string()) && !m.contains('\n'),
+                    "{m}"
+                );
             }
             other => panic!("{}: {other:?}", p.display()),
         }
@@ -557,7 +616,16 @@ fn printed_ffmpeg_commands_hit_the_target_bitrate() {
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("source clip.mp4");
     let st = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi", "-i"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
         .arg("testsrc2=size=320x180:rate=24:duration=6")
         .args(["-c:v", "libx264", "-preset", "ultrafast", "-crf", "10"])
         .arg(&clip)
@@ -579,7 +647,11 @@ fn printed_ffmpeg_commands_hit_the_target_bitrate() {
     let mut r = x264();
     r.encoder.preset = Some("veryfast".into());
     let l = ladder::build(&pts, &r, &src).unwrap();
-    let rung = l.rungs.iter().find(|x| x.width == 320).expect("a 320x180 rung");
+    let rung = l
+        .rungs
+        .iter()
+        .find(|x| x.width == 320)
+        .expect("a 320x180 rung");
     for cmd in &rung.ffmpeg {
         let out = std::process::Command::new("sh")
             .arg("-c")
@@ -587,20 +659,38 @@ fn printed_ffmpeg_commands_hit_the_target_bitrate() {
             .current_dir(dir.path())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let out = dir.path().join(&rung.output);
     let probe = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=size"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=size",
+        ])
         .args(["-of", "csv=p=0"])
         .arg(&out)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&probe.stdout);
-    let sizes: Vec<u64> = text.lines().filter_map(|s| s.trim().trim_end_matches(',').parse().ok()).collect();
+    let sizes: Vec<u64> = text
+        .lines()
+        .filter_map(|s| s.trim().trim_end_matches(',').parse().ok())
+        .collect();
     assert_eq!(sizes.len(), 144, "every frame encoded");
     let kbps = sizes.iter().sum::<u64>() as f64 * 8.0 / 6.0 / 1000.0;
     let err = (kbps / rung.kbps as f64 - 1.0).abs();
-    eprintln!("rung target {} kbps, produced {kbps:.1} kbps ({:.1}% off)", rung.kbps, err * 100.0);
+    eprintln!(
+        "rung target {} kbps, produced {kbps:.1} kbps ({:.1}% off)",
+        rung.kbps,
+        err * 100.0
+    );
     assert!(err <= 0.10, "target {} kbps, got {kbps:.1}", rung.kbps);
 }

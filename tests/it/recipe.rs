@@ -21,7 +21,13 @@ const MINIMAL: &str = "[encoder]\ncodec = \"libx264\"\n[grid]\ncrf = [20, 30]\n"
 
 #[test]
 fn builtin_recipes_load_validate_and_round_trip() {
-    for codec in ["libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"] {
+    for codec in [
+        "libx264",
+        "libx265",
+        "libvpx-vp9",
+        "libsvtav1",
+        "libaom-av1",
+    ] {
         let r = Recipe::default_for(codec).unwrap();
         assert_eq!(r.encoder.codec, codec);
         assert!(r.grid.crf.len() >= 4, "{codec}: a usable CRF range");
@@ -59,7 +65,10 @@ fn recipe_files_on_disk_match_embedded() {
 fn minimal_recipe_gets_defaults() {
     let r = parse(MINIMAL).unwrap();
     assert_eq!(r.scoring.model, "vmaf_v0.6.1");
-    assert_eq!(r.scoring.metrics, vec![Metric::Vmaf, Metric::PsnrY, Metric::Ssim]);
+    assert_eq!(
+        r.scoring.metrics,
+        vec![Metric::Vmaf, Metric::PsnrY, Metric::Ssim]
+    );
     assert_eq!(r.ladder.min_ratio, 1.5);
     assert_eq!(r.ladder.max_ratio, 2.0);
     assert_eq!(r.ladder.maxrate_factor, 2.0);
@@ -87,8 +96,16 @@ fn unknown_keys_are_named() {
             "encoder.presett",
             "presett",
         ),
-        (format!("{MINIMAL}[ladder]\nmax_rung = 3\n"), "ladder.max_rung", "max_rung"),
-        (format!("{MINIMAL}[scaling]\nsideways = \"bicubic\"\n"), "scaling.sideways", "sideways"),
+        (
+            format!("{MINIMAL}[ladder]\nmax_rung = 3\n"),
+            "ladder.max_rung",
+            "max_rung",
+        ),
+        (
+            format!("{MINIMAL}[scaling]\nsideways = \"bicubic\"\n"),
+            "scaling.sideways",
+            "sideways",
+        ),
         (format!("{MINIMAL}[extra]\na = 1\n"), "extra", "extra"),
     ] {
         let (k, msg) = config_err(parse(&text));
@@ -158,13 +175,20 @@ fn crf_ranges_per_encoder() {
         for b in bad {
             let (k, msg) = config_err(parse(&text(b)));
             assert_eq!(k, "grid.crf");
-            assert!(msg.contains(&format!("{b}")) && msg.contains(codec), "{msg}");
+            assert!(
+                msg.contains(&format!("{b}")) && msg.contains(codec),
+                "{msg}"
+            );
         }
     }
     // Integer-only encoders reject fractional CRFs; duplicates are rejected.
-    let (k, _) = config_err(parse("[encoder]\ncodec = \"libvpx-vp9\"\n[grid]\ncrf = [30.5]\n"));
+    let (k, _) = config_err(parse(
+        "[encoder]\ncodec = \"libvpx-vp9\"\n[grid]\ncrf = [30.5]\n",
+    ));
     assert_eq!(k, "grid.crf");
-    let (_, msg) = config_err(parse("[encoder]\ncodec = \"libx264\"\n[grid]\ncrf = [20, 20]\n"));
+    let (_, msg) = config_err(parse(
+        "[encoder]\ncodec = \"libx264\"\n[grid]\ncrf = [20, 20]\n",
+    ));
     assert!(msg.contains("twice"), "{msg}");
 }
 
@@ -180,7 +204,11 @@ fn sizes_zero_odd_and_above_source() {
     let r = parse(&with_sizes("\"640x360\", \"1280x720\", \"960x540\"")).unwrap();
     assert_eq!(
         r.resolve(1280, 720).unwrap(),
-        vec![Size::new(1280, 720), Size::new(960, 540), Size::new(640, 360)]
+        vec![
+            Size::new(1280, 720),
+            Size::new(960, 540),
+            Size::new(640, 360)
+        ]
     );
     let (k, msg) = config_err(r.resolve(960, 540));
     assert_eq!(k, "grid.sizes");
@@ -225,7 +253,10 @@ fn ladder_constraints_are_checked() {
         ("min_height = 0", "ladder.min_height"),
         ("keyint_seconds = 0.0", "ladder.keyint_seconds"),
         ("maxrate_factor = 0.5", "ladder.maxrate_factor"),
-        ("metric = \"ssim\"\nquality_cap = 95.0", "ladder.quality_cap"),
+        (
+            "metric = \"ssim\"\nquality_cap = 95.0",
+            "ladder.quality_cap",
+        ),
         ("min_quality = 96.0", "ladder.min_quality"),
     ] {
         let (k, msg) = config_err(parse(&format!("{MINIMAL}[ladder]\n{ladder}\n")));
@@ -255,14 +286,37 @@ fn overrides_apply_and_are_validated_by_option_name() {
 
     let base = Recipe::default_for("libx264").unwrap();
     let bad = |o: RecipeOverrides| config_err(base.clone().apply(&o)).0;
-    assert_eq!(bad(RecipeOverrides { crf: Some(vec![20.0, 60.0]), ..Default::default() }), "--crf");
-    assert_eq!(bad(RecipeOverrides { crf: Some(vec![]), ..Default::default() }), "--crf");
     assert_eq!(
-        bad(RecipeOverrides { sizes: Some(vec![Size::new(0, 0)]), ..Default::default() }),
+        bad(RecipeOverrides {
+            crf: Some(vec![20.0, 60.0]),
+            ..Default::default()
+        }),
+        "--crf"
+    );
+    assert_eq!(
+        bad(RecipeOverrides {
+            crf: Some(vec![]),
+            ..Default::default()
+        }),
+        "--crf"
+    );
+    assert_eq!(
+        bad(RecipeOverrides {
+            sizes: Some(vec![Size::new(0, 0)]),
+            ..Default::default()
+        }),
         "--sizes"
     );
-    assert!(bad(RecipeOverrides { min_ratio: Some(0.5), ..Default::default() }).starts_with("--min-ratio"));
-    assert!(bad(RecipeOverrides { max_rungs: Some(0), ..Default::default() }).starts_with("--max-rungs"));
+    assert!(bad(RecipeOverrides {
+        min_ratio: Some(0.5),
+        ..Default::default()
+    })
+    .starts_with("--min-ratio"));
+    assert!(bad(RecipeOverrides {
+        max_rungs: Some(0),
+        ..Default::default()
+    })
+    .starts_with("--max-rungs"));
     // A codec whose range excludes the recipe's CRFs: named by --codec.
     assert_eq!(
         bad(RecipeOverrides {
@@ -274,10 +328,16 @@ fn overrides_apply_and_are_validated_by_option_name() {
     );
     let mut vp9 = base.clone();
     vp9.grid.crf = vec![55.0];
-    vp9.apply(&RecipeOverrides { codec: Some("libvpx-vp9".into()), ..Default::default() })
-        .unwrap();
+    vp9.apply(&RecipeOverrides {
+        codec: Some("libvpx-vp9".into()),
+        ..Default::default()
+    })
+    .unwrap();
     let mut x = vp9.clone();
-    let (k, _) = config_err(x.apply(&RecipeOverrides { codec: Some("libx264".into()), ..Default::default() }));
+    let (k, _) = config_err(x.apply(&RecipeOverrides {
+        codec: Some("libx264".into()),
+        ..Default::default()
+    }));
     assert_eq!(k, "--codec");
 
     // Command-line parsers name their option.
@@ -292,7 +352,11 @@ fn overrides_apply_and_are_validated_by_option_name() {
 #[test]
 fn metric_override_resets_metric_defaults() {
     let mut r = Recipe::default_for("libx264").unwrap();
-    r.apply(&RecipeOverrides { metric: Some(Metric::PsnrY), ..Default::default() }).unwrap();
+    r.apply(&RecipeOverrides {
+        metric: Some(Metric::PsnrY),
+        ..Default::default()
+    })
+    .unwrap();
     assert_eq!(r.ladder.metric, Metric::PsnrY);
     assert_eq!(r.ladder.quality_cap(), 45.0);
     assert_eq!(r.ladder.step(), 1.5);
