@@ -925,7 +925,7 @@ fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> Error {
         }
     } else if t.starts_with('[') {
         t.trim_matches(|c| c == '[' || c == ']').trim().to_string()
-    } else if let Some((k, _)) = t.split_once('=') {
+    } else if let Some((k, _)) = key_line(&text[..line_end]).and_then(|l| l.split_once('=')) {
         let k = k.trim().trim_matches('"');
         if table.is_empty() {
             k.to_string()
@@ -941,6 +941,21 @@ fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> Error {
         key
     };
     Error::config(key, format!("{message} (in {origin}, line {line_no})"))
+}
+
+/// The `key = ...` line a position belongs to: its own line, or for a value continued over
+/// several lines (a multi-line array) the nearest line above with `=`, not crossing a header.
+fn key_line(upto: &str) -> Option<&str> {
+    for l in upto.lines().rev() {
+        let t = l.trim();
+        if t.starts_with('[') && !t.contains('=') {
+            return None;
+        }
+        if !t.starts_with('#') && t.contains('=') {
+            return Some(t);
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -695,3 +695,32 @@ fn printed_ffmpeg_commands_hit_the_target_bitrate() {
         assert!(err <= 0.10, "target {} kbps, got {kbps:.1}", rung.kbps);
     }
 }
+
+#[test]
+fn ladder_on_psnr_uses_its_own_step_and_cap() {
+    let pts = synthetic_grid();
+    let mut r = x264();
+    r.apply(&pertitle::recipe::RecipeOverrides {
+        metric: Some(Metric::PsnrY),
+        min_ratio: Some(1.05),
+        max_ratio: Some(4.0),
+        max_rungs: Some(20),
+        ..Default::default()
+    })
+    .unwrap();
+    let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
+    assert_eq!(l.metric, Metric::PsnrY);
+    assert_eq!(l.step, 1.5);
+    assert!(l.rungs.len() >= 4);
+    let d: Vec<f64> = l
+        .rungs
+        .windows(2)
+        .map(|w| w[1].psnr_y - w[0].psnr_y)
+        .collect();
+    for x in &d[1..] {
+        assert!((x - 1.5).abs() < 0.5, "{d:?}");
+    }
+    // The top reaches the 45 dB cap or the best the hull has.
+    let best = pts.iter().map(|p| p.psnr_y).fold(f64::MIN, f64::max);
+    assert!(l.rungs.last().unwrap().psnr_y >= best.min(45.0) - 0.5);
+}

@@ -37,6 +37,24 @@ fn builtin_recipes_load_validate_and_round_trip() {
         // Serialization is deterministic.
         assert_eq!(back.to_toml().unwrap(), text);
     }
+    // Every optional field set survives the round trip too.
+    let full = format!(
+        "{MINIMAL}sizes = [\"1280x720\", \"640x360\"]\nfps_cap = 30.0\n\
+         [scaling]\ndown = \"lanczos\"\nup = \"bilinear\"\n\
+         [scoring]\nmodel = \"vmaf_4k_v0.6.1\"\nphone = true\nmetrics = [\"vmaf\"]\npooling = \"harmonic_mean\"\n\
+         [ladder]\nstep = 5.0\nquality_cap = 93.0\nmin_quality = 30.0\nmin_kbps = 150.0\nmax_kbps = 9000.0\n\
+         max_rungs = 7\nmin_ratio = 1.4\nmax_ratio = 2.2\nmin_height = 270\nrate_control = \"capped_crf\"\n\
+         maxrate_factor = 1.5\nbufsize_factor = 3.0\nkeyint_seconds = 4.0\n"
+    )
+    .replace(
+        "codec = \"libx264\"\n",
+        "codec = \"libx264\"\ntune = \"film\"\nlevel = \"4.1\"\nparams = { \"x264-params\" = \"aq-mode=3\" }\n",
+    );
+    let r = parse(&full).unwrap();
+    assert_eq!(r.encoder.params["x264-params"], "aq-mode=3");
+    assert_eq!(r.ladder.max_rungs, 7);
+    assert_eq!(parse(&r.to_toml().unwrap()).unwrap(), r);
+
     let x264 = Recipe::default_for("libx264").unwrap();
     assert_eq!(x264.grid.crf, vec![20.0, 24.0, 28.0, 32.0, 36.0, 40.0]);
     assert_eq!(x264.encoder.preset.as_deref(), Some("medium"));
@@ -137,6 +155,11 @@ fn wrong_types_and_values_are_named() {
             "1280by720",
         ),
         ("[grid]\ncrf = [20]\n", "encoder", "missing"),
+        (
+            "[encoder]\ncodec = \"libx264\"\n[grid]\ncrf = [\n  20,\n  \"x\",\n]\n",
+            "grid.crf",
+            "string",
+        ),
         ("[encoder]\ncodec = \"libx264\"\n[grid]\nsizes = [\"640x360\"]\n", "grid.crf", "missing"),
     ];
     for (text, key, word) in cases {
