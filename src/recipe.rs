@@ -223,9 +223,46 @@ pub struct EncoderSection {
     /// Output pixel format (default: the source's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pix_fmt: Option<String>,
-    /// Free-form encoder private options, passed as `-KEY VALUE` (e.g. `x264-params`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Free-form encoder private options, passed as `-KEY VALUE` (e.g. `x264-params`). Values
+    /// may be written as strings, numbers or booleans; they are kept as the text ffmpeg gets.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "de_params"
+    )]
     pub params: BTreeMap<String, String>,
+}
+
+/// Reads `params` values of any scalar TOML type as their text.
+fn de_params<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        S(String),
+        I(i64),
+        F(f64),
+        B(bool),
+    }
+    let m: BTreeMap<String, toml::Value> = BTreeMap::deserialize(d)?;
+    m.into_iter()
+        .map(|(k, v)| {
+            let s = match Scalar::deserialize(v.clone()) {
+                Ok(Scalar::S(s)) => s,
+                Ok(Scalar::I(i)) => i.to_string(),
+                Ok(Scalar::F(f)) => f.to_string(),
+                Ok(Scalar::B(b)) => if b { "1" } else { "0" }.to_string(),
+                Err(_) => {
+                    return Err(serde::de::Error::custom(format!(
+                        "params.{k}: {} is not a string, number or boolean",
+                        v.type_str()
+                    )))
+                }
+            };
+            Ok((k, s))
+        })
+        .collect()
 }
 
 /// `[grid]`: which test encodes to make.

@@ -724,3 +724,14 @@ fn ladder_on_psnr_uses_its_own_step_and_cap() {
     let best = pts.iter().map(|p| p.psnr_y).fold(f64::MIN, f64::max);
     assert!(l.rungs.last().unwrap().psnr_y >= best.min(45.0) - 0.5);
 }
+
+#[test]
+fn single_point_gives_single_rung() {
+    let pts = vec![pt(1280, 720, 23.0, 2500.0, 88.0)];
+    let l = ladder::build(&pts, &x264(), &source("in.mp4")).unwrap();
+    assert_eq!(l.rungs.len(), 1);
+    let r = &l.rungs[0];
+    assert_eq!((r.width, r.height, r.kbps, r.crf), (1280, 720, 2500, 23.0));
+    assert!(r.grid_point);
+    assert!(l.warnings.iter().any(|w| w.contains("not reached")));
+}

@@ -384,3 +384,25 @@ fn metric_override_resets_metric_defaults() {
     assert_eq!(r.ladder.quality_cap(), 45.0);
     assert_eq!(r.ladder.step(), 1.5);
 }
+
+#[test]
+fn encoder_params_take_scalars_as_text() {
+    let with = |p: &str| {
+        MINIMAL.replace(
+            "codec = \"libx264\"\n",
+            &format!("codec = \"libx264\"\nparams = {{ {p} }}\n"),
+        )
+    };
+    let r = parse(&with(
+        "\"threads\" = 2, \"x264-params\" = \"aq-mode=3\", \"fastfirstpass\" = true",
+    ))
+    .unwrap();
+    assert_eq!(r.encoder.params["threads"], "2");
+    assert_eq!(r.encoder.params["fastfirstpass"], "1");
+    assert_eq!(r.encoder.params["x264-params"], "aq-mode=3");
+    let (k, msg) = config_err(parse(&with("\"threads\" = [2]")));
+    assert_eq!(k, "encoder.params");
+    assert!(msg.contains("threads"), "{msg}");
+    let (k, _) = config_err(parse(&with("\"-threads\" = 2")));
+    assert_eq!(k, "encoder.params.-threads");
+}
