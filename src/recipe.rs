@@ -937,6 +937,9 @@ fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> Error {
         return Error::config(origin, format!("not a valid recipe: {message}"));
     };
     let start = span.start.min(text.len());
+    if !text.is_char_boundary(start) {
+        return Error::config(origin, format!("not a valid recipe: {message}"));
+    }
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_no = text[..start].matches('\n').count() + 1;
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
