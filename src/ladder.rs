@@ -5,6 +5,8 @@
 //! JND, 6 VMAF by default) lower in quality, its bitrate then clamped so that the ratio to the
 //! rung above stays within `[min_ratio, max_ratio]`; the walk ends at the bottom (the hull's
 //! cheapest point, `min_kbps` or `min_quality`, whichever is highest) or at `max_rungs`.
+//! A rung at the bottom itself is added only when it keeps `min_ratio` to the rung above and is
+//! at least half a step below it in quality (otherwise it would be a near-duplicate).
 //! Constraint conflicts are resolved in this fixed order — bitrate limits, then bitrate ratios,
 //! then the quality step, then `max_rungs` — and every deviation is recorded in
 //! [`Ladder::warnings`] instead of happening silently.
@@ -20,6 +22,13 @@
 //! (CRF is close to linear in log-rate for x264/x265/VP9/AV1: +6 CRF ≈ half the bits).
 //! Resolution never decreases as bitrate grows: a rung that would drop below the size of the
 //! rung beneath it is moved up to that size (and a warning recorded).
+//!
+//! Commands: each rung carries the exact ffmpeg command line(s) that produce it, shell-quoted,
+//! reading `source.path` as recorded (callers should record an absolute path) and writing
+//! `rung.output` relative to the directory they run in. 2-pass VBR writes its stats next to the
+//! output (`-passlogfile`, or `stats=` in x265-params); IDR alignment is `-g` = `-keyint_min` =
+//! the keyframe interval with scene-cut keyframes off (`-sc_threshold 0`, x265 `scenecut=0`,
+//! SVT-AV1 `scd=0`).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
