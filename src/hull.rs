@@ -67,6 +67,14 @@ pub fn upper_hull_by(points: &[Point], quality: impl Fn(&Point) -> f64) -> Vec<u
     hull
 }
 
+/// The hull as (kbps, quality) pairs by increasing kbps (for BD-rate, plots and [`quality_at`]).
+pub fn hull_curve(points: &[Point], metric: Metric) -> Vec<(f64, f64)> {
+    upper_hull(points, metric)
+        .into_iter()
+        .map(|i| (points[i].kbps, metric.of(&points[i])))
+        .collect()
+}
+
 /// Sets `on_hull` on every point (true exactly for the indices [`upper_hull`] returns).
 pub fn mark_hull(points: &mut [Point], metric: Metric) {
     let hull = upper_hull(points, metric);

@@ -101,6 +101,7 @@ fn published_example() {
         got,
         vec![(200.0, 48.0), (400.0, 62.0), (800.0, 69.0), (2000.0, 76.0)]
     );
+    assert_eq!(hull::hull_curve(&pts, Metric::Vmaf), got);
     mark_hull(&mut pts, Metric::Vmaf);
     assert_eq!(pts.iter().filter(|p| p.on_hull).count(), 4);
     assert!(pts
