@@ -265,7 +265,7 @@ impl Encoder {
                         (*c).qmin = qp as i32;
                         (*c).qmax = qp as i32;
                         (*c).flags |= ffi::AV_CODEC_FLAG_QSCALE as i32;
-                        (*c).global_quality = qp as i32 * ffi::FF_QP2LAMBDA as i32;
+                        (*c).global_quality = qp as i32 * ffi::FF_QP2LAMBDA;
                     }
                     (*c).bit_rate = 0;
                 }
@@ -297,13 +297,19 @@ impl Encoder {
             }
             let r = ffi::avcodec_open2(c, codec, std::ptr::null_mut());
             if r < 0 {
+                // Bad option values often surface only here: list what was asked for.
+                let mut asked: Vec<String> =
+                    cfg.preset.iter().map(|p| format!("preset={p}")).collect();
+                asked.extend(cfg.options.iter().map(|(k, v)| format!("{k}={v}")));
                 return Err(Error::codec(
                     name,
                     format!(
-                        "cannot open encoder at {}x{} {}: {}",
+                        "cannot open encoder at {}x{} {} with {:?} [{}]: {}",
                         cfg.width,
                         cfg.height,
                         pix_name(pix),
+                        cfg.rate,
+                        asked.join(" "),
                         av_err(r)
                     ),
                 ));

@@ -90,7 +90,31 @@ impl FfSource {
         let frames = if frames > 0 {
             frames as u64
         } else {
-            count_packets(path, stream)?
+            let counted = count_packets(path, stream)?;
+            // Containers without a frame count (mkv) still store a duration; far fewer packets
+            // than it implies means the file was cut short.
+            // SAFETY: plain field reads of the open input context.
+            let (duration, method) = unsafe {
+                let c = input.as_ptr();
+                ((*c).duration, (*c).duration_estimation_method)
+            };
+            if duration > 0
+                && method != ff::ffi::AVDurationEstimationMethod::AVFMT_DURATION_FROM_BITRATE
+                && !opts.allow_decode_errors
+            {
+                let implied = (duration as f64 / ff::ffi::AV_TIME_BASE as f64 * fps_num as f64
+                    / fps_den as f64)
+                    .round() as u64;
+                if implied > counted + 1 + counted / 50 {
+                    return Err(Error::media(
+                        &what,
+                        format!(
+                            "truncated: the container's duration implies {implied} frames but only {counted} are present"
+                        ),
+                    ));
+                }
+            }
+            counted
         };
         let codec = ff::codec::decoder::find(codec_id)
             .map(|c| c.name().to_string())

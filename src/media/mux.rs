@@ -43,6 +43,8 @@ pub struct StreamWriter {
     params: StreamParams,
     path: PathBuf,
     tmp: PathBuf,
+    muxer: &'static str,
+    header: bool,
     done: bool,
 }
 
@@ -103,23 +105,59 @@ impl StreamWriter {
             };
             (*st).r_frame_rate = (*st).avg_frame_rate;
         }
-        octx.write_header().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::media(
-                &what,
-                format!("cannot write {muxer} header for {}: {e}", params.codec),
-            )
-        })?;
         Ok(StreamWriter {
             octx,
             params: params.clone(),
             path: path.to_path_buf(),
             tmp,
+            muxer,
+            header: false,
             done: false,
         })
     }
 
+    /// Writes the container header, first deriving H.264/HEVC extradata from the parameter sets
+    /// of the first packet when the encoder kept them in-band (mp4 and mkv need them up front).
+    fn write_header(&mut self, first: Option<&Packet>) -> Result<()> {
+        let what = self.path.display().to_string();
+        if self.params.extradata.is_empty() {
+            if let Some(p) = first {
+                let sets = parameter_sets(&self.params.codec, &p.data);
+                if !sets.is_empty() {
+                    // SAFETY: stream 0 exists (added in create); the buffer is av_malloc'ed
+                    // with padding and handed to the codec parameters, which free it.
+                    unsafe {
+                        let st = *(*self.octx.as_mut_ptr()).streams;
+                        let par = (*st).codecpar;
+                        let buf = ffi::av_mallocz(
+                            sets.len() + ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize,
+                        ) as *mut u8;
+                        if buf.is_null() {
+                            return Err(Error::media(&what, "out of memory"));
+                        }
+                        std::ptr::copy_nonoverlapping(sets.as_ptr(), buf, sets.len());
+                        (*par).extradata = buf;
+                        (*par).extradata_size = sets.len() as i32;
+                    }
+                }
+            }
+        }
+        self.header = true;
+        self.octx.write_header().map(|_| ()).map_err(|e| {
+            Error::media(
+                &what,
+                format!(
+                    "cannot write {} header for {}: {e}",
+                    self.muxer, self.params.codec
+                ),
+            )
+        })
+    }
+
     pub fn write(&mut self, packet: &Packet) -> Result<()> {
+        if !self.header {
+            self.write_header(Some(packet))?;
+        }
         let what = self.path.display().to_string();
         let mut p = ff::Packet::copy(&packet.data);
         p.set_pts(Some(packet.pts));
@@ -143,6 +181,9 @@ impl StreamWriter {
     /// Writes the trailer and moves the file to its final name.
     pub fn finish(mut self) -> Result<()> {
         let what = self.path.display().to_string();
+        if !self.header {
+            self.write_header(None)?;
+        }
         self.octx
             .write_trailer()
             .map_err(|e| Error::media(&what, format!("cannot finish file: {e}")))?;
@@ -166,4 +207,39 @@ pub fn write_stream(path: &Path, params: &StreamParams, packets: &[Packet]) -> R
         w.write(p)?;
     }
     w.finish()
+}
+
+/// The Annex B parameter-set NAL units (H.264 SPS/PPS, HEVC VPS/SPS/PPS) at the start of an
+/// in-band packet, with their start codes: FFmpeg's mp4/mkv muxers convert such extradata to
+/// avcC/hvcC themselves.
+fn parameter_sets(codec: &str, data: &[u8]) -> Vec<u8> {
+    let is_set = |nal: &[u8]| match codec {
+        "h264" => matches!(nal.first().map(|b| b & 0x1f), Some(7 | 8)),
+        "hevc" => matches!(nal.first().map(|b| (b >> 1) & 0x3f), Some(32..=34)),
+        _ => false,
+    };
+    // Start code positions (00 00 01, possibly preceded by another 00).
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= data.len() {
+        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for (k, &s) in starts.iter().enumerate() {
+        let mut end = starts.get(k + 1).map(|&n| n - 3).unwrap_or(data.len());
+        while end > s && data[end - 1] == 0 {
+            end -= 1;
+        }
+        let nal = &data[s..end];
+        if is_set(nal) {
+            out.extend_from_slice(&[0, 0, 0, 1]);
+            out.extend_from_slice(nal);
+        }
+    }
+    out
 }
