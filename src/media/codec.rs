@@ -466,6 +466,12 @@ impl Decoder {
     /// Opens a decoder for `params` (for AV1 libdav1d, else libaom, as FFmpeg's native AV1
     /// decoder needs hardware).
     pub fn new(params: &StreamParams) -> Result<Decoder> {
+        Decoder::with_threads(params, 1)
+    }
+
+    /// As [`Decoder::new`] with `threads` decoder threads (0 = FFmpeg's automatic choice). The
+    /// decoded frames do not depend on it; only latency and CPU use do.
+    pub fn with_threads(params: &StreamParams, threads: u32) -> Result<Decoder> {
         super::init();
         let what = format!("{} decoder", params.codec);
         let cname = CString::new(params.codec.as_str())
@@ -505,7 +511,7 @@ impl Decoder {
                 num: params.fps_den as i32,
                 den: params.fps_num as i32,
             };
-            (*c).thread_count = 1;
+            (*c).thread_count = threads as i32;
             if !params.extradata.is_empty() {
                 let n = params.extradata.len();
                 let buf =

@@ -107,6 +107,10 @@ fn extension(path: &Path) -> String {
 fn check_file(path: &Path) -> Result<()> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let what = path.display().to_string();
+    if path.to_str().is_none() {
+        // FFmpeg takes C strings of UTF-8 paths.
+        return Err(Error::media(what, "path is not valid UTF-8"));
+    }
     if meta.is_dir() {
         return Err(Error::media(what, "is a directory, not a video file"));
     }

@@ -57,6 +57,9 @@ impl StreamWriter {
         super::init();
         let what = path.display().to_string();
         let muxer = muxer_for(path)?;
+        if path.to_str().is_none() {
+            return Err(Error::media(what, "path is not valid UTF-8"));
+        }
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -242,4 +245,23 @@ fn parameter_sets(codec: &str, data: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parameter_sets;
+
+    #[test]
+    fn h264_parameter_sets_are_extracted() {
+        // AUD, SPS, PPS, SEI, IDR slice.
+        let pkt = [
+            0, 0, 0, 1, 0x09, 0xf0, 0, 0, 0, 1, 0x67, 1, 2, 3, 0, 0, 1, 0x68, 4, 5, 0, 0, 1, 0x06,
+            9, 0, 0, 1, 0x65, 7, 7,
+        ];
+        assert_eq!(
+            parameter_sets("h264", &pkt),
+            vec![0, 0, 0, 1, 0x67, 1, 2, 3, 0, 0, 0, 1, 0x68, 4, 5]
+        );
+        assert!(parameter_sets("vp9", &pkt).is_empty());
+    }
 }

@@ -335,3 +335,47 @@ impl<W: Write> Y4mWriter<W> {
         Ok(self.out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Header> {
+        parse_header(s.as_bytes(), Path::new("t.y4m"))
+    }
+
+    #[test]
+    fn header_tags() {
+        let h = parse("YUV4MPEG2 W720 H405 F30000:1001 Ip A1:1 C420p10 XYSCSS=420P10").unwrap();
+        assert_eq!(h.format, FrameFormat::new(720, 405, Chroma::Yuv420, 10));
+        assert_eq!(h.fps, (30000, 1001));
+        // XYSCSS fills in only when C is absent.
+        let h = parse("YUV4MPEG2 W2 H2 F25:1 XYSCSS=444P10").unwrap();
+        assert_eq!((h.format.chroma, h.format.bit_depth), (Chroma::Yuv444, 10));
+        assert_eq!(
+            parse("YUV4MPEG2 W2 H2 F25:1").unwrap().format.chroma,
+            Chroma::Yuv420
+        );
+        let e = parse("YUV4MPEG2 W2 H2 F25:1 C411").unwrap_err().to_string();
+        assert!(e.contains("t.y4m") && e.contains("C411"), "{e}");
+        assert!(parse("YUV4MPEG2 W2 F25:1").is_err());
+        assert!(parse("YUV4MPEG2 W2 H2 F0:1").is_err());
+        assert!(parse("RIFF").is_err());
+    }
+
+    #[test]
+    fn pack_unpack_round_trip() {
+        let mut f = Frame::new(FrameFormat::new(3, 3, Chroma::Yuv420, 10), 0);
+        for (i, p) in f.planes.iter_mut().enumerate() {
+            for (k, s) in p.data.iter_mut().enumerate() {
+                *s = (i * 300 + k * 97) as u16 % 1024;
+            }
+        }
+        let mut buf = Vec::new();
+        pack(&f, &mut buf);
+        assert_eq!(buf.len() as u64, frame_bytes(&f.format));
+        let mut g = Frame::new(f.format, 0);
+        unpack(&buf, &mut g);
+        assert_eq!(f, g);
+    }
+}
