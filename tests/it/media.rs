@@ -610,6 +610,7 @@ fn demo_clip_is_deterministic_and_varied() {
 /// Asserts a one-line error that names `name`.
 fn assert_names(e: Error, name: &str) -> String {
     let msg = e.to_string();
+    eprintln!("error: {msg}");
     assert!(msg.contains(name), "error {msg:?} does not name {name}");
     assert!(!msg.contains('\n'), "multi-line error {msg:?}");
     msg
@@ -652,6 +653,31 @@ fn bad_inputs_give_one_line_errors_naming_the_file() {
         std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
         open_err(&cut, &none);
     }
+    // Truncated mp4 whose index is up front (faststart): the tail's frames are missing.
+    let fast = d.join("fast.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x180:r=24",
+        "-frames:v",
+        "48",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-movflags",
+        "+faststart",
+        fast.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&fast).unwrap();
+    let cut = d.join("cut_fast.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() * 6 / 10]).unwrap();
+    let msg = open_err(&cut, &none);
+    assert!(
+        msg.contains("truncated") || msg.contains("decoder errors"),
+        "{msg}"
+    );
     // Audio only.
     let audio = d.join("audio.m4a");
     ffmpeg(&["-f", "lavfi", "-i", "sine=d=0.5", audio.to_str().unwrap()]);
