@@ -587,8 +587,8 @@ fn demo_clip_is_deterministic_and_varied() {
     assert_eq!(sha(&a), sha(&b), "demo clip differs between runs");
     let hex: String = sha(&a).iter().map(|b| format!("{b:02x}")).collect();
     eprintln!("demo clip sha256 (samples): {hex}");
-    // Segments differ in cost: x264 bytes per segment at one CRF, on a 320x180 downscale.
-    let mut s = Scaler::new(info.format, 320, 180, ScalerKind::Bicubic).unwrap();
+    // Segments differ in cost: x264 bytes per segment at one CRF, on a 640x360 downscale.
+    let mut s = Scaler::new(info.format, 640, 360, ScalerKind::Bicubic).unwrap();
     let small: Vec<Frame> = a.iter().map(|f| s.scale(f).unwrap()).collect();
     let mut bytes = Vec::new();
     for seg in small.chunks(33) {
@@ -597,7 +597,7 @@ fn demo_clip_is_deterministic_and_varied() {
         let (pk, _) = encode_all(&cfg, seg);
         bytes.push(pk.iter().map(|p| p.data.len()).sum::<usize>());
     }
-    eprintln!("demo segment bytes (320x180, x264 ultrafast crf 26): {bytes:?}");
+    eprintln!("demo segment bytes (640x360, x264 ultrafast crf 26): {bytes:?}");
     let min = *bytes.iter().min().unwrap() as f64;
     let max = *bytes.iter().max().unwrap() as f64;
     assert!(max / min > 4.0, "segments too alike: {bytes:?}");
