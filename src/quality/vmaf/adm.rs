@@ -66,6 +66,51 @@ pub struct AdmScore {
     pub scales: [f64; 4],
 }
 
+/// Per-thread recycled scratch buffers: scoring allocates no fresh (zeroed, page-faulting) memory
+/// per frame once warmed up. Buffers come back longer than asked for; callers index within `n`.
+pub(crate) mod pool {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static POOL: RefCell<(Vec<Vec<i16>>, Vec<Vec<i32>>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    }
+
+    fn best<T: Copy + Default>(list: &mut Vec<Vec<T>>, n: usize) -> Vec<T> {
+        // The smallest buffer that fits, else the largest (grown once).
+        let pick = list
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.len() >= n)
+            .min_by_key(|(_, v)| v.len())
+            .map(|(i, _)| i)
+            .or_else(|| (0..list.len()).max_by_key(|&i| list[i].len()));
+        let mut v = match pick {
+            Some(i) => list.swap_remove(i),
+            None => Vec::new(),
+        };
+        if v.len() < n {
+            v.resize(n, T::default());
+        }
+        v
+    }
+
+    pub fn i16s(n: usize) -> Vec<i16> {
+        POOL.with(|p| best(&mut p.borrow_mut().0, n))
+    }
+
+    pub fn i32s(n: usize) -> Vec<i32> {
+        POOL.with(|p| best(&mut p.borrow_mut().1, n))
+    }
+
+    pub fn give_i16(v: Vec<i16>) {
+        POOL.with(|p| p.borrow_mut().0.push(v))
+    }
+
+    pub fn give_i32(v: Vec<i32>) {
+        POOL.with(|p| p.borrow_mut().1.push(v))
+    }
+}
+
 /// Detail bands of one DWT level (band_a is only needed as the next level's input).
 #[derive(Debug, Clone)]
 pub(crate) struct Bands<T> {
@@ -76,15 +121,51 @@ pub(crate) struct Bands<T> {
     pub db: Vec<T>,
 }
 
-impl<T: Copy + Default> Bands<T> {
-    fn new(w: usize, h: usize) -> Self {
+impl Bands<i16> {
+    fn pooled(w: usize, h: usize) -> Self {
         Bands {
             w,
             h,
-            hb: vec![T::default(); w * h],
-            vb: vec![T::default(); w * h],
-            db: vec![T::default(); w * h],
+            hb: pool::i16s(w * h),
+            vb: pool::i16s(w * h),
+            db: pool::i16s(w * h),
         }
+    }
+    fn recycle(self) {
+        pool::give_i16(self.hb);
+        pool::give_i16(self.vb);
+        pool::give_i16(self.db);
+    }
+    fn shrink(mut self) -> Self {
+        for v in [&mut self.hb, &mut self.vb, &mut self.db] {
+            v.truncate(self.w * self.h);
+            v.shrink_to_fit();
+        }
+        self
+    }
+}
+
+impl Bands<i32> {
+    fn pooled(w: usize, h: usize) -> Self {
+        Bands {
+            w,
+            h,
+            hb: pool::i32s(w * h),
+            vb: pool::i32s(w * h),
+            db: pool::i32s(w * h),
+        }
+    }
+    fn recycle(self) {
+        pool::give_i32(self.hb);
+        pool::give_i32(self.vb);
+        pool::give_i32(self.db);
+    }
+    fn shrink(mut self) -> Self {
+        for v in [&mut self.hb, &mut self.vb, &mut self.db] {
+            v.truncate(self.w * self.h);
+            v.shrink_to_fit();
+        }
+        self
     }
 }
 
@@ -107,13 +188,16 @@ impl AdmRef {
         let (w1, h1) = (s0.w, s0.h);
         let (s1, a1) = dwt_s123(level, &a0, w1, h1, 1);
         let (s2, a2) = dwt_s123(level, &a1, s1.w, s1.h, 2);
-        let (s3, _) = dwt_s123(level, &a2, s2.w, s2.h, 3);
+        let (s3, a3) = dwt_s123(level, &a2, s2.w, s2.h, 3);
+        for a in [a0, a1, a2, a3] {
+            pool::give_i32(a);
+        }
         let mut r = AdmRef {
             width: luma.width,
             height: luma.height,
             bit_depth,
-            s0,
-            s123: [s1, s2, s3],
+            s0: s0.shrink(),
+            s123: [s1.shrink(), s2.shrink(), s3.shrink()],
             den_default: [0.0; 4],
         };
         r.den_default = r.dens(&AdmParams::default());
@@ -226,13 +310,16 @@ pub fn score_with(
     nums[0] = kernels::num_scale0(level, &r.s0, &d0, params);
     let mut a = a0;
     let (mut w, mut h) = (d0.w, d0.h);
+    d0.recycle();
     for s in 1..4 {
         let (ds, an) = dwt_s123(level, &a, w, h, s);
         nums[s] = kernels::num_s123(level, &r.s123[s - 1], &ds, s, params);
         w = ds.w;
         h = ds.h;
-        a = an;
+        pool::give_i32(std::mem::replace(&mut a, an));
+        ds.recycle();
     }
+    pool::give_i32(a);
 
     // libvmaf integer_compute_adm: sums in double, tiny totals clipped to 0, 0/0 scores 1.
     let numden_limit = 1e-10 * (r.width * r.height) as f64 / (1920.0 * 1080.0);
@@ -257,12 +344,12 @@ pub fn score_with(
 fn dwt_scale0(level: CpuLevel, p: &Plane, bit_depth: u8) -> (Bands<i16>, Vec<i32>) {
     let (w, h) = (p.width, p.height);
     let (wo, ho) = (w.div_ceil(2), h.div_ceil(2));
-    let mut out = Bands::<i16>::new(wo, ho);
-    let mut a = vec![0i32; wo * ho];
+    let mut out = Bands::<i16>::pooled(wo, ho);
+    let mut a = pool::i32s(wo * ho);
     let iy = mirror_indices(h);
     let ix = mirror_indices(w);
-    let mut lo = vec![0i16; w];
-    let mut hi = vec![0i16; w];
+    let mut lo = pool::i16s(w);
+    let mut hi = pool::i16s(w);
     for i in 0..ho {
         let rows = [
             p.row(iy[i][0]),
@@ -270,12 +357,12 @@ fn dwt_scale0(level: CpuLevel, p: &Plane, bit_depth: u8) -> (Bands<i16>, Vec<i32
             p.row(iy[i][2]),
             p.row(iy[i][3]),
         ];
-        kernels::dwt0_vert(level, rows, bit_depth, &mut lo, &mut hi);
+        kernels::dwt0_vert(level, rows, bit_depth, &mut lo[..w], &mut hi[..w]);
         let o = i * wo;
         kernels::dwt0_horz(
             level,
-            &lo,
-            &hi,
+            &lo[..w],
+            &hi[..w],
             &ix,
             &mut a[o..o + wo],
             &mut out.vb[o..o + wo],
@@ -283,6 +370,8 @@ fn dwt_scale0(level: CpuLevel, p: &Plane, bit_depth: u8) -> (Bands<i16>, Vec<i32
             &mut out.db[o..o + wo],
         );
     }
+    pool::give_i16(lo);
+    pool::give_i16(hi);
     (out, a)
 }
 
@@ -295,12 +384,12 @@ fn dwt_s123(
     scale: usize,
 ) -> (Bands<i32>, Vec<i32>) {
     let (wo, ho) = (w.div_ceil(2), h.div_ceil(2));
-    let mut out = Bands::<i32>::new(wo, ho);
-    let mut a = vec![0i32; wo * ho];
+    let mut out = Bands::<i32>::pooled(wo, ho);
+    let mut a = pool::i32s(wo * ho);
     let iy = mirror_indices(h);
     let ix = mirror_indices(w);
-    let mut lo = vec![0i32; w];
-    let mut hi = vec![0i32; w];
+    let mut lo = pool::i32s(w);
+    let mut hi = pool::i32s(w);
     for i in 0..ho {
         let rows = [
             &src[iy[i][0] * w..][..w],
@@ -308,12 +397,12 @@ fn dwt_s123(
             &src[iy[i][2] * w..][..w],
             &src[iy[i][3] * w..][..w],
         ];
-        kernels::dwt_s_vert(level, rows, scale, &mut lo, &mut hi);
+        kernels::dwt_s_vert(level, rows, scale, &mut lo[..w], &mut hi[..w]);
         let o = i * wo;
         kernels::dwt_s_horz(
             level,
-            &lo,
-            &hi,
+            &lo[..w],
+            &hi[..w],
             &ix,
             scale,
             &mut a[o..o + wo],
@@ -322,6 +411,8 @@ fn dwt_s123(
             &mut out.db[o..o + wo],
         );
     }
+    pool::give_i32(lo);
+    pool::give_i32(hi);
     (out, a)
 }
 

@@ -1,7 +1,7 @@
 //! ADM kernels: the always-compiled scalar reference (`scalar`), the per-scale drivers, and the
 //! dispatch to the x86 SIMD twins by [`CpuLevel`].
 
-use super::{filter_region, pool_region, rfactor_s123, rfactor_scale0, AdmParams, Bands, Region};
+use super::{filter_region, pool, pool_region, rfactor_s123, rfactor_scale0, AdmParams, Bands, Region};
 use crate::cpu::CpuLevel;
 
 /// db2 analysis filters in Q15 (libvmaf `dwt2_db2_coeffs_lo/hi`) and the low-pass sum used to
@@ -613,11 +613,11 @@ pub(super) fn num_scale0(
     let pr = pool_region(w, h);
     let rf = rfactor_scale0(p);
     let n = w * h;
-    let mut rh = vec![0i16; n];
-    let mut rv = vec![0i16; n];
-    let mut rd = vec![0i16; n];
-    let mut f = vec![0i32; n];
-    let mut dc = vec![0i32; n];
+    let mut rh = pool::i16s(n);
+    let mut rv = pool::i16s(n);
+    let mut rd = pool::i16s(n);
+    let mut f = pool::i32s(n);
+    let mut dc = pool::i32s(n);
     for i in fr.top..fr.bottom {
         let o = i * w;
         fn sl(v: &[i16], o: usize, w: usize) -> &[i16] {
@@ -651,15 +651,15 @@ pub(super) fn num_scale0(
     let sia = ceil_u32((h as f64).log2());
     let add_ia = half_of(sia);
     let cols = needed_cols(&pr, w);
-    let mut vs = vec![0i32; w];
+    let mut vs = pool::i32s(w);
     let mut acc = [0i64; 3];
     for i in pr.top..pr.bottom {
-        vsum_row(&f, w, h, i, cols, &mut vs);
+        vsum_row(&f, w, h, i, cols, &mut vs[..w]);
         let o = i * w;
         let row = cm0_dispatch(
             level,
             [&rh[o..o + w], &rv[o..o + w], &rd[o..o + w]],
-            &vs,
+            &vs[..w],
             &dc[o..o + w],
             &c,
             pr.left,
@@ -668,6 +668,12 @@ pub(super) fn num_scale0(
         for q in 0..3 {
             acc[q] += (row[q] + add_ia) >> sia;
         }
+    }
+    for v in [rh, rv, rd] {
+        pool::give_i16(v);
+    }
+    for v in [f, dc, vs] {
+        pool::give_i32(v);
     }
     let e_hv = 52u32.wrapping_sub(cub_h).wrapping_sub(sia);
     let e_d = 57u32.wrapping_sub(cub_d).wrapping_sub(sia);
@@ -701,11 +707,11 @@ pub(super) fn num_s123(
     let pr = pool_region(w, h);
     let rf = rfactor_s123(p, scale);
     let n = w * h;
-    let mut rh = vec![0i32; n];
-    let mut rv = vec![0i32; n];
-    let mut rd = vec![0i32; n];
-    let mut f = vec![0i32; n];
-    let mut dc = vec![0i32; n];
+    let mut rh = pool::i32s(n);
+    let mut rv = pool::i32s(n);
+    let mut rd = pool::i32s(n);
+    let mut f = pool::i32s(n);
+    let mut dc = pool::i32s(n);
     for i in fr.top..fr.bottom {
         let o = i * w;
         fn sl(v: &[i32], o: usize, w: usize) -> &[i32] {
@@ -729,14 +735,14 @@ pub(super) fn num_s123(
     let sia = ceil_u32((h as f64).log2());
     let add_ia = half_of(sia);
     let cols = needed_cols(&pr, w);
-    let mut vs = vec![0i32; w];
+    let mut vs = pool::i32s(w);
     let mut acc = [0i64; 3];
     for i in pr.top..pr.bottom {
-        vsum_row(&f, w, h, i, cols, &mut vs);
+        vsum_row(&f, w, h, i, cols, &mut vs[..w]);
         let o = i * w;
         let row = scalar::cm_s_row(
             [&rh[o..o + w], &rv[o..o + w], &rd[o..o + w]],
-            &vs,
+            &vs[..w],
             &dc[o..o + w],
             &rf,
             cub,
@@ -747,6 +753,9 @@ pub(super) fn num_s123(
         for q in 0..3 {
             acc[q] += (row[q] + add_ia) >> sia;
         }
+    }
+    for v in [rh, rv, rd, f, dc, vs] {
+        pool::give_i32(v);
     }
     let base = [45u32, 39, 36][scale - 1];
     let fs = 2f64.powf(base.wrapping_sub(cub).wrapping_sub(sia) as f64) as f32;
