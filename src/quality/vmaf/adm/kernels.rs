@@ -532,6 +532,12 @@ pub(super) fn dwt_s_horz(
     h: &mut [i32],
     d: &mut [i32],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if level >= CpuLevel::Avx512 {
+        // SAFETY: CpuLevel::Avx512 guarantees AVX-512 F/VL/DQ/BW.
+        unsafe { super::x86::dwt_s_horz_avx512(lo, hi, ix, scale, a, v, h, d) };
+        return;
+    }
     let _ = level;
     scalar::dwt_s_horz(lo, hi, ix, scale, a, v, h, d)
 }
@@ -575,6 +581,50 @@ fn cm0_dispatch(
     }
     let _ = level;
     scalar::cm0_row(r, vs, dc, c, start, end)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decouple_s_dispatch(
+    level: CpuLevel,
+    o: [&[i32]; 3],
+    t: [&[i32]; 3],
+    gain: f64,
+    rf: &[u32; 3],
+    r: [&mut [i32]; 3],
+    f: &mut [i32],
+    dc: &mut [i32],
+    start: usize,
+    end: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if level >= CpuLevel::Avx512 {
+        // SAFETY: CpuLevel::Avx512 guarantees AVX-512 F/VL/DQ/BW.
+        unsafe { super::x86::decouple_s_avx512(o, t, gain, rf, r, f, dc, start, end) };
+        return;
+    }
+    let _ = level;
+    scalar::decouple_s(o, t, gain, rf, r, f, dc, start, end)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cm_s_dispatch(
+    level: CpuLevel,
+    r: [&[i32]; 3],
+    vs: &[i32],
+    dc: &[i32],
+    rf: &[u32; 3],
+    cub_shift: u32,
+    cub_add: i64,
+    start: usize,
+    end: usize,
+) -> [i64; 3] {
+    #[cfg(target_arch = "x86_64")]
+    if level >= CpuLevel::Avx512 {
+        // SAFETY: CpuLevel::Avx512 guarantees AVX-512 F/VL/DQ/BW.
+        return unsafe { super::x86::cm_s_row_avx512(r, vs, dc, rf, cub_shift, cub_add, start, end) };
+    }
+    let _ = level;
+    scalar::cm_s_row(r, vs, dc, rf, cub_shift, cub_add, start, end)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -717,8 +767,8 @@ pub(super) fn num_s123(
         fn sl(v: &[i32], o: usize, w: usize) -> &[i32] {
             &v[o..o + w]
         }
-        let _ = level;
-        scalar::decouple_s(
+        decouple_s_dispatch(
+            level,
             [sl(&rb.hb, o, w), sl(&rb.vb, o, w), sl(&rb.db, o, w)],
             [sl(&db.hb, o, w), sl(&db.vb, o, w), sl(&db.db, o, w)],
             p.enhn_gain_limit,
@@ -740,7 +790,8 @@ pub(super) fn num_s123(
     for i in pr.top..pr.bottom {
         vsum_row(&f, w, h, i, cols, &mut vs[..w]);
         let o = i * w;
-        let row = scalar::cm_s_row(
+        let row = cm_s_dispatch(
+            level,
             [&rh[o..o + w], &rv[o..o + w], &rd[o..o + w]],
             &vs[..w],
             &dc[o..o + w],

@@ -512,3 +512,380 @@ mod tests {
         }
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// AVX-512 (F/VL/DQ/BW) kernels for scales 1..3, whose fixed point needs 64-bit lanes: eight
+// pixels per 512-bit vector of i64.
+
+/// Loads 8 i32 sign-extended to 8 i64 lanes.
+#[inline(always)]
+unsafe fn ld8q(p: &[i32], j: usize) -> __m512i {
+    debug_assert!(j + 8 <= p.len());
+    _mm512_cvtepi32_epi64(_mm256_loadu_si256(p.as_ptr().add(j) as *const __m256i))
+}
+
+/// Truncates 8 i64 lanes to i32 (a C `(int32_t)` cast) and stores them.
+#[inline(always)]
+unsafe fn st8q(p: &mut [i32], j: usize, v: __m512i) {
+    debug_assert!(j + 8 <= p.len());
+    _mm256_storeu_si256(p.as_mut_ptr().add(j) as *mut __m256i, _mm512_cvtepi64_epi32(v));
+}
+
+/// Sign-extends the low 32 bits of each i64 lane (wrapping i32 arithmetic).
+#[inline(always)]
+unsafe fn sext32(v: __m512i) -> __m512i {
+    _mm512_srai_epi64::<32>(_mm512_slli_epi64::<32>(v))
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+pub unsafe fn decouple_s_avx512(
+    o: [&[i32]; 3],
+    t: [&[i32]; 3],
+    gain: f64,
+    rf: &[u32; 3],
+    r: [&mut [i32]; 3],
+    f: &mut [i32],
+    dc: &mut [i32],
+    start: usize,
+    end: usize,
+) {
+    use super::kernels::{ONE_BY_15_Q32, ONE_BY_30_Q32, Q32_ROUND};
+    let [rh, rv, rd] = r;
+    assert!(end <= f.len() && end <= dc.len());
+    assert!(o.iter().chain(t.iter()).all(|b| b.len() >= end));
+    assert!(rh.len() >= end && rv.len() >= end && rd.len() >= end);
+    let zero = _mm512_setzero_si512();
+    let one = _mm512_set1_epi64(1);
+    let k32768 = _mm512_set1_epi64(32768);
+    let cos1 = _mm512_set1_pd(cos_1deg_sq() as f64);
+    let inv4096 = _mm512_set1_pd(1.0 / 4096.0);
+    let g = _mm512_set1_pd(gain);
+    let lut = DIV_LOOKUP.as_ptr();
+
+    // libvmaf's division by lookup: |o| reduced to its top 15 bits (get_best15_from32).
+    let gain_k = |ov: __m512i, tv: __m512i| {
+        let ao = _mm512_abs_epi64(ov);
+        let big = _mm512_cmpge_epi64_mask(ao, k32768);
+        let mut y = ao;
+        y = _mm512_or_si512(y, _mm512_srli_epi64::<1>(y));
+        y = _mm512_or_si512(y, _mm512_srli_epi64::<2>(y));
+        y = _mm512_or_si512(y, _mm512_srli_epi64::<4>(y));
+        y = _mm512_or_si512(y, _mm512_srli_epi64::<8>(y));
+        y = _mm512_or_si512(y, _mm512_srli_epi64::<16>(y));
+        let msb = _mm512_xor_si512(y, _mm512_srli_epi64::<1>(y));
+        // floor(log2) from the exact double of a power of two.
+        let e = _mm512_sub_epi64(
+            _mm512_srli_epi64::<52>(_mm512_castpd_si512(_mm512_cvtepi64_pd(msb))),
+            _mm512_set1_epi64(1023 + 14),
+        );
+        let sh = _mm512_maskz_mov_epi64(big, e);
+        let rounded = _mm512_srlv_epi64(
+            _mm512_add_epi64(ao, _mm512_sllv_epi64(one, _mm512_sub_epi64(sh, one))),
+            sh,
+        );
+        let m = _mm512_and_si512(
+            _mm512_mask_blend_epi64(big, ao, rounded),
+            _mm512_set1_epi64(0xFFFF),
+        );
+        let lk = _mm512_cvtepi32_epi64(_mm512_i64gather_epi32::<4>(
+            _mm512_add_epi64(m, k32768),
+            lut,
+        ));
+        let p = _mm512_mullo_epi64(lk, tv);
+        let p = _mm512_mask_sub_epi64(p, _mm512_cmplt_epi64_mask(ov, zero), zero, p);
+        let p = _mm512_add_epi64(p, _mm512_sllv_epi64(one, _mm512_add_epi64(sh, _mm512_set1_epi64(14))));
+        let k = _mm512_srav_epi64(p, _mm512_add_epi64(sh, _mm512_set1_epi64(15)));
+        let k = _mm512_max_epi64(_mm512_min_epi64(k, k32768), zero);
+        _mm512_mask_blend_epi64(_mm512_cmpeq_epi64_mask(ov, zero), k, k32768)
+    };
+
+    let mut j = start;
+    while j + 8 <= end {
+        let (oh, ov, od) = (ld8q(o[0], j), ld8q(o[1], j), ld8q(o[2], j));
+        let (th, tv, td) = (ld8q(t[0], j), ld8q(t[1], j), ld8q(t[2], j));
+        let ot = _mm512_add_epi64(_mm512_mullo_epi64(oh, th), _mm512_mullo_epi64(ov, tv));
+        let om = _mm512_add_epi64(_mm512_mullo_epi64(oh, oh), _mm512_mullo_epi64(ov, ov));
+        let tm = _mm512_add_epi64(_mm512_mullo_epi64(th, th), _mm512_mullo_epi64(tv, tv));
+        let fd = |v: __m512i| _mm512_mul_pd(_mm512_cvtps_pd(_mm512_cvtepi64_ps(v)), inv4096);
+        let a = fd(ot);
+        let rhs = _mm512_mul_pd(_mm512_mul_pd(cos1, fd(om)), fd(tm));
+        let angle = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(a, _mm512_setzero_pd())
+            & _mm512_cmp_pd_mask::<_CMP_GE_OQ>(_mm512_mul_pd(a, a), rhs);
+
+        let restore = |ov: __m512i, tv: __m512i| {
+            let k = gain_k(ov, tv);
+            let rst = _mm512_srai_epi64::<15>(_mm512_add_epi64(
+                _mm512_mullo_epi64(k, ov),
+                _mm512_set1_epi64(16384),
+            ));
+            let rst = sext32(rst);
+            let act = angle & _mm512_cmpgt_epi64_mask(k, zero);
+            let pos = act & _mm512_cmpgt_epi64_mask(ov, zero);
+            let neg = act & _mm512_cmplt_epi64_mask(ov, zero);
+            let gp = _mm512_mul_pd(_mm512_cvtepi64_pd(rst), g);
+            let tp = _mm512_cvtepi64_pd(tv);
+            let rst = _mm512_mask_blend_epi64(pos, rst, _mm512_cvttpd_epi64(_mm512_min_pd(gp, tp)));
+            _mm512_mask_blend_epi64(neg, rst, _mm512_cvttpd_epi64(_mm512_max_pd(gp, tp)))
+        };
+        let rs = [restore(oh, th), restore(ov, tv), restore(od, td)];
+        let ts = [th, tv, td];
+        st8q(rh, j, rs[0]);
+        st8q(rv, j, rs[1]);
+        st8q(rd, j, rs[2]);
+        let mut fs = zero;
+        let mut cs = zero;
+        for q in 0..3 {
+            let a = sext32(_mm512_sub_epi64(ts[q], rs[q]));
+            let c = _mm512_add_epi64(
+                _mm512_mullo_epi64(_mm512_set1_epi64(rf[q] as i64), a),
+                _mm512_set1_epi64(1 << 27),
+            );
+            let c = sext32(_mm512_srai_epi64::<28>(c));
+            let ac = _mm512_abs_epi64(c);
+            let rq = _mm512_set1_epi64(Q32_ROUND);
+            let f30 = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_set1_epi64(ONE_BY_30_Q32), ac), rq);
+            let f15 = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_set1_epi64(ONE_BY_15_Q32), ac), rq);
+            fs = _mm512_add_epi64(fs, _mm512_srai_epi64::<32>(f30));
+            cs = _mm512_add_epi64(cs, _mm512_srai_epi64::<32>(f15));
+        }
+        st8q(f, j, fs);
+        st8q(dc, j, _mm512_sub_epi64(cs, fs));
+        j += 8;
+    }
+    if j < end {
+        scalar::decouple_s(o, t, gain, rf, [rh, rv, rd], f, dc, j, end);
+    }
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+pub unsafe fn cm_s_row_avx512(
+    r: [&[i32]; 3],
+    vs: &[i32],
+    dc: &[i32],
+    rf: &[u32; 3],
+    cub_shift: u32,
+    cub_add: i64,
+    start: usize,
+    end: usize,
+) -> [i64; 3] {
+    let w = vs.len();
+    assert!(end <= w && dc.len() >= end && r.iter().all(|b| b.len() >= end));
+    let lo = start.max(1);
+    let hi = end.min(w.saturating_sub(1));
+    if lo >= hi {
+        return scalar::cm_s_row(r, vs, dc, rf, cub_shift, cub_add, start, end);
+    }
+    let mut acc = scalar::cm_s_row(r, vs, dc, rf, cub_shift, cub_add, start, lo);
+    let zero = _mm512_setzero_si512();
+    let mut vacc = [zero; 3];
+    let csh = _mm_cvtsi32_si128(cub_shift as i32);
+    let cadd = _mm512_set1_epi64(cub_add);
+    let mut j = lo;
+    while j + 8 <= hi {
+        let thr = _mm256_add_epi32(
+            _mm256_add_epi32(load8_i32(vs, j - 1), load8_i32(vs, j)),
+            _mm256_add_epi32(load8_i32(vs, j + 1), load8_i32(dc, j)),
+        );
+        let thr = _mm512_cvtepi32_epi64(thr);
+        for q in 0..3 {
+            let x = _mm512_add_epi64(
+                _mm512_mullo_epi64(ld8q(r[q], j), _mm512_set1_epi64(rf[q] as i64)),
+                _mm512_set1_epi64(1 << 27),
+            );
+            let x = sext32(_mm512_srai_epi64::<28>(x));
+            let x = sext32(_mm512_sub_epi64(_mm512_abs_epi64(x), thr));
+            let x = _mm512_max_epi64(x, zero);
+            let sq = _mm512_srai_epi64::<30>(_mm512_add_epi64(
+                _mm512_mullo_epi64(x, x),
+                _mm512_set1_epi64(1 << 29),
+            ));
+            let sq = sext32(sq);
+            let v = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mullo_epi64(sq, x), cadd), csh);
+            vacc[q] = _mm512_add_epi64(vacc[q], v);
+        }
+        j += 8;
+    }
+    let tail = scalar::cm_s_row(r, vs, dc, rf, cub_shift, cub_add, j, end);
+    for q in 0..3 {
+        acc[q] = acc[q]
+            .wrapping_add(_mm512_reduce_add_epi64(vacc[q]))
+            .wrapping_add(tail[q]);
+    }
+    acc
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+pub unsafe fn dwt_s_horz_avx512(
+    lo: &[i32],
+    hi: &[i32],
+    ix: &[[usize; 4]],
+    scale: usize,
+    a: &mut [i32],
+    v: &mut [i32],
+    h: &mut [i32],
+    d: &mut [i32],
+) {
+    use super::kernels::{S_ADD_HP, S_SHIFT_HP};
+    let w = lo.len();
+    let half = ix.len();
+    assert!(hi.len() == w && half == w.div_ceil(2));
+    assert!(a.len() >= half && v.len() >= half && h.len() >= half && d.len() >= half);
+    let add = _mm512_set1_epi64(S_ADD_HP[scale - 1]);
+    let sh = _mm_cvtsi32_si128(S_SHIFT_HP[scale - 1] as i32);
+    let c = |x: i32| _mm512_set1_epi64(x as i64);
+    let (l0, l1, l2, l3) = (c(LO[0]), c(LO[1]), c(LO[2]), c(LO[3]));
+    let (h0, h1, h2, h3) = (c(HI[0]), c(HI[1]), c(HI[2]), c(HI[3]));
+    scalar::dwt_s_horz_range(lo, hi, ix, scale, a, v, h, d, 0, 1.min(half));
+    // Output j reads 2j-1..2j+2: each i64 lane of a load at 2j-1 holds the pair (2j-1, 2j), of a
+    // load at 2j+1 the pair (2j+1, 2j+2); _mm512_mul_epi32 takes a lane's low (signed) dword.
+    let mut j = 1;
+    while 2 * j + 17 <= w {
+        let filt = |src: &[i32], c0, c1, c2, c3| {
+            let x = _mm512_loadu_si512(src.as_ptr().add(2 * j - 1) as *const _);
+            let y = _mm512_loadu_si512(src.as_ptr().add(2 * j + 1) as *const _);
+            let s = _mm512_add_epi64(
+                _mm512_add_epi64(
+                    _mm512_mul_epi32(x, c0),
+                    _mm512_mul_epi32(_mm512_srli_epi64::<32>(x), c1),
+                ),
+                _mm512_add_epi64(
+                    _mm512_mul_epi32(y, c2),
+                    _mm512_mul_epi32(_mm512_srli_epi64::<32>(y), c3),
+                ),
+            );
+            _mm512_sra_epi64(_mm512_add_epi64(s, add), sh)
+        };
+        st8q(a, j, filt(lo, l0, l1, l2, l3));
+        st8q(v, j, filt(lo, h0, h1, h2, h3));
+        st8q(h, j, filt(hi, l0, l1, l2, l3));
+        st8q(d, j, filt(hi, h0, h1, h2, h3));
+        j += 8;
+    }
+    if j < half {
+        scalar::dwt_s_horz_range(lo, hi, ix, scale, a, v, h, d, j, half);
+    }
+}
+
+#[cfg(test)]
+mod tests512 {
+    use super::*;
+    use crate::cpu::CpuLevel;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn range(&mut self, lo: i64, hi: i64) -> i32 {
+            (lo + (self.next() % (hi - lo + 1) as u64) as i64) as i32
+        }
+        /// Scale 1..3 band-like values: zeros, small, and large (past the 2^15 best15 switch).
+        fn band(&mut self, n: usize) -> Vec<i32> {
+            (0..n)
+                .map(|_| match self.next() % 6 {
+                    0 => 0,
+                    1 => self.range(-(1 << 28), 1 << 28),
+                    2 => self.range(-70000, 70000),
+                    _ => self.range(-3000, 3000),
+                })
+                .collect()
+        }
+    }
+
+    fn avx512() -> bool {
+        CpuLevel::get() >= CpuLevel::Avx512
+    }
+
+    macro_rules! widths_test {
+        ($name:ident, |$rng:ident, $w:ident| $body:block) => {
+            #[test]
+            fn $name() {
+                if !avx512() {
+                    return;
+                }
+                let mut $rng = Rng(0x0fed_cba9_8765_4321);
+                for $w in [1usize, 2, 7, 8, 9, 17, 18, 33, 34, 100, 361] {
+                    for _ in 0..4 $body
+                }
+            }
+        };
+    }
+
+    widths_test!(dwt_s_horz_matches_scalar, |rng, w| {
+        for scale in 1..=3 {
+            let lo = rng.band(w);
+            let hi = rng.band(w);
+            let ix = super::super::mirror_indices(w);
+            let n = ix.len();
+            let mut o1 = (vec![0; n], vec![0; n], vec![0; n], vec![0; n]);
+            let mut o2 = o1.clone();
+            scalar::dwt_s_horz(&lo, &hi, &ix, scale, &mut o1.0, &mut o1.1, &mut o1.2, &mut o1.3);
+            unsafe {
+                dwt_s_horz_avx512(&lo, &hi, &ix, scale, &mut o2.0, &mut o2.1, &mut o2.2, &mut o2.3)
+            };
+            assert_eq!(o1, o2, "w {w} scale {scale}");
+        }
+    });
+
+    widths_test!(decouple_s_matches_scalar, |rng, w| {
+        for gain in [1.0, 100.0, 1.7] {
+            let o: Vec<Vec<i32>> = (0..3).map(|_| rng.band(w)).collect();
+            let t: Vec<Vec<i32>> = o
+                .iter()
+                .map(|b| {
+                    b.iter()
+                        .map(|&x| match rng.next() % 4 {
+                            0 => x,
+                            1 => (x as i64 * 5 / 4) as i32,
+                            2 => x.wrapping_add(rng.range(-50, 50)),
+                            _ => rng.range(-3000, 3000),
+                        })
+                        .collect()
+                })
+                .collect();
+            let rf = [1_000_000_000u32, 1_000_000_000, 700_000_000];
+            let run = |simd: bool| {
+                let (mut rh, mut rv, mut rd) = (vec![0i32; w], vec![0i32; w], vec![0i32; w]);
+                let (mut f, mut dc) = (vec![0i32; w], vec![0i32; w]);
+                let oo = [&o[0][..], &o[1][..], &o[2][..]];
+                let tt = [&t[0][..], &t[1][..], &t[2][..]];
+                let start = w.min(1);
+                if simd {
+                    unsafe {
+                        decouple_s_avx512(
+                            oo, tt, gain, &rf, [&mut rh, &mut rv, &mut rd], &mut f, &mut dc,
+                            start, w,
+                        )
+                    };
+                } else {
+                    scalar::decouple_s(
+                        oo, tt, gain, &rf, [&mut rh, &mut rv, &mut rd], &mut f, &mut dc, start, w,
+                    );
+                }
+                (rh, rv, rd, f, dc)
+            };
+            assert_eq!(run(false), run(true), "w {w} gain {gain}");
+        }
+    });
+
+    widths_test!(cm_s_row_matches_scalar, |rng, w| {
+        if w < 2 {
+            continue;
+        }
+        let r: Vec<Vec<i32>> = (0..3).map(|_| rng.band(w)).collect();
+        let vs: Vec<i32> = (0..w).map(|_| rng.range(0, 30000)).collect();
+        let dc: Vec<i32> = (0..w).map(|_| rng.range(0, 10000)).collect();
+        let rf = [1_000_000_000u32, 1_000_000_000, 700_000_000];
+        let rr = [&r[0][..], &r[1][..], &r[2][..]];
+        for (s, e) in [(0, w), (w / 10, w - w / 10), (1, w - 1)] {
+            for (cs, ca) in [(9u32, 256i64), (0, 0)] {
+                let a = scalar::cm_s_row(rr, &vs, &dc, &rf, cs, ca, s, e);
+                let b = unsafe { cm_s_row_avx512(rr, &vs, &dc, &rf, cs, ca, s, e) };
+                assert_eq!(a, b, "w {w} range {s}..{e}");
+            }
+        }
+    });
+}
