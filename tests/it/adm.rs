@@ -210,7 +210,7 @@ fn adm_matches_libvmaf_720p_8bit() {
 #[test]
 fn adm_matches_libvmaf_odd_sizes() {
     let mut worst = 0f64;
-    for (w, h, seed) in [(176, 144, 2), (721, 405, 3), (177, 101, 4)] {
+    for (w, h, seed) in [(176, 144, 2), (721, 405, 3), (177, 101, 4), (64, 48, 5), (48, 40, 6), (41, 37, 7)] {
         let r = content(w, h, 8, seed);
         worst = worst.max(check(8, &distortions(&r, 8, seed + 10), None));
     }

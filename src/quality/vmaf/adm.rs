@@ -181,8 +181,27 @@ pub struct AdmRef {
     den_default: [f32; 4],
 }
 
+/// Smallest width and height ADM accepts: the fourth DWT level must be at least 2 samples wide.
+/// (libvmaf itself reads outside its buffers below 33 samples, so it is no oracle there.)
+pub const MIN_DIM: usize = 17;
+
+/// Whether a luma plane of this size can be scored (see [`MIN_DIM`]); callers check this and
+/// report an error instead of calling [`AdmRef::new`], which panics on smaller planes.
+pub fn supported_size(width: usize, height: usize) -> bool {
+    width >= MIN_DIM && height >= MIN_DIM
+}
+
 impl AdmRef {
+    /// Panics if the plane is smaller than [`MIN_DIM`] or `bit_depth` is not in 8..=12 (samples
+    /// must be below 2^bit_depth).
     pub fn new(luma: &Plane, bit_depth: u8) -> AdmRef {
+        assert!(
+            supported_size(luma.width, luma.height),
+            "adm: {}x{} is below the {MIN_DIM}x{MIN_DIM} minimum",
+            luma.width,
+            luma.height
+        );
+        assert!((8..=12).contains(&bit_depth), "adm: bit depth {bit_depth} unsupported");
         let level = CpuLevel::get();
         let (s0, a0) = dwt_scale0(level, luma, bit_depth);
         let (w1, h1) = (s0.w, s0.h);
@@ -481,6 +500,26 @@ pub(crate) fn filter_region(w: usize, h: usize) -> Region {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_sizes_do_not_panic_at_any_level() {
+        for (w, h) in [(17, 17), (17, 40), (23, 19), (32, 32), (33, 35)] {
+            let mut p = Plane::new(w, h);
+            for (i, v) in p.data.iter_mut().enumerate() {
+                *v = ((i * 37) % 251) as u16;
+            }
+            let mut d = p.clone();
+            d.data.iter_mut().step_by(3).for_each(|v| *v = 255 - *v);
+            let r = AdmRef::new(&p, 8);
+            let mut seen = Vec::new();
+            for lv in [CpuLevel::Scalar, CpuLevel::get()] {
+                let s = score_with(lv, &r, &d, 8, &AdmParams::default());
+                assert!(s.adm2.is_finite() && s.adm2 > 0.0, "{w}x{h}: {s:?}");
+                seen.push(s);
+            }
+            assert_eq!(seen[0], seen[1], "{w}x{h}: SIMD differs from scalar");
+        }
+    }
 
     #[test]
     fn indices_match_libvmaf_rules() {
