@@ -47,7 +47,8 @@ fn content(w: usize, h: usize, bd: u8, seed: u64) -> Plane {
             let mut v = 0.25 + 0.3 * xf / w as f64 + 0.1 * yf / h as f64;
             if x > w / 3 {
                 // textured region
-                v += 0.12 * (xf * fx).sin() * (yf * fy).cos() + 0.06 * ((xf + 2.0 * yf) * 0.31).sin();
+                v += 0.12 * (xf * fx).sin() * (yf * fy).cos()
+                    + 0.06 * ((xf + 2.0 * yf) * 0.31).sin();
             }
             for &(x0, y0, rw, rh, lvl) in &rects {
                 if x >= x0 && x < x0 + rw && y >= y0 && y < y0 + rh {
@@ -100,11 +101,19 @@ fn blur(p: &Plane, r: i64, bd: u8) -> Plane {
 fn noise(p: &Plane, sigma: f64, seed: u64, bd: u8) -> Plane {
     let mut rng = Rng(seed | 1);
     let vals: Vec<f64> = (0..p.data.len()).map(|_| sigma * rng.gauss()).collect();
-    map(p, |x, y| p.data[y * p.width + x] as f64 + vals[y * p.width + x], bd)
+    map(
+        p,
+        |x, y| p.data[y * p.width + x] as f64 + vals[y * p.width + x],
+        bd,
+    )
 }
 
 fn quantise(p: &Plane, step: f64, bd: u8) -> Plane {
-    map(p, |x, y| (p.data[y * p.width + x] as f64 / step).round() * step, bd)
+    map(
+        p,
+        |x, y| (p.data[y * p.width + x] as f64 / step).round() * step,
+        bd,
+    )
 }
 
 /// Unsharp mask: an enhancement the gain limit is about.
@@ -122,7 +131,11 @@ fn sharpen(p: &Plane, amount: f64, bd: u8) -> Plane {
 
 fn contrast(p: &Plane, gain: f64, bd: u8) -> Plane {
     let mid = (1u32 << (bd - 1)) as f64;
-    map(p, |x, y| mid + gain * (p.data[y * p.width + x] as f64 - mid), bd)
+    map(
+        p,
+        |x, y| mid + gain * (p.data[y * p.width + x] as f64 - mid),
+        bd,
+    )
 }
 
 fn frame(p: &Plane, bd: u8, i: u64) -> Frame {
@@ -156,14 +169,15 @@ fn check(bd: u8, pairs: &[(Plane, Plane)], gain: Option<f64>) -> f64 {
     let mut max_d = 0f64;
     for (i, (r, d)) in pairs.iter().enumerate() {
         let i = i as u32;
-        let want = lv
-            .feature(&adm2_name, i)
-            .expect("libvmaf integer_adm2");
+        let want = lv.feature(&adm2_name, i).expect("libvmaf integer_adm2");
         let aref = AdmRef::new(r, bd);
         let got = adm::score(&aref, d, bd, &params);
         let dd = (got.adm2 - want).abs();
         if std::env::var_os("ADM_TRACE").is_some() {
-            eprintln!("{}x{} frame {i}: adm2 {} libvmaf {want} scales {:?}", r.width, r.height, got.adm2, got.scales);
+            eprintln!(
+                "{}x{} frame {i}: adm2 {} libvmaf {want} scales {:?}",
+                r.width, r.height, got.adm2, got.scales
+            );
         }
         max_d = max_d.max(dd);
         assert!(
@@ -210,7 +224,14 @@ fn adm_matches_libvmaf_720p_8bit() {
 #[test]
 fn adm_matches_libvmaf_odd_sizes() {
     let mut worst = 0f64;
-    for (w, h, seed) in [(176, 144, 2), (721, 405, 3), (177, 101, 4), (64, 48, 5), (48, 40, 6), (41, 37, 7)] {
+    for (w, h, seed) in [
+        (176, 144, 2),
+        (721, 405, 3),
+        (177, 101, 4),
+        (64, 48, 5),
+        (48, 40, 6),
+        (41, 37, 7),
+    ] {
         let r = content(w, h, 8, seed);
         worst = worst.max(check(8, &distortions(&r, 8, seed + 10), None));
     }
@@ -248,7 +269,11 @@ fn adm_identical_frames_match_libvmaf() {
     eprintln!("adm identical max |Δ| = {:e}", d.max(d10));
     let aref = AdmRef::new(&r8, 8);
     let s = adm::score(&aref, &r8, 8, &AdmParams::default());
-    assert!((s.adm2 - 1.0).abs() < 1e-3, "identical frames adm2 {}", s.adm2);
+    assert!(
+        (s.adm2 - 1.0).abs() < 1e-3,
+        "identical frames adm2 {}",
+        s.adm2
+    );
 }
 
 #[test]
@@ -263,7 +288,15 @@ fn adm_enhancement_gain_limit_matches_libvmaf() {
     let d100 = check(8, &pairs, None);
     // The limit must matter for enhancement: with 1.0 the sharpened frame scores lower.
     let aref = AdmRef::new(&r, 8);
-    let lim = adm::score(&aref, &pairs[0].1, 8, &AdmParams { enhn_gain_limit: 1.0, ..AdmParams::default() });
+    let lim = adm::score(
+        &aref,
+        &pairs[0].1,
+        8,
+        &AdmParams {
+            enhn_gain_limit: 1.0,
+            ..AdmParams::default()
+        },
+    );
     let free = adm::score(&aref, &pairs[0].1, 8, &AdmParams::default());
     assert!(lim.adm2 < free.adm2, "{} !< {}", lim.adm2, free.adm2);
     eprintln!("adm gain-limit max |Δ| = {:e}", d1.max(d100));
@@ -277,7 +310,9 @@ fn adm_throughput_vs_libvmaf() {
     use std::time::Instant;
     let n = 20;
     let r = content(1920, 1080, 8, 21);
-    let dists: Vec<Plane> = (0..4).map(|i| noise(&blur(&r, 1, 8), 2.0, 30 + i, 8)).collect();
+    let dists: Vec<Plane> = (0..4)
+        .map(|i| noise(&blur(&r, 1, 8), 2.0, 30 + i, 8))
+        .collect();
     let rf = frame(&r, 8, 0);
     let dfs: Vec<Frame> = dists.iter().map(|d| frame(d, 8, 0)).collect();
 

@@ -13,6 +13,8 @@
 //!
 //! Not supported (none of the v0.6.1 family models use them): the Barten CSF modes,
 //! `adm_skip_scale0`, and the AIM/adm3 outputs.
+// Index loops mirror the sample/band layout of the fixed-point algorithm.
+#![allow(clippy::needless_range_loop)]
 
 mod kernels;
 #[cfg(target_arch = "x86_64")]
@@ -71,8 +73,10 @@ pub struct AdmScore {
 pub(crate) mod pool {
     use std::cell::RefCell;
 
+    type Buffers = (Vec<Vec<i16>>, Vec<Vec<i32>>);
+
     thread_local! {
-        static POOL: RefCell<(Vec<Vec<i16>>, Vec<Vec<i32>>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+        static POOL: RefCell<Buffers> = const { RefCell::new((Vec::new(), Vec::new())) };
     }
 
     fn best<T: Copy + Default>(list: &mut Vec<Vec<T>>, n: usize) -> Vec<T> {
@@ -201,7 +205,10 @@ impl AdmRef {
             luma.width,
             luma.height
         );
-        assert!((8..=12).contains(&bit_depth), "adm: bit depth {bit_depth} unsupported");
+        assert!(
+            (8..=12).contains(&bit_depth),
+            "adm: bit depth {bit_depth} unsupported"
+        );
         let level = CpuLevel::get();
         let (s0, a0) = dwt_scale0(level, luma, bit_depth);
         let (w1, h1) = (s0.w, s0.h);
@@ -260,8 +267,8 @@ pub(crate) fn csf_factors(p: &AdmParams, lambda: usize) -> [f32; 3] {
         [0.091401, 0.11792, 0.15214, 0.11792],
     ];
     let q = |theta: usize| -> f32 {
-        let r = (p.norm_view_dist * p.ref_display_height as f64 * std::f64::consts::PI / 180.0)
-            as f32;
+        let r =
+            (p.norm_view_dist * p.ref_display_height as f64 * std::f64::consts::PI / 180.0) as f32;
         let temp = (2f64.powf((lambda + 1) as f64) * F0 as f64 * G[theta] as f64 / r as f64).log10()
             as f32;
         let kt = K * temp * temp;

@@ -1,7 +1,11 @@
 //! ADM kernels: the always-compiled scalar reference (`scalar`), the per-scale drivers, and the
 //! dispatch to the x86 SIMD twins by [`CpuLevel`].
+// Index loops mirror the sample/band layout of the fixed-point algorithm.
+#![allow(clippy::needless_range_loop)]
 
-use super::{filter_region, pool, pool_region, rfactor_s123, rfactor_scale0, AdmParams, Bands, Region};
+use super::{
+    filter_region, pool, pool_region, rfactor_s123, rfactor_scale0, AdmParams, Bands, Region,
+};
 use crate::cpu::CpuLevel;
 
 /// db2 analysis filters in Q15 (libvmaf `dwt2_db2_coeffs_lo/hi`) and the low-pass sum used to
@@ -228,7 +232,8 @@ pub mod scalar {
         let a = (ot_dp as f32) as f64 / 4096.0;
         a >= 0.0
             && a * a
-                >= cos1 as f64 * ((o_mag_sq as f32) as f64 / 4096.0)
+                >= cos1 as f64
+                    * ((o_mag_sq as f32) as f64 / 4096.0)
                     * ((t_mag_sq as f32) as f64 / 4096.0)
     }
 
@@ -253,7 +258,8 @@ pub mod scalar {
         if o == 0 {
             32768
         } else {
-            let k = ((DIV_LOOKUP[(o as i32 + 32768) as usize] as i64 * t as i64 + 16384) >> 15) as i32;
+            let k =
+                ((DIV_LOOKUP[(o as i32 + 32768) as usize] as i64 * t as i64 + 16384) >> 15) as i32;
             k.clamp(0, 32768)
         }
     }
@@ -417,7 +423,10 @@ pub mod scalar {
         for j in start..end {
             let l = if j == 0 { 1 } else { j - 1 };
             let rr = if j + 1 == w { w - 1 } else { j + 1 };
-            let thr = vs[l].wrapping_add(vs[j]).wrapping_add(vs[rr]).wrapping_add(dc[j]);
+            let thr = vs[l]
+                .wrapping_add(vs[j])
+                .wrapping_add(vs[rr])
+                .wrapping_add(dc[j]);
             for q in 0..3 {
                 let x = (r[q][j] as i32).wrapping_mul(c.rf[q]).wrapping_abs();
                 let x = x.wrapping_sub(thr.wrapping_shl(c.sub[q])).max(0);
@@ -445,7 +454,10 @@ pub mod scalar {
         for j in start..end {
             let l = if j == 0 { 1 } else { j - 1 };
             let rr = if j + 1 == w { w - 1 } else { j + 1 };
-            let thr = vs[l].wrapping_add(vs[j]).wrapping_add(vs[rr]).wrapping_add(dc[j]);
+            let thr = vs[l]
+                .wrapping_add(vs[j])
+                .wrapping_add(vs[rr])
+                .wrapping_add(dc[j]);
             for q in 0..3 {
                 let x = ((r[q][j] as i64 * rf[q] as i64 + (1 << 27)) >> 28) as i32;
                 let x = x.wrapping_abs().wrapping_sub(thr).max(0);
@@ -621,7 +633,9 @@ fn cm_s_dispatch(
     #[cfg(target_arch = "x86_64")]
     if level >= CpuLevel::Avx512 {
         // SAFETY: CpuLevel::Avx512 guarantees AVX-512 F/VL/DQ/BW.
-        return unsafe { super::x86::cm_s_row_avx512(r, vs, dc, rf, cub_shift, cub_add, start, end) };
+        return unsafe {
+            super::x86::cm_s_row_avx512(r, vs, dc, rf, cub_shift, cub_add, start, end)
+        };
     }
     let _ = level;
     scalar::cm_s_row(r, vs, dc, rf, cub_shift, cub_add, start, end)
@@ -652,12 +666,7 @@ fn noise_floor(p: &Region, noise_weight: f64) -> f32 {
 }
 
 /// Numerator of scale 0.
-pub(super) fn num_scale0(
-    level: CpuLevel,
-    rb: &Bands<i16>,
-    db: &Bands<i16>,
-    p: &AdmParams,
-) -> f32 {
+pub(super) fn num_scale0(level: CpuLevel, rb: &Bands<i16>, db: &Bands<i16>, p: &AdmParams) -> f32 {
     let (w, h) = (rb.w, rb.h);
     let fr = filter_region(w, h);
     let pr = pool_region(w, h);
@@ -810,11 +819,7 @@ pub(super) fn num_s123(
     }
     let base = [45u32, 39, 36][scale - 1];
     let fs = 2f64.powf(base.wrapping_sub(cub).wrapping_sub(sia) as f64) as f32;
-    let fa = [
-        acc[0] as f32 / fs,
-        acc[1] as f32 / fs,
-        acc[2] as f32 / fs,
-    ];
+    let fa = [acc[0] as f32 / fs, acc[1] as f32 / fs, acc[2] as f32 / fs];
     sum_bands(fa, noise_floor(&pr, p.noise_weight))
 }
 

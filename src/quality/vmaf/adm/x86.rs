@@ -1,7 +1,13 @@
-//! AVX2 twins of the ADM kernels, bit-exact with `kernels::scalar` for valid input (samples below
+//! x86 SIMD twins of the ADM kernels (AVX2 for scale 0, AVX-512 F/VL/DQ/BW for the 64-bit
+//! fixed point of scales 1..3), bit-exact with `kernels::scalar` for valid input (samples below
 //! 2^bit_depth, so every DWT band value stays within ±2^15 as libvmaf's 16-bit pipeline assumes).
 //! Edges and tails fall back to the scalar kernels.
+// Index loops mirror the sample/band layout of the fixed-point algorithm.
+#![allow(clippy::needless_range_loop)]
 #![allow(clippy::too_many_arguments)]
+// The AVX-512 intrinsics are stable since Rust 1.89; the project builds with 1.95 (COMMON.md) but
+// Cargo.toml still says rust-version 1.80 — the lead is asked to raise it.
+#![allow(clippy::incompatible_msrv)]
 
 use super::kernels::{
     cos_1deg_sq, scalar, CSF0_ADD, CSF0_SHIFT, DIV_LOOKUP, HI, LO, LO_SUM, ONE_BY_15_Q12,
@@ -154,7 +160,8 @@ pub unsafe fn dwt_s_vert_avx2(rows: [&[i32]; 4], scale: usize, lo: &mut [i32], h
             }
             sra(acc)
         };
-        let join = |e: __m256i, o: __m256i| _mm256_blend_epi32(e, _mm256_slli_epi64(o, 32), 0b1010_1010);
+        let join =
+            |e: __m256i, o: __m256i| _mm256_blend_epi32(e, _mm256_slli_epi64(o, 32), 0b1010_1010);
         let lo_v = join(filt(&l, &s), filt(&l, &so));
         let hi_v = join(filt(&hh, &s), filt(&hh, &so));
         _mm256_storeu_si256(lo.as_mut_ptr().add(j) as *mut __m256i, lo_v);
@@ -279,11 +286,20 @@ pub unsafe fn decouple0_avx2(
             let r2048 = _mm256_set1_epi32(2048);
             let f30 = _mm256_mullo_epi32(_mm256_set1_epi32(ONE_BY_30_Q12), ac);
             let f15 = _mm256_mullo_epi32(_mm256_set1_epi32(ONE_BY_15_Q12), ac);
-            fs = _mm256_add_epi32(fs, sext16(_mm256_srai_epi32(_mm256_add_epi32(f30, r2048), 12)));
-            cs = _mm256_add_epi32(cs, sext16(_mm256_srai_epi32(_mm256_add_epi32(f15, r2048), 12)));
+            fs = _mm256_add_epi32(
+                fs,
+                sext16(_mm256_srai_epi32(_mm256_add_epi32(f30, r2048), 12)),
+            );
+            cs = _mm256_add_epi32(
+                cs,
+                sext16(_mm256_srai_epi32(_mm256_add_epi32(f15, r2048), 12)),
+            );
         }
         _mm256_storeu_si256(f.as_mut_ptr().add(j) as *mut __m256i, fs);
-        _mm256_storeu_si256(dc.as_mut_ptr().add(j) as *mut __m256i, _mm256_sub_epi32(cs, fs));
+        _mm256_storeu_si256(
+            dc.as_mut_ptr().add(j) as *mut __m256i,
+            _mm256_sub_epi32(cs, fs),
+        );
         j += 8;
     }
     if j < end {
@@ -410,8 +426,7 @@ mod tests {
                 .map(|_| (0..w).map(|_| rng.range(0, max) as u16).collect())
                 .collect();
             let rr = [&rows[0][..], &rows[1][..], &rows[2][..], &rows[3][..]];
-            let (mut l1, mut h1, mut l2, mut h2) =
-                (vec![0; w], vec![0; w], vec![0; w], vec![0; w]);
+            let (mut l1, mut h1, mut l2, mut h2) = (vec![0; w], vec![0; w], vec![0; w], vec![0; w]);
             scalar::dwt0_vert(rr, bd, &mut l1, &mut h1);
             unsafe { dwt0_vert_avx2(rr, bd, &mut l2, &mut h2) };
             assert_eq!((l1, h1), (l2, h2), "w {w} bd {bd}");
@@ -439,8 +454,7 @@ mod tests {
                 .map(|_| (0..w).map(|_| rng.range(-1 << 24, 1 << 24)).collect())
                 .collect();
             let rr = [&rows[0][..], &rows[1][..], &rows[2][..], &rows[3][..]];
-            let (mut l1, mut h1, mut l2, mut h2) =
-                (vec![0; w], vec![0; w], vec![0; w], vec![0; w]);
+            let (mut l1, mut h1, mut l2, mut h2) = (vec![0; w], vec![0; w], vec![0; w], vec![0; w]);
             scalar::dwt_s_vert(rr, scale, &mut l1, &mut h1);
             unsafe { dwt_s_vert_avx2(rr, scale, &mut l2, &mut h2) };
             assert_eq!((l1, h1), (l2, h2), "w {w} scale {scale}");
@@ -474,13 +488,28 @@ mod tests {
                 if simd {
                     unsafe {
                         decouple0_avx2(
-                            oo, tt, gain, &rf, [&mut rh, &mut rv, &mut rd], &mut f, &mut dc,
-                            start, w,
+                            oo,
+                            tt,
+                            gain,
+                            &rf,
+                            [&mut rh, &mut rv, &mut rd],
+                            &mut f,
+                            &mut dc,
+                            start,
+                            w,
                         )
                     };
                 } else {
                     scalar::decouple0(
-                        oo, tt, gain, &rf, [&mut rh, &mut rv, &mut rd], &mut f, &mut dc, start, w,
+                        oo,
+                        tt,
+                        gain,
+                        &rf,
+                        [&mut rh, &mut rv, &mut rd],
+                        &mut f,
+                        &mut dc,
+                        start,
+                        w,
                     );
                 }
                 (rh, rv, rd, f, dc)
@@ -528,7 +557,10 @@ unsafe fn ld8q(p: &[i32], j: usize) -> __m512i {
 #[inline(always)]
 unsafe fn st8q(p: &mut [i32], j: usize, v: __m512i) {
     debug_assert!(j + 8 <= p.len());
-    _mm256_storeu_si256(p.as_mut_ptr().add(j) as *mut __m256i, _mm512_cvtepi64_epi32(v));
+    _mm256_storeu_si256(
+        p.as_mut_ptr().add(j) as *mut __m256i,
+        _mm512_cvtepi64_epi32(v),
+    );
 }
 
 /// Sign-extends the low 32 bits of each i64 lane (wrapping i32 arithmetic).
@@ -593,7 +625,10 @@ pub unsafe fn decouple_s_avx512(
         ));
         let p = _mm512_mullo_epi64(lk, tv);
         let p = _mm512_mask_sub_epi64(p, _mm512_cmplt_epi64_mask(ov, zero), zero, p);
-        let p = _mm512_add_epi64(p, _mm512_sllv_epi64(one, _mm512_add_epi64(sh, _mm512_set1_epi64(14))));
+        let p = _mm512_add_epi64(
+            p,
+            _mm512_sllv_epi64(one, _mm512_add_epi64(sh, _mm512_set1_epi64(14))),
+        );
         let k = _mm512_srav_epi64(p, _mm512_add_epi64(sh, _mm512_set1_epi64(15)));
         let k = _mm512_max_epi64(_mm512_min_epi64(k, k32768), zero);
         _mm512_mask_blend_epi64(_mm512_cmpeq_epi64_mask(ov, zero), k, k32768)
@@ -643,8 +678,10 @@ pub unsafe fn decouple_s_avx512(
             let c = sext32(_mm512_srai_epi64::<28>(c));
             let ac = _mm512_abs_epi64(c);
             let rq = _mm512_set1_epi64(Q32_ROUND);
-            let f30 = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_set1_epi64(ONE_BY_30_Q32), ac), rq);
-            let f15 = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_set1_epi64(ONE_BY_15_Q32), ac), rq);
+            let f30 =
+                _mm512_add_epi64(_mm512_mullo_epi64(_mm512_set1_epi64(ONE_BY_30_Q32), ac), rq);
+            let f15 =
+                _mm512_add_epi64(_mm512_mullo_epi64(_mm512_set1_epi64(ONE_BY_15_Q32), ac), rq);
             fs = _mm512_add_epi64(fs, _mm512_srai_epi64::<32>(f30));
             cs = _mm512_add_epi64(cs, _mm512_srai_epi64::<32>(f15));
         }
@@ -822,9 +859,13 @@ mod tests512 {
             let n = ix.len();
             let mut o1 = (vec![0; n], vec![0; n], vec![0; n], vec![0; n]);
             let mut o2 = o1.clone();
-            scalar::dwt_s_horz(&lo, &hi, &ix, scale, &mut o1.0, &mut o1.1, &mut o1.2, &mut o1.3);
+            scalar::dwt_s_horz(
+                &lo, &hi, &ix, scale, &mut o1.0, &mut o1.1, &mut o1.2, &mut o1.3,
+            );
             unsafe {
-                dwt_s_horz_avx512(&lo, &hi, &ix, scale, &mut o2.0, &mut o2.1, &mut o2.2, &mut o2.3)
+                dwt_s_horz_avx512(
+                    &lo, &hi, &ix, scale, &mut o2.0, &mut o2.1, &mut o2.2, &mut o2.3,
+                )
             };
             assert_eq!(o1, o2, "w {w} scale {scale}");
         }
@@ -856,13 +897,28 @@ mod tests512 {
                 if simd {
                     unsafe {
                         decouple_s_avx512(
-                            oo, tt, gain, &rf, [&mut rh, &mut rv, &mut rd], &mut f, &mut dc,
-                            start, w,
+                            oo,
+                            tt,
+                            gain,
+                            &rf,
+                            [&mut rh, &mut rv, &mut rd],
+                            &mut f,
+                            &mut dc,
+                            start,
+                            w,
                         )
                     };
                 } else {
                     scalar::decouple_s(
-                        oo, tt, gain, &rf, [&mut rh, &mut rv, &mut rd], &mut f, &mut dc, start, w,
+                        oo,
+                        tt,
+                        gain,
+                        &rf,
+                        [&mut rh, &mut rv, &mut rd],
+                        &mut f,
+                        &mut dc,
+                        start,
+                        w,
                     );
                 }
                 (rh, rv, rd, f, dc)
