@@ -106,12 +106,27 @@ pub(crate) mod pool {
         POOL.with(|p| best(&mut p.borrow_mut().1, n))
     }
 
+    /// More than one frame's worth of buffers is never needed per thread; beyond this (a
+    /// thread that only drops references made elsewhere) buffers are freed.
+    const CAP: usize = 40;
+
     pub fn give_i16(v: Vec<i16>) {
-        POOL.with(|p| p.borrow_mut().0.push(v))
+        // try_with: a reference dropped during thread teardown just frees its memory.
+        let _ = POOL.try_with(|p| {
+            let mut p = p.borrow_mut();
+            if p.0.len() < CAP {
+                p.0.push(v)
+            }
+        });
     }
 
     pub fn give_i32(v: Vec<i32>) {
-        POOL.with(|p| p.borrow_mut().1.push(v))
+        let _ = POOL.try_with(|p| {
+            let mut p = p.borrow_mut();
+            if p.1.len() < CAP {
+                p.1.push(v)
+            }
+        });
     }
 }
 
@@ -123,6 +138,18 @@ pub(crate) struct Bands<T> {
     pub hb: Vec<T>,
     pub vb: Vec<T>,
     pub db: Vec<T>,
+}
+
+impl<T> Bands<T> {
+    fn empty() -> Self {
+        Bands {
+            w: 0,
+            h: 0,
+            hb: Vec::new(),
+            vb: Vec::new(),
+            db: Vec::new(),
+        }
+    }
 }
 
 impl Bands<i16> {
@@ -140,13 +167,6 @@ impl Bands<i16> {
         pool::give_i16(self.vb);
         pool::give_i16(self.db);
     }
-    fn shrink(mut self) -> Self {
-        for v in [&mut self.hb, &mut self.vb, &mut self.db] {
-            v.truncate(self.w * self.h);
-            v.shrink_to_fit();
-        }
-        self
-    }
 }
 
 impl Bands<i32> {
@@ -163,13 +183,6 @@ impl Bands<i32> {
         pool::give_i32(self.hb);
         pool::give_i32(self.vb);
         pool::give_i32(self.db);
-    }
-    fn shrink(mut self) -> Self {
-        for v in [&mut self.hb, &mut self.vb, &mut self.db] {
-            v.truncate(self.w * self.h);
-            v.shrink_to_fit();
-        }
-        self
     }
 }
 
@@ -193,6 +206,18 @@ pub const MIN_DIM: usize = 17;
 /// report an error instead of calling [`AdmRef::new`], which panics on smaller planes.
 pub fn supported_size(width: usize, height: usize) -> bool {
     width >= MIN_DIM && height >= MIN_DIM
+}
+
+/// The reference's bands go back to the (dropping thread's) scratch pool, so preparing one
+/// reference per frame touches no fresh memory in steady state.
+impl Drop for AdmRef {
+    fn drop(&mut self) {
+        let s0 = std::mem::replace(&mut self.s0, Bands::empty());
+        s0.recycle();
+        for b in &mut self.s123 {
+            std::mem::replace(b, Bands::empty()).recycle();
+        }
+    }
 }
 
 impl AdmRef {
@@ -222,8 +247,8 @@ impl AdmRef {
             width: luma.width,
             height: luma.height,
             bit_depth,
-            s0: s0.shrink(),
-            s123: [s1.shrink(), s2.shrink(), s3.shrink()],
+            s0,
+            s123: [s1, s2, s3],
             den_default: [0.0; 4],
         };
         r.den_default = r.dens(&AdmParams::default());
