@@ -30,6 +30,8 @@ use crate::frame::Plane;
 pub struct AdmParams {
     /// `adm_enhn_gain_limit`: how much a distorted detail band may exceed the reference and still
     /// count as restored (1.0 disables enhancement gain, as `vmaf_v0.6.1neg` asks). Default 100.
+    /// Fractional values follow libvmaf's C (truncation); libvmaf's AVX-512 path rounds instead
+    /// and differs from its own C by ~1e-6 there. The models only use 1 and 100.
     pub enhn_gain_limit: f64,
     /// `adm_norm_view_dist`: viewing distance / display height. Default 3.0.
     pub norm_view_dist: f64,
@@ -332,7 +334,8 @@ pub(crate) fn rfactor_s123(p: &AdmParams, scale: usize) -> [u32; 3] {
 }
 
 /// Scores a distorted luma plane against a prepared reference. The plane must have the
-/// reference's size and the same bit depth (the caller checks; a mismatch panics).
+/// reference's size and bit depth (the caller checks; a mismatch panics), samples below
+/// 2^bit_depth.
 pub fn score(r: &AdmRef, dist_luma: &Plane, bit_depth: u8, params: &AdmParams) -> AdmScore {
     score_with(CpuLevel::get(), r, dist_luma, bit_depth, params)
 }
@@ -349,6 +352,10 @@ pub fn score_with(
         (dist_luma.width, dist_luma.height),
         (r.width, r.height),
         "adm: distorted plane size differs from the reference"
+    );
+    assert_eq!(
+        bit_depth, r.bit_depth,
+        "adm: distorted bit depth differs from the reference"
     );
     let dens = if params.csf_key() == AdmParams::default().csf_key() {
         r.den_default
@@ -532,6 +539,12 @@ pub(crate) fn filter_region(w: usize, h: usize) -> Region {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prepared_reference_is_shareable() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<AdmRef>();
+    }
 
     #[test]
     fn small_sizes_do_not_panic_at_any_level() {
