@@ -435,3 +435,20 @@ fn adm_throughput_vs_libvmaf() {
     }
     assert!(acc.is_finite());
 }
+
+/// A profiling loop (e.g. under `perf record`): 1080p scoring at the detected CPU level.
+#[test]
+#[ignore]
+fn adm_profile_loop() {
+    let r = content(1920, 1080, 8, 21);
+    let d = noise(&blur(&r, 1, 8), 2.0, 30, 8);
+    let p = AdmParams::default();
+    let mut acc = 0.0;
+    for i in 0..60 {
+        let aref = AdmRef::new(&r, 8);
+        for _ in 0..if i % 2 == 0 { 1 } else { 3 } {
+            acc += adm::score(&aref, &d, 8, &p).adm2;
+        }
+    }
+    assert!(acc.is_finite());
+}

@@ -271,7 +271,12 @@ impl AdmRef {
 
     fn dens(&self, p: &AdmParams) -> [f32; 4] {
         let mut d = [0f32; 4];
-        d[0] = kernels::den_scale0(&self.s0, &csf_factors(p, 0), p.noise_weight);
+        d[0] = kernels::den_scale0(
+            CpuLevel::get(),
+            &self.s0,
+            &csf_factors(p, 0),
+            p.noise_weight,
+        );
         for s in 1..4 {
             d[s] = kernels::den_s123(&self.s123[s - 1], s, &csf_factors(p, s), p.noise_weight);
         }

@@ -523,6 +523,12 @@ pub(super) fn dwt_s_vert(
     hi: &mut [i32],
 ) {
     #[cfg(target_arch = "x86_64")]
+    if level >= CpuLevel::Avx512 {
+        // SAFETY: CpuLevel::Avx512 guarantees AVX-512 F/VL/DQ/BW.
+        unsafe { super::x86::dwt_s_vert_avx512(rows, scale, lo, hi) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if simd(level) {
         // SAFETY: AVX2 checked by the level.
         unsafe { super::x86::dwt_s_vert_avx2(rows, scale, lo, hi) };
@@ -845,7 +851,26 @@ pub(super) fn num_s123(
 }
 
 /// Denominator of scale 0: the cube-pooled reference bands (libvmaf `adm_csf_den_scale`).
-pub(super) fn den_scale0(rb: &Bands<i16>, rfactor: &[f32; 3], noise_weight: f64) -> f32 {
+/// Σ|x|³ over a row of i16 band values.
+fn cube_sum_i16(level: CpuLevel, x: &[i16]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if level >= CpuLevel::Avx512 {
+        // SAFETY: CpuLevel::Avx512 guarantees AVX-512 F/VL/DQ/BW.
+        return unsafe { super::x86::cube_sum_i16_avx512(x) };
+    }
+    let _ = level;
+    x.iter()
+        .map(|&v| (v as i32).unsigned_abs() as u64)
+        .map(|a| a * a * a)
+        .sum()
+}
+
+pub(super) fn den_scale0(
+    level: CpuLevel,
+    rb: &Bands<i16>,
+    rfactor: &[f32; 3],
+    noise_weight: f64,
+) -> f32 {
     let (w, h) = (rb.w, rb.h);
     let pr = pool_region(w, h);
     let area = ((pr.bottom - pr.top) * (pr.right - pr.left)) as f64;
@@ -854,15 +879,9 @@ pub(super) fn den_scale0(rb: &Bands<i16>, rfactor: &[f32; 3], noise_weight: f64)
     let mut acc = [0u64; 3];
     for i in pr.top..pr.bottom {
         let o = i * w;
-        let mut inner = [0u64; 3];
         for (q, band) in [&rb.hb, &rb.vb, &rb.db].into_iter().enumerate() {
-            for &x in &band[o + pr.left..o + pr.right] {
-                let a = (x as i32).unsigned_abs() as u64;
-                inner[q] += a * a * a;
-            }
-        }
-        for q in 0..3 {
-            acc[q] += (inner[q] + add) >> sa;
+            let inner = cube_sum_i16(level, &band[o + pr.left..o + pr.right]);
+            acc[q] += (inner + add) >> sa;
         }
     }
     let shift = 2f64.powf((18 - sa as i32) as f64);

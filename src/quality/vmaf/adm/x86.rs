@@ -803,6 +803,58 @@ pub unsafe fn dwt_s_horz_avx512(
     }
 }
 
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+pub unsafe fn dwt_s_vert_avx512(rows: [&[i32]; 4], scale: usize, lo: &mut [i32], hi: &mut [i32]) {
+    use super::kernels::{S_ADD_VP, S_SHIFT_VP};
+    let w = lo.len();
+    assert!(hi.len() == w && rows.iter().all(|r| r.len() >= w));
+    let add = _mm512_set1_epi64(S_ADD_VP[scale - 1]);
+    let sh = _mm_cvtsi32_si128(S_SHIFT_VP[scale - 1] as i32);
+    let c = |x: i32| _mm512_set1_epi64(x as i64);
+    let l = [c(LO[0]), c(LO[1]), c(LO[2]), c(LO[3])];
+    let hh = [c(HI[0]), c(HI[1]), c(HI[2]), c(HI[3])];
+    let mut j = 0;
+    while j + 8 <= w {
+        let s = [
+            ld8q(rows[0], j),
+            ld8q(rows[1], j),
+            ld8q(rows[2], j),
+            ld8q(rows[3], j),
+        ];
+        let filt = |cf: &[__m512i; 4]| {
+            let mut acc = add;
+            for k in 0..4 {
+                acc = _mm512_add_epi64(acc, _mm512_mul_epi32(s[k], cf[k]));
+            }
+            _mm512_sra_epi64(acc, sh)
+        };
+        st8q(lo, j, filt(&l));
+        st8q(hi, j, filt(&hh));
+        j += 8;
+    }
+    scalar::dwt_s_vert_range(rows, scale, lo, hi, j);
+}
+
+/// Σ|x|³ of one row of i16 band values (libvmaf `adm_csf_den_scale`'s inner sum).
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+pub unsafe fn cube_sum_i16_avx512(x: &[i16]) -> u64 {
+    let mut acc = _mm512_setzero_si512();
+    let mut j = 0;
+    while j + 8 <= x.len() {
+        let a = _mm512_cvtepu32_epi64(_mm256_abs_epi32(_mm256_cvtepi16_epi32(_mm_loadu_si128(
+            x.as_ptr().add(j) as *const __m128i,
+        ))));
+        acc = _mm512_add_epi64(acc, _mm512_mullo_epi64(_mm512_mul_epu32(a, a), a));
+        j += 8;
+    }
+    let mut s = _mm512_reduce_add_epi64(acc) as u64;
+    for &v in &x[j..] {
+        let a = (v as i32).unsigned_abs() as u64;
+        s += a * a * a;
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests512 {
     use super::*;
@@ -869,6 +921,27 @@ mod tests512 {
             };
             assert_eq!(o1, o2, "w {w} scale {scale}");
         }
+    });
+
+    widths_test!(dwt_s_vert_avx512_matches_scalar, |rng, w| {
+        for scale in 1..=3 {
+            let rows: Vec<Vec<i32>> = (0..4).map(|_| rng.band(w)).collect();
+            let rr = [&rows[0][..], &rows[1][..], &rows[2][..], &rows[3][..]];
+            let (mut l1, mut h1, mut l2, mut h2) = (vec![0; w], vec![0; w], vec![0; w], vec![0; w]);
+            scalar::dwt_s_vert(rr, scale, &mut l1, &mut h1);
+            unsafe { dwt_s_vert_avx512(rr, scale, &mut l2, &mut h2) };
+            assert_eq!((l1, h1), (l2, h2), "w {w} scale {scale}");
+        }
+    });
+
+    widths_test!(cube_sum_matches_scalar, |rng, w| {
+        let x: Vec<i16> = (0..w).map(|_| rng.range(-32768, 32767) as i16).collect();
+        let want: u64 = x
+            .iter()
+            .map(|&v| (v as i32).unsigned_abs() as u64)
+            .map(|a| a * a * a)
+            .sum();
+        assert_eq!(want, unsafe { cube_sum_i16_avx512(&x) }, "w {w}");
     });
 
     widths_test!(decouple_s_matches_scalar, |rng, w| {
