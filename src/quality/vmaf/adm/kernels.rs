@@ -574,6 +574,12 @@ fn decouple0_dispatch(
     end: usize,
 ) {
     #[cfg(target_arch = "x86_64")]
+    if level >= CpuLevel::Avx512 {
+        // SAFETY: CpuLevel::Avx512 guarantees AVX-512 F/VL/DQ/BW.
+        unsafe { super::x86::decouple0_avx512(o, t, gain, rf, r, f, dc, start, end) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if simd(level) {
         // SAFETY: AVX2 checked by the level.
         unsafe { super::x86::decouple0_avx2(o, t, gain, rf, r, f, dc, start, end) };

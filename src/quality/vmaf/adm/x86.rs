@@ -855,6 +855,133 @@ pub unsafe fn cube_sum_i16_avx512(x: &[i16]) -> u64 {
     s
 }
 
+/// [`decouple0_avx2`] on 16 pixels per 512-bit vector.
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+pub unsafe fn decouple0_avx512(
+    o: [&[i16]; 3],
+    t: [&[i16]; 3],
+    gain: f64,
+    rf: &[i32; 3],
+    r: [&mut [i16]; 3],
+    f: &mut [i32],
+    dc: &mut [i32],
+    start: usize,
+    end: usize,
+) {
+    let [rh, rv, rd] = r;
+    assert!(end <= f.len() && end <= dc.len());
+    assert!(o.iter().chain(t.iter()).all(|b| b.len() >= end));
+    assert!(rh.len() >= end && rv.len() >= end && rd.len() >= end);
+    if !(gain.fract() == 0.0 && (1.0..=32767.0).contains(&gain)) {
+        return scalar::decouple0(o, t, gain, rf, [rh, rv, rd], f, dc, start, end);
+    }
+    let g = _mm512_set1_epi32(gain as i32);
+    let zero = _mm512_setzero_si512();
+    let cos1 = _mm512_set1_pd(cos_1deg_sq() as f64);
+    let inv4096 = _mm512_set1_pd(1.0 / 4096.0);
+    let k32768 = _mm512_set1_epi32(32768);
+    let k32768_64 = _mm512_set1_epi64(32768);
+    let r16384_64 = _mm512_set1_epi64(16384);
+    let r16384 = _mm512_set1_epi32(16384);
+    let r2048 = _mm512_set1_epi32(2048);
+    let lut = DIV_LOOKUP.as_ptr();
+    let ld = |b: &[i16], j: usize| {
+        _mm512_cvtepi16_epi32(_mm256_loadu_si256(b.as_ptr().add(j) as *const __m256i))
+    };
+    let st = |b: &mut [i16], j: usize, v: __m512i| {
+        _mm256_storeu_si256(
+            b.as_mut_ptr().add(j) as *mut __m256i,
+            _mm512_cvtepi32_epi16(v),
+        )
+    };
+    let sx16 = |v: __m512i| _mm512_srai_epi32::<16>(_mm512_slli_epi32::<16>(v));
+
+    let gain_k = |ov: __m512i, tv: __m512i| {
+        let lk = _mm512_i32gather_epi32::<4>(_mm512_add_epi32(ov, k32768), lut);
+        let half = |l: __m512i, t: __m512i| {
+            let p = _mm512_add_epi64(_mm512_mul_epi32(l, t), r16384_64);
+            let q = _mm512_srai_epi64::<15>(p);
+            _mm512_max_epi64(_mm512_min_epi64(q, k32768_64), zero)
+        };
+        let e = half(lk, tv);
+        let od = half(_mm512_srli_epi64::<32>(lk), _mm512_srli_epi64::<32>(tv));
+        let k = _mm512_mask_blend_epi32(0xAAAA, e, _mm512_slli_epi64::<32>(od));
+        _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(ov, zero), k, k32768)
+    };
+
+    let mut j = start;
+    while j + 16 <= end {
+        let (oh, ov, od) = (ld(o[0], j), ld(o[1], j), ld(o[2], j));
+        let (th, tv, td) = (ld(t[0], j), ld(t[1], j), ld(t[2], j));
+        let ot = _mm512_add_epi32(_mm512_mullo_epi32(oh, th), _mm512_mullo_epi32(ov, tv));
+        let om = _mm512_add_epi32(_mm512_mullo_epi32(oh, oh), _mm512_mullo_epi32(ov, ov));
+        let tm = _mm512_add_epi32(_mm512_mullo_epi32(th, th), _mm512_mullo_epi32(tv, tv));
+        let (otf, omf, tmf) = (
+            _mm512_cvtepi32_ps(ot),
+            _mm512_cvtepi32_ps(om),
+            _mm512_cvtepi32_ps(tm),
+        );
+        let cmp_half = |hi: bool| {
+            let ext = |v: __m512| {
+                let h = if hi {
+                    _mm512_extractf32x8_ps::<1>(v)
+                } else {
+                    _mm512_castps512_ps256(v)
+                };
+                _mm512_mul_pd(_mm512_cvtps_pd(h), inv4096)
+            };
+            let a = ext(otf);
+            let rhs = _mm512_mul_pd(_mm512_mul_pd(cos1, ext(omf)), ext(tmf));
+            _mm512_cmp_pd_mask::<_CMP_GE_OQ>(a, _mm512_setzero_pd())
+                & _mm512_cmp_pd_mask::<_CMP_GE_OQ>(_mm512_mul_pd(a, a), rhs)
+        };
+        let angle: __mmask16 = cmp_half(false) as u16 | ((cmp_half(true) as u16) << 8);
+
+        let restore = |ov: __m512i, tv: __m512i| {
+            let k = gain_k(ov, tv);
+            let rst = _mm512_srai_epi32::<15>(_mm512_add_epi32(_mm512_mullo_epi32(k, ov), r16384));
+            let act = angle & _mm512_cmpgt_epi32_mask(k, zero);
+            let pos = act & _mm512_cmpgt_epi32_mask(ov, zero);
+            let neg = act & _mm512_cmplt_epi32_mask(ov, zero);
+            let gr = _mm512_mullo_epi32(rst, g);
+            let rst = _mm512_mask_blend_epi32(pos, rst, _mm512_min_epi32(gr, tv));
+            _mm512_mask_blend_epi32(neg, rst, _mm512_max_epi32(gr, tv))
+        };
+        let rs = [restore(oh, th), restore(ov, tv), restore(od, td)];
+        let ts = [th, tv, td];
+        st(rh, j, rs[0]);
+        st(rv, j, rs[1]);
+        st(rd, j, rs[2]);
+        let mut fs = zero;
+        let mut cs = zero;
+        for q in 0..3 {
+            let a = sx16(_mm512_sub_epi32(ts[q], rs[q]));
+            let c = _mm512_add_epi32(
+                _mm512_mullo_epi32(_mm512_set1_epi32(rf[q]), a),
+                _mm512_set1_epi32(CSF0_ADD[q]),
+            );
+            let c = sx16(_mm512_sra_epi32(c, _mm_cvtsi32_si128(CSF0_SHIFT[q] as i32)));
+            let ac = _mm512_abs_epi32(c);
+            let f30 = _mm512_mullo_epi32(_mm512_set1_epi32(ONE_BY_30_Q12), ac);
+            let f15 = _mm512_mullo_epi32(_mm512_set1_epi32(ONE_BY_15_Q12), ac);
+            fs = _mm512_add_epi32(
+                fs,
+                sx16(_mm512_srai_epi32::<12>(_mm512_add_epi32(f30, r2048))),
+            );
+            cs = _mm512_add_epi32(
+                cs,
+                sx16(_mm512_srai_epi32::<12>(_mm512_add_epi32(f15, r2048))),
+            );
+        }
+        _mm512_storeu_si512(f.as_mut_ptr().add(j) as *mut _, fs);
+        _mm512_storeu_si512(dc.as_mut_ptr().add(j) as *mut _, _mm512_sub_epi32(cs, fs));
+        j += 16;
+    }
+    if j < end {
+        decouple0_avx2(o, t, gain, rf, [rh, rv, rd], f, dc, j, end);
+    }
+}
+
 #[cfg(test)]
 mod tests512 {
     use super::*;
@@ -931,6 +1058,71 @@ mod tests512 {
             scalar::dwt_s_vert(rr, scale, &mut l1, &mut h1);
             unsafe { dwt_s_vert_avx512(rr, scale, &mut l2, &mut h2) };
             assert_eq!((l1, h1), (l2, h2), "w {w} scale {scale}");
+        }
+    });
+
+    widths_test!(decouple0_avx512_matches_scalar, |rng, w| {
+        for gain in [1.0, 100.0] {
+            let small = |rng: &mut Rng| -> Vec<i16> {
+                (0..w)
+                    .map(|_| match rng.next() % 8 {
+                        0 => 0,
+                        1 => rng.range(-27000, 27000) as i16,
+                        _ => rng.range(-300, 300) as i16,
+                    })
+                    .collect()
+            };
+            let o: Vec<Vec<i16>> = (0..3).map(|_| small(&mut rng)).collect();
+            let t: Vec<Vec<i16>> = o
+                .iter()
+                .map(|b| {
+                    b.iter()
+                        .map(|&x| match rng.next() % 4 {
+                            0 => x,
+                            1 => (x as i32 * 5 / 4).clamp(-27000, 27000) as i16,
+                            2 => (x as i32 + rng.range(-20, 20)) as i16,
+                            _ => rng.range(-300, 300) as i16,
+                        })
+                        .collect()
+                })
+                .collect();
+            let rf = [36453, 36453, 49417];
+            let run = |simd: bool| {
+                let (mut rh, mut rv, mut rd) = (vec![0i16; w], vec![0i16; w], vec![0i16; w]);
+                let (mut f, mut dc) = (vec![0i32; w], vec![0i32; w]);
+                let oo = [&o[0][..], &o[1][..], &o[2][..]];
+                let tt = [&t[0][..], &t[1][..], &t[2][..]];
+                let start = w.min(1);
+                if simd {
+                    unsafe {
+                        decouple0_avx512(
+                            oo,
+                            tt,
+                            gain,
+                            &rf,
+                            [&mut rh, &mut rv, &mut rd],
+                            &mut f,
+                            &mut dc,
+                            start,
+                            w,
+                        )
+                    };
+                } else {
+                    scalar::decouple0(
+                        oo,
+                        tt,
+                        gain,
+                        &rf,
+                        [&mut rh, &mut rv, &mut rd],
+                        &mut f,
+                        &mut dc,
+                        start,
+                        w,
+                    );
+                }
+                (rh, rv, rd, f, dc)
+            };
+            assert_eq!(run(false), run(true), "w {w} gain {gain}");
         }
     });
 
