@@ -485,6 +485,12 @@ pub(super) fn dwt0_vert(
     hi: &mut [i16],
 ) {
     #[cfg(target_arch = "x86_64")]
+    if level >= CpuLevel::Avx512 {
+        // SAFETY: CpuLevel::Avx512 guarantees AVX-512 F/VL/DQ/BW.
+        unsafe { super::x86::dwt0_vert_avx512(rows, bit_depth, lo, hi) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if simd(level) {
         // SAFETY: AVX2 availability is what CpuLevel::Avx2 and above guarantee.
         unsafe { super::x86::dwt0_vert_avx2(rows, bit_depth, lo, hi) };
@@ -505,6 +511,12 @@ pub(super) fn dwt0_horz(
     h: &mut [i16],
     d: &mut [i16],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if level >= CpuLevel::Avx512 {
+        // SAFETY: CpuLevel::Avx512 guarantees AVX-512 F/VL/DQ/BW.
+        unsafe { super::x86::dwt0_horz_avx512(lo, hi, ix, a, v, h, d) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if simd(level) {
         // SAFETY: AVX2 checked by the level.

@@ -91,19 +91,36 @@ pub unsafe fn dwt0_horz_avx2(
     h: &mut [i16],
     d: &mut [i16],
 ) {
+    let half = ix.len();
+    assert!(a.len() >= half && v.len() >= half && h.len() >= half && d.len() >= half);
+    scalar::dwt0_horz_range(lo, hi, ix, a, v, h, d, 0, 1.min(half));
+    dwt0_horz_avx2_from(lo, hi, ix, a, v, h, d, 1);
+}
+
+/// Outputs `j0..` (j0 ≥ 1) of the scale-0 horizontal pass.
+#[target_feature(enable = "avx2")]
+unsafe fn dwt0_horz_avx2_from(
+    lo: &[i16],
+    hi: &[i16],
+    ix: &[[usize; 4]],
+    a: &mut [i32],
+    v: &mut [i16],
+    h: &mut [i16],
+    d: &mut [i16],
+    j0: usize,
+) {
     let w = lo.len();
     let half = ix.len();
-    assert!(hi.len() == w && a.len() >= half && v.len() >= half && h.len() >= half);
+    assert!(j0 >= 1 && hi.len() == w && a.len() >= half && v.len() >= half && h.len() >= half);
     assert!(d.len() >= half && half == w.div_ceil(2));
     let l01 = _mm256_set1_epi32(pair(LO[0], LO[1]));
     let l23 = _mm256_set1_epi32(pair(LO[2], LO[3]));
     let h01 = _mm256_set1_epi32(pair(HI[0], HI[1]));
     let h23 = _mm256_set1_epi32(pair(HI[2], HI[3]));
     let rnd = _mm256_set1_epi32(32768);
-    scalar::dwt0_horz_range(lo, hi, ix, a, v, h, d, 0, 1.min(half));
     // Output j reads 2j-1..2j+2: pairs (2j-1, 2j) and (2j+1, 2j+2) are adjacent i16s, so one
     // madd over each of two shifted loads filters 8 outputs.
-    let mut j = 1;
+    let mut j = j0;
     while 2 * j + 17 <= w {
         let x = _mm256_loadu_si256(lo.as_ptr().add(2 * j - 1) as *const __m256i);
         let y = _mm256_loadu_si256(lo.as_ptr().add(2 * j + 1) as *const __m256i);
@@ -982,6 +999,91 @@ pub unsafe fn decouple0_avx512(
     }
 }
 
+/// [`dwt0_vert_avx2`] on 32 samples per 512-bit vector.
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+pub unsafe fn dwt0_vert_avx512(rows: [&[u16]; 4], bit_depth: u8, lo: &mut [i16], hi: &mut [i16]) {
+    let w = lo.len();
+    assert!(hi.len() == w && rows.iter().all(|r| r.len() >= w));
+    let sh = _mm_cvtsi32_si128(bit_depth as i32);
+    let add = 1i32 << (bit_depth - 1);
+    let l01 = _mm512_set1_epi32(pair(LO[0], LO[1]));
+    let l23 = _mm512_set1_epi32(pair(LO[2], LO[3]));
+    let h01 = _mm512_set1_epi32(pair(HI[0], HI[1]));
+    let h23 = _mm512_set1_epi32(pair(HI[2], HI[3]));
+    let add_l = _mm512_set1_epi32(add - LO_SUM * add);
+    let add_h = _mm512_set1_epi32(add);
+    let mut j = 0;
+    while j + 32 <= w {
+        let ld = |r: &[u16]| _mm512_loadu_si512(r.as_ptr().add(j) as *const _);
+        let (s0, s1, s2, s3) = (ld(rows[0]), ld(rows[1]), ld(rows[2]), ld(rows[3]));
+        let p01l = _mm512_unpacklo_epi16(s0, s1);
+        let p01h = _mm512_unpackhi_epi16(s0, s1);
+        let p23l = _mm512_unpacklo_epi16(s2, s3);
+        let p23h = _mm512_unpackhi_epi16(s2, s3);
+        let f = |c01: __m512i, c23: __m512i, a: __m512i| {
+            let x = _mm512_add_epi32(_mm512_madd_epi16(p01l, c01), _mm512_madd_epi16(p23l, c23));
+            let y = _mm512_add_epi32(_mm512_madd_epi16(p01h, c01), _mm512_madd_epi16(p23h, c23));
+            let x = _mm512_sra_epi32(_mm512_add_epi32(x, a), sh);
+            let y = _mm512_sra_epi32(_mm512_add_epi32(y, a), sh);
+            _mm512_packs_epi32(x, y)
+        };
+        _mm512_storeu_si512(lo.as_mut_ptr().add(j) as *mut _, f(l01, l23, add_l));
+        _mm512_storeu_si512(hi.as_mut_ptr().add(j) as *mut _, f(h01, h23, add_h));
+        j += 32;
+    }
+    dwt0_vert_avx2(
+        [&rows[0][j..], &rows[1][j..], &rows[2][j..], &rows[3][j..]],
+        bit_depth,
+        &mut lo[j..],
+        &mut hi[j..],
+    );
+}
+
+/// [`dwt0_horz_avx2`] on 16 outputs per 512-bit vector.
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+pub unsafe fn dwt0_horz_avx512(
+    lo: &[i16],
+    hi: &[i16],
+    ix: &[[usize; 4]],
+    a: &mut [i32],
+    v: &mut [i16],
+    h: &mut [i16],
+    d: &mut [i16],
+) {
+    let w = lo.len();
+    let half = ix.len();
+    assert!(hi.len() == w && a.len() >= half && v.len() >= half && h.len() >= half);
+    assert!(d.len() >= half && half == w.div_ceil(2));
+    let l01 = _mm512_set1_epi32(pair(LO[0], LO[1]));
+    let l23 = _mm512_set1_epi32(pair(LO[2], LO[3]));
+    let h01 = _mm512_set1_epi32(pair(HI[0], HI[1]));
+    let h23 = _mm512_set1_epi32(pair(HI[2], HI[3]));
+    let rnd = _mm512_set1_epi32(32768);
+    scalar::dwt0_horz_range(lo, hi, ix, a, v, h, d, 0, 1.min(half));
+    let st = |b: &mut [i16], j: usize, x: __m512i| {
+        _mm256_storeu_si256(
+            b.as_mut_ptr().add(j) as *mut __m256i,
+            _mm512_cvtepi32_epi16(x),
+        )
+    };
+    let mut j = 1;
+    while 2 * j + 33 <= w {
+        let ld = |b: &[i16], k: usize| _mm512_loadu_si512(b.as_ptr().add(k) as *const _);
+        let (x, y) = (ld(lo, 2 * j - 1), ld(lo, 2 * j + 1));
+        let (xh, yh) = (ld(hi, 2 * j - 1), ld(hi, 2 * j + 1));
+        let f = |x: __m512i, y: __m512i, c01: __m512i, c23: __m512i| {
+            let s = _mm512_add_epi32(_mm512_madd_epi16(x, c01), _mm512_madd_epi16(y, c23));
+            _mm512_srai_epi32::<16>(_mm512_add_epi32(s, rnd))
+        };
+        _mm512_storeu_si512(a.as_mut_ptr().add(j) as *mut _, f(x, y, l01, l23));
+        st(v, j, f(x, y, h01, h23));
+        st(h, j, f(xh, yh, l01, l23));
+        st(d, j, f(xh, yh, h01, h23));
+        j += 16;
+    }
+    dwt0_horz_avx2_from(lo, hi, ix, a, v, h, d, j);
+}
+
 #[cfg(test)]
 mod tests512 {
     use super::*;
@@ -1123,6 +1225,29 @@ mod tests512 {
                 (rh, rv, rd, f, dc)
             };
             assert_eq!(run(false), run(true), "w {w} gain {gain}");
+        }
+    });
+
+    widths_test!(dwt0_avx512_matches_scalar, |rng, w| {
+        for bd in [8u8, 10] {
+            let max = (1i64 << bd) - 1;
+            let w2 = 2 * w + 3;
+            let rows: Vec<Vec<u16>> = (0..4)
+                .map(|_| (0..w2).map(|_| rng.range(0, max) as u16).collect())
+                .collect();
+            let rr = [&rows[0][..], &rows[1][..], &rows[2][..], &rows[3][..]];
+            let (mut l1, mut h1, mut l2, mut h2) =
+                (vec![0; w2], vec![0; w2], vec![0; w2], vec![0; w2]);
+            scalar::dwt0_vert(rr, bd, &mut l1, &mut h1);
+            unsafe { dwt0_vert_avx512(rr, bd, &mut l2, &mut h2) };
+            assert_eq!((&l1, &h1), (&l2, &h2), "vert w {w2} bd {bd}");
+            let ix = super::super::mirror_indices(w2);
+            let n = ix.len();
+            let mut o1 = (vec![0; n], vec![0; n], vec![0; n], vec![0; n]);
+            let mut o2 = o1.clone();
+            scalar::dwt0_horz(&l1, &h1, &ix, &mut o1.0, &mut o1.1, &mut o1.2, &mut o1.3);
+            unsafe { dwt0_horz_avx512(&l1, &h1, &ix, &mut o2.0, &mut o2.1, &mut o2.2, &mut o2.3) };
+            assert_eq!(o1, o2, "horz w {w2}");
         }
     });
 
