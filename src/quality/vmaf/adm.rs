@@ -11,6 +11,12 @@
 //! All reference-only work (its four DWT levels and the per-scale denominators) is done once in
 //! [`AdmRef::new`] and shared by every distorted frame scored against it.
 //!
+//! Kernels dispatch on [`CpuLevel`]: AVX2 for scale 0 (16-bit fixed point), AVX-512 F/VL/DQ/BW
+//! for everything (scales 1–3 need 64-bit lanes); the scalar twins in [`scalar`] are always
+//! compiled, are what every SIMD kernel is tested against, and serve the rest. Scratch memory is
+//! recycled per thread, and masking streams over a 4-row ring, so scoring allocates nothing per
+//! frame once warm.
+//!
 //! Not supported (none of the v0.6.1 family models use them): the Barten CSF modes,
 //! `adm_skip_scale0`, and the AIM/adm3 outputs.
 // Index loops mirror the sample/band layout of the fixed-point algorithm.
