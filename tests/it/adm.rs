@@ -4,7 +4,7 @@
 //! `adm_enhn_gain_limit` of the neg model.
 
 use crate::libvmaf::Libvmaf;
-use pertitle::quality::vmaf::adm::{self, AdmParams, AdmRef};
+use pertitle::quality::vmaf::adm::{self, AdmParams, AdmRef, AdmScore};
 use pertitle::{Chroma, Frame, FrameFormat, Plane};
 
 /// Tiny deterministic RNG (xorshift64*).
@@ -323,6 +323,27 @@ fn adm_enhancement_gain_limit_matches_libvmaf() {
     let r10 = content(400, 300, 10, 13);
     let d10 = check(10, &[(r10.clone(), sharpen(&r10, 1.2, 10))], Some(1.0));
     eprintln!("adm gain-limit max |Δ| = {:e}", d1.max(d100).max(d10));
+}
+
+/// One prepared reference shared by threads scoring different distorted frames gives the same
+/// numbers as scoring them one by one (thread-local scratch, no shared mutable state).
+#[test]
+fn adm_shared_reference_across_threads() {
+    use rayon::prelude::*;
+    let r = content(320, 240, 8, 15);
+    let dists: Vec<Plane> = (0..8)
+        .map(|i| noise(&r, 1.0 + i as f64, 40 + i, 8))
+        .collect();
+    let aref = AdmRef::new(&r, 8);
+    let p = AdmParams::default();
+    let seq: Vec<AdmScore> = dists.iter().map(|d| adm::score(&aref, d, 8, &p)).collect();
+    let par: Vec<AdmScore> = dists
+        .par_iter()
+        .map(|d| adm::score(&aref, d, 8, &p))
+        .collect();
+    assert_eq!(seq, par);
+    // More noise, lower adm2: the scores are not all the same number.
+    assert!(seq.windows(2).all(|w| w[1].adm2 < w[0].adm2), "{seq:?}");
 }
 
 /// The other CSF options libvmaf exposes (a 4K-style view, a non-default noise floor, another
