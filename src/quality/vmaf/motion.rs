@@ -189,11 +189,11 @@ pub fn sad_score_with(
     (sad as f64 / 256.0 / (w * h) as f64).min(MAX_VAL)
 }
 
-/// `motion2` of frame `i` from the per-frame motion scores: 0 for the first frame, the minimum
-/// of frame i's and frame i+1's motion in between, and the last frame's own motion at the end
-/// (libvmaf integer_motion.c `flush`). `next` is `None` when frame i is the last.
-pub fn motion2(index: u64, sad: f64, next: Option<f64>) -> f64 {
-    if index == 0 {
+/// `motion2` of a frame from the per-frame motion scores: 0 for the first frame of the stream,
+/// the minimum of the frame's and the next frame's motion in between, and the last frame's own
+/// motion at the end (libvmaf integer_motion.c `flush`). `next` is `None` for the last frame.
+pub fn motion2(first: bool, sad: f64, next: Option<f64>) -> f64 {
+    if first {
         return 0.0;
     }
     match next {
@@ -264,9 +264,10 @@ mod tests {
 
     #[test]
     fn motion2_rules() {
-        assert_eq!(motion2(0, 5.0, Some(1.0)), 0.0);
-        assert_eq!(motion2(1, 5.0, Some(1.0)), 1.0);
-        assert_eq!(motion2(2, 0.5, Some(1.0)), 0.5);
-        assert_eq!(motion2(3, 5.0, None), 5.0);
+        assert_eq!(motion2(true, 5.0, Some(1.0)), 0.0);
+        assert_eq!(motion2(false, 5.0, Some(1.0)), 1.0);
+        assert_eq!(motion2(false, 0.5, Some(1.0)), 0.5);
+        assert_eq!(motion2(false, 5.0, None), 5.0);
+        assert_eq!(motion2(true, 5.0, None), 0.0);
     }
 }
