@@ -679,3 +679,39 @@ fn first_frame_rule_does_not_depend_on_frame_numbers() {
     assert_eq!(b.frames[0].features.as_ref().unwrap().motion2, 0.0);
     assert_eq!(b.frames[0].index, 10);
 }
+
+/// Encodes and decodes a clip with libx264 (in-process, the media layer) at one CRF.
+fn x264_roundtrip(frames: &[Frame], crf: f64) -> Vec<Frame> {
+    use pertitle::media::{Decoder, Encoder, EncoderConfig};
+    let mut cfg = EncoderConfig::crf("libx264", frames[0].format, (24, 1), crf);
+    cfg.preset = Some("veryfast".into());
+    let mut enc = Encoder::new(&cfg).expect("libx264 encoder");
+    let mut packets = Vec::new();
+    for f in frames {
+        packets.extend(enc.encode(f).expect("encode"));
+    }
+    packets.extend(enc.finish().expect("finish"));
+    let mut dec = Decoder::new(&enc.stream_params()).expect("decoder");
+    let mut out = Vec::new();
+    for p in &packets {
+        out.extend(dec.decode(p).expect("decode"));
+    }
+    out.extend(dec.flush().expect("flush"));
+    assert_eq!(out.len(), frames.len());
+    out
+}
+
+#[test]
+fn vmaf_on_x264_encodes_matches_libvmaf() {
+    let (refs, _) = clip(1280, 720, 8, 4, None);
+    for (name, crf) in [("high", 18.0), ("mid", 30.0), ("low", 45.0)] {
+        let dists = x264_roundtrip(&refs, crf);
+        compare_with_libvmaf(&format!("1280x720 x264 crf{crf} ({name})"), &refs, &dists);
+    }
+    let (refs, _) = clip(1920, 1080, 8, 2, None);
+    let dists = x264_roundtrip(&refs, 30.0);
+    compare_with_libvmaf("1920x1080 x264 crf30", &refs, &dists);
+    let (refs, _) = clip(640, 360, 10, 3, None);
+    let dists = x264_roundtrip(&refs, 30.0);
+    compare_with_libvmaf("640x360 10-bit x264 crf30", &refs, &dists);
+}
