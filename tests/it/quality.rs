@@ -487,8 +487,14 @@ fn model_by_path_scores_like_builtin() {
 #[test]
 #[ignore]
 fn speed_report() {
+    for (w, h) in [(1920usize, 1080usize), (1280, 720)] {
+        speed_report_at(w, h);
+    }
+}
+
+fn speed_report_at(w: usize, h: usize) {
     use std::time::Instant;
-    let (refs, dists) = clip(1920, 1080, 8, 6, Some(MID));
+    let (refs, dists) = clip(w, h, 8, 6, Some(MID));
     for threads in [1u32, 2] {
         let t = Instant::now();
         let mut v = Libvmaf::new(if threads == 1 { 0 } else { threads });
@@ -531,7 +537,7 @@ fn speed_report() {
         let t_score = t.elapsed().as_secs_f64();
         let per_stream = 6.0 * refs.len() as f64 / (t_prep + t_score);
         eprintln!(
-            "SPEED 1080p threads={threads}: libvmaf {lib:.2} fps, pertitle {ours:.2} fps ({:.2}x); \
+            "SPEED {w}x{h} threads={threads}: libvmaf {lib:.2} fps, pertitle {ours:.2} fps ({:.2}x); \
              prepared-ref 6 streams {per_stream:.2} fps/stream ({:.2}x); prep {:.3}s score {:.3}s",
             ours / lib,
             per_stream / lib,
