@@ -671,6 +671,47 @@ mod madd {
         }
     }
 
+    /// Horizontal Q16 pass with `vpmaddwd`: the 16-bit halves of a symmetric pair of taps are
+    /// blended into one (i16, i16) lane, biased by −2^15, and multiplied-added with (c, c); the
+    /// centre tap uses a 32-bit multiply. Same halves arithmetic as the portable kernel.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
+        let w = out.len();
+        let t = f.len();
+        let half = t / 2;
+        let bias = _mm256_set1_epi16(i16::MIN);
+        let low = _mm256_set1_epi32(0xffff);
+        let cc_center = _mm256_set1_epi32(f[half] as i32);
+        // Σ over the pairs of 2·c·2^15, removed by the bias.
+        let fix = _mm256_set1_epi32((32768u32.wrapping_mul(65536 - f[half] as u32)) as i32);
+        let round = _mm256_set1_epi32(32768);
+        let mut j = 0;
+        while j + 8 <= w {
+            let p = src.as_ptr().add(j);
+            let mut hi = fix;
+            let mut lo = fix;
+            for (k, &c) in f[..half].iter().enumerate() {
+                let c = c as i32;
+                let cc = _mm256_set1_epi32(c | (c << 16));
+                let a = _mm256_loadu_si256(p.add(k) as *const __m256i);
+                let b = _mm256_loadu_si256(p.add(t - 1 - k) as *const __m256i);
+                let h = _mm256_blend_epi16(_mm256_srli_epi32(a, 16), b, 0xAA);
+                let l = _mm256_blend_epi16(a, _mm256_slli_epi32(b, 16), 0xAA);
+                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_xor_si256(h, bias), cc));
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_xor_si256(l, bias), cc));
+            }
+            let a = _mm256_loadu_si256(p.add(half) as *const __m256i);
+            hi = _mm256_add_epi32(hi, _mm256_mullo_epi32(_mm256_srli_epi32(a, 16), cc_center));
+            lo = _mm256_add_epi32(lo, _mm256_mullo_epi32(_mm256_and_si256(a, low), cc_center));
+            let r = _mm256_add_epi32(hi, _mm256_srli_epi32(_mm256_add_epi32(lo, round), 16));
+            _mm256_storeu_si256(out.as_mut_ptr().add(j) as *mut __m256i, r);
+            j += 8;
+        }
+        if j < w {
+            super::scalar::horiz_q16(&src[j..], f, &mut out[j..]);
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2")]
     pub unsafe fn vert_dist32(
@@ -797,7 +838,12 @@ mod avx2 {
         unsafe { avx2_t::horiz_u32(src, f, out) }
     }
     pub fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
-        unsafe { avx2_t::horiz_q16(src, f, out) }
+        let t = f.len();
+        if f.iter().eq(f.iter().rev()) && f[..t / 2].iter().all(|&c| c < 32768) {
+            unsafe { super::madd::horiz_q16(src, f, out) }
+        } else {
+            unsafe { avx2_t::horiz_q16(src, f, out) }
+        }
     }
 }
 
