@@ -1,1 +1,371 @@
+//! ADM against libvmaf's integer `adm` extractor (the oracle) on generated content: textures,
+//! gradients and shapes; distortions blur, noise, quantisation, sharpening and contrast gain; sizes
+//! 1920×1080, 1280×720 and odd 721×405, 176×144; 8- and 10-bit; identical frames; the
+//! `adm_enhn_gain_limit` of the neg model.
 
+use crate::libvmaf::Libvmaf;
+use pertitle::quality::vmaf::adm::{self, AdmParams, AdmRef};
+use pertitle::{Chroma, Frame, FrameFormat, Plane};
+
+/// Tiny deterministic RNG (xorshift64*).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545F4914F6CDD1D)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Roughly Gaussian, unit variance (sum of 4 uniforms).
+    fn gauss(&mut self) -> f64 {
+        ((0..4).map(|_| self.unit()).sum::<f64>() - 2.0) * 1.732
+    }
+}
+
+/// Content with flat areas, gradients, sinusoidal texture, hard-edged shapes and fine grain.
+fn content(w: usize, h: usize, bd: u8, seed: u64) -> Plane {
+    let mut rng = Rng(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1);
+    let max = ((1u32 << bd) - 1) as f64;
+    let mut p = Plane::new(w, h);
+    let fx = 0.02 + 0.05 * rng.unit();
+    let fy = 0.03 + 0.04 * rng.unit();
+    let rects: Vec<(usize, usize, usize, usize, f64)> = (0..12)
+        .map(|_| {
+            let x0 = (rng.unit() * w as f64) as usize;
+            let y0 = (rng.unit() * h as f64) as usize;
+            let rw = 4 + (rng.unit() * w as f64 / 4.0) as usize;
+            let rh = 4 + (rng.unit() * h as f64 / 4.0) as usize;
+            (x0, y0, rw, rh, rng.unit())
+        })
+        .collect();
+    for y in 0..h {
+        for x in 0..w {
+            let (xf, yf) = (x as f64, y as f64);
+            let mut v = 0.25 + 0.3 * xf / w as f64 + 0.1 * yf / h as f64;
+            if x > w / 3 {
+                // textured region
+                v += 0.12 * (xf * fx).sin() * (yf * fy).cos()
+                    + 0.06 * ((xf + 2.0 * yf) * 0.31).sin();
+            }
+            for &(x0, y0, rw, rh, lvl) in &rects {
+                if x >= x0 && x < x0 + rw && y >= y0 && y < y0 + rh {
+                    v = 0.5 * v + 0.5 * lvl;
+                }
+            }
+            if y > h / 2 {
+                v += 0.02 * rng.gauss();
+            }
+            p.data[y * w + x] = (v * max).round().clamp(0.0, max) as u16;
+        }
+    }
+    p
+}
+
+fn map(p: &Plane, f: impl Fn(usize, usize) -> f64, bd: u8) -> Plane {
+    let max = ((1u32 << bd) - 1) as f64;
+    let mut o = Plane::new(p.width, p.height);
+    for y in 0..p.height {
+        for x in 0..p.width {
+            o.data[y * p.width + x] = f(x, y).round().clamp(0.0, max) as u16;
+        }
+    }
+    o
+}
+
+fn at(p: &Plane, x: i64, y: i64) -> f64 {
+    let x = x.clamp(0, p.width as i64 - 1) as usize;
+    let y = y.clamp(0, p.height as i64 - 1) as usize;
+    p.data[y * p.width + x] as f64
+}
+
+fn blur(p: &Plane, r: i64, bd: u8) -> Plane {
+    let n = ((2 * r + 1) * (2 * r + 1)) as f64;
+    map(
+        p,
+        |x, y| {
+            let mut s = 0.0;
+            for dy in -r..=r {
+                for dx in -r..=r {
+                    s += at(p, x as i64 + dx, y as i64 + dy);
+                }
+            }
+            s / n
+        },
+        bd,
+    )
+}
+
+fn noise(p: &Plane, sigma: f64, seed: u64, bd: u8) -> Plane {
+    let mut rng = Rng(seed | 1);
+    let vals: Vec<f64> = (0..p.data.len()).map(|_| sigma * rng.gauss()).collect();
+    map(
+        p,
+        |x, y| p.data[y * p.width + x] as f64 + vals[y * p.width + x],
+        bd,
+    )
+}
+
+fn quantise(p: &Plane, step: f64, bd: u8) -> Plane {
+    map(
+        p,
+        |x, y| (p.data[y * p.width + x] as f64 / step).round() * step,
+        bd,
+    )
+}
+
+/// Unsharp mask: an enhancement the gain limit is about.
+fn sharpen(p: &Plane, amount: f64, bd: u8) -> Plane {
+    let b = blur(p, 1, bd);
+    map(
+        p,
+        |x, y| {
+            let i = y * p.width + x;
+            p.data[i] as f64 + amount * (p.data[i] as f64 - b.data[i] as f64)
+        },
+        bd,
+    )
+}
+
+fn contrast(p: &Plane, gain: f64, bd: u8) -> Plane {
+    let mid = (1u32 << (bd - 1)) as f64;
+    map(
+        p,
+        |x, y| mid + gain * (p.data[y * p.width + x] as f64 - mid),
+        bd,
+    )
+}
+
+fn frame(p: &Plane, bd: u8, i: u64) -> Frame {
+    let mut f = Frame::new(FrameFormat::new(p.width, p.height, Chroma::Gray, bd), i);
+    f.planes[0] = p.clone();
+    f
+}
+
+/// Scores every pair with libvmaf and with our ADM (one prepared reference per pair), asserts
+/// adm2 and the per-scale scores within 1e-6, and returns the largest |Δ| seen.
+fn check(bd: u8, pairs: &[(Plane, Plane)], gain: Option<f64>) -> f64 {
+    let mut lv = Libvmaf::new(0);
+    let opts: Vec<(&str, String)> = gain
+        .map(|g| vec![("adm_enhn_gain_limit", format!("{g:.1}"))])
+        .unwrap_or_default();
+    let opts_ref: Vec<(&str, &str)> = opts.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    lv.use_feature("adm", &opts_ref);
+    for (i, (r, d)) in pairs.iter().enumerate() {
+        lv.push(&frame(r, bd, i as u64), &frame(d, bd, i as u64));
+    }
+    lv.flush();
+    // libvmaf names features with their non-default options: alias + "_egl_<value as given>".
+    let (adm2_name, suffix) = match gain {
+        Some(g) => (format!("integer_adm2_egl_{g}"), format!("_egl_{g}")),
+        None => ("VMAF_integer_feature_adm2_score".to_string(), String::new()),
+    };
+    let params = AdmParams {
+        enhn_gain_limit: gain.unwrap_or(100.0),
+        ..AdmParams::default()
+    };
+    let mut max_d = 0f64;
+    for (i, (r, d)) in pairs.iter().enumerate() {
+        let i = i as u32;
+        let want = lv.feature(&adm2_name, i).expect("libvmaf integer_adm2");
+        let aref = AdmRef::new(r, bd);
+        let got = adm::score(&aref, d, bd, &params);
+        let dd = (got.adm2 - want).abs();
+        if std::env::var_os("ADM_TRACE").is_some() {
+            eprintln!(
+                "{}x{} frame {i}: adm2 {} libvmaf {want} scales {:?}",
+                r.width, r.height, got.adm2, got.scales
+            );
+        }
+        max_d = max_d.max(dd);
+        assert!(
+            dd <= 1e-6,
+            "frame {i} {}x{} {bd}-bit: adm2 {} vs libvmaf {want}",
+            r.width,
+            r.height,
+            got.adm2
+        );
+        for s in 0..4 {
+            let want = lv
+                .feature(&format!("integer_adm_scale{s}{suffix}"), i)
+                .expect("libvmaf integer_adm_scale");
+            let dd = (got.scales[s] - want).abs();
+            max_d = max_d.max(dd);
+            assert!(
+                dd <= 1e-6,
+                "frame {i} scale {s}: {} vs libvmaf {want}",
+                got.scales[s]
+            );
+        }
+    }
+    max_d
+}
+
+fn distortions(r: &Plane, bd: u8, seed: u64) -> Vec<(Plane, Plane)> {
+    let k = (1u32 << (bd - 8)) as f64;
+    vec![
+        (r.clone(), blur(r, 1, bd)),
+        (r.clone(), noise(r, 3.0 * k, seed, bd)),
+        (r.clone(), quantise(r, 12.0 * k, bd)),
+        (r.clone(), sharpen(r, 0.8, bd)),
+        (r.clone(), contrast(r, 1.3, bd)),
+    ]
+}
+
+#[test]
+fn adm_matches_libvmaf_720p_8bit() {
+    let r = content(1280, 720, 8, 1);
+    let d = check(8, &distortions(&r, 8, 11), None);
+    eprintln!("adm 1280x720 8-bit max |Δ| = {d:e}");
+}
+
+#[test]
+fn adm_matches_libvmaf_odd_sizes() {
+    let mut worst = 0f64;
+    for (w, h, seed) in [
+        (176, 144, 2),
+        (721, 405, 3),
+        (177, 101, 4),
+        (64, 48, 5),
+        (48, 40, 6),
+        (41, 37, 7),
+    ] {
+        let r = content(w, h, 8, seed);
+        worst = worst.max(check(8, &distortions(&r, 8, seed + 10), None));
+    }
+    eprintln!("adm odd sizes max |Δ| = {worst:e}");
+}
+
+#[test]
+fn adm_matches_libvmaf_1080p() {
+    let r = content(1920, 1080, 8, 5);
+    let pairs = vec![
+        (r.clone(), blur(&r, 2, 8)),
+        (r.clone(), noise(&quantise(&r, 6.0, 8), 2.0, 7, 8)),
+    ];
+    let d = check(8, &pairs, None);
+    eprintln!("adm 1920x1080 max |Δ| = {d:e}");
+}
+
+#[test]
+fn adm_matches_libvmaf_10bit() {
+    let mut worst = 0f64;
+    for (w, h, seed) in [(1280, 720, 6), (721, 405, 8)] {
+        let r = content(w, h, 10, seed);
+        worst = worst.max(check(10, &distortions(&r, 10, seed + 1), None));
+    }
+    eprintln!("adm 10-bit max |Δ| = {worst:e}");
+}
+
+#[test]
+fn adm_identical_frames_match_libvmaf() {
+    let r8 = content(640, 360, 8, 9);
+    let flat = map(&r8, |_, _| 128.0, 8);
+    let d = check(8, &[(r8.clone(), r8.clone()), (flat.clone(), flat)], None);
+    let r10 = content(352, 288, 10, 10);
+    let d10 = check(10, &[(r10.clone(), r10)], None);
+    eprintln!("adm identical max |Δ| = {:e}", d.max(d10));
+    let aref = AdmRef::new(&r8, 8);
+    let s = adm::score(&aref, &r8, 8, &AdmParams::default());
+    assert!(
+        (s.adm2 - 1.0).abs() < 1e-3,
+        "identical frames adm2 {}",
+        s.adm2
+    );
+}
+
+#[test]
+fn adm_enhancement_gain_limit_matches_libvmaf() {
+    let r = content(640, 480, 8, 12);
+    let pairs = vec![
+        (r.clone(), sharpen(&r, 1.5, 8)),
+        (r.clone(), contrast(&r, 1.4, 8)),
+        (r.clone(), blur(&r, 1, 8)),
+    ];
+    let d1 = check(8, &pairs, Some(1.0));
+    let d100 = check(8, &pairs, None);
+    // The limit must matter for enhancement: with 1.0 the sharpened frame scores lower.
+    let aref = AdmRef::new(&r, 8);
+    let lim = adm::score(
+        &aref,
+        &pairs[0].1,
+        8,
+        &AdmParams {
+            enhn_gain_limit: 1.0,
+            ..AdmParams::default()
+        },
+    );
+    let free = adm::score(&aref, &pairs[0].1, 8, &AdmParams::default());
+    assert!(lim.adm2 < free.adm2, "{} !< {}", lim.adm2, free.adm2);
+    eprintln!("adm gain-limit max |Δ| = {:e}", d1.max(d100));
+}
+
+/// Throughput against libvmaf's adm alone, 1080p 8-bit, one thread, best of 5 interleaved rounds
+/// (the machine is shared). Not a test of speed (no timed assertion): run with
+/// `cargo test --release --test it adm_throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn adm_throughput_vs_libvmaf() {
+    use pertitle::cpu::CpuLevel;
+    use std::time::Instant;
+    let n = 10;
+    let r = content(1920, 1080, 8, 21);
+    let dists: Vec<Plane> = (0..4)
+        .map(|i| noise(&blur(&r, 1, 8), 2.0, 30 + i, 8))
+        .collect();
+    let rf = frame(&r, 8, 0);
+    let dfs: Vec<Frame> = dists.iter().map(|d| frame(d, 8, 0)).collect();
+    let p = AdmParams::default();
+    let levels: Vec<CpuLevel> = [CpuLevel::Scalar, CpuLevel::Avx2, CpuLevel::Avx512]
+        .into_iter()
+        .filter(|&l| l <= CpuLevel::get())
+        .collect();
+    let (mut best_lv, mut best_fresh) = (f64::MAX, f64::MAX);
+    let mut best_shared = vec![f64::MAX; levels.len()];
+    let mut acc = 0.0;
+    for _round in 0..5 {
+        let mut lv = Libvmaf::new(0);
+        lv.use_feature("adm", &[]);
+        let t = Instant::now();
+        for i in 0..n {
+            lv.push(&rf, &dfs[i % 4]);
+        }
+        lv.flush();
+        best_lv = best_lv.min(t.elapsed().as_secs_f64());
+
+        let t = Instant::now();
+        for d in dists.iter().cycle().take(n) {
+            let aref = AdmRef::new(&r, 8);
+            acc += adm::score(&aref, d, 8, &p).adm2;
+        }
+        best_fresh = best_fresh.min(t.elapsed().as_secs_f64());
+
+        let aref = AdmRef::new(&r, 8);
+        for (k, &level) in levels.iter().enumerate() {
+            let t = Instant::now();
+            for d in dists.iter().cycle().take(n) {
+                acc += adm::score_with(level, &aref, d, 8, &p).adm2;
+            }
+            best_shared[k] = best_shared[k].min(t.elapsed().as_secs_f64());
+        }
+    }
+    let fps = |t: f64| n as f64 / t;
+    eprintln!(
+        "1080p adm, 1 thread, best of 5 x {n} frames: libvmaf {:.1} fps (its AVX-512 path, incl. \
+         picture copy); pertitle with the reference prepared per frame {:.1} fps = {:.2}x",
+        fps(best_lv),
+        fps(best_fresh),
+        best_lv / best_fresh
+    );
+    for (k, level) in levels.iter().enumerate() {
+        eprintln!(
+            "  pertitle scoring against a shared prepared reference, {}: {:.1} fps = {:.2}x",
+            level.name(),
+            fps(best_shared[k]),
+            best_lv / best_shared[k]
+        );
+    }
+    assert!(acc.is_finite());
+}
