@@ -109,7 +109,7 @@ impl FfSource {
                     return Err(Error::media(
                         &what,
                         format!(
-                            "truncated: the container's duration implies {implied} frames but only {counted} are present"
+                            "truncated: the container's duration implies {implied} frames but only {counted} are present; pass --allow-decode-errors to accept"
                         ),
                     ));
                 }
@@ -259,21 +259,21 @@ impl FrameSource for FfSource {
         }
         self.finished = true;
         if !self.allow_errors {
-            if self.decode_errors > 0 {
-                return Err(Error::media(
-                    &self.what,
-                    format!(
-                        "{} frame(s) affected by decoder errors (corrupt or damaged data); allow decode errors to accept them",
-                        self.decode_errors
-                    ),
-                ));
-            }
             if self.packets < self.info.frames {
                 return Err(Error::media(
                     &self.what,
                     format!(
-                        "truncated: the container announces {} frames but only {} are present",
-                        self.info.frames, self.packets
+                        "truncated: the container announces {} frames but only {} are present ({} decoder errors); pass --allow-decode-errors to accept",
+                        self.info.frames, self.packets, self.decode_errors
+                    ),
+                ));
+            }
+            if self.decode_errors > 0 {
+                return Err(Error::media(
+                    &self.what,
+                    format!(
+                        "{} frame(s) affected by decoder errors (corrupt or damaged data); pass --allow-decode-errors to accept them",
+                        self.decode_errors
                     ),
                 ));
             }

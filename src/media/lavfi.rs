@@ -18,16 +18,16 @@ pub const DEMO_FRAMES: u64 = 132;
 /// The demo's segments, each a filter chain at 1280×720, 24 fps. Every random source has a fixed
 /// seed, so the clip is the same bit for bit on every run:
 /// 1. flat: a slowly moving two-colour gradient (cheap to code, like titles and skies);
-/// 2. detailed texture: a slow zoom into the Mandelbrot set's seahorse valley (rendered at
-///    480×270 and upscaled, so detail is rich but not pixel-level noise, and it renders fast);
+/// 2. detailed texture: the Mandelbrot set's seahorse valley (rendered at 480×270 and upscaled,
+///    so detail is rich but not pixel-level noise) panning slowly (~4 px per frame);
 /// 3. motion: FFmpeg's testsrc2 pattern scrolling diagonally ~17 px per frame;
 /// 4. grain: a gradient under temporal noise made at 640×360 and upscaled, so the grain is two
 ///    pixels wide like film grain and survives downscaling (costly at any rung).
 const DEMO_SEGMENTS: [&str; 4] = [
     "gradients=s=1280x720:r=24:c0=0x1a3a6b:c1=0xd89a5c:x0=0:y0=0:x1=1280:y1=720:speed=0.015:seed=7,format=yuv420p",
-    "mandelbrot=s=480x270:r=24:maxiter=128:start_x=-0.743643887:start_y=0.131825904:start_scale=0.03:end_scale=0.018:end_pts=2:outer=normalized_iteration_count:inner=mincol,scale=1280:720:flags=bicubic,format=yuv420p",
+    "mandelbrot=s=480x270:r=24:maxiter=128:start_x=-0.743643887:start_y=0.131825904:start_scale=0.03:end_scale=0.03:outer=normalized_iteration_count:inner=mincol,scale=1280:720:flags=bicubic,scroll=horizontal=0.003:vertical=0.001,format=yuv420p",
     "testsrc2=s=1280x720:r=24,scroll=horizontal=0.0133:vertical=0.0097,format=yuv420p",
-    "gradients=s=640x360:r=24:c0=0x6b5a3a:c1=0x3a5a6b:x0=100:y0=0:x1=540:y1=360:speed=0.01:seed=11,format=yuv420p,noise=alls=20:allf=t+u:all_seed=424242,scale=1280:720:flags=bicubic,format=yuv420p",
+    "gradients=s=640x360:r=24:c0=0x6b5a3a:c1=0x3a5a6b:x0=100:y0=0:x1=540:y1=360:speed=0.01:seed=11,format=yuv420p,noise=alls=14:allf=t+u:all_seed=424242,scale=1280:720:flags=bicubic,format=yuv420p",
 ];
 
 /// Frames per demo segment.

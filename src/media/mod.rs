@@ -10,6 +10,35 @@
 //! Frames are always [`crate::Frame`] (planar u16 samples, 8 or 10 bit, gray/4:2:0/4:2:2/4:4:4).
 //! FFmpeg's own logging is silenced ([`init`]); every failure comes back as a typed
 //! [`crate::Error`] naming the file, codec or option.
+//!
+//! One grid point, end to end:
+//!
+//! ```no_run
+//! use pertitle::media::{self, Decoder, Encoder, EncoderConfig, Scaler, ScalerKind};
+//! # fn main() -> pertitle::Result<()> {
+//! let mut src = media::demo_clip()?; // or media::open(path, &Default::default())?
+//! let info = src.info().clone();
+//! let mut down = Scaler::new(info.format, 640, 360, ScalerKind::Bicubic)?;
+//! let mut cfg = EncoderConfig::crf("libx264", down.dst_format(), (info.fps_num, info.fps_den), 26.0);
+//! cfg.preset = Some("medium".into());
+//! let mut enc = Encoder::new(&cfg)?;
+//! let mut dec = Decoder::new(&enc.stream_params())?;
+//! let mut up = Scaler::new(down.dst_format(), info.width, info.height, ScalerKind::Bicubic)?;
+//! let mut decoded = Vec::new();
+//! while let Some(frame) = src.next_frame()? {
+//!     for p in enc.encode(&down.scale(&frame)?)? {
+//!         decoded.extend(dec.decode(&p)?);
+//!     }
+//! }
+//! for p in enc.finish()? {
+//!     decoded.extend(dec.decode(&p)?);
+//! }
+//! decoded.extend(dec.flush()?);
+//! let upscaled = up.scale(&decoded[0])?; // compare with the source frame 0
+//! let kbps = enc.total_bytes() as f64 * 8.0 / info.duration_s / 1000.0;
+//! # let _ = (upscaled, kbps);
+//! # Ok(()) }
+//! ```
 
 mod codec;
 mod conv;

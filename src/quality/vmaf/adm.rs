@@ -11,6 +11,12 @@
 //! All reference-only work (its four DWT levels and the per-scale denominators) is done once in
 //! [`AdmRef::new`] and shared by every distorted frame scored against it.
 //!
+//! Kernels dispatch on [`CpuLevel`]: AVX2 for scale 0 (16-bit fixed point), AVX-512 F/VL/DQ/BW
+//! for everything (scales 1–3 need 64-bit lanes); the scalar twins in [`scalar`] are always
+//! compiled, are what every SIMD kernel is tested against, and serve the rest. Scratch memory is
+//! recycled per thread, and masking streams over a 4-row ring, so scoring allocates nothing per
+//! frame once warm.
+//!
 //! Not supported (none of the v0.6.1 family models use them): the Barten CSF modes,
 //! `adm_skip_scale0`, and the AIM/adm3 outputs.
 // Index loops mirror the sample/band layout of the fixed-point algorithm.
@@ -30,6 +36,8 @@ use crate::frame::Plane;
 pub struct AdmParams {
     /// `adm_enhn_gain_limit`: how much a distorted detail band may exceed the reference and still
     /// count as restored (1.0 disables enhancement gain, as `vmaf_v0.6.1neg` asks). Default 100.
+    /// Fractional values follow libvmaf's C (truncation); libvmaf's AVX-512 path rounds instead
+    /// and differs from its own C by ~1e-6 there. The models only use 1 and 100.
     pub enhn_gain_limit: f64,
     /// `adm_norm_view_dist`: viewing distance / display height. Default 3.0.
     pub norm_view_dist: f64,
@@ -106,12 +114,27 @@ pub(crate) mod pool {
         POOL.with(|p| best(&mut p.borrow_mut().1, n))
     }
 
+    /// More than one frame's worth of buffers is never needed per thread; beyond this (a
+    /// thread that only drops references made elsewhere) buffers are freed.
+    const CAP: usize = 40;
+
     pub fn give_i16(v: Vec<i16>) {
-        POOL.with(|p| p.borrow_mut().0.push(v))
+        // try_with: a reference dropped during thread teardown just frees its memory.
+        let _ = POOL.try_with(|p| {
+            let mut p = p.borrow_mut();
+            if p.0.len() < CAP {
+                p.0.push(v)
+            }
+        });
     }
 
     pub fn give_i32(v: Vec<i32>) {
-        POOL.with(|p| p.borrow_mut().1.push(v))
+        let _ = POOL.try_with(|p| {
+            let mut p = p.borrow_mut();
+            if p.1.len() < CAP {
+                p.1.push(v)
+            }
+        });
     }
 }
 
@@ -123,6 +146,18 @@ pub(crate) struct Bands<T> {
     pub hb: Vec<T>,
     pub vb: Vec<T>,
     pub db: Vec<T>,
+}
+
+impl<T> Bands<T> {
+    fn empty() -> Self {
+        Bands {
+            w: 0,
+            h: 0,
+            hb: Vec::new(),
+            vb: Vec::new(),
+            db: Vec::new(),
+        }
+    }
 }
 
 impl Bands<i16> {
@@ -140,13 +175,6 @@ impl Bands<i16> {
         pool::give_i16(self.vb);
         pool::give_i16(self.db);
     }
-    fn shrink(mut self) -> Self {
-        for v in [&mut self.hb, &mut self.vb, &mut self.db] {
-            v.truncate(self.w * self.h);
-            v.shrink_to_fit();
-        }
-        self
-    }
 }
 
 impl Bands<i32> {
@@ -163,13 +191,6 @@ impl Bands<i32> {
         pool::give_i32(self.hb);
         pool::give_i32(self.vb);
         pool::give_i32(self.db);
-    }
-    fn shrink(mut self) -> Self {
-        for v in [&mut self.hb, &mut self.vb, &mut self.db] {
-            v.truncate(self.w * self.h);
-            v.shrink_to_fit();
-        }
-        self
     }
 }
 
@@ -193,6 +214,18 @@ pub const MIN_DIM: usize = 17;
 /// report an error instead of calling [`AdmRef::new`], which panics on smaller planes.
 pub fn supported_size(width: usize, height: usize) -> bool {
     width >= MIN_DIM && height >= MIN_DIM
+}
+
+/// The reference's bands go back to the (dropping thread's) scratch pool, so preparing one
+/// reference per frame touches no fresh memory in steady state.
+impl Drop for AdmRef {
+    fn drop(&mut self) {
+        let s0 = std::mem::replace(&mut self.s0, Bands::empty());
+        s0.recycle();
+        for b in &mut self.s123 {
+            std::mem::replace(b, Bands::empty()).recycle();
+        }
+    }
 }
 
 impl AdmRef {
@@ -222,8 +255,8 @@ impl AdmRef {
             width: luma.width,
             height: luma.height,
             bit_depth,
-            s0: s0.shrink(),
-            s123: [s1.shrink(), s2.shrink(), s3.shrink()],
+            s0,
+            s123: [s1, s2, s3],
             den_default: [0.0; 4],
         };
         r.den_default = r.dens(&AdmParams::default());
@@ -244,7 +277,12 @@ impl AdmRef {
 
     fn dens(&self, p: &AdmParams) -> [f32; 4] {
         let mut d = [0f32; 4];
-        d[0] = kernels::den_scale0(&self.s0, &csf_factors(p, 0), p.noise_weight);
+        d[0] = kernels::den_scale0(
+            CpuLevel::get(),
+            &self.s0,
+            &csf_factors(p, 0),
+            p.noise_weight,
+        );
         for s in 1..4 {
             d[s] = kernels::den_s123(&self.s123[s - 1], s, &csf_factors(p, s), p.noise_weight);
         }
@@ -307,7 +345,8 @@ pub(crate) fn rfactor_s123(p: &AdmParams, scale: usize) -> [u32; 3] {
 }
 
 /// Scores a distorted luma plane against a prepared reference. The plane must have the
-/// reference's size and the same bit depth (the caller checks; a mismatch panics).
+/// reference's size and bit depth (the caller checks; a mismatch panics), samples below
+/// 2^bit_depth.
 pub fn score(r: &AdmRef, dist_luma: &Plane, bit_depth: u8, params: &AdmParams) -> AdmScore {
     score_with(CpuLevel::get(), r, dist_luma, bit_depth, params)
 }
@@ -324,6 +363,10 @@ pub fn score_with(
         (dist_luma.width, dist_luma.height),
         (r.width, r.height),
         "adm: distorted plane size differs from the reference"
+    );
+    assert_eq!(
+        bit_depth, r.bit_depth,
+        "adm: distorted bit depth differs from the reference"
     );
     let dens = if params.csf_key() == AdmParams::default().csf_key() {
         r.den_default
@@ -507,6 +550,12 @@ pub(crate) fn filter_region(w: usize, h: usize) -> Region {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prepared_reference_is_shareable() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<AdmRef>();
+    }
 
     #[test]
     fn small_sizes_do_not_panic_at_any_level() {

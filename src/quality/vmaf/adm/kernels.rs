@@ -485,6 +485,12 @@ pub(super) fn dwt0_vert(
     hi: &mut [i16],
 ) {
     #[cfg(target_arch = "x86_64")]
+    if level >= CpuLevel::Avx512 {
+        // SAFETY: CpuLevel::Avx512 guarantees AVX-512 F/VL/DQ/BW.
+        unsafe { super::x86::dwt0_vert_avx512(rows, bit_depth, lo, hi) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if simd(level) {
         // SAFETY: AVX2 availability is what CpuLevel::Avx2 and above guarantee.
         unsafe { super::x86::dwt0_vert_avx2(rows, bit_depth, lo, hi) };
@@ -506,6 +512,12 @@ pub(super) fn dwt0_horz(
     d: &mut [i16],
 ) {
     #[cfg(target_arch = "x86_64")]
+    if level >= CpuLevel::Avx512 {
+        // SAFETY: CpuLevel::Avx512 guarantees AVX-512 F/VL/DQ/BW.
+        unsafe { super::x86::dwt0_horz_avx512(lo, hi, ix, a, v, h, d) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if simd(level) {
         // SAFETY: AVX2 checked by the level.
         unsafe { super::x86::dwt0_horz_avx2(lo, hi, ix, a, v, h, d) };
@@ -522,6 +534,12 @@ pub(super) fn dwt_s_vert(
     lo: &mut [i32],
     hi: &mut [i32],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if level >= CpuLevel::Avx512 {
+        // SAFETY: CpuLevel::Avx512 guarantees AVX-512 F/VL/DQ/BW.
+        unsafe { super::x86::dwt_s_vert_avx512(rows, scale, lo, hi) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if simd(level) {
         // SAFETY: AVX2 checked by the level.
@@ -567,6 +585,12 @@ fn decouple0_dispatch(
     start: usize,
     end: usize,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if level >= CpuLevel::Avx512 {
+        // SAFETY: CpuLevel::Avx512 guarantees AVX-512 F/VL/DQ/BW.
+        unsafe { super::x86::decouple0_avx512(o, t, gain, rf, r, f, dc, start, end) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if simd(level) {
         // SAFETY: AVX2 checked by the level.
@@ -644,19 +668,96 @@ fn cm_s_dispatch(
 // ---------------------------------------------------------------------------------------------
 // Per-scale drivers.
 
-/// Vertical 3-tap sums of `f` for row `i` (rows reflected as libvmaf: -1 → 1, h → h-1).
-fn vsum_row(f: &[i32], w: usize, h: usize, i: usize, cols: (usize, usize), out: &mut [i32]) {
-    let up = if i == 0 { 1 } else { i - 1 };
-    let dn = if i + 1 == h { h - 1 } else { i + 1 };
-    let (a, b, c) = (&f[up * w..][..w], &f[i * w..][..w], &f[dn * w..][..w]);
-    for j in cols.0..cols.1 {
-        out[j] = a[j].wrapping_add(b[j]).wrapping_add(c[j]);
+/// Element types of the restored bands (i16 at scale 0, i32 above) and their scratch pool.
+pub(super) trait Sample: Copy + Default {
+    fn take(n: usize) -> Vec<Self>;
+    fn give(v: Vec<Self>);
+}
+
+impl Sample for i16 {
+    fn take(n: usize) -> Vec<Self> {
+        pool::i16s(n)
+    }
+    fn give(v: Vec<Self>) {
+        pool::give_i16(v)
     }
 }
 
-/// Columns whose vertical sums the masking of pooling columns [l, r) reads.
-fn needed_cols(p: &Region, w: usize) -> (usize, usize) {
-    (p.left.saturating_sub(1), (p.right + 1).min(w))
+impl Sample for i32 {
+    fn take(n: usize) -> Vec<Self> {
+        pool::i32s(n)
+    }
+    fn give(v: Vec<Self>) {
+        pool::give_i32(v)
+    }
+}
+
+/// Rows kept live: masking row i reads decoupled rows i-1, i, i+1 (reflected at the edges).
+const RING: usize = 4;
+
+/// The masking/pooling loop shared by all scales, streaming over rows so that the decoupled
+/// bands, filter sums and centre corrections of only [`RING`] rows are ever held (cache
+/// resident) instead of whole bands. `decouple(i, r, f, dc)` fills one row of the filter region;
+/// `cm(r, vs, dc)` returns one pooling row's h, v, d sums given the vertical 3-sums `vs` of the
+/// filter values. Returns libvmaf's per-band accumulators (each row rounded by `>> sia`).
+fn pool_rows<T: Sample>(
+    w: usize,
+    h: usize,
+    fr: &Region,
+    pr: &Region,
+    sia: u32,
+    mut decouple: impl FnMut(usize, [&mut [T]; 3], &mut [i32], &mut [i32]),
+    mut cm: impl FnMut([&[T]; 3], &[i32], &[i32]) -> [i64; 3],
+) -> [i64; 3] {
+    let mut r = [T::take(RING * w), T::take(RING * w), T::take(RING * w)];
+    let mut f = pool::i32s(RING * w);
+    let mut dc = pool::i32s(RING * w);
+    let mut vs = pool::i32s(w);
+    let add_ia = half_of(sia);
+    let (c0, c1) = (pr.left.saturating_sub(1), (pr.right + 1).min(w));
+    let mut next = fr.top;
+    let mut acc = [0i64; 3];
+    for i in pr.top..pr.bottom {
+        let up = if i == 0 { 1 } else { i - 1 };
+        let dn = if i + 1 == h { h - 1 } else { i + 1 };
+        while next <= up.max(dn) {
+            let o = (next % RING) * w;
+            let [rh, rv, rd] = &mut r;
+            decouple(
+                next,
+                [&mut rh[o..o + w], &mut rv[o..o + w], &mut rd[o..o + w]],
+                &mut f[o..o + w],
+                &mut dc[o..o + w],
+            );
+            next += 1;
+        }
+        let (a, b, c) = ((up % RING) * w, (i % RING) * w, (dn % RING) * w);
+        for j in c0..c1 {
+            vs[j] = f[a + j].wrapping_add(f[b + j]).wrapping_add(f[c + j]);
+        }
+        let row = cm(
+            [&r[0][b..b + w], &r[1][b..b + w], &r[2][b..b + w]],
+            &vs[..w],
+            &dc[b..b + w],
+        );
+        for q in 0..3 {
+            acc[q] += (row[q] + add_ia) >> sia;
+        }
+    }
+    let [r0, r1, r2] = r;
+    for v in [r0, r1, r2] {
+        T::give(v);
+    }
+    for v in [f, dc, vs] {
+        pool::give_i32(v);
+    }
+    acc
+}
+
+/// Row `i` of the h, v, d bands.
+fn band_rows<T>(b: &Bands<T>, i: usize) -> [&[T]; 3] {
+    let o = i * b.w;
+    [&b.hb[o..o + b.w], &b.vb[o..o + b.w], &b.db[o..o + b.w]]
 }
 
 /// The noise floor term `powf(area * noise_weight, 1/3)` added to each band's pooled value.
@@ -665,37 +766,12 @@ fn noise_floor(p: &Region, noise_weight: f64) -> f32 {
     ((area * noise_weight) as f32).powf(1.0f32 / 3.0)
 }
 
-/// Numerator of scale 0.
+/// Numerator of scale 0 (libvmaf `adm_decouple`, `adm_csf`, `adm_cm`).
 pub(super) fn num_scale0(level: CpuLevel, rb: &Bands<i16>, db: &Bands<i16>, p: &AdmParams) -> f32 {
     let (w, h) = (rb.w, rb.h);
     let fr = filter_region(w, h);
     let pr = pool_region(w, h);
     let rf = rfactor_scale0(p);
-    let n = w * h;
-    let mut rh = pool::i16s(n);
-    let mut rv = pool::i16s(n);
-    let mut rd = pool::i16s(n);
-    let mut f = pool::i32s(n);
-    let mut dc = pool::i32s(n);
-    for i in fr.top..fr.bottom {
-        let o = i * w;
-        fn sl(v: &[i16], o: usize, w: usize) -> &[i16] {
-            &v[o..o + w]
-        }
-        decouple0_dispatch(
-            level,
-            [sl(&rb.hb, o, w), sl(&rb.vb, o, w), sl(&rb.db, o, w)],
-            [sl(&db.hb, o, w), sl(&db.vb, o, w), sl(&db.db, o, w)],
-            p.enhn_gain_limit,
-            &rf,
-            [&mut rh[o..o + w], &mut rv[o..o + w], &mut rd[o..o + w]],
-            &mut f[o..o + w],
-            &mut dc[o..o + w],
-            fr.left,
-            fr.right,
-        );
-    }
-
     let lw = (w as f64).log2();
     let cub_h = ceil_u32(lw - 4.0);
     let cub_d = ceil_u32(lw - 3.0);
@@ -708,32 +784,28 @@ pub(super) fn num_scale0(level: CpuLevel, rb: &Bands<i16>, db: &Bands<i16>, p: &
         cub_add: [half_of(cub_h), half_of(cub_h), half_of(cub_d)],
     };
     let sia = ceil_u32((h as f64).log2());
-    let add_ia = half_of(sia);
-    let cols = needed_cols(&pr, w);
-    let mut vs = pool::i32s(w);
-    let mut acc = [0i64; 3];
-    for i in pr.top..pr.bottom {
-        vsum_row(&f, w, h, i, cols, &mut vs[..w]);
-        let o = i * w;
-        let row = cm0_dispatch(
-            level,
-            [&rh[o..o + w], &rv[o..o + w], &rd[o..o + w]],
-            &vs[..w],
-            &dc[o..o + w],
-            &c,
-            pr.left,
-            pr.right,
-        );
-        for q in 0..3 {
-            acc[q] += (row[q] + add_ia) >> sia;
-        }
-    }
-    for v in [rh, rv, rd] {
-        pool::give_i16(v);
-    }
-    for v in [f, dc, vs] {
-        pool::give_i32(v);
-    }
+    let acc = pool_rows::<i16>(
+        w,
+        h,
+        &fr,
+        &pr,
+        sia,
+        |i, r, f, dc| {
+            decouple0_dispatch(
+                level,
+                band_rows(rb, i),
+                band_rows(db, i),
+                p.enhn_gain_limit,
+                &rf,
+                r,
+                f,
+                dc,
+                fr.left,
+                fr.right,
+            );
+        },
+        |r, vs, dc| cm0_dispatch(level, r, vs, dc, &c, pr.left, pr.right),
+    );
     let e_hv = 52u32.wrapping_sub(cub_h).wrapping_sub(sia);
     let e_d = 57u32.wrapping_sub(cub_d).wrapping_sub(sia);
     let fa = [
@@ -753,7 +825,7 @@ fn sum_bands(fa: [f32; 3], floor: f32) -> f32 {
     nh + nv + nd
 }
 
-/// Numerator of scale 1..3.
+/// Numerator of scale 1..3 (libvmaf `adm_decouple_s123`, `i4_adm_csf`, `i4_adm_cm`).
 pub(super) fn num_s123(
     level: CpuLevel,
     rb: &Bands<i32>,
@@ -765,58 +837,31 @@ pub(super) fn num_s123(
     let fr = filter_region(w, h);
     let pr = pool_region(w, h);
     let rf = rfactor_s123(p, scale);
-    let n = w * h;
-    let mut rh = pool::i32s(n);
-    let mut rv = pool::i32s(n);
-    let mut rd = pool::i32s(n);
-    let mut f = pool::i32s(n);
-    let mut dc = pool::i32s(n);
-    for i in fr.top..fr.bottom {
-        let o = i * w;
-        fn sl(v: &[i32], o: usize, w: usize) -> &[i32] {
-            &v[o..o + w]
-        }
-        decouple_s_dispatch(
-            level,
-            [sl(&rb.hb, o, w), sl(&rb.vb, o, w), sl(&rb.db, o, w)],
-            [sl(&db.hb, o, w), sl(&db.vb, o, w), sl(&db.db, o, w)],
-            p.enhn_gain_limit,
-            &rf,
-            [&mut rh[o..o + w], &mut rv[o..o + w], &mut rd[o..o + w]],
-            &mut f[o..o + w],
-            &mut dc[o..o + w],
-            fr.left,
-            fr.right,
-        );
-    }
     let cub = ceil_u32((w as f64).log2());
     let cub_add = half_of(cub);
     let sia = ceil_u32((h as f64).log2());
-    let add_ia = half_of(sia);
-    let cols = needed_cols(&pr, w);
-    let mut vs = pool::i32s(w);
-    let mut acc = [0i64; 3];
-    for i in pr.top..pr.bottom {
-        vsum_row(&f, w, h, i, cols, &mut vs[..w]);
-        let o = i * w;
-        let row = cm_s_dispatch(
-            level,
-            [&rh[o..o + w], &rv[o..o + w], &rd[o..o + w]],
-            &vs[..w],
-            &dc[o..o + w],
-            &rf,
-            cub,
-            cub_add,
-            pr.left,
-            pr.right,
-        );
-        for q in 0..3 {
-            acc[q] += (row[q] + add_ia) >> sia;
-        }
-    }
-    for v in [rh, rv, rd, f, dc, vs] {
-        pool::give_i32(v);
-    }
+    let acc = pool_rows::<i32>(
+        w,
+        h,
+        &fr,
+        &pr,
+        sia,
+        |i, r, f, dc| {
+            decouple_s_dispatch(
+                level,
+                band_rows(rb, i),
+                band_rows(db, i),
+                p.enhn_gain_limit,
+                &rf,
+                r,
+                f,
+                dc,
+                fr.left,
+                fr.right,
+            );
+        },
+        |r, vs, dc| cm_s_dispatch(level, r, vs, dc, &rf, cub, cub_add, pr.left, pr.right),
+    );
     let base = [45u32, 39, 36][scale - 1];
     let fs = 2f64.powf(base.wrapping_sub(cub).wrapping_sub(sia) as f64) as f32;
     let fa = [acc[0] as f32 / fs, acc[1] as f32 / fs, acc[2] as f32 / fs];
@@ -824,7 +869,26 @@ pub(super) fn num_s123(
 }
 
 /// Denominator of scale 0: the cube-pooled reference bands (libvmaf `adm_csf_den_scale`).
-pub(super) fn den_scale0(rb: &Bands<i16>, rfactor: &[f32; 3], noise_weight: f64) -> f32 {
+/// Σ|x|³ over a row of i16 band values.
+fn cube_sum_i16(level: CpuLevel, x: &[i16]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if level >= CpuLevel::Avx512 {
+        // SAFETY: CpuLevel::Avx512 guarantees AVX-512 F/VL/DQ/BW.
+        return unsafe { super::x86::cube_sum_i16_avx512(x) };
+    }
+    let _ = level;
+    x.iter()
+        .map(|&v| (v as i32).unsigned_abs() as u64)
+        .map(|a| a * a * a)
+        .sum()
+}
+
+pub(super) fn den_scale0(
+    level: CpuLevel,
+    rb: &Bands<i16>,
+    rfactor: &[f32; 3],
+    noise_weight: f64,
+) -> f32 {
     let (w, h) = (rb.w, rb.h);
     let pr = pool_region(w, h);
     let area = ((pr.bottom - pr.top) * (pr.right - pr.left)) as f64;
@@ -833,15 +897,9 @@ pub(super) fn den_scale0(rb: &Bands<i16>, rfactor: &[f32; 3], noise_weight: f64)
     let mut acc = [0u64; 3];
     for i in pr.top..pr.bottom {
         let o = i * w;
-        let mut inner = [0u64; 3];
         for (q, band) in [&rb.hb, &rb.vb, &rb.db].into_iter().enumerate() {
-            for &x in &band[o + pr.left..o + pr.right] {
-                let a = (x as i32).unsigned_abs() as u64;
-                inner[q] += a * a * a;
-            }
-        }
-        for q in 0..3 {
-            acc[q] += (inner[q] + add) >> sa;
+            let inner = cube_sum_i16(level, &band[o + pr.left..o + pr.right]);
+            acc[q] += (inner + add) >> sa;
         }
     }
     let shift = 2f64.powf((18 - sa as i32) as f64);

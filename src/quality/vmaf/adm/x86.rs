@@ -91,19 +91,36 @@ pub unsafe fn dwt0_horz_avx2(
     h: &mut [i16],
     d: &mut [i16],
 ) {
+    let half = ix.len();
+    assert!(a.len() >= half && v.len() >= half && h.len() >= half && d.len() >= half);
+    scalar::dwt0_horz_range(lo, hi, ix, a, v, h, d, 0, 1.min(half));
+    dwt0_horz_avx2_from(lo, hi, ix, a, v, h, d, 1);
+}
+
+/// Outputs `j0..` (j0 ≥ 1) of the scale-0 horizontal pass.
+#[target_feature(enable = "avx2")]
+unsafe fn dwt0_horz_avx2_from(
+    lo: &[i16],
+    hi: &[i16],
+    ix: &[[usize; 4]],
+    a: &mut [i32],
+    v: &mut [i16],
+    h: &mut [i16],
+    d: &mut [i16],
+    j0: usize,
+) {
     let w = lo.len();
     let half = ix.len();
-    assert!(hi.len() == w && a.len() >= half && v.len() >= half && h.len() >= half);
+    assert!(j0 >= 1 && hi.len() == w && a.len() >= half && v.len() >= half && h.len() >= half);
     assert!(d.len() >= half && half == w.div_ceil(2));
     let l01 = _mm256_set1_epi32(pair(LO[0], LO[1]));
     let l23 = _mm256_set1_epi32(pair(LO[2], LO[3]));
     let h01 = _mm256_set1_epi32(pair(HI[0], HI[1]));
     let h23 = _mm256_set1_epi32(pair(HI[2], HI[3]));
     let rnd = _mm256_set1_epi32(32768);
-    scalar::dwt0_horz_range(lo, hi, ix, a, v, h, d, 0, 1.min(half));
     // Output j reads 2j-1..2j+2: pairs (2j-1, 2j) and (2j+1, 2j+2) are adjacent i16s, so one
     // madd over each of two shifted loads filters 8 outputs.
-    let mut j = 1;
+    let mut j = j0;
     while 2 * j + 17 <= w {
         let x = _mm256_loadu_si256(lo.as_ptr().add(2 * j - 1) as *const __m256i);
         let y = _mm256_loadu_si256(lo.as_ptr().add(2 * j + 1) as *const __m256i);
@@ -803,6 +820,270 @@ pub unsafe fn dwt_s_horz_avx512(
     }
 }
 
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+pub unsafe fn dwt_s_vert_avx512(rows: [&[i32]; 4], scale: usize, lo: &mut [i32], hi: &mut [i32]) {
+    use super::kernels::{S_ADD_VP, S_SHIFT_VP};
+    let w = lo.len();
+    assert!(hi.len() == w && rows.iter().all(|r| r.len() >= w));
+    let add = _mm512_set1_epi64(S_ADD_VP[scale - 1]);
+    let sh = _mm_cvtsi32_si128(S_SHIFT_VP[scale - 1] as i32);
+    let c = |x: i32| _mm512_set1_epi64(x as i64);
+    let l = [c(LO[0]), c(LO[1]), c(LO[2]), c(LO[3])];
+    let hh = [c(HI[0]), c(HI[1]), c(HI[2]), c(HI[3])];
+    let mut j = 0;
+    while j + 8 <= w {
+        let s = [
+            ld8q(rows[0], j),
+            ld8q(rows[1], j),
+            ld8q(rows[2], j),
+            ld8q(rows[3], j),
+        ];
+        let filt = |cf: &[__m512i; 4]| {
+            let mut acc = add;
+            for k in 0..4 {
+                acc = _mm512_add_epi64(acc, _mm512_mul_epi32(s[k], cf[k]));
+            }
+            _mm512_sra_epi64(acc, sh)
+        };
+        st8q(lo, j, filt(&l));
+        st8q(hi, j, filt(&hh));
+        j += 8;
+    }
+    scalar::dwt_s_vert_range(rows, scale, lo, hi, j);
+}
+
+/// Σ|x|³ of one row of i16 band values (libvmaf `adm_csf_den_scale`'s inner sum).
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+pub unsafe fn cube_sum_i16_avx512(x: &[i16]) -> u64 {
+    let mut acc = _mm512_setzero_si512();
+    let mut j = 0;
+    while j + 8 <= x.len() {
+        let a = _mm512_cvtepu32_epi64(_mm256_abs_epi32(_mm256_cvtepi16_epi32(_mm_loadu_si128(
+            x.as_ptr().add(j) as *const __m128i,
+        ))));
+        acc = _mm512_add_epi64(acc, _mm512_mullo_epi64(_mm512_mul_epu32(a, a), a));
+        j += 8;
+    }
+    let mut s = _mm512_reduce_add_epi64(acc) as u64;
+    for &v in &x[j..] {
+        let a = (v as i32).unsigned_abs() as u64;
+        s += a * a * a;
+    }
+    s
+}
+
+/// [`decouple0_avx2`] on 16 pixels per 512-bit vector.
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+pub unsafe fn decouple0_avx512(
+    o: [&[i16]; 3],
+    t: [&[i16]; 3],
+    gain: f64,
+    rf: &[i32; 3],
+    r: [&mut [i16]; 3],
+    f: &mut [i32],
+    dc: &mut [i32],
+    start: usize,
+    end: usize,
+) {
+    let [rh, rv, rd] = r;
+    assert!(end <= f.len() && end <= dc.len());
+    assert!(o.iter().chain(t.iter()).all(|b| b.len() >= end));
+    assert!(rh.len() >= end && rv.len() >= end && rd.len() >= end);
+    if !(gain.fract() == 0.0 && (1.0..=32767.0).contains(&gain)) {
+        return scalar::decouple0(o, t, gain, rf, [rh, rv, rd], f, dc, start, end);
+    }
+    let g = _mm512_set1_epi32(gain as i32);
+    let zero = _mm512_setzero_si512();
+    let cos1 = _mm512_set1_pd(cos_1deg_sq() as f64);
+    let inv4096 = _mm512_set1_pd(1.0 / 4096.0);
+    let k32768 = _mm512_set1_epi32(32768);
+    let k32768_64 = _mm512_set1_epi64(32768);
+    let r16384_64 = _mm512_set1_epi64(16384);
+    let r16384 = _mm512_set1_epi32(16384);
+    let r2048 = _mm512_set1_epi32(2048);
+    let lut = DIV_LOOKUP.as_ptr();
+    let ld = |b: &[i16], j: usize| {
+        _mm512_cvtepi16_epi32(_mm256_loadu_si256(b.as_ptr().add(j) as *const __m256i))
+    };
+    let st = |b: &mut [i16], j: usize, v: __m512i| {
+        _mm256_storeu_si256(
+            b.as_mut_ptr().add(j) as *mut __m256i,
+            _mm512_cvtepi32_epi16(v),
+        )
+    };
+    let sx16 = |v: __m512i| _mm512_srai_epi32::<16>(_mm512_slli_epi32::<16>(v));
+
+    let gain_k = |ov: __m512i, tv: __m512i| {
+        let lk = _mm512_i32gather_epi32::<4>(_mm512_add_epi32(ov, k32768), lut);
+        let half = |l: __m512i, t: __m512i| {
+            let p = _mm512_add_epi64(_mm512_mul_epi32(l, t), r16384_64);
+            let q = _mm512_srai_epi64::<15>(p);
+            _mm512_max_epi64(_mm512_min_epi64(q, k32768_64), zero)
+        };
+        let e = half(lk, tv);
+        let od = half(_mm512_srli_epi64::<32>(lk), _mm512_srli_epi64::<32>(tv));
+        let k = _mm512_mask_blend_epi32(0xAAAA, e, _mm512_slli_epi64::<32>(od));
+        _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(ov, zero), k, k32768)
+    };
+
+    let mut j = start;
+    while j + 16 <= end {
+        let (oh, ov, od) = (ld(o[0], j), ld(o[1], j), ld(o[2], j));
+        let (th, tv, td) = (ld(t[0], j), ld(t[1], j), ld(t[2], j));
+        let ot = _mm512_add_epi32(_mm512_mullo_epi32(oh, th), _mm512_mullo_epi32(ov, tv));
+        let om = _mm512_add_epi32(_mm512_mullo_epi32(oh, oh), _mm512_mullo_epi32(ov, ov));
+        let tm = _mm512_add_epi32(_mm512_mullo_epi32(th, th), _mm512_mullo_epi32(tv, tv));
+        let (otf, omf, tmf) = (
+            _mm512_cvtepi32_ps(ot),
+            _mm512_cvtepi32_ps(om),
+            _mm512_cvtepi32_ps(tm),
+        );
+        let cmp_half = |hi: bool| {
+            let ext = |v: __m512| {
+                let h = if hi {
+                    _mm512_extractf32x8_ps::<1>(v)
+                } else {
+                    _mm512_castps512_ps256(v)
+                };
+                _mm512_mul_pd(_mm512_cvtps_pd(h), inv4096)
+            };
+            let a = ext(otf);
+            let rhs = _mm512_mul_pd(_mm512_mul_pd(cos1, ext(omf)), ext(tmf));
+            _mm512_cmp_pd_mask::<_CMP_GE_OQ>(a, _mm512_setzero_pd())
+                & _mm512_cmp_pd_mask::<_CMP_GE_OQ>(_mm512_mul_pd(a, a), rhs)
+        };
+        let angle: __mmask16 = cmp_half(false) as u16 | ((cmp_half(true) as u16) << 8);
+
+        let restore = |ov: __m512i, tv: __m512i| {
+            let k = gain_k(ov, tv);
+            let rst = _mm512_srai_epi32::<15>(_mm512_add_epi32(_mm512_mullo_epi32(k, ov), r16384));
+            let act = angle & _mm512_cmpgt_epi32_mask(k, zero);
+            let pos = act & _mm512_cmpgt_epi32_mask(ov, zero);
+            let neg = act & _mm512_cmplt_epi32_mask(ov, zero);
+            let gr = _mm512_mullo_epi32(rst, g);
+            let rst = _mm512_mask_blend_epi32(pos, rst, _mm512_min_epi32(gr, tv));
+            _mm512_mask_blend_epi32(neg, rst, _mm512_max_epi32(gr, tv))
+        };
+        let rs = [restore(oh, th), restore(ov, tv), restore(od, td)];
+        let ts = [th, tv, td];
+        st(rh, j, rs[0]);
+        st(rv, j, rs[1]);
+        st(rd, j, rs[2]);
+        let mut fs = zero;
+        let mut cs = zero;
+        for q in 0..3 {
+            let a = sx16(_mm512_sub_epi32(ts[q], rs[q]));
+            let c = _mm512_add_epi32(
+                _mm512_mullo_epi32(_mm512_set1_epi32(rf[q]), a),
+                _mm512_set1_epi32(CSF0_ADD[q]),
+            );
+            let c = sx16(_mm512_sra_epi32(c, _mm_cvtsi32_si128(CSF0_SHIFT[q] as i32)));
+            let ac = _mm512_abs_epi32(c);
+            let f30 = _mm512_mullo_epi32(_mm512_set1_epi32(ONE_BY_30_Q12), ac);
+            let f15 = _mm512_mullo_epi32(_mm512_set1_epi32(ONE_BY_15_Q12), ac);
+            fs = _mm512_add_epi32(
+                fs,
+                sx16(_mm512_srai_epi32::<12>(_mm512_add_epi32(f30, r2048))),
+            );
+            cs = _mm512_add_epi32(
+                cs,
+                sx16(_mm512_srai_epi32::<12>(_mm512_add_epi32(f15, r2048))),
+            );
+        }
+        _mm512_storeu_si512(f.as_mut_ptr().add(j) as *mut _, fs);
+        _mm512_storeu_si512(dc.as_mut_ptr().add(j) as *mut _, _mm512_sub_epi32(cs, fs));
+        j += 16;
+    }
+    if j < end {
+        decouple0_avx2(o, t, gain, rf, [rh, rv, rd], f, dc, j, end);
+    }
+}
+
+/// [`dwt0_vert_avx2`] on 32 samples per 512-bit vector.
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+pub unsafe fn dwt0_vert_avx512(rows: [&[u16]; 4], bit_depth: u8, lo: &mut [i16], hi: &mut [i16]) {
+    let w = lo.len();
+    assert!(hi.len() == w && rows.iter().all(|r| r.len() >= w));
+    let sh = _mm_cvtsi32_si128(bit_depth as i32);
+    let add = 1i32 << (bit_depth - 1);
+    let l01 = _mm512_set1_epi32(pair(LO[0], LO[1]));
+    let l23 = _mm512_set1_epi32(pair(LO[2], LO[3]));
+    let h01 = _mm512_set1_epi32(pair(HI[0], HI[1]));
+    let h23 = _mm512_set1_epi32(pair(HI[2], HI[3]));
+    let add_l = _mm512_set1_epi32(add - LO_SUM * add);
+    let add_h = _mm512_set1_epi32(add);
+    let mut j = 0;
+    while j + 32 <= w {
+        let ld = |r: &[u16]| _mm512_loadu_si512(r.as_ptr().add(j) as *const _);
+        let (s0, s1, s2, s3) = (ld(rows[0]), ld(rows[1]), ld(rows[2]), ld(rows[3]));
+        let p01l = _mm512_unpacklo_epi16(s0, s1);
+        let p01h = _mm512_unpackhi_epi16(s0, s1);
+        let p23l = _mm512_unpacklo_epi16(s2, s3);
+        let p23h = _mm512_unpackhi_epi16(s2, s3);
+        let f = |c01: __m512i, c23: __m512i, a: __m512i| {
+            let x = _mm512_add_epi32(_mm512_madd_epi16(p01l, c01), _mm512_madd_epi16(p23l, c23));
+            let y = _mm512_add_epi32(_mm512_madd_epi16(p01h, c01), _mm512_madd_epi16(p23h, c23));
+            let x = _mm512_sra_epi32(_mm512_add_epi32(x, a), sh);
+            let y = _mm512_sra_epi32(_mm512_add_epi32(y, a), sh);
+            _mm512_packs_epi32(x, y)
+        };
+        _mm512_storeu_si512(lo.as_mut_ptr().add(j) as *mut _, f(l01, l23, add_l));
+        _mm512_storeu_si512(hi.as_mut_ptr().add(j) as *mut _, f(h01, h23, add_h));
+        j += 32;
+    }
+    dwt0_vert_avx2(
+        [&rows[0][j..], &rows[1][j..], &rows[2][j..], &rows[3][j..]],
+        bit_depth,
+        &mut lo[j..],
+        &mut hi[j..],
+    );
+}
+
+/// [`dwt0_horz_avx2`] on 16 outputs per 512-bit vector.
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+pub unsafe fn dwt0_horz_avx512(
+    lo: &[i16],
+    hi: &[i16],
+    ix: &[[usize; 4]],
+    a: &mut [i32],
+    v: &mut [i16],
+    h: &mut [i16],
+    d: &mut [i16],
+) {
+    let w = lo.len();
+    let half = ix.len();
+    assert!(hi.len() == w && a.len() >= half && v.len() >= half && h.len() >= half);
+    assert!(d.len() >= half && half == w.div_ceil(2));
+    let l01 = _mm512_set1_epi32(pair(LO[0], LO[1]));
+    let l23 = _mm512_set1_epi32(pair(LO[2], LO[3]));
+    let h01 = _mm512_set1_epi32(pair(HI[0], HI[1]));
+    let h23 = _mm512_set1_epi32(pair(HI[2], HI[3]));
+    let rnd = _mm512_set1_epi32(32768);
+    scalar::dwt0_horz_range(lo, hi, ix, a, v, h, d, 0, 1.min(half));
+    let st = |b: &mut [i16], j: usize, x: __m512i| {
+        _mm256_storeu_si256(
+            b.as_mut_ptr().add(j) as *mut __m256i,
+            _mm512_cvtepi32_epi16(x),
+        )
+    };
+    let mut j = 1;
+    while 2 * j + 33 <= w {
+        let ld = |b: &[i16], k: usize| _mm512_loadu_si512(b.as_ptr().add(k) as *const _);
+        let (x, y) = (ld(lo, 2 * j - 1), ld(lo, 2 * j + 1));
+        let (xh, yh) = (ld(hi, 2 * j - 1), ld(hi, 2 * j + 1));
+        let f = |x: __m512i, y: __m512i, c01: __m512i, c23: __m512i| {
+            let s = _mm512_add_epi32(_mm512_madd_epi16(x, c01), _mm512_madd_epi16(y, c23));
+            _mm512_srai_epi32::<16>(_mm512_add_epi32(s, rnd))
+        };
+        _mm512_storeu_si512(a.as_mut_ptr().add(j) as *mut _, f(x, y, l01, l23));
+        st(v, j, f(x, y, h01, h23));
+        st(h, j, f(xh, yh, l01, l23));
+        st(d, j, f(xh, yh, h01, h23));
+        j += 16;
+    }
+    dwt0_horz_avx2_from(lo, hi, ix, a, v, h, d, j);
+}
+
 #[cfg(test)]
 mod tests512 {
     use super::*;
@@ -869,6 +1150,115 @@ mod tests512 {
             };
             assert_eq!(o1, o2, "w {w} scale {scale}");
         }
+    });
+
+    widths_test!(dwt_s_vert_avx512_matches_scalar, |rng, w| {
+        for scale in 1..=3 {
+            let rows: Vec<Vec<i32>> = (0..4).map(|_| rng.band(w)).collect();
+            let rr = [&rows[0][..], &rows[1][..], &rows[2][..], &rows[3][..]];
+            let (mut l1, mut h1, mut l2, mut h2) = (vec![0; w], vec![0; w], vec![0; w], vec![0; w]);
+            scalar::dwt_s_vert(rr, scale, &mut l1, &mut h1);
+            unsafe { dwt_s_vert_avx512(rr, scale, &mut l2, &mut h2) };
+            assert_eq!((l1, h1), (l2, h2), "w {w} scale {scale}");
+        }
+    });
+
+    widths_test!(decouple0_avx512_matches_scalar, |rng, w| {
+        for gain in [1.0, 100.0] {
+            let small = |rng: &mut Rng| -> Vec<i16> {
+                (0..w)
+                    .map(|_| match rng.next() % 8 {
+                        0 => 0,
+                        1 => rng.range(-27000, 27000) as i16,
+                        _ => rng.range(-300, 300) as i16,
+                    })
+                    .collect()
+            };
+            let o: Vec<Vec<i16>> = (0..3).map(|_| small(&mut rng)).collect();
+            let t: Vec<Vec<i16>> = o
+                .iter()
+                .map(|b| {
+                    b.iter()
+                        .map(|&x| match rng.next() % 4 {
+                            0 => x,
+                            1 => (x as i32 * 5 / 4).clamp(-27000, 27000) as i16,
+                            2 => (x as i32 + rng.range(-20, 20)) as i16,
+                            _ => rng.range(-300, 300) as i16,
+                        })
+                        .collect()
+                })
+                .collect();
+            let rf = [36453, 36453, 49417];
+            let run = |simd: bool| {
+                let (mut rh, mut rv, mut rd) = (vec![0i16; w], vec![0i16; w], vec![0i16; w]);
+                let (mut f, mut dc) = (vec![0i32; w], vec![0i32; w]);
+                let oo = [&o[0][..], &o[1][..], &o[2][..]];
+                let tt = [&t[0][..], &t[1][..], &t[2][..]];
+                let start = w.min(1);
+                if simd {
+                    unsafe {
+                        decouple0_avx512(
+                            oo,
+                            tt,
+                            gain,
+                            &rf,
+                            [&mut rh, &mut rv, &mut rd],
+                            &mut f,
+                            &mut dc,
+                            start,
+                            w,
+                        )
+                    };
+                } else {
+                    scalar::decouple0(
+                        oo,
+                        tt,
+                        gain,
+                        &rf,
+                        [&mut rh, &mut rv, &mut rd],
+                        &mut f,
+                        &mut dc,
+                        start,
+                        w,
+                    );
+                }
+                (rh, rv, rd, f, dc)
+            };
+            assert_eq!(run(false), run(true), "w {w} gain {gain}");
+        }
+    });
+
+    widths_test!(dwt0_avx512_matches_scalar, |rng, w| {
+        for bd in [8u8, 10] {
+            let max = (1i64 << bd) - 1;
+            let w2 = 2 * w + 3;
+            let rows: Vec<Vec<u16>> = (0..4)
+                .map(|_| (0..w2).map(|_| rng.range(0, max) as u16).collect())
+                .collect();
+            let rr = [&rows[0][..], &rows[1][..], &rows[2][..], &rows[3][..]];
+            let (mut l1, mut h1, mut l2, mut h2) =
+                (vec![0; w2], vec![0; w2], vec![0; w2], vec![0; w2]);
+            scalar::dwt0_vert(rr, bd, &mut l1, &mut h1);
+            unsafe { dwt0_vert_avx512(rr, bd, &mut l2, &mut h2) };
+            assert_eq!((&l1, &h1), (&l2, &h2), "vert w {w2} bd {bd}");
+            let ix = super::super::mirror_indices(w2);
+            let n = ix.len();
+            let mut o1 = (vec![0; n], vec![0; n], vec![0; n], vec![0; n]);
+            let mut o2 = o1.clone();
+            scalar::dwt0_horz(&l1, &h1, &ix, &mut o1.0, &mut o1.1, &mut o1.2, &mut o1.3);
+            unsafe { dwt0_horz_avx512(&l1, &h1, &ix, &mut o2.0, &mut o2.1, &mut o2.2, &mut o2.3) };
+            assert_eq!(o1, o2, "horz w {w2}");
+        }
+    });
+
+    widths_test!(cube_sum_matches_scalar, |rng, w| {
+        let x: Vec<i16> = (0..w).map(|_| rng.range(-32768, 32767) as i16).collect();
+        let want: u64 = x
+            .iter()
+            .map(|&v| (v as i32).unsigned_abs() as u64)
+            .map(|a| a * a * a)
+            .sum();
+        assert_eq!(want, unsafe { cube_sum_i16_avx512(&x) }, "w {w}");
     });
 
     widths_test!(decouple_s_matches_scalar, |rng, w| {
