@@ -91,6 +91,20 @@ pub struct StreamParams {
     pub extradata: Vec<u8>,
 }
 
+/// Identifies the encoder's library build for cache keys: the encoder name and libavcodec's
+/// version (distributions rebuild the encoder wrappers with it). Another build may produce other
+/// bitstreams, so its results must not be reused.
+pub fn encoder_build(name: &str) -> String {
+    // SAFETY: a plain version query with no arguments.
+    let v = unsafe { ffi::avcodec_version() };
+    format!(
+        "{name} libavcodec {}.{}.{}",
+        v >> 16,
+        (v >> 8) & 0xff,
+        v & 0xff
+    )
+}
+
 /// Whether this FFmpeg build has a video encoder called `name`.
 pub fn encoder_available(name: &str) -> bool {
     super::init();

@@ -135,6 +135,115 @@ pub struct Kernels {
     /// (Σf·x + 2^15) >> 16 of 32-bit inputs, truncated to u32. Computed as two 16-bit halves
     /// in u32 (exact because the filters sum to 2^16).
     pub horiz_q16: HorizFn,
+    /// Σ over pixels with σ₁² ≥ σ²ₙ, σ₁₂ > 0, σ₂² > 0 of the numerator's log term (·2048).
+    pub log_terms: LogTermsFn,
+}
+
+/// (σ₁², σ₂² (as u32), σ₁₂ (as u32), gain limit) → Σ log terms.
+pub type LogTermsFn = fn(&[i32], &[u32], &[u32], f64) -> i64;
+
+const EPS: f64 = 65536.0 * 1.0e-10;
+
+/// The numerator's log term of one pixel (libvmaf vif_statistic: g, sv_sq, and
+/// log2(sv_sq + σ²ₙ + g²σ₁²) − log2(sv_sq + σ²ₙ) in the Q11 table).
+#[inline(always)]
+fn log_term(table: &[u16], s1: i32, sigma2_sq: i32, sigma12: i32, egl: f64) -> i64 {
+    let g = sigma12 as f64 / (s1 as f64 + EPS);
+    let sv_sq = ((sigma2_sq as f64 - g * sigma12 as f64) as i32).max(0);
+    let g = if g < egl { g } else { egl };
+    let numer1 = (sv_sq as u32).wrapping_add(SIGMA_NSQ as u32);
+    let numer1_tmp = (g * g * s1 as f64) as i64 + numer1 as i64;
+    log2_64(table, numer1_tmp as u64) - log2_64(table, numer1 as u64)
+}
+
+/// Scalar log-terms kernel.
+pub fn log_terms_scalar(s1: &[i32], s2: &[u32], s12: &[u32], egl: f64) -> i64 {
+    let table = log2_table();
+    let mut acc = 0i64;
+    for ((&a, &b), &c) in s1.iter().zip(s2).zip(s12) {
+        let (b, c) = (b as i32, c as i32);
+        if a >= SIGMA_NSQ && c > 0 && b > 0 {
+            acc += log_term(table, a, b, c, egl);
+        }
+    }
+    acc
+}
+
+/// The log2 table widened to u32 for AVX2 gathers.
+#[cfg(target_arch = "x86_64")]
+fn log2_table32() -> &'static [u32] {
+    static T: OnceLock<Vec<u32>> = OnceLock::new();
+    T.get_or_init(|| log2_table().iter().map(|&v| v as u32).collect())
+}
+
+/// AVX2 log-terms kernel: four pixels per step in f64, the same operations in the same order
+/// as the scalar kernel (no FMA), so the integer terms are identical.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn log_terms_avx2_t(s1: &[i32], s2: &[u32], s12: &[u32], egl: f64) -> i64 {
+    use std::arch::x86_64::*;
+    let n = s1.len().min(s2.len()).min(s12.len());
+    let table = log2_table32();
+    let magic = _mm256_set1_pd(4503599627370496.0); // 2^52
+    let magic_i = _mm256_castpd_si256(magic);
+    let low52 = _mm256_set1_epi64x((1i64 << 52) - 1);
+    let eps = _mm256_set1_pd(EPS);
+    let eglv = _mm256_set1_pd(egl);
+    let nsq_m1 = _mm_set1_epi32(SIGMA_NSQ - 1);
+    let nsq = _mm_set1_epi32(SIGMA_NSQ);
+    let zero = _mm_setzero_si128();
+    let safe = _mm256_set1_epi64x(1 << 17);
+    let mut acc = _mm256_setzero_si256();
+    // floor(log2 x)·2048-style lookup of four u64 lanes (2^17 ≤ x < 2^52).
+    let log2v = |x: __m256i| -> __m256i {
+        let d = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(x, magic_i)), magic);
+        let e = _mm256_sub_epi64(
+            _mm256_srli_epi64(_mm256_castpd_si256(d), 52),
+            _mm256_set1_epi64x(1023 + 15),
+        );
+        let idx = _mm256_srlv_epi64(x, e);
+        let t = _mm256_i64gather_epi32(table.as_ptr() as *const i32, idx, 4);
+        _mm256_add_epi64(_mm256_cvtepi32_epi64(t), _mm256_slli_epi64(e, 11))
+    };
+    let mut j = 0;
+    while j + 4 <= n {
+        let a = _mm_loadu_si128(s1.as_ptr().add(j) as *const __m128i);
+        let b = _mm_loadu_si128(s2.as_ptr().add(j) as *const __m128i);
+        let c = _mm_loadu_si128(s12.as_ptr().add(j) as *const __m128i);
+        let m = _mm_and_si128(
+            _mm_cmpgt_epi32(a, nsq_m1),
+            _mm_and_si128(_mm_cmpgt_epi32(c, zero), _mm_cmpgt_epi32(b, zero)),
+        );
+        if _mm_movemask_epi8(m) != 0 {
+            let ad = _mm256_cvtepi32_pd(a);
+            let bd = _mm256_cvtepi32_pd(b);
+            let cd = _mm256_cvtepi32_pd(c);
+            let g = _mm256_div_pd(cd, _mm256_add_pd(ad, eps));
+            let sv = _mm256_sub_pd(bd, _mm256_mul_pd(g, cd));
+            let sv = _mm_max_epi32(_mm256_cvttpd_epi32(sv), zero);
+            let g = _mm256_min_pd(g, eglv);
+            let numer1 = _mm_add_epi32(sv, nsq);
+            let t = _mm256_mul_pd(_mm256_mul_pd(g, g), ad);
+            let t = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            let ti = _mm256_and_si256(_mm256_castpd_si256(_mm256_add_pd(t, magic)), low52);
+            let n1 = _mm256_cvtepu32_epi64(numer1);
+            let m64 = _mm256_cvtepi32_epi64(m);
+            let x = _mm256_blendv_epi8(safe, _mm256_add_epi64(ti, n1), m64);
+            let y = _mm256_blendv_epi8(safe, n1, m64);
+            let term = _mm256_sub_epi64(log2v(x), log2v(y));
+            acc = _mm256_add_epi64(acc, _mm256_and_si256(term, m64));
+        }
+        j += 4;
+    }
+    let mut lanes = [0i64; 4];
+    _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc);
+    lanes.iter().sum::<i64>() + log_terms_scalar(&s1[j..n], &s2[j..n], &s12[j..n], egl)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn log_terms_avx2(s1: &[i32], s2: &[u32], s12: &[u32], egl: f64) -> i64 {
+    // Installed only when runtime detection found AVX2.
+    unsafe { log_terms_avx2_t(s1, s2, s12, egl) }
 }
 
 const BLK: usize = 16;
@@ -240,10 +349,105 @@ macro_rules! kernel_bodies {
                 }
             };
         }
-        vert_ref!(vert_ref32, u32);
         vert_ref!(vert_ref64, u64);
-        vert_dist!(vert_dist32, u32);
         vert_dist!(vert_dist64, u64);
+
+        // 8-bit scale 0 (u32 products), using the filter's symmetry: one multiply by the
+        // coefficient per pair of rows. Exact: every partial sum stays below 65536·255².
+        #[$attr]
+        pub fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+            let w = mu.len();
+            let t = f.len();
+            let half = t / 2;
+            let mut j0 = 0;
+            while j0 + BLK <= w {
+                let mut am = [0u32; BLK];
+                let mut aq = [0u32; BLK];
+                for k in 0..half {
+                    let c = f[k] as u32;
+                    let x: &[u16; BLK] = rows[k][j0..j0 + BLK].try_into().unwrap();
+                    let y: &[u16; BLK] = rows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
+                    for l in 0..BLK {
+                        let (a, b) = (x[l] as u32, y[l] as u32);
+                        am[l] += c * (a + b);
+                        aq[l] += c * (a * a + b * b);
+                    }
+                }
+                let c = f[half] as u32;
+                let x: &[u16; BLK] = rows[half][j0..j0 + BLK].try_into().unwrap();
+                for l in 0..BLK {
+                    let a = x[l] as u32;
+                    am[l] += c * a;
+                    aq[l] += c * a * a;
+                }
+                for l in 0..BLK {
+                    mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
+                    sq[j0 + l] = ((aq[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                }
+                j0 += BLK;
+            }
+            if j0 < w {
+                let tail: Vec<&[u16]> = rows.iter().map(|r| &r[j0..w]).collect();
+                vert_ref32_plain(&tail, f, s, &mut mu[j0..], &mut sq[j0..]);
+            }
+        }
+        vert_ref!(vert_ref32_plain, u32);
+
+        #[$attr]
+        pub fn vert_dist32(
+            rrows: &[&[u16]],
+            drows: &[&[u16]],
+            f: &[u16],
+            s: VShift,
+            mu: &mut [u32],
+            yy: &mut [u32],
+            xy: &mut [u32],
+        ) {
+            let w = mu.len();
+            let t = f.len();
+            let half = t / 2;
+            let mut j0 = 0;
+            while j0 + BLK <= w {
+                let mut am = [0u32; BLK];
+                let mut ay = [0u32; BLK];
+                let mut ax = [0u32; BLK];
+                for k in 0..half {
+                    let c = f[k] as u32;
+                    let r0: &[u16; BLK] = rrows[k][j0..j0 + BLK].try_into().unwrap();
+                    let r1: &[u16; BLK] = rrows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
+                    let d0: &[u16; BLK] = drows[k][j0..j0 + BLK].try_into().unwrap();
+                    let d1: &[u16; BLK] = drows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
+                    for l in 0..BLK {
+                        let (a0, a1) = (r0[l] as u32, r1[l] as u32);
+                        let (b0, b1) = (d0[l] as u32, d1[l] as u32);
+                        am[l] += c * (b0 + b1);
+                        ay[l] += c * (b0 * b0 + b1 * b1);
+                        ax[l] += c * (a0 * b0 + a1 * b1);
+                    }
+                }
+                let c = f[half] as u32;
+                let r0: &[u16; BLK] = rrows[half][j0..j0 + BLK].try_into().unwrap();
+                let d0: &[u16; BLK] = drows[half][j0..j0 + BLK].try_into().unwrap();
+                for l in 0..BLK {
+                    let (a, b) = (r0[l] as u32, d0[l] as u32);
+                    am[l] += c * b;
+                    ay[l] += c * b * b;
+                    ax[l] += c * a * b;
+                }
+                for l in 0..BLK {
+                    mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
+                    yy[j0 + l] = ((ay[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                    xy[j0 + l] = ((ax[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                }
+                j0 += BLK;
+            }
+            if j0 < w {
+                let rt: Vec<&[u16]> = rrows.iter().map(|r| &r[j0..w]).collect();
+                let dt: Vec<&[u16]> = drows.iter().map(|r| &r[j0..w]).collect();
+                vert_dist32_plain(&rt, &dt, f, s, &mut mu[j0..], &mut yy[j0..], &mut xy[j0..]);
+            }
+        }
+        vert_dist!(vert_dist32_plain, u32);
 
         #[$attr]
         pub fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
@@ -427,6 +631,7 @@ impl Kernels {
         vert_mu: scalar::vert_mu,
         horiz_u32: scalar::horiz_u32,
         horiz_q16: scalar::horiz_q16,
+        log_terms: log_terms_scalar,
     };
 
     #[cfg(target_arch = "x86_64")]
@@ -438,6 +643,7 @@ impl Kernels {
         vert_mu: avx2::vert_mu,
         horiz_u32: avx2::horiz_u32,
         horiz_q16: avx2::horiz_q16,
+        log_terms: log_terms_avx2,
     };
 
     /// The kernels for a CPU level (AVX-512 machines use the AVX2 set).
@@ -457,13 +663,14 @@ impl Kernels {
 
 /// One image of the pyramid (row-major, stride == width).
 #[derive(Clone, Debug)]
-struct Img {
+struct Img<'a> {
     w: usize,
     h: usize,
-    data: Vec<u16>,
+    /// Borrowed for the distorted frame's scale 0 (no copy), owned for the pyramid.
+    data: std::borrow::Cow<'a, [u16]>,
 }
 
-impl Img {
+impl Img<'_> {
     fn row(&self, y: usize) -> &[u16] {
         &self.data[y * self.w..(y + 1) * self.w]
     }
@@ -490,7 +697,7 @@ fn pad_row(src: &[u32], half: usize, pad: &mut [u32]) {
 
 /// Next pyramid level: filter with scale `scale + 1`'s filter and keep even rows and columns
 /// (libvmaf subsample_rd + decimate_and_pad; only the kept rows are computed).
-fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img {
+fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img<'static> {
     let f = FILTERS[scale + 1];
     let half = f.len() / 2;
     let vs = vertical_shifts(scale, bit_depth);
@@ -498,7 +705,7 @@ fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img {
     let mut out = Img {
         w: w2,
         h: h2,
-        data: vec![0; w2 * h2],
+        data: vec![0; w2 * h2].into(),
     };
     let mut v = vec![0u32; img.w];
     let mut pad = vec![0u32; img.w + 2 * half];
@@ -508,7 +715,7 @@ fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img {
         (k.vert_mu)(&rows, f, vs.mu_round, vs.mu_shift, &mut v);
         pad_row(&v, half, &mut pad);
         (k.horiz_u32)(&pad, f, &mut hrow);
-        let orow = &mut out.data[i * w2..(i + 1) * w2];
+        let orow = &mut out.data.to_mut()[i * w2..(i + 1) * w2];
         for (j, o) in orow.iter_mut().enumerate() {
             *o = (hrow[2 * j].wrapping_add(32768) >> 16) as u16;
         }
@@ -519,7 +726,7 @@ fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img {
 /// Reference-side data of one scale.
 #[derive(Clone, Debug)]
 struct RefScale {
-    img: Img,
+    img: Img<'static>,
     /// Σf·x after both passes (Q16 mean), per pixel.
     mu1: Vec<u32>,
     /// σ₁² per pixel (wrapping difference as libvmaf keeps it).
@@ -548,44 +755,93 @@ pub struct VifScore {
     pub den: [f64; 4],
 }
 
-/// Vertical + horizontal filtering of the ref-side statistics for one scale.
-fn ref_scale(k: &Kernels, img: Img, scale: usize, bit_depth: u8) -> RefScale {
+/// Row scratch for one scale.
+struct Scratch {
+    vmu: Vec<u32>,
+    va: Vec<u32>,
+    vb: Vec<u32>,
+    pad: Vec<u32>,
+    ha: Vec<u32>,
+    hb: Vec<u32>,
+    hc: Vec<u32>,
+}
+
+impl Scratch {
+    fn new(w: usize, half: usize) -> Scratch {
+        Scratch {
+            vmu: vec![0; w],
+            va: vec![0; w],
+            vb: vec![0; w],
+            pad: vec![0; w + 2 * half],
+            ha: vec![0; w],
+            hb: vec![0; w],
+            hc: vec![0; w],
+        }
+    }
+}
+
+/// Reference statistics of row `i`: μ₁ and σ₁² per pixel, and the row's denominator terms
+/// (log part, count of pixels below the noise floor).
+#[allow(clippy::too_many_arguments)]
+fn ref_row(
+    k: &Kernels,
+    img: &Img,
+    scale: usize,
+    bd: u8,
+    i: usize,
+    t: &mut Scratch,
+    mu1: &mut [u32],
+    s1: &mut [i32],
+) -> (i64, i64) {
     let f = FILTERS[scale];
     let half = f.len() / 2;
-    let vs = vertical_shifts(scale, bit_depth);
-    let vert = if scale == 0 && bit_depth == 8 {
+    let vs = vertical_shifts(scale, bd);
+    let vert = if scale == 0 && bd == 8 {
         k.vert_ref32
     } else {
         k.vert_ref64
     };
-    let (w, h) = (img.w, img.h);
     let table = log2_table();
+    let rows = img.rows(i, f.len());
+    vert(&rows, f, vs, &mut t.vmu, &mut t.va);
+    pad_row(&t.vmu, half, &mut t.pad);
+    (k.horiz_u32)(&t.pad, f, mu1);
+    pad_row(&t.va, half, &mut t.pad);
+    (k.horiz_q16)(&t.pad, f, &mut t.ha);
+    let (mut den_log, mut den_non_log) = (0i64, 0i64);
+    for ((s, &m), &xx) in s1.iter_mut().zip(mu1.iter()).zip(&t.ha) {
+        let mu_sq = ((m as u64 * m as u64 + (1 << 31)) >> 32) as u32;
+        let v = xx.wrapping_sub(mu_sq) as i32;
+        *s = v;
+        if v >= SIGMA_NSQ {
+            den_log += log2_32(table, (SIGMA_NSQ + v) as u32) - 2048 * 17;
+        } else {
+            den_non_log += 1;
+        }
+    }
+    (den_log, den_non_log)
+}
+
+/// Vertical + horizontal filtering of the ref-side statistics for one scale.
+fn ref_scale(k: &Kernels, img: Img<'static>, scale: usize, bit_depth: u8) -> RefScale {
+    let (w, h) = (img.w, img.h);
+    let mut t = Scratch::new(w, FILTERS[scale].len() / 2);
     let mut mu1 = vec![0u32; w * h];
     let mut sigma1_sq = vec![0i32; w * h];
-    let mut vmu = vec![0u32; w];
-    let mut vsq = vec![0u32; w];
-    let mut pad = vec![0u32; w + 2 * half];
-    let mut hsq = vec![0u32; w];
     let (mut den_log, mut den_non_log) = (0i64, 0i64);
     for i in 0..h {
-        let rows = img.rows(i, f.len());
-        vert(&rows, f, vs, &mut vmu, &mut vsq);
-        let mrow = &mut mu1[i * w..(i + 1) * w];
-        pad_row(&vmu, half, &mut pad);
-        (k.horiz_u32)(&pad, f, mrow);
-        pad_row(&vsq, half, &mut pad);
-        (k.horiz_q16)(&pad, f, &mut hsq);
-        let srow = &mut sigma1_sq[i * w..(i + 1) * w];
-        for ((s, &m), &xx) in srow.iter_mut().zip(mrow.iter()).zip(&hsq) {
-            let mu_sq = ((m as u64 * m as u64 + (1 << 31)) >> 32) as u32;
-            let s1 = xx.wrapping_sub(mu_sq) as i32;
-            *s = s1;
-            if s1 >= SIGMA_NSQ {
-                den_log += log2_32(table, (SIGMA_NSQ + s1) as u32) - 2048 * 17;
-            } else {
-                den_non_log += 1;
-            }
-        }
+        let (a, b) = ref_row(
+            k,
+            &img,
+            scale,
+            bit_depth,
+            i,
+            &mut t,
+            &mut mu1[i * w..(i + 1) * w],
+            &mut sigma1_sq[i * w..(i + 1) * w],
+        );
+        den_log += a;
+        den_non_log += b;
     }
     RefScale {
         img,
@@ -606,7 +862,7 @@ impl VifRef {
         let mut img = Some(Img {
             w: luma.width,
             h: luma.height,
-            data: luma.data.clone(),
+            data: luma.data.clone().into(),
         });
         let mut scales = Vec::with_capacity(4);
         for scale in 0..4 {
@@ -630,8 +886,21 @@ impl VifRef {
     }
 }
 
-/// Distorted-side statistics of one scale: the numerator, and (num, den) as libvmaf's floats.
-fn dist_scale(k: &Kernels, r: &RefScale, dimg: &Img, scale: usize, bd: u8, egl: f64) -> (f32, f32) {
+/// Distorted-side numerator terms of row `i` (log part, non-log sum), given the reference's
+/// μ₁ and σ₁² for that row.
+#[allow(clippy::too_many_arguments)]
+fn dist_row(
+    k: &Kernels,
+    rimg: &Img,
+    dimg: &Img,
+    scale: usize,
+    bd: u8,
+    egl: f64,
+    i: usize,
+    t: &mut Scratch,
+    mu1: &[u32],
+    s1row: &[i32],
+) -> (i64, i64) {
     let f = FILTERS[scale];
     let half = f.len() / 2;
     let vs = vertical_shifts(scale, bd);
@@ -640,56 +909,124 @@ fn dist_scale(k: &Kernels, r: &RefScale, dimg: &Img, scale: usize, bd: u8, egl: 
     } else {
         k.vert_dist64
     };
-    let (w, h) = (dimg.w, dimg.h);
-    let table = log2_table();
-    let mut vmu = vec![0u32; w];
-    let mut vyy = vec![0u32; w];
-    let mut vxy = vec![0u32; w];
-    let mut pad = vec![0u32; w + 2 * half];
-    let mut mu2 = vec![0u32; w];
-    let mut yy = vec![0u32; w];
-    let mut xy = vec![0u32; w];
-    let (mut num_log, mut num_non_log) = (0i64, 0i64);
-    const EPS: f64 = 65536.0 * 1.0e-10;
-    for i in 0..h {
-        let rrows = r.img.rows(i, f.len());
-        let drows = dimg.rows(i, f.len());
-        vert(&rrows, &drows, f, vs, &mut vmu, &mut vyy, &mut vxy);
-        pad_row(&vmu, half, &mut pad);
-        (k.horiz_u32)(&pad, f, &mut mu2);
-        pad_row(&vyy, half, &mut pad);
-        (k.horiz_q16)(&pad, f, &mut yy);
-        pad_row(&vxy, half, &mut pad);
-        (k.horiz_q16)(&pad, f, &mut xy);
+    let w = dimg.w;
+    let rrows = rimg.rows(i, f.len());
+    let drows = dimg.rows(i, f.len());
+    vert(&rrows, &drows, f, vs, &mut t.vmu, &mut t.va, &mut t.vb);
+    pad_row(&t.vmu, half, &mut t.pad);
+    (k.horiz_u32)(&t.pad, f, &mut t.hc);
+    pad_row(&t.va, half, &mut t.pad);
+    (k.horiz_q16)(&t.pad, f, &mut t.ha);
+    pad_row(&t.vb, half, &mut t.pad);
+    (k.horiz_q16)(&t.pad, f, &mut t.hb);
+    let (mu2, yy, xy) = (&t.hc, &mut t.ha, &mut t.hb);
+    // Pass 1 (vectorisable): σ₂² and σ₁₂ in place of yy and xy, and the non-log sum.
+    let mut non_log = 0i64;
+    for j in 0..w {
+        let m2 = mu2[j] as u64;
+        let mu2_sq = ((m2 * m2 + (1 << 31)) >> 32) as u32;
+        let mu1_mu2 = ((mu1[j] as u64 * m2 + (1 << 31)) >> 32) as u32;
+        let sigma2_sq = (yy[j].wrapping_sub(mu2_sq) as i32).max(0);
+        let sigma12 = xy[j].wrapping_sub(mu1_mu2) as i32;
+        non_log += if s1row[j] < SIGMA_NSQ {
+            sigma2_sq as i64
+        } else {
+            0
+        };
+        yy[j] = sigma2_sq as u32;
+        xy[j] = sigma12 as u32;
+    }
+    // Pass 2: the log terms, only where they apply.
+    let num_log = (k.log_terms)(s1row, yy, xy, egl);
+    (num_log, non_log)
+}
 
-        let mu1 = &r.mu1[i * w..(i + 1) * w];
-        let s1row = &r.sigma1_sq[i * w..(i + 1) * w];
-        for j in 0..w {
-            let s1 = s1row[j];
-            let m2 = mu2[j] as u64;
-            let mu2_sq = ((m2 * m2 + (1 << 31)) >> 32) as u32;
-            let sigma2_sq = (yy[j].wrapping_sub(mu2_sq) as i32).max(0);
-            if s1 < SIGMA_NSQ {
-                num_non_log += sigma2_sq as i64;
-                continue;
-            }
-            let mu1_mu2 = ((mu1[j] as u64 * m2 + (1 << 31)) >> 32) as u32;
-            let sigma12 = xy[j].wrapping_sub(mu1_mu2) as i32;
-            if sigma12 > 0 && sigma2_sq > 0 {
-                let g = sigma12 as f64 / (s1 as f64 + EPS);
-                let sv_sq = ((sigma2_sq as f64 - g * sigma12 as f64) as i32).max(0);
-                let g = if g < egl { g } else { egl };
-                let numer1 = (sv_sq + SIGMA_NSQ) as u32;
-                let numer1_tmp = (g * g * s1 as f64) as i64 + numer1 as i64;
-                num_log += log2_64(table, numer1_tmp as u64) - log2_64(table, numer1 as u64);
-            }
+/// libvmaf's float num and den of one scale from the integer accumulators.
+fn num_den(num_log: i64, num_non_log: i64, den_log: i64, den_non_log: i64) -> (f32, f32) {
+    let non = den_non_log as f64;
+    let num = num_log as f64 / 2048.0 + (non - (num_non_log as f64 / 16384.0) / 65025.0);
+    let den = den_log as f64 / 2048.0 + non;
+    (num as f32, den as f32)
+}
+
+/// Distorted-side statistics of one scale against a prepared reference scale.
+fn dist_scale(k: &Kernels, r: &RefScale, dimg: &Img, scale: usize, bd: u8, egl: f64) -> (f32, f32) {
+    let (w, h) = (dimg.w, dimg.h);
+    let mut t = Scratch::new(w, FILTERS[scale].len() / 2);
+    let (mut num_log, mut num_non_log) = (0i64, 0i64);
+    for i in 0..h {
+        let (a, b) = dist_row(
+            k,
+            &r.img,
+            dimg,
+            scale,
+            bd,
+            egl,
+            i,
+            &mut t,
+            &r.mu1[i * w..(i + 1) * w],
+            &r.sigma1_sq[i * w..(i + 1) * w],
+        );
+        num_log += a;
+        num_non_log += b;
+    }
+    num_den(num_log, num_non_log, r.den_log, r.den_non_log)
+}
+
+/// VIF of one pair without keeping the reference's statistics: reference and distorted rows are
+/// processed together, as libvmaf does. For a reference scored only once (the streaming
+/// scorer) this avoids storing and re-reading two frame-sized arrays; the result is identical
+/// to [`VifRef::new`] + [`score`].
+pub fn score_pair(reference: &Plane, dist: &Plane, bit_depth: u8, egl: f64) -> VifScore {
+    score_pair_with_kernels(reference, dist, bit_depth, egl, &Kernels::get())
+}
+
+pub fn score_pair_with_kernels(
+    reference: &Plane,
+    dist: &Plane,
+    bd: u8,
+    egl: f64,
+    k: &Kernels,
+) -> VifScore {
+    assert_eq!(
+        (dist.width, dist.height),
+        (reference.width, reference.height)
+    );
+    let mut rimg = Img {
+        w: reference.width,
+        h: reference.height,
+        data: (&reference.data[..]).into(),
+    };
+    let mut dimg = Img {
+        w: dist.width,
+        h: dist.height,
+        data: (&dist.data[..]).into(),
+    };
+    let mut out = VifScore::default();
+    for (scale, f) in FILTERS.iter().enumerate() {
+        let (w, h) = (dimg.w, dimg.h);
+        let mut t = Scratch::new(w, f.len() / 2);
+        let mut mu1 = vec![0u32; w];
+        let mut s1 = vec![0i32; w];
+        let (mut nl, mut nn, mut dl, mut dn) = (0i64, 0i64, 0i64, 0i64);
+        for i in 0..h {
+            let (a, b) = ref_row(k, &rimg, scale, bd, i, &mut t, &mut mu1, &mut s1);
+            dl += a;
+            dn += b;
+            let (a, b) = dist_row(k, &rimg, &dimg, scale, bd, egl, i, &mut t, &mu1, &s1);
+            nl += a;
+            nn += b;
+        }
+        let (num, den) = num_den(nl, nn, dl, dn);
+        out.num[scale] = num as f64;
+        out.den[scale] = den as f64;
+        out.scales[scale] = (num / den) as f64;
+        if scale < 3 {
+            rimg = downsample(k, &rimg, scale, bd);
+            dimg = downsample(k, &dimg, scale, bd);
         }
     }
-    // libvmaf stores num and den as float.
-    let non = r.den_non_log as f64;
-    let num = num_log as f64 / 2048.0 + (non - (num_non_log as f64 / 16384.0) / 65025.0);
-    let den = r.den_log as f64 / 2048.0 + non;
-    (num as f32, den as f32)
+    out
 }
 
 /// Scores a distorted luma plane against a prepared reference. `egl` is the enhancement gain
@@ -705,7 +1042,7 @@ pub fn score_with_kernels(r: &VifRef, dist: &Plane, egl: f64, k: &Kernels) -> Vi
     let mut img = Img {
         w: dist.width,
         h: dist.height,
-        data: dist.data.clone(),
+        data: (&dist.data[..]).into(),
     };
     let mut out = VifScore::default();
     for scale in 0..4 {
@@ -818,6 +1155,37 @@ mod tests {
     simd_matches_scalar!(avx2_kernels_match_scalar, CpuLevel::Avx2);
 
     #[test]
+    fn avx2_log_terms_match_scalar() {
+        if CpuLevel::get() < CpuLevel::Avx2 {
+            return;
+        }
+        let v = Kernels::for_level(CpuLevel::Avx2);
+        let mut rng = XorShift(12345);
+        for &n in &[0usize, 3, 4, 17, 1000] {
+            for &egl in &[100.0, 1.0, 2.5] {
+                // Mix of scales: around the noise floor, typical and large variances, and
+                // negative values (skipped lanes).
+                let gen = |rng: &mut XorShift| -> i32 {
+                    match rng.next() % 4 {
+                        0 => (rng.next() % 400_000) as i32 - 100_000,
+                        1 => (rng.next() % 50_000_000) as i32,
+                        2 => (rng.next() % 2_000_000_000) as i32,
+                        _ => SIGMA_NSQ + (rng.next() % 3) as i32 - 1,
+                    }
+                };
+                let s1: Vec<i32> = (0..n).map(|_| gen(&mut rng)).collect();
+                let s2: Vec<u32> = (0..n).map(|_| gen(&mut rng) as u32).collect();
+                let s12: Vec<u32> = (0..n).map(|_| gen(&mut rng) as u32).collect();
+                assert_eq!(
+                    log_terms_scalar(&s1, &s2, &s12, egl),
+                    (v.log_terms)(&s1, &s2, &s12, egl),
+                    "n={n} egl={egl}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn whole_vif_same_with_every_kernel_set() {
         for &(w, h, bd) in &[(64usize, 48usize, 8u8), (37, 29, 10)] {
             let r = plane(w, h, bd, 1);
@@ -827,6 +1195,11 @@ mod tests {
             let a = score_with_kernels(&VifRef::with_kernels(&r, bd, &s), &d, 100.0, &s);
             let b = score_with_kernels(&VifRef::with_kernels(&r, bd, &v), &d, 100.0, &v);
             assert_eq!(a, b);
+            let c = score_pair_with_kernels(&r, &d, bd, 100.0, &v);
+            assert_eq!(a, c);
+            let c = score_pair_with_kernels(&r, &d, bd, 1.0, &s);
+            let e = score_with_kernels(&VifRef::with_kernels(&r, bd, &v), &d, 1.0, &v);
+            assert_eq!(c, e);
         }
     }
 
