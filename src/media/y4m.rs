@@ -68,7 +68,11 @@ pub(crate) fn parse_header(line: &[u8], what: &Path) -> Result<Header> {
     let (mut w, mut h, mut fps) = (None, None, None);
     let (mut cs, mut xcs) = (None, None);
     for t in tokens {
-        let (tag, val) = t.split_at(1);
+        // The tag is one ASCII letter; a token starting with a multi-byte character (found by
+        // fuzzing: `split_at(1)` panicked inside it) is no tag we know, so it is skipped.
+        let Some((tag, val)) = t.split_at_checked(1) else {
+            continue;
+        };
         match tag {
             "W" => w = val.parse::<usize>().ok(),
             "H" => h = val.parse::<usize>().ok(),
@@ -361,6 +365,16 @@ mod tests {
         assert!(parse("YUV4MPEG2 W2 F25:1").is_err());
         assert!(parse("YUV4MPEG2 W2 H2 F0:1").is_err());
         assert!(parse("RIFF").is_err());
+    }
+
+    /// Fuzz regression (fuzz/corpus/y4m/regress-utf8-tag.y4m): a header token starting with a
+    /// multi-byte character used to panic the tag split; it is skipped like other unknown tags.
+    #[test]
+    fn header_token_with_multibyte_first_char() {
+        let h = parse("YUV4MPEG2 W4 H2 \u{435}25 F25:1").unwrap();
+        assert_eq!((h.format.width, h.format.height, h.fps), (4, 2, (25, 1)));
+        let e = parse("YUV4MPEG2 W4 H\u{435}2 \u{435}").unwrap_err().to_string();
+        assert!(e.contains("W/H"), "{e}");
     }
 
     #[test]
