@@ -14,7 +14,11 @@ fn scratch() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let shm = PathBuf::from("/dev/shm");
-        let dir = if shm.is_dir() { shm } else { std::env::temp_dir() };
+        let dir = if shm.is_dir() {
+            shm
+        } else {
+            std::env::temp_dir()
+        };
         dir.join(format!("pertitle-fuzz-{}.y4m", std::process::id()))
     })
 }
@@ -34,10 +38,17 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(f.index, n, "frame index");
                 let depth_max = f.format.max_value();
                 if f.format.bit_depth == 8 {
-                    assert!(f.planes.iter().all(|p| p.data.iter().all(|&s| s <= depth_max)));
+                    assert!(f
+                        .planes
+                        .iter()
+                        .all(|p| p.data.iter().all(|&s| s <= depth_max)));
                 }
                 n += 1;
-                assert!(n <= info.frames, "more frames than announced ({})", info.frames);
+                assert!(
+                    n <= info.frames,
+                    "more frames than announced ({})",
+                    info.frames
+                );
             }
             Ok(None) => {
                 assert_eq!(n, info.frames, "fewer frames than announced");

@@ -387,7 +387,9 @@ mod tests {
     fn header_token_with_multibyte_first_char() {
         let h = parse("YUV4MPEG2 W4 H2 \u{435}25 F25:1").unwrap();
         assert_eq!((h.format.width, h.format.height, h.fps), (4, 2, (25, 1)));
-        let e = parse("YUV4MPEG2 W4 H\u{435}2 \u{435}").unwrap_err().to_string();
+        let e = parse("YUV4MPEG2 W4 H\u{435}2 \u{435}")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("W/H"), "{e}");
     }
 
@@ -398,7 +400,10 @@ mod tests {
         let e = parse("YUV4MPEG2 W3 H11111111111111111113 F30:1 Cmono")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("3x11111111111111111113") && e.contains("limit"), "{e}");
+        assert!(
+            e.contains("3x11111111111111111113") && e.contains("limit"),
+            "{e}"
+        );
         assert!(parse("YUV4MPEG2 W32769 H2 F30:1").is_err());
         let h = parse("YUV4MPEG2 W32768 H32768 F30:1 C444p10").unwrap();
         assert_eq!(frame_bytes(&h.format), 32768 * 32768 * 3 * 2);
