@@ -60,10 +60,10 @@ fn generated(dir: &Path, name: &str, graph: &str) -> anyhow::Result<PathBuf> {
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let dir = PathBuf::from(
-        args.next()
-            .ok_or_else(|| anyhow::anyhow!("usage: fast_search DIR [demo|noise|mandel|flat ...]"))?,
-    );
+    let dir =
+        PathBuf::from(args.next().ok_or_else(|| {
+            anyhow::anyhow!("usage: fast_search DIR [demo|noise|mandel|flat ...]")
+        })?);
     std::fs::create_dir_all(&dir)?;
     let mut clips: Vec<String> = args.collect();
     if clips.is_empty() {
@@ -91,7 +91,7 @@ fn main() -> anyhow::Result<()> {
                 options: InputOptions::default(),
             }
         };
-        let store = Store::open(&dir.join(format!("cache-{clip}")))?;
+        let store = Store::open(dir.join(format!("cache-{clip}")))?;
         let (w0, c0) = (Instant::now(), cpu_seconds());
         let full = job::run(&input, &recipe, None, Some(&store), &opts, &quiet)?;
         let (full_wall, full_cpu) = (w0.elapsed().as_secs_f64(), cpu_seconds() - c0);

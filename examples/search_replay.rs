@@ -19,7 +19,11 @@ fn main() -> anyhow::Result<()> {
     };
     let file = pertitle::ladder::read_points_json(path.as_ref())?;
     let codec = file.points[0].codec.clone();
-    let points: Vec<_> = file.points.into_iter().filter(|p| p.codec == codec).collect();
+    let points: Vec<_> = file
+        .points
+        .into_iter()
+        .filter(|p| p.codec == codec)
+        .collect();
     let full: Vec<(f64, f64)> = points.iter().map(|p| (p.kbps, metric.of(p))).collect();
     for batch in [1, 2, 3] {
         let picked = search::replay(

@@ -144,7 +144,10 @@ fn hull_log_slope(h: &[(f64, f64)], q: f64, down: bool) -> Option<f64> {
     let n = h.len() - 1;
     let j = if down {
         // The segment just below q.
-        h.iter().position(|p| p.1 >= q).unwrap_or(n).saturating_sub(1)
+        h.iter()
+            .position(|p| p.1 >= q)
+            .unwrap_or(n)
+            .saturating_sub(1)
     } else {
         h.iter()
             .rposition(|p| p.1 <= q)
@@ -178,6 +181,21 @@ fn line(x0: f64, y0: f64, x1: f64, y1: f64, x: f64) -> f64 {
     y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 }
 
+/// The parabola through three points (distinct xs), at `x` (Lagrange form).
+fn parabola(xs: [f64; 3], ys: [f64; 3], x: f64) -> f64 {
+    let mut sum = 0.0;
+    for i in 0..3 {
+        let mut w = 1.0;
+        for j in 0..3 {
+            if i != j {
+                w *= (x - xs[j]) / (xs[i] - xs[j]);
+            }
+        }
+        sum += w * ys[i];
+    }
+    sum
+}
+
 /// Predicted (ln kbps, quality) of size `s` at CRF value `c`, from the probes.
 fn predict(
     probes: &[Probe],
@@ -188,7 +206,7 @@ fn predict(
     prior_slope: f64,
 ) -> Option<(f64, f64)> {
     let mut own: Vec<&Probe> = probes.iter().filter(|p| p.size == s).collect();
-    own.sort_by(|a, b| a.crf.cmp(&b.crf));
+    own.sort_by_key(|a| a.crf);
     let cv = |p: &Probe| crfs[p.crf];
     if own.len() >= 2 {
         // Bracketing pair if there is one, else the two nearest on the one side.
@@ -203,8 +221,25 @@ fn predict(
         if a.crf == b.crf {
             return None;
         }
-        let lr = line(cv(a), a.kbps.ln(), cv(b), b.kbps.ln(), c);
-        let q = line(cv(a), a.quality, cv(b), b.quality, c);
+        let mut lr = line(cv(a), a.kbps.ln(), cv(b), b.kbps.ln(), c);
+        let mut q = line(cv(a), a.quality, cv(b), b.quality, c);
+        if let (Some(i), Some(j)) = (below, above) {
+            // Inside a bracket with a third probe beside it: the parabola through the three
+            // follows the curve's bend (quality falls faster at high CRF), kept within the
+            // bracket so the prediction stays monotone.
+            let third = [i.checked_sub(1), Some(j + 1).filter(|&k| k < own.len())]
+                .into_iter()
+                .flatten()
+                .min_by(|&x, &y| (cv(own[x]) - c).abs().total_cmp(&(cv(own[y]) - c).abs()));
+            if let Some(k) = third {
+                let t = own[k];
+                let xs = [cv(a), cv(b), cv(t)];
+                lr = parabola(xs, [a.kbps.ln(), b.kbps.ln(), t.kbps.ln()], c)
+                    .clamp(b.kbps.ln(), a.kbps.ln());
+                q = parabola(xs, [a.quality, b.quality, t.quality], c)
+                    .clamp(b.quality.min(a.quality), b.quality.max(a.quality));
+            }
+        }
         return Some((lr, q));
     }
     let p0 = *own.first()?;
@@ -218,7 +253,7 @@ fn predict(
             continue;
         }
         let mut other: Vec<&Probe> = probes.iter().filter(|p| p.size == t).collect();
-        other.sort_by(|a, b| a.crf.cmp(&b.crf));
+        other.sort_by_key(|a| a.crf);
         for w in other.windows(2) {
             let (a, b) = (w[0], w[1]);
             let start = if down { a.quality } else { b.quality };
@@ -281,7 +316,11 @@ pub fn next_round(
         }
     }
     cands.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    cands.into_iter().take(batch).map(|(_, s, j)| (s, j)).collect()
+    cands
+        .into_iter()
+        .take(batch)
+        .map(|(_, s, j)| (s, j))
+        .collect()
 }
 
 /// The search loop: anchors, then refinement rounds until the budget is spent or nothing is
@@ -481,9 +520,7 @@ pub fn run_fast_with(
             let tasks: Vec<_> = round
                 .iter()
                 .map(|&(s, j)| {
-                    job::task(
-                        recipe, &source, &settings, &options, fps, sizes[s], crfs[j],
-                    )
+                    job::task(recipe, &source, &settings, &options, fps, sizes[s], crfs[j])
                 })
                 .collect();
             let done = pipeline::run(&tasks, &open, &engine, store, opts, &counting)?;
@@ -502,10 +539,7 @@ pub fn run_fast_with(
         .map(|(i, p)| ((p.size, p.crf), i))
         .collect();
     let mut slots: Vec<Option<TaskResult>> = results.into_iter().map(Some).collect();
-    let results: Vec<TaskResult> = order
-        .values()
-        .filter_map(|&i| slots[i].take())
-        .collect();
+    let results: Vec<TaskResult> = order.values().filter_map(|&i| slots[i].take()).collect();
     let encoded = encoded.into_inner();
     let stats = SearchStats {
         probes: results.len(),
@@ -538,7 +572,8 @@ mod tests {
     /// at the same CRF and reach higher quality, but saturate.
     fn synth(s: usize, crf: f64) -> (f64, f64) {
         let area: f64 = [1.0, 0.5625, 0.36, 0.25, 0.140625][s];
-        let kbps = 6000.0 * area.powf(0.75) * (-(std::f64::consts::LN_2 / 6.0) * (crf - 20.0)).exp();
+        let kbps =
+            6000.0 * area.powf(0.75) * (-(std::f64::consts::LN_2 / 6.0) * (crf - 20.0)).exp();
         let ceiling = 100.0 - 45.0 * (1.0 - area.sqrt());
         let q = ceiling * (1.0 - (-kbps / (900.0 * area.sqrt())).exp());
         (kbps, q)
@@ -595,13 +630,8 @@ mod tests {
         let probes = simulate(&crfs, 12);
         let fast = hull_of(&probes);
         let full = full_hull(&crfs);
-        let bd = crate::bdrate::bd_rate(
-            &full,
-            &fast,
-            Metric::Vmaf,
-            crate::bdrate::Method::Pchip,
-        )
-        .expect("bd-rate");
+        let bd = crate::bdrate::bd_rate(&full, &fast, Metric::Vmaf, crate::bdrate::Method::Pchip)
+            .expect("bd-rate");
         assert!(
             bd.bd_rate_percent.abs() < 1.0,
             "fast hull BD-rate {:.3} % (probes {probes:?})",
