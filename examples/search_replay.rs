@@ -3,6 +3,10 @@
 //! against the full grid's hull. Same probes as a real fast run on the same title.
 //!
 //! `cargo run --release --example search_replay -- reports/demo/points.json [vmaf|psnr|ssim]`
+//!
+//! With a second points file instead of the metric (`FULL.json FAST.json`), prints the BD-rate
+//! (PCHIP, VMAF) of the second file's hull against the first's (e.g. a real `--search fast`
+//! run against the full grid).
 
 use pertitle::bdrate::{self, Method};
 use pertitle::search::{self, FastOptions};
@@ -13,7 +17,16 @@ fn main() -> anyhow::Result<()> {
     let path = args
         .next()
         .ok_or_else(|| anyhow::anyhow!("usage: search_replay POINTS.json [METRIC]"))?;
-    let metric = match args.next() {
+    let second = args.next();
+    if let Some(other) = second.as_deref().filter(|s| s.ends_with(".json")) {
+        let bd = bdrate::bd_rate_files(path.as_ref(), other.as_ref(), Metric::Vmaf, Method::Pchip)?;
+        println!(
+            "BD-rate of {other} against {path} (pchip, vmaf): {:+.3} % over vmaf {:.2}–{:.2}",
+            bd.bd_rate_percent, bd.overlap[0], bd.overlap[1]
+        );
+        return Ok(());
+    }
+    let metric = match second {
         Some(m) => Metric::parse(&m).ok_or_else(|| anyhow::anyhow!("unknown metric {m:?}"))?,
         None => Metric::Vmaf,
     };
