@@ -515,7 +515,7 @@ fn run_wave(
                 .map(|&i| {
                     let f = raw.get(&i).ok_or_else(|| {
                         Error::codec(
-                            &info.path.display().to_string(),
+                            info.path.display().to_string(),
                             format!("decoder returned frame {i}, not a source frame"),
                         )
                     })?;
