@@ -34,9 +34,6 @@ fn main() {
             .unwrap_or_default();
         eprintln!("pertitle: internal error: {msg}{at} (please report this)");
     }));
-    let code = match std::panic::catch_unwind(cli::main) {
-        Ok(code) => code,
-        Err(_) => 1,
-    };
+    let code = std::panic::catch_unwind(cli::main).unwrap_or(1);
     std::process::exit(code);
 }

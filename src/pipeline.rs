@@ -488,7 +488,7 @@ fn run_wave(
             for (ci, c) in chains.iter_mut().enumerate() {
                 let mut keep = Vec::new();
                 for f in c.pending.drain(..) {
-                    if (f.index - first) % subsample != 0 {
+                    if !(f.index - first).is_multiple_of(subsample) {
                         continue;
                     }
                     match window.get(&f.index) {

@@ -22,6 +22,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing would only add noise
 pub enum Command {
     /// Print a video's stream facts (size, frame rate, frame count, duration, pixel format, codec).
     Probe(ProbeArgs),

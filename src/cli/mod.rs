@@ -4,11 +4,15 @@
 use clap::Parser;
 
 pub mod args;
+mod bdrate;
 mod common;
+mod compare;
+mod hull;
 mod interrupt;
 mod ladder;
 mod probe;
 mod progress;
+mod score;
 
 use args::{Cli, Command};
 
@@ -27,7 +31,10 @@ pub fn main() -> i32 {
     let result = match &cli.command {
         Command::Probe(a) => probe::run(&cli, a),
         Command::Ladder(a) => ladder::run(&cli, a),
-        _ => Err(anyhow::anyhow!("TODO")),
+        Command::Score(a) => score::run(&cli, a),
+        Command::Hull(a) => hull::run(&cli, a),
+        Command::Bdrate(a) => bdrate::run(&cli, a),
+        Command::Compare(a) => compare::run(&cli, a),
     };
     match result {
         Ok(()) => 0,
