@@ -918,3 +918,106 @@ fn two_fresh_runs_give_byte_identical_outputs_without_timestamps() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bad inputs: `score` and `bdrate`.
+
+/// A reference y4m of 48 frames at 24 fps and distorted versions made by the ffmpeg CLI.
+fn score_pair(dir: &Path, dist: &str, ffmpeg_args: &[&str]) -> (PathBuf, PathBuf) {
+    let r = y4m_clip(dir, "ref.y4m", 48);
+    let d = dir.join(dist);
+    let mut args = vec!["-i", s(&r)];
+    args.extend_from_slice(ffmpeg_args);
+    args.extend(["-c:v", "libx264", "-crf", "35", s(&d)]);
+    ffmpeg(&args);
+    (r, d)
+}
+
+#[test]
+fn bad_score_different_frame_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, d) = score_pair(dir.path(), "short.mp4", &["-frames:v", "40"]);
+    let (json, csv) = (dir.path().join("s.json"), dir.path().join("s.csv"));
+    let o = run(&["score", s(&r), s(&d), "--json", s(&json), "--csv", s(&csv)]);
+    assert_fails(&o, 1, &["ref.y4m", "48", "short.mp4", "40", "--frames"]);
+    assert!(!json.exists() && !csv.exists());
+    assert_no_temps(dir.path());
+    // The way out the message names works.
+    let o = run(&["score", s(&r), s(&d), "--frames", "40", "--json", s(&json)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(json.is_file());
+}
+
+#[test]
+fn bad_score_different_frame_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, d) = score_pair(dir.path(), "fast.mp4", &["-r", "30"]);
+    let json = dir.path().join("s.json");
+    let o = run(&["score", s(&r), s(&d), "--json", s(&json)]);
+    assert_fails(&o, 1, &["ref.y4m", "24", "fast.mp4", "30", "rate"]);
+    assert!(!json.exists());
+    assert_no_temps(dir.path());
+}
+
+#[test]
+fn bad_score_model_file_is_not_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, d) = score_pair(dir.path(), "dist.mp4", &[]);
+    let model = dir.path().join("bad_model.json");
+    let json = dir.path().join("s.json");
+    for text in ["{\"model_dict\": 3}", "not json at all", ""] {
+        std::fs::write(&model, text).unwrap();
+        let o = run(&[
+            "score",
+            s(&r),
+            s(&d),
+            "--model",
+            s(&model),
+            "--json",
+            s(&json),
+        ]);
+        assert_fails(&o, 1, &["bad_model.json"]);
+        assert!(!json.exists());
+    }
+    let o = run(&["score", s(&r), s(&d), "--model", "vmaf_v9"]);
+    assert_fails(&o, 1, &["vmaf_v9", "unknown model"]);
+}
+
+#[test]
+fn bad_bdrate_csv_without_the_needed_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("a.csv");
+    std::fs::write(
+        &good,
+        "kbps,vmaf,psnr_y\n100,30,30\n200,45,33\n400,60,36\n800,72,39\n",
+    )
+    .unwrap();
+    let no_rate = dir.path().join("no_rate.csv");
+    std::fs::write(&no_rate, "rate,vmaf\n100,30\n200,45\n400,60\n800,72\n").unwrap();
+    assert_fails(
+        &run(&["bdrate", s(&good), s(&no_rate)]),
+        1,
+        &["no_rate.csv", "kbps"],
+    );
+    let no_metric = dir.path().join("no_vmaf.csv");
+    std::fs::write(&no_metric, "kbps,psnr_y\n100,30\n200,33\n400,36\n800,39\n").unwrap();
+    assert_fails(
+        &run(&["bdrate", s(&no_metric), s(&good)]),
+        1,
+        &["no_vmaf.csv", "vmaf"],
+    );
+    // With the column the metric needs, the same file works.
+    let o = run(&[
+        "bdrate",
+        s(&no_metric),
+        s(&good),
+        "--metric",
+        "psnr",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Not a CSV at all.
+    let bin_file = dir.path().join("noise.csv");
+    std::fs::write(&bin_file, [0u8, 159, 146, 150, 255, 10, 0]).unwrap();
+    assert_fails(&run(&["bdrate", s(&bin_file), s(&good)]), 1, &["noise.csv"]);
+}
