@@ -859,7 +859,7 @@ fn ctrl_c_stops_cleanly_and_says_what_was_kept() {
         .unwrap_or_else(|| panic!("no count in {line}"));
     let kept = entries(&cache).len();
     assert_eq!(said, kept, "{line}");
-    assert!(kept >= 1 && kept < SLOW_POINTS, "{kept}");
+    assert!((1..SLOW_POINTS).contains(&kept), "{kept}");
     // Stopped before the outputs: none written, no temporaries, the out dir removed again.
     assert!(!out.exists(), "{:?}", walk(&out));
     assert_no_temps(&cache);
@@ -1020,4 +1020,84 @@ fn bad_bdrate_csv_without_the_needed_columns() {
     let bin_file = dir.path().join("noise.csv");
     std::fs::write(&bin_file, [0u8, 159, 146, 150, 255, 10, 0]).unwrap();
     assert_fails(&run(&["bdrate", s(&bin_file), s(&good)]), 1, &["noise.csv"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Long titles (benchmark-style, not run in CI).
+
+/// Peak RSS in MiB of `pertitle ARGS`, measured by `/usr/bin/time -v` (the child's getrusage).
+fn peak_rss_mib(args: &[&str]) -> f64 {
+    let o = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_pertitle"))
+        .args(args)
+        .output()
+        .expect("/usr/bin/time (Debian package `time`)");
+    let err = stderr(&o);
+    assert!(o.status.success(), "pertitle {args:?}: {err}");
+    let kb: f64 = err
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no RSS in {err}"));
+    kb / 1024.0
+}
+
+/// Peak memory of `score` and a 3×3 `ladder` on a generated 1080p title of
+/// `PERTITLE_LONG_SECONDS` seconds (default 600 = the 10 minutes; the title is a noisy,
+/// scrolling testsrc2 stored as high-quality ultrafast H.264, about 17 MB per second), printed
+/// with the time taken. The bound is the 2 GiB; memory must not grow with the length, so
+/// also run it with a short length and compare the printed figures.
+///
+/// `PERTITLE_LONG_SECONDS=60 cargo test --release --test it cli::long_title -- --ignored --nocapture`
+#[test]
+#[ignore = "benchmark: minutes to hours of encoding; run by hand and report the figures"]
+fn long_title_peak_memory() {
+    let secs: u64 = std::env::var("PERTITLE_LONG_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
+    let d = tempfile::tempdir().unwrap();
+    let title = d.path().join("long.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=1920x1080:r=24,scroll=horizontal=0.002:vertical=0.001,noise=alls=6:allf=t,format=yuv420p",
+        "-t",
+        &secs.to_string(),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-crf",
+        "16",
+        s(&title),
+    ]);
+    let t0 = Instant::now();
+    let score = peak_rss_mib(&["score", s(&title), s(&title), "-q"]);
+    let t_score = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let ladder = peak_rss_mib(&[
+        "ladder",
+        s(&title),
+        "--sizes",
+        "1920x1080,1280x720,640x360",
+        "--crf",
+        "24,30,36",
+        "--preset",
+        "ultrafast",
+        "--out",
+        s(&d.path().join("out")),
+        "--no-cache",
+        "-q",
+    ]);
+    let t_ladder = t0.elapsed().as_secs_f64();
+    println!(
+        "long title 1080p24 {secs} s: score peak RSS {score:.0} MiB ({t_score:.0} s), 3x3 ladder peak RSS {ladder:.0} MiB ({t_ladder:.0} s)"
+    );
+    assert!(score <= 2048.0 && ladder <= 2048.0, "over 2 GiB");
 }
