@@ -60,6 +60,11 @@ fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
         "full" => job::run(&input, &recipe, g.frames, store.as_ref(), &opts, &|e| {
             progress.event(e)
         }),
+        "fast" => {
+            pertitle::search::run_fast(&input, &recipe, g.frames, store.as_ref(), &opts, &|e| {
+                progress.event(e)
+            })
+        }
         other => {
             return Err(
                 UsageError(format!("--search: expected full or fast, got {other:?}")).into(),
