@@ -375,8 +375,37 @@ pub fn frames_csv(results: &[TaskResult]) -> String {
 
 /// Writes the run's outputs into `dir`, each file atomically, `ladder.toml` last (so a directory
 /// with a ladder.toml is complete). Returns the files written.
+///
+/// reliability: a stale `ladder.toml` from an earlier run is removed first, so a run that fails
+/// half-way (full disk) never leaves new points beside an old ladder that looks complete; and on
+/// failure every file this call created is removed again (files that existed before are left).
 pub fn write_outputs(dir: &Path, out: &Outcome) -> Result<Vec<PathBuf>> {
     fsutil::ensure_dir(dir)?;
+    let listing = || -> std::collections::BTreeSet<std::ffi::OsString> {
+        std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default()
+    };
+    let marker = dir.join("ladder.toml");
+    match std::fs::remove_file(&marker) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&marker, e)),
+    }
+    let before = listing();
+    let r = write_outputs_inner(dir, out);
+    if r.is_err() {
+        for name in listing().difference(&before) {
+            let p = dir.join(name);
+            if p.is_file() {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+    r
+}
+
+fn write_outputs_inner(dir: &Path, out: &Outcome) -> Result<Vec<PathBuf>> {
     let put = |name: &str, bytes: &[u8]| -> Result<PathBuf> {
         let p = dir.join(name);
         fsutil::atomic_write(&p, bytes)?;

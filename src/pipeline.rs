@@ -163,12 +163,15 @@ pub fn run(
         let wave_tasks: Vec<&GridTask> = wave.iter().map(|&i| todo_tasks[i]).collect();
         let done =
             pool.install(|| run_wave(w, nwaves, &wave_tasks, open, engine, opts, on_event))?;
+        // reliability: store every finished point of the wave before honouring a stop request
+        // (returning at the first `false` used to drop the wave's other finished points).
+        let mut go = true;
         for (k, r) in wave.iter().zip(done) {
             if let Some(s) = store {
                 s.put(&r)?;
             }
             let p = &r.point;
-            let go = on_event(Event::PointDone {
+            go &= on_event(Event::PointDone {
                 key: p.key.clone(),
                 width: p.width,
                 height: p.height,
@@ -177,9 +180,9 @@ pub fn run(
                 vmaf: p.vmaf,
             });
             results[todo[*k]] = Some(r);
-            if !go {
-                return Err(Error::Cancelled);
-            }
+        }
+        if !go {
+            return Err(Error::Cancelled);
         }
     }
     Ok(results

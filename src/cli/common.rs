@@ -123,7 +123,10 @@ pub fn store_for(dir: Option<&Path>, no_cache: bool) -> Result<Option<Store>> {
         Some(d) => d.to_path_buf(),
         None => Store::default_dir()?,
     };
-    Ok(Some(Store::open(&dir)?))
+    let store = Store::open(&dir)?;
+    // Temporaries of a run killed mid-write (an hour is far beyond any single write); best effort.
+    let _ = store.sweep_temps(std::time::Duration::from_secs(3600));
+    Ok(Some(store))
 }
 
 /// Runner options from `--threads`.
@@ -131,8 +134,20 @@ pub fn run_options(threads: Option<usize>) -> Result<RunOptions> {
     if threads == Some(0) {
         return Err(UsageError("--threads: must be at least 1".into()).into());
     }
-    Ok(RunOptions {
+    let mut o = RunOptions {
         threads: threads.unwrap_or(0),
         ..RunOptions::default()
-    })
+    };
+    // reliability: a hidden override of the per-wave encoder memory budget, in bytes. Tests use
+    // a tiny budget to force one point per wave (points are stored at the end of each wave), so
+    // an interrupted run has stored points to resume from; users with little RAM can lower it.
+    if let Some(v) = std::env::var_os("PERTITLE_MEMORY_BUDGET") {
+        let v = v.to_string_lossy();
+        o.memory_budget = v.trim().parse().map_err(|_| {
+            UsageError(format!(
+                "PERTITLE_MEMORY_BUDGET: expected a number of bytes, got {v:?}"
+            ))
+        })?;
+    }
+    Ok(o)
 }

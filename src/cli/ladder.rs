@@ -9,6 +9,31 @@ use pertitle::job::{self, Input};
 use std::path::PathBuf;
 
 pub fn run(cli: &Cli, a: &LadderArgs) -> Result<()> {
+    // reliability: a failed run must not leave behind the output directory it created (an empty
+    // `--out` directory looks like a run happened). Directories that existed before are kept.
+    let out = a.grid.out.clone();
+    let missing: Vec<PathBuf> = out
+        .as_deref()
+        .map(|d| {
+            d.ancestors()
+                .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+                .map(|p| p.to_path_buf())
+                .collect()
+        })
+        .unwrap_or_default();
+    let r = run_inner(cli, a);
+    if r.is_err() {
+        // remove_dir only removes empty directories: nothing the run wrote is lost silently.
+        for d in &missing {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+        }
+    }
+    r
+}
+
+fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
     let g: &GridArgs = &a.grid;
     let input = match &a.input {
         None => Input::Demo,
@@ -49,21 +74,32 @@ pub fn run(cli: &Cli, a: &LadderArgs) -> Result<()> {
     progress.finish();
     let outcome = match outcome {
         Err(pertitle::Error::Cancelled) if interrupt::requested() => {
-            eprintln!(
-                "pertitle: interrupted; {} finished point(s) are kept in the store and will be reused",
-                progress.done()
-            );
-            std::process::exit(130);
+            // reliability: say where the kept points are (or that none are kept without a store).
+            match &store {
+                Some(s) => eprintln!(
+                    "pertitle: interrupted; {} point(s) finished by this run are kept in the store {} and will be reused by the next run; no outputs written",
+                    progress.done(),
+                    s.dir().display()
+                ),
+                None => eprintln!(
+                    "pertitle: interrupted; nothing kept (--no-cache), no outputs written"
+                ),
+            }
+            return Err(super::Interrupted.into());
         }
         r => r?,
     };
     let files = job::write_outputs(&out_dir, &outcome)
         .with_context(|| format!("writing {}", out_dir.display()))?;
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&job::summary_json(&outcome, &out_dir))?
-        );
+        let mut summary = job::summary_json(&outcome, &out_dir);
+        // reliability: corrupt store entries found (and recomputed) are part of the summary.
+        summary["store_corrupt"] = store
+            .as_ref()
+            .map(|s| s.corrupt_count())
+            .unwrap_or(0)
+            .into();
+        println!("{}", serde_json::to_string_pretty(&summary)?);
     } else if !cli.quiet {
         print!("{}", job::summary_table(&outcome));
         println!("outputs in {} ({} files)", out_dir.display(), files.len());

@@ -38,9 +38,11 @@ pub fn main() -> i32 {
     };
     match result {
         Ok(()) => 0,
+        // Already reported by the command (what was kept); 128 + SIGINT as shells expect.
+        Err(e) if e.downcast_ref::<Interrupted>().is_some() => 130,
         Err(e) => {
             eprintln!("pertitle: {}", one_line(&e));
-            if e.downcast_ref::<UsageError>().is_some() {
+            if is_usage(&e) {
                 2
             } else {
                 1
@@ -48,6 +50,19 @@ pub fn main() -> i32 {
         }
     }
 }
+
+/// The user stopped the command (Ctrl-C) and it has said what was kept; exit code 130.
+/// (reliability: returned instead of `process::exit` so the command's cleanup still runs.)
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 /// A command-line misuse detected after parsing (exit code 2).
 #[derive(Debug)]
@@ -60,6 +75,20 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// Command-line misuse (exit 2): a [`UsageError`], or a library configuration error whose key is
+/// a command-line flag (`--crf`, `--sizes`, `--size`, ...): the value the user typed is wrong, as
+/// opposed to a file (recipe, model, media) that is wrong (exit 1). (reliability: raw input
+/// without `--size` and out-of-range flag values used to exit 1.)
+fn is_usage(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<UsageError>().is_some()
+            || matches!(
+                c.downcast_ref::<pertitle::Error>(),
+                Some(pertitle::Error::Config { key, .. }) if key.starts_with("--")
+            )
+    })
+}
 
 /// The error and its causes on one line, without repeating a cause already in the message.
 fn one_line(e: &anyhow::Error) -> String {

@@ -52,7 +52,9 @@ impl GridProgress {
                     if corrupt > 0 {
                         m.push_str(&format!(", recomputing {corrupt} corrupt store entr(ies)"));
                     }
-                    let _ = self.multi.println(m);
+                    // reliability: `MultiProgress::println` prints nothing when stderr is not a
+                    // terminal (logs, CI); the user must still learn what was reused.
+                    self.multi.suspend(|| eprintln!("{m}"));
                 }
             }
             Event::WaveStarted {
