@@ -408,9 +408,10 @@ fn long_title(jobs: usize) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing we need. Neither
-    // should start a multi-minute run unless asked: `cargo test --benches` only builds+lists.
-    if std::env::args().any(|a| a == "--list") {
+    // `cargo bench` passes `--bench`; `cargo test --benches` / `--all-targets` does not, and
+    // must not start a run of many minutes.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("pipeline: a benchmark; run it with `cargo bench --bench pipeline`");
         return;
     }
     let mode = env("PERTITLE_BENCH").unwrap_or_else(|| "full".into());

@@ -177,6 +177,12 @@ fn bench_size(c: &mut Criterion, label: &str, set: &Set, sanity: &mut Vec<String
 }
 
 fn main() {
+    // `cargo test --benches` / `--all-targets` runs this without `--bench`: generating the clips
+    // and one pass of every benchmark takes minutes, so only `cargo bench` runs it.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("quality: a benchmark; run it with `cargo bench --bench quality`");
+        return;
+    }
     let quick = std::env::var("PERTITLE_BENCH").as_deref() == Ok("quick");
     let frames: u64 = std::env::var("PERTITLE_BENCH_QFRAMES")
         .ok()

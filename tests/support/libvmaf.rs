@@ -142,7 +142,10 @@ impl Libvmaf {
             // copy libvmaf's (top-left) region.
             let stride = pic.stride[i] as usize;
             let (w, h) = (pic.w[i] as usize, pic.h[i] as usize);
-            assert!(w <= plane.width && h <= plane.height, "plane {i} larger in libvmaf");
+            assert!(
+                w <= plane.width && h <= plane.height,
+                "plane {i} larger in libvmaf"
+            );
             for y in 0..h {
                 let row = &plane.row(y)[..w];
                 unsafe {
