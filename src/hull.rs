@@ -1,1 +1,178 @@
-//! (in progress)
+//! The rate-quality convex hull: the upper concave envelope of all (kbps, quality) points across
+//! resolutions, in *linear* bitrate (so a point between two hull points is reachable by switching
+//! between their encodes, the classic per-title argument), with dominated points dropped.
+//!
+//! Definition used here, step by step:
+//! 1. points with a non-finite or non-positive bitrate or a non-finite quality are ignored;
+//! 2. Pareto filter: a point is dominated (off the hull) when another point has no more kbps and
+//!    at least as much quality, with one of the two strictly better;
+//! 3. the upper hull of the survivors (Andrew's monotone chain): a point on or below the straight
+//!    line between its neighbours on the hull is off. Collinear middle points are therefore off,
+//!    so the hull is the minimal set of corners.
+//!
+//! Ties are broken deterministically and independently of the input order: among points with
+//! exactly equal (kbps, quality) the one with the smaller encode area (width × height, cheaper to
+//! decode) is kept, then the lower CRF, then the codec name, then the lower input index (only
+//! reached by fully identical points).
+
+use std::cmp::Ordering;
+
+use crate::points::{Metric, Point};
+
+/// Indices of the hull points of `points` under `metric`, sorted by increasing kbps (and so by
+/// increasing quality: the hull is strictly increasing in both).
+pub fn upper_hull(points: &[Point], metric: Metric) -> Vec<usize> {
+    upper_hull_by(points, |p| metric.of(p))
+}
+
+/// [`upper_hull`] with any quality function of a point (e.g. a pooled statistic other than the
+/// mean).
+pub fn upper_hull_by(points: &[Point], quality: impl Fn(&Point) -> f64) -> Vec<usize> {
+    let q: Vec<f64> = points.iter().map(&quality).collect();
+    let mut idx: Vec<usize> = (0..points.len())
+        .filter(|&i| points[i].kbps.is_finite() && points[i].kbps > 0.0 && q[i].is_finite())
+        .collect();
+    // Increasing kbps; at equal kbps the best quality first, then the tie-break rules.
+    idx.sort_by(|&a, &b| {
+        points[a]
+            .kbps
+            .total_cmp(&points[b].kbps)
+            .then(q[b].total_cmp(&q[a]))
+            .then_with(|| tie_break(&points[a], &points[b]))
+            .then(a.cmp(&b))
+    });
+    // Pareto filter: keep a point only when its quality beats everything cheaper or as cheap.
+    let mut front: Vec<usize> = Vec::with_capacity(idx.len());
+    for i in idx {
+        if front.last().map_or(true, |&l| q[i] > q[l]) {
+            front.push(i);
+        }
+    }
+    // Upper hull over the Pareto front (already sorted by kbps, quality increasing).
+    let mut hull: Vec<usize> = Vec::with_capacity(front.len());
+    for i in front {
+        while hull.len() >= 2 {
+            let (a, b) = (hull[hull.len() - 2], hull[hull.len() - 1]);
+            // b stays only if it is strictly above the line a→i.
+            let cross = (points[b].kbps - points[a].kbps) * (q[i] - q[a])
+                - (q[b] - q[a]) * (points[i].kbps - points[a].kbps);
+            if cross >= 0.0 {
+                hull.pop();
+            } else {
+                break;
+            }
+        }
+        hull.push(i);
+    }
+    hull
+}
+
+/// The hull as (kbps, quality) pairs by increasing kbps (for BD-rate, plots and [`quality_at`]).
+pub fn hull_curve(points: &[Point], metric: Metric) -> Vec<(f64, f64)> {
+    upper_hull(points, metric)
+        .into_iter()
+        .map(|i| (points[i].kbps, metric.of(&points[i])))
+        .collect()
+}
+
+/// Sets `on_hull` on every point (true exactly for the indices [`upper_hull`] returns).
+pub fn mark_hull(points: &mut [Point], metric: Metric) {
+    let hull = upper_hull(points, metric);
+    for p in points.iter_mut() {
+        p.on_hull = false;
+    }
+    for i in hull {
+        points[i].on_hull = true;
+    }
+}
+
+/// Order among points with identical (kbps, quality): smaller area first, then lower CRF, then
+/// codec name.
+fn tie_break(a: &Point, b: &Point) -> Ordering {
+    let area = |p: &Point| p.width as u64 * p.height as u64;
+    area(a)
+        .cmp(&area(b))
+        .then(a.crf.total_cmp(&b.crf))
+        .then_with(|| a.codec.cmp(&b.codec))
+}
+
+/// Quality on the piecewise-linear hull through `hull` (sorted (kbps, quality) pairs) at `kbps`;
+/// `None` outside the hull's bitrate range.
+pub fn quality_at(hull: &[(f64, f64)], kbps: f64) -> Option<f64> {
+    let first = hull.first()?;
+    let last = hull.last()?;
+    if kbps < first.0 || kbps > last.0 {
+        return None;
+    }
+    let j = hull.partition_point(|h| h.0 < kbps);
+    if j == 0 {
+        return Some(first.1);
+    }
+    let (a, b) = (hull[j - 1], hull[j]);
+    Some(a.1 + (b.1 - a.1) * (kbps - a.0) / (b.0 - a.0))
+}
+
+/// The bitrate at which the hull reaches `quality` (the inverse of [`quality_at`], well defined
+/// because the hull is strictly increasing); `None` outside its quality range.
+pub fn kbps_at(hull: &[(f64, f64)], quality: f64) -> Option<f64> {
+    let first = hull.first()?;
+    let last = hull.last()?;
+    if quality < first.1 || quality > last.1 {
+        return None;
+    }
+    let j = hull.partition_point(|h| h.1 < quality);
+    if j == 0 {
+        return Some(first.0);
+    }
+    let (a, b) = (hull[j - 1], hull[j]);
+    Some(a.0 + (b.0 - a.0) * (quality - a.1) / (b.1 - a.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pt(h: u32, kbps: f64, vmaf: f64) -> Point {
+        Point {
+            codec: "libx264".into(),
+            width: h * 16 / 9,
+            height: h,
+            crf: 0.0,
+            kbps,
+            bytes: 0,
+            vmaf,
+            psnr_y: 0.0,
+            ssim: 0.0,
+            pooled: Default::default(),
+            on_hull: false,
+            key: String::new(),
+        }
+    }
+
+    #[test]
+    fn equal_points_keep_smaller_area() {
+        let pts = vec![pt(720, 500.0, 60.0), pt(540, 500.0, 60.0)];
+        assert_eq!(upper_hull(&pts, Metric::Vmaf), vec![1]);
+        let pts = vec![pt(540, 500.0, 60.0), pt(720, 500.0, 60.0)];
+        assert_eq!(upper_hull(&pts, Metric::Vmaf), vec![0]);
+    }
+
+    #[test]
+    fn collinear_middle_is_off() {
+        let pts = vec![
+            pt(360, 100.0, 50.0),
+            pt(540, 200.0, 60.0),
+            pt(720, 300.0, 70.0),
+        ];
+        assert_eq!(upper_hull(&pts, Metric::Vmaf), vec![0, 2]);
+    }
+
+    #[test]
+    fn interpolation_inverse() {
+        let h = [(200.0, 48.0), (400.0, 62.0), (800.0, 69.0)];
+        assert_eq!(quality_at(&h, 300.0), Some(55.0));
+        assert_eq!(kbps_at(&h, 55.0), Some(300.0));
+        assert_eq!(quality_at(&h, 100.0), None);
+        assert_eq!(kbps_at(&h, 70.0), None);
+    }
+}

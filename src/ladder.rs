@@ -1,1 +1,819 @@
-//! (in progress)
+//! Ladder rungs placed along the convex hull, and `ladder.toml`, the encoder recipe for them.
+//!
+//! Placement (see [`build`]): the top rung is the lowest bitrate at which the hull reaches the
+//! quality cap (or the hull's best point, or `max_kbps`); each next rung down is one step (one
+//! JND, 6 VMAF by default) lower in quality, its bitrate then clamped so that the ratio to the
+//! rung above stays within `[min_ratio, max_ratio]`; the walk ends at the bottom (the hull's
+//! cheapest point, `min_kbps` or `min_quality`, whichever is highest) or at `max_rungs`.
+//! A rung at the bottom itself is added only when it keeps `min_ratio` to the rung above and is
+//! at least half a step below it in quality (otherwise it would be a near-duplicate).
+//! Constraint conflicts are resolved in this fixed order — bitrate limits, then bitrate ratios,
+//! then the quality step, then `max_rungs` — and every deviation is recorded in
+//! [`Ladder::warnings`] instead of happening silently.
+//!
+//! Between grid points: bitrate and quality are interpolated *linearly in kbps* along the hull
+//! segment, because the hull is built in linear bitrate (a rate between two hull encodes is
+//! reachable by mixing them, so quality is linear there) — interpolating in another domain would
+//! put rungs off the hull they were placed on. The rung's resolution is the one of the two
+//! segment end points whose *own* rate-quality curve is higher at that bitrate (ties and
+//! uncovered bitrates go to the upper end point, the larger encode), because that is what an
+//! encode at that size will actually achieve; its predicted metrics come from that curve. The
+//! CRF is interpolated linearly in log-bitrate between the bracketing points of that resolution
+//! (CRF is close to linear in log-rate for x264/x265/VP9/AV1: +6 CRF ≈ half the bits).
+//! Resolution never decreases as bitrate grows: a rung that would drop below the size of the
+//! rung beneath it is moved up to that size (and a warning recorded).
+//!
+//! Commands: each rung carries the exact ffmpeg command line(s) that produce it, shell-quoted,
+//! reading `source.path` as recorded (callers should record an absolute path) and writing
+//! `rung.output` relative to the directory they run in. 2-pass VBR writes its stats next to the
+//! output (`-passlogfile`, or `stats=` in x265-params); IDR alignment is `-g` = `-keyint_min` =
+//! the keyframe interval with scene-cut keyframes off (`-sc_threshold 0`, x265 `scenecut=0`,
+//! SVT-AV1 `scd=0`).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::hull;
+use crate::points::{Metric, Point, SourceIdentity};
+use crate::recipe::{self, RateControl, Recipe, Scaler};
+
+/// One rung of the ladder: what to encode and what it is predicted to score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rung {
+    pub codec: String,
+    pub width: u32,
+    pub height: u32,
+    /// Target (average) bitrate, kbit/s.
+    pub kbps: u32,
+    /// Peak cap and VBV buffer (HLS: peak ≤ 200% of the average).
+    pub maxrate_kbps: u32,
+    pub bufsize_kbits: u32,
+    pub rate_control: RateControl,
+    /// CRF expected to give this bitrate at this size (interpolated between grid CRFs).
+    pub crf: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tune: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pix_fmt: Option<String>,
+    /// IDR interval in frames (keyint_seconds × encode fps); scene-cut keyframes off.
+    pub keyint_frames: u32,
+    /// Predicted pooled scores at the target bitrate.
+    pub vmaf: f64,
+    pub psnr_y: f64,
+    pub ssim: f64,
+    /// True when the rung is exactly a grid point, false when interpolated between points.
+    pub grid_point: bool,
+    /// Output file the commands write (relative to the directory they are run in).
+    pub output: String,
+    /// The exact ffmpeg command line(s) producing this rung, shell-quoted (2-pass: both).
+    pub ffmpeg: Vec<String>,
+    /// Encoder private options (as in the recipe's `encoder.params`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
+}
+
+impl Rung {
+    /// The predicted value of `metric` for this rung.
+    pub fn quality(&self, metric: Metric) -> f64 {
+        match metric {
+            Metric::Vmaf => self.vmaf,
+            Metric::PsnrY => self.psnr_y,
+            Metric::Ssim => self.ssim,
+        }
+    }
+}
+
+/// A finished ladder, as written to `ladder.toml`. Rungs are sorted by increasing bitrate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ladder {
+    pub pertitle_version: String,
+    pub model: String,
+    pub phone: bool,
+    /// The metric rungs were spaced on, and the step.
+    pub metric: Metric,
+    pub step: f64,
+    /// Encode frame rate (the source's, or capped by the recipe).
+    pub fps_num: u32,
+    pub fps_den: u32,
+    pub scaler: Scaler,
+    /// Everything that did not go as the constraints asked, one line each.
+    pub warnings: Vec<String>,
+    pub source: SourceIdentity,
+    pub rungs: Vec<Rung>,
+}
+
+impl Ladder {
+    /// Deterministic TOML (no timestamps; field order fixed; same input → same bytes).
+    pub fn to_toml(&self) -> Result<String> {
+        let body = toml::to_string(self)
+            .map_err(|e| Error::data("ladder.toml", format!("cannot serialize: {e}")))?;
+        Ok(format!(
+            "# pertitle ladder: one [[rungs]] table per rung, lowest bitrate first.\n\
+             # Each rung's `ffmpeg` lines produce it (run them in the output directory).\n{body}"
+        ))
+    }
+
+    /// Reads a `ladder.toml` written by [`Ladder::to_toml`].
+    pub fn from_toml(text: &str) -> Result<Ladder> {
+        toml::from_str(text).map_err(|e| {
+            Error::data(
+                "ladder.toml",
+                e.message().replace('\n', " ").trim().to_string(),
+            )
+        })
+    }
+
+    /// Reads a `ladder.toml` file; errors name the file.
+    pub fn from_file(path: &Path) -> Result<Ladder> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        toml::from_str(&text).map_err(|e| {
+            Error::data(
+                path.display().to_string(),
+                e.message().replace('\n', " ").trim().to_string(),
+            )
+        })
+    }
+}
+
+/// A points file: either a bare JSON array of points or an object with a `points` array (and
+/// optionally the `source` they were made from).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointsFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceIdentity>,
+    pub points: Vec<Point>,
+}
+
+/// Reads `points.json` (either layout of [`PointsFile`]). A missing, unreadable or malformed file
+/// is an error naming it; an empty point list is an error too.
+pub fn read_points_json(path: &Path) -> Result<PointsFile> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::data(path.display().to_string(), format!("cannot read: {e}")))?;
+    parse_points_json(&text, &path.display().to_string())
+}
+
+/// [`read_points_json`] on text; `what` names the origin in errors.
+pub fn parse_points_json(text: &str, what: &str) -> Result<PointsFile> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::data(what, format!("not JSON: {e}")))?;
+    let file = match value {
+        serde_json::Value::Array(_) => {
+            serde_json::from_value::<Vec<Point>>(value).map(|points| PointsFile {
+                source: None,
+                points,
+            })
+        }
+        _ => serde_json::from_value::<PointsFile>(value),
+    }
+    .map_err(|e| Error::data(what, format!("not a points file: {e}")))?;
+    if file.points.is_empty() {
+        return Err(Error::data(what, "contains no points"));
+    }
+    Ok(file)
+}
+
+/// A rung position chosen on the hull, before encoder settings are attached.
+#[derive(Debug, Clone, PartialEq)]
+struct Placed {
+    kbps: f64,
+    width: u32,
+    height: u32,
+    crf: f64,
+    vmaf: f64,
+    psnr_y: f64,
+    ssim: f64,
+    grid_point: bool,
+}
+
+/// One resolution's own points, Pareto-filtered and sorted by kbps.
+struct Curve {
+    width: u32,
+    height: u32,
+    pts: Vec<Point>,
+}
+
+impl Curve {
+    /// The two points bracketing `kbps` (equal when `kbps` is exactly a point), if covered.
+    fn bracket(&self, kbps: f64) -> Option<(&Point, &Point)> {
+        let first = self.pts.first()?;
+        let last = self.pts.last()?;
+        if kbps < first.kbps || kbps > last.kbps {
+            return None;
+        }
+        let j = self.pts.partition_point(|p| p.kbps < kbps);
+        if self.pts[j].kbps == kbps || j == 0 {
+            return Some((&self.pts[j], &self.pts[j]));
+        }
+        Some((&self.pts[j - 1], &self.pts[j]))
+    }
+
+    /// CRF at `kbps`, linear in ln(kbps) between (or beyond) this resolution's nearest points.
+    fn crf_at(&self, kbps: f64) -> f64 {
+        match self.pts.len() {
+            0 => f64::NAN,
+            1 => self.pts[0].crf,
+            n => {
+                let j = self.pts.partition_point(|p| p.kbps < kbps).clamp(1, n - 1);
+                let (a, b) = (&self.pts[j - 1], &self.pts[j]);
+                let t = (kbps.ln() - a.kbps.ln()) / (b.kbps.ln() - a.kbps.ln());
+                a.crf + (b.crf - a.crf) * t
+            }
+        }
+    }
+}
+
+fn lerp(a: f64, b: f64, t: f64) -> f64 {
+    a + (b - a) * t
+}
+
+/// Builds the ladder for `points` (those of the recipe's codec are used) under the recipe's
+/// `[ladder]` constraints. Errors: no usable points (naming the codec / min height).
+pub fn build(points: &[Point], recipe: &Recipe, source: &SourceIdentity) -> Result<Ladder> {
+    recipe.validate()?;
+    let l = &recipe.ladder;
+    let metric = l.metric;
+    let codec = recipe.encoder.codec.as_str();
+    let min_side = |p: &Point| p.width.min(p.height);
+    let usable: Vec<Point> = points
+        .iter()
+        .filter(|p| p.codec == codec)
+        .filter(|p| l.min_height.is_none_or_le(min_side(p)))
+        .cloned()
+        .collect();
+    if usable.is_empty() {
+        let codecs: std::collections::BTreeSet<&str> =
+            points.iter().map(|p| p.codec.as_str()).collect();
+        let why = match l.min_height {
+            Some(h) if points.iter().any(|p| p.codec == codec) => {
+                format!("no {codec} point is at least {h} high (ladder.min_height)")
+            }
+            _ => format!(
+                "no points for codec {codec} (the points are {})",
+                codecs.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        };
+        return Err(Error::data("points", why));
+    }
+    let hull_idx = hull::upper_hull(&usable, metric);
+    if hull_idx.is_empty() {
+        return Err(Error::data(
+            "points",
+            "no point has a finite bitrate and quality",
+        ));
+    }
+    let hull_pts: Vec<&Point> = hull_idx.iter().map(|&i| &usable[i]).collect();
+    let h: Vec<(f64, f64)> = hull_pts.iter().map(|p| (p.kbps, metric.of(p))).collect();
+
+    // Per-resolution curves (Pareto-filtered, by kbps), keyed by size.
+    let mut sizes: Vec<(u32, u32)> = usable.iter().map(|p| (p.width, p.height)).collect();
+    sizes.sort();
+    sizes.dedup();
+    let curves: Vec<Curve> = sizes
+        .iter()
+        .map(|&(w, ht)| {
+            let own: Vec<Point> = usable
+                .iter()
+                .filter(|p| p.width == w && p.height == ht)
+                .cloned()
+                .collect();
+            let idx = pareto(&own, metric);
+            let pts = idx.into_iter().map(|i| own[i].clone()).collect();
+            Curve {
+                width: w,
+                height: ht,
+                pts,
+            }
+        })
+        .collect();
+    let curve_of = |w: u32, ht: u32| curves.iter().find(|c| c.width == w && c.height == ht);
+
+    let mut warnings = Vec::new();
+    let step = l.step();
+    let cap = l.quality_cap();
+    let (k_lo, k_hi) = (h[0].0, h[h.len() - 1].0);
+    let eps = 1e-9;
+
+    // Top rung.
+    let mut k_top = match hull::kbps_at(&h, cap) {
+        Some(k) => k,
+        None if cap > h[h.len() - 1].1 => {
+            warnings.push(format!(
+                "quality cap {cap} {} is not reached (best {:.2} at {:.0} kbps); the top rung is the hull's best point",
+                metric, h[h.len() - 1].1, k_hi
+            ));
+            k_hi
+        }
+        None => k_lo,
+    };
+    if let Some(mx) = l.max_kbps {
+        if mx < k_lo {
+            warnings.push(format!(
+                "max_kbps {mx} is below the cheapest hull point ({k_lo:.0} kbps); one rung there, above max_kbps"
+            ));
+            k_top = k_lo;
+        } else if mx < k_top {
+            k_top = mx;
+        }
+    }
+    // Bottom.
+    let mut k_bot = k_lo;
+    if let Some(mn) = l.min_kbps {
+        if mn > k_hi {
+            warnings.push(format!(
+                "min_kbps {mn} is above the hull's highest bitrate ({k_hi:.0} kbps); the ladder cannot go that high"
+            ));
+        }
+        k_bot = k_bot.max(mn);
+    }
+    if let Some(q) = l.min_quality {
+        match hull::kbps_at(&h, q) {
+            Some(k) => k_bot = k_bot.max(k),
+            None if q > h[h.len() - 1].1 => {
+                warnings.push(format!(
+                    "min_quality {q} is above the hull's best {:.2}; one rung at the top",
+                    h[h.len() - 1].1
+                ));
+                k_bot = f64::INFINITY;
+            }
+            None => {}
+        }
+    }
+    if k_bot > k_top + eps {
+        if k_bot.is_finite() {
+            warnings.push(format!(
+                "the bottom ({k_bot:.0} kbps, from min_kbps/min_quality) is above the top ({k_top:.0} kbps); one rung at the top"
+            ));
+        }
+        k_bot = k_top;
+    }
+
+    // Walk down from the top.
+    let mut ks = vec![k_top];
+    let mut stopped_by_max_rungs = false;
+    loop {
+        let prev = *ks.last().expect("non-empty");
+        if prev <= k_bot + eps {
+            break;
+        }
+        if ks.len() >= l.max_rungs {
+            stopped_by_max_rungs = true;
+            break;
+        }
+        let q_prev = hull::quality_at(&h, prev).unwrap_or(h[0].1);
+        // One step down in quality; below the hull's range the bottom is the candidate.
+        let mut k = hull::kbps_at(&h, q_prev - step).unwrap_or(k_bot).min(prev);
+        if k <= 0.0 || prev / k < l.min_ratio {
+            k = prev / l.min_ratio;
+        }
+        if prev / k > l.max_ratio {
+            k = prev / l.max_ratio;
+        }
+        if k <= k_bot + eps {
+            // Only a rung at the bottom itself is possible: it must keep the minimum ratio and
+            // be worth a rung (at least half a step below the one above).
+            let q_bot = hull::quality_at(&h, k_bot).unwrap_or(h[0].1);
+            if prev / k_bot >= l.min_ratio - 1e-12 && q_prev - q_bot >= 0.5 * step {
+                ks.push(k_bot);
+            }
+            break;
+        }
+        ks.push(k);
+    }
+    if stopped_by_max_rungs {
+        warnings.push(format!(
+            "max_rungs {} reached at {:.0} kbps before the bottom ({k_bot:.0} kbps)",
+            l.max_rungs,
+            ks.last().copied().unwrap_or(k_bot)
+        ));
+    }
+    ks.reverse();
+
+    // Place each bitrate: resolution, CRF, predicted metrics.
+    let mut placed: Vec<Placed> = Vec::with_capacity(ks.len());
+    for &k in &ks {
+        let j = h.partition_point(|p| p.0 < k).min(h.len() - 1);
+        let (a, b) = if h[j].0 == k || j == 0 {
+            (hull_pts[j], hull_pts[j])
+        } else {
+            (hull_pts[j - 1], hull_pts[j])
+        };
+        if a == b && a.kbps == k {
+            placed.push(from_point(a));
+            continue;
+        }
+        // Candidates: the upper end point's size first (wins ties), then the lower one's.
+        let mut best: Option<(f64, Placed)> = None;
+        for p in [b, a] {
+            if let Some(c) = curve_of(p.width, p.height) {
+                if let Some(pl) = on_curve(c, k) {
+                    let q = metric_of_placed(&pl, metric);
+                    if best.as_ref().is_none_or_lt(q) {
+                        best = Some((q, pl));
+                    }
+                }
+            }
+        }
+        let pl = match best {
+            Some((_, pl)) => pl,
+            None => along_segment(a, b, k, curve_of(b.width, b.height)),
+        };
+        placed.push(pl);
+    }
+
+    // Resolution never decreases as bitrate grows.
+    for i in 1..placed.len() {
+        let (pw, ph) = (placed[i - 1].width, placed[i - 1].height);
+        if (placed[i].width as u64 * placed[i].height as u64) < pw as u64 * ph as u64 {
+            let k = placed[i].kbps;
+            warnings.push(format!(
+                "rung at {k:.0} kbps moved from {}x{} up to {pw}x{ph} so resolution does not drop as bitrate grows",
+                placed[i].width, placed[i].height
+            ));
+            let c = curve_of(pw, ph);
+            placed[i] = match c.and_then(|c| on_curve(c, k)) {
+                Some(pl) => pl,
+                None => {
+                    let mut pl = placed[i].clone();
+                    pl.width = pw;
+                    pl.height = ph;
+                    if let Some(c) = c {
+                        pl.crf = c.crf_at(k);
+                    }
+                    pl.grid_point = false;
+                    pl
+                }
+            };
+        }
+    }
+
+    // Spacing report: steps the ratio limits pushed away from the requested step.
+    for w in placed.windows(2) {
+        let d = metric_of_placed(&w[1], metric) - metric_of_placed(&w[0], metric);
+        if d < 0.5 * step || d > 1.5 * step {
+            warnings.push(format!(
+                "rungs at {:.0} and {:.0} kbps are {d:.2} {metric} apart (step {step}) because of the bitrate-ratio limits [{}, {}]",
+                w[0].kbps, w[1].kbps, l.min_ratio, l.max_ratio
+            ));
+        }
+    }
+
+    let (fps_num, fps_den) = recipe.output_fps(source.fps_num, source.fps_den);
+    let fps = fps_num as f64 / fps_den.max(1) as f64;
+    let keyint = ((l.keyint_seconds * fps).round() as u32).max(1);
+    if codec == "libsvtav1" && l.rate_control == RateControl::TwoPassVbr {
+        warnings.push(
+            "libsvtav1 through the ffmpeg CLI: the commands use one-pass VBR (FFmpeg's SVT-AV1 wrapper has no -pass)"
+                .to_string(),
+        );
+    }
+    let (crf_lo, crf_hi) = recipe::crf_range(codec).unwrap_or((0.0, f64::INFINITY));
+    let rungs = placed
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let kbps = p.kbps.round().max(1.0) as u32;
+            let crf = p.crf.clamp(crf_lo, crf_hi);
+            let crf = if recipe::crf_is_fractional(codec) {
+                (crf * 10.0).round() / 10.0
+            } else {
+                crf.round()
+            };
+            let ext = if codec == "libvpx-vp9" { "webm" } else { "mp4" };
+            let stem = format!("rung{}_{}x{}_{}k", i + 1, p.width, p.height, kbps);
+            let mut r = Rung {
+                codec: codec.to_string(),
+                width: p.width,
+                height: p.height,
+                kbps,
+                maxrate_kbps: (kbps as f64 * l.maxrate_factor).round() as u32,
+                bufsize_kbits: (kbps as f64 * l.bufsize_factor).round() as u32,
+                rate_control: l.rate_control,
+                crf,
+                preset: recipe.encoder.preset.clone(),
+                profile: recipe.encoder.profile.clone(),
+                tune: recipe.encoder.tune.clone(),
+                level: recipe.encoder.level.clone(),
+                pix_fmt: recipe.encoder.pix_fmt.clone(),
+                keyint_frames: keyint,
+                vmaf: round3(p.vmaf),
+                psnr_y: round3(p.psnr_y),
+                ssim: (p.ssim * 1e6).round() / 1e6,
+                grid_point: p.grid_point,
+                output: format!("{stem}.{ext}"),
+                ffmpeg: Vec::new(),
+                params: recipe.encoder.params.clone(),
+            };
+            let fps_filter = recipe.grid.fps_cap.map(|_| (fps_num, fps_den));
+            r.ffmpeg = ffmpeg_commands(&r, &source.path, recipe.scaling.down, fps_filter, &stem)
+                .iter()
+                .map(|args| shell_join(args))
+                .collect();
+            r
+        })
+        .collect();
+
+    Ok(Ladder {
+        pertitle_version: crate::VERSION.to_string(),
+        model: recipe.scoring.model.clone(),
+        phone: recipe.scoring.phone,
+        metric,
+        step,
+        fps_num,
+        fps_den,
+        scaler: recipe.scaling.down,
+        warnings,
+        source: source.clone(),
+        rungs,
+    })
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+trait OptLe {
+    fn is_none_or_le(&self, v: u32) -> bool;
+}
+impl OptLe for Option<u32> {
+    fn is_none_or_le(&self, v: u32) -> bool {
+        self.map_or(true, |m| m <= v)
+    }
+}
+trait OptLt {
+    fn is_none_or_lt(&self, q: f64) -> bool;
+}
+impl OptLt for Option<&(f64, Placed)> {
+    fn is_none_or_lt(&self, q: f64) -> bool {
+        self.map_or(true, |(b, _)| *b < q)
+    }
+}
+
+fn metric_of_placed(p: &Placed, m: Metric) -> f64 {
+    match m {
+        Metric::Vmaf => p.vmaf,
+        Metric::PsnrY => p.psnr_y,
+        Metric::Ssim => p.ssim,
+    }
+}
+
+fn from_point(p: &Point) -> Placed {
+    Placed {
+        kbps: p.kbps,
+        width: p.width,
+        height: p.height,
+        crf: p.crf,
+        vmaf: p.vmaf,
+        psnr_y: p.psnr_y,
+        ssim: p.ssim,
+        grid_point: true,
+    }
+}
+
+/// The rung at `kbps` on one resolution's own curve, if the curve covers that bitrate.
+fn on_curve(c: &Curve, kbps: f64) -> Option<Placed> {
+    let (a, b) = c.bracket(kbps)?;
+    if a == b {
+        return Some(from_point(a));
+    }
+    let t = (kbps - a.kbps) / (b.kbps - a.kbps);
+    Some(Placed {
+        kbps,
+        width: c.width,
+        height: c.height,
+        crf: c.crf_at(kbps),
+        vmaf: lerp(a.vmaf, b.vmaf, t),
+        psnr_y: lerp(a.psnr_y, b.psnr_y, t),
+        ssim: lerp(a.ssim, b.ssim, t),
+        grid_point: false,
+    })
+}
+
+/// Fallback when neither end point's own curve covers `kbps`: metrics along the hull segment,
+/// the upper end point's size, CRF extrapolated on that size's curve.
+fn along_segment(a: &Point, b: &Point, kbps: f64, upper: Option<&Curve>) -> Placed {
+    let t = if b.kbps > a.kbps {
+        (kbps - a.kbps) / (b.kbps - a.kbps)
+    } else {
+        0.0
+    };
+    Placed {
+        kbps,
+        width: b.width,
+        height: b.height,
+        crf: upper.map_or(b.crf, |c| c.crf_at(kbps)),
+        vmaf: lerp(a.vmaf, b.vmaf, t),
+        psnr_y: lerp(a.psnr_y, b.psnr_y, t),
+        ssim: lerp(a.ssim, b.ssim, t),
+        grid_point: false,
+    }
+}
+
+/// Pareto front of `pts` under `metric` (indices by increasing kbps and quality).
+fn pareto(pts: &[Point], metric: Metric) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..pts.len())
+        .filter(|&i| pts[i].kbps.is_finite() && pts[i].kbps > 0.0 && metric.of(&pts[i]).is_finite())
+        .collect();
+    idx.sort_by(|&a, &b| {
+        pts[a]
+            .kbps
+            .total_cmp(&pts[b].kbps)
+            .then(metric.of(&pts[b]).total_cmp(&metric.of(&pts[a])))
+            .then(pts[a].crf.total_cmp(&pts[b].crf))
+    });
+    let mut out: Vec<usize> = Vec::new();
+    for i in idx {
+        if out
+            .last()
+            .map_or(true, |&l| metric.of(&pts[i]) > metric.of(&pts[l]))
+        {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// The ffmpeg argument lists (program name first) that produce `rung` from `input`: two passes
+/// for 2-pass VBR (the first writing only the stats log `<stem>`), one for capped CRF. IDR
+/// alignment: `-g` = `-keyint_min` = the keyframe interval and scene-cut keyframes off, so every
+/// rung's segments start on the same frames.
+pub fn ffmpeg_commands(
+    rung: &Rung,
+    input: &str,
+    scaler: Scaler,
+    fps: Option<(u32, u32)>,
+    stem: &str,
+) -> Vec<Vec<String>> {
+    let codec = rung.codec.as_str();
+    let k = rung.keyint_frames.to_string();
+    let mut params = rung.params.clone();
+    let two_pass = rung.rate_control == RateControl::TwoPassVbr;
+    let mut base: Vec<String> = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", input]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut vf = String::new();
+    if let Some((n, d)) = fps {
+        vf.push_str(&format!("fps={n}/{d},"));
+    }
+    vf.push_str(&format!(
+        "scale={}:{}:flags={}",
+        rung.width,
+        rung.height,
+        scaler.ffmpeg_name()
+    ));
+    let push = |v: &mut Vec<String>, a: &[&str]| v.extend(a.iter().map(|s| s.to_string()));
+    push(
+        &mut base,
+        &[
+            "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", &vf, "-c:v", codec,
+        ],
+    );
+    for (flag, v) in [
+        ("-preset", &rung.preset),
+        ("-tune", &rung.tune),
+        ("-profile:v", &rung.profile),
+        ("-level", &rung.level),
+        ("-pix_fmt", &rung.pix_fmt),
+    ] {
+        if let Some(v) = v {
+            push(&mut base, &[flag, v]);
+        }
+    }
+    push(&mut base, &["-g", &k, "-keyint_min", &k]);
+    match codec {
+        "libx264" => push(&mut base, &["-sc_threshold", "0"]),
+        "libx265" => {
+            let extra = format!("keyint={k}:min-keyint={k}:scenecut=0");
+            append_param(&mut params, "x265-params", &extra);
+        }
+        "libsvtav1" => append_param(&mut params, "svtav1-params", "scd=0"),
+        _ => {}
+    }
+    let rate = |v: &mut Vec<String>| match rung.rate_control {
+        RateControl::TwoPassVbr => push(
+            v,
+            &[
+                "-b:v",
+                &format!("{}k", rung.kbps),
+                "-maxrate",
+                &format!("{}k", rung.maxrate_kbps),
+                "-bufsize",
+                &format!("{}k", rung.bufsize_kbits),
+            ],
+        ),
+        RateControl::CappedCrf => {
+            push(v, &["-crf", &fmt_crf(rung.crf)]);
+            if codec == "libvpx-vp9" || codec == "libaom-av1" {
+                // Constrained quality: -b:v is the cap for libvpx/libaom in CRF mode.
+                push(v, &["-b:v", &format!("{}k", rung.maxrate_kbps)]);
+            } else {
+                push(
+                    v,
+                    &[
+                        "-maxrate",
+                        &format!("{}k", rung.maxrate_kbps),
+                        "-bufsize",
+                        &format!("{}k", rung.bufsize_kbits),
+                    ],
+                );
+            }
+        }
+    };
+    let with_params = |v: &mut Vec<String>, params: &BTreeMap<String, String>| {
+        for (key, val) in params {
+            push(v, &[&format!("-{key}"), val]);
+        }
+    };
+    let out = rung.output.clone();
+    if !two_pass || codec == "libsvtav1" {
+        let mut c = base.clone();
+        rate(&mut c);
+        with_params(&mut c, &params);
+        c.push(out);
+        return vec![c];
+    }
+    let mut passes = Vec::new();
+    for pass in [1u8, 2] {
+        let mut c = base.clone();
+        rate(&mut c);
+        let mut p = params.clone();
+        if codec == "libx265" {
+            // FFmpeg's libx265 wrapper takes multi-pass settings through x265-params.
+            append_param(
+                &mut p,
+                "x265-params",
+                &format!("pass={pass}:stats={stem}.log"),
+            );
+        } else {
+            push(&mut c, &["-pass", &pass.to_string(), "-passlogfile", stem]);
+        }
+        with_params(&mut c, &p);
+        if pass == 1 {
+            push(&mut c, &["-f", "null", "/dev/null"]);
+        } else {
+            c.push(out.clone());
+        }
+        passes.push(c);
+    }
+    passes
+}
+
+fn append_param(params: &mut BTreeMap<String, String>, key: &str, extra: &str) {
+    let v = params.entry(key.to_string()).or_default();
+    if !v.is_empty() {
+        v.push(':');
+    }
+    v.push_str(extra);
+}
+
+fn fmt_crf(c: f64) -> String {
+    if c.fract() == 0.0 {
+        format!("{}", c as i64)
+    } else {
+        format!("{c:.1}")
+    }
+}
+
+/// POSIX-shell quoting: bare when only safe characters, else single quotes (`'` → `'\''`).
+pub fn shell_quote(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-./:=,+@%".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Joins arguments into one shell command line.
+pub fn shell_join(args: &[String]) -> String {
+    args.iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(
+            shell_quote("scale=1:2:flags=bicubic"),
+            "scale=1:2:flags=bicubic"
+        );
+        assert_eq!(shell_quote(""), "''");
+    }
+}

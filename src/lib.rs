@@ -11,6 +11,7 @@ pub mod bdrate;
 pub mod cpu;
 pub mod error;
 pub mod frame;
+pub mod fsutil;
 pub mod grid;
 pub mod hull;
 pub mod ladder;
@@ -23,7 +24,7 @@ pub mod store;
 
 pub use error::{Error, Result};
 pub use frame::{Chroma, Frame, FrameFormat, Plane};
-pub use points::{Metric, Point};
+pub use points::{Metric, Point, SourceIdentity};
 
 /// The version written into every output and mixed into every store key.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,1 +1,1045 @@
-//! (in progress)
+//! Encoder recipes: what the grid encodes (codec, options, sizes, CRFs, fps), how it scores
+//! (scalers, model, metrics, pooling) and which constraints the ladder honours.
+//!
+//! A recipe is TOML (examples in `recipes/`, embedded in the binary so `--codec libx265` finds
+//! its default). Every table rejects unknown keys, and every value is checked once by
+//! [`Recipe::validate`], so a typo or an out-of-range value is a one-line [`Error::Config`]
+//! naming the key (`grid.crf`) and the value, never a silent default. Command-line overrides
+//! ([`RecipeOverrides`]) are checked the same way and named by their option (`--crf`).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::points::Metric;
+
+/// The embedded recipes, by libavcodec encoder name (the files in `recipes/`).
+const EMBEDDED: &[(&str, &str)] = &[
+    ("libx264", include_str!("../recipes/x264.toml")),
+    ("libx265", include_str!("../recipes/x265.toml")),
+    ("libvpx-vp9", include_str!("../recipes/vp9.toml")),
+    ("libsvtav1", include_str!("../recipes/svtav1.toml")),
+    ("libaom-av1", include_str!("../recipes/aom.toml")),
+];
+
+/// The encoder used when neither `--codec` nor `--recipe` is given.
+pub const DEFAULT_CODEC: &str = "libx264";
+
+/// Standard 16:9 ladder heights (Apple HLS authoring spec / common OTT ladders), largest first.
+/// For a portrait source they apply to the width (the shorter side).
+pub const STANDARD_HEIGHTS: [u32; 9] = [2160, 1440, 1080, 720, 540, 432, 360, 270, 234];
+
+/// CRF range accepted by each known encoder (FFmpeg's option tables: libx264/libx265 `crf`
+/// 0–51 for 8-bit, libvpx-vp9 and libaom-av1 0–63, libsvtav1 1–63). Unknown encoders get no
+/// upper bound: the media layer reports an unavailable encoder itself.
+pub fn crf_range(codec: &str) -> Option<(f64, f64)> {
+    match codec {
+        "libx264" | "libx265" => Some((0.0, 51.0)),
+        "libvpx-vp9" | "libaom-av1" => Some((0.0, 63.0)),
+        "libsvtav1" => Some((1.0, 63.0)),
+        _ => None,
+    }
+}
+
+/// Whether the encoder's `crf` option takes fractional values (x264/x265 do; the others are
+/// integers), so interpolated rung CRFs are rounded where they must be.
+pub fn crf_is_fractional(codec: &str) -> bool {
+    matches!(codec, "libx264" | "libx265")
+}
+
+/// An encode size, written `WIDTHxHEIGHT` in TOML and on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Size {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Size {
+    pub fn new(width: u32, height: u32) -> Size {
+        Size { width, height }
+    }
+
+    /// Parses `1280x720` (also `1280X720`); `key` names the option or recipe key for errors.
+    pub fn parse(s: &str, key: &str) -> Result<Size> {
+        let bad = || {
+            Error::config(
+                key,
+                format!("size `{s}` is not WIDTHxHEIGHT, e.g. 1280x720"),
+            )
+        };
+        let (w, h) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+        let width = w.trim().parse::<u32>().map_err(|_| bad())?;
+        let height = h.trim().parse::<u32>().map_err(|_| bad())?;
+        Ok(Size { width, height })
+    }
+
+    /// Parses a comma-separated list (`--sizes 1280x720,960x540`).
+    pub fn parse_list(s: &str, key: &str) -> Result<Vec<Size>> {
+        s.split(',')
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| Size::parse(t, key))
+            .collect()
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.width, self.height)
+    }
+}
+
+impl Serialize for Size {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Size, D::Error> {
+        let s = String::deserialize(d)?;
+        Size::parse(&s, "size").map_err(|_| {
+            serde::de::Error::custom(format!("size `{s}` is not WIDTHxHEIGHT, e.g. 1280x720"))
+        })
+    }
+}
+
+/// swscale algorithm for down- and upscaling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Scaler {
+    /// VMAF's published practice: upscale bicubic to the source size.
+    #[default]
+    Bicubic,
+    Bilinear,
+    Lanczos,
+    Spline,
+    Area,
+    Neighbor,
+}
+
+impl Scaler {
+    /// The name FFmpeg's `scale` filter takes in `flags=`.
+    pub fn ffmpeg_name(self) -> &'static str {
+        match self {
+            Scaler::Bicubic => "bicubic",
+            Scaler::Bilinear => "bilinear",
+            Scaler::Lanczos => "lanczos",
+            Scaler::Spline => "spline",
+            Scaler::Area => "area",
+            Scaler::Neighbor => "neighbor",
+        }
+    }
+
+    pub fn parse(s: &str, key: &str) -> Result<Scaler> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "bicubic" => Scaler::Bicubic,
+            "bilinear" => Scaler::Bilinear,
+            "lanczos" => Scaler::Lanczos,
+            "spline" => Scaler::Spline,
+            "area" => Scaler::Area,
+            "neighbor" | "nearest" => Scaler::Neighbor,
+            _ => {
+                return Err(Error::config(
+                    key,
+                    format!(
+                        "unknown scaler `{s}` (bicubic, bilinear, lanczos, spline, area, neighbor)"
+                    ),
+                ))
+            }
+        })
+    }
+}
+
+/// Which pooled statistic of each metric the grid writes into a point's `vmaf`/`psnr_y`/`ssim`
+/// (the values hull and ladder use). Every statistic is kept in `Point::pooled` regardless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    #[default]
+    Mean,
+    HarmonicMean,
+    Min,
+    Median,
+    P1,
+    P5,
+    P10,
+}
+
+impl Pooling {
+    pub fn of(self, p: &crate::quality::pooling::Pooled) -> f64 {
+        match self {
+            Pooling::Mean => p.mean,
+            Pooling::HarmonicMean => p.harmonic_mean,
+            Pooling::Min => p.min,
+            Pooling::Median => p.median,
+            Pooling::P1 => p.p1,
+            Pooling::P5 => p.p5,
+            Pooling::P10 => p.p10,
+        }
+    }
+}
+
+/// How rungs are meant to be encoded (written into `ladder.toml` and its ffmpeg commands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RateControl {
+    /// Two-pass VBR at the target bitrate, peak capped by maxrate/bufsize (HLS: peak ≤ 200%).
+    #[default]
+    TwoPassVbr,
+    /// One pass at the rung's CRF with a VBV cap (maxrate/bufsize).
+    CappedCrf,
+}
+
+impl RateControl {
+    pub fn parse(s: &str, key: &str) -> Result<RateControl> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "two_pass_vbr" | "2pass" | "vbr" => Ok(RateControl::TwoPassVbr),
+            "capped_crf" | "crf" => Ok(RateControl::CappedCrf),
+            _ => Err(Error::config(
+                key,
+                format!("unknown rate control `{s}` (two_pass_vbr, capped_crf)"),
+            )),
+        }
+    }
+}
+
+/// `[encoder]`: the libavcodec encoder and its options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncoderSection {
+    /// libavcodec encoder name: libx264, libx265, libvpx-vp9, libsvtav1, libaom-av1, ...
+    pub codec: String,
+    /// Encoder preset (`medium` for x264/x265, a number for SVT-AV1 / `cpu-used` style encoders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tune: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// Output pixel format (default: the source's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pix_fmt: Option<String>,
+    /// Free-form encoder private options, passed as `-KEY VALUE` (e.g. `x264-params`). Values
+    /// may be written as strings, numbers or booleans; they are kept as the text ffmpeg gets.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "de_params"
+    )]
+    pub params: BTreeMap<String, String>,
+}
+
+/// Reads `params` values of any scalar TOML type as their text.
+fn de_params<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        S(String),
+        I(i64),
+        F(f64),
+        B(bool),
+    }
+    let m: BTreeMap<String, toml::Value> = BTreeMap::deserialize(d)?;
+    m.into_iter()
+        .map(|(k, v)| {
+            let s = match Scalar::deserialize(v.clone()) {
+                Ok(Scalar::S(s)) => s,
+                Ok(Scalar::I(i)) => i.to_string(),
+                Ok(Scalar::F(f)) => f.to_string(),
+                Ok(Scalar::B(b)) => if b { "1" } else { "0" }.to_string(),
+                Err(_) => {
+                    return Err(serde::de::Error::custom(format!(
+                        "params.{k}: {} is not a string, number or boolean",
+                        v.type_str()
+                    )))
+                }
+            };
+            Ok((k, s))
+        })
+        .collect()
+}
+
+/// `[grid]`: which test encodes to make.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridSection {
+    /// Encode sizes; absent = [`default_sizes`] for the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sizes: Option<Vec<Size>>,
+    /// CRF values, each within the encoder's range.
+    pub crf: Vec<f64>,
+    /// Frame-rate cap: sources faster than this are encoded at `source / n`, the largest such
+    /// rate ≤ the cap (frames dropped evenly). Absent = keep the source frame rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps_cap: Option<f64>,
+}
+
+/// `[scaling]`: scalers for downscaling the source and upscaling encodes back for scoring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ScalingSection {
+    #[serde(default)]
+    pub down: Scaler,
+    #[serde(default)]
+    pub up: Scaler,
+}
+
+/// `[scoring]`: model and metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringSection {
+    /// Built-in model name (`vmaf_v0.6.1`, `vmaf_v0.6.1neg`, `vmaf_4k_v0.6.1`) or a JSON path.
+    #[serde(default = "default_model")]
+    pub model: String,
+    /// Apply the model's phone `score_transform`.
+    #[serde(default)]
+    pub phone: bool,
+    #[serde(default = "default_metrics")]
+    pub metrics: Vec<Metric>,
+    #[serde(default)]
+    pub pooling: Pooling,
+}
+
+impl Default for ScoringSection {
+    fn default() -> Self {
+        ScoringSection {
+            model: default_model(),
+            phone: false,
+            metrics: default_metrics(),
+            pooling: Pooling::Mean,
+        }
+    }
+}
+
+fn default_model() -> String {
+    "vmaf_v0.6.1".to_string()
+}
+fn default_metrics() -> Vec<Metric> {
+    vec![Metric::Vmaf, Metric::PsnrY, Metric::Ssim]
+}
+
+/// `[ladder]`: the constraints rungs are placed under. Absent optional values mean "no limit"
+/// or "the metric's default" (see the accessors).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LadderSection {
+    #[serde(default = "default_metric")]
+    pub metric: Metric,
+    /// Quality step between adjacent rungs; default [`default_step`] (one JND for VMAF).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<f64>,
+    /// The top rung is the lowest bitrate reaching this quality; default [`default_quality_cap`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_cap: Option<f64>,
+    /// The bottom rung does not go below this quality.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_quality: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_kbps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_kbps: Option<f64>,
+    #[serde(default = "default_max_rungs")]
+    pub max_rungs: usize,
+    /// Bitrate ratio between adjacent rungs, higher / lower (HLS authoring guidance: 1.5–2).
+    #[serde(default = "default_min_ratio")]
+    pub min_ratio: f64,
+    #[serde(default = "default_max_ratio")]
+    pub max_ratio: f64,
+    /// No rung below this height (for portrait sources: the shorter side).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_height: Option<u32>,
+    #[serde(default)]
+    pub rate_control: RateControl,
+    /// maxrate = factor × target (HLS: peak ≤ 200% of the average).
+    #[serde(default = "default_factor")]
+    pub maxrate_factor: f64,
+    /// bufsize = factor × target, in kbit.
+    #[serde(default = "default_factor")]
+    pub bufsize_factor: f64,
+    /// Seconds between IDR frames (HLS: 2 s), converted to frames at the encode frame rate.
+    #[serde(default = "default_keyint")]
+    pub keyint_seconds: f64,
+}
+
+impl Default for LadderSection {
+    fn default() -> Self {
+        LadderSection {
+            metric: default_metric(),
+            step: None,
+            quality_cap: None,
+            min_quality: None,
+            min_kbps: None,
+            max_kbps: None,
+            max_rungs: default_max_rungs(),
+            min_ratio: default_min_ratio(),
+            max_ratio: default_max_ratio(),
+            min_height: None,
+            rate_control: RateControl::TwoPassVbr,
+            maxrate_factor: default_factor(),
+            bufsize_factor: default_factor(),
+            keyint_seconds: default_keyint(),
+        }
+    }
+}
+
+fn default_metric() -> Metric {
+    Metric::Vmaf
+}
+fn default_max_rungs() -> usize {
+    10
+}
+fn default_min_ratio() -> f64 {
+    1.5
+}
+fn default_max_ratio() -> f64 {
+    2.0
+}
+fn default_factor() -> f64 {
+    2.0
+}
+fn default_keyint() -> f64 {
+    2.0
+}
+
+/// Default spacing between rungs per metric. VMAF: 6 points is one JND (Netflix/Ozer's
+/// "just noticeable difference" rule of thumb). PSNR and SSIM have no published JND; 1.5 dB and
+/// 0.01 are this tool's heuristics, roughly what separates 6 VMAF at mid-ladder qualities.
+pub fn default_step(metric: Metric) -> f64 {
+    match metric {
+        Metric::Vmaf => 6.0,
+        Metric::PsnrY => 1.5,
+        Metric::Ssim => 0.01,
+    }
+}
+
+/// Default quality cap per metric. VMAF 95 is where viewers stop seeing gains; 45 dB and 0.99
+/// are the usual "visually transparent" thresholds for PSNR-Y and SSIM.
+pub fn default_quality_cap(metric: Metric) -> f64 {
+    match metric {
+        Metric::Vmaf => 95.0,
+        Metric::PsnrY => 45.0,
+        Metric::Ssim => 0.99,
+    }
+}
+
+/// The valid range of a metric's value (for checking caps and steps).
+fn metric_range(metric: Metric) -> (f64, f64) {
+    match metric {
+        Metric::Vmaf => (0.0, 100.0),
+        Metric::PsnrY => (0.0, 100.0),
+        Metric::Ssim => (0.0, 1.0),
+    }
+}
+
+impl LadderSection {
+    pub fn step(&self) -> f64 {
+        self.step.unwrap_or_else(|| default_step(self.metric))
+    }
+    pub fn quality_cap(&self) -> f64 {
+        self.quality_cap
+            .unwrap_or_else(|| default_quality_cap(self.metric))
+    }
+}
+
+/// A whole recipe. Tables other than `[encoder]` and `[grid]` may be omitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    pub encoder: EncoderSection,
+    pub grid: GridSection,
+    #[serde(default)]
+    pub scaling: ScalingSection,
+    #[serde(default)]
+    pub scoring: ScoringSection,
+    #[serde(default)]
+    pub ladder: LadderSection,
+}
+
+/// Command-line overrides of recipe values; `None` keeps the recipe's. Errors name the option.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecipeOverrides {
+    pub codec: Option<String>,
+    pub preset: Option<String>,
+    pub sizes: Option<Vec<Size>>,
+    pub crf: Option<Vec<f64>>,
+    pub fps_cap: Option<f64>,
+    pub scaler_down: Option<Scaler>,
+    pub scaler_up: Option<Scaler>,
+    pub model: Option<String>,
+    pub phone: Option<bool>,
+    pub metric: Option<Metric>,
+    pub step: Option<f64>,
+    pub quality_cap: Option<f64>,
+    pub min_quality: Option<f64>,
+    pub min_kbps: Option<f64>,
+    pub max_kbps: Option<f64>,
+    pub max_rungs: Option<usize>,
+    pub min_ratio: Option<f64>,
+    pub max_ratio: Option<f64>,
+    pub min_height: Option<u32>,
+    pub rate_control: Option<RateControl>,
+}
+
+/// Parses `20,24,28` (`--crf`).
+pub fn parse_crf_list(s: &str, key: &str) -> Result<Vec<f64>> {
+    s.split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| {
+            t.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| Error::config(key, format!("CRF `{}` is not a number", t.trim())))
+        })
+        .collect()
+}
+
+impl Recipe {
+    /// The embedded default recipe of a libavcodec encoder (`recipes/<name>.toml`).
+    pub fn default_for(codec: &str) -> Result<Recipe> {
+        let text = EMBEDDED
+            .iter()
+            .find(|(c, _)| *c == codec)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                let known: Vec<&str> = EMBEDDED.iter().map(|(c, _)| *c).collect();
+                Error::config(
+                    "--codec",
+                    format!(
+                        "no built-in recipe for encoder `{codec}` (built-in: {}); pass --recipe FILE",
+                        known.join(", ")
+                    ),
+                )
+            })?;
+        Recipe::from_toml_str(text, &format!("built-in recipe for {codec}"))
+    }
+
+    /// The codecs that have an embedded recipe.
+    pub fn builtin_codecs() -> Vec<&'static str> {
+        EMBEDDED.iter().map(|(c, _)| *c).collect()
+    }
+
+    /// Parses and validates recipe TOML; `origin` (a path or description) goes into errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Recipe> {
+        let recipe: Recipe = toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
+        recipe.validate().map_err(|e| match e {
+            Error::Config { key, message } => Error::Config {
+                key,
+                message: format!("{message} (in {origin})"),
+            },
+            other => other,
+        })?;
+        Ok(recipe)
+    }
+
+    /// Reads, parses and validates a recipe file.
+    pub fn from_file(path: &Path) -> Result<Recipe> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Recipe::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Serializes to TOML; `from_toml_str(to_toml())` gives the same recipe back.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::config("recipe", format!("cannot serialize: {e}")))
+    }
+
+    /// Checks every value; errors name the recipe key and the value.
+    pub fn validate(&self) -> Result<()> {
+        let e = &self.encoder;
+        if e.codec.trim().is_empty() {
+            return Err(Error::config("encoder.codec", "must not be empty"));
+        }
+        for (k, v) in [
+            ("encoder.preset", &e.preset),
+            ("encoder.profile", &e.profile),
+            ("encoder.tune", &e.tune),
+            ("encoder.level", &e.level),
+            ("encoder.pix_fmt", &e.pix_fmt),
+        ] {
+            if let Some(v) = v {
+                check_token(k, v)?;
+            }
+        }
+        for (k, v) in &e.params {
+            let key = format!("encoder.params.{k}");
+            if k.trim().is_empty() || k.starts_with('-') || k.contains(char::is_whitespace) {
+                return Err(Error::config(
+                    key,
+                    "option names are bare words like x264-params",
+                ));
+            }
+            if v.contains(['\n', '\r', '\0']) {
+                return Err(Error::config(
+                    key,
+                    format!("value `{}` contains a line break", v.escape_debug()),
+                ));
+            }
+        }
+        validate_crfs(&self.grid.crf, &e.codec, "grid.crf")?;
+        if let Some(sizes) = &self.grid.sizes {
+            validate_sizes(sizes, "grid.sizes")?;
+        }
+        if let Some(c) = self.grid.fps_cap {
+            check_positive("grid.fps_cap", c)?;
+        }
+        if self.scoring.model.trim().is_empty() {
+            return Err(Error::config("scoring.model", "must not be empty"));
+        }
+        if self.scoring.metrics.is_empty() {
+            return Err(Error::config("scoring.metrics", "the list is empty"));
+        }
+        let l = &self.ladder;
+        if !self.scoring.metrics.contains(&l.metric) {
+            return Err(Error::config(
+                "ladder.metric",
+                format!("`{}` is not among scoring.metrics", l.metric),
+            ));
+        }
+        let (lo, hi) = metric_range(l.metric);
+        let step = l.step();
+        if !(step.is_finite() && step > 0.0 && step < hi - lo) {
+            return Err(Error::config(
+                "ladder.step",
+                format!("{step} must be > 0 and < {}", hi - lo),
+            ));
+        }
+        let cap = l.quality_cap();
+        if !(cap.is_finite() && cap > lo && cap <= hi) {
+            return Err(Error::config(
+                "ladder.quality_cap",
+                format!("{cap} is outside {}'s range ({lo}, {hi}]", l.metric),
+            ));
+        }
+        if let Some(q) = l.min_quality {
+            if !(q.is_finite() && (lo..hi).contains(&q)) {
+                return Err(Error::config(
+                    "ladder.min_quality",
+                    format!("{q} is outside {}'s range [{lo}, {hi})", l.metric),
+                ));
+            }
+            if q >= cap {
+                return Err(Error::config(
+                    "ladder.min_quality",
+                    format!("{q} is not below the quality cap {cap}"),
+                ));
+            }
+        }
+        if let Some(v) = l.min_kbps {
+            check_positive("ladder.min_kbps", v)?;
+        }
+        if let Some(v) = l.max_kbps {
+            check_positive("ladder.max_kbps", v)?;
+        }
+        if let (Some(a), Some(b)) = (l.min_kbps, l.max_kbps) {
+            if a > b {
+                return Err(Error::config(
+                    "ladder.min_kbps",
+                    format!("{a} is above ladder.max_kbps {b}"),
+                ));
+            }
+        }
+        if l.max_rungs == 0 {
+            return Err(Error::config(
+                "ladder.max_rungs",
+                "0: a ladder needs at least one rung",
+            ));
+        }
+        if !(l.min_ratio.is_finite() && l.min_ratio > 1.0) {
+            return Err(Error::config(
+                "ladder.min_ratio",
+                format!("{} must be > 1", l.min_ratio),
+            ));
+        }
+        if !(l.max_ratio.is_finite() && l.max_ratio >= l.min_ratio) {
+            return Err(Error::config(
+                "ladder.max_ratio",
+                format!("{} must be ≥ ladder.min_ratio {}", l.max_ratio, l.min_ratio),
+            ));
+        }
+        if l.min_height == Some(0) {
+            return Err(Error::config("ladder.min_height", "0 is not a height"));
+        }
+        check_positive("ladder.maxrate_factor", l.maxrate_factor)?;
+        if l.maxrate_factor < 1.0 {
+            return Err(Error::config(
+                "ladder.maxrate_factor",
+                format!("{} is below 1 (maxrate under the target)", l.maxrate_factor),
+            ));
+        }
+        check_positive("ladder.bufsize_factor", l.bufsize_factor)?;
+        check_positive("ladder.keyint_seconds", l.keyint_seconds)?;
+        Ok(())
+    }
+
+    /// Applies command-line overrides, checking each under its option name, then re-validates
+    /// the whole recipe (a new `--codec` re-checks the recipe's CRFs against its range).
+    pub fn apply(&mut self, o: &RecipeOverrides) -> Result<()> {
+        if let Some(c) = &o.codec {
+            if c.trim().is_empty() {
+                return Err(Error::config("--codec", "must not be empty"));
+            }
+            self.encoder.codec = c.trim().to_string();
+        }
+        if let Some(p) = &o.preset {
+            check_token("--preset", p)?;
+            self.encoder.preset = Some(p.clone());
+        }
+        if let Some(s) = &o.sizes {
+            validate_sizes(s, "--sizes")?;
+            self.grid.sizes = Some(s.clone());
+        }
+        if let Some(c) = &o.crf {
+            validate_crfs(c, &self.encoder.codec, "--crf")?;
+            self.grid.crf = c.clone();
+        } else if o.codec.is_some() {
+            validate_crfs(&self.grid.crf, &self.encoder.codec, "--codec")?;
+        }
+        if let Some(v) = o.fps_cap {
+            check_positive("--fps-cap", v)?;
+            self.grid.fps_cap = Some(v);
+        }
+        if let Some(s) = o.scaler_down {
+            self.scaling.down = s;
+        }
+        if let Some(s) = o.scaler_up {
+            self.scaling.up = s;
+        }
+        if let Some(m) = &o.model {
+            if m.trim().is_empty() {
+                return Err(Error::config("--model", "must not be empty"));
+            }
+            self.scoring.model = m.clone();
+        }
+        if let Some(p) = o.phone {
+            self.scoring.phone = p;
+        }
+        let l = &mut self.ladder;
+        if let Some(m) = o.metric {
+            if m != l.metric {
+                // The recipe's step/cap were for the old metric; fall back to the new one's
+                // defaults unless given on the command line too.
+                l.step = None;
+                l.quality_cap = None;
+                l.min_quality = None;
+            }
+            l.metric = m;
+            if !self.scoring.metrics.contains(&m) {
+                self.scoring.metrics.push(m);
+            }
+        }
+        let l = &mut self.ladder;
+        set_opt(&mut l.step, o.step);
+        set_opt(&mut l.quality_cap, o.quality_cap);
+        set_opt(&mut l.min_quality, o.min_quality);
+        set_opt(&mut l.min_kbps, o.min_kbps);
+        set_opt(&mut l.max_kbps, o.max_kbps);
+        set_opt(&mut l.min_height, o.min_height);
+        if let Some(v) = o.max_rungs {
+            l.max_rungs = v;
+        }
+        if let Some(v) = o.min_ratio {
+            l.min_ratio = v;
+        }
+        if let Some(v) = o.max_ratio {
+            l.max_ratio = v;
+        }
+        if let Some(v) = o.rate_control {
+            l.rate_control = v;
+        }
+        self.validate().map_err(|e| match e {
+            Error::Config { key, message } => Error::Config {
+                key: cli_name(&key).unwrap_or(key),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// The encode sizes for a source: the recipe's (checked against the source: none above
+    /// it, even) or [`default_sizes`]. Errors name `grid.sizes`.
+    pub fn resolve(&self, source_width: u32, source_height: u32) -> Result<Vec<Size>> {
+        if source_width == 0 || source_height == 0 {
+            return Err(Error::config(
+                "source",
+                format!("size {source_width}x{source_height} has a zero dimension"),
+            ));
+        }
+        match &self.grid.sizes {
+            None => Ok(default_sizes(source_width, source_height)),
+            Some(sizes) => {
+                validate_sizes(sizes, "grid.sizes")?;
+                for s in sizes {
+                    if s.width > source_width || s.height > source_height {
+                        return Err(Error::config(
+                            "grid.sizes",
+                            format!("{s} is above the source size {source_width}x{source_height}"),
+                        ));
+                    }
+                }
+                let mut out = sizes.clone();
+                out.sort_by(|a, b| b.cmp(a));
+                out.dedup();
+                Ok(out)
+            }
+        }
+    }
+
+    /// The encode frame rate for a source rate `num/den` under `grid.fps_cap`: the source rate
+    /// divided by the smallest integer n that brings it to the cap or below.
+    pub fn output_fps(&self, num: u32, den: u32) -> (u32, u32) {
+        let (num, den) = (num.max(1), den.max(1));
+        match self.grid.fps_cap {
+            Some(cap) if cap > 0.0 && (num as f64 / den as f64) > cap + 1e-9 => {
+                let n = ((num as f64 / den as f64) / cap - 1e-9).ceil().max(1.0) as u32;
+                (num, den.saturating_mul(n))
+            }
+            _ => (num, den),
+        }
+    }
+}
+
+fn set_opt<T: Copy>(dst: &mut Option<T>, v: Option<T>) {
+    if v.is_some() {
+        *dst = v;
+    }
+}
+
+/// Maps a recipe key to the command-line option that overrides it.
+fn cli_name(key: &str) -> Option<String> {
+    let opt = match key {
+        "encoder.codec" => "--codec",
+        "encoder.preset" => "--preset",
+        "grid.sizes" => "--sizes",
+        "grid.crf" => "--crf",
+        "grid.fps_cap" => "--fps-cap",
+        "scoring.model" => "--model",
+        "ladder.metric" => "--metric",
+        "ladder.step" => "--step",
+        "ladder.quality_cap" => "--quality-cap",
+        "ladder.min_quality" => "--min-quality",
+        "ladder.min_kbps" => "--min-kbps",
+        "ladder.max_kbps" => "--max-kbps",
+        "ladder.max_rungs" => "--max-rungs",
+        "ladder.min_ratio" => "--min-ratio",
+        "ladder.max_ratio" => "--max-ratio",
+        "ladder.min_height" => "--min-height",
+        _ => return None,
+    };
+    Some(format!("{opt} ({key})"))
+}
+
+fn check_positive(key: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::config(key, format!("{v} must be a positive number")))
+    }
+}
+
+/// Option values go on an ffmpeg command line as one argument: no empties, no whitespace.
+fn check_token(key: &str, v: &str) -> Result<()> {
+    if v.is_empty() || v.contains(char::is_whitespace) || v.starts_with('-') {
+        return Err(Error::config(
+            key,
+            format!("`{}` is not a single option value", v.escape_debug()),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_crfs(crfs: &[f64], codec: &str, key: &str) -> Result<()> {
+    if crfs.is_empty() {
+        return Err(Error::config(key, "the list is empty"));
+    }
+    let (lo, hi) = crf_range(codec).unwrap_or((0.0, f64::INFINITY));
+    for &c in crfs {
+        if !c.is_finite() || c < lo || c > hi {
+            return Err(Error::config(
+                key,
+                format!("CRF {c} is outside {codec}'s range {lo}–{hi}"),
+            ));
+        }
+        if !crf_is_fractional(codec) && c.fract() != 0.0 {
+            return Err(Error::config(
+                key,
+                format!("CRF {c} must be an integer for {codec}"),
+            ));
+        }
+    }
+    let mut seen: Vec<f64> = crfs.to_vec();
+    seen.sort_by(f64::total_cmp);
+    if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::config(key, format!("CRF {} is listed twice", w[0])));
+    }
+    Ok(())
+}
+
+fn validate_sizes(sizes: &[Size], key: &str) -> Result<()> {
+    if sizes.is_empty() {
+        return Err(Error::config(key, "the list is empty"));
+    }
+    for s in sizes {
+        if s.width == 0 || s.height == 0 {
+            return Err(Error::config(key, format!("size {s} has a zero dimension")));
+        }
+        if s.width % 2 != 0 || s.height % 2 != 0 {
+            return Err(Error::config(
+                key,
+                format!("size {s} is odd; 4:2:0 encodes need even sizes"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Default grid sizes for a source: the source's own size (rounded down to even) and every
+/// standard height below it ([`STANDARD_HEIGHTS`]), widths from the source's aspect ratio
+/// rounded to even. For portrait sources the list applies to the width. Largest first.
+pub fn default_sizes(source_width: u32, source_height: u32) -> Vec<Size> {
+    let even = |v: u32| (v & !1).max(2);
+    let portrait = source_height > source_width;
+    let (long, short) = if portrait {
+        (source_height, source_width)
+    } else {
+        (source_width, source_height)
+    };
+    let mut out = vec![(even(long), even(short))];
+    for &s in STANDARD_HEIGHTS.iter() {
+        if s >= even(short) {
+            continue;
+        }
+        let l = (s as f64 * long as f64 / short as f64 / 2.0).round() as u32 * 2;
+        out.push((l.min(even(long)).max(2), s));
+    }
+    out.into_iter()
+        .map(|(l, s)| {
+            if portrait {
+                Size::new(s, l)
+            } else {
+                Size::new(l, s)
+            }
+        })
+        .collect()
+}
+
+/// Turns a TOML syntax/type error into one line naming the key (found from the error's span
+/// in the text: the `[table]` header above it and the `key =` on its line).
+fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> Error {
+    let message = e.message().replace('\n', " ");
+    let message = message.trim().to_string();
+    let Some(span) = e.span() else {
+        return Error::config(origin, format!("not a valid recipe: {message}"));
+    };
+    let start = span.start.min(text.len());
+    if !text.is_char_boundary(start) {
+        return Error::config(origin, format!("not a valid recipe: {message}"));
+    }
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line = &text[line_start..line_end];
+    let mut table = String::new();
+    for l in text[..line_start].lines() {
+        let t = l.trim();
+        if t.starts_with('[') {
+            table = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+        }
+    }
+    let t = line.trim();
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.split('`').next());
+    let key = if let Some(field) = missing {
+        // Reported on the table lacking the field (the document itself: an empty span at 0).
+        if span.is_empty() && span.start == 0 {
+            field.to_string()
+        } else {
+            let t = t.trim_matches(|c| c == '[' || c == ']').trim();
+            format!("{t}.{field}")
+        }
+    } else if t.starts_with('[') {
+        t.trim_matches(|c| c == '[' || c == ']').trim().to_string()
+    } else if let Some((k, _)) = key_line(&text[..line_end]).and_then(|l| l.split_once('=')) {
+        let k = k.trim().trim_matches('"');
+        if table.is_empty() {
+            k.to_string()
+        } else {
+            format!("{table}.{k}")
+        }
+    } else {
+        table.clone()
+    };
+    let key = if key.is_empty() {
+        "recipe".to_string()
+    } else {
+        key
+    };
+    Error::config(key, format!("{message} (in {origin}, line {line_no})"))
+}
+
+/// The `key = ...` line a position belongs to: its own line, or for a value continued over
+/// several lines (a multi-line array) the nearest line above with `=`, not crossing a header.
+fn key_line(upto: &str) -> Option<&str> {
+    for l in upto.lines().rev() {
+        let t = l.trim();
+        if t.starts_with('[') && !t.contains('=') {
+            return None;
+        }
+        if !t.starts_with('#') && t.contains('=') {
+            return Some(t);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_sizes_720p() {
+        let s = default_sizes(1280, 720);
+        let want = [
+            (1280, 720),
+            (960, 540),
+            (768, 432),
+            (640, 360),
+            (480, 270),
+            (416, 234),
+        ];
+        assert_eq!(
+            s,
+            want.iter()
+                .map(|&(w, h)| Size::new(w, h))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn default_sizes_odd_and_portrait() {
+        let s = default_sizes(721, 405);
+        assert_eq!(s[0], Size::new(720, 404));
+        assert!(s.iter().all(|z| z.width % 2 == 0 && z.height % 2 == 0));
+        assert!(s.iter().all(|z| z.width <= 721 && z.height <= 405));
+        let p = default_sizes(1080, 1920);
+        assert_eq!(p[0], Size::new(1080, 1920));
+        assert_eq!(p[1], Size::new(720, 1280));
+    }
+
+    #[test]
+    fn fps_cap() {
+        let mut r = Recipe::default_for("libx264").unwrap();
+        r.grid.fps_cap = Some(30.0);
+        assert_eq!(r.output_fps(60, 1), (60, 2));
+        assert_eq!(r.output_fps(30000, 1001), (30000, 1001));
+        assert_eq!(r.output_fps(50, 1), (50, 2));
+        r.grid.fps_cap = None;
+        assert_eq!(r.output_fps(60, 1), (60, 1));
+    }
+}

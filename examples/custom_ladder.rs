@@ -1,0 +1,87 @@
+//! Build a ladder from stored grid points with custom constraints, through the library only:
+//! no encoding, no CLI.
+//!
+//!     cargo run --release --example custom_ladder -- [POINTS.json] [ladder.toml]
+//!
+//! Without arguments it uses `examples/data/points.json` (sample data, see its README) and prints
+//! the hull and the rungs; with a second argument it also writes the ladder.toml there.
+
+use std::path::PathBuf;
+
+use pertitle::hull;
+use pertitle::ladder::{self, read_points_json};
+use pertitle::points::SourceIdentity;
+use pertitle::recipe::{RateControl, Recipe, RecipeOverrides};
+use pertitle::Metric;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data/points.json")
+    });
+    let out = args.next().map(PathBuf::from);
+
+    let file = read_points_json(&path)?;
+    let codec = file.points[0].codec.clone();
+
+    // Start from the codec's built-in recipe and tighten the ladder like a mobile-first service
+    // would: at most 6 rungs, 200–4500 kbps, nothing below 360p, capped CRF.
+    let mut recipe = Recipe::default_for(&codec)?;
+    recipe.apply(&RecipeOverrides {
+        max_rungs: Some(6),
+        min_kbps: Some(200.0),
+        max_kbps: Some(4500.0),
+        min_height: Some(360),
+        quality_cap: Some(94.0),
+        rate_control: Some(RateControl::CappedCrf),
+        ..Default::default()
+    })?;
+
+    let source = file.source.clone().unwrap_or(SourceIdentity {
+        path: "input.mp4".into(),
+        width: file.points.iter().map(|p| p.width).max().unwrap_or(0),
+        height: file.points.iter().map(|p| p.height).max().unwrap_or(0),
+        fps_num: 24,
+        fps_den: 1,
+        frames: 0,
+        fingerprint: String::new(),
+    });
+
+    let metric = Metric::Vmaf;
+    println!("hull of {} points ({}):", file.points.len(), path.display());
+    for i in hull::upper_hull(&file.points, metric) {
+        let p = &file.points[i];
+        println!(
+            "  {:>4}x{:<4} crf {:>4} {:>8.1} kbps  VMAF {:6.2}",
+            p.width, p.height, p.crf, p.kbps, p.vmaf
+        );
+    }
+
+    let ladder = ladder::build(&file.points, &recipe, &source)?;
+    println!("ladder ({} rungs):", ladder.rungs.len());
+    for r in &ladder.rungs {
+        println!(
+            "  {:>4}x{:<4} {:>6} kbps (max {:>6})  crf {:>5.1}  VMAF {:6.2}  PSNR {:5.2}  {}",
+            r.width,
+            r.height,
+            r.kbps,
+            r.maxrate_kbps,
+            r.crf,
+            r.vmaf,
+            r.psnr_y,
+            if r.grid_point {
+                "grid point"
+            } else {
+                "interpolated"
+            }
+        );
+    }
+    for w in &ladder.warnings {
+        println!("warning: {w}");
+    }
+    if let Some(out) = out {
+        std::fs::write(&out, ladder.to_toml()?)?;
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
