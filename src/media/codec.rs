@@ -1,0 +1,604 @@
+//! In-process encoding with any libavcodec video encoder, and decoding its packets back.
+
+use super::conv::{av_err, copy_to_av, has_opt, pix_name, pixel_of, set_opt, FrameReader};
+use crate::error::{Error, Result};
+use crate::frame::{Frame, FrameFormat};
+use ff::codec::packet::{Mut as _, Ref as _};
+use ff::ffi;
+use ffmpeg_next as ff;
+use std::ffi::CString;
+
+/// Rate control of one encode.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateControl {
+    /// Constant rate factor through the encoder's own `crf` option (x264/x265: float; libvpx,
+    /// libaom, SVT-AV1: integer, with the target bitrate cleared so libvpx/libaom run in pure
+    /// constant-quality mode, as FFmpeg's documentation prescribes with `-b:v 0`).
+    Crf(f64),
+    /// Constant quantiser through the encoder's `qp` option, else `qmin = qmax = qp`.
+    Qp(u32),
+    /// Target bitrate with optional VBV/HRD cap.
+    Bitrate {
+        kbps: u32,
+        maxrate_kbps: Option<u32>,
+        bufsize_kbits: Option<u32>,
+    },
+}
+
+/// Everything that determines an encode.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EncoderConfig {
+    /// libavcodec encoder name: `libx264`, `libx265`, `libvpx-vp9`, `libsvtav1`, `libaom-av1`, ...
+    pub codec: String,
+    pub width: usize,
+    pub height: usize,
+    pub fps_num: u32,
+    pub fps_den: u32,
+    /// Chroma and bit depth of the frames fed (their size must be `width`×`height`).
+    pub format: FrameFormat,
+    pub rate: RateControl,
+    /// The encoder's `preset` option (x264/x265 names, SVT-AV1 numbers).
+    pub preset: Option<String>,
+    /// Further AVOptions, private ones first (`x264-params`, `tune`, `profile`, `cpu-used`, ...),
+    /// applied in order. An unknown name is an error naming it.
+    pub options: Vec<(String, String)>,
+    /// Keyframe interval in frames (`g`); `None` keeps the encoder's default.
+    pub gop: Option<u32>,
+    /// Encoder threads. `None` means 1: x264 (and most encoders) are only reproducible for a fixed
+    /// thread count, and the default `auto` depends on the machine; pertitle parallelises across
+    /// encodes instead.
+    pub threads: Option<u32>,
+}
+
+impl EncoderConfig {
+    /// A config for `codec` at CRF `crf` for frames of `format`, other fields at their defaults.
+    pub fn crf(codec: &str, format: FrameFormat, fps: (u32, u32), crf: f64) -> Self {
+        EncoderConfig {
+            codec: codec.into(),
+            width: format.width,
+            height: format.height,
+            fps_num: fps.0,
+            fps_den: fps.1,
+            format,
+            rate: RateControl::Crf(crf),
+            preset: None,
+            options: Vec::new(),
+            gop: None,
+            threads: None,
+        }
+    }
+}
+
+/// One compressed packet: its exact bytes and timestamps in the stream time base (1/fps).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    pub data: Vec<u8>,
+    pub pts: i64,
+    pub dts: i64,
+    pub keyframe: bool,
+}
+
+/// What a decoder or muxer needs to know about an encoded stream (plain data, `Send`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StreamParams {
+    /// Codec name as FFmpeg's codec descriptors spell it (`h264`, `hevc`, `vp9`, `av1`).
+    pub codec: String,
+    pub format: FrameFormat,
+    pub fps_num: u32,
+    pub fps_den: u32,
+    /// Codec extradata (global headers), empty when headers are in-band.
+    pub extradata: Vec<u8>,
+}
+
+/// Whether this FFmpeg build has a video encoder called `name`.
+pub fn encoder_available(name: &str) -> bool {
+    super::init();
+    let Ok(c) = CString::new(name) else {
+        return false;
+    };
+    // SAFETY: lookup by a valid C string; the result is a static descriptor or null.
+    unsafe {
+        let codec = ffi::avcodec_find_encoder_by_name(c.as_ptr());
+        !codec.is_null() && (*codec).type_ == ffi::AVMediaType::AVMEDIA_TYPE_VIDEO
+    }
+}
+
+/// Owned AVCodecContext.
+struct Ctx(*mut ffi::AVCodecContext);
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        // SAFETY: allocated by avcodec_alloc_context3, freed once.
+        unsafe { ffi::avcodec_free_context(&mut self.0) }
+    }
+}
+
+fn is_eagain(r: i32) -> bool {
+    r == -libc::EAGAIN
+}
+
+fn is_eof(r: i32) -> bool {
+    ff::Error::from(r) == ff::Error::Eof
+}
+
+/// A libavcodec encoder fed [`Frame`]s. `Send`: own it from one thread at a time.
+pub struct Encoder {
+    ctx: Ctx,
+    cfg: EncoderConfig,
+    av_frame: ff::frame::Video,
+    packet: ff::Packet,
+    next_pts: i64,
+    total_bytes: u64,
+    finished: bool,
+}
+
+// SAFETY: the codec context, frame and packet are owned exclusively and used only through `&mut
+// self`; libavcodec contexts may move between threads as long as calls do not overlap.
+unsafe impl Send for Encoder {}
+
+impl Encoder {
+    /// Opens the encoder `cfg.codec` with the config's rate control, preset and options.
+    pub fn new(cfg: &EncoderConfig) -> Result<Encoder> {
+        super::init();
+        let name = cfg.codec.as_str();
+        if cfg.width != cfg.format.width || cfg.height != cfg.format.height {
+            return Err(Error::config(
+                "size",
+                format!(
+                    "{name}: encoder size {}x{} differs from frame format {}x{}",
+                    cfg.width, cfg.height, cfg.format.width, cfg.format.height
+                ),
+            ));
+        }
+        if cfg.width == 0 || cfg.height == 0 || cfg.fps_num == 0 || cfg.fps_den == 0 {
+            return Err(Error::config(
+                "size",
+                format!("{name}: size and frame rate must be positive"),
+            ));
+        }
+        let cname =
+            CString::new(name).map_err(|_| Error::codec(name, "encoder name contains NUL"))?;
+        let pix = pixel_of(&cfg.format)?;
+        // SAFETY: FFI calls on objects we allocate here and own (Ctx frees the context); option
+        // strings are valid C strings for the duration of each call.
+        unsafe {
+            let codec = ffi::avcodec_find_encoder_by_name(cname.as_ptr());
+            if codec.is_null() {
+                return Err(Error::codec(
+                    name,
+                    "unknown encoder: not available in this FFmpeg build",
+                ));
+            }
+            if (*codec).type_ != ffi::AVMediaType::AVMEDIA_TYPE_VIDEO {
+                return Err(Error::codec(name, "not a video encoder"));
+            }
+            let fmts = (*codec).pix_fmts;
+            if !fmts.is_null() {
+                let mut accepted = Vec::new();
+                let mut p = fmts;
+                while *p != ffi::AVPixelFormat::AV_PIX_FMT_NONE {
+                    accepted.push(*p);
+                    p = p.add(1);
+                }
+                if !accepted.contains(&pix.into()) {
+                    let names: Vec<String> = accepted
+                        .iter()
+                        .map(|&f| pix_name(ff::format::Pixel::from(f)))
+                        .collect();
+                    return Err(Error::codec(
+                        name,
+                        format!(
+                            "does not accept pixel format {} (accepts {})",
+                            pix_name(pix),
+                            names.join(", ")
+                        ),
+                    ));
+                }
+            }
+            let ctx = Ctx(ffi::avcodec_alloc_context3(codec));
+            if ctx.0.is_null() {
+                return Err(Error::codec(name, "cannot allocate encoder context"));
+            }
+            let c = ctx.0;
+            (*c).width = cfg.width as i32;
+            (*c).height = cfg.height as i32;
+            (*c).pix_fmt = pix.into();
+            (*c).time_base = ffi::AVRational {
+                num: cfg.fps_den as i32,
+                den: cfg.fps_num as i32,
+            };
+            (*c).framerate = ffi::AVRational {
+                num: cfg.fps_num as i32,
+                den: cfg.fps_den as i32,
+            };
+            (*c).thread_count = cfg.threads.unwrap_or(1) as i32;
+            if let Some(g) = cfg.gop {
+                (*c).gop_size = g as i32;
+            }
+            let obj = c as *mut std::ffi::c_void;
+            match cfg.rate {
+                RateControl::Crf(crf) => {
+                    if !crf.is_finite() || crf < 0.0 {
+                        return Err(Error::config(
+                            "crf",
+                            format!("{crf} for {name}: must be ≥ 0"),
+                        ));
+                    }
+                    let opt = ffi::av_opt_find(
+                        obj,
+                        c"crf".as_ptr(),
+                        std::ptr::null(),
+                        0,
+                        ffi::AV_OPT_SEARCH_CHILDREN,
+                    );
+                    if opt.is_null() {
+                        return Err(Error::codec(
+                            name,
+                            "has no crf option; use a QP or bitrate rate control",
+                        ));
+                    }
+                    let integer = matches!(
+                        (*opt).type_,
+                        ffi::AVOptionType::AV_OPT_TYPE_INT | ffi::AVOptionType::AV_OPT_TYPE_INT64
+                    );
+                    let value = if integer {
+                        if crf.fract() != 0.0 {
+                            return Err(Error::config(
+                                "crf",
+                                format!("{crf} for {name}: this encoder takes an integer CRF"),
+                            ));
+                        }
+                        format!("{}", crf as i64)
+                    } else {
+                        format!("{crf}")
+                    };
+                    set_opt(obj, name, "crf", &value)
+                        .map_err(|e| Error::config("crf", e.to_string()))?;
+                    (*c).bit_rate = 0;
+                }
+                RateControl::Qp(qp) => {
+                    if has_opt(obj, "qp") {
+                        set_opt(obj, name, "qp", &qp.to_string())
+                            .map_err(|e| Error::config("qp", e.to_string()))?;
+                    } else {
+                        (*c).qmin = qp as i32;
+                        (*c).qmax = qp as i32;
+                        (*c).flags |= ffi::AV_CODEC_FLAG_QSCALE as i32;
+                        (*c).global_quality = qp as i32 * ffi::FF_QP2LAMBDA;
+                    }
+                    (*c).bit_rate = 0;
+                }
+                RateControl::Bitrate {
+                    kbps,
+                    maxrate_kbps,
+                    bufsize_kbits,
+                } => {
+                    (*c).bit_rate = kbps as i64 * 1000;
+                    if let Some(m) = maxrate_kbps {
+                        (*c).rc_max_rate = m as i64 * 1000;
+                    }
+                    if let Some(b) = bufsize_kbits {
+                        (*c).rc_buffer_size = (b as i64 * 1000).min(i32::MAX as i64) as i32;
+                    }
+                }
+            }
+            if let Some(p) = &cfg.preset {
+                if !has_opt(obj, "preset") {
+                    return Err(Error::codec(
+                        name,
+                        format!("has no preset option (preset {p})"),
+                    ));
+                }
+                set_opt(obj, name, "preset", p)?;
+            }
+            for (k, v) in &cfg.options {
+                set_opt(obj, name, k, v)?;
+            }
+            let r = ffi::avcodec_open2(c, codec, std::ptr::null_mut());
+            if r < 0 {
+                // Bad option values often surface only here: list what was asked for.
+                let mut asked: Vec<String> =
+                    cfg.preset.iter().map(|p| format!("preset={p}")).collect();
+                asked.extend(cfg.options.iter().map(|(k, v)| format!("{k}={v}")));
+                return Err(Error::codec(
+                    name,
+                    format!(
+                        "cannot open encoder at {}x{} {} with {:?} [{}]: {}",
+                        cfg.width,
+                        cfg.height,
+                        pix_name(pix),
+                        cfg.rate,
+                        asked.join(" "),
+                        av_err(r)
+                    ),
+                ));
+            }
+            let av_frame = ff::frame::Video::new(pix, cfg.width as u32, cfg.height as u32);
+            Ok(Encoder {
+                ctx,
+                cfg: cfg.clone(),
+                av_frame,
+                packet: ff::Packet::empty(),
+                next_pts: 0,
+                total_bytes: 0,
+                finished: false,
+            })
+        }
+    }
+
+    pub fn config(&self) -> &EncoderConfig {
+        &self.cfg
+    }
+
+    /// Bytes of all packets returned so far.
+    pub fn total_bytes(&self) -> u64 {
+        self.total_bytes
+    }
+
+    /// The stream's parameters (codec, format, extradata), for [`Decoder::new`] and muxing.
+    pub fn stream_params(&self) -> StreamParams {
+        // SAFETY: reads fields of our open codec context; extradata has extradata_size bytes.
+        unsafe {
+            let c = self.ctx.0;
+            let extradata = if (*c).extradata.is_null() || (*c).extradata_size <= 0 {
+                Vec::new()
+            } else {
+                std::slice::from_raw_parts((*c).extradata, (*c).extradata_size as usize).to_vec()
+            };
+            let desc = ffi::avcodec_descriptor_get((*c).codec_id);
+            let codec = if desc.is_null() {
+                self.cfg.codec.clone()
+            } else {
+                std::ffi::CStr::from_ptr((*desc).name)
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            StreamParams {
+                codec,
+                format: self.cfg.format,
+                fps_num: self.cfg.fps_num,
+                fps_den: self.cfg.fps_den,
+                extradata,
+            }
+        }
+    }
+
+    /// Feeds one frame (timestamps are assigned in feeding order) and returns the packets ready.
+    pub fn encode(&mut self, frame: &Frame) -> Result<Vec<Packet>> {
+        let name = &self.cfg.codec;
+        if self.finished {
+            return Err(Error::codec(name, "encode after finish"));
+        }
+        if frame.format != self.cfg.format {
+            return Err(Error::Mismatch(format!(
+                "{name}: frame {} is {}x{} {:?} {}-bit, the encoder expects {}x{} {:?} {}-bit",
+                frame.index,
+                frame.width(),
+                frame.height(),
+                frame.format.chroma,
+                frame.format.bit_depth,
+                self.cfg.width,
+                self.cfg.height,
+                self.cfg.format.chroma,
+                self.cfg.format.bit_depth
+            )));
+        }
+        // SAFETY: the frame buffer belongs to us; make_writable reallocates it if the encoder
+        // still references the previous picture.
+        let r = unsafe { ffi::av_frame_make_writable(self.av_frame.as_mut_ptr()) };
+        if r < 0 {
+            return Err(Error::codec(name, format!("frame buffer: {}", av_err(r))));
+        }
+        copy_to_av(frame, &mut self.av_frame);
+        self.av_frame.set_pts(Some(self.next_pts));
+        self.next_pts += 1;
+        // SAFETY: both are valid, owned objects.
+        let r = unsafe { ffi::avcodec_send_frame(self.ctx.0, self.av_frame.as_ptr()) };
+        if r < 0 {
+            return Err(Error::codec(
+                name,
+                format!("encoding frame {} failed: {}", frame.index, av_err(r)),
+            ));
+        }
+        self.drain()
+    }
+
+    /// Flushes the encoder: the delayed packets. Further `encode` calls are errors.
+    pub fn finish(&mut self) -> Result<Vec<Packet>> {
+        if self.finished {
+            return Ok(Vec::new());
+        }
+        self.finished = true;
+        // SAFETY: a null frame signals end of stream.
+        let r = unsafe { ffi::avcodec_send_frame(self.ctx.0, std::ptr::null()) };
+        if r < 0 && !is_eof(r) {
+            return Err(Error::codec(
+                &self.cfg.codec,
+                format!("flush failed: {}", av_err(r)),
+            ));
+        }
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Result<Vec<Packet>> {
+        let mut out = Vec::new();
+        loop {
+            // SAFETY: receive into our packet; unref after copying its bytes.
+            let r = unsafe { ffi::avcodec_receive_packet(self.ctx.0, self.packet.as_mut_ptr()) };
+            if is_eagain(r) || is_eof(r) {
+                return Ok(out);
+            }
+            if r < 0 {
+                return Err(Error::codec(
+                    &self.cfg.codec,
+                    format!("encoder error: {}", av_err(r)),
+                ));
+            }
+            let data = self.packet.data().unwrap_or(&[]).to_vec();
+            self.total_bytes += data.len() as u64;
+            out.push(Packet {
+                pts: self.packet.pts().unwrap_or(0),
+                dts: self.packet.dts().unwrap_or(0),
+                keyframe: self.packet.is_key(),
+                data,
+            });
+            // SAFETY: releases the packet's buffer reference.
+            unsafe { ffi::av_packet_unref(self.packet.as_mut_ptr()) };
+        }
+    }
+}
+
+/// A libavcodec decoder for a stream described by [`StreamParams`], giving [`Frame`]s in display
+/// order with `index` counting from 0. `Send` like [`Encoder`].
+pub struct Decoder {
+    ctx: Ctx,
+    what: String,
+    reader: FrameReader,
+    frame: ff::frame::Video,
+    next_index: u64,
+}
+
+// SAFETY: as for Encoder: exclusively owned, used through `&mut self` only.
+unsafe impl Send for Decoder {}
+
+impl Decoder {
+    /// Opens a decoder for `params` (for AV1 libdav1d, else libaom, as FFmpeg's native AV1
+    /// decoder needs hardware).
+    pub fn new(params: &StreamParams) -> Result<Decoder> {
+        Decoder::with_threads(params, 1)
+    }
+
+    /// As [`Decoder::new`] with `threads` decoder threads (0 = FFmpeg's automatic choice). The
+    /// decoded frames do not depend on it; only latency and CPU use do.
+    pub fn with_threads(params: &StreamParams, threads: u32) -> Result<Decoder> {
+        super::init();
+        let what = format!("{} decoder", params.codec);
+        let cname = CString::new(params.codec.as_str())
+            .map_err(|_| Error::codec(&what, "codec name contains NUL"))?;
+        // SAFETY: lookups by valid C strings; context allocated and owned by Ctx; extradata is
+        // copied into an av_malloc'ed buffer with the padding FFmpeg requires.
+        unsafe {
+            let desc = ffi::avcodec_descriptor_get_by_name(cname.as_ptr());
+            if desc.is_null() {
+                return Err(Error::codec(&what, "unknown codec"));
+            }
+            let id = (*desc).id;
+            let mut codec = std::ptr::null();
+            if id == ffi::AVCodecID::AV_CODEC_ID_AV1 {
+                for n in [c"libdav1d", c"libaom-av1"] {
+                    codec = ffi::avcodec_find_decoder_by_name(n.as_ptr());
+                    if !codec.is_null() {
+                        break;
+                    }
+                }
+            }
+            if codec.is_null() {
+                codec = ffi::avcodec_find_decoder(id);
+            }
+            if codec.is_null() {
+                return Err(Error::codec(&what, "no decoder in this FFmpeg build"));
+            }
+            let ctx = Ctx(ffi::avcodec_alloc_context3(codec));
+            if ctx.0.is_null() {
+                return Err(Error::codec(&what, "cannot allocate decoder context"));
+            }
+            let c = ctx.0;
+            (*c).width = params.format.width as i32;
+            (*c).height = params.format.height as i32;
+            (*c).pix_fmt = pixel_of(&params.format)?.into();
+            (*c).pkt_timebase = ffi::AVRational {
+                num: params.fps_den as i32,
+                den: params.fps_num as i32,
+            };
+            (*c).thread_count = threads as i32;
+            if !params.extradata.is_empty() {
+                let n = params.extradata.len();
+                let buf =
+                    ffi::av_mallocz(n + ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize) as *mut u8;
+                if buf.is_null() {
+                    return Err(Error::codec(&what, "out of memory for extradata"));
+                }
+                std::ptr::copy_nonoverlapping(params.extradata.as_ptr(), buf, n);
+                (*c).extradata = buf;
+                (*c).extradata_size = n as i32;
+            }
+            let r = ffi::avcodec_open2(c, codec, std::ptr::null_mut());
+            if r < 0 {
+                return Err(Error::codec(&what, format!("cannot open: {}", av_err(r))));
+            }
+            Ok(Decoder {
+                ctx,
+                reader: FrameReader::new(&what),
+                what,
+                frame: ff::frame::Video::empty(),
+                next_index: 0,
+            })
+        }
+    }
+
+    /// Decodes one packet; returns the frames it completed (often none at first, with B-frames).
+    pub fn decode(&mut self, packet: &Packet) -> Result<Vec<Frame>> {
+        let mut p = ff::Packet::copy(&packet.data);
+        p.set_pts(Some(packet.pts));
+        p.set_dts(Some(packet.dts));
+        if packet.keyframe {
+            p.set_flags(ff::codec::packet::Flags::KEY);
+        }
+        let mut out = Vec::new();
+        loop {
+            // SAFETY: valid context and packet.
+            let r = unsafe { ffi::avcodec_send_packet(self.ctx.0, p.as_ptr()) };
+            if is_eagain(r) {
+                // Output queue full: take frames out, then resend.
+                self.drain(&mut out)?;
+                continue;
+            }
+            if r < 0 {
+                return Err(Error::codec(
+                    &self.what,
+                    format!("packet pts {} rejected: {}", packet.pts, av_err(r)),
+                ));
+            }
+            break;
+        }
+        self.drain(&mut out)?;
+        Ok(out)
+    }
+
+    /// Ends the stream: the frames still buffered. The decoder is then reset for a new stream
+    /// (frame indices continue).
+    pub fn flush(&mut self) -> Result<Vec<Frame>> {
+        // SAFETY: a null packet signals end of stream.
+        let r = unsafe { ffi::avcodec_send_packet(self.ctx.0, std::ptr::null()) };
+        if r < 0 && !is_eof(r) {
+            return Err(Error::codec(
+                &self.what,
+                format!("flush failed: {}", av_err(r)),
+            ));
+        }
+        let mut out = Vec::new();
+        self.drain(&mut out)?;
+        // SAFETY: resets the drained decoder so it accepts packets again.
+        unsafe { ffi::avcodec_flush_buffers(self.ctx.0) };
+        Ok(out)
+    }
+
+    fn drain(&mut self, out: &mut Vec<Frame>) -> Result<()> {
+        loop {
+            // SAFETY: receive into our owned frame.
+            let r = unsafe { ffi::avcodec_receive_frame(self.ctx.0, self.frame.as_mut_ptr()) };
+            if is_eagain(r) || is_eof(r) {
+                return Ok(());
+            }
+            if r < 0 {
+                return Err(Error::codec(
+                    &self.what,
+                    format!("decoding failed: {}", av_err(r)),
+                ));
+            }
+            out.push(self.reader.read(&self.frame, self.next_index)?);
+            self.next_index += 1;
+        }
+    }
+}

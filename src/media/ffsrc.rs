@@ -1,0 +1,287 @@
+//! Any file FFmpeg can demux: the best video stream, decoded frame by frame.
+
+use super::conv::{pix_name, FrameReader};
+use super::{FrameSource, InputOptions, VideoInfo};
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use ffmpeg_next as ff;
+use std::path::Path;
+
+pub(crate) struct FfSource {
+    info: VideoInfo,
+    what: String,
+    input: ff::format::context::Input,
+    stream: usize,
+    decoder: ff::decoder::Video,
+    reader: FrameReader,
+    frame: ff::frame::Video,
+    /// The first frame, decoded at open to learn the real pixel format and prove the stream decodes.
+    pending: Option<Frame>,
+    next_index: u64,
+    packets: u64,
+    input_done: bool,
+    finished: bool,
+    decode_errors: u64,
+    allow_errors: bool,
+}
+
+// SAFETY: the demuxer, decoder and frames are owned exclusively by this value and only touched
+// through `&mut self`, so from one thread at a time; FFmpeg contexts have no thread affinity.
+unsafe impl Send for FfSource {}
+
+fn rate_ok(r: ff::Rational) -> Option<(u32, u32)> {
+    (r.numerator() > 0 && r.denominator() > 0)
+        .then(|| (r.numerator() as u32, r.denominator() as u32))
+}
+
+/// Counts the stream's packets by demuxing the whole file (no decoding): the exact frame count for
+/// containers that do not store it (mkv, webm, raw bitstreams).
+fn count_packets(path: &Path, stream: usize) -> Result<u64> {
+    let what = path.display().to_string();
+    let mut input = ff::format::input(&path)
+        .map_err(|e| Error::media(&what, format!("cannot open as a video file: {e}")))?;
+    let mut packet = ff::Packet::empty();
+    let mut n = 0;
+    loop {
+        match packet.read(&mut input) {
+            Ok(()) => n += (packet.stream() == stream) as u64,
+            Err(ff::Error::Eof) => return Ok(n),
+            Err(ff::Error::Other { errno }) if errno == libc::EAGAIN => continue,
+            // A truncated tail ends the count where the data ends.
+            Err(_) => return Ok(n),
+        }
+    }
+}
+
+impl FfSource {
+    pub(crate) fn open(path: &Path, opts: &InputOptions) -> Result<Self> {
+        let what = path.display().to_string();
+        let input = ff::format::input(&path)
+            .map_err(|e| Error::media(&what, format!("cannot open as a video file: {e}")))?;
+        let (stream, params, rate, avg, frames) = {
+            let s = input
+                .streams()
+                .best(ff::media::Type::Video)
+                .ok_or_else(|| {
+                    Error::media(&what, "no video stream (audio-only or data-only file)")
+                })?;
+            (
+                s.index(),
+                s.parameters(),
+                s.rate(),
+                s.avg_frame_rate(),
+                s.frames(),
+            )
+        };
+        let codec_id = params.id();
+        let mut ctx = ff::codec::context::Context::from_parameters(params)
+            .map_err(|e| Error::media(&what, format!("bad stream parameters: {e}")))?;
+        // SAFETY: ctx is a fresh, unopened codec context we own.
+        unsafe {
+            (*ctx.as_mut_ptr()).thread_count = opts.decode_threads.unwrap_or(1) as i32;
+        }
+        let decoder = ctx
+            .decoder()
+            .video()
+            .map_err(|e| Error::media(&what, format!("no decoder for codec {codec_id:?}: {e}")))?;
+        let (fps_num, fps_den) = rate_ok(avg)
+            .or_else(|| rate_ok(rate))
+            .ok_or_else(|| Error::media(&what, "the video stream has no frame rate"))?;
+        let frames = if frames > 0 {
+            frames as u64
+        } else {
+            let counted = count_packets(path, stream)?;
+            // Containers without a frame count (mkv) still store a duration; far fewer packets
+            // than it implies means the file was cut short.
+            // SAFETY: plain field reads of the open input context.
+            let (duration, method) = unsafe {
+                let c = input.as_ptr();
+                ((*c).duration, (*c).duration_estimation_method)
+            };
+            if duration > 0
+                && method != ff::ffi::AVDurationEstimationMethod::AVFMT_DURATION_FROM_BITRATE
+                && !opts.allow_decode_errors
+            {
+                let implied = (duration as f64 / ff::ffi::AV_TIME_BASE as f64 * fps_num as f64
+                    / fps_den as f64)
+                    .round() as u64;
+                if implied > counted + 1 + counted / 50 {
+                    return Err(Error::media(
+                        &what,
+                        format!(
+                            "truncated: the container's duration implies {implied} frames but only {counted} are present; pass --allow-decode-errors to accept"
+                        ),
+                    ));
+                }
+            }
+            counted
+        };
+        let codec = ff::codec::decoder::find(codec_id)
+            .map(|c| c.name().to_string())
+            .unwrap_or_else(|| format!("{codec_id:?}").to_lowercase());
+        let mut src = FfSource {
+            info: VideoInfo {
+                path: path.to_path_buf(),
+                width: 0,
+                height: 0,
+                fps_num,
+                fps_den,
+                frames,
+                duration_s: frames as f64 * fps_den as f64 / fps_num as f64,
+                pix_fmt: String::new(),
+                format: crate::frame::FrameFormat::new(0, 0, crate::frame::Chroma::Gray, 8),
+                codec,
+            },
+            reader: FrameReader::new(&what),
+            what,
+            input,
+            stream,
+            decoder,
+            frame: ff::frame::Video::empty(),
+            pending: None,
+            next_index: 0,
+            packets: 0,
+            input_done: false,
+            finished: false,
+            decode_errors: 0,
+            allow_errors: opts.allow_decode_errors,
+        };
+        let first = src.decode_next()?.ok_or_else(|| {
+            Error::media(
+                &src.what,
+                "no decodable video frame (truncated or corrupt file)",
+            )
+        })?;
+        src.info.width = first.width();
+        src.info.height = first.height();
+        src.info.format = first.format;
+        src.info.pix_fmt = pix_name(src.frame.format());
+        src.pending = Some(first);
+        Ok(src)
+    }
+
+    /// Feeds the decoder one packet of our stream (or EOF).
+    fn feed(&mut self) {
+        let mut packet = ff::Packet::empty();
+        loop {
+            match packet.read(&mut self.input) {
+                Ok(()) => {
+                    if packet.stream() != self.stream {
+                        continue;
+                    }
+                    self.packets += 1;
+                    if self.decoder.send_packet(&packet).is_err() {
+                        self.decode_errors += 1;
+                    }
+                    return;
+                }
+                Err(ff::Error::Other { errno }) if errno == libc::EAGAIN => continue,
+                Err(e) => {
+                    if e != ff::Error::Eof {
+                        // Unreadable data where more was expected: a damaged file.
+                        self.decode_errors += 1;
+                    }
+                    let _ = self.decoder.send_eof();
+                    self.input_done = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn decode_next(&mut self) -> Result<Option<Frame>> {
+        // Bound on consecutive decoder errors without progress, so a hopeless stream ends.
+        let mut strikes = 0u32;
+        loop {
+            match self.decoder.receive_frame(&mut self.frame) {
+                Ok(()) => {
+                    // SAFETY: reading plain fields of the frame the decoder just filled.
+                    let (err_flags, flags) = unsafe {
+                        let f = self.frame.as_ptr();
+                        ((*f).decode_error_flags, (*f).flags)
+                    };
+                    if err_flags != 0 || flags & ff::ffi::AV_FRAME_FLAG_CORRUPT != 0 {
+                        self.decode_errors += 1;
+                    }
+                    let frame = self.reader.read(&self.frame, self.next_index)?;
+                    if self.next_index > 0 && frame.format != self.info.format {
+                        return Err(Error::media(
+                            &self.what,
+                            format!(
+                                "frame {} changes format to {}x{} (from {}x{}); mid-stream changes are not supported",
+                                self.next_index,
+                                frame.width(),
+                                frame.height(),
+                                self.info.width,
+                                self.info.height
+                            ),
+                        ));
+                    }
+                    self.next_index += 1;
+                    return Ok(Some(frame));
+                }
+                Err(ff::Error::Eof) => return Ok(None),
+                Err(ff::Error::Other { errno }) if errno == libc::EAGAIN => {
+                    if self.input_done {
+                        return Ok(None);
+                    }
+                    self.feed();
+                }
+                Err(_) => {
+                    self.decode_errors += 1;
+                    strikes += 1;
+                    if strikes > 1000 || self.input_done && strikes > 16 {
+                        return Ok(None);
+                    }
+                    if !self.input_done {
+                        self.feed();
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl FrameSource for FfSource {
+    fn info(&self) -> &VideoInfo {
+        &self.info
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame>> {
+        if let Some(f) = self.pending.take() {
+            return Ok(Some(f));
+        }
+        if self.finished {
+            return Ok(None);
+        }
+        if let Some(f) = self.decode_next()? {
+            return Ok(Some(f));
+        }
+        self.finished = true;
+        if !self.allow_errors {
+            if self.packets < self.info.frames {
+                return Err(Error::media(
+                    &self.what,
+                    format!(
+                        "truncated: the container announces {} frames but only {} are present ({} decoder errors); pass --allow-decode-errors to accept",
+                        self.info.frames, self.packets, self.decode_errors
+                    ),
+                ));
+            }
+            if self.decode_errors > 0 {
+                return Err(Error::media(
+                    &self.what,
+                    format!(
+                        "{} frame(s) affected by decoder errors (corrupt or damaged data); pass --allow-decode-errors to accept them",
+                        self.decode_errors
+                    ),
+                ));
+            }
+        }
+        Ok(None)
+    }
+
+    fn decode_errors(&self) -> u64 {
+        self.decode_errors
+    }
+}
