@@ -440,8 +440,8 @@ fn main() {
     for name in which.split(',').map(str::trim) {
         let (clip, source, default_sizes) = match name {
             "demo" | "720p" => {
-                let (c, s) = clips::demo(&pertitle);
-                (c, s.to_string(), SIZES_720.to_vec())
+                let c = clips::demo();
+                (c, "the built-in demo clip".to_string(), SIZES_720.to_vec())
             }
             "1080p" => {
                 let frames = env_num("PERTITLE_BENCH_FRAMES_1080", 132u64);

@@ -33,15 +33,18 @@ pub fn clip_dir() -> PathBuf {
 }
 
 /// The four content types of pertitle's demo clip (src/media/lavfi.rs), at any size: flat
-/// gradient, detailed texture (Mandelbrot zoom), scrolling test pattern, grain. The same chains,
-/// so a 720p render of 132 frames is the demo clip itself when `pertitle demo` is not available.
+/// gradient, Mandelbrot detail rendered at 3/8 size and upscaled, panning; scrolling test pattern;
+/// grain made at half size and upscaled. The same chains as the demo at 1280×720.
 fn segments(w: usize, h: usize, fps: u32) -> [String; 4] {
     let s = format!("{w}x{h}");
+    let even = |v: usize| v / 2 * 2;
+    let (mw, mh) = (even(w * 3 / 8), even(h * 3 / 8));
+    let (gw, gh) = (even(w / 2), even(h / 2));
     [
         format!("gradients=s={s}:r={fps}:c0=0x1a3a6b:c1=0xd89a5c:x0=0:y0=0:x1={w}:y1={h}:speed=0.015:seed=7,format=yuv420p"),
-        format!("mandelbrot=s={s}:r={fps}:maxiter=192:start_x=-0.7436447860:start_y=0.1318252536:start_scale=0.005:end_scale=0.0035:end_pts=2:outer=normalized_iteration_count:inner=mincol,format=yuv420p"),
+        format!("mandelbrot=s={mw}x{mh}:r={fps}:maxiter=128:start_x=-0.743643887:start_y=0.131825904:start_scale=0.03:end_scale=0.03:outer=normalized_iteration_count:inner=mincol,scale={w}:{h}:flags=bicubic,scroll=horizontal=0.003:vertical=0.001,format=yuv420p"),
         format!("testsrc2=s={s}:r={fps},scroll=horizontal=0.0133:vertical=0.0097,format=yuv420p"),
-        format!("gradients=s={s}:r={fps}:c0=0x6b5a3a:c1=0x3a5a6b:x0={}:y0=0:x1={}:y1={h}:speed=0.01:seed=11,format=yuv420p,noise=alls=22:allf=t+u:all_seed=424242", w * 200 / 1280, w * 1080 / 1280),
+        format!("gradients=s={gw}x{gh}:r={fps}:c0=0x6b5a3a:c1=0x3a5a6b:x0={}:y0=0:x1={}:y1={gh}:speed=0.01:seed=11,format=yuv420p,noise=alls=14:allf=t+u:all_seed=424242,scale={w}:{h}:flags=bicubic,format=yuv420p", gw * 100 / 640, gw * 540 / 640),
     ]
 }
 
@@ -146,43 +149,36 @@ pub fn mp4(name: &str, w: usize, h: usize, fps: u32, frames: u64) -> Clip {
     }
 }
 
-/// The demo clip: exported by `pertitle demo OUT.y4m` when the binary has that command, else the
-/// same four segments rendered by the ffmpeg CLI (1280×720, 24 fps, 132 frames). Returns the clip
-/// and where it came from.
-pub fn demo(pertitle: &Path) -> (Clip, &'static str) {
-    let exported = clip_dir().join("demo.y4m");
-    let fallback = clip_dir().join("demo-lavfi.y4m");
-    let clip = |path: PathBuf| Clip {
+/// The built-in demo clip (`pertitle::media::demo_clip`, 1280×720, 24 fps, 132 frames) exported
+/// to y4m once, so both pipelines read the same file.
+pub fn demo() -> Clip {
+    use pertitle::media;
+    let path = clip_dir().join("demo.y4m");
+    if !path.exists() {
+        let mut src = media::demo_clip().expect("built-in demo clip");
+        let part = path.with_extension("part");
+        let mut first = src
+            .next_frame()
+            .expect("demo frame")
+            .expect("demo has frames");
+        let mut out = media::Y4mWriter::create(&part, first.format, media::DEMO_FPS)
+            .expect("create demo y4m");
+        loop {
+            out.write(&first).expect("write demo y4m");
+            match src.next_frame().expect("demo frame") {
+                Some(f) => first = f,
+                None => break,
+            }
+        }
+        out.finish().expect("finish demo y4m");
+        std::fs::rename(&part, &path).expect("rename demo y4m");
+    }
+    Clip {
         name: "demo".into(),
         path,
-        width: 1280,
-        height: 720,
-        fps: 24,
-        frames: 132,
-    };
-    if exported.exists() {
-        return (clip(exported), "pertitle demo");
+        width: media::DEMO_WIDTH,
+        height: media::DEMO_HEIGHT,
+        fps: media::DEMO_FPS.0,
+        frames: media::DEMO_FRAMES,
     }
-    let ok = Command::new(pertitle)
-        .arg("demo")
-        .arg(&exported)
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-        && exported.exists();
-    if ok {
-        return (clip(exported), "pertitle demo");
-    }
-    let _ = std::fs::remove_file(&exported);
-    if !fallback.exists() {
-        generate(
-            &fallback,
-            1280,
-            720,
-            24,
-            132,
-            &["-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p"],
-        );
-    }
-    (clip(fallback), "ffmpeg lavfi, the demo's filter chains")
 }
