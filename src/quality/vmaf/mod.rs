@@ -1,1 +1,2 @@
 //! VMAF features and models. (in progress)
+pub mod adm;

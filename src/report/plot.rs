@@ -1,0 +1,851 @@
+//! Rate-quality plots (PNG and SVG) drawn with plotters.
+//!
+//! Three charts, each from a plain input struct so callers need no plotters types: the hull
+//! plot ([`HullPlot`]), per-frame quality over time ([`FramePlot`]) and the codec comparison
+//! ([`ComparePlot`]). The format follows the file extension (`.png` or `.svg`). Text is drawn
+//! with the bundled DejaVu Sans (assets/fonts) through plotters' `ab_glyph` feature, so the
+//! output is the same on every machine and needs no system fonts or fontconfig.
+//!
+//! Files are written atomically (temporary file + rename): a failed render leaves nothing.
+
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::FontStyle;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Metric, Point, Result};
+
+/// A ladder rung to mark on the hull plot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungMark {
+    pub width: u32,
+    pub height: u32,
+    pub kbps: f64,
+    pub quality: f64,
+}
+
+/// The rate-quality chart of a grid: one curve per resolution, the hull, the rungs.
+#[derive(Debug, Clone)]
+pub struct HullPlot {
+    /// Shown on top; should name the clip and the codec.
+    pub title: String,
+    pub metric: Metric,
+    /// Every grid point (grouped into curves by resolution; quality taken by `metric`).
+    pub points: Vec<Point>,
+    /// The hull as `(kbps, quality)`, drawn as a bold line.
+    pub hull: Vec<(f64, f64)>,
+    pub rungs: Vec<RungMark>,
+}
+
+/// Per-frame quality over time, one line per series (a rung or a chosen point).
+#[derive(Debug, Clone)]
+pub struct FramePlot {
+    pub title: String,
+    pub metric: Metric,
+    /// Frame rate: with it the x axis is in seconds, without it in frames.
+    pub fps: Option<f64>,
+    /// `(label, per-frame scores)`.
+    pub series: Vec<(String, Vec<f64>)>,
+}
+
+/// Several codecs' hulls on one chart.
+#[derive(Debug, Clone)]
+pub struct ComparePlot {
+    pub title: String,
+    pub metric: Metric,
+    pub curves: Vec<CompareCurve>,
+}
+
+/// One codec's curve on the comparison chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareCurve {
+    /// Legend label, e.g. the codec name.
+    pub label: String,
+    /// The hull as `(kbps, quality)`.
+    pub hull: Vec<(f64, f64)>,
+    /// BD-rate in % against the reference curve; `None` for the reference itself.
+    pub bd_rate_percent: Option<f64>,
+}
+
+/// Output size in pixels (PNG) or user units (SVG): large enough that 16-px labels stay
+/// readable when the image is shown scaled down in a README.
+pub const SIZE: (u32, u32) = (1280, 800);
+
+/// Tableau-10 hues without its red (red marks the rungs) and with the pale yellow last, so
+/// the first curves contrast well on white.
+const PALETTE: [RGBColor; 9] = [
+    RGBColor(0x4E, 0x79, 0xA7),
+    RGBColor(0xF2, 0x8E, 0x2B),
+    RGBColor(0x59, 0xA1, 0x4F),
+    RGBColor(0xB0, 0x7A, 0xA1),
+    RGBColor(0x76, 0xB7, 0xB2),
+    RGBColor(0x9C, 0x75, 0x5F),
+    RGBColor(0xFF, 0x9D, 0xA7),
+    RGBColor(0xBA, 0xB0, 0xAC),
+    RGBColor(0xED, 0xC9, 0x48),
+];
+const RUNG: RGBColor = RGBColor(0xC0, 0x1C, 0x28);
+const HULL: RGBColor = RGBColor(0x20, 0x20, 0x20);
+const FONT: &str = "sans-serif";
+
+static FONT_REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static FONT_BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+
+/// Registers the bundled fonts with plotters once per process.
+fn register_fonts() -> Result<()> {
+    static ONCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *ONCE.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, FONT_REGULAR).is_ok()
+            && plotters::style::register_font(FONT, FontStyle::Bold, FONT_BOLD).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::data(
+            "assets/fonts/DejaVuSans.ttf",
+            "the bundled font could not be loaded",
+        ))
+    }
+}
+
+/// Draws the hull plot to `path` (`.png` or `.svg`).
+pub fn render_hull(plot: &HullPlot, path: &Path) -> Result<()> {
+    render(path, plot)
+}
+
+/// Draws the per-frame plot to `path` (`.png` or `.svg`).
+pub fn render_frames(plot: &FramePlot, path: &Path) -> Result<()> {
+    render(path, plot)
+}
+
+/// Draws the codec comparison to `path` (`.png` or `.svg`).
+pub fn render_compare(plot: &ComparePlot, path: &Path) -> Result<()> {
+    render(path, plot)
+}
+
+type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// A label's box in backend pixels, for keeping rung labels apart.
+#[derive(Debug, Clone, Copy)]
+struct Rect {
+    x: i32,
+    y: i32,
+    w: i32,
+    h: i32,
+}
+
+impl Rect {
+    fn new(x: i32, y: i32, w: i32, h: i32) -> Rect {
+        Rect { x, y, w, h }
+    }
+
+    fn overlaps(&self, o: &Rect) -> bool {
+        self.x < o.x + o.w && o.x < self.x + self.w && self.y < o.y + o.h && o.y < self.y + self.h
+    }
+}
+
+/// A chart that can draw itself on any plotters backend.
+trait Chart {
+    /// Fails early, before any file is touched, on input that cannot make a chart.
+    fn check(&self) -> std::result::Result<(), String>;
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static;
+}
+
+fn render(path: &Path, chart: &impl Chart) -> Result<()> {
+    let what = path.display().to_string();
+    chart.check().map_err(|m| Error::data(&what, m))?;
+    register_fonts()?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::data(&what, "not a file name"))?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let tmp_in = |suffix: &str| -> PathBuf {
+        // Unique per process and call, so concurrent renders of one name never share it.
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = format!(".{name}.tmp{}-{seq}{suffix}", std::process::id());
+        dir.map(|d| d.join(&tmp))
+            .unwrap_or_else(|| PathBuf::from(&tmp))
+    };
+    match ext.as_deref() {
+        Some("png") => {
+            // The bitmap backend picks the encoder by extension, so the temp name ends in .png.
+            let tmp = tmp_in(".png");
+            let drawn = {
+                let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
+                chart
+                    .draw(&root)
+                    .and_then(|_| root.present().map_err(Into::into))
+            };
+            finish(drawn.map_err(|e| e.to_string()), &tmp, path)
+        }
+        Some("svg") => {
+            let mut svg = String::new();
+            let drawn = {
+                let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+                chart
+                    .draw(&root)
+                    .and_then(|_| root.present().map_err(Into::into))
+                    .map_err(|e| e.to_string())
+            };
+            let tmp = tmp_in("");
+            let written = drawn.and_then(|_| std::fs::write(&tmp, &svg).map_err(|e| e.to_string()));
+            finish(written, &tmp, path)
+        }
+        _ => Err(Error::data(
+            what,
+            "unknown plot format: the file name must end in .png or .svg",
+        )),
+    }
+}
+
+/// Moves a finished temp file into place, or removes it after a failure.
+fn finish(drawn: std::result::Result<(), String>, tmp: &Path, path: &Path) -> Result<()> {
+    match drawn {
+        Ok(()) => std::fs::rename(tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(tmp);
+            Error::io(path, e)
+        }),
+        Err(msg) => {
+            let _ = std::fs::remove_file(tmp);
+            Err(Error::data(
+                path.display().to_string(),
+                format!("cannot draw the plot: {msg}"),
+            ))
+        }
+    }
+}
+
+/// A logarithmic bitrate axis whose ticks are the "nice" values 1-2-5 (or 1…9 on a narrow
+/// range) of each decade, which plotters' own log axis does not offer below its first decade.
+#[derive(Clone)]
+struct LogAxis {
+    lo: f64,
+    hi: f64,
+}
+
+impl LogAxis {
+    /// Spans `[min, max]` with a few percent of margin in log space.
+    fn around(min: f64, max: f64) -> LogAxis {
+        let (min, max) = if max > min {
+            (min, max)
+        } else {
+            (min * 0.8, min * 1.25)
+        };
+        let pad = (max / min).powf(0.04);
+        LogAxis {
+            lo: min / pad,
+            hi: max * pad,
+        }
+    }
+
+    fn ticks(&self, mantissas: &[f64]) -> Vec<f64> {
+        let mut out = Vec::new();
+        let mut decade = 10f64.powf(self.lo.log10().floor());
+        while decade <= self.hi {
+            for m in mantissas {
+                let v = decade * m;
+                if v >= self.lo && v <= self.hi {
+                    out.push(v);
+                }
+            }
+            decade *= 10.0;
+        }
+        out
+    }
+}
+
+impl Ranged for LogAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let frac = (value / self.lo).ln() / (self.hi / self.lo).ln();
+        limit.0 + (frac * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        let max = hint.max_num_points().max(2);
+        let sets: [&[f64]; 5] = [
+            &[1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+            &[1.0, 1.5, 2.0, 3.0, 5.0, 7.0],
+            &[1.0, 2.0, 5.0],
+            &[1.0, 3.0],
+            &[1.0],
+        ];
+        for set in sets {
+            let t = self.ticks(set);
+            if t.len() <= max {
+                return t;
+            }
+        }
+        self.ticks(&[1.0])
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+/// `1500` → "1.5k", `800` → "800", `12000` → "12k" (kbps tick labels).
+fn kbps_label(v: f64) -> String {
+    if v >= 1000.0 {
+        let k = v / 1000.0;
+        if (k - k.round()).abs() < 1e-6 {
+            format!("{}k", k.round())
+        } else {
+            format!("{k:.1}k")
+        }
+    } else if (v - v.round()).abs() < 1e-6 {
+        format!("{}", v.round())
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// Axis title of a metric.
+fn metric_axis(metric: Metric) -> &'static str {
+    match metric {
+        Metric::Vmaf => "VMAF (0–100)",
+        Metric::PsnrY => "PSNR-Y (dB)",
+        Metric::Ssim => "SSIM (0–1)",
+    }
+}
+
+/// A quality value as shown in labels, with the precision the metric needs.
+pub fn fmt_quality(metric: Metric, q: f64) -> String {
+    match metric {
+        Metric::Vmaf => format!("VMAF {q:.1}"),
+        Metric::PsnrY => format!("{q:.2} dB"),
+        Metric::Ssim => format!("SSIM {q:.4}"),
+    }
+}
+
+fn tick_quality(metric: Metric, q: f64) -> String {
+    match metric {
+        Metric::Vmaf => format!("{q:.0}"),
+        Metric::PsnrY => format!("{q:.1}"),
+        Metric::Ssim => format!("{q:.3}"),
+    }
+}
+
+/// A quality range around the data with 6% margin, clamped to the metric's scale.
+fn quality_range(metric: Metric, values: impl Iterator<Item = f64>) -> Range<f64> {
+    let (mut lo, mut hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(v), h.max(v))
+        });
+    if lo > hi {
+        return 0.0..1.0;
+    }
+    if hi - lo < 1e-9 {
+        let d = if metric == Metric::Ssim { 0.01 } else { 1.0 };
+        lo -= d;
+        hi += d;
+    }
+    let pad = (hi - lo) * 0.06;
+    let (floor, ceil) = match metric {
+        Metric::Vmaf => (0.0, 100.0),
+        Metric::Ssim => (0.0, 1.0),
+        Metric::PsnrY => (0.0, f64::INFINITY),
+    };
+    (lo - pad).max(floor)..(hi + pad).min(ceil)
+}
+
+/// The chart panel and the legend panel.
+type Panels<DB> = (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>);
+
+/// The frame layout shared by all charts: a bold title across the top, the chart on the left,
+/// a legend panel on the right (outside the data, so it never hides a curve).
+fn split<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> std::result::Result<Panels<DB>, Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    // Our own title band rather than `titled`: with ab_glyph plotters places glyphs above the
+    // text box, which would clip the title at the top edge.
+    let (band, body) = root.split_vertically(64);
+    let (w, _) = band.dim_in_pixel();
+    band.draw(&Text::new(
+        title.to_string(),
+        (w as i32 / 2, 36),
+        (FONT, 28, FontStyle::Bold)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Center, VPos::Center)),
+    ))?;
+    let (w, _) = body.dim_in_pixel();
+    let (chart, legend) = body.split_horizontally(w.saturating_sub(300));
+    Ok((chart, legend))
+}
+
+/// How a legend entry is drawn.
+enum Swatch {
+    /// A line with a point marker, in a colour, with a stroke width.
+    Line(RGBColor, u32, bool),
+    /// A rung marker.
+    Rung,
+    /// No mark: a continuation line of the entry above.
+    Blank,
+}
+
+/// Draws legend entries top-down in the right panel.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    heading: &str,
+    entries: &[(String, Swatch)],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let text = (FONT, 18).into_font().color(&BLACK);
+    let head = (FONT, 19, FontStyle::Bold).into_font().color(&BLACK);
+    let x0 = 12;
+    let mut y = 40;
+    area.draw(&Text::new(heading.to_string(), (x0, y), head))?;
+    y += 34;
+    for (label, swatch) in entries {
+        let cy = y + 6;
+        match swatch {
+            Swatch::Line(c, width, marker) => {
+                area.draw(&PathElement::new(
+                    vec![(x0, cy), (x0 + 36, cy)],
+                    c.stroke_width(*width),
+                ))?;
+                if *marker {
+                    area.draw(&Circle::new((x0 + 18, cy), 4, c.filled()))?;
+                }
+            }
+            Swatch::Rung => {
+                area.draw(&TriangleMarker::new((x0 + 18, cy), 8, RUNG.filled()))?;
+            }
+            Swatch::Blank => {}
+        }
+        area.draw(&Text::new(label.clone(), (x0 + 46, y), text.clone()))?;
+        y += 30;
+    }
+    Ok(())
+}
+
+/// A resolution and its `(kbps, quality)` points.
+type ResolutionCurve = ((u32, u32), Vec<(f64, f64)>);
+
+/// Groups the grid points into one `(kbps, quality)` curve per resolution, largest first.
+fn curves_by_resolution(points: &[Point], metric: Metric) -> Vec<ResolutionCurve> {
+    let mut by: BTreeMap<(u32, u32), Vec<(f64, f64)>> = BTreeMap::new();
+    for p in points {
+        let q = metric.of(p);
+        if p.kbps.is_finite() && p.kbps > 0.0 && q.is_finite() {
+            by.entry((p.width, p.height)).or_default().push((p.kbps, q));
+        }
+    }
+    let mut out: Vec<_> = by.into_iter().collect();
+    out.sort_by(|a, b| {
+        (b.0 .0 * b.0 .1)
+            .cmp(&(a.0 .0 * a.0 .1))
+            .then(b.0.cmp(&a.0))
+    });
+    for (_, c) in &mut out {
+        c.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    out
+}
+
+fn rate_extent<'a>(rates: impl Iterator<Item = &'a f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = rates
+        .filter(|r| r.is_finite() && **r > 0.0)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &r| {
+            (l.min(r), h.max(r))
+        });
+    (lo <= hi).then_some((lo, hi))
+}
+
+impl Chart for HullPlot {
+    fn check(&self) -> std::result::Result<(), String> {
+        if curves_by_resolution(&self.points, self.metric).is_empty() {
+            return Err("hull plot: no point with a positive bitrate and a finite score".into());
+        }
+        Ok(())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let m = self.metric;
+        let curves = curves_by_resolution(&self.points, m);
+        let all_rates = curves
+            .iter()
+            .flat_map(|(_, c)| c.iter().map(|p| &p.0))
+            .chain(self.hull.iter().map(|p| &p.0))
+            .chain(self.rungs.iter().map(|r| &r.kbps));
+        let (rlo, rhi) = rate_extent(all_rates).ok_or("no positive bitrate")?;
+        let qs = curves
+            .iter()
+            .flat_map(|(_, c)| c.iter().map(|p| p.1))
+            .chain(self.hull.iter().map(|p| p.1))
+            .chain(self.rungs.iter().map(|r| r.quality));
+        let y = quality_range(m, qs);
+
+        let (area, legend) = split(root, &self.title)?;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(16)
+            .x_label_area_size(60)
+            .y_label_area_size(80)
+            .build_cartesian_2d(LogAxis::around(rlo, rhi), y)?;
+        chart
+            .configure_mesh()
+            .x_desc("Bitrate (kbps, log scale)")
+            .y_desc(metric_axis(m))
+            .x_labels(12)
+            .y_labels(10)
+            .x_label_formatter(&|v| kbps_label(*v))
+            .y_label_formatter(&|v| tick_quality(m, *v))
+            .label_style((FONT, 16))
+            .axis_desc_style((FONT, 20))
+            .bold_line_style(RGBColor(0xD0, 0xD0, 0xD0))
+            .light_line_style(RGBColor(0xEE, 0xEE, 0xEE))
+            .max_light_lines(4)
+            .draw()?;
+
+        let mut legend_entries = Vec::new();
+        for (i, ((w, h), pts)) in curves.iter().enumerate() {
+            let c = PALETTE[i % PALETTE.len()];
+            chart.draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?;
+            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+            legend_entries.push((format!("{w}×{h}"), Swatch::Line(c, 2, true)));
+        }
+        if !self.hull.is_empty() {
+            let mut hull = self.hull.clone();
+            hull.sort_by(|a, b| a.0.total_cmp(&b.0));
+            chart.draw_series(LineSeries::new(hull.iter().copied(), HULL.stroke_width(4)))?;
+            legend_entries.push(("convex hull".to_string(), Swatch::Line(HULL, 4, false)));
+            // The hull line covers the points it passes through: draw them again on top.
+            for (i, (_, pts)) in curves.iter().enumerate() {
+                let c = PALETTE[i % PALETTE.len()];
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+            }
+        }
+        if !self.rungs.is_empty() {
+            let label_font = (FONT, 15).into_font().color(&RUNG);
+            let mut rungs = self.rungs.clone();
+            rungs.sort_by(|a, b| a.kbps.total_cmp(&b.kbps));
+            let (xr, yr) = chart.plotting_area().get_pixel_range();
+            let markers: Vec<(i32, i32)> = rungs
+                .iter()
+                .map(|r| chart.backend_coord(&(r.kbps, r.quality)))
+                .collect();
+            let mut placed: Vec<Rect> = markers
+                .iter()
+                .map(|&(x, y)| Rect::new(x - 9, y - 9, 18, 18))
+                .collect();
+            for (r, &(px, py)) in rungs.iter().zip(&markers) {
+                let label = format!(
+                    "{}×{} · {:.0} kbps · {}",
+                    r.width,
+                    r.height,
+                    r.kbps,
+                    fmt_quality(m, r.quality)
+                );
+                let (tw, th) = label_font.font.box_size(&label).unwrap_or((0, 0));
+                let (tw, th) = (tw as i32, th as i32);
+                // Candidate places, best first: nothing lies above the hull, so up-left of the
+                // marker; then below-right (the lowest rungs, near the left edge); then the
+                // other corners and a step further out. The first that stays inside the chart
+                // and clear of the other labels and markers wins.
+                let candidates = [
+                    (-10, -8, true, true),
+                    (12, 4, false, false),
+                    (-12, 6, true, false),
+                    (10, -10, false, true),
+                    (-10, -14 - th, true, true),
+                    (12, 10 + th, false, false),
+                ];
+                let rect_of = |&(dx, dy, right, bottom): &(i32, i32, bool, bool)| {
+                    let x = if right { px + dx - tw } else { px + dx };
+                    let y = if bottom { py + dy - th } else { py + dy };
+                    Rect::new(x, y, tw, th)
+                };
+                let inside = |b: &Rect| {
+                    b.x >= xr.start && b.x + b.w <= xr.end && b.y >= yr.start && b.y + b.h <= yr.end
+                };
+                let chosen = candidates
+                    .iter()
+                    .find(|c| {
+                        let b = rect_of(c);
+                        inside(&b) && placed.iter().all(|p| !p.overlaps(&b))
+                    })
+                    .or_else(|| candidates.iter().find(|c| inside(&rect_of(c))))
+                    .unwrap_or(&candidates[0]);
+                placed.push(rect_of(chosen));
+                let (dx, dy, right, bottom) = *chosen;
+                let h = if right { HPos::Right } else { HPos::Left };
+                let v = if bottom { VPos::Bottom } else { VPos::Top };
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at((r.kbps, r.quality))
+                        + TriangleMarker::new((0, 0), 9, RUNG.filled())
+                        + Text::new(label, (dx, dy), label_font.clone().pos(Pos::new(h, v))),
+                ))?;
+            }
+            legend_entries.push((format!("ladder rungs ({})", rungs.len()), Swatch::Rung));
+        }
+        draw_legend(&legend, "Resolution", &legend_entries)?;
+        Ok(())
+    }
+}
+
+impl Chart for FramePlot {
+    fn check(&self) -> std::result::Result<(), String> {
+        if self
+            .series
+            .iter()
+            .all(|(_, v)| v.iter().all(|x| !x.is_finite()))
+        {
+            return Err("per-frame plot: no series with a finite score".into());
+        }
+        if self.fps.is_some_and(|f| !(f.is_finite() && f > 0.0)) {
+            return Err("per-frame plot: the frame rate must be positive".into());
+        }
+        Ok(())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let m = self.metric;
+        let frames = self.series.iter().map(|s| s.1.len()).max().unwrap_or(1);
+        let step = self.fps.map(|f| 1.0 / f).unwrap_or(1.0);
+        let x_max = ((frames.max(2) - 1) as f64 * step).max(step);
+        let y = quality_range(m, self.series.iter().flat_map(|s| s.1.iter().copied()));
+
+        let (area, legend) = split(root, &self.title)?;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(16)
+            .x_label_area_size(60)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..x_max, y)?;
+        let x_desc = if self.fps.is_some() {
+            "Time (s)"
+        } else {
+            "Frame"
+        };
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(metric_axis(m))
+            .x_labels(12)
+            .y_labels(10)
+            .y_label_formatter(&|v| tick_quality(m, *v))
+            .x_label_formatter(&|v| {
+                if step == 1.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.1}")
+                }
+            })
+            .label_style((FONT, 16))
+            .axis_desc_style((FONT, 20))
+            .bold_line_style(RGBColor(0xD0, 0xD0, 0xD0))
+            .light_line_style(RGBColor(0xEE, 0xEE, 0xEE))
+            .max_light_lines(4)
+            .draw()?;
+
+        let mut entries = Vec::new();
+        for (i, (label, values)) in self.series.iter().enumerate() {
+            let c = PALETTE[i % PALETTE.len()];
+            let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+            if finite.is_empty() {
+                continue;
+            }
+            chart.draw_series(LineSeries::new(
+                decimate(values, MAX_LINE_POINTS)
+                    .into_iter()
+                    .map(|(f, v)| (f as f64 * step, v)),
+                c.stroke_width(2),
+            ))?;
+            let mean = finite.iter().sum::<f64>() / finite.len() as f64;
+            let min = finite.iter().copied().fold(f64::INFINITY, f64::min);
+            entries.push((label.clone(), Swatch::Line(c, 3, false)));
+            entries.push((
+                format!(
+                    "   mean {}, min {}",
+                    tick_quality_precise(m, mean),
+                    tick_quality_precise(m, min)
+                ),
+                Swatch::Blank,
+            ));
+        }
+        draw_legend(&legend, "Series", &entries)?;
+        Ok(())
+    }
+}
+
+/// More points per line than a chart has pixels only bloat the SVG; long titles are thinned to
+/// this many, keeping each bucket's minimum and maximum so every dip stays visible.
+const MAX_LINE_POINTS: usize = 2400;
+
+/// The finite `(frame, value)` points of a series, thinned to at most `max` points by keeping
+/// the minimum and maximum of each bucket of consecutive frames (in frame order).
+fn decimate(values: &[f64], max: usize) -> Vec<(usize, f64)> {
+    let finite = values
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite());
+    if values.len() <= max {
+        return finite.collect();
+    }
+    let bucket = values.len().div_ceil((max / 2).max(1));
+    let mut out = Vec::with_capacity(max);
+    for start in (0..values.len()).step_by(bucket) {
+        let chunk = values[start..(start + bucket).min(values.len())]
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(i, v)| (start + i, v));
+        let mut lo: Option<(usize, f64)> = None;
+        let mut hi: Option<(usize, f64)> = None;
+        for p in chunk {
+            if lo.map_or(true, |l| p.1 < l.1) {
+                lo = Some(p);
+            }
+            if hi.map_or(true, |h| p.1 > h.1) {
+                hi = Some(p);
+            }
+        }
+        match (lo, hi) {
+            (Some(l), Some(h)) if l.0 == h.0 => out.push(l),
+            (Some(l), Some(h)) => {
+                let (a, b) = if l.0 < h.0 { (l, h) } else { (h, l) };
+                out.push(a);
+                out.push(b);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn tick_quality_precise(metric: Metric, q: f64) -> String {
+    match metric {
+        Metric::Vmaf => format!("{q:.1}"),
+        Metric::PsnrY => format!("{q:.2}"),
+        Metric::Ssim => format!("{q:.4}"),
+    }
+}
+
+impl Chart for ComparePlot {
+    fn check(&self) -> std::result::Result<(), String> {
+        if rate_extent(self.curves.iter().flat_map(|c| c.hull.iter().map(|p| &p.0))).is_none() {
+            return Err("comparison plot: no curve with a positive bitrate".into());
+        }
+        Ok(())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let m = self.metric;
+        let (rlo, rhi) = rate_extent(self.curves.iter().flat_map(|c| c.hull.iter().map(|p| &p.0)))
+            .ok_or("no positive bitrate")?;
+        let y = quality_range(
+            m,
+            self.curves.iter().flat_map(|c| c.hull.iter().map(|p| p.1)),
+        );
+        let (area, legend) = split(root, &self.title)?;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(16)
+            .x_label_area_size(60)
+            .y_label_area_size(80)
+            .build_cartesian_2d(LogAxis::around(rlo, rhi), y)?;
+        chart
+            .configure_mesh()
+            .x_desc("Bitrate (kbps, log scale)")
+            .y_desc(metric_axis(m))
+            .x_labels(12)
+            .y_labels(10)
+            .x_label_formatter(&|v| kbps_label(*v))
+            .y_label_formatter(&|v| tick_quality(m, *v))
+            .label_style((FONT, 16))
+            .axis_desc_style((FONT, 20))
+            .bold_line_style(RGBColor(0xD0, 0xD0, 0xD0))
+            .light_line_style(RGBColor(0xEE, 0xEE, 0xEE))
+            .max_light_lines(4)
+            .draw()?;
+        let mut entries = Vec::new();
+        for (i, curve) in self.curves.iter().enumerate() {
+            let (name, pts, bd) = (&curve.label, &curve.hull, &curve.bd_rate_percent);
+            let c = PALETTE[i % PALETTE.len()];
+            let mut pts: Vec<(f64, f64)> = pts
+                .iter()
+                .copied()
+                .filter(|p| p.0 > 0.0 && p.0.is_finite() && p.1.is_finite())
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            chart.draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(3)))?;
+            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 5, c.filled())))?;
+            entries.push((name.clone(), Swatch::Line(c, 3, true)));
+            let note = match bd {
+                Some(v) if v.is_finite() => format!("   BD-rate {v:+.2} %"),
+                Some(_) => "   BD-rate n/a".to_string(),
+                None => "   reference".to_string(),
+            };
+            entries.push((note, Swatch::Blank));
+        }
+        draw_legend(&legend, "Codec (BD-rate vs ref.)", &entries)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimation_keeps_dips_and_bounds_points() {
+        let mut v: Vec<f64> = (0..10_000).map(|i| 90.0 + (i % 7) as f64 * 0.1).collect();
+        v[7777] = 12.0;
+        v[100] = f64::NAN;
+        let d = decimate(&v, 2000);
+        assert!(d.len() <= 2000, "{}", d.len());
+        assert!(d.contains(&(7777, 12.0)));
+        assert!(d.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(d.iter().all(|p| p.1.is_finite()));
+        let short = decimate(&[1.0, f64::NAN, 3.0], 2000);
+        assert_eq!(short, vec![(0, 1.0), (2, 3.0)]);
+    }
+
+    #[test]
+    fn log_axis_ticks_are_nice() {
+        let a = LogAxis {
+            lo: 180.0,
+            hi: 9000.0,
+        };
+        assert_eq!(
+            a.key_points(12usize),
+            vec![200.0, 300.0, 500.0, 700.0, 1000.0, 1500.0, 2000.0, 3000.0, 5000.0, 7000.0]
+        );
+        assert_eq!(a.map(&180.0, (0, 100)), 0);
+        assert_eq!(a.map(&9000.0, (0, 100)), 100);
+        assert_eq!(kbps_label(1500.0), "1.5k");
+        assert_eq!(kbps_label(700.0), "700");
+    }
+}
