@@ -67,7 +67,7 @@ fn filtergraph(w: usize, h: usize, fps: u32, frames: u64) -> String {
                 continue;
             }
             parts.push(format!(
-                "{seg},trim=end_frame={n},setpts=PTS-STARTPTS[s{k}]"
+                "{seg},setsar=1,trim=end_frame={n},setpts=PTS-STARTPTS[s{k}]"
             ));
             labels.push_str(&format!("[s{k}]"));
             k += 1;
