@@ -1,0 +1,1239 @@
+//! VIF at four scales, as libvmaf's integer extractor (`vif`, integer_vif.c) computes it: the
+//! same fixed-point filters, roundings, shifts, log2 table and float accumulation, so the
+//! per-scale scores are bit-identical to `integer_vif_scale0..3`.
+//!
+//! Everything that depends only on the reference (its pyramid, its filtered mean and variance,
+//! and the whole VIF denominator) is computed once in [`VifRef::new`]; [`score`] then does only
+//! the distorted-side work. The linear filter passes are the hot loops: they are written so the
+//! compiler vectorises them and are compiled twice, plain and with AVX2 enabled (dispatched on
+//! [`CpuLevel`]); the scalar twins are public and the tests compare the two.
+
+use crate::cpu::CpuLevel;
+use crate::frame::Plane;
+use std::sync::OnceLock;
+
+/// The 1-D Gaussian filters per scale, Q16 (each sums to 65536); libvmaf integer_vif.h
+/// `vif_filter1d_table`.
+pub const FILTERS: [&[u16]; 4] = [
+    &[
+        489, 935, 1640, 2640, 3896, 5274, 6547, 7455, 7784, 7455, 6547, 5274, 3896, 2640, 1640,
+        935, 489,
+    ],
+    &[1244, 3663, 7925, 12590, 14692, 12590, 7925, 3663, 1244],
+    &[3571, 16004, 26386, 16004, 3571],
+    &[10904, 43728, 10904],
+];
+
+/// The noise variance σ²ₙ = 2 in libvmaf's Q16 (`sigma_nsq = 65536 << 1`).
+const SIGMA_NSQ: i32 = 65536 << 1;
+
+/// libvmaf's default `vif_enhn_gain_limit` (no limit in practice); the neg model sets 1.0.
+pub const DEFAULT_ENHN_GAIN_LIMIT: f64 = 100.0;
+
+/// Smallest luma plane the four-scale pyramid supports: the 17-tap filter at scale 0 mirrors
+/// up to 8 samples and the 3-tap filter at scale 3 (1/8 size) needs at least 2.
+pub const MIN_SIZE: usize = 16;
+
+/// `round(log2f(i) * 2048)` for i in 32767..65536 (libvmaf `log_generate`).
+fn log2_table() -> &'static [u16] {
+    static TABLE: OnceLock<Vec<u16>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = vec![0u16; 65536];
+        for (i, v) in t.iter_mut().enumerate().skip(32767) {
+            *v = ((i as f32).log2() * 2048.0).round() as u16;
+        }
+        t
+    })
+}
+
+/// log2(x)·2048 from the 16 leading bits of x (x ≥ 2^16).
+#[inline(always)]
+fn log2_32(table: &[u16], x: u32) -> i64 {
+    let k = 16 - x.leading_zeros() as i32;
+    table[(x >> k) as usize] as i64 + 2048 * k as i64
+}
+
+#[inline(always)]
+fn log2_64(table: &[u16], x: u64) -> i64 {
+    let k = 48 - x.leading_zeros() as i32;
+    table[(x >> k) as usize] as i64 + 2048 * k as i64
+}
+
+/// Mirror an index into 0..n the way libvmaf pads its buffers (reflect without repeating the
+/// edge sample: -1 → 1, n → n-2).
+#[inline(always)]
+fn mirror(i: isize, n: usize) -> usize {
+    let n = n as isize;
+    let m = if i < 0 {
+        -i
+    } else if i >= n {
+        2 * n - i - 2
+    } else {
+        i
+    };
+    m.clamp(0, n - 1) as usize
+}
+
+/// Rounding and shift of the vertical pass: at scale 0 it brings `bit_depth`-bit samples to
+/// the Q8-ish working range libvmaf uses; above scale 0 samples are already 16-bit.
+fn vertical_shifts(scale: usize, bit_depth: u8) -> VShift {
+    if scale == 0 {
+        let bd = bit_depth as u32;
+        let sq_shift = 2 * (bd - 8);
+        let sq_round = if sq_shift == 0 {
+            0
+        } else {
+            1u64 << (sq_shift - 1)
+        };
+        VShift {
+            mu_round: 1 << (bd - 1),
+            mu_shift: bd,
+            sq_round,
+            sq_shift,
+        }
+    } else {
+        VShift {
+            mu_round: 32768,
+            mu_shift: 16,
+            sq_round: 32768,
+            sq_shift: 16,
+        }
+    }
+}
+
+/// Rounding and shift applied to a vertical pass's sums: the mean and the second moments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VShift {
+    pub mu_round: u32,
+    pub mu_shift: u32,
+    pub sq_round: u64,
+    pub sq_shift: u32,
+}
+
+/// Vertical statistics of one image for one output row: mean and Σf·x².
+pub type VertRefFn = fn(&[&[u16]], &[u16], VShift, &mut [u32], &mut [u32]);
+/// Vertical statistics of the distorted image: mean, Σf·d², Σf·r·d.
+pub type VertDistFn = fn(&[&[u16]], &[&[u16]], &[u16], VShift, &mut [u32], &mut [u32], &mut [u32]);
+/// Vertical pass of the pyramid: (Σf·x + round) >> shift, kept to 16 bits.
+pub type VertMuFn = fn(&[&[u16]], &[u16], u32, u32, &mut [u32]);
+/// Horizontal pass over a row padded by the filter's half width on each side.
+pub type HorizFn = fn(&[u32], &[u16], &mut [u32]);
+
+/// The linear filter kernels. `Kernels::SCALAR` is the reference; `Kernels::get()` picks the
+/// fastest one the CPU level allows. Each works on blocks of 16 columns with all taps inside,
+/// so the accumulators stay in registers.
+#[derive(Clone, Copy)]
+pub struct Kernels {
+    /// 32-bit products: only valid for 8-bit samples at scale 0 (libvmaf uses u32 there too).
+    pub vert_ref32: VertRefFn,
+    pub vert_ref64: VertRefFn,
+    pub vert_dist32: VertDistFn,
+    pub vert_dist64: VertDistFn,
+    pub vert_mu: VertMuFn,
+    /// Plain Σf·x, wrapping in u32 as libvmaf's accumulators do.
+    pub horiz_u32: HorizFn,
+    /// (Σf·x + 2^15) >> 16 of 32-bit inputs, truncated to u32. Computed as two 16-bit halves
+    /// in u32 (exact because the filters sum to 2^16).
+    pub horiz_q16: HorizFn,
+    /// Σ over pixels with σ₁² ≥ σ²ₙ, σ₁₂ > 0, σ₂² > 0 of the numerator's log term (·2048).
+    pub log_terms: LogTermsFn,
+}
+
+/// (σ₁², σ₂² (as u32), σ₁₂ (as u32), gain limit) → Σ log terms.
+pub type LogTermsFn = fn(&[i32], &[u32], &[u32], f64) -> i64;
+
+const EPS: f64 = 65536.0 * 1.0e-10;
+
+/// The numerator's log term of one pixel (libvmaf vif_statistic: g, sv_sq, and
+/// log2(sv_sq + σ²ₙ + g²σ₁²) − log2(sv_sq + σ²ₙ) in the Q11 table).
+#[inline(always)]
+fn log_term(table: &[u16], s1: i32, sigma2_sq: i32, sigma12: i32, egl: f64) -> i64 {
+    let g = sigma12 as f64 / (s1 as f64 + EPS);
+    let sv_sq = ((sigma2_sq as f64 - g * sigma12 as f64) as i32).max(0);
+    let g = if g < egl { g } else { egl };
+    let numer1 = (sv_sq as u32).wrapping_add(SIGMA_NSQ as u32);
+    let numer1_tmp = (g * g * s1 as f64) as i64 + numer1 as i64;
+    log2_64(table, numer1_tmp as u64) - log2_64(table, numer1 as u64)
+}
+
+/// Scalar log-terms kernel.
+pub fn log_terms_scalar(s1: &[i32], s2: &[u32], s12: &[u32], egl: f64) -> i64 {
+    let table = log2_table();
+    let mut acc = 0i64;
+    for ((&a, &b), &c) in s1.iter().zip(s2).zip(s12) {
+        let (b, c) = (b as i32, c as i32);
+        if a >= SIGMA_NSQ && c > 0 && b > 0 {
+            acc += log_term(table, a, b, c, egl);
+        }
+    }
+    acc
+}
+
+/// The log2 table widened to u32 for AVX2 gathers.
+#[cfg(target_arch = "x86_64")]
+fn log2_table32() -> &'static [u32] {
+    static T: OnceLock<Vec<u32>> = OnceLock::new();
+    T.get_or_init(|| log2_table().iter().map(|&v| v as u32).collect())
+}
+
+/// AVX2 log-terms kernel: four pixels per step in f64, the same operations in the same order
+/// as the scalar kernel (no FMA), so the integer terms are identical.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn log_terms_avx2_t(s1: &[i32], s2: &[u32], s12: &[u32], egl: f64) -> i64 {
+    use std::arch::x86_64::*;
+    let n = s1.len().min(s2.len()).min(s12.len());
+    let table = log2_table32();
+    let magic = _mm256_set1_pd(4503599627370496.0); // 2^52
+    let magic_i = _mm256_castpd_si256(magic);
+    let low52 = _mm256_set1_epi64x((1i64 << 52) - 1);
+    let eps = _mm256_set1_pd(EPS);
+    let eglv = _mm256_set1_pd(egl);
+    let nsq_m1 = _mm_set1_epi32(SIGMA_NSQ - 1);
+    let nsq = _mm_set1_epi32(SIGMA_NSQ);
+    let zero = _mm_setzero_si128();
+    let safe = _mm256_set1_epi64x(1 << 17);
+    let mut acc = _mm256_setzero_si256();
+    // floor(log2 x)·2048-style lookup of four u64 lanes (2^17 ≤ x < 2^52).
+    let log2v = |x: __m256i| -> __m256i {
+        let d = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(x, magic_i)), magic);
+        let e = _mm256_sub_epi64(
+            _mm256_srli_epi64(_mm256_castpd_si256(d), 52),
+            _mm256_set1_epi64x(1023 + 15),
+        );
+        let idx = _mm256_srlv_epi64(x, e);
+        let t = _mm256_i64gather_epi32(table.as_ptr() as *const i32, idx, 4);
+        _mm256_add_epi64(_mm256_cvtepi32_epi64(t), _mm256_slli_epi64(e, 11))
+    };
+    let mut j = 0;
+    while j + 4 <= n {
+        let a = _mm_loadu_si128(s1.as_ptr().add(j) as *const __m128i);
+        let b = _mm_loadu_si128(s2.as_ptr().add(j) as *const __m128i);
+        let c = _mm_loadu_si128(s12.as_ptr().add(j) as *const __m128i);
+        let m = _mm_and_si128(
+            _mm_cmpgt_epi32(a, nsq_m1),
+            _mm_and_si128(_mm_cmpgt_epi32(c, zero), _mm_cmpgt_epi32(b, zero)),
+        );
+        if _mm_movemask_epi8(m) != 0 {
+            let ad = _mm256_cvtepi32_pd(a);
+            let bd = _mm256_cvtepi32_pd(b);
+            let cd = _mm256_cvtepi32_pd(c);
+            let g = _mm256_div_pd(cd, _mm256_add_pd(ad, eps));
+            let sv = _mm256_sub_pd(bd, _mm256_mul_pd(g, cd));
+            let sv = _mm_max_epi32(_mm256_cvttpd_epi32(sv), zero);
+            let g = _mm256_min_pd(g, eglv);
+            let numer1 = _mm_add_epi32(sv, nsq);
+            let t = _mm256_mul_pd(_mm256_mul_pd(g, g), ad);
+            let t = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            let ti = _mm256_and_si256(_mm256_castpd_si256(_mm256_add_pd(t, magic)), low52);
+            let n1 = _mm256_cvtepu32_epi64(numer1);
+            let m64 = _mm256_cvtepi32_epi64(m);
+            let x = _mm256_blendv_epi8(safe, _mm256_add_epi64(ti, n1), m64);
+            let y = _mm256_blendv_epi8(safe, n1, m64);
+            let term = _mm256_sub_epi64(log2v(x), log2v(y));
+            acc = _mm256_add_epi64(acc, _mm256_and_si256(term, m64));
+        }
+        j += 4;
+    }
+    let mut lanes = [0i64; 4];
+    _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc);
+    lanes.iter().sum::<i64>() + log_terms_scalar(&s1[j..n], &s2[j..n], &s12[j..n], egl)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn log_terms_avx2(s1: &[i32], s2: &[u32], s12: &[u32], egl: f64) -> i64 {
+    // Installed only when runtime detection found AVX2.
+    unsafe { log_terms_avx2_t(s1, s2, s12, egl) }
+}
+
+const BLK: usize = 16;
+
+macro_rules! kernel_bodies {
+    ($attr:meta) => {
+        macro_rules! vert_ref {
+            ($name:ident, $A:ty) => {
+                #[$attr]
+                pub fn $name(
+                    rows: &[&[u16]],
+                    f: &[u16],
+                    s: VShift,
+                    mu: &mut [u32],
+                    sq: &mut [u32],
+                ) {
+                    let w = mu.len();
+                    let mut j0 = 0;
+                    while j0 < w {
+                        let n = BLK.min(w - j0);
+                        let mut am = [0u32; BLK];
+                        let mut aq = [0 as $A; BLK];
+                        if n == BLK {
+                            for (r, &c) in rows.iter().zip(f) {
+                                let x: &[u16; BLK] = r[j0..j0 + BLK].try_into().unwrap();
+                                let c = c as u32;
+                                for l in 0..BLK {
+                                    let cx = c * x[l] as u32;
+                                    am[l] = am[l].wrapping_add(cx);
+                                    aq[l] = aq[l].wrapping_add(cx as $A * x[l] as $A);
+                                }
+                            }
+                        } else {
+                            for (r, &c) in rows.iter().zip(f) {
+                                let c = c as u32;
+                                for l in 0..n {
+                                    let x = r[j0 + l];
+                                    let cx = c * x as u32;
+                                    am[l] = am[l].wrapping_add(cx);
+                                    aq[l] = aq[l].wrapping_add(cx as $A * x as $A);
+                                }
+                            }
+                        }
+                        for l in 0..n {
+                            mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
+                            sq[j0 + l] = ((aq[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                        }
+                        j0 += n;
+                    }
+                }
+            };
+        }
+        macro_rules! vert_dist {
+            ($name:ident, $A:ty) => {
+                #[$attr]
+                pub fn $name(
+                    rrows: &[&[u16]],
+                    drows: &[&[u16]],
+                    f: &[u16],
+                    s: VShift,
+                    mu: &mut [u32],
+                    yy: &mut [u32],
+                    xy: &mut [u32],
+                ) {
+                    let w = mu.len();
+                    let mut j0 = 0;
+                    while j0 < w {
+                        let n = BLK.min(w - j0);
+                        let mut am = [0u32; BLK];
+                        let mut ay = [0 as $A; BLK];
+                        let mut ax = [0 as $A; BLK];
+                        if n == BLK {
+                            for ((r, d), &c) in rrows.iter().zip(drows).zip(f) {
+                                let x: &[u16; BLK] = r[j0..j0 + BLK].try_into().unwrap();
+                                let y: &[u16; BLK] = d[j0..j0 + BLK].try_into().unwrap();
+                                let c = c as u32;
+                                for l in 0..BLK {
+                                    let cy = c * y[l] as u32;
+                                    am[l] = am[l].wrapping_add(cy);
+                                    ay[l] = ay[l].wrapping_add(cy as $A * y[l] as $A);
+                                    ax[l] = ax[l].wrapping_add(cy as $A * x[l] as $A);
+                                }
+                            }
+                        } else {
+                            for ((r, d), &c) in rrows.iter().zip(drows).zip(f) {
+                                let c = c as u32;
+                                for l in 0..n {
+                                    let (x, y) = (r[j0 + l], d[j0 + l]);
+                                    let cy = c * y as u32;
+                                    am[l] = am[l].wrapping_add(cy);
+                                    ay[l] = ay[l].wrapping_add(cy as $A * y as $A);
+                                    ax[l] = ax[l].wrapping_add(cy as $A * x as $A);
+                                }
+                            }
+                        }
+                        for l in 0..n {
+                            mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
+                            yy[j0 + l] = ((ay[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                            xy[j0 + l] = ((ax[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                        }
+                        j0 += n;
+                    }
+                }
+            };
+        }
+        vert_ref!(vert_ref64, u64);
+        vert_dist!(vert_dist64, u64);
+
+        // 8-bit scale 0 (u32 products), using the filter's symmetry: one multiply by the
+        // coefficient per pair of rows. Exact: every partial sum stays below 65536·255².
+        #[$attr]
+        pub fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+            let w = mu.len();
+            let t = f.len();
+            let half = t / 2;
+            let mut j0 = 0;
+            while j0 + BLK <= w {
+                let mut am = [0u32; BLK];
+                let mut aq = [0u32; BLK];
+                for k in 0..half {
+                    let c = f[k] as u32;
+                    let x: &[u16; BLK] = rows[k][j0..j0 + BLK].try_into().unwrap();
+                    let y: &[u16; BLK] = rows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
+                    for l in 0..BLK {
+                        let (a, b) = (x[l] as u32, y[l] as u32);
+                        am[l] += c * (a + b);
+                        aq[l] += c * (a * a + b * b);
+                    }
+                }
+                let c = f[half] as u32;
+                let x: &[u16; BLK] = rows[half][j0..j0 + BLK].try_into().unwrap();
+                for l in 0..BLK {
+                    let a = x[l] as u32;
+                    am[l] += c * a;
+                    aq[l] += c * a * a;
+                }
+                for l in 0..BLK {
+                    mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
+                    sq[j0 + l] = ((aq[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                }
+                j0 += BLK;
+            }
+            if j0 < w {
+                let tail: Vec<&[u16]> = rows.iter().map(|r| &r[j0..w]).collect();
+                vert_ref32_plain(&tail, f, s, &mut mu[j0..], &mut sq[j0..]);
+            }
+        }
+        vert_ref!(vert_ref32_plain, u32);
+
+        #[$attr]
+        pub fn vert_dist32(
+            rrows: &[&[u16]],
+            drows: &[&[u16]],
+            f: &[u16],
+            s: VShift,
+            mu: &mut [u32],
+            yy: &mut [u32],
+            xy: &mut [u32],
+        ) {
+            let w = mu.len();
+            let t = f.len();
+            let half = t / 2;
+            let mut j0 = 0;
+            while j0 + BLK <= w {
+                let mut am = [0u32; BLK];
+                let mut ay = [0u32; BLK];
+                let mut ax = [0u32; BLK];
+                for k in 0..half {
+                    let c = f[k] as u32;
+                    let r0: &[u16; BLK] = rrows[k][j0..j0 + BLK].try_into().unwrap();
+                    let r1: &[u16; BLK] = rrows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
+                    let d0: &[u16; BLK] = drows[k][j0..j0 + BLK].try_into().unwrap();
+                    let d1: &[u16; BLK] = drows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
+                    for l in 0..BLK {
+                        let (a0, a1) = (r0[l] as u32, r1[l] as u32);
+                        let (b0, b1) = (d0[l] as u32, d1[l] as u32);
+                        am[l] += c * (b0 + b1);
+                        ay[l] += c * (b0 * b0 + b1 * b1);
+                        ax[l] += c * (a0 * b0 + a1 * b1);
+                    }
+                }
+                let c = f[half] as u32;
+                let r0: &[u16; BLK] = rrows[half][j0..j0 + BLK].try_into().unwrap();
+                let d0: &[u16; BLK] = drows[half][j0..j0 + BLK].try_into().unwrap();
+                for l in 0..BLK {
+                    let (a, b) = (r0[l] as u32, d0[l] as u32);
+                    am[l] += c * b;
+                    ay[l] += c * b * b;
+                    ax[l] += c * a * b;
+                }
+                for l in 0..BLK {
+                    mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
+                    yy[j0 + l] = ((ay[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                    xy[j0 + l] = ((ax[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
+                }
+                j0 += BLK;
+            }
+            if j0 < w {
+                let rt: Vec<&[u16]> = rrows.iter().map(|r| &r[j0..w]).collect();
+                let dt: Vec<&[u16]> = drows.iter().map(|r| &r[j0..w]).collect();
+                vert_dist32_plain(&rt, &dt, f, s, &mut mu[j0..], &mut yy[j0..], &mut xy[j0..]);
+            }
+        }
+        vert_dist!(vert_dist32_plain, u32);
+
+        #[$attr]
+        pub fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+            let w = mu.len();
+            let mut j0 = 0;
+            while j0 < w {
+                let n = BLK.min(w - j0);
+                let mut am = [0u32; BLK];
+                if n == BLK {
+                    for (r, &c) in rows.iter().zip(f) {
+                        let x: &[u16; BLK] = r[j0..j0 + BLK].try_into().unwrap();
+                        for l in 0..BLK {
+                            am[l] = am[l].wrapping_add(c as u32 * x[l] as u32);
+                        }
+                    }
+                } else {
+                    for (r, &c) in rows.iter().zip(f) {
+                        for l in 0..n {
+                            am[l] = am[l].wrapping_add(c as u32 * r[j0 + l] as u32);
+                        }
+                    }
+                }
+                for l in 0..n {
+                    mu[j0 + l] = (am[l].wrapping_add(round) >> shift) as u16 as u32;
+                }
+                j0 += n;
+            }
+        }
+
+        // The horizontal passes use the filters' symmetry (f[k] == f[t-1-k]): one multiply
+        // per pair of taps. Exact: u32 wrapping sums are distributive, and in the Q16 pass each
+        // half-sum stays below 2^32 because the filters sum to 2^16.
+        #[$attr]
+        pub fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
+            let w = out.len();
+            let t = f.len();
+            let half = t / 2;
+            let mut j0 = 0;
+            while j0 < w {
+                let n = BLK.min(w - j0);
+                let mut a = [0u32; BLK];
+                if n == BLK {
+                    for k in 0..half {
+                        let c = f[k] as u32;
+                        let x: &[u32; BLK] = src[j0 + k..j0 + k + BLK].try_into().unwrap();
+                        let y: &[u32; BLK] = src[j0 + t - 1 - k..j0 + t - 1 - k + BLK]
+                            .try_into()
+                            .unwrap();
+                        for l in 0..BLK {
+                            a[l] = a[l].wrapping_add(c.wrapping_mul(x[l].wrapping_add(y[l])));
+                        }
+                    }
+                    let c = f[half] as u32;
+                    let x: &[u32; BLK] = src[j0 + half..j0 + half + BLK].try_into().unwrap();
+                    for l in 0..BLK {
+                        a[l] = a[l].wrapping_add(c.wrapping_mul(x[l]));
+                    }
+                } else {
+                    for (k, &c) in f.iter().enumerate() {
+                        for l in 0..n {
+                            a[l] = a[l].wrapping_add((c as u32).wrapping_mul(src[j0 + k + l]));
+                        }
+                    }
+                }
+                out[j0..j0 + n].copy_from_slice(&a[..n]);
+                j0 += n;
+            }
+        }
+
+        #[$attr]
+        pub fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
+            let w = out.len();
+            let t = f.len();
+            let half = t / 2;
+            let mut j0 = 0;
+            while j0 < w {
+                let n = BLK.min(w - j0);
+                let mut hi = [0u32; BLK];
+                let mut lo = [0u32; BLK];
+                if n == BLK {
+                    for k in 0..half {
+                        let c = f[k] as u32;
+                        let x: &[u32; BLK] = src[j0 + k..j0 + k + BLK].try_into().unwrap();
+                        let y: &[u32; BLK] = src[j0 + t - 1 - k..j0 + t - 1 - k + BLK]
+                            .try_into()
+                            .unwrap();
+                        for l in 0..BLK {
+                            hi[l] = hi[l].wrapping_add(c * ((x[l] >> 16) + (y[l] >> 16)));
+                            lo[l] = lo[l].wrapping_add(c * ((x[l] & 0xffff) + (y[l] & 0xffff)));
+                        }
+                    }
+                    let c = f[half] as u32;
+                    let x: &[u32; BLK] = src[j0 + half..j0 + half + BLK].try_into().unwrap();
+                    for l in 0..BLK {
+                        hi[l] = hi[l].wrapping_add(c * (x[l] >> 16));
+                        lo[l] = lo[l].wrapping_add(c * (x[l] & 0xffff));
+                    }
+                } else {
+                    for (k, &c) in f.iter().enumerate() {
+                        let c = c as u32;
+                        for l in 0..n {
+                            let x = src[j0 + k + l];
+                            hi[l] = hi[l].wrapping_add(c * (x >> 16));
+                            lo[l] = lo[l].wrapping_add(c * (x & 0xffff));
+                        }
+                    }
+                }
+                for l in 0..n {
+                    out[j0 + l] = hi[l].wrapping_add(lo[l].wrapping_add(32768) >> 16);
+                }
+                j0 += n;
+            }
+        }
+    };
+}
+
+/// The scalar kernels (the reference the SIMD builds are tested against).
+pub mod scalar {
+    use super::{VShift, BLK};
+    kernel_bodies!(inline(never));
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2_t {
+    use super::{VShift, BLK};
+    kernel_bodies!(target_feature(enable = "avx2,fma"));
+}
+
+/// Safe entry points for the AVX2 build: only installed in `Kernels::AVX2`, which
+/// `Kernels::for_level` hands out only when runtime detection found AVX2.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{avx2_t, VShift};
+    pub fn vert_ref32(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+        unsafe { avx2_t::vert_ref32(r, f, s, mu, sq) }
+    }
+    pub fn vert_ref64(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+        unsafe { avx2_t::vert_ref64(r, f, s, mu, sq) }
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub fn vert_dist32(
+        r: &[&[u16]],
+        d: &[&[u16]],
+        f: &[u16],
+        s: VShift,
+        mu: &mut [u32],
+        yy: &mut [u32],
+        xy: &mut [u32],
+    ) {
+        unsafe { avx2_t::vert_dist32(r, d, f, s, mu, yy, xy) }
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub fn vert_dist64(
+        r: &[&[u16]],
+        d: &[&[u16]],
+        f: &[u16],
+        s: VShift,
+        mu: &mut [u32],
+        yy: &mut [u32],
+        xy: &mut [u32],
+    ) {
+        unsafe { avx2_t::vert_dist64(r, d, f, s, mu, yy, xy) }
+    }
+    pub fn vert_mu(r: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+        unsafe { avx2_t::vert_mu(r, f, round, shift, mu) }
+    }
+    pub fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
+        unsafe { avx2_t::horiz_u32(src, f, out) }
+    }
+    pub fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
+        unsafe { avx2_t::horiz_q16(src, f, out) }
+    }
+}
+
+impl Kernels {
+    pub const SCALAR: Kernels = Kernels {
+        vert_ref32: scalar::vert_ref32,
+        vert_ref64: scalar::vert_ref64,
+        vert_dist32: scalar::vert_dist32,
+        vert_dist64: scalar::vert_dist64,
+        vert_mu: scalar::vert_mu,
+        horiz_u32: scalar::horiz_u32,
+        horiz_q16: scalar::horiz_q16,
+        log_terms: log_terms_scalar,
+    };
+
+    #[cfg(target_arch = "x86_64")]
+    const AVX2: Kernels = Kernels {
+        vert_ref32: avx2::vert_ref32,
+        vert_ref64: avx2::vert_ref64,
+        vert_dist32: avx2::vert_dist32,
+        vert_dist64: avx2::vert_dist64,
+        vert_mu: avx2::vert_mu,
+        horiz_u32: avx2::horiz_u32,
+        horiz_q16: avx2::horiz_q16,
+        log_terms: log_terms_avx2,
+    };
+
+    /// The kernels for a CPU level (AVX-512 machines use the AVX2 set).
+    pub fn for_level(level: CpuLevel) -> Kernels {
+        #[cfg(target_arch = "x86_64")]
+        if level >= CpuLevel::Avx2 {
+            return Kernels::AVX2;
+        }
+        let _ = level;
+        Kernels::SCALAR
+    }
+
+    pub fn get() -> Kernels {
+        Kernels::for_level(CpuLevel::get())
+    }
+}
+
+/// One image of the pyramid (row-major, stride == width).
+#[derive(Clone, Debug)]
+struct Img<'a> {
+    w: usize,
+    h: usize,
+    /// Borrowed for the distorted frame's scale 0 (no copy), owned for the pyramid.
+    data: std::borrow::Cow<'a, [u16]>,
+}
+
+impl Img<'_> {
+    fn row(&self, y: usize) -> &[u16] {
+        &self.data[y * self.w..(y + 1) * self.w]
+    }
+
+    /// The `taps` rows centred on `y`, mirrored at the edges.
+    fn rows(&self, y: usize, taps: usize) -> Vec<&[u16]> {
+        let half = (taps / 2) as isize;
+        (0..taps)
+            .map(|k| self.row(mirror(y as isize - half + k as isize, self.h)))
+            .collect()
+    }
+}
+
+/// Copies a u32 row into `pad` with `half` mirrored samples on each side (libvmaf
+/// PADDING_SQ_DATA).
+fn pad_row(src: &[u32], half: usize, pad: &mut [u32]) {
+    let w = src.len();
+    pad[half..half + w].copy_from_slice(src);
+    for f in 1..=half {
+        pad[half - f] = src[mirror(f as isize, w)];
+        pad[half + w - 1 + f] = src[mirror((w - 1 - f.min(w - 1)) as isize, w)];
+    }
+}
+
+/// Next pyramid level: filter with scale `scale + 1`'s filter and keep even rows and columns
+/// (libvmaf subsample_rd + decimate_and_pad; only the kept rows are computed).
+fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img<'static> {
+    let f = FILTERS[scale + 1];
+    let half = f.len() / 2;
+    let vs = vertical_shifts(scale, bit_depth);
+    let (w2, h2) = (img.w / 2, img.h / 2);
+    let mut out = Img {
+        w: w2,
+        h: h2,
+        data: vec![0; w2 * h2].into(),
+    };
+    let mut v = vec![0u32; img.w];
+    let mut pad = vec![0u32; img.w + 2 * half];
+    let mut hrow = vec![0u32; img.w];
+    for i in 0..h2 {
+        let rows = img.rows(2 * i, f.len());
+        (k.vert_mu)(&rows, f, vs.mu_round, vs.mu_shift, &mut v);
+        pad_row(&v, half, &mut pad);
+        (k.horiz_u32)(&pad, f, &mut hrow);
+        let orow = &mut out.data.to_mut()[i * w2..(i + 1) * w2];
+        for (j, o) in orow.iter_mut().enumerate() {
+            *o = (hrow[2 * j].wrapping_add(32768) >> 16) as u16;
+        }
+    }
+    out
+}
+
+/// Reference-side data of one scale.
+#[derive(Clone, Debug)]
+struct RefScale {
+    img: Img<'static>,
+    /// Σf·x after both passes (Q16 mean), per pixel.
+    mu1: Vec<u32>,
+    /// σ₁² per pixel (wrapping difference as libvmaf keeps it).
+    sigma1_sq: Vec<i32>,
+    /// Σ over pixels with σ₁² ≥ σ²ₙ of log2(1 + σ₁²/σ²ₙ)·2048: the log part of the denominator.
+    den_log: i64,
+    /// Number of pixels with σ₁² < σ²ₙ (each adds 1 to numerator and denominator).
+    den_non_log: i64,
+}
+
+/// Everything VIF needs from a reference frame, computed once and shared (read-only) by every
+/// distorted frame scored against it.
+#[derive(Clone, Debug)]
+pub struct VifRef {
+    bit_depth: u8,
+    scales: Vec<RefScale>,
+}
+
+/// VIF of one distorted frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct VifScore {
+    /// libvmaf's `integer_vif_scale0..3` (num/den in f32, as libvmaf reports them).
+    pub scales: [f64; 4],
+    /// Per-scale numerator and denominator (f32 values).
+    pub num: [f64; 4],
+    pub den: [f64; 4],
+}
+
+/// Row scratch for one scale.
+struct Scratch {
+    vmu: Vec<u32>,
+    va: Vec<u32>,
+    vb: Vec<u32>,
+    pad: Vec<u32>,
+    ha: Vec<u32>,
+    hb: Vec<u32>,
+    hc: Vec<u32>,
+}
+
+impl Scratch {
+    fn new(w: usize, half: usize) -> Scratch {
+        Scratch {
+            vmu: vec![0; w],
+            va: vec![0; w],
+            vb: vec![0; w],
+            pad: vec![0; w + 2 * half],
+            ha: vec![0; w],
+            hb: vec![0; w],
+            hc: vec![0; w],
+        }
+    }
+}
+
+/// Reference statistics of row `i`: μ₁ and σ₁² per pixel, and the row's denominator terms
+/// (log part, count of pixels below the noise floor).
+#[allow(clippy::too_many_arguments)]
+fn ref_row(
+    k: &Kernels,
+    img: &Img,
+    scale: usize,
+    bd: u8,
+    i: usize,
+    t: &mut Scratch,
+    mu1: &mut [u32],
+    s1: &mut [i32],
+) -> (i64, i64) {
+    let f = FILTERS[scale];
+    let half = f.len() / 2;
+    let vs = vertical_shifts(scale, bd);
+    let vert = if scale == 0 && bd == 8 {
+        k.vert_ref32
+    } else {
+        k.vert_ref64
+    };
+    let table = log2_table();
+    let rows = img.rows(i, f.len());
+    vert(&rows, f, vs, &mut t.vmu, &mut t.va);
+    pad_row(&t.vmu, half, &mut t.pad);
+    (k.horiz_u32)(&t.pad, f, mu1);
+    pad_row(&t.va, half, &mut t.pad);
+    (k.horiz_q16)(&t.pad, f, &mut t.ha);
+    let (mut den_log, mut den_non_log) = (0i64, 0i64);
+    for ((s, &m), &xx) in s1.iter_mut().zip(mu1.iter()).zip(&t.ha) {
+        let mu_sq = ((m as u64 * m as u64 + (1 << 31)) >> 32) as u32;
+        let v = xx.wrapping_sub(mu_sq) as i32;
+        *s = v;
+        if v >= SIGMA_NSQ {
+            den_log += log2_32(table, (SIGMA_NSQ + v) as u32) - 2048 * 17;
+        } else {
+            den_non_log += 1;
+        }
+    }
+    (den_log, den_non_log)
+}
+
+/// Vertical + horizontal filtering of the ref-side statistics for one scale.
+fn ref_scale(k: &Kernels, img: Img<'static>, scale: usize, bit_depth: u8) -> RefScale {
+    let (w, h) = (img.w, img.h);
+    let mut t = Scratch::new(w, FILTERS[scale].len() / 2);
+    let mut mu1 = vec![0u32; w * h];
+    let mut sigma1_sq = vec![0i32; w * h];
+    let (mut den_log, mut den_non_log) = (0i64, 0i64);
+    for i in 0..h {
+        let (a, b) = ref_row(
+            k,
+            &img,
+            scale,
+            bit_depth,
+            i,
+            &mut t,
+            &mut mu1[i * w..(i + 1) * w],
+            &mut sigma1_sq[i * w..(i + 1) * w],
+        );
+        den_log += a;
+        den_non_log += b;
+    }
+    RefScale {
+        img,
+        mu1,
+        sigma1_sq,
+        den_log,
+        den_non_log,
+    }
+}
+
+impl VifRef {
+    /// Prepares a reference luma plane of `bit_depth` (8..=16) bits.
+    pub fn new(luma: &Plane, bit_depth: u8) -> VifRef {
+        VifRef::with_kernels(luma, bit_depth, &Kernels::get())
+    }
+
+    pub fn with_kernels(luma: &Plane, bit_depth: u8, k: &Kernels) -> VifRef {
+        let mut img = Some(Img {
+            w: luma.width,
+            h: luma.height,
+            data: luma.data.clone().into(),
+        });
+        let mut scales = Vec::with_capacity(4);
+        for scale in 0..4 {
+            let cur = img.take().expect("pyramid level");
+            img = (scale < 3).then(|| downsample(k, &cur, scale, bit_depth));
+            scales.push(ref_scale(k, cur, scale, bit_depth));
+        }
+        VifRef { bit_depth, scales }
+    }
+
+    pub fn width(&self) -> usize {
+        self.scales[0].img.w
+    }
+
+    pub fn height(&self) -> usize {
+        self.scales[0].img.h
+    }
+
+    pub fn bit_depth(&self) -> u8 {
+        self.bit_depth
+    }
+}
+
+/// Distorted-side numerator terms of row `i` (log part, non-log sum), given the reference's
+/// μ₁ and σ₁² for that row.
+#[allow(clippy::too_many_arguments)]
+fn dist_row(
+    k: &Kernels,
+    rimg: &Img,
+    dimg: &Img,
+    scale: usize,
+    bd: u8,
+    egl: f64,
+    i: usize,
+    t: &mut Scratch,
+    mu1: &[u32],
+    s1row: &[i32],
+) -> (i64, i64) {
+    let f = FILTERS[scale];
+    let half = f.len() / 2;
+    let vs = vertical_shifts(scale, bd);
+    let vert = if scale == 0 && bd == 8 {
+        k.vert_dist32
+    } else {
+        k.vert_dist64
+    };
+    let w = dimg.w;
+    let rrows = rimg.rows(i, f.len());
+    let drows = dimg.rows(i, f.len());
+    vert(&rrows, &drows, f, vs, &mut t.vmu, &mut t.va, &mut t.vb);
+    pad_row(&t.vmu, half, &mut t.pad);
+    (k.horiz_u32)(&t.pad, f, &mut t.hc);
+    pad_row(&t.va, half, &mut t.pad);
+    (k.horiz_q16)(&t.pad, f, &mut t.ha);
+    pad_row(&t.vb, half, &mut t.pad);
+    (k.horiz_q16)(&t.pad, f, &mut t.hb);
+    let (mu2, yy, xy) = (&t.hc, &mut t.ha, &mut t.hb);
+    // Pass 1 (vectorisable): σ₂² and σ₁₂ in place of yy and xy, and the non-log sum.
+    let mut non_log = 0i64;
+    for j in 0..w {
+        let m2 = mu2[j] as u64;
+        let mu2_sq = ((m2 * m2 + (1 << 31)) >> 32) as u32;
+        let mu1_mu2 = ((mu1[j] as u64 * m2 + (1 << 31)) >> 32) as u32;
+        let sigma2_sq = (yy[j].wrapping_sub(mu2_sq) as i32).max(0);
+        let sigma12 = xy[j].wrapping_sub(mu1_mu2) as i32;
+        non_log += if s1row[j] < SIGMA_NSQ {
+            sigma2_sq as i64
+        } else {
+            0
+        };
+        yy[j] = sigma2_sq as u32;
+        xy[j] = sigma12 as u32;
+    }
+    // Pass 2: the log terms, only where they apply.
+    let num_log = (k.log_terms)(s1row, yy, xy, egl);
+    (num_log, non_log)
+}
+
+/// libvmaf's float num and den of one scale from the integer accumulators.
+fn num_den(num_log: i64, num_non_log: i64, den_log: i64, den_non_log: i64) -> (f32, f32) {
+    let non = den_non_log as f64;
+    let num = num_log as f64 / 2048.0 + (non - (num_non_log as f64 / 16384.0) / 65025.0);
+    let den = den_log as f64 / 2048.0 + non;
+    (num as f32, den as f32)
+}
+
+/// Distorted-side statistics of one scale against a prepared reference scale.
+fn dist_scale(k: &Kernels, r: &RefScale, dimg: &Img, scale: usize, bd: u8, egl: f64) -> (f32, f32) {
+    let (w, h) = (dimg.w, dimg.h);
+    let mut t = Scratch::new(w, FILTERS[scale].len() / 2);
+    let (mut num_log, mut num_non_log) = (0i64, 0i64);
+    for i in 0..h {
+        let (a, b) = dist_row(
+            k,
+            &r.img,
+            dimg,
+            scale,
+            bd,
+            egl,
+            i,
+            &mut t,
+            &r.mu1[i * w..(i + 1) * w],
+            &r.sigma1_sq[i * w..(i + 1) * w],
+        );
+        num_log += a;
+        num_non_log += b;
+    }
+    num_den(num_log, num_non_log, r.den_log, r.den_non_log)
+}
+
+/// VIF of one pair without keeping the reference's statistics: reference and distorted rows are
+/// processed together, as libvmaf does. For a reference scored only once (the streaming
+/// scorer) this avoids storing and re-reading two frame-sized arrays; the result is identical
+/// to [`VifRef::new`] + [`score`].
+pub fn score_pair(reference: &Plane, dist: &Plane, bit_depth: u8, egl: f64) -> VifScore {
+    score_pair_with_kernels(reference, dist, bit_depth, egl, &Kernels::get())
+}
+
+pub fn score_pair_with_kernels(
+    reference: &Plane,
+    dist: &Plane,
+    bd: u8,
+    egl: f64,
+    k: &Kernels,
+) -> VifScore {
+    assert_eq!(
+        (dist.width, dist.height),
+        (reference.width, reference.height)
+    );
+    let mut rimg = Img {
+        w: reference.width,
+        h: reference.height,
+        data: (&reference.data[..]).into(),
+    };
+    let mut dimg = Img {
+        w: dist.width,
+        h: dist.height,
+        data: (&dist.data[..]).into(),
+    };
+    let mut out = VifScore::default();
+    for (scale, f) in FILTERS.iter().enumerate() {
+        let (w, h) = (dimg.w, dimg.h);
+        let mut t = Scratch::new(w, f.len() / 2);
+        let mut mu1 = vec![0u32; w];
+        let mut s1 = vec![0i32; w];
+        let (mut nl, mut nn, mut dl, mut dn) = (0i64, 0i64, 0i64, 0i64);
+        for i in 0..h {
+            let (a, b) = ref_row(k, &rimg, scale, bd, i, &mut t, &mut mu1, &mut s1);
+            dl += a;
+            dn += b;
+            let (a, b) = dist_row(k, &rimg, &dimg, scale, bd, egl, i, &mut t, &mu1, &s1);
+            nl += a;
+            nn += b;
+        }
+        let (num, den) = num_den(nl, nn, dl, dn);
+        out.num[scale] = num as f64;
+        out.den[scale] = den as f64;
+        out.scales[scale] = (num / den) as f64;
+        if scale < 3 {
+            rimg = downsample(k, &rimg, scale, bd);
+            dimg = downsample(k, &dimg, scale, bd);
+        }
+    }
+    out
+}
+
+/// Scores a distorted luma plane against a prepared reference. `egl` is the enhancement gain
+/// limit (`vif_enhn_gain_limit`, ≥ 1; [`DEFAULT_ENHN_GAIN_LIMIT`] unless the model says).
+///
+/// The plane must have the reference's size (the engine checks this before calling).
+pub fn score(r: &VifRef, dist: &Plane, egl: f64) -> VifScore {
+    score_with_kernels(r, dist, egl, &Kernels::get())
+}
+
+pub fn score_with_kernels(r: &VifRef, dist: &Plane, egl: f64, k: &Kernels) -> VifScore {
+    assert_eq!((dist.width, dist.height), (r.width(), r.height()));
+    let mut img = Img {
+        w: dist.width,
+        h: dist.height,
+        data: (&dist.data[..]).into(),
+    };
+    let mut out = VifScore::default();
+    for scale in 0..4 {
+        let (num, den) = dist_scale(k, &r.scales[scale], &img, scale, r.bit_depth, egl);
+        out.num[scale] = num as f64;
+        out.den[scale] = den as f64;
+        out.scales[scale] = (num / den) as f64;
+        if scale < 3 {
+            img = downsample(k, &img, scale, r.bit_depth);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct XorShift(u64);
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    fn plane(w: usize, h: usize, bd: u8, seed: u64) -> Plane {
+        let mut rng = XorShift(seed);
+        let mut p = Plane::new(w, h);
+        for (i, v) in p.data.iter_mut().enumerate() {
+            let smooth = ((i % w) * 3 + (i / w) * 2) as u64;
+            *v = ((smooth + rng.next() % 64) % (1 << bd)) as u16;
+        }
+        p
+    }
+
+    fn random_rows(rng: &mut XorShift, n: usize, w: usize, max: u64) -> Vec<Vec<u16>> {
+        (0..n)
+            .map(|_| (0..w).map(|_| (rng.next() % max) as u16).collect())
+            .collect()
+    }
+
+    macro_rules! simd_matches_scalar {
+        ($name:ident, $level:expr) => {
+            #[test]
+            fn $name() {
+                if CpuLevel::get() < $level {
+                    return;
+                }
+                let (s, v) = (Kernels::SCALAR, Kernels::for_level($level));
+                let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+                let shifts = [
+                    vertical_shifts(0, 8),
+                    vertical_shifts(0, 10),
+                    vertical_shifts(1, 8),
+                ];
+                for &w in &[1usize, 7, 16, 33, 100] {
+                    for (fi, f) in FILTERS.iter().enumerate() {
+                        let vs = shifts[fi % 3];
+                        // 8-bit samples for the u32 kernels, 16-bit for the others.
+                        for (max, narrow) in [(256u64, true), (65536, false)] {
+                            let rows = random_rows(&mut rng, f.len(), w, max);
+                            let drows = random_rows(&mut rng, f.len(), w, max);
+                            let r: Vec<&[u16]> = rows.iter().map(|r| &r[..]).collect();
+                            let d: Vec<&[u16]> = drows.iter().map(|r| &r[..]).collect();
+                            let mut o: Vec<Vec<u32>> = vec![vec![0u32; w]; 6];
+                            let (vr, vd) = if narrow {
+                                ((s.vert_ref32, v.vert_ref32), (s.vert_dist32, v.vert_dist32))
+                            } else {
+                                ((s.vert_ref64, v.vert_ref64), (s.vert_dist64, v.vert_dist64))
+                            };
+                            let [a, b, c, d2, e, g] = &mut o[..] else {
+                                unreachable!()
+                            };
+                            (vr.0)(&r, f, vs, a, b);
+                            (vr.1)(&r, f, vs, d2, e);
+                            assert_eq!((&*a, &*b), (&*d2, &*e));
+                            (vd.0)(&r, &d, f, vs, a, b, c);
+                            (vd.1)(&r, &d, f, vs, d2, e, g);
+                            assert_eq!((&*a, &*b, &*c), (&*d2, &*e, &*g));
+                            (s.vert_mu)(&r, f, vs.mu_round, vs.mu_shift, a);
+                            (v.vert_mu)(&r, f, vs.mu_round, vs.mu_shift, d2);
+                            assert_eq!(a, d2);
+                        }
+                        let src: Vec<u32> = (0..w + f.len()).map(|_| rng.next() as u32).collect();
+                        let (mut a, mut b) = (vec![0u32; w], vec![0u32; w]);
+                        (s.horiz_u32)(&src, f, &mut a);
+                        (v.horiz_u32)(&src, f, &mut b);
+                        assert_eq!(a, b);
+                        (s.horiz_q16)(&src, f, &mut a);
+                        (v.horiz_q16)(&src, f, &mut b);
+                        assert_eq!(a, b);
+                        // The split-halves Q16 pass equals the plain 64-bit computation.
+                        for (j, &x) in a.iter().enumerate() {
+                            let want: u64 = f
+                                .iter()
+                                .enumerate()
+                                .map(|(k, &c)| c as u64 * src[j + k] as u64)
+                                .sum::<u64>();
+                            assert_eq!(x, ((want + 32768) >> 16) as u32);
+                        }
+                    }
+                }
+            }
+        };
+    }
+
+    simd_matches_scalar!(avx2_kernels_match_scalar, CpuLevel::Avx2);
+
+    #[test]
+    fn avx2_log_terms_match_scalar() {
+        if CpuLevel::get() < CpuLevel::Avx2 {
+            return;
+        }
+        let v = Kernels::for_level(CpuLevel::Avx2);
+        let mut rng = XorShift(12345);
+        for &n in &[0usize, 3, 4, 17, 1000] {
+            for &egl in &[100.0, 1.0, 2.5] {
+                // Mix of scales: around the noise floor, typical and large variances, and
+                // negative values (skipped lanes).
+                let gen = |rng: &mut XorShift| -> i32 {
+                    match rng.next() % 4 {
+                        0 => (rng.next() % 400_000) as i32 - 100_000,
+                        1 => (rng.next() % 50_000_000) as i32,
+                        2 => (rng.next() % 2_000_000_000) as i32,
+                        _ => SIGMA_NSQ + (rng.next() % 3) as i32 - 1,
+                    }
+                };
+                let s1: Vec<i32> = (0..n).map(|_| gen(&mut rng)).collect();
+                let s2: Vec<u32> = (0..n).map(|_| gen(&mut rng) as u32).collect();
+                let s12: Vec<u32> = (0..n).map(|_| gen(&mut rng) as u32).collect();
+                assert_eq!(
+                    log_terms_scalar(&s1, &s2, &s12, egl),
+                    (v.log_terms)(&s1, &s2, &s12, egl),
+                    "n={n} egl={egl}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn whole_vif_same_with_every_kernel_set() {
+        for &(w, h, bd) in &[(64usize, 48usize, 8u8), (37, 29, 10)] {
+            let r = plane(w, h, bd, 1);
+            let d = plane(w, h, bd, 2);
+            let s = Kernels::SCALAR;
+            let v = Kernels::get();
+            let a = score_with_kernels(&VifRef::with_kernels(&r, bd, &s), &d, 100.0, &s);
+            let b = score_with_kernels(&VifRef::with_kernels(&r, bd, &v), &d, 100.0, &v);
+            assert_eq!(a, b);
+            let c = score_pair_with_kernels(&r, &d, bd, 100.0, &v);
+            assert_eq!(a, c);
+            let c = score_pair_with_kernels(&r, &d, bd, 1.0, &s);
+            let e = score_with_kernels(&VifRef::with_kernels(&r, bd, &v), &d, 1.0, &v);
+            assert_eq!(c, e);
+        }
+    }
+
+    #[test]
+    fn identical_frames_score_one() {
+        let r = plane(64, 64, 8, 3);
+        let s = score(&VifRef::new(&r, 8), &r, DEFAULT_ENHN_GAIN_LIMIT);
+        for v in s.scales {
+            assert!((v - 1.0).abs() < 1e-6, "{v}");
+        }
+    }
+
+    #[test]
+    fn filters_are_symmetric_and_sum_to_q16() {
+        for f in FILTERS {
+            assert!(f.iter().eq(f.iter().rev()));
+            assert_eq!(f.iter().map(|&c| c as u32).sum::<u32>(), 65536);
+        }
+    }
+
+    #[test]
+    fn log2_table_matches_log2() {
+        let t = log2_table();
+        assert_eq!(t[32768], 15 * 2048);
+        assert_eq!(t[65535], ((65535f64).log2() * 2048.0).round() as u16);
+        assert_eq!(log2_32(t, 1 << 20), 20 * 2048);
+    }
+
+    #[test]
+    fn mirror_reflects_without_repeating_edges() {
+        assert_eq!(mirror(-1, 10), 1);
+        assert_eq!(mirror(-8, 10), 8);
+        assert_eq!(mirror(10, 10), 8);
+        assert_eq!(mirror(11, 10), 7);
+        assert_eq!(mirror(5, 10), 5);
+    }
+}
