@@ -16,6 +16,9 @@ mod vmafpeer;
 mod y4m;
 
 use criterion::{Criterion, SamplingMode, Throughput};
+use pertitle::quality::{Engine, EngineConfig, PreparedRef, VideoScorer};
+use pertitle::Frame;
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -44,13 +47,24 @@ fn median(v: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// One reference clip and its libx264-distorted versions, decoded, in memory.
+/// One reference clip and its libx264-distorted versions, decoded, in memory: as 8-bit planes
+/// for libvmaf and as `pertitle::Frame`s (u16 samples) for pertitle, so neither side pays for a
+/// conversion inside the timed loop.
 struct Set {
     w: usize,
     h: usize,
     reference: Vec<Vec<u8>>,
     /// One per CRF in `CRFS`.
     distorted: Vec<Vec<Vec<u8>>>,
+    ref_frames: Vec<Frame>,
+    dist_frames: Vec<Vec<Frame>>,
+}
+
+fn frames_of(data: &[Vec<u8>], w: usize, h: usize) -> Vec<Frame> {
+    data.iter()
+        .enumerate()
+        .map(|(i, d)| y4m::to_frame(d, w, h, i as u64))
+        .collect()
 }
 
 fn distorted_y4m(reference: &Path, crf: u32) -> PathBuf {
@@ -94,7 +108,7 @@ fn load(w: usize, h: usize, frames: u64) -> Set {
     let clip = clips::y4m("quality", w, h, 24, frames);
     let (rw, rh, reference) = y4m::read_all(&clip.path, frames as usize);
     assert_eq!((rw, rh), (w, h));
-    let distorted = CRFS
+    let distorted: Vec<Vec<Vec<u8>>> = CRFS
         .iter()
         .map(|&c| {
             let (dw, dh, d) = y4m::read_all(&distorted_y4m(&clip.path, c), frames as usize);
@@ -102,12 +116,77 @@ fn load(w: usize, h: usize, frames: u64) -> Set {
             d
         })
         .collect();
+    let ref_frames = frames_of(&reference, w, h);
+    let dist_frames = distorted.iter().map(|d| frames_of(d, w, h)).collect();
     Set {
         w,
         h,
         reference,
         distorted,
+        ref_frames,
+        dist_frames,
     }
+}
+
+fn engine(threads: usize) -> Engine {
+    Engine::new(EngineConfig {
+        threads,
+        ..EngineConfig::default()
+    })
+    .expect("pertitle engine")
+}
+
+/// pertitle's streaming scorer over one (reference, distorted) sequence; returns the mean VMAF.
+/// Frames are pushed by value as a decoder hands them over; the clones stand in for that copy
+/// (libvmaf's side copies each frame into its own picture likewise).
+fn pertitle_run(engine: &Engine, refs: &[Frame], dist: &[Frame]) -> f64 {
+    let mut s = VideoScorer::new(engine);
+    for (r, d) in refs.iter().zip(dist) {
+        s.push(r.clone(), d.clone()).expect("pertitle score");
+    }
+    s.finish()
+        .expect("pertitle score")
+        .mean_vmaf()
+        .expect("pertitle vmaf")
+}
+
+/// Six distorted sequences against one reference with the prepared-reference API: reference
+/// frames are prepared once (a batch at a time, in parallel), then every (prepared frame,
+/// distorted version) pair is scored in parallel. Returns the six mean VMAFs.
+fn pertitle_six(engine: &Engine, refs: &[Frame], dists: &[Vec<Frame>], batch: usize) -> Vec<f64> {
+    let mut sums = vec![0.0; dists.len()];
+    let mut preparer = engine.ref_preparer();
+    let mut score = |ready: Vec<PreparedRef>| {
+        let scores: Vec<(usize, f64)> = engine.install(|| {
+            ready
+                .par_iter()
+                .flat_map(|p| (0..dists.len()).into_par_iter().map(move |k| (p, k)))
+                .map(|(p, k)| {
+                    let d = &dists[k][p.index() as usize];
+                    let s = engine.score(p, d).expect("pertitle score");
+                    (k, s.vmaf.expect("pertitle vmaf"))
+                })
+                .collect()
+        });
+        for (k, v) in scores {
+            sums[k] += v;
+        }
+    };
+    for chunk in refs.chunks(batch) {
+        let prepared: Vec<_> = engine.install(|| {
+            chunk
+                .par_iter()
+                .map(|f| engine.prepare(f.clone()).expect("prepare"))
+                .collect()
+        });
+        let mut ready = Vec::new();
+        for r in prepared {
+            ready.extend(preparer.push_prepared(r).expect("prepare"));
+        }
+        score(ready);
+    }
+    score(preparer.finish().into_iter().collect());
+    sums.iter().map(|s| s / refs.len() as f64).collect()
 }
 
 /// libvmaf over one (reference, distorted) sequence; returns the mean VMAF.
@@ -149,11 +228,28 @@ fn bench_size(c: &mut Criterion, label: &str, set: &Set, sanity: &mut Vec<String
             })
         });
     }
+    for t in [1usize, 2] {
+        let key = format!("{label}/pair/pertitle/{t}t");
+        let e = engine(t);
+        let dist = &set.dist_frames[PAIR];
+        g.bench_function(format!("pertitle/{t}t"), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    std::hint::black_box(pertitle_run(&e, &set.ref_frames, dist));
+                }
+                let d = start.elapsed();
+                record(&key, d.as_secs_f64() / iters as f64);
+                d
+            })
+        });
+    }
     g.finish();
     sanity.push(format!(
-        "{label} crf {}: libvmaf mean VMAF {:.4}",
+        "{label} crf {}: mean VMAF libvmaf {:.4}, pertitle {:.4}",
         CRFS[PAIR],
-        libvmaf_run(set, pair, 0)
+        libvmaf_run(set, pair, 0),
+        pertitle_run(&engine(2), &set.ref_frames, &set.dist_frames[PAIR])
     ));
 
     let mut g = c.benchmark_group(format!("vmaf_{label}_six"));
@@ -173,7 +269,35 @@ fn bench_size(c: &mut Criterion, label: &str, set: &Set, sanity: &mut Vec<String
             d
         })
     });
+    let key = format!("{label}/six/pertitle/2t");
+    let e = engine(2);
+    g.bench_function("pertitle/2t prepared x6", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                std::hint::black_box(pertitle_six(&e, &set.ref_frames, &set.dist_frames, 4));
+            }
+            let d = start.elapsed();
+            record(&key, d.as_secs_f64() / iters as f64);
+            d
+        })
+    });
     g.finish();
+    let six = pertitle_six(&e, &set.ref_frames, &set.dist_frames, 4);
+    let lib: Vec<f64> = set
+        .distorted
+        .iter()
+        .map(|d| libvmaf_run(set, d, 0))
+        .collect();
+    let worst = six
+        .iter()
+        .zip(&lib)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    sanity.push(format!(
+        "{label} six versions (CRF {:?}): max |Δ mean VMAF| pertitle vs libvmaf {worst:.5}",
+        CRFS
+    ));
 }
 
 fn main() {
