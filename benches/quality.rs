@@ -211,7 +211,7 @@ fn libvmaf_threads(t: usize) -> u32 {
 fn bench_size(c: &mut Criterion, label: &str, set: &Set, sanity: &mut Vec<String>) {
     let n = set.reference.len() as u64;
     let pair = &set.distorted[PAIR];
-    let mut g = c.benchmark_group(format!("vmaf_{label}"));
+    let mut g = c.benchmark_group(format!("vmaf_{label}_{n}f"));
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(n));
     for t in [1usize, 2] {
@@ -252,7 +252,7 @@ fn bench_size(c: &mut Criterion, label: &str, set: &Set, sanity: &mut Vec<String
         pertitle_run(&engine(2), &set.ref_frames, &set.dist_frames[PAIR])
     ));
 
-    let mut g = c.benchmark_group(format!("vmaf_{label}_six"));
+    let mut g = c.benchmark_group(format!("vmaf_{label}_{n}f_six"));
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(n * CRFS.len() as u64));
     let key = format!("{label}/six/libvmaf/2t");
