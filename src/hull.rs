@@ -44,7 +44,7 @@ pub fn upper_hull_by(points: &[Point], quality: impl Fn(&Point) -> f64) -> Vec<u
     // Pareto filter: keep a point only when its quality beats everything cheaper or as cheap.
     let mut front: Vec<usize> = Vec::with_capacity(idx.len());
     for i in idx {
-        if front.last().map_or(true, |&l| q[i] > q[l]) {
+        if front.last().is_none_or(|&l| q[i] > q[l]) {
             front.push(i);
         }
     }

@@ -546,7 +546,7 @@ trait OptLe {
 }
 impl OptLe for Option<u32> {
     fn is_none_or_le(&self, v: u32) -> bool {
-        self.map_or(true, |m| m <= v)
+        self.is_none_or(|m| m <= v)
     }
 }
 trait OptLt {
@@ -554,7 +554,7 @@ trait OptLt {
 }
 impl OptLt for Option<&(f64, Placed)> {
     fn is_none_or_lt(&self, q: f64) -> bool {
-        self.map_or(true, |(b, _)| *b < q)
+        self.is_none_or(|(b, _)| *b < q)
     }
 }
 
@@ -634,7 +634,7 @@ fn pareto(pts: &[Point], metric: Metric) -> Vec<usize> {
     for i in idx {
         if out
             .last()
-            .map_or(true, |&l| metric.of(&pts[i]) > metric.of(&pts[l]))
+            .is_none_or(|&l| metric.of(&pts[i]) > metric.of(&pts[l]))
         {
             out.push(i);
         }

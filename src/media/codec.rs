@@ -91,6 +91,38 @@ pub struct StreamParams {
     pub extradata: Vec<u8>,
 }
 
+/// The config's options plus what makes the encoder reproducible. libx264's AVX-512 paths gave
+/// bitstreams that depended on the calling thread (measured: the same encode differed by a few
+/// bytes between a fresh thread and the main thread, never within one thread); x264's own
+/// `cpu-independent=1` ("ensure exact reproducibility across different CPUs") removes that, and
+/// makes a content-addressed result valid on any machine. Added unless the user set it.
+fn deterministic_options(cfg: &EncoderConfig) -> Vec<(String, String)> {
+    let mut opts = cfg.options.clone();
+    if cfg.codec == "libx264" {
+        match opts.iter_mut().find(|(k, _)| k == "x264-params") {
+            Some((_, v)) if v.contains("cpu-independent") => {}
+            Some((_, v)) if v.is_empty() => *v = "cpu-independent=1".into(),
+            Some((_, v)) => v.push_str(":cpu-independent=1"),
+            None => opts.push(("x264-params".into(), "cpu-independent=1".into())),
+        }
+    }
+    opts
+}
+
+/// Identifies the encoder's library build for cache keys: the encoder name and libavcodec's
+/// version (distributions rebuild the encoder wrappers with it). Another build may produce other
+/// bitstreams, so its results must not be reused.
+pub fn encoder_build(name: &str) -> String {
+    // SAFETY: a plain version query with no arguments.
+    let v = unsafe { ffi::avcodec_version() };
+    format!(
+        "{name} libavcodec {}.{}.{}",
+        v >> 16,
+        (v >> 8) & 0xff,
+        v & 0xff
+    )
+}
+
 /// Whether this FFmpeg build has a video encoder called `name`.
 pub fn encoder_available(name: &str) -> bool {
     super::init();
@@ -292,7 +324,7 @@ impl Encoder {
                 }
                 set_opt(obj, name, "preset", p)?;
             }
-            for (k, v) in &cfg.options {
+            for (k, v) in &deterministic_options(cfg) {
                 set_opt(obj, name, k, v)?;
             }
             let r = ffi::avcodec_open2(c, codec, std::ptr::null_mut());

@@ -219,13 +219,26 @@ pub(crate) fn copy_to_av(frame: &Frame, dst: &mut ff::frame::Video) {
         for y in 0..plane.height {
             let row = &mut data[y * stride..];
             let src = plane.row(y);
+            // The row's alignment padding is filled too (replicating the last sample): encoders
+            // may read past the width (SIMD), and uninitialised padding made libx264's output
+            // depend on what the allocator had left there, i.e. on the thread's history.
+            let n = stride.min(row.len());
+            let row = &mut row[..n];
             if deep {
                 for (x, &s) in src.iter().enumerate() {
                     row[2 * x..2 * x + 2].copy_from_slice(&s.to_le_bytes());
                 }
+                let last = src.last().copied().unwrap_or(0).to_le_bytes();
+                for px in row[2 * src.len()..].chunks_exact_mut(2) {
+                    px.copy_from_slice(&last);
+                }
             } else {
                 for (o, &s) in row.iter_mut().zip(src) {
                     *o = s as u8;
+                }
+                let last = src.last().copied().unwrap_or(0) as u8;
+                for o in &mut row[src.len()..] {
+                    *o = last;
                 }
             }
         }

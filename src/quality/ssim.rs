@@ -591,7 +591,11 @@ mod tests {
             let f = 2 + (xorshift(&mut s) % 9) as usize;
             let w = 2 * f + (xorshift(&mut s) % 90) as usize;
             let h = 2 * f + (xorshift(&mut s) % 90) as usize;
-            let bd = if xorshift(&mut s) % 2 == 0 { 8 } else { 10 };
+            let bd = if xorshift(&mut s).is_multiple_of(2) {
+                8
+            } else {
+                10
+            };
             let mut p = Plane::new(w, h);
             for v in p.data.iter_mut() {
                 *v = (xorshift(&mut s) % (1 << bd)) as u16;

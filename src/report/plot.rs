@@ -723,10 +723,10 @@ fn decimate(values: &[f64], max: usize) -> Vec<(usize, f64)> {
         let mut lo: Option<(usize, f64)> = None;
         let mut hi: Option<(usize, f64)> = None;
         for p in chunk {
-            if lo.map_or(true, |l| p.1 < l.1) {
+            if lo.is_none_or(|l| p.1 < l.1) {
                 lo = Some(p);
             }
-            if hi.map_or(true, |h| p.1 > h.1) {
+            if hi.is_none_or(|h| p.1 > h.1) {
                 hi = Some(p);
             }
         }

@@ -487,8 +487,14 @@ fn model_by_path_scores_like_builtin() {
 #[test]
 #[ignore]
 fn speed_report() {
+    for (w, h) in [(1920usize, 1080usize), (1280, 720)] {
+        speed_report_at(w, h);
+    }
+}
+
+fn speed_report_at(w: usize, h: usize) {
     use std::time::Instant;
-    let (refs, dists) = clip(1920, 1080, 8, 6, Some(MID));
+    let (refs, dists) = clip(w, h, 8, 6, Some(MID));
     for threads in [1u32, 2] {
         let t = Instant::now();
         let mut v = Libvmaf::new(if threads == 1 { 0 } else { threads });
@@ -531,7 +537,7 @@ fn speed_report() {
         let t_score = t.elapsed().as_secs_f64();
         let per_stream = 6.0 * refs.len() as f64 / (t_prep + t_score);
         eprintln!(
-            "SPEED 1080p threads={threads}: libvmaf {lib:.2} fps, pertitle {ours:.2} fps ({:.2}x); \
+            "SPEED {w}x{h} threads={threads}: libvmaf {lib:.2} fps, pertitle {ours:.2} fps ({:.2}x); \
              prepared-ref 6 streams {per_stream:.2} fps/stream ({:.2}x); prep {:.3}s score {:.3}s",
             ours / lib,
             per_stream / lib,
@@ -678,4 +684,40 @@ fn first_frame_rule_does_not_depend_on_frame_numbers() {
     assert_eq!(a.vmaf(), b.vmaf());
     assert_eq!(b.frames[0].features.as_ref().unwrap().motion2, 0.0);
     assert_eq!(b.frames[0].index, 10);
+}
+
+/// Encodes and decodes a clip with libx264 (in-process, the media layer) at one CRF.
+fn x264_roundtrip(frames: &[Frame], crf: f64) -> Vec<Frame> {
+    use pertitle::media::{Decoder, Encoder, EncoderConfig};
+    let mut cfg = EncoderConfig::crf("libx264", frames[0].format, (24, 1), crf);
+    cfg.preset = Some("veryfast".into());
+    let mut enc = Encoder::new(&cfg).expect("libx264 encoder");
+    let mut packets = Vec::new();
+    for f in frames {
+        packets.extend(enc.encode(f).expect("encode"));
+    }
+    packets.extend(enc.finish().expect("finish"));
+    let mut dec = Decoder::new(&enc.stream_params()).expect("decoder");
+    let mut out = Vec::new();
+    for p in &packets {
+        out.extend(dec.decode(p).expect("decode"));
+    }
+    out.extend(dec.flush().expect("flush"));
+    assert_eq!(out.len(), frames.len());
+    out
+}
+
+#[test]
+fn vmaf_on_x264_encodes_matches_libvmaf() {
+    let (refs, _) = clip(1280, 720, 8, 4, None);
+    for (name, crf) in [("high", 18.0), ("mid", 30.0), ("low", 45.0)] {
+        let dists = x264_roundtrip(&refs, crf);
+        compare_with_libvmaf(&format!("1280x720 x264 crf{crf} ({name})"), &refs, &dists);
+    }
+    let (refs, _) = clip(1920, 1080, 8, 2, None);
+    let dists = x264_roundtrip(&refs, 30.0);
+    compare_with_libvmaf("1920x1080 x264 crf30", &refs, &dists);
+    let (refs, _) = clip(640, 360, 10, 3, None);
+    let dists = x264_roundtrip(&refs, 30.0);
+    compare_with_libvmaf("640x360 10-bit x264 crf30", &refs, &dists);
 }

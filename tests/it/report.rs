@@ -87,7 +87,7 @@ pub fn hull_of(points: &[Point], metric: Metric) -> Vec<(f64, f64)> {
 fn sample_rungs(points: &[Point], hull: &[(f64, f64)]) -> Vec<RungMark> {
     let mut rungs: Vec<RungMark> = Vec::new();
     for &(k, q) in hull.iter().rev() {
-        if rungs.last().map_or(true, |r| r.quality - q >= 5.0) && q <= 96.0 {
+        if rungs.last().is_none_or(|r| r.quality - q >= 5.0) && q <= 96.0 {
             let p = points.iter().find(|p| p.kbps == k).unwrap();
             rungs.push(RungMark {
                 width: p.width,

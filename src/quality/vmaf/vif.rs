@@ -576,13 +576,229 @@ mod avx2_t {
     kernel_bodies!(target_feature(enable = "avx2,fma"));
 }
 
+/// The 16-bit multiply-add kernels apply to symmetric filters with coefficients below 2^15
+/// and second moments stored unshifted (8-bit samples at scale 0, the only use of the 32-bit
+/// kernels).
+#[cfg(target_arch = "x86_64")]
+fn madd_ok(f: &[u16], s: VShift) -> bool {
+    s.sq_shift == 0
+        && s.sq_round == 0
+        && f.iter().all(|&c| c < 32768)
+        && f.iter().eq(f.iter().rev())
+}
+
+/// AVX2 vertical passes for 8-bit samples with `vpmaddwd`: products of two 8-bit samples fit
+/// 16 bits exactly; biased by −2^15 they fit i16, and each `vpmaddwd` with (c, c) sums a
+/// symmetric pair of taps. The bias adds up to 2^15·Σc = 2^31 over all taps, added back at
+/// the end; sums wrap in u32 and the true sums are below 2^32, so results are exact.
+#[cfg(target_arch = "x86_64")]
+mod madd {
+    use super::VShift;
+    use std::arch::x86_64::*;
+
+    #[inline(always)]
+    unsafe fn ld(r: &[u16], j: usize) -> __m256i {
+        debug_assert!(j + 16 <= r.len());
+        _mm256_loadu_si256(r.as_ptr().add(j) as *const __m256i)
+    }
+
+    /// Stores interleaved accumulators (lanes 0-3/8-11 in `lo`, 4-7/12-15 in `hi`) in order,
+    /// after (x + round) >> shift.
+    #[inline(always)]
+    unsafe fn store(out: &mut [u32], j: usize, lo: __m256i, hi: __m256i, round: u32, shift: u32) {
+        let r = _mm256_set1_epi32(round as i32);
+        let sh = _mm_cvtsi32_si128(shift as i32);
+        let lo = _mm256_srl_epi32(_mm256_add_epi32(lo, r), sh);
+        let hi = _mm256_srl_epi32(_mm256_add_epi32(hi, r), sh);
+        let a = _mm256_permute2x128_si256(lo, hi, 0x20);
+        let b = _mm256_permute2x128_si256(lo, hi, 0x31);
+        _mm256_storeu_si256(out.as_mut_ptr().add(j) as *mut __m256i, a);
+        _mm256_storeu_si256(out.as_mut_ptr().add(j + 8) as *mut __m256i, b);
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn vert_ref32(
+        rows: &[&[u16]],
+        f: &[u16],
+        s: VShift,
+        mu: &mut [u32],
+        sq: &mut [u32],
+    ) {
+        let w = mu.len();
+        let t = f.len();
+        let half = t / 2;
+        let bias = _mm256_set1_epi16(i16::MIN);
+        let zero = _mm256_setzero_si256();
+        let mut j = 0;
+        while j + 16 <= w {
+            let (mut ml, mut mh) = (zero, zero);
+            let (mut ql, mut qh) = (zero, zero);
+            for k in 0..=half {
+                let c = f[k] as i32;
+                let cc = _mm256_set1_epi32(c | (c << 16));
+                let a = ld(rows[k], j);
+                let b = if k == half {
+                    zero
+                } else {
+                    ld(rows[t - 1 - k], j)
+                };
+                ml = _mm256_add_epi32(ml, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), cc));
+                mh = _mm256_add_epi32(mh, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), cc));
+                let pa = _mm256_xor_si256(_mm256_mullo_epi16(a, a), bias);
+                let pb = if k == half {
+                    zero
+                } else {
+                    _mm256_xor_si256(_mm256_mullo_epi16(b, b), bias)
+                };
+                ql = _mm256_add_epi32(ql, _mm256_madd_epi16(_mm256_unpacklo_epi16(pa, pb), cc));
+                qh = _mm256_add_epi32(qh, _mm256_madd_epi16(_mm256_unpackhi_epi16(pa, pb), cc));
+            }
+            let fix = _mm256_set1_epi32(i32::MIN); // + 2^31 (mod 2^32)
+            store(mu, j, ml, mh, s.mu_round, s.mu_shift);
+            store(
+                sq,
+                j,
+                _mm256_add_epi32(ql, fix),
+                _mm256_add_epi32(qh, fix),
+                0,
+                0,
+            );
+            j += 16;
+        }
+        if j < w {
+            let tail: Vec<&[u16]> = rows.iter().map(|r| &r[j..w]).collect();
+            super::scalar::vert_ref32(&tail, f, s, &mut mu[j..], &mut sq[j..]);
+        }
+    }
+
+    /// Horizontal Q16 pass with `vpmaddwd`: the 16-bit halves of a symmetric pair of taps are
+    /// blended into one (i16, i16) lane, biased by −2^15, and multiplied-added with (c, c); the
+    /// centre tap uses a 32-bit multiply. Same halves arithmetic as the portable kernel.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
+        let w = out.len();
+        let t = f.len();
+        let half = t / 2;
+        let bias = _mm256_set1_epi16(i16::MIN);
+        let low = _mm256_set1_epi32(0xffff);
+        let cc_center = _mm256_set1_epi32(f[half] as i32);
+        // Σ over the pairs of 2·c·2^15, removed by the bias.
+        let fix = _mm256_set1_epi32((32768u32.wrapping_mul(65536 - f[half] as u32)) as i32);
+        let round = _mm256_set1_epi32(32768);
+        let mut j = 0;
+        while j + 8 <= w {
+            let p = src.as_ptr().add(j);
+            let mut hi = fix;
+            let mut lo = fix;
+            for (k, &c) in f[..half].iter().enumerate() {
+                let c = c as i32;
+                let cc = _mm256_set1_epi32(c | (c << 16));
+                let a = _mm256_loadu_si256(p.add(k) as *const __m256i);
+                let b = _mm256_loadu_si256(p.add(t - 1 - k) as *const __m256i);
+                let h = _mm256_blend_epi16(_mm256_srli_epi32(a, 16), b, 0xAA);
+                let l = _mm256_blend_epi16(a, _mm256_slli_epi32(b, 16), 0xAA);
+                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_xor_si256(h, bias), cc));
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_xor_si256(l, bias), cc));
+            }
+            let a = _mm256_loadu_si256(p.add(half) as *const __m256i);
+            hi = _mm256_add_epi32(hi, _mm256_mullo_epi32(_mm256_srli_epi32(a, 16), cc_center));
+            lo = _mm256_add_epi32(lo, _mm256_mullo_epi32(_mm256_and_si256(a, low), cc_center));
+            let r = _mm256_add_epi32(hi, _mm256_srli_epi32(_mm256_add_epi32(lo, round), 16));
+            _mm256_storeu_si256(out.as_mut_ptr().add(j) as *mut __m256i, r);
+            j += 8;
+        }
+        if j < w {
+            super::scalar::horiz_q16(&src[j..], f, &mut out[j..]);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn vert_dist32(
+        rrows: &[&[u16]],
+        drows: &[&[u16]],
+        f: &[u16],
+        s: VShift,
+        mu: &mut [u32],
+        yy: &mut [u32],
+        xy: &mut [u32],
+    ) {
+        let w = mu.len();
+        let t = f.len();
+        let half = t / 2;
+        let bias = _mm256_set1_epi16(i16::MIN);
+        let zero = _mm256_setzero_si256();
+        let mut j = 0;
+        while j + 16 <= w {
+            let (mut ml, mut mh) = (zero, zero);
+            let (mut yl, mut yh) = (zero, zero);
+            let (mut xl, mut xh) = (zero, zero);
+            for k in 0..=half {
+                let c = f[k] as i32;
+                let cc = _mm256_set1_epi32(c | (c << 16));
+                let d0 = ld(drows[k], j);
+                let r0 = ld(rrows[k], j);
+                let (d1, r1) = if k == half {
+                    (zero, zero)
+                } else {
+                    (ld(drows[t - 1 - k], j), ld(rrows[t - 1 - k], j))
+                };
+                ml = _mm256_add_epi32(ml, _mm256_madd_epi16(_mm256_unpacklo_epi16(d0, d1), cc));
+                mh = _mm256_add_epi32(mh, _mm256_madd_epi16(_mm256_unpackhi_epi16(d0, d1), cc));
+                let p0 = _mm256_xor_si256(_mm256_mullo_epi16(d0, d0), bias);
+                let q0 = _mm256_xor_si256(_mm256_mullo_epi16(r0, d0), bias);
+                let (p1, q1) = if k == half {
+                    (zero, zero)
+                } else {
+                    (
+                        _mm256_xor_si256(_mm256_mullo_epi16(d1, d1), bias),
+                        _mm256_xor_si256(_mm256_mullo_epi16(r1, d1), bias),
+                    )
+                };
+                yl = _mm256_add_epi32(yl, _mm256_madd_epi16(_mm256_unpacklo_epi16(p0, p1), cc));
+                yh = _mm256_add_epi32(yh, _mm256_madd_epi16(_mm256_unpackhi_epi16(p0, p1), cc));
+                xl = _mm256_add_epi32(xl, _mm256_madd_epi16(_mm256_unpacklo_epi16(q0, q1), cc));
+                xh = _mm256_add_epi32(xh, _mm256_madd_epi16(_mm256_unpackhi_epi16(q0, q1), cc));
+            }
+            let fix = _mm256_set1_epi32(i32::MIN);
+            store(mu, j, ml, mh, s.mu_round, s.mu_shift);
+            store(
+                yy,
+                j,
+                _mm256_add_epi32(yl, fix),
+                _mm256_add_epi32(yh, fix),
+                0,
+                0,
+            );
+            store(
+                xy,
+                j,
+                _mm256_add_epi32(xl, fix),
+                _mm256_add_epi32(xh, fix),
+                0,
+                0,
+            );
+            j += 16;
+        }
+        if j < w {
+            let rt: Vec<&[u16]> = rrows.iter().map(|r| &r[j..w]).collect();
+            let dt: Vec<&[u16]> = drows.iter().map(|r| &r[j..w]).collect();
+            super::scalar::vert_dist32(&rt, &dt, f, s, &mut mu[j..], &mut yy[j..], &mut xy[j..]);
+        }
+    }
+}
+
 /// Safe entry points for the AVX2 build: only installed in `Kernels::AVX2`, which
 /// `Kernels::for_level` hands out only when runtime detection found AVX2.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::{avx2_t, VShift};
     pub fn vert_ref32(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-        unsafe { avx2_t::vert_ref32(r, f, s, mu, sq) }
+        if super::madd_ok(f, s) {
+            unsafe { super::madd::vert_ref32(r, f, s, mu, sq) }
+        } else {
+            unsafe { avx2_t::vert_ref32(r, f, s, mu, sq) }
+        }
     }
     pub fn vert_ref64(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
         unsafe { avx2_t::vert_ref64(r, f, s, mu, sq) }
@@ -597,7 +813,11 @@ mod avx2 {
         yy: &mut [u32],
         xy: &mut [u32],
     ) {
-        unsafe { avx2_t::vert_dist32(r, d, f, s, mu, yy, xy) }
+        if super::madd_ok(f, s) {
+            unsafe { super::madd::vert_dist32(r, d, f, s, mu, yy, xy) }
+        } else {
+            unsafe { avx2_t::vert_dist32(r, d, f, s, mu, yy, xy) }
+        }
     }
     #[allow(clippy::too_many_arguments)]
     pub fn vert_dist64(
@@ -618,7 +838,12 @@ mod avx2 {
         unsafe { avx2_t::horiz_u32(src, f, out) }
     }
     pub fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
-        unsafe { avx2_t::horiz_q16(src, f, out) }
+        let t = f.len();
+        if f.iter().eq(f.iter().rev()) && f[..t / 2].iter().all(|&c| c < 32768) {
+            unsafe { super::madd::horiz_q16(src, f, out) }
+        } else {
+            unsafe { avx2_t::horiz_q16(src, f, out) }
+        }
     }
 }
 
@@ -1104,6 +1329,7 @@ mod tests {
                 for &w in &[1usize, 7, 16, 33, 100] {
                     for (fi, f) in FILTERS.iter().enumerate() {
                         let vs = shifts[fi % 3];
+                        let vs_narrow = vertical_shifts(0, 8);
                         // 8-bit samples for the u32 kernels, 16-bit for the others.
                         for (max, narrow) in [(256u64, true), (65536, false)] {
                             let rows = random_rows(&mut rng, f.len(), w, max);
@@ -1116,6 +1342,7 @@ mod tests {
                             } else {
                                 ((s.vert_ref64, v.vert_ref64), (s.vert_dist64, v.vert_dist64))
                             };
+                            let vs = if narrow { vs_narrow } else { vs };
                             let [a, b, c, d2, e, g] = &mut o[..] else {
                                 unreachable!()
                             };

@@ -1,0 +1,181 @@
+//! `pertitle compare`: each codec's grid on one title, hulls compared with BD-rate.
+
+use super::args::{Cli, CompareArgs, ConstraintArgs};
+use super::common::{constraint_overrides, input_options, recipe_for, run_options, store_for};
+use super::progress::GridProgress;
+use super::{interrupt, UsageError};
+use anyhow::Result;
+use pertitle::bdrate::Method;
+use pertitle::job::{self, Input};
+use pertitle::recipe::Size;
+use pertitle::report::{self, compare_codecs};
+use pertitle::{fsutil, Metric, Point};
+use std::path::PathBuf;
+
+pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
+    if a.codecs.len() < 2 {
+        return Err(UsageError("--codecs: name at least two encoders to compare".into()).into());
+    }
+    if let Some(r) = &a.recipe {
+        if r.len() != a.codecs.len() {
+            return Err(UsageError(format!(
+                "--recipe: {} recipe(s) for {} codec(s); give one per codec, in the same order",
+                r.len(),
+                a.codecs.len()
+            ))
+            .into());
+        }
+    }
+    let input = match &a.input {
+        None => Input::Demo,
+        Some(p) => Input::File {
+            path: p.clone(),
+            options: input_options(&a.raw, false)?,
+        },
+    };
+    let out_dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(format!("{}-compare", input.title())));
+    fsutil::ensure_dir(&out_dir)?;
+    let store = store_for(a.cache.as_deref(), a.no_cache)?;
+    let opts = run_options(a.threads)?;
+    let mut o = constraint_overrides(&ConstraintArgs::default())?;
+    o.sizes = match &a.sizes {
+        Some(v) => Some(Size::parse_list(&v.join(","), "--sizes")?),
+        None => None,
+    };
+    let mut recipes = Vec::new();
+    for (i, codec) in a.codecs.iter().enumerate() {
+        let file = a.recipe.as_ref().map(|r| r[i].as_path());
+        let mut r = recipe_for(file, Some(codec), &o)?;
+        if file.is_some() && r.encoder.codec != *codec {
+            return Err(UsageError(format!(
+                "--recipe {}: is for {}, not {codec}",
+                r.encoder.codec, r.encoder.codec
+            ))
+            .into());
+        }
+        r.encoder.codec = codec.clone();
+        recipes.push(r);
+    }
+    // Same sizes for every codec: the first recipe's, resolved against the source.
+    let mut sets: Vec<(String, Vec<Point>)> = Vec::new();
+    let mut outcomes = Vec::new();
+    for r in &recipes {
+        if !cli.quiet {
+            eprintln!("{}:", r.encoder.codec);
+        }
+        let progress = GridProgress::new(cli.quiet || a.json);
+        let res = job::run(&input, r, a.frames, store.as_ref(), &opts, &|e| {
+            progress.event(e)
+        });
+        progress.finish();
+        let out = match res {
+            Err(pertitle::Error::Cancelled) if interrupt::requested() => {
+                eprintln!("pertitle: interrupted; finished points are kept in the store and will be reused");
+                std::process::exit(130);
+            }
+            r => r?,
+        };
+        sets.push((r.encoder.codec.clone(), out.points.clone()));
+        outcomes.push(out);
+    }
+    let cmp = compare_codecs(&sets, &[Metric::Vmaf, Metric::PsnrY], Method::Pchip)?;
+    let title = input.title();
+    let mut plots = cmp.render(&out_dir, &title)?;
+    let json = serde_json::to_string_pretty(&cmp)? + "\n";
+    fsutil::atomic_write(out_dir.join("compare.json"), json.as_bytes())?;
+    let first = &outcomes[0];
+    let mut points = Vec::new();
+    for o in &outcomes {
+        points.extend(o.points.iter().cloned());
+        let sub = out_dir.join(o.recipe.encoder.codec.replace('/', "_"));
+        job::write_outputs(&sub, o)?;
+    }
+    let mut hull: Vec<Point> = points.iter().filter(|p| p.on_hull).cloned().collect();
+    hull.sort_by(|a, b| a.codec.cmp(&b.codec).then(a.kbps.total_cmp(&b.kbps)));
+    let mut notes = vec![format!(
+        "BD-rate: {} against {}, PCHIP in log-rate over the overlapping quality range (negative = fewer bits).",
+        cmp.codecs[1..].join(", "),
+        cmp.reference
+    )];
+    notes.extend(outcomes.iter().flat_map(|o| {
+        o.ladder
+            .warnings
+            .iter()
+            .map(move |w| format!("{}: {w}", o.recipe.encoder.codec))
+    }));
+    plots.retain(|p| !p.png.is_empty());
+    let data = report::ReportData {
+        title: format!("{title}: {}", a.codecs.join(" vs ")),
+        source: vec![
+            ("Path".into(), first.source.path.clone()),
+            (
+                "Size".into(),
+                format!("{}x{}", first.source.width, first.source.height),
+            ),
+            ("Frames".into(), first.source.frames.to_string()),
+        ],
+        grid: outcomes
+            .iter()
+            .map(|o| {
+                let mut crf: Vec<f64> = o.points.iter().map(|p| p.crf).collect();
+                crf.sort_by(f64::total_cmp);
+                crf.dedup();
+                (
+                    o.recipe.encoder.codec.clone(),
+                    format!(
+                        "preset {}, CRF {}",
+                        o.recipe
+                            .encoder
+                            .preset
+                            .clone()
+                            .unwrap_or_else(|| "default".into()),
+                        crf.iter()
+                            .map(|c| c.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })
+            .collect(),
+        metric: Some(Metric::Vmaf),
+        points,
+        hull,
+        rungs: Vec::new(),
+        bd_rates: cmp.bd_rows(),
+        plots,
+        notes,
+    };
+    report::write_report(&data, &out_dir)?;
+    if a.json {
+        println!("{json}");
+    } else if !cli.quiet {
+        println!("BD-rate against {} ({}):", cmp.reference, cmp.method.name());
+        println!("  {:<12} {:>10} {:>10}", "codec", "VMAF", "PSNR-Y");
+        for c in &cmp.codecs[1..] {
+            let f = |m| {
+                cmp.bd_rate(c, m)
+                    .map(|v| format!("{v:+.2} %"))
+                    .unwrap_or_else(|| "n/a".into())
+            };
+            println!(
+                "  {:<12} {:>10} {:>10}",
+                c,
+                f(Metric::Vmaf),
+                f(Metric::PsnrY)
+            );
+        }
+        for r in cmp.results.iter().filter(|r| r.error.is_some()) {
+            println!(
+                "  {} {}: {}",
+                r.codec,
+                r.metric,
+                r.error.as_deref().unwrap_or("")
+            );
+        }
+        println!("outputs in {}", out_dir.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! `pertitle score`: VMAF / PSNR / SSIM of a distorted video against a reference.
+
+use super::args::{Cli, ScoreArgs};
+use super::common::input_options;
+use super::{interrupt, UsageError};
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pertitle::media::{self, Scaler, ScalerKind};
+use pertitle::quality::log::{self as vlog, LogFrame};
+use pertitle::quality::pooling::PoolMethod;
+use pertitle::quality::{Engine, EngineConfig, FrameScores, Metrics, VideoScorer};
+use pertitle::{fsutil, Error};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+pub fn run(cli: &Cli, a: &ScoreArgs) -> Result<()> {
+    let mut metrics = Metrics {
+        vmaf: false,
+        psnr: false,
+        ssim: false,
+    };
+    for m in &a.metrics {
+        match m.trim().to_ascii_lowercase().as_str() {
+            "vmaf" => metrics.vmaf = true,
+            "psnr" | "psnr_y" => metrics.psnr = true,
+            "ssim" | "float_ssim" => metrics.ssim = true,
+            other => {
+                return Err(UsageError(format!(
+                    "--metrics: unknown metric {other:?} (vmaf, psnr, ssim)"
+                ))
+                .into())
+            }
+        }
+    }
+    let pools = a
+        .pool
+        .iter()
+        .map(|p| PoolMethod::parse(p))
+        .collect::<pertitle::Result<Vec<_>>>()?;
+    if a.subsample == 0 {
+        return Err(UsageError("--subsample: must be at least 1".into()).into());
+    }
+    if a.threads == Some(0) {
+        return Err(UsageError("--threads: must be at least 1".into()).into());
+    }
+    let scaler = ScalerKind::parse(&a.scaler)?;
+    let opts = input_options(&a.raw, a.allow_decode_errors)?;
+    let mut r = media::open(&a.reference, &opts)?;
+    let mut d = media::open(&a.distorted, &opts)?;
+    let (ri, di) = (r.info().clone(), d.info().clone());
+    let rname = a.reference.display();
+    let dname = a.distorted.display();
+    if (ri.fps_num as u64 * di.fps_den as u64) != (di.fps_num as u64 * ri.fps_den as u64) {
+        return Err(Error::Mismatch(format!(
+            "frame rates differ: {rname} is {}/{} fps, {dname} is {}/{} fps",
+            ri.fps_num, ri.fps_den, di.fps_num, di.fps_den
+        ))
+        .into());
+    }
+    let frames = match a.frames {
+        Some(0) => return Err(UsageError("--frames: must be at least 1".into()).into()),
+        Some(n) => {
+            if n > ri.frames.min(di.frames) {
+                return Err(Error::Mismatch(format!(
+                    "--frames {n}: {rname} has {} frames and {dname} has {}",
+                    ri.frames, di.frames
+                ))
+                .into());
+            }
+            n
+        }
+        None if ri.frames != di.frames => {
+            return Err(Error::Mismatch(format!(
+                "frame counts differ: {rname} has {} frames, {dname} has {} (use --frames N to score the first N)",
+                ri.frames, di.frames
+            ))
+            .into())
+        }
+        None => ri.frames,
+    };
+    if ri.format.bit_depth != di.format.bit_depth {
+        return Err(Error::Mismatch(format!(
+            "bit depths differ: {rname} is {}-bit, {dname} is {}-bit",
+            ri.format.bit_depth, di.format.bit_depth
+        ))
+        .into());
+    }
+    // Fail before the work, not after: the output files' directories must be writable.
+    for p in [&a.json, &a.csv].into_iter().flatten() {
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fsutil::check_writable(dir)?;
+        }
+    }
+    let engine = Engine::new(EngineConfig {
+        model: a.model.clone(),
+        phone: a.phone,
+        metrics,
+        threads: a.threads.unwrap_or(0),
+    })?;
+    let mut up = if (di.width, di.height) != (ri.width, ri.height) {
+        Some(Scaler::new(di.format, ri.width, ri.height, scaler)?)
+    } else {
+        None
+    };
+    let bar = if cli.quiet {
+        ProgressBar::with_draw_target(Some(frames), ProgressDrawTarget::hidden())
+    } else {
+        ProgressBar::new(frames)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("   score [{bar:30}] {pos}/{len} frames {per_sec} eta {eta}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    let t0 = Instant::now();
+    let pb = bar.clone();
+    let mut scorer = VideoScorer::new(&engine).with_progress(move |n| {
+        pb.set_position(n);
+        !interrupt::requested()
+    });
+    let mut n = 0u64;
+    while n < frames {
+        let rf = r.next_frame()?;
+        let df = d.next_frame()?;
+        let (Some(rf), Some(mut df)) = (rf, df) else {
+            return Err(
+                Error::Mismatch(format!("{rname} or {dname} ended after {n} frames")).into(),
+            );
+        };
+        if let Some(s) = &mut up {
+            df = s.scale(&df)?;
+        }
+        if df.format.chroma != rf.format.chroma {
+            return Err(Error::Mismatch(format!(
+                "chroma formats differ: {rname} is {:?}, {dname} is {:?}",
+                rf.format.chroma, df.format.chroma
+            ))
+            .into());
+        }
+        df.index = rf.index;
+        scorer.push(rf, df)?;
+        n += 1;
+    }
+    let scores = scorer.finish()?;
+    bar.finish_and_clear();
+    let elapsed = t0.elapsed().as_secs_f64();
+    // libvmaf's n_subsample: temporal features see every frame, the rest only every Nth; we
+    // compute all and report every Nth, which gives libvmaf's numbers.
+    let kept: Vec<&FrameScores> = scores
+        .frames
+        .iter()
+        .filter(|f| f.index % a.subsample as u64 == 0)
+        .collect();
+    let names: Vec<&str> = {
+        let mut v = Vec::new();
+        if metrics.vmaf {
+            v.push("vmaf");
+        }
+        if metrics.psnr {
+            v.extend(["psnr_y", "psnr_cb", "psnr_cr"]);
+        }
+        if metrics.ssim {
+            v.push("float_ssim");
+        }
+        v
+    };
+    if !cli.quiet {
+        print!("{:<12}", "metric");
+        for p in &pools {
+            print!(" {:>14}", p.name());
+        }
+        println!();
+        for m in &names {
+            let v: Vec<f64> = kept.iter().filter_map(|f| f.get(m)).collect();
+            print!("{:<12}", if *m == "float_ssim" { "ssim" } else { m });
+            for p in &pools {
+                print!(" {:>14.6}", p.apply(&v));
+            }
+            println!();
+        }
+        println!(
+            "{} frames scored in {:.2} s ({:.1} fps)",
+            kept.len(),
+            elapsed,
+            n as f64 / elapsed.max(1e-9)
+        );
+    }
+    let log: Vec<LogFrame> = kept
+        .iter()
+        .map(|f| {
+            let mut m: BTreeMap<String, f64> = f
+                .metrics()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            if let Some(s) = f.ssim {
+                m.insert("ssim".into(), s);
+            }
+            LogFrame::new(f.index, m)
+        })
+        .collect();
+    if let Some(p) = &a.json {
+        let fps = n as f64 / elapsed.max(1e-9);
+        fsutil::atomic_write_with(p, |w| {
+            vlog::write_json(w, pertitle::VERSION, Some(fps), &log)
+        })?;
+    }
+    if let Some(p) = &a.csv {
+        fsutil::atomic_write_with(p, |w| vlog::write_csv(w, &log))?;
+    }
+    Ok(())
+}

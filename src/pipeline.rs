@@ -1,0 +1,636 @@
+//! The grid runner: turns [`GridTask`]s into [`TaskResult`]s, doing no work twice.
+//!
+//! Within a *wave* (a set of points whose encoders fit the memory budget together) the source is
+//! decoded once, on its own thread; each frame is scaled once per resolution and fed to every
+//! encoder of that resolution; each encoder's packets are decoded, upscaled back to the source
+//! size and scored in memory as they come, against reference frames prepared once for all the
+//! wave's points (the [`Engine`]'s prepared-reference API). Points run in parallel (rayon), frames
+//! are scored in parallel, and only a bounded window of frames is in flight: the encoders'
+//! look-ahead plus one batch. Memory is therefore independent of the title's length.
+//!
+//! Waves exist because an x264 encoder alone holds ~180 bytes per pixel (look-ahead, references,
+//! half-pel planes; measured with libx264 preset medium, 1 thread): thirty 1080p-and-below encoders
+//! at once would need ~4 GiB. A title whose grid does not fit is run in several waves, each
+//! decoding the source again (cheap next to the encodes).
+//!
+//! Finished points are written to the [`Store`] as soon as their wave ends, so an interrupted run
+//! loses at most the wave in progress.
+
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::grid::{GridTask, RateControl as TaskRate, TaskResult, Timings};
+use crate::media::{
+    self, Decoder, Encoder, EncoderConfig, FrameSource, RateControl, Scaler, ScalerKind,
+};
+use crate::points::Point;
+use crate::quality::{pooling, Engine, FrameScores, PreparedRef};
+use crate::store::{Lookup, Store};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Opens the source afresh (once per wave).
+pub type OpenSource<'a> = dyn Fn() -> Result<Box<dyn FrameSource>> + Sync + 'a;
+
+/// Something worth telling the user while a grid runs. Return `false` from the callback to stop.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Points found in the store, and store entries found corrupt (they are recomputed).
+    Reused {
+        reused: usize,
+        corrupt: u64,
+        to_compute: usize,
+    },
+    /// A wave starts: its index, how many waves, and its points' keys.
+    WaveStarted {
+        wave: usize,
+        waves: usize,
+        points: usize,
+        frames: u64,
+    },
+    /// Source frames fed to the wave's encoders so far.
+    Frames { wave: usize, done: u64, total: u64 },
+    /// A point is finished and stored.
+    PointDone {
+        key: String,
+        width: u32,
+        height: u32,
+        crf: f64,
+        kbps: f64,
+        vmaf: f64,
+    },
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Worker threads (0 = all cores).
+    pub threads: usize,
+    /// Budget for the encoders of one wave, in bytes.
+    pub memory_budget: u64,
+    /// Source frames read per step.
+    pub batch: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            threads: 0,
+            memory_budget: 1200 << 20,
+            batch: 8,
+        }
+    }
+}
+
+/// Rough memory of one encoder instance per pixel of its frames (see the module doc); encoders
+/// with longer look-ahead or larger internal pictures cost more.
+fn encoder_bytes_per_pixel(codec: &str) -> u64 {
+    match codec {
+        "libx264" => 180,
+        "libx265" => 260,
+        "libvpx-vp9" => 160,
+        "libsvtav1" => 420,
+        "libaom-av1" => 320,
+        _ => 250,
+    }
+}
+
+/// Splits tasks into waves whose estimated encoder memory fits `budget`. Each wave takes at least
+/// one task. Larger encodes first, so the long-running ones start early.
+fn plan_waves(tasks: &[&GridTask], budget: u64) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..tasks.len()).collect();
+    let cost = |t: &GridTask| {
+        t.filters.width as u64 * t.filters.height as u64 * encoder_bytes_per_pixel(&t.encoder.codec)
+    };
+    order.sort_by(|&a, &b| cost(tasks[b]).cmp(&cost(tasks[a])).then(a.cmp(&b)));
+    let mut waves: Vec<(u64, Vec<usize>)> = Vec::new();
+    for i in order {
+        let c = cost(tasks[i]);
+        match waves.iter_mut().find(|(used, _)| used + c <= budget) {
+            Some((used, w)) => {
+                *used += c;
+                w.push(i);
+            }
+            None => waves.push((c, vec![i])),
+        }
+    }
+    waves.into_iter().map(|(_, w)| w).collect()
+}
+
+/// Runs `tasks` against the source `open` gives. Results come back in the order of `tasks`; those
+/// found intact in `store` are reused, the rest computed and stored.
+pub fn run(
+    tasks: &[GridTask],
+    open: &OpenSource<'_>,
+    engine: &Engine,
+    store: Option<&Store>,
+    opts: &RunOptions,
+    on_event: &(dyn Fn(Event) -> bool + Sync),
+) -> Result<Vec<TaskResult>> {
+    let mut results: Vec<Option<TaskResult>> = vec![None; tasks.len()];
+    let mut todo = Vec::new();
+    let mut corrupt = 0;
+    for (i, t) in tasks.iter().enumerate() {
+        t.validate()?;
+        match store.map(|s| s.lookup(&t.key())).transpose()? {
+            Some(Lookup::Hit(r)) => results[i] = Some(*r),
+            Some(Lookup::Corrupt { .. }) => {
+                corrupt += 1;
+                todo.push(i)
+            }
+            _ => todo.push(i),
+        }
+    }
+    if !on_event(Event::Reused {
+        reused: tasks.len() - todo.len(),
+        corrupt,
+        to_compute: todo.len(),
+    }) {
+        return Err(Error::Cancelled);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .thread_name(|i| format!("pertitle-{i}"))
+        .build()
+        .map_err(|e| Error::config("--threads", e.to_string()))?;
+    let todo_tasks: Vec<&GridTask> = todo.iter().map(|&i| &tasks[i]).collect();
+    let waves = plan_waves(&todo_tasks, opts.memory_budget);
+    let nwaves = waves.len();
+    for (w, wave) in waves.into_iter().enumerate() {
+        let wave_tasks: Vec<&GridTask> = wave.iter().map(|&i| todo_tasks[i]).collect();
+        let done =
+            pool.install(|| run_wave(w, nwaves, &wave_tasks, open, engine, opts, on_event))?;
+        for (k, r) in wave.iter().zip(done) {
+            if let Some(s) = store {
+                s.put(&r)?;
+            }
+            let p = &r.point;
+            let go = on_event(Event::PointDone {
+                key: p.key.clone(),
+                width: p.width,
+                height: p.height,
+                crf: p.crf,
+                kbps: p.kbps,
+                vmaf: p.vmaf,
+            });
+            results[todo[*k]] = Some(r);
+            if !go {
+                return Err(Error::Cancelled);
+            }
+        }
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("every task computed or reused"))
+        .collect())
+}
+
+/// One point's encoder chain and what it has produced so far.
+struct Chain<'t> {
+    task: &'t GridTask,
+    enc: Encoder,
+    dec: Decoder,
+    up: Option<Scaler>,
+    frame_bytes: Vec<u64>,
+    /// Decoded, upscaled frames waiting for their reference to be prepared.
+    pending: Vec<Frame>,
+    decoded: u64,
+    scores: Vec<FrameScores>,
+    timings: Timings,
+}
+
+impl Chain<'_> {
+    /// Encodes `frames` (None = end of stream), decodes what comes out and upscales it.
+    fn step(
+        &mut self,
+        frames: Option<&[Frame]>,
+        src_w: usize,
+        src_h: usize,
+        first: u64,
+    ) -> Result<()> {
+        let t0 = Instant::now();
+        let mut packets = Vec::new();
+        match frames {
+            Some(fs) => {
+                for f in fs {
+                    packets.extend(self.enc.encode(f)?);
+                }
+            }
+            None => packets.extend(self.enc.finish()?),
+        }
+        let t1 = Instant::now();
+        self.timings.encode_s += (t1 - t0).as_secs_f64();
+        let mut out = Vec::new();
+        for p in &packets {
+            self.frame_bytes.push(p.data.len() as u64);
+            out.extend(self.dec.decode(p)?);
+        }
+        if frames.is_none() {
+            out.extend(self.dec.flush()?);
+        }
+        for f in out {
+            let mut f = match &mut self.up {
+                Some(s) => s.scale(&f)?,
+                None => f,
+            };
+            debug_assert_eq!((f.width(), f.height()), (src_w, src_h));
+            f.index = first + self.decoded;
+            self.decoded += 1;
+            self.pending.push(f);
+        }
+        self.timings.decode_s += t1.elapsed().as_secs_f64();
+        Ok(())
+    }
+}
+
+fn scaler_kind(name: &str, key: &str) -> Result<ScalerKind> {
+    ScalerKind::parse(name).map_err(|_| Error::config(key, format!("unknown scaler {name:?}")))
+}
+
+fn encoder_config(t: &GridTask, src: &Frame, fps: (u32, u32)) -> Result<EncoderConfig> {
+    let mut format = src.format;
+    format.width = t.filters.width as usize;
+    format.height = t.filters.height as usize;
+    let rate = match t.rate {
+        TaskRate::Crf { crf } => RateControl::Crf(crf),
+        TaskRate::Qp { qp } => RateControl::Qp(qp),
+        TaskRate::Bitrate { kbps } => RateControl::Bitrate {
+            kbps,
+            maxrate_kbps: None,
+            bufsize_kbits: None,
+        },
+    };
+    let mut cfg = EncoderConfig::crf(&t.encoder.codec, format, fps, 0.0);
+    cfg.rate = rate;
+    cfg.preset = t.encoder.preset.clone();
+    let mut gop = None;
+    for (k, v) in &t.encoder.options {
+        if k == "g" {
+            gop = Some(
+                v.parse()
+                    .map_err(|_| Error::config("g", format!("not a frame count: {v:?}")))?,
+            );
+        } else {
+            cfg.options.push((k.clone(), v.clone()));
+        }
+    }
+    cfg.gop = gop;
+    cfg.threads = Some(1);
+    Ok(cfg)
+}
+
+/// Reads the source on its own thread, `batch` frames at a time, applying the frame selection.
+fn spawn_reader<'s>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    mut src: Box<dyn FrameSource>,
+    start: u64,
+    count: Option<u64>,
+    batch: usize,
+) -> Receiver<Result<Vec<Frame>>> {
+    let (tx, rx) = sync_channel::<Result<Vec<Frame>>>(2);
+    scope.spawn(move || {
+        let end = count.map(|c| start + c);
+        let mut buf = Vec::with_capacity(batch);
+        loop {
+            match src.next_frame() {
+                Ok(Some(f)) => {
+                    if f.index < start {
+                        continue;
+                    }
+                    if end.is_some_and(|e| f.index >= e) {
+                        break;
+                    }
+                    buf.push(f);
+                    if buf.len() == batch && tx.send(Ok(std::mem::take(&mut buf))).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+        if !buf.is_empty() {
+            let _ = tx.send(Ok(buf));
+        }
+    });
+    rx
+}
+
+fn run_wave(
+    wave: usize,
+    waves: usize,
+    tasks: &[&GridTask],
+    open: &OpenSource<'_>,
+    engine: &Engine,
+    opts: &RunOptions,
+    on_event: &(dyn Fn(Event) -> bool + Sync),
+) -> Result<Vec<TaskResult>> {
+    let t_start = Instant::now();
+    let sel = &tasks[0].filters.frames;
+    if tasks
+        .iter()
+        .any(|t| t.filters.frames != *sel || t.filters.fps.is_some())
+    {
+        return Err(Error::config(
+            "grid",
+            "all points of one run must use the same frames, and frame-rate changes are not supported",
+        ));
+    }
+    let src = open()?;
+    let info = src.info().clone();
+    let (src_w, src_h) = (info.width, info.height);
+    let fps = (info.fps_num, info.fps_den);
+    let total = match sel.count {
+        Some(c) => c.min(info.frames.saturating_sub(sel.start)),
+        None => info.frames.saturating_sub(sel.start),
+    };
+    if !on_event(Event::WaveStarted {
+        wave,
+        waves,
+        points: tasks.len(),
+        frames: total,
+    }) {
+        return Err(Error::Cancelled);
+    }
+    let subsample = sel.subsample.max(1) as u64;
+    let first = sel.start;
+
+    std::thread::scope(|scope| -> Result<Vec<TaskResult>> {
+        let rx = spawn_reader(scope, src, sel.start, sel.count, opts.batch.max(1));
+        // Downscalers, one per distinct (size, scaler); encoders are created on the first frame,
+        // when the source format is known.
+        let mut down: BTreeMap<(u32, u32, String), Option<Scaler>> = BTreeMap::new();
+        let mut chains: Vec<Chain> = Vec::new();
+        let mut preparer = engine.ref_preparer();
+        let mut window: HashMap<u64, Arc<PreparedRef>> = HashMap::new();
+        let mut fed = 0u64;
+        let mut eof = false;
+        while !eof {
+            let frames = match rx.recv() {
+                Ok(r) => Some(r?),
+                Err(_) => None,
+            };
+            let frames = match frames {
+                Some(f) => f,
+                None => {
+                    eof = true;
+                    Vec::new()
+                }
+            };
+            if chains.is_empty() {
+                let Some(f0) = frames.first() else {
+                    return Err(Error::media(
+                        info.path.display().to_string(),
+                        "no frames to encode",
+                    ));
+                };
+                for t in tasks {
+                    let key = (
+                        t.filters.width,
+                        t.filters.height,
+                        t.filters.downscaler.clone(),
+                    );
+                    if !down.contains_key(&key) {
+                        let s = if (key.0 as usize, key.1 as usize) == (src_w, src_h) {
+                            None
+                        } else {
+                            let kind = scaler_kind(&t.filters.downscaler, "scaling.down")?;
+                            Some(Scaler::new(
+                                f0.format,
+                                key.0 as usize,
+                                key.1 as usize,
+                                kind,
+                            )?)
+                        };
+                        down.insert(key.clone(), s);
+                    }
+                    let cfg = encoder_config(t, f0, fps)?;
+                    let enc = Encoder::new(&cfg)?;
+                    let dec = Decoder::new(&enc.stream_params())?;
+                    let up = if (t.filters.width as usize, t.filters.height as usize)
+                        == (src_w, src_h)
+                    {
+                        None
+                    } else {
+                        let kind = scaler_kind(&t.filters.upscaler, "scaling.up")?;
+                        Some(Scaler::new(cfg.format, src_w, src_h, kind)?)
+                    };
+                    chains.push(Chain {
+                        task: t,
+                        enc,
+                        dec,
+                        up,
+                        frame_bytes: Vec::new(),
+                        pending: Vec::new(),
+                        decoded: 0,
+                        scores: Vec::new(),
+                        timings: Timings::default(),
+                    });
+                }
+            }
+
+            // Reference side: prepared once for the whole wave, in parallel; motion in order.
+            let prepared: Vec<Result<crate::quality::RefFrame>> = frames
+                .par_iter()
+                .map(|f| engine.prepare(f.clone()))
+                .collect();
+            for r in prepared {
+                if let Some(p) = preparer.push_prepared(r?)? {
+                    window.insert(p.index(), Arc::new(p));
+                }
+            }
+            if eof {
+                if let Some(p) = preparer.finish() {
+                    window.insert(p.index(), Arc::new(p));
+                }
+            }
+
+            // Scale once per resolution.
+            let scaled: BTreeMap<(u32, u32, String), Vec<Frame>> = down
+                .par_iter_mut()
+                .map(|(k, s)| -> Result<_> {
+                    let v = match s {
+                        Some(s) => frames
+                            .iter()
+                            .map(|f| s.scale(f))
+                            .collect::<Result<Vec<_>>>()?,
+                        None => frames.clone(),
+                    };
+                    Ok((k.clone(), v))
+                })
+                .collect::<Result<_>>()?;
+
+            // Encode, decode, upscale: every point in parallel.
+            chains.par_iter_mut().try_for_each(|c| {
+                let key = (
+                    c.task.filters.width,
+                    c.task.filters.height,
+                    c.task.filters.downscaler.clone(),
+                );
+                let input = if eof {
+                    None
+                } else {
+                    Some(scaled[&key].as_slice())
+                };
+                c.step(input, src_w, src_h, first)
+            })?;
+
+            // Score every decoded frame whose reference is ready, all points' frames in parallel.
+            let mut jobs: Vec<(usize, Frame, Arc<PreparedRef>)> = Vec::new();
+            for (ci, c) in chains.iter_mut().enumerate() {
+                let mut keep = Vec::new();
+                for f in c.pending.drain(..) {
+                    if !(f.index - first).is_multiple_of(subsample) {
+                        continue;
+                    }
+                    match window.get(&f.index) {
+                        Some(r) => jobs.push((ci, f, r.clone())),
+                        None => keep.push(f),
+                    }
+                }
+                c.pending = keep;
+            }
+            let t0 = Instant::now();
+            let scored: Vec<(usize, Result<FrameScores>)> = jobs
+                .into_par_iter()
+                .map(|(ci, f, r)| (ci, engine.score(&r, &f)))
+                .collect();
+            let per_job = t0.elapsed().as_secs_f64() / scored.len().max(1) as f64;
+            for (ci, s) in scored {
+                chains[ci].scores.push(s?);
+                chains[ci].timings.score_s += per_job;
+            }
+
+            // Drop reference frames every point has passed.
+            let low = chains.iter().map(|c| first + c.decoded).min().unwrap_or(0);
+            let low = chains
+                .iter()
+                .filter_map(|c| c.pending.iter().map(|f| f.index).min())
+                .fold(low, u64::min);
+            window.retain(|&i, _| i >= low);
+
+            fed += frames.len() as u64;
+            if !on_event(Event::Frames {
+                wave,
+                done: fed,
+                total,
+            }) {
+                return Err(Error::Cancelled);
+            }
+        }
+
+        let elapsed = t_start.elapsed().as_secs_f64();
+        chains
+            .into_iter()
+            .map(|c| finish_chain(c, fed, fps, subsample, elapsed))
+            .collect()
+    })
+}
+
+/// Checks a finished chain and turns it into the stored result.
+fn finish_chain(
+    c: Chain,
+    fed: u64,
+    fps: (u32, u32),
+    subsample: u64,
+    elapsed: f64,
+) -> Result<TaskResult> {
+    let t = c.task;
+    let what = format!(
+        "{} {}x{} crf {:?}",
+        t.encoder.codec, t.filters.width, t.filters.height, t.rate
+    );
+    if c.decoded != fed {
+        return Err(Error::codec(
+            what,
+            format!("decoded {} frames of {} encoded", c.decoded, fed),
+        ));
+    }
+    let expect = fed.div_ceil(subsample);
+    if c.scores.len() as u64 != expect || !c.pending.is_empty() {
+        return Err(Error::codec(
+            what,
+            format!("scored {} frames of {}", c.scores.len(), expect),
+        ));
+    }
+    let bytes: u64 = c.frame_bytes.iter().sum();
+    let duration = fed as f64 * fps.1 as f64 / fps.0 as f64;
+    let kbps = bytes as f64 * 8.0 / duration / 1000.0;
+    let mut scores: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut push = |name: &str, v: Option<f64>| {
+        if let Some(v) = v {
+            scores.entry(name.to_string()).or_default().push(v);
+        }
+    };
+    for s in &c.scores {
+        push("vmaf", s.vmaf);
+        push("psnr_y", s.psnr_y);
+        push("psnr_cb", s.psnr_cb);
+        push("psnr_cr", s.psnr_cr);
+        push("ssim", s.ssim);
+    }
+    let pooled: BTreeMap<String, pooling::Pooled> = scores
+        .iter()
+        .map(|(k, v)| (k.clone(), pooling::pool(v)))
+        .collect();
+    let mean = |k: &str| pooled.get(k).map(|p| p.mean).unwrap_or(f64::NAN);
+    let crf = match t.rate {
+        TaskRate::Crf { crf } => crf,
+        TaskRate::Qp { qp } => qp as f64,
+        TaskRate::Bitrate { .. } => f64::NAN,
+    };
+    let key = t.key();
+    let point = Point {
+        codec: t.encoder.codec.clone(),
+        width: t.filters.width,
+        height: t.filters.height,
+        crf,
+        kbps,
+        bytes,
+        vmaf: mean("vmaf"),
+        psnr_y: mean("psnr_y"),
+        ssim: mean("ssim"),
+        pooled,
+        on_hull: false,
+        key,
+    };
+    let scored_frames = c.scores.iter().map(|s| s.index).collect();
+    let mut timings = c.timings;
+    timings.total_s = elapsed;
+    let r = TaskResult {
+        task: t.clone(),
+        point,
+        frame_bytes: c.frame_bytes,
+        scored_frames,
+        scores,
+        timings,
+    };
+    r.check()?;
+    Ok(r)
+}
+
+/// Reads the whole source once: its exact frame count and content fingerprint (see
+/// [`crate::grid::Fingerprinter`]), and decode errors, before any encode starts. A corrupt input
+/// fails here, in seconds, not after an hour of encoding.
+pub fn fingerprint(src: &mut dyn FrameSource) -> Result<(u64, String)> {
+    let mut fp = crate::grid::Fingerprinter::new();
+    while let Some(f) = src.next_frame()? {
+        fp.update(&f);
+    }
+    let n = fp.frames();
+    Ok((n, fp.finish()))
+}
+
+#[allow(dead_code)]
+fn _assert_send() {
+    fn is_send<T: Send>() {}
+    is_send::<Encoder>();
+    is_send::<Decoder>();
+    is_send::<Scaler>();
+    let _ = media::init;
+}
