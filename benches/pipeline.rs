@@ -66,12 +66,16 @@ fn parse_crfs(s: &str) -> Vec<u32> {
         .collect()
 }
 
-/// libx264 options pertitle's encoder sets besides preset and CRF (src/media, src/grid), given to
-/// the hand-made encodes too so both make the same bitstream. Overridable for experiments.
+/// libx264 options pertitle's encoder sets besides preset, CRF and `threads=1`, given to the
+/// hand-made encodes too so both make the same bitstream: the default recipe's `profile = "high"`
+/// (recipes/x264.toml) and `x264-params cpu-independent=1`, which src/media/codec.rs adds to every
+/// libx264 encode for reproducibility. Overridable for experiments.
 fn x264_args() -> Vec<String> {
     match env("PERTITLE_BENCH_X264_ARGS") {
         Some(s) => s.split_whitespace().map(String::from).collect(),
-        None => Vec::new(),
+        None => ["-profile:v", "high", "-x264-params", "cpu-independent=1"]
+            .map(String::from)
+            .to_vec(),
     }
 }
 
