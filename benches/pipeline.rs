@@ -258,6 +258,10 @@ fn bench_clip(clip: &Clip, source: &str, grid: &Grid, jobs: usize, verbose: bool
                 "   pertitle wall / encode floor: {rf:.3}×   (goal ≤ 1.25×: {})",
                 if rf <= 1.25 { "met" } else { "NOT met" }
             );
+            println!(
+                "   pertitle CPU / encode CPU: {:.3}×   (the least wall / floor can be with perfect scaling on an idle machine)",
+                p.cpu / h.encode_cpu
+            );
             compare_points(h, p);
         }
         if verbose || pert.is_none() {
@@ -267,13 +271,14 @@ fn bench_clip(clip: &Clip, source: &str, grid: &Grid, jobs: usize, verbose: bool
 }
 
 fn compare_points(h: &PeerRun, p: &PertitleRun) {
-    // (Δbytes, |ΔVMAF|, |Δkbps| %) of every point both runs have.
+    // (size, Δbytes, |ΔVMAF|, |Δkbps| %) of every point both runs have.
     let mut pairs = Vec::new();
     for q in &h.points {
         if let Some(m) = p.points.iter().find(|x| {
             x.width as usize == q.width && x.height as usize == q.height && x.crf == q.crf as f64
         }) {
             pairs.push((
+                (q.width, q.height),
                 m.bytes as i64 - q.bytes as i64,
                 (m.vmaf - q.vmaf).abs(),
                 (100.0 * (m.kbps - q.kbps) / q.kbps).abs(),
@@ -281,20 +286,32 @@ fn compare_points(h: &PeerRun, p: &PertitleRun) {
         }
     }
     // The mp4 keeps SPS/PPS in its header (x264's global-header mode) while pertitle's in-memory
-    // stream carries them in-band: the same encode differs by that constant header size. A point
-    // whose Δbytes is the most common one (and small) has the same slice data.
-    let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
-    for (db, _, _) in &pairs {
-        *counts.entry(*db).or_default() += 1;
+    // stream carries them in-band: the same encode differs by that header's size, which depends
+    // only on the frame size. A point whose Δbytes is the most common one of its size (and
+    // small) has the same slice data.
+    let mut counts: BTreeMap<((usize, usize), i64), usize> = BTreeMap::new();
+    for (size, db, _, _) in &pairs {
+        *counts.entry((*size, *db)).or_default() += 1;
     }
-    let header = counts
+    let header = |size: (usize, usize)| {
+        counts
+            .iter()
+            .filter(|((s, _), _)| *s == size)
+            .max_by_key(|(_, n)| **n)
+            .map(|((_, db), _)| *db)
+            .filter(|db| db.abs() <= 256)
+    };
+    let same: Vec<(i64, f64, f64)> = pairs
         .iter()
-        .max_by_key(|(_, n)| **n)
-        .map(|(db, _)| *db)
-        .filter(|db| db.abs() <= 256);
-    let same: Vec<_> = pairs
+        .filter(|(size, db, _, _)| Some(*db) == header(*size))
+        .map(|(_, db, dv, dk)| (*db, *dv, *dk))
+        .collect();
+    let mut headers: Vec<i64> = same.iter().map(|x| x.0).collect();
+    headers.sort();
+    headers.dedup();
+    let pairs: Vec<(i64, f64, f64)> = pairs
         .iter()
-        .filter(|(db, _, _)| Some(*db) == header)
+        .map(|(_, db, dv, dk)| (*db, *dv, *dk))
         .collect();
     let max_dv = pairs.iter().map(|x| x.1).fold(0.0, f64::max);
     let max_dv_same = same.iter().map(|x| x.1).fold(0.0, f64::max);
@@ -305,12 +322,12 @@ fn compare_points(h: &PeerRun, p: &PertitleRun) {
         .max_by_key(|d| d.abs())
         .unwrap_or(0);
     println!(
-        "   points matched {}/{}; same bitstream {}/{} (Δbytes = {} B on each: SPS/PPS in-band vs in the mp4 header)",
+        "   points matched {}/{}; same bitstream {}/{} (Δbytes per size {:?} B: SPS/PPS in-band vs in the mp4 header)",
         pairs.len(),
         h.points.len(),
         same.len(),
         pairs.len(),
-        header.map(|h| h.to_string()).unwrap_or_else(|| "none common".into())
+        headers
     );
     println!(
         "   max |ΔVMAF| {max_dv:.4} (same bitstreams: {max_dv_same:.4}; goal ≤ 0.1), max |Δkbps| {max_dk:.3}% (max Δbytes {max_db})"
