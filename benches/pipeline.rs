@@ -352,17 +352,23 @@ fn memory_runs(jobs: usize, pertitle: &Path) {
         return;
     }
     let small = env("PERTITLE_BENCH_MEMORY_GRID").as_deref() == Some("3x3");
+    let sizes = if small {
+        vec![(1920, 1080), (960, 540), (480, 270)]
+    } else {
+        SIZES_1080.to_vec()
+    };
+    let crfs = if small {
+        vec![24, 32, 40]
+    } else {
+        CRFS.to_vec()
+    };
     let grid = Grid {
-        sizes: if small {
-            vec![(1920, 1080), (960, 540), (480, 270)]
-        } else {
-            SIZES_1080.to_vec()
-        },
-        crfs: if small {
-            vec![24, 32, 40]
-        } else {
-            CRFS.to_vec()
-        },
+        sizes: env("PERTITLE_BENCH_MEMORY_SIZES")
+            .map(|s| parse_sizes(&s))
+            .unwrap_or(sizes),
+        crfs: env("PERTITLE_BENCH_MEMORY_CRF")
+            .map(|s| parse_crfs(&s))
+            .unwrap_or(crfs),
         preset: env("PERTITLE_BENCH_MEMORY_PRESET").unwrap_or_else(|| "medium".into()),
         x264_args: x264_args(),
     };
