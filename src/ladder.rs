@@ -374,6 +374,20 @@ pub fn build(points: &[Point], recipe: &Recipe, source: &SourceIdentity) -> Resu
         let mut k = hull::kbps_at(&h, q_prev - step).unwrap_or(k_bot).min(prev);
         if k <= 0.0 || prev / k < l.min_ratio {
             k = prev / l.min_ratio;
+            // Where the hull is this steep, the minimum ratio would put the next rung more than
+            // a step and a half (> 9 VMAF by default) below this one: no JND-spaced rung fits,
+            // so the ladder ends here rather than with a jump viewers would see.
+            if k > k_bot + eps {
+                let q_k = hull::quality_at(&h, k).unwrap_or(h[0].1);
+                if q_prev - q_k > 1.5 * step {
+                    warnings.push(format!(
+                        "the ladder ends at {prev:.0} kbps: a rung {:.0}x lower ({k:.0} kbps) would be {:.2} {metric} below (step {step})",
+                        l.min_ratio,
+                        q_prev - q_k
+                    ));
+                    break;
+                }
+            }
         }
         if prev / k > l.max_ratio {
             k = prev / l.max_ratio;
@@ -383,7 +397,14 @@ pub fn build(points: &[Point], recipe: &Recipe, source: &SourceIdentity) -> Resu
             // be worth a rung (at least half a step below the one above).
             let q_bot = hull::quality_at(&h, k_bot).unwrap_or(h[0].1);
             if prev / k_bot >= l.min_ratio - 1e-12 && q_prev - q_bot >= 0.5 * step {
-                ks.push(k_bot);
+                if q_prev - q_bot <= 1.5 * step {
+                    ks.push(k_bot);
+                } else {
+                    warnings.push(format!(
+                        "the ladder ends at {prev:.0} kbps: the bottom ({k_bot:.0} kbps) is {:.2} {metric} below (step {step})",
+                        q_prev - q_bot
+                    ));
+                }
             }
             break;
         }

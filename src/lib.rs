@@ -22,6 +22,7 @@ pub mod points;
 pub mod quality;
 pub mod recipe;
 pub mod report;
+pub mod search;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -23,6 +23,7 @@ use crate::media::{
     self, Decoder, Encoder, EncoderConfig, FrameSource, RateControl, Scaler, ScalerKind,
 };
 use crate::points::Point;
+use crate::quality::vmaf::motion;
 use crate::quality::{pooling, Engine, FrameScores, PreparedRef};
 use crate::store::{Lookup, Store};
 use rayon::prelude::*;
@@ -366,8 +367,17 @@ fn run_wave(
         // when the source format is known.
         let mut down: BTreeMap<(u32, u32, String), Option<Scaler>> = BTreeMap::new();
         let mut chains: Vec<Chain> = Vec::new();
-        let mut preparer = engine.ref_preparer();
+        // Reference side. Motion is computed as frames arrive (it needs only the previous
+        // frame); the heavy preparation (VIF/ADM/SSIM statistics, tens of MB per frame) is done
+        // when the first distorted frame of that index is decoded and dropped once every point
+        // has passed it. Points share one encoder set-up, so they decode in near lockstep and
+        // only about a batch of prepared references is alive, while the raw frames of the
+        // encoders' look-ahead wait in `raw`.
+        let mut raw: BTreeMap<u64, Frame> = BTreeMap::new();
+        let mut sads: BTreeMap<u64, f64> = BTreeMap::new();
+        let mut prev_luma: Option<crate::frame::Plane> = None;
         let mut window: HashMap<u64, Arc<PreparedRef>> = HashMap::new();
+        let mut last_index: Option<u64> = None;
         let mut fed = 0u64;
         let mut eof = false;
         while !eof {
@@ -434,20 +444,15 @@ fn run_wave(
                 }
             }
 
-            // Reference side: prepared once for the whole wave, in parallel; motion in order.
-            let prepared: Vec<Result<crate::quality::RefFrame>> = frames
-                .par_iter()
-                .map(|f| engine.prepare(f.clone()))
-                .collect();
-            for r in prepared {
-                if let Some(p) = preparer.push_prepared(r?)? {
-                    window.insert(p.index(), Arc::new(p));
-                }
-            }
-            if eof {
-                if let Some(p) = preparer.finish() {
-                    window.insert(p.index(), Arc::new(p));
-                }
+            for f in &frames {
+                let sad = match &prev_luma {
+                    Some(p) => motion::sad_score(p, f.luma(), f.format.bit_depth),
+                    None => 0.0,
+                };
+                sads.insert(f.index, sad);
+                prev_luma = Some(f.luma().clone());
+                last_index = Some(f.index);
+                raw.insert(f.index, f.clone());
             }
 
             // Scale once per resolution.
@@ -480,21 +485,64 @@ fn run_wave(
                 c.step(input, src_w, src_h, first)
             })?;
 
-            // Score every decoded frame whose reference is ready, all points' frames in parallel.
-            let mut jobs: Vec<(usize, Frame, Arc<PreparedRef>)> = Vec::new();
+            // Score every decoded frame whose reference motion is known (the next source frame
+            // has arrived, or the stream ended), all points' frames in parallel.
+            let ready = |i: u64| eof || sads.contains_key(&(i + 1));
+            let mut jobs: Vec<(usize, Frame)> = Vec::new();
             for (ci, c) in chains.iter_mut().enumerate() {
                 let mut keep = Vec::new();
                 for f in c.pending.drain(..) {
                     if !(f.index - first).is_multiple_of(subsample) {
                         continue;
                     }
-                    match window.get(&f.index) {
-                        Some(r) => jobs.push((ci, f, r.clone())),
-                        None => keep.push(f),
+                    if ready(f.index) {
+                        jobs.push((ci, f));
+                    } else {
+                        keep.push(f);
                     }
                 }
                 c.pending = keep;
             }
+            let mut need: Vec<u64> = jobs
+                .iter()
+                .map(|(_, f)| f.index)
+                .filter(|i| !window.contains_key(i))
+                .collect();
+            need.sort_unstable();
+            need.dedup();
+            let prepared: Vec<Result<(u64, PreparedRef)>> = need
+                .par_iter()
+                .map(|&i| {
+                    let f = raw.get(&i).ok_or_else(|| {
+                        Error::codec(
+                            info.path.display().to_string(),
+                            format!("decoder returned frame {i}, not a source frame"),
+                        )
+                    })?;
+                    let r = engine.prepare(f.clone())?;
+                    let sad = sads[&i];
+                    let next = if last_index == Some(i) && eof {
+                        None
+                    } else {
+                        sads.get(&(i + 1)).copied()
+                    };
+                    Ok((
+                        i,
+                        PreparedRef::from_parts(r, sad, motion::motion2(i == first, sad, next)),
+                    ))
+                })
+                .collect();
+            for p in prepared {
+                let (i, p) = p?;
+                window.insert(i, Arc::new(p));
+            }
+            let jobs: Vec<(usize, Frame, Arc<PreparedRef>)> = jobs
+                .into_iter()
+                .map(|(ci, f)| {
+                    let r = window[&f.index].clone();
+                    (ci, f, r)
+                })
+                .collect();
             let t0 = Instant::now();
             let scored: Vec<(usize, Result<FrameScores>)> = jobs
                 .into_par_iter()
@@ -513,6 +561,9 @@ fn run_wave(
                 .filter_map(|c| c.pending.iter().map(|f| f.index).min())
                 .fold(low, u64::min);
             window.retain(|&i, _| i >= low);
+            raw.retain(|&i, _| i >= low);
+            // motion2 of frame i needs the motion of i + 1 only.
+            sads.retain(|&i, _| i + 1 >= low);
 
             fed += frames.len() as u64;
             if !on_event(Event::Frames {

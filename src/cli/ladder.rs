@@ -35,6 +35,11 @@ pub fn run(cli: &Cli, a: &LadderArgs) -> Result<()> {
         "full" => job::run(&input, &recipe, g.frames, store.as_ref(), &opts, &|e| {
             progress.event(e)
         }),
+        "fast" => {
+            pertitle::search::run_fast(&input, &recipe, g.frames, store.as_ref(), &opts, &|e| {
+                progress.event(e)
+            })
+        }
         other => {
             return Err(
                 UsageError(format!("--search: expected full or fast, got {other:?}")).into(),

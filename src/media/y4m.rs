@@ -22,6 +22,12 @@ pub(crate) struct Header {
 /// named .y4m from being read whole as a "line".
 const MAX_LINE: usize = 4096;
 
+/// Largest width or height we accept: twice 16K video's 15360, so every real stream fits, and
+/// small enough that frame sizes cannot overflow (found by fuzzing: `W3 H11111111111111111113`
+/// overflowed the frame-size product). Frame buffers are only allocated once a frame of that
+/// size is actually in the file, so the bound is not what keeps memory in check.
+const MAX_DIM: usize = 32768;
+
 fn read_line(r: &mut impl BufRead, what: &Path) -> Result<Option<Vec<u8>>> {
     let mut line = Vec::new();
     let n = r
@@ -68,7 +74,11 @@ pub(crate) fn parse_header(line: &[u8], what: &Path) -> Result<Header> {
     let (mut w, mut h, mut fps) = (None, None, None);
     let (mut cs, mut xcs) = (None, None);
     for t in tokens {
-        let (tag, val) = t.split_at(1);
+        // The tag is one ASCII letter; a token starting with a multi-byte character (found by
+        // fuzzing: `split_at(1)` panicked inside it) is no tag we know, so it is skipped.
+        let Some((tag, val)) = t.split_at_checked(1) else {
+            continue;
+        };
         match tag {
             "W" => w = val.parse::<usize>().ok(),
             "H" => h = val.parse::<usize>().ok(),
@@ -87,6 +97,11 @@ pub(crate) fn parse_header(line: &[u8], what: &Path) -> Result<Header> {
         }
     }
     let (w, h) = match (w, h) {
+        (Some(w), Some(h)) if w > MAX_DIM || h > MAX_DIM => {
+            return Err(bad(format!(
+                "y4m header size {w}x{h} is above the {MAX_DIM} limit"
+            )))
+        }
         (Some(w), Some(h)) if w > 0 && h > 0 => (w, h),
         _ => return Err(bad("y4m header lacks a valid W/H".into())),
     };
@@ -152,7 +167,9 @@ impl Y4mReader {
             file,
             path: path.to_path_buf(),
             next: 0,
-            buf: vec![0; frame_bytes(&header.format) as usize],
+            // Sized at the first frame: a header announcing a huge size over no frames must not
+            // allocate a frame's worth of memory.
+            buf: Vec::new(),
         })
     }
 }
@@ -246,6 +263,7 @@ impl FrameSource for Y4mReader {
             Error::media(self.path.display().to_string(), "file shrank while reading")
         })?;
         check_frame_line(&line, &self.path, self.next)?;
+        self.buf.resize(frame_bytes(&self.info.format) as usize, 0);
         self.file
             .read_exact(&mut self.buf)
             .map_err(|e| Error::io(&self.path, e))?;
@@ -361,6 +379,47 @@ mod tests {
         assert!(parse("YUV4MPEG2 W2 F25:1").is_err());
         assert!(parse("YUV4MPEG2 W2 H2 F0:1").is_err());
         assert!(parse("RIFF").is_err());
+    }
+
+    /// Fuzz regression (fuzz/corpus/y4m/regress-utf8-tag.y4m): a header token starting with a
+    /// multi-byte character used to panic the tag split; it is skipped like other unknown tags.
+    #[test]
+    fn header_token_with_multibyte_first_char() {
+        let h = parse("YUV4MPEG2 W4 H2 \u{435}25 F25:1").unwrap();
+        assert_eq!((h.format.width, h.format.height, h.fps), (4, 2, (25, 1)));
+        let e = parse("YUV4MPEG2 W4 H\u{435}2 \u{435}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("W/H"), "{e}");
+    }
+
+    /// Fuzz regression (fuzz/corpus/y4m/regress-huge-size.y4m): a 20-digit H overflowed the
+    /// frame-size product; sizes above MAX_DIM are an error naming the size.
+    #[test]
+    fn huge_header_size_is_an_error() {
+        let e = parse("YUV4MPEG2 W3 H11111111111111111113 F30:1 Cmono")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("3x11111111111111111113") && e.contains("limit"),
+            "{e}"
+        );
+        assert!(parse("YUV4MPEG2 W32769 H2 F30:1").is_err());
+        let h = parse("YUV4MPEG2 W32768 H32768 F30:1 C444p10").unwrap();
+        assert_eq!(frame_bytes(&h.format), 32768 * 32768 * 3 * 2);
+    }
+
+    /// A header announcing a huge frame with no frame data opens as an empty stream without
+    /// allocating a frame buffer.
+    #[test]
+    fn huge_header_without_frames_reads_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.y4m");
+        std::fs::write(&p, "YUV4MPEG2 W32768 H32768 F25:1 C444p10\n").unwrap();
+        let mut r = Y4mReader::open(&p).unwrap();
+        assert_eq!(r.info().frames, 0);
+        assert!(r.buf.capacity() == 0);
+        assert!(r.next_frame().unwrap().is_none());
     }
 
     #[test]

@@ -192,6 +192,17 @@ pub struct PreparedRef {
 }
 
 impl PreparedRef {
+    /// Assembles a prepared reference from its neighbour-independent part and its motion,
+    /// computed elsewhere (the grid runner computes motion as frames arrive but prepares the
+    /// heavy part only when a distorted frame needs it, to bound memory).
+    pub fn from_parts(r: RefFrame, motion: f64, motion2: f64) -> PreparedRef {
+        PreparedRef {
+            inner: r,
+            motion,
+            motion2,
+        }
+    }
+
     pub fn frame(&self) -> &Frame {
         &self.inner.frame
     }

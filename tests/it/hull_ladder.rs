@@ -736,3 +736,30 @@ fn single_point_gives_single_rung() {
     assert!(r.grid_point);
     assert!(l.warnings.iter().any(|w| w.contains("not reached")));
 }
+
+/// A hull so steep at the bottom that 1.5x less bitrate costs more than 9 VMAF: the ladder ends
+/// above it (with a warning) instead of placing a rung one and a half JNDs down.
+#[test]
+fn steep_bottom_ends_the_ladder_instead_of_a_big_jump() {
+    let pts = vec![
+        pt(640, 360, 40.0, 60.0, 30.0),
+        pt(640, 360, 34.0, 90.0, 62.0),
+        pt(1280, 720, 28.0, 400.0, 82.0),
+        pt(1280, 720, 20.0, 1600.0, 95.0),
+    ];
+    let l = ladder::build(&pts, &x264(), &source("steep.mp4")).unwrap();
+    let s = steps(&l);
+    assert!(s.iter().all(|&d| d <= 9.0 + 1e-9), "steps {s:?}");
+    assert!(
+        ratios(&l)
+            .iter()
+            .all(|&r| (1.5 - 1e-9..=2.0 + 1e-9).contains(&r)),
+        "ratios {:?}",
+        ratios(&l)
+    );
+    assert!(
+        l.warnings.iter().any(|w| w.contains("the ladder ends at")),
+        "{:?}",
+        l.warnings
+    );
+}

@@ -10,6 +10,7 @@ mod cli;
 mod grid;
 mod hull_ladder;
 mod media;
+mod pipeline;
 mod psnr_ssim;
 mod quality;
 mod recipe;

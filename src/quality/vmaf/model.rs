@@ -218,7 +218,9 @@ fn parse_svm(model: &str, text: &str, n_features: usize) -> Result<Svm> {
     let gamma = gamma.ok_or_else(|| missing("gamma"))?;
     let rho = rho.ok_or_else(|| missing("rho"))?;
     let total = total.ok_or_else(|| missing("total_sv"))?;
-    let mut sv = Vec::with_capacity(total);
+    // Not `with_capacity(total)`: total_sv is the file's claim, and a huge one panicked with
+    // "capacity overflow" (found with the model_json fuzz target); the count is checked below.
+    let mut sv = Vec::new();
     for (n, line) in lines.filter(|l| !l.trim().is_empty()).enumerate() {
         let bad = || {
             err(
@@ -587,5 +589,16 @@ mod tests {
         assert_eq!(piecewise_linear(5.0, &k), 10.0);
         assert_eq!(piecewise_linear(30.0, &k), 30.0);
         assert_eq!(piecewise_linear(-1.0, &k), -2.0);
+    }
+
+    /// Fuzz regression (fuzz/corpus/model_json/regress-huge-total-sv.json): a huge total_sv is
+    /// a count mismatch error, not an allocation panic.
+    #[test]
+    fn huge_total_sv_is_an_error() {
+        let j = BUILTIN[0]
+            .1
+            .replace("total_sv 211", "total_sv 999999999999999999");
+        let e = Model::from_json("m.json", &j).unwrap_err().to_string();
+        assert!(e.contains("m.json") && e.contains("total_sv"), "{e}");
     }
 }

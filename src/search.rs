@@ -1,0 +1,651 @@
+//! `--search fast`: the rate-quality hull from a fraction of the size × CRF grid.
+//!
+//! The full grid encodes every size at every CRF, yet only the points on the convex hull matter
+//! to the ladder, and they form a narrow "staircase" through the grid: the largest size at the
+//! lowest CRFs, smaller sizes at higher CRFs. The fast search walks toward that staircase:
+//!
+//! 1. **Anchors** (one round): the largest size at the lowest CRF (the grid's best quality,
+//!    always a hull point), the smallest size at the highest CRF (the grid's lowest bitrate,
+//!    always a hull point), and every size at the middle CRF, where resolutions hand over to
+//!    each other on x264 grids. The fast hull therefore spans the full grid's quality range.
+//! 2. **Refinement** (rounds of a few probes each): every unprobed CRF next to a probed one of
+//!    the same size (the bisection step in the CRF list) is a candidate. Its log-bitrate and
+//!    quality are predicted by interpolating that size's own probes linearly in CRF (CRF is close
+//!    to linear in log-rate: +6 CRF ≈ half the bits for x264), or, with a single probe of that
+//!    size, with the per-CRF slopes of another size's segment that starts at about the same
+//!    quality (at equal quality, sizes lose bits and quality per CRF step alike). The candidate's *gain* is the log-rate it would save against the
+//!    current hull at its predicted quality, the quantity BD-rate integrates. The best candidates
+//!    of the round (by gain, ties by size then CRF, so the search is deterministic) are encoded
+//!    together in one [`pipeline::run`] call, in parallel, and the hull is updated.
+//! 3. **Stop** when no candidate is predicted to save at least [`FastOptions::min_gain`] or the
+//!    encode budget ([`FastOptions::max_fraction`] of the grid) is spent. A size whose probes lie
+//!    clearly below the hull yields candidates with negative gain, so it is no longer explored.
+//!
+//! Every probe is an ordinary grid task at a CRF of the recipe's list (so CRFs are always valid
+//! for the codec, results are stored and shared with full-grid runs, and a fast hull whose
+//! points include the full hull's corners *is* the full hull). Same inputs, same probes.
+
+use crate::error::{Error, Result};
+use crate::grid::TaskResult;
+use crate::job::{self, Input, Outcome};
+use crate::media;
+use crate::pipeline::{self, Event, RunOptions};
+use crate::points::{Metric, Point};
+use crate::recipe::{Recipe, Size};
+use crate::store::Store;
+use std::collections::BTreeMap;
+
+/// Knobs of the fast search.
+#[derive(Debug, Clone)]
+pub struct FastOptions {
+    /// Most encodes, as a fraction of the full grid (sizes × CRFs); at least one per size is
+    /// always allowed.
+    pub max_fraction: f64,
+    /// Probes per refinement round (run in parallel in one pipeline call). Fixed rather than
+    /// taken from the thread count, so the probes do not depend on the machine.
+    pub batch: usize,
+    /// Smallest predicted saving (natural log of the bitrate ratio at equal quality; 0.002 ≈
+    /// 0.2 %) still worth an encode.
+    pub min_gain: f64,
+}
+
+impl Default for FastOptions {
+    fn default() -> Self {
+        FastOptions {
+            max_fraction: 0.4,
+            batch: 2,
+            min_gain: 0.002,
+        }
+    }
+}
+
+/// What the fast search did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchStats {
+    /// Grid points probed (each an encode, unless the store had it).
+    pub probes: usize,
+    /// Points of the full grid (sizes × CRFs).
+    pub grid: usize,
+    /// Encode budget (see [`FastOptions::max_fraction`]).
+    pub budget: usize,
+    /// Rounds of probes (anchors included).
+    pub rounds: usize,
+    /// Probes actually encoded in this run (the rest came from the store).
+    pub encoded: usize,
+}
+
+impl SearchStats {
+    /// One line for reports: probes against the full grid.
+    pub fn summary(&self) -> String {
+        format!(
+            "fast search: {} of the full grid's {} encodes ({:.0} %) in {} rounds",
+            self.probes,
+            self.grid,
+            100.0 * self.probes as f64 / self.grid.max(1) as f64,
+            self.rounds
+        )
+    }
+}
+
+/// One probed grid point as the planner sees it: indices into the size list (largest first) and
+/// the sorted CRF list, and its bitrate and quality.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Probe {
+    pub size: usize,
+    pub crf: usize,
+    pub kbps: f64,
+    pub quality: f64,
+}
+
+/// The first round: the grid's two guaranteed hull points — the largest size at the lowest CRF
+/// (best quality) and the smallest size at the highest CRF (lowest bitrate) — and every size at
+/// the middle CRF, where on x264 grids the resolutions hand over to each other (which sizes are
+/// worth exploring is decided there). `sizes` and `crfs` are counts; returns (size index, CRF
+/// index) pairs, largest size first, then by CRF.
+pub fn anchors(sizes: usize, crfs: usize) -> Vec<(usize, usize)> {
+    if sizes == 0 || crfs == 0 {
+        return Vec::new();
+    }
+    let mid = (crfs - 1) / 2;
+    let mut v = vec![(0, 0), (sizes - 1, crfs - 1)];
+    v.extend((0..sizes).map(|s| (s, mid)));
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Rate slope (d ln kbps / d CRF) assumed before any size has two probes: H.264/HEVC's quantiser
+/// step doubles every 6 QP (ITU-T H.264 §8.6.1), and CRF tracks QP, so bits roughly halve.
+/// VP9/AV1 CRFs span 0–63 for a similar quantiser range, so the slope is scaled by 51/63.
+fn prior_rate_slope(codec: &str) -> f64 {
+    let per6 = -std::f64::consts::LN_2 / 6.0;
+    match crate::recipe::crf_range(codec) {
+        Some((_, hi)) if hi > 51.0 => per6 * 51.0 / hi,
+        _ => per6,
+    }
+}
+
+/// The upper hull of the probes in linear bitrate, as (kbps, quality) by increasing kbps.
+fn hull_of(probes: &[Probe]) -> Vec<(f64, f64)> {
+    let pts: Vec<(f64, f64)> = probes.iter().map(|p| (p.kbps, p.quality)).collect();
+    crate::bdrate::upper_hull(&pts)
+}
+
+/// Slope dq / d ln(kbps) of the hull around quality `q`, on the side a probe moves to
+/// (`down` = toward lower rates). `None` for a hull of a single point.
+fn hull_log_slope(h: &[(f64, f64)], q: f64, down: bool) -> Option<f64> {
+    if h.len() < 2 {
+        return None;
+    }
+    let seg = |j: usize| {
+        let (a, b) = (h[j], h[j + 1]);
+        (b.1 - a.1) / (b.0.ln() - a.0.ln())
+    };
+    let n = h.len() - 1;
+    let j = if down {
+        // The segment just below q.
+        h.iter()
+            .position(|p| p.1 >= q)
+            .unwrap_or(n)
+            .saturating_sub(1)
+    } else {
+        h.iter()
+            .rposition(|p| p.1 <= q)
+            .unwrap_or(0)
+            .min(n.saturating_sub(1))
+    };
+    Some(seg(j.min(n - 1)))
+}
+
+/// Log-rate saved by a point `(kbps, q)` against the hull at equal quality (positive: the point
+/// would lift the hull). Outside the hull's quality range: the saving against its nearest end
+/// when the point is cheaper than that end, else nothing.
+fn gain(h: &[(f64, f64)], kbps: f64, q: f64) -> f64 {
+    let (Some(first), Some(last)) = (h.first(), h.last()) else {
+        return 0.0;
+    };
+    if q > last.1 {
+        return (last.0.ln() - kbps.ln()).max(0.0);
+    }
+    if q < first.1 {
+        return (first.0.ln() - kbps.ln()).max(0.0);
+    }
+    match crate::hull::kbps_at(h, q) {
+        Some(k) => k.ln() - kbps.ln(),
+        None => 0.0,
+    }
+}
+
+/// Linear interpolation/extrapolation at `x` through (x0, y0), (x1, y1).
+fn line(x0: f64, y0: f64, x1: f64, y1: f64, x: f64) -> f64 {
+    y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+}
+
+/// The parabola through three points (distinct xs), at `x` (Lagrange form).
+fn parabola(xs: [f64; 3], ys: [f64; 3], x: f64) -> f64 {
+    let mut sum = 0.0;
+    for i in 0..3 {
+        let mut w = 1.0;
+        for j in 0..3 {
+            if i != j {
+                w *= (x - xs[j]) / (xs[i] - xs[j]);
+            }
+        }
+        sum += w * ys[i];
+    }
+    sum
+}
+
+/// Predicted (ln kbps, quality) of size `s` at CRF value `c`, from the probes.
+fn predict(
+    probes: &[Probe],
+    crfs: &[f64],
+    s: usize,
+    c: f64,
+    h: &[(f64, f64)],
+    prior_slope: f64,
+) -> Option<(f64, f64)> {
+    let mut own: Vec<&Probe> = probes.iter().filter(|p| p.size == s).collect();
+    own.sort_by_key(|a| a.crf);
+    let cv = |p: &Probe| crfs[p.crf];
+    if own.len() >= 2 {
+        // Bracketing pair if there is one, else the two nearest on the one side.
+        let below = own.iter().rposition(|p| cv(p) < c);
+        let above = own.iter().position(|p| cv(p) > c);
+        let (a, b) = match (below, above) {
+            (Some(i), Some(j)) => (own[i], own[j]),
+            (Some(i), None) => (own[i - 1], own[i]),
+            (None, Some(j)) => (own[j], own[j + 1]),
+            (None, None) => return None,
+        };
+        if a.crf == b.crf {
+            return None;
+        }
+        let mut lr = line(cv(a), a.kbps.ln(), cv(b), b.kbps.ln(), c);
+        let mut q = line(cv(a), a.quality, cv(b), b.quality, c);
+        if let (Some(i), Some(j)) = (below, above) {
+            // Inside a bracket with a third probe beside it: the parabola through the three
+            // follows the curve's bend (quality falls faster at high CRF), kept within the
+            // bracket so the prediction stays monotone.
+            let third = [i.checked_sub(1), Some(j + 1).filter(|&k| k < own.len())]
+                .into_iter()
+                .flatten()
+                .min_by(|&x, &y| (cv(own[x]) - c).abs().total_cmp(&(cv(own[y]) - c).abs()));
+            if let Some(k) = third {
+                let t = own[k];
+                let xs = [cv(a), cv(b), cv(t)];
+                lr = parabola(xs, [a.kbps.ln(), b.kbps.ln(), t.kbps.ln()], c)
+                    .clamp(b.kbps.ln(), a.kbps.ln());
+                q = parabola(xs, [a.quality, b.quality, t.quality], c)
+                    .clamp(b.quality.min(a.quality), b.quality.max(a.quality));
+            }
+        }
+        return Some((lr, q));
+    }
+    let p0 = *own.first()?;
+    let down = c > cv(p0);
+    // Slopes per CRF from another size's segment that starts at about this quality and runs the
+    // same way: at equal quality, sizes lose quality and bits per CRF step alike (measured on
+    // x264 grids: within ~20 %), far more alike than at equal CRF.
+    let mut best: Option<(f64, usize, f64, f64)> = None;
+    for t in 0..probes.iter().map(|p| p.size + 1).max().unwrap_or(0) {
+        if t == s {
+            continue;
+        }
+        let mut other: Vec<&Probe> = probes.iter().filter(|p| p.size == t).collect();
+        other.sort_by_key(|a| a.crf);
+        for w in other.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let start = if down { a.quality } else { b.quality };
+            let dist = (start - p0.quality).abs();
+            let key = (dist, t.abs_diff(s));
+            if best.is_none_or(|(d, ts, _, _)| key < (d, ts)) {
+                let dc = cv(b) - cv(a);
+                best = Some((
+                    dist,
+                    t.abs_diff(s),
+                    (b.kbps.ln() - a.kbps.ln()) / dc,
+                    (b.quality - a.quality) / dc,
+                ));
+            }
+        }
+    }
+    let dc = c - cv(p0);
+    match best {
+        Some((_, _, rs, qs)) => Some((p0.kbps.ln() + rs * dc, p0.quality + qs * dc)),
+        None => {
+            // Nothing to borrow yet (first refinement round): the codec's rate prior, and the
+            // quality moving parallel to the current hull (in log-rate).
+            let dlr = prior_slope * dc;
+            let qs = hull_log_slope(h, p0.quality, down)?;
+            Some((p0.kbps.ln() + dlr, p0.quality + qs * dlr))
+        }
+    }
+}
+
+/// The next round's probes: up to `batch` unprobed (size, CRF index) pairs next to probed CRFs
+/// of the same size, best predicted gain first; empty when none is predicted to gain at least
+/// `min_gain`. `crfs` sorted ascending; `sizes` the number of sizes. Deterministic.
+pub fn next_round(
+    probes: &[Probe],
+    sizes: usize,
+    crfs: &[f64],
+    codec: &str,
+    batch: usize,
+    min_gain: f64,
+) -> Vec<(usize, usize)> {
+    let h = hull_of(probes);
+    let prior = prior_rate_slope(codec);
+    let probed = |s: usize, j: usize| probes.iter().any(|p| p.size == s && p.crf == j);
+    let mut cands: Vec<(f64, usize, usize)> = Vec::new();
+    for s in 0..sizes {
+        for j in 0..crfs.len() {
+            if probed(s, j) {
+                continue;
+            }
+            let next_to = (j > 0 && probed(s, j - 1)) || (j + 1 < crfs.len() && probed(s, j + 1));
+            if !next_to {
+                continue;
+            }
+            if let Some((lr, q)) = predict(probes, crfs, s, crfs[j], &h, prior) {
+                let g = gain(&h, lr.exp(), q);
+                if g.is_finite() && g >= min_gain {
+                    cands.push((g, s, j));
+                }
+            }
+        }
+    }
+    cands.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    cands
+        .into_iter()
+        .take(batch)
+        .map(|(_, s, j)| (s, j))
+        .collect()
+}
+
+/// The search loop: anchors, then refinement rounds until the budget is spent or nothing is
+/// predicted to gain. `measure` encodes one round's (size, CRF index) pairs and returns their
+/// (kbps, quality) in the same order. Returns the probes in probe order and the rounds run.
+pub fn drive(
+    sizes: usize,
+    crfs: &[f64],
+    codec: &str,
+    budget: usize,
+    batch: usize,
+    min_gain: f64,
+    mut measure: impl FnMut(&[(usize, usize)]) -> Result<Vec<(f64, f64)>>,
+) -> Result<(Vec<Probe>, usize)> {
+    let mut probes: Vec<Probe> = Vec::new();
+    let mut rounds = 0;
+    let mut wanted = anchors(sizes, crfs.len());
+    wanted.truncate(budget);
+    while !wanted.is_empty() {
+        rounds += 1;
+        let got = measure(&wanted)?;
+        for (&(s, j), (kbps, quality)) in wanted.iter().zip(got) {
+            probes.push(Probe {
+                size: s,
+                crf: j,
+                kbps,
+                quality,
+            });
+        }
+        let left = budget.saturating_sub(probes.len());
+        if left == 0 {
+            break;
+        }
+        wanted = next_round(&probes, sizes, crfs, codec, batch.min(left), min_gain);
+    }
+    Ok((probes, rounds))
+}
+
+/// Replays the search over an already measured grid (e.g. a full grid's `points.json`): which
+/// points it would probe, without encoding. `points` of one codec; sizes are taken largest
+/// first. Errors when the search asks for a point the set does not have.
+pub fn replay(
+    points: &[Point],
+    metric: Metric,
+    codec: &str,
+    fast: &FastOptions,
+) -> Result<Vec<Point>> {
+    let mut sizes: Vec<(u32, u32)> = points.iter().map(|p| (p.width, p.height)).collect();
+    sizes.sort_by(|a, b| {
+        (b.0 as u64 * b.1 as u64)
+            .cmp(&(a.0 as u64 * a.1 as u64))
+            .then(b.0.cmp(&a.0))
+    });
+    sizes.dedup();
+    let mut crfs: Vec<f64> = points.iter().map(|p| p.crf).collect();
+    crfs.sort_by(f64::total_cmp);
+    crfs.dedup();
+    let grid = sizes.len() * crfs.len();
+    let budget = ((fast.max_fraction * grid as f64 + 1e-9).floor() as usize)
+        .max(sizes.len().min(grid))
+        .min(grid);
+    let find = |s: usize, j: usize| {
+        points
+            .iter()
+            .find(|p| (p.width, p.height) == sizes[s] && p.crf == crfs[j])
+    };
+    let mut picked = Vec::new();
+    drive(
+        sizes.len(),
+        &crfs,
+        codec,
+        budget,
+        fast.batch.max(1),
+        fast.min_gain,
+        |round| {
+            round
+                .iter()
+                .map(|&(s, j)| {
+                    let p = find(s, j).ok_or_else(|| {
+                        Error::data(
+                            "points",
+                            format!("no point {}x{} crf {}", sizes[s].0, sizes[s].1, crfs[j]),
+                        )
+                    })?;
+                    picked.push(p.clone());
+                    Ok((p.kbps, metric.of(p)))
+                })
+                .collect()
+        },
+    )?;
+    Ok(picked)
+}
+
+/// The hull quality of a point as the recipe pools it (what [`job::finish`] uses).
+fn quality_of(p: &Point, recipe: &Recipe) -> f64 {
+    let m: Metric = recipe.ladder.metric;
+    match p.pooled.get(m.name()) {
+        Some(v) => recipe.scoring.pooling.of(v),
+        None => m.of(p),
+    }
+}
+
+/// [`run_fast_with`] with default options; the stats are recorded as the first line of the
+/// ladder's warnings (so reports and `--json` show how many encodes were used).
+pub fn run_fast(
+    input: &Input,
+    recipe: &Recipe,
+    frames: Option<u64>,
+    store: Option<&Store>,
+    opts: &RunOptions,
+    on_event: &(dyn Fn(Event) -> bool + Sync),
+) -> Result<Outcome> {
+    let (mut out, stats) = run_fast_with(
+        input,
+        recipe,
+        frames,
+        store,
+        opts,
+        &FastOptions::default(),
+        on_event,
+    )?;
+    out.ladder.warnings.insert(0, stats.summary());
+    Ok(out)
+}
+
+/// The fast search on `input` (see the module doc), then hull and ladder as [`job::run`] builds
+/// them from the probed points. Results are in probe order.
+pub fn run_fast_with(
+    input: &Input,
+    recipe: &Recipe,
+    frames: Option<u64>,
+    store: Option<&Store>,
+    opts: &RunOptions,
+    fast: &FastOptions,
+    on_event: &(dyn Fn(Event) -> bool + Sync),
+) -> Result<(Outcome, SearchStats)> {
+    recipe.validate()?;
+    if !media::encoder_available(&recipe.encoder.codec) {
+        return Err(Error::codec(
+            &recipe.encoder.codec,
+            "encoder not available in this FFmpeg build",
+        ));
+    }
+    if !(fast.max_fraction > 0.0 && fast.max_fraction <= 1.0) {
+        return Err(Error::config(
+            "search.max_fraction",
+            format!("{} is not in (0, 1]", fast.max_fraction),
+        ));
+    }
+    let (info, source) = job::identify(input, frames)?;
+    let mut sizes: Vec<Size> = recipe.resolve(source.width, source.height)?;
+    // Largest first (by area, then width: deterministic whatever the recipe's order).
+    sizes.sort_by(|a, b| {
+        (b.width as u64 * b.height as u64)
+            .cmp(&(a.width as u64 * a.height as u64))
+            .then(b.width.cmp(&a.width))
+    });
+    sizes.dedup();
+    let mut crfs: Vec<f64> = recipe.grid.crf.clone();
+    crfs.sort_by(f64::total_cmp);
+    crfs.dedup();
+    let (engine, settings) = job::engine_for(recipe, opts.threads)?;
+
+    // Encoder options and frame rate exactly as `job::plan` derives them, so probes share store
+    // keys with full-grid runs: take them from a planned task.
+    let template = job::plan(recipe, &source, &settings, &sizes[..1])
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::config("grid.crf", "the list is empty"))?;
+    let options = template.encoder.options.clone();
+    let fps = template.filters.fps;
+
+    let grid = sizes.len() * crfs.len();
+    let budget = ((fast.max_fraction * grid as f64 + 1e-9).floor() as usize)
+        .max(sizes.len().min(grid))
+        .min(grid);
+    let batch = fast.batch.max(1);
+
+    let encoded = std::sync::atomic::AtomicUsize::new(0);
+    let counting = |e: Event| {
+        if let Event::PointDone { .. } = e {
+            encoded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        on_event(e)
+    };
+    let open = || input.open();
+
+    let mut results: Vec<TaskResult> = Vec::new();
+    let (probes, rounds) = drive(
+        sizes.len(),
+        &crfs,
+        &recipe.encoder.codec,
+        budget,
+        batch,
+        fast.min_gain,
+        |round| {
+            let tasks: Vec<_> = round
+                .iter()
+                .map(|&(s, j)| {
+                    job::task(recipe, &source, &settings, &options, fps, sizes[s], crfs[j])
+                })
+                .collect();
+            let done = pipeline::run(&tasks, &open, &engine, store, opts, &counting)?;
+            let measured = done
+                .iter()
+                .map(|r| (r.point.kbps, quality_of(&r.point, recipe)))
+                .collect();
+            results.extend(done);
+            Ok(measured)
+        },
+    )?;
+    // Plan order (size as the recipe lists it... largest first, then CRF) for stable outputs.
+    let order: BTreeMap<(usize, usize), usize> = probes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| ((p.size, p.crf), i))
+        .collect();
+    let mut slots: Vec<Option<TaskResult>> = results.into_iter().map(Some).collect();
+    let results: Vec<TaskResult> = order.values().filter_map(|&i| slots[i].take()).collect();
+    let encoded = encoded.into_inner();
+    let stats = SearchStats {
+        probes: results.len(),
+        grid,
+        budget,
+        rounds,
+        encoded,
+    };
+    let out = job::finish(input.title(), info, source, recipe, results, encoded)?;
+    Ok((out, stats))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchors_are_the_corners_and_the_middle_column() {
+        assert_eq!(
+            anchors(5, 6),
+            vec![(0, 0), (0, 2), (1, 2), (2, 2), (3, 2), (4, 2), (4, 5)]
+        );
+        assert_eq!(anchors(3, 6), vec![(0, 0), (0, 2), (1, 2), (2, 2), (2, 5)]);
+        assert_eq!(anchors(1, 6), vec![(0, 0), (0, 2), (0, 5)]);
+        assert_eq!(anchors(2, 1), vec![(0, 0), (1, 0)]);
+        assert!(anchors(0, 3).is_empty());
+    }
+
+    /// A synthetic family of rate-quality curves with crossing sizes: bigger sizes cost more bits
+    /// at the same CRF and reach higher quality, but saturate.
+    fn synth(s: usize, crf: f64) -> (f64, f64) {
+        let area: f64 = [1.0, 0.5625, 0.36, 0.25, 0.140625][s];
+        let kbps =
+            6000.0 * area.powf(0.75) * (-(std::f64::consts::LN_2 / 6.0) * (crf - 20.0)).exp();
+        let ceiling = 100.0 - 45.0 * (1.0 - area.sqrt());
+        let q = ceiling * (1.0 - (-kbps / (900.0 * area.sqrt())).exp());
+        (kbps, q)
+    }
+
+    fn full_hull(crfs: &[f64]) -> Vec<(f64, f64)> {
+        let mut pts = Vec::new();
+        for s in 0..5 {
+            for &c in crfs {
+                pts.push(synth(s, c));
+            }
+        }
+        crate::bdrate::upper_hull(&pts)
+    }
+
+    fn simulate(crfs: &[f64], budget: usize) -> Vec<Probe> {
+        let mut probes: Vec<Probe> = Vec::new();
+        let mut wanted = anchors(5, crfs.len());
+        while !wanted.is_empty() && probes.len() < budget {
+            for (s, j) in wanted {
+                let (kbps, quality) = synth(s, crfs[j]);
+                probes.push(Probe {
+                    size: s,
+                    crf: j,
+                    kbps,
+                    quality,
+                });
+            }
+            let left = budget.saturating_sub(probes.len());
+            if left == 0 {
+                break;
+            }
+            wanted = next_round(&probes, 5, crfs, "libx264", 2.min(left), 0.002);
+        }
+        probes
+    }
+
+    #[test]
+    fn search_is_deterministic_and_within_budget() {
+        let crfs = [20.0, 24.0, 28.0, 32.0, 36.0, 40.0];
+        let a = simulate(&crfs, 12);
+        let b = simulate(&crfs, 12);
+        assert_eq!(a, b);
+        assert!(a.len() <= 12);
+        let mut seen: Vec<(usize, usize)> = a.iter().map(|p| (p.size, p.crf)).collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), a.len(), "no point probed twice");
+    }
+
+    #[test]
+    fn synthetic_hull_is_close_to_the_full_grid() {
+        let crfs = [20.0, 24.0, 28.0, 32.0, 36.0, 40.0];
+        let probes = simulate(&crfs, 12);
+        let fast = hull_of(&probes);
+        let full = full_hull(&crfs);
+        let bd = crate::bdrate::bd_rate(&full, &fast, Metric::Vmaf, crate::bdrate::Method::Pchip)
+            .expect("bd-rate");
+        assert!(
+            bd.bd_rate_percent.abs() < 1.0,
+            "fast hull BD-rate {:.3} % (probes {probes:?})",
+            bd.bd_rate_percent
+        );
+    }
+
+    #[test]
+    fn gain_is_log_rate_saved_at_equal_quality() {
+        let h = [(100.0, 50.0), (400.0, 80.0)];
+        // At quality 65 the hull needs 250 kbps; a point at 125 kbps halves that.
+        let g = gain(&h, 125.0, 65.0);
+        assert!((g - 2f64.ln()).abs() < 1e-12);
+        assert!(gain(&h, 500.0, 65.0) < 0.0);
+        assert_eq!(gain(&h, 500.0, 90.0), 0.0);
+    }
+}

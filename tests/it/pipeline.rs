@@ -1,0 +1,182 @@
+//! The grid runner against an independent computation of the same points: the same bitstream
+//! encoded, decoded, upscaled and scored one by one with the media layer and the VideoScorer.
+
+use pertitle::grid::TaskResult;
+use pertitle::job::{self, Input};
+use pertitle::media::{self, Decoder, Encoder, EncoderConfig, RateControl, Scaler, ScalerKind};
+use pertitle::pipeline::{self, RunOptions};
+use pertitle::quality::{Engine, EngineConfig, Metrics, VideoScorer};
+use pertitle::recipe::{Recipe, RecipeOverrides, Size};
+use pertitle::Frame;
+use std::path::PathBuf;
+
+const GRAPH: &str = "testsrc2=size=320x180:rate=24,noise=alls=6:allf=t+u:all_seed=11";
+
+fn clip(dir: &std::path::Path) -> PathBuf {
+    let path = dir.join("clip.y4m");
+    let mut src = media::lavfi_source(GRAPH, 320, 180, (24, 1), 30).expect("lavfi");
+    let mut w = media::Y4mWriter::create(&path, src.info().format, (24, 1)).expect("y4m");
+    while let Some(f) = src.next_frame().expect("frame") {
+        w.write(&f).expect("write");
+    }
+    w.finish().expect("finish");
+    path
+}
+
+fn recipe() -> Recipe {
+    let mut r = Recipe::default_for("libx264").expect("recipe");
+    r.apply(&RecipeOverrides {
+        preset: Some("veryfast".into()),
+        sizes: Some(vec![Size::new(320, 180), Size::new(192, 108)]),
+        crf: Some(vec![24.0, 36.0]),
+        ..RecipeOverrides::default()
+    })
+    .expect("overrides");
+    r
+}
+
+/// One point computed the plain way: every frame through encoder, decoder, scaler and scorer.
+fn by_hand(frames: &[Frame], r: &TaskResult, engine: &Engine) -> (u64, Vec<f64>) {
+    let t = &r.task;
+    let (w, h) = (t.filters.width as usize, t.filters.height as usize);
+    let mut fmt = frames[0].format;
+    fmt.width = w;
+    fmt.height = h;
+    let mut cfg = EncoderConfig::crf("libx264", fmt, (24, 1), 0.0);
+    cfg.rate = match t.rate {
+        pertitle::grid::RateControl::Crf { crf } => RateControl::Crf(crf),
+        _ => unreachable!(),
+    };
+    cfg.preset = t.encoder.preset.clone();
+    cfg.options = t
+        .encoder
+        .options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    cfg.threads = Some(1);
+    let mut down = Scaler::new(frames[0].format, w, h, ScalerKind::Bicubic).expect("down");
+    let mut enc = Encoder::new(&cfg).expect("encoder");
+    let mut packets = Vec::new();
+    for f in frames {
+        let s = if (w, h) == (320, 180) {
+            f.clone()
+        } else {
+            down.scale(f).expect("scale")
+        };
+        packets.extend(enc.encode(&s).expect("encode"));
+    }
+    packets.extend(enc.finish().expect("finish"));
+    let bytes = packets.iter().map(|p| p.data.len() as u64).sum();
+    let mut dec = Decoder::new(&enc.stream_params()).expect("decoder");
+    let mut decoded = Vec::new();
+    for p in &packets {
+        decoded.extend(dec.decode(p).expect("decode"));
+    }
+    decoded.extend(dec.flush().expect("flush"));
+    let mut up = Scaler::new(fmt, 320, 180, ScalerKind::Bicubic).expect("up");
+    let mut scorer = VideoScorer::new(engine);
+    for (r, d) in frames.iter().zip(decoded) {
+        let mut d = if (w, h) == (320, 180) {
+            d
+        } else {
+            up.scale(&d).expect("upscale")
+        };
+        d.index = r.index;
+        scorer.push(r.clone(), d).expect("push");
+    }
+    (bytes, scorer.finish().expect("scores").vmaf())
+}
+
+#[test]
+fn grid_points_equal_the_same_encodes_scored_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = clip(dir.path());
+    let input = Input::File {
+        path: path.clone(),
+        options: Default::default(),
+    };
+    let r = recipe();
+    let (_, source) = job::identify(&input, None).expect("identify");
+    assert_eq!(source.frames, 30);
+    let (engine, settings) = job::engine_for(&r, 2).expect("engine");
+    let sizes = r.resolve(320, 180).expect("sizes");
+    let tasks = job::plan(&r, &source, &settings, &sizes);
+    assert_eq!(tasks.len(), 4);
+    // A small budget forces several waves: each must give the same numbers.
+    let opts = RunOptions {
+        threads: 2,
+        memory_budget: 12 << 20,
+        batch: 4,
+    };
+    let open = || input.open();
+    let results = pipeline::run(&tasks, &open, &engine, None, &opts, &|_| true).expect("grid");
+    let mut frames = Vec::new();
+    let mut src = media::open(&path, &Default::default()).unwrap();
+    while let Some(f) = src.next_frame().unwrap() {
+        frames.push(f);
+    }
+    let plain = Engine::new(EngineConfig {
+        metrics: Metrics {
+            vmaf: true,
+            psnr: false,
+            ssim: false,
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    for res in &results {
+        assert_eq!(res.scored_frames, (0..30).collect::<Vec<u64>>());
+        let (bytes, vmaf) = by_hand(&frames, res, &plain);
+        assert_eq!(
+            res.point.bytes, bytes,
+            "{}x{} crf {}",
+            res.point.width, res.point.height, res.point.crf
+        );
+        assert_eq!(
+            res.scores["vmaf"], vmaf,
+            "{}x{} crf {}",
+            res.point.width, res.point.height, res.point.crf
+        );
+        let kbps = bytes as f64 * 8.0 / (30.0 / 24.0) / 1000.0;
+        assert!((res.point.kbps - kbps).abs() < 1e-9);
+    }
+    // Lower CRF costs more bits at each size.
+    let at = |w: u32, crf: f64| {
+        results
+            .iter()
+            .find(|r| r.point.width == w && r.point.crf == crf)
+            .unwrap()
+    };
+    assert!(at(320, 24.0).point.bytes > at(320, 36.0).point.bytes);
+    assert!(at(192, 24.0).point.vmaf > at(192, 36.0).point.vmaf);
+}
+
+#[test]
+fn store_makes_a_second_run_encode_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = clip(dir.path());
+    let input = Input::File {
+        path,
+        options: Default::default(),
+    };
+    let store = pertitle::store::Store::open(dir.path().join("cache")).unwrap();
+    let opts = RunOptions {
+        threads: 2,
+        ..RunOptions::default()
+    };
+    let a = job::run(&input, &recipe(), None, Some(&store), &opts, &|_| true).expect("first run");
+    assert_eq!(a.encoded, 4);
+    let b = job::run(&input, &recipe(), None, Some(&store), &opts, &|_| true).expect("second run");
+    assert_eq!(b.encoded, 0, "second run must reuse every point");
+    assert_eq!(
+        job::points_json(&a.source, &a.points).unwrap(),
+        job::points_json(&b.source, &b.points).unwrap()
+    );
+    // Changing only a ladder constraint encodes nothing either.
+    let mut r = recipe();
+    r.ladder.max_rungs = 2;
+    let c = job::run(&input, &r, None, Some(&store), &opts, &|_| true).expect("third run");
+    assert_eq!(c.encoded, 0);
+    assert!(c.ladder.rungs.len() <= 2);
+}
