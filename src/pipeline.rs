@@ -506,55 +506,70 @@ fn run_wave(
                 }
                 c.pending = keep;
             }
-            let mut need: Vec<u64> = jobs
-                .iter()
-                .map(|(_, f)| f.index)
-                .filter(|i| !window.contains_key(i))
-                .collect();
-            need.sort_unstable();
-            need.dedup();
-            let prepared: Vec<Result<(u64, PreparedRef)>> = need
-                .par_iter()
-                .map(|&i| {
-                    let f = raw.get(&i).ok_or_else(|| {
-                        Error::codec(
-                            info.path.display().to_string(),
-                            format!("decoder returned frame {i}, not a source frame"),
-                        )
-                    })?;
-                    let r = engine.prepare(f.clone())?;
-                    let sad = sads[&i];
-                    let next = if last_index == Some(i) && eof {
-                        None
-                    } else {
-                        sads.get(&(i + 1)).copied()
-                    };
-                    Ok((
-                        i,
-                        PreparedRef::from_parts(r, sad, motion::motion2(i == first, sad, next)),
-                    ))
-                })
-                .collect();
-            for p in prepared {
-                let (i, p) = p?;
-                window.insert(i, Arc::new(p));
-            }
-            let jobs: Vec<(usize, Frame, Arc<PreparedRef>)> = jobs
-                .into_iter()
-                .map(|(ci, f)| {
-                    let r = window[&f.index].clone();
-                    (ci, f, r)
-                })
-                .collect();
-            let t0 = Instant::now();
-            let scored: Vec<(usize, Result<FrameScores>)> = jobs
-                .into_par_iter()
-                .map(|(ci, f, r)| (ci, engine.score(&r, &f)))
-                .collect();
-            let per_job = t0.elapsed().as_secs_f64() / scored.len().max(1) as f64;
-            for (ci, s) in scored {
-                chains[ci].scores.push(s?);
-                chains[ci].timings.score_s += per_job;
+            // In chunks of `batch` frame indices, so that the encoders' flush at the end of a wave
+            // (their whole look-ahead decoded at once) does not prepare that many references at
+            // the same time: prepare a chunk's references, score its frames, drop what every point
+            // has passed.
+            jobs.sort_by_key(|(ci, f)| (f.index, *ci));
+            let decoded_low = chains.iter().map(|c| first + c.decoded).min().unwrap_or(0);
+            let mut rest = jobs.as_slice();
+            while !rest.is_empty() {
+                let mut idx: Vec<u64> = Vec::new();
+                let mut n = 0;
+                for (_, f) in rest {
+                    if idx.last() != Some(&f.index) {
+                        if idx.len() == opts.batch.max(1) {
+                            break;
+                        }
+                        idx.push(f.index);
+                    }
+                    n += 1;
+                }
+                let (chunk, tail) = rest.split_at(n);
+                rest = tail;
+                let need: Vec<u64> = idx.iter().copied().filter(|i| !window.contains_key(i)).collect();
+                let prepared: Vec<Result<(u64, PreparedRef)>> = need
+                    .par_iter()
+                    .map(|&i| {
+                        let f = raw.get(&i).ok_or_else(|| {
+                            Error::codec(
+                                info.path.display().to_string(),
+                                format!("decoder returned frame {i}, not a source frame"),
+                            )
+                        })?;
+                        let r = engine.prepare(f.clone())?;
+                        let sad = sads[&i];
+                        let next = if last_index == Some(i) && eof {
+                            None
+                        } else {
+                            sads.get(&(i + 1)).copied()
+                        };
+                        Ok((
+                            i,
+                            PreparedRef::from_parts(r, sad, motion::motion2(i == first, sad, next)),
+                        ))
+                    })
+                    .collect();
+                for p in prepared {
+                    let (i, p) = p?;
+                    window.insert(i, Arc::new(p));
+                }
+                let t0 = Instant::now();
+                let scored: Vec<(usize, Result<FrameScores>)> = chunk
+                    .par_iter()
+                    .map(|(ci, f)| (*ci, engine.score(&window[&f.index], f)))
+                    .collect();
+                let per_job = t0.elapsed().as_secs_f64() / scored.len().max(1) as f64;
+                for (ci, s) in scored {
+                    chains[ci].scores.push(s?);
+                    chains[ci].timings.score_s += per_job;
+                }
+                // A reference every point has decoded past is needed by no later job.
+                for i in &idx {
+                    if *i < decoded_low {
+                        window.remove(i);
+                    }
+                }
             }
 
             // Drop reference frames every point has passed.
