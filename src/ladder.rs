@@ -381,7 +381,7 @@ pub fn build(points: &[Point], recipe: &Recipe, source: &SourceIdentity) -> Resu
                 let q_k = hull::quality_at(&h, k).unwrap_or(h[0].1);
                 if q_prev - q_k > 1.5 * step {
                     warnings.push(format!(
-                        "the ladder ends at {prev:.0} kbps: a rung {:.0}x lower ({k:.0} kbps) would be {:.2} {metric} below (step {step})",
+                        "the ladder ends at {prev:.0} kbps: a rung {}x lower ({k:.0} kbps) would be {:.2} {metric} below (step {step})",
                         l.min_ratio,
                         q_prev - q_k
                     ));
