@@ -9,6 +9,11 @@ mod cli;
 const M_PERTURB: libc::c_int = -6;
 
 fn main() {
+    // SVT-AV1 logs its configuration straight to stderr (not through FFmpeg's log); keep it to
+    // errors unless the user asked otherwise. Set before any thread exists.
+    if std::env::var_os("SVT_LOG").is_none() {
+        std::env::set_var("SVT_LOG", "1");
+    }
     // reliability: make every malloc'ed byte defined (zero: the complement of 0xff) before it is
     // used. libx264's AVX-512 kernels read uninitialised bytes of its own buffers (seen at
     // 192x108: the same encode gave 20972, 20975 or 21022 bytes depending on what the process
