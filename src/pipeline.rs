@@ -19,9 +19,7 @@
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::grid::{GridTask, RateControl as TaskRate, TaskResult, Timings};
-use crate::media::{
-    self, Decoder, Encoder, EncoderConfig, FrameSource, RateControl, Scaler, ScalerKind,
-};
+use crate::media::{Decoder, Encoder, EncoderConfig, FrameSource, RateControl, Scaler, ScalerKind};
 use crate::points::Point;
 use crate::quality::vmaf::motion;
 use crate::quality::{pooling, Engine, FrameScores, PreparedRef};
@@ -697,25 +695,4 @@ fn finish_chain(
     };
     r.check()?;
     Ok(r)
-}
-
-/// Reads the whole source once: its exact frame count and content fingerprint (see
-/// [`crate::grid::Fingerprinter`]), and decode errors, before any encode starts. A corrupt input
-/// fails here, in seconds, not after an hour of encoding.
-pub fn fingerprint(src: &mut dyn FrameSource) -> Result<(u64, String)> {
-    let mut fp = crate::grid::Fingerprinter::new();
-    while let Some(f) = src.next_frame()? {
-        fp.update(&f);
-    }
-    let n = fp.frames();
-    Ok((n, fp.finish()))
-}
-
-#[allow(dead_code)]
-fn _assert_send() {
-    fn is_send<T: Send>() {}
-    is_send::<Encoder>();
-    is_send::<Decoder>();
-    is_send::<Scaler>();
-    let _ = media::init;
 }
