@@ -457,27 +457,37 @@ fn run_wave(
                 }
             }
 
-            for f in &frames {
-                let sad = match &prev_luma {
+            // Motion against the previous source frame (the batch's previous one, or the last
+            // frame of the previous batch, the only luma kept across batches).
+            for (k, f) in frames.iter().enumerate() {
+                let prev = match k {
+                    0 => prev_luma.as_ref(),
+                    _ => Some(frames[k - 1].luma()),
+                };
+                let sad = match prev {
                     Some(p) => motion::sad_score(p, f.luma(), f.format.bit_depth),
                     None => 0.0,
                 };
                 sads.insert(f.index, sad);
-                prev_luma = Some(f.luma().clone());
                 last_index = Some(f.index);
-                raw.insert(f.index, f.clone());
+            }
+            if let Some(f) = frames.last() {
+                prev_luma = Some(f.luma().clone());
             }
 
             // Scale once per resolution.
-            let scaled: BTreeMap<(u32, u32, String), Vec<Frame>> = down
+            // `None`: the source's own size, fed from `frames` without a copy.
+            let scaled: BTreeMap<(u32, u32, String), Option<Vec<Frame>>> = down
                 .par_iter_mut()
                 .map(|(k, s)| -> Result<_> {
                     let v = match s {
-                        Some(s) => frames
-                            .iter()
-                            .map(|f| s.scale(f))
-                            .collect::<Result<Vec<_>>>()?,
-                        None => frames.clone(),
+                        Some(s) => Some(
+                            frames
+                                .iter()
+                                .map(|f| s.scale(f))
+                                .collect::<Result<Vec<_>>>()?,
+                        ),
+                        None => None,
                     };
                     Ok((k.clone(), v))
                 })
@@ -493,10 +503,16 @@ fn run_wave(
                 let input = if eof {
                     None
                 } else {
-                    Some(scaled[&key].as_slice())
+                    Some(scaled[&key].as_deref().unwrap_or(&frames))
                 };
                 c.step(input, src_w, src_h, first)
             })?;
+            drop(scaled);
+            // The source frames now wait (moved, not copied) until their reference is prepared.
+            let n_frames = frames.len() as u64;
+            for f in frames {
+                raw.insert(f.index, f);
+            }
 
             // Score every decoded frame whose reference motion is known (the next source frame
             // has arrived, or the stream ended), all points' frames in parallel.
@@ -537,21 +553,24 @@ fn run_wave(
                 }
                 let (chunk, tail) = rest.split_at(n);
                 rest = tail;
-                let need: Vec<u64> = idx
+                // Each reference is prepared once per wave (every point's frame `i` is ready at
+                // the same step), so its source frame moves from `raw` into the preparation.
+                let need: Vec<(u64, Frame)> = idx
                     .iter()
-                    .copied()
                     .filter(|i| !window.contains_key(i))
-                    .collect();
-                let prepared: Vec<Result<(u64, PreparedRef)>> = need
-                    .par_iter()
                     .map(|&i| {
-                        let f = raw.get(&i).ok_or_else(|| {
+                        raw.remove(&i).map(|f| (i, f)).ok_or_else(|| {
                             Error::codec(
                                 info.path.display().to_string(),
                                 format!("decoder returned frame {i}, not a source frame"),
                             )
-                        })?;
-                        let r = engine.prepare(f.clone())?;
+                        })
+                    })
+                    .collect::<Result<_>>()?;
+                let prepared: Vec<Result<(u64, PreparedRef)>> = need
+                    .into_par_iter()
+                    .map(|(i, f)| {
+                        let r = engine.prepare(f)?;
                         let sad = sads[&i];
                         let next = if last_index == Some(i) && eof {
                             None
@@ -597,7 +616,7 @@ fn run_wave(
             // motion2 of frame i needs the motion of i + 1 only.
             sads.retain(|&i, _| i + 1 >= low);
 
-            fed += frames.len() as u64;
+            fed += n_frames;
             if !on_event(Event::Frames {
                 wave,
                 done: fed,
