@@ -207,6 +207,20 @@ fn bench_clip(clip: &Clip, source: &str, grid: &Grid, jobs: usize, verbose: bool
             }
         }
     };
+    // Issue 6's fast search on the same grid, compared with the hand-made *full* grid (its wall
+    // time) and with pertitle's full grid (its hull's BD-rate).
+    let fast = if skip.contains("fast") || skip.contains("pertitle") {
+        None
+    } else {
+        println!("   load before pertitle --search fast: {}", proc::loadavg());
+        match run_pertitle(&clip.path, grid, jobs, &["--search", "fast"]) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                println!("   pertitle --search fast: NOT MEASURED: {e}");
+                None
+            }
+        }
+    };
     let peer = if skip.contains("peer") {
         None
     } else {
@@ -240,6 +254,17 @@ fn bench_clip(clip: &Clip, source: &str, grid: &Grid, jobs: usize, verbose: bool
             p.maxrss_mib
         );
     }
+    if let Some(f) = &fast {
+        println!(
+            "   {:<34} {:>9.2} {:>9.2}   peak RSS {:.0} MiB, {} of {} points encoded",
+            "pertitle ladder --search fast",
+            f.wall,
+            f.cpu,
+            f.maxrss_mib,
+            f.points.len(),
+            grid.points()
+        );
+    }
     if let Some(h) = &peer {
         let floor = h.encode_cpu / jobs as f64;
         println!(
@@ -264,9 +289,46 @@ fn bench_clip(clip: &Clip, source: &str, grid: &Grid, jobs: usize, verbose: bool
             );
             compare_points(h, p);
         }
+        if let Some(f) = &fast {
+            let rw = f.wall / h.total.wall;
+            println!(
+                "   fast search / hand-made full grid: wall {rw:.3}×   (goal ≤ 0.25×: {})",
+                if rw <= 0.25 { "met" } else { "NOT met" }
+            );
+        }
+        if let (Some(f), Some(p)) = (&fast, &pert) {
+            fast_vs_full(f, p, grid);
+        }
         if verbose || pert.is_none() {
             print_points(h, pert.as_ref());
         }
+    }
+}
+
+/// Encodes used by the fast search and the BD-rate (pchip, VMAF) of its hull against the full
+/// grid's hull, both from pertitle runs of the same grid.
+fn fast_vs_full(fast: &PertitleRun, full: &PertitleRun, grid: &Grid) {
+    use pertitle::bdrate::{self, Method};
+    let curve = |pts: &[pertitle::Point]| -> Vec<(f64, f64)> {
+        bdrate::upper_hull(&pts.iter().map(|p| (p.kbps, p.vmaf)).collect::<Vec<_>>())
+    };
+    let share = fast.points.len() as f64 / grid.points() as f64;
+    match bdrate::bd_rate(
+        &curve(&full.points),
+        &curve(&fast.points),
+        pertitle::Metric::Vmaf,
+        Method::Pchip,
+    ) {
+        Ok(bd) => println!(
+            "   fast search: {} of {} encodes ({:.0}%; goal ≤ 40%: {}), hull BD-rate vs full grid {:+.2}% (goal within 1%: {})",
+            fast.points.len(),
+            grid.points(),
+            100.0 * share,
+            if share <= 0.4 { "met" } else { "NOT met" },
+            bd.bd_rate_percent,
+            if bd.bd_rate_percent.abs() <= 1.0 { "met" } else { "NOT met" }
+        ),
+        Err(e) => println!("   fast search: BD-rate NOT MEASURED: {e}"),
     }
 }
 
