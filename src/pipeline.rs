@@ -4,9 +4,11 @@
 //! decoded once, on its own thread; each frame is scaled once per resolution and fed to every
 //! encoder of that resolution; each encoder's packets are decoded, upscaled back to the source
 //! size and scored in memory as they come, against reference frames prepared once for all the
-//! wave's points (the [`Engine`]'s prepared-reference API). Points run in parallel (rayon), frames
-//! are scored in parallel, and only a bounded window of frames is in flight: the encoders'
-//! look-ahead plus one batch. Memory is therefore independent of the title's length.
+//! wave's points (the [`Engine`]'s prepared-reference API). Points run in parallel (rayon), and
+//! the scoring of one batch runs in the same parallel phase as the encoding of the next, so no
+//! core waits for the slowest encoder. Only a bounded window of frames is in flight: the
+//! encoders' look-ahead (at the points' own sizes; a frame is upscaled only when it is scored)
+//! plus one batch. Memory is therefore independent of the title's length.
 //!
 //! Waves exist because an x264 encoder alone holds ~180 bytes per pixel (look-ahead, references,
 //! half-pel planes; measured with libx264 preset medium, 1 thread): thirty 1080p-and-below encoders
@@ -105,15 +107,11 @@ const FLUSH_FRAMES: u64 = 50;
 fn plan_waves(tasks: &[&GridTask], budget: u64) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..tasks.len()).collect();
     // Besides its encoder, each point holds its decoded look-ahead when the encoder flushes at the
-    // end of the wave: about `FLUSH_FRAMES` frames upscaled to the source size (u16 samples,
-    // 4:2:0 = 3 bytes per source pixel). Without this term a wave of many small encodes (30
-    // points at 360p) held gigabytes of upscaled frames at its end.
+    // end of the wave: about `FLUSH_FRAMES` frames at the point's size (u16 samples, 4:2:0 = 3
+    // bytes per pixel; they are upscaled one at a time when scored).
     let cost = |t: &GridTask| {
-        let enc = t.filters.width as u64
-            * t.filters.height as u64
-            * encoder_bytes_per_pixel(&t.encoder.codec);
-        let flush = FLUSH_FRAMES * t.source.width as u64 * t.source.height as u64 * 3;
-        enc + flush
+        let px = t.filters.width as u64 * t.filters.height as u64;
+        px * encoder_bytes_per_pixel(&t.encoder.codec) + FLUSH_FRAMES * px * 3
     };
     order.sort_by(|&a, &b| cost(tasks[b]).cmp(&cost(tasks[a])).then(a.cmp(&b)));
     let mut waves: Vec<(u64, Vec<usize>)> = Vec::new();
@@ -206,24 +204,21 @@ struct Chain<'t> {
     task: &'t GridTask,
     enc: Encoder,
     dec: Decoder,
-    up: Option<Scaler>,
+    /// How decoded frames are upscaled to the source size (None: already that size).
+    up: Option<ScalerKind>,
     frame_bytes: Vec<u64>,
-    /// Decoded, upscaled frames waiting for their reference to be prepared.
-    pending: Vec<Frame>,
+    /// Decoded frames (at the point's size) waiting for their reference's motion.
+    pending: Vec<(Frame, Option<ScalerKind>)>,
     decoded: u64,
     scores: Vec<FrameScores>,
     timings: Timings,
 }
 
 impl Chain<'_> {
-    /// Encodes `frames` (None = end of stream), decodes what comes out and upscales it.
-    fn step(
-        &mut self,
-        frames: Option<&[Frame]>,
-        src_w: usize,
-        src_h: usize,
-        first: u64,
-    ) -> Result<()> {
+    /// Encodes `frames` (None = end of stream) and decodes what comes out. Upscaling waits
+    /// until the frame is scored, so the frames an encoder returns at its flush wait at the
+    /// point's own size.
+    fn step(&mut self, frames: Option<&[Frame]>, first: u64) -> Result<()> {
         let t0 = Instant::now();
         let mut packets = Vec::new();
         match frames {
@@ -244,19 +239,182 @@ impl Chain<'_> {
         if frames.is_none() {
             out.extend(self.dec.flush()?);
         }
-        for f in out {
-            let mut f = match &mut self.up {
-                Some(s) => s.scale(&f)?,
-                None => f,
-            };
-            debug_assert_eq!((f.width(), f.height()), (src_w, src_h));
+        for mut f in out {
             f.index = first + self.decoded;
             self.decoded += 1;
-            self.pending.push(f);
+            self.pending.push((f, self.up));
         }
         self.timings.decode_s += t1.elapsed().as_secs_f64();
         Ok(())
     }
+}
+
+/// A decoded frame to upscale (if `up`) and score against reference `frame.index`.
+struct Job {
+    chain: usize,
+    frame: Frame,
+    up: Option<ScalerKind>,
+}
+
+/// The reference side of a wave: source frames waiting for preparation, their motion, and the
+/// prepared references still needed.
+struct RefWindow {
+    raw: BTreeMap<u64, Frame>,
+    sads: BTreeMap<u64, f64>,
+    window: HashMap<u64, Arc<PreparedRef>>,
+    last_index: Option<u64>,
+    eof: bool,
+    first: u64,
+    /// Every point has decoded every frame below this index.
+    decoded_low: u64,
+    path: String,
+}
+
+/// Takes each chain's decoded frames whose reference is ready (its motion2 needs the next
+/// frame's motion, or the stream ended), in (frame index, chain) order.
+fn collect_jobs(chains: &mut [Chain], refs: &RefWindow, first: u64, subsample: u64) -> Vec<Job> {
+    let ready = |i: u64| refs.eof || refs.sads.contains_key(&(i + 1));
+    let mut jobs = Vec::new();
+    for (ci, c) in chains.iter_mut().enumerate() {
+        let mut keep = Vec::new();
+        for (f, up) in c.pending.drain(..) {
+            if !(f.index - first).is_multiple_of(subsample) {
+                continue;
+            }
+            if ready(f.index) {
+                jobs.push(Job {
+                    chain: ci,
+                    frame: f,
+                    up,
+                });
+            } else {
+                keep.push((f, up));
+            }
+        }
+        c.pending = keep;
+    }
+    jobs.sort_by_key(|j| (j.frame.index, j.chain));
+    jobs
+}
+
+thread_local! {
+    /// Upscalers of this worker thread, by (input format, output size, kind): swscale contexts
+    /// are not shareable, and jobs of one point run on any thread.
+    static UPSCALERS: std::cell::RefCell<Vec<(UpKey, Scaler)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+type UpKey = (crate::frame::FrameFormat, usize, usize, ScalerKind);
+
+fn upscale(f: &Frame, size: (usize, usize), kind: ScalerKind) -> Result<Frame> {
+    UPSCALERS.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        let key = (f.format, size.0, size.1, kind);
+        let pos = match cache.iter().position(|(k, _)| *k == key) {
+            Some(p) => p,
+            None => {
+                if cache.len() >= 16 {
+                    cache.clear();
+                }
+                cache.push((key, Scaler::new(f.format, size.0, size.1, kind)?));
+                cache.len() - 1
+            }
+        };
+        let mut out = cache[pos].1.scale(f)?;
+        out.index = f.index;
+        Ok(out)
+    })
+}
+
+/// Upscales and scores `jobs`, in chunks of `batch` frame indices: prepare the chunk's
+/// references (in parallel), score its frames (in parallel), drop the references every point
+/// has passed. Chunks keep the encoders' end-of-wave flush (their whole look-ahead decoded at
+/// once) from preparing that many references at the same time. Returns (chain, scores,
+/// seconds) in job order.
+fn score_jobs(
+    jobs: &[Job],
+    refs: &mut RefWindow,
+    engine: &Engine,
+    src_size: (usize, usize),
+    batch: usize,
+) -> Result<Vec<(usize, FrameScores, f64)>> {
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut rest = jobs;
+    while !rest.is_empty() {
+        let mut idx: Vec<u64> = Vec::new();
+        let mut n = 0;
+        for j in rest {
+            if idx.last() != Some(&j.frame.index) {
+                if idx.len() == batch.max(1) {
+                    break;
+                }
+                idx.push(j.frame.index);
+            }
+            n += 1;
+        }
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        // Each reference is prepared once per wave (every point's frame `i` becomes ready in the
+        // same round), so its source frame moves from `raw` into the preparation.
+        let need: Vec<(u64, Frame)> = idx
+            .iter()
+            .filter(|i| !refs.window.contains_key(i))
+            .map(|&i| {
+                refs.raw.remove(&i).map(|f| (i, f)).ok_or_else(|| {
+                    Error::codec(
+                        refs.path.clone(),
+                        format!("decoder returned frame {i}, not a source frame"),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        let r: &RefWindow = refs;
+        let prepared: Vec<Result<(u64, PreparedRef)>> = need
+            .into_par_iter()
+            .map(|(i, f)| {
+                let p = engine.prepare(f)?;
+                let sad = r.sads[&i];
+                let next = if r.last_index == Some(i) && r.eof {
+                    None
+                } else {
+                    r.sads.get(&(i + 1)).copied()
+                };
+                let m2 = motion::motion2(i == r.first, sad, next);
+                Ok((i, PreparedRef::from_parts(p, sad, m2)))
+            })
+            .collect();
+        for p in prepared {
+            let (i, p) = p?;
+            refs.window.insert(i, Arc::new(p));
+        }
+        let window = &refs.window;
+        let scored: Vec<Result<(usize, FrameScores, f64)>> = chunk
+            .par_iter()
+            .map(|j| {
+                let t0 = Instant::now();
+                let up;
+                let f = match j.up {
+                    Some(kind) => {
+                        up = upscale(&j.frame, src_size, kind)?;
+                        &up
+                    }
+                    None => &j.frame,
+                };
+                let s = engine.score(&window[&j.frame.index], f)?;
+                Ok((j.chain, s, t0.elapsed().as_secs_f64()))
+            })
+            .collect();
+        for s in scored {
+            out.push(s?);
+        }
+        // A reference every point has decoded past is needed by no later job.
+        for i in &idx {
+            if *i < refs.decoded_low {
+                refs.window.remove(i);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn scaler_kind(name: &str, key: &str) -> Result<ScalerKind> {
@@ -386,11 +544,18 @@ fn run_wave(
         // has passed it. Points share one encoder set-up, so they decode in near lockstep and
         // only about a batch of prepared references is alive, while the raw frames of the
         // encoders' look-ahead wait in `raw`.
-        let mut raw: BTreeMap<u64, Frame> = BTreeMap::new();
-        let mut sads: BTreeMap<u64, f64> = BTreeMap::new();
+        let mut refs = RefWindow {
+            raw: BTreeMap::new(),
+            sads: BTreeMap::new(),
+            window: HashMap::new(),
+            last_index: None,
+            eof: false,
+            first,
+            decoded_low: 0,
+            path: info.path.display().to_string(),
+        };
         let mut prev_luma: Option<crate::frame::Plane> = None;
-        let mut window: HashMap<u64, Arc<PreparedRef>> = HashMap::new();
-        let mut last_index: Option<u64> = None;
+        let mut jobs: Vec<Job> = Vec::new();
         let mut fed = 0u64;
         let mut eof = false;
         while !eof {
@@ -440,8 +605,7 @@ fn run_wave(
                     {
                         None
                     } else {
-                        let kind = scaler_kind(&t.filters.upscaler, "scaling.up")?;
-                        Some(Scaler::new(cfg.format, src_w, src_h, kind)?)
+                        Some(scaler_kind(&t.filters.upscaler, "scaling.up")?)
                     };
                     chains.push(Chain {
                         task: t,
@@ -468,8 +632,8 @@ fn run_wave(
                     Some(p) => motion::sad_score(p, f.luma(), f.format.bit_depth),
                     None => 0.0,
                 };
-                sads.insert(f.index, sad);
-                last_index = Some(f.index);
+                refs.sads.insert(f.index, sad);
+                refs.last_index = Some(f.index);
             }
             if let Some(f) = frames.last() {
                 prev_luma = Some(f.luma().clone());
@@ -493,128 +657,55 @@ fn run_wave(
                 })
                 .collect::<Result<_>>()?;
 
-            // Encode, decode, upscale: every point in parallel.
-            chains.par_iter_mut().try_for_each(|c| {
-                let key = (
-                    c.task.filters.width,
-                    c.task.filters.height,
-                    c.task.filters.downscaler.clone(),
-                );
-                let input = if eof {
-                    None
-                } else {
-                    Some(scaled[&key].as_deref().unwrap_or(&frames))
-                };
-                c.step(input, src_w, src_h, first)
-            })?;
+            // Encode and decode this batch (every point in parallel) while the frames the
+            // previous batches made ready are upscaled and scored: one parallel phase, so a core
+            // that finishes its encodes early scores instead of waiting.
+            let (encoded, scored) = rayon::join(
+                || {
+                    chains.par_iter_mut().try_for_each(|c| {
+                        let key = (
+                            c.task.filters.width,
+                            c.task.filters.height,
+                            c.task.filters.downscaler.clone(),
+                        );
+                        let input = if eof {
+                            None
+                        } else {
+                            Some(scaled[&key].as_deref().unwrap_or(&frames))
+                        };
+                        c.step(input, first)
+                    })
+                },
+                || score_jobs(&jobs, &mut refs, engine, (src_w, src_h), opts.batch),
+            );
+            encoded?;
+            for (ci, s, secs) in scored? {
+                chains[ci].scores.push(s);
+                chains[ci].timings.score_s += secs;
+            }
             drop(scaled);
             // The source frames now wait (moved, not copied) until their reference is prepared.
             let n_frames = frames.len() as u64;
             for f in frames {
-                raw.insert(f.index, f);
+                refs.raw.insert(f.index, f);
             }
+            refs.eof = eof;
 
-            // Score every decoded frame whose reference motion is known (the next source frame
-            // has arrived, or the stream ended), all points' frames in parallel.
-            let ready = |i: u64| eof || sads.contains_key(&(i + 1));
-            let mut jobs: Vec<(usize, Frame)> = Vec::new();
-            for (ci, c) in chains.iter_mut().enumerate() {
-                let mut keep = Vec::new();
-                for f in c.pending.drain(..) {
-                    if !(f.index - first).is_multiple_of(subsample) {
-                        continue;
-                    }
-                    if ready(f.index) {
-                        jobs.push((ci, f));
-                    } else {
-                        keep.push(f);
-                    }
-                }
-                c.pending = keep;
-            }
-            // In chunks of `batch` frame indices, so that the encoders' flush at the end of a wave
-            // (their whole look-ahead decoded at once) does not prepare that many references at
-            // the same time: prepare a chunk's references, score its frames, drop what every point
-            // has passed.
-            jobs.sort_by_key(|(ci, f)| (f.index, *ci));
-            let decoded_low = chains.iter().map(|c| first + c.decoded).min().unwrap_or(0);
-            let mut rest = jobs.as_slice();
-            while !rest.is_empty() {
-                let mut idx: Vec<u64> = Vec::new();
-                let mut n = 0;
-                for (_, f) in rest {
-                    if idx.last() != Some(&f.index) {
-                        if idx.len() == opts.batch.max(1) {
-                            break;
-                        }
-                        idx.push(f.index);
-                    }
-                    n += 1;
-                }
-                let (chunk, tail) = rest.split_at(n);
-                rest = tail;
-                // Each reference is prepared once per wave (every point's frame `i` is ready at
-                // the same step), so its source frame moves from `raw` into the preparation.
-                let need: Vec<(u64, Frame)> = idx
-                    .iter()
-                    .filter(|i| !window.contains_key(i))
-                    .map(|&i| {
-                        raw.remove(&i).map(|f| (i, f)).ok_or_else(|| {
-                            Error::codec(
-                                info.path.display().to_string(),
-                                format!("decoder returned frame {i}, not a source frame"),
-                            )
-                        })
-                    })
-                    .collect::<Result<_>>()?;
-                let prepared: Vec<Result<(u64, PreparedRef)>> = need
-                    .into_par_iter()
-                    .map(|(i, f)| {
-                        let r = engine.prepare(f)?;
-                        let sad = sads[&i];
-                        let next = if last_index == Some(i) && eof {
-                            None
-                        } else {
-                            sads.get(&(i + 1)).copied()
-                        };
-                        Ok((
-                            i,
-                            PreparedRef::from_parts(r, sad, motion::motion2(i == first, sad, next)),
-                        ))
-                    })
-                    .collect();
-                for p in prepared {
-                    let (i, p) = p?;
-                    window.insert(i, Arc::new(p));
-                }
-                let t0 = Instant::now();
-                let scored: Vec<(usize, Result<FrameScores>)> = chunk
-                    .par_iter()
-                    .map(|(ci, f)| (*ci, engine.score(&window[&f.index], f)))
-                    .collect();
-                let per_job = t0.elapsed().as_secs_f64() / scored.len().max(1) as f64;
-                for (ci, s) in scored {
-                    chains[ci].scores.push(s?);
-                    chains[ci].timings.score_s += per_job;
-                }
-                // A reference every point has decoded past is needed by no later job.
-                for i in &idx {
-                    if *i < decoded_low {
-                        window.remove(i);
-                    }
-                }
-            }
+            // Next round's jobs: every decoded frame whose reference motion is known (the next
+            // source frame has arrived, or the stream ended).
+            jobs = collect_jobs(&mut chains, &refs, first, subsample);
+            refs.decoded_low = chains.iter().map(|c| first + c.decoded).min().unwrap_or(0);
 
-            // Drop reference frames every point has passed.
-            let low = chains.iter().map(|c| first + c.decoded).min().unwrap_or(0);
+            // Drop reference frames no point will need again.
             let low = chains
                 .iter()
-                .filter_map(|c| c.pending.iter().map(|f| f.index).min())
-                .fold(low, u64::min);
-            window.retain(|&i, _| i >= low);
-            raw.retain(|&i, _| i >= low);
+                .flat_map(|c| c.pending.iter().map(|(f, _)| f.index))
+                .chain(jobs.iter().map(|j| j.frame.index))
+                .fold(refs.decoded_low, u64::min);
+            refs.window.retain(|&i, _| i >= low);
+            refs.raw.retain(|&i, _| i >= low);
             // motion2 of frame i needs the motion of i + 1 only.
-            sads.retain(|&i, _| i + 1 >= low);
+            refs.sads.retain(|&i, _| i + 1 >= low);
 
             fed += n_frames;
             if !on_event(Event::Frames {
@@ -624,6 +715,11 @@ fn run_wave(
             }) {
                 return Err(Error::Cancelled);
             }
+        }
+        // The end of the stream made every remaining frame ready.
+        for (ci, s, secs) in score_jobs(&jobs, &mut refs, engine, (src_w, src_h), opts.batch)? {
+            chains[ci].scores.push(s);
+            chains[ci].timings.score_s += secs;
         }
 
         let elapsed = t_start.elapsed().as_secs_f64();
