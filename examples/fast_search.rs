@@ -21,7 +21,7 @@ use pertitle::Metric;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-const GENERATED: [(&str, &str); 3] = [
+const GENERATED: [(&str, &str); 5] = [
     (
         "noise",
         "testsrc2=s=640x360:r=24,noise=alls=14:allf=t+u,format=yuv420p",
@@ -30,6 +30,17 @@ const GENERATED: [(&str, &str); 3] = [
     (
         "flat",
         "gradients=s=640x360:r=24:speed=0.02:n=3,format=yuv420p",
+    ),
+    // Checked on, not tuned on: a test pattern scrolling diagonally (sharp edges, global
+    // motion), and a slow gradient under soft grain (temporal noise, blurred so it is
+    // spatially correlated like film grain; low motion).
+    (
+        "scroll",
+        "testsrc=s=640x360:r=24,scroll=h=0.004:v=0.002,format=yuv420p",
+    ),
+    (
+        "grain",
+        "gradients=s=640x360:r=24:speed=0.005:n=4,noise=alls=10:allf=t,gblur=sigma=1.5,format=yuv420p",
     ),
 ];
 
