@@ -108,6 +108,10 @@ pub fn anchors(sizes: usize, crfs: usize) -> Vec<(usize, usize)> {
     }
     let mid = (crfs - 1) / 2;
     let mut v = vec![(0, 0), (sizes - 1, crfs - 1)];
+    if crfs >= 3 {
+        // The ends' neighbours along their own curves.
+        v.extend([(0, 1), (sizes - 1, crfs - 2)]);
+    }
     v.extend((0..sizes).map(|s| (s, mid)));
     v.sort();
     v.dedup();
@@ -176,6 +180,29 @@ fn gain(h: &[(f64, f64)], kbps: f64, q: f64) -> f64 {
     }
 }
 
+/// First-order change of the hull's BD-rate integral (mean log-rate over the hull's quality
+/// range) if a point `(kbps, q)` were added: its log-rate saving [`gain`] at its quality, spread
+/// as a triangle over the quality span of the hull segment it lifts. A saving over a wide span
+/// of quality moves BD-rate more than the same saving over a narrow one.
+fn bd_change(h: &[(f64, f64)], kbps: f64, q: f64) -> f64 {
+    let (Some(first), Some(last)) = (h.first(), h.last()) else {
+        return 0.0;
+    };
+    let range = last.1 - first.1;
+    if h.len() < 2 || range <= 0.0 {
+        return gain(h, kbps, q);
+    }
+    let span = if q >= last.1 {
+        q - h[h.len() - 2].1
+    } else if q <= first.1 {
+        h[1].1 - q
+    } else {
+        let j = h.partition_point(|p| p.1 < q).max(1);
+        h[j].1 - h[j - 1].1
+    };
+    gain(h, kbps, q) * span / (2.0 * range)
+}
+
 /// Linear interpolation/extrapolation at `x` through (x0, y0), (x1, y1).
 fn line(x0: f64, y0: f64, x1: f64, y1: f64, x: f64) -> f64 {
     y0 + (y1 - y0) * (x - x0) / (x1 - x0)
@@ -212,18 +239,10 @@ fn predict(
         // Bracketing pair if there is one, else the two nearest on the one side.
         let below = own.iter().rposition(|p| cv(p) < c);
         let above = own.iter().position(|p| cv(p) > c);
-        let (a, b) = match (below, above) {
-            (Some(i), Some(j)) => (own[i], own[j]),
-            (Some(i), None) => (own[i - 1], own[i]),
-            (None, Some(j)) => (own[j], own[j + 1]),
-            (None, None) => return None,
-        };
-        if a.crf == b.crf {
-            return None;
-        }
-        let mut lr = line(cv(a), a.kbps.ln(), cv(b), b.kbps.ln(), c);
-        let mut q = line(cv(a), a.quality, cv(b), b.quality, c);
         if let (Some(i), Some(j)) = (below, above) {
+            let (a, b) = (own[i], own[j]);
+            let mut lr = line(cv(a), a.kbps.ln(), cv(b), b.kbps.ln(), c);
+            let mut q = line(cv(a), a.quality, cv(b), b.quality, c);
             // Inside a bracket with a third probe beside it: the parabola through the three
             // follows the curve's bend (quality falls faster at high CRF), kept within the
             // bracket so the prediction stays monotone.
@@ -239,11 +258,27 @@ fn predict(
                 q = parabola(xs, [a.quality, b.quality, t.quality], c)
                     .clamp(b.quality.min(a.quality), b.quality.max(a.quality));
             }
+            return Some((lr, q));
         }
-        return Some((lr, q));
     }
-    let p0 = *own.first()?;
+    // Outside the size's probed CRFs: extrapolate from its nearest probe. A line through the
+    // size's own two nearest probes is unreliable here (at low CRF a noisy source's bitrate
+    // explodes, so the step toward higher CRF would be predicted far too cheap), hence:
+    let p0 = *own.iter().min_by(|a, b| {
+        (cv(a) - c)
+            .abs()
+            .total_cmp(&(cv(b) - c).abs())
+            .then(a.crf.cmp(&b.crf))
+    })?;
     let down = c > cv(p0);
+    // the rate per CRF of the size's own adjacent segment, kept within half to one and a half
+    // times the codec's prior (measured x264 grids: 0.5–1.3×)...
+    let own_rate = own
+        .windows(2)
+        .find(|w| w[0].crf == p0.crf || w[1].crf == p0.crf)
+        .map(|w| (w[1].kbps.ln() - w[0].kbps.ln()) / (cv(w[1]) - cv(w[0])))
+        .filter(|r| r.is_finite())
+        .map(|r| r.clamp(1.5 * prior_slope, 0.5 * prior_slope));
     // Slopes per CRF from another size's segment that starts at about this quality and runs the
     // same way: at equal quality, sizes lose quality and bits per CRF step alike (measured on
     // x264 grids: within ~20 %), far more alike than at equal CRF.
@@ -270,13 +305,18 @@ fn predict(
             }
         }
     }
+    // ...and the quality per CRF of another size's segment that starts at about this quality.
     let dc = c - cv(p0);
     match best {
-        Some((_, _, rs, qs)) => Some((p0.kbps.ln() + rs * dc, p0.quality + qs * dc)),
+        Some((_, _, rs, qs)) => Some((
+            p0.kbps.ln() + own_rate.unwrap_or(rs) * dc,
+            p0.quality + qs * dc,
+        )),
         None => {
-            // Nothing to borrow yet (first refinement round): the codec's rate prior, and the
-            // quality moving parallel to the current hull (in log-rate).
-            let dlr = prior_slope * dc;
+            // Nothing to borrow (no other size has two probes): the size's own rate slope or
+            // the codec's prior, and the quality moving parallel to the current hull (in
+            // log-rate).
+            let dlr = own_rate.unwrap_or(prior_slope) * dc;
             let qs = hull_log_slope(h, p0.quality, down)?;
             Some((p0.kbps.ln() + dlr, p0.quality + qs * dlr))
         }
@@ -284,8 +324,12 @@ fn predict(
 }
 
 /// The next round's probes: up to `batch` unprobed (size, CRF index) pairs next to probed CRFs
-/// of the same size, best predicted gain first; empty when none is predicted to gain at least
-/// `min_gain`. `crfs` sorted ascending; `sizes` the number of sizes. Deterministic.
+/// of the same size, largest predicted BD-rate change ([`bd_change`]) first; empty when none is
+/// predicted to change it by at least `min_gain`. The batch is chosen greedily as a sequential
+/// search would choose it, taking each pick's prediction as if it had been measured ("believer"
+/// batch selection): so a round does not spend two probes on the same hull segment when the
+/// first is predicted to settle it. `crfs` sorted ascending; `sizes` the number of sizes.
+/// Deterministic.
 pub fn next_round(
     probes: &[Probe],
     sizes: usize,
@@ -294,33 +338,44 @@ pub fn next_round(
     batch: usize,
     min_gain: f64,
 ) -> Vec<(usize, usize)> {
-    let h = hull_of(probes);
     let prior = prior_rate_slope(codec);
-    let probed = |s: usize, j: usize| probes.iter().any(|p| p.size == s && p.crf == j);
-    let mut cands: Vec<(f64, usize, usize)> = Vec::new();
-    for s in 0..sizes {
-        for j in 0..crfs.len() {
-            if probed(s, j) {
-                continue;
-            }
-            let next_to = (j > 0 && probed(s, j - 1)) || (j + 1 < crfs.len() && probed(s, j + 1));
-            if !next_to {
-                continue;
-            }
-            if let Some((lr, q)) = predict(probes, crfs, s, crfs[j], &h, prior) {
-                let g = gain(&h, lr.exp(), q);
-                if g.is_finite() && g >= min_gain {
-                    cands.push((g, s, j));
+    let mut known: Vec<Probe> = probes.to_vec();
+    let mut picked = Vec::new();
+    while picked.len() < batch {
+        let h = hull_of(&known);
+        let probed = |s: usize, j: usize| known.iter().any(|p| p.size == s && p.crf == j);
+        let mut best: Option<(f64, usize, usize, f64, f64)> = None;
+        for s in 0..sizes {
+            for j in 0..crfs.len() {
+                if probed(s, j) {
+                    continue;
+                }
+                let next_to =
+                    (j > 0 && probed(s, j - 1)) || (j + 1 < crfs.len() && probed(s, j + 1));
+                if !next_to {
+                    continue;
+                }
+                if let Some((lr, q)) = predict(&known, crfs, s, crfs[j], &h, prior) {
+                    let g = bd_change(&h, lr.exp(), q);
+                    // Ties by size then CRF (the loop order): strictly greater replaces.
+                    if g.is_finite() && g >= min_gain && best.is_none_or(|b| g > b.0) {
+                        best = Some((g, s, j, lr.exp(), q));
+                    }
                 }
             }
         }
+        let Some((_, s, j, kbps, quality)) = best else {
+            break;
+        };
+        picked.push((s, j));
+        known.push(Probe {
+            size: s,
+            crf: j,
+            kbps,
+            quality,
+        });
     }
-    cands.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    cands
-        .into_iter()
-        .take(batch)
-        .map(|(_, s, j)| (s, j))
-        .collect()
+    picked
 }
 
 /// The search loop: anchors, then refinement rounds until the budget is spent or nothing is
