@@ -204,28 +204,39 @@ fn gain(h: &[(f64, f64)], kbps: f64, q: f64) -> f64 {
     }
 }
 
-/// First-order change of the hull's BD-rate integral (mean log-rate over the hull's quality
-/// range) if a point `(kbps, q)` were added: its log-rate saving [`gain`] at its quality, spread
-/// as a triangle over the quality span of the hull segment it lifts. A saving over a wide span
-/// of quality moves BD-rate more than the same saving over a narrow one.
+/// How much adding a point `(kbps, q)` would lower the hull's mean log-rate over its quality
+/// range (the quantity BD-rate integrates; 0.01 ≈ 1 %): the hull is rebuilt with the point, so a
+/// point that would drop existing vertices counts over the whole span it lifts, and a point
+/// below the hull counts 0. Integrated with the midpoint rule on [`BD_SAMPLES`] qualities.
 fn bd_change(h: &[(f64, f64)], kbps: f64, q: f64) -> f64 {
     let (Some(first), Some(last)) = (h.first(), h.last()) else {
         return 0.0;
     };
-    let range = last.1 - first.1;
-    if h.len() < 2 || range <= 0.0 {
-        return gain(h, kbps, q);
+    let (lo, hi) = (first.1, last.1);
+    if h.len() < 2 || hi <= lo || !(kbps > 0.0 && q.is_finite()) {
+        return gain(h, kbps, q).max(0.0);
     }
-    let span = if q >= last.1 {
-        q - h[h.len() - 2].1
-    } else if q <= first.1 {
-        h[1].1 - q
-    } else {
-        let j = h.partition_point(|p| p.1 < q).max(1);
-        h[j].1 - h[j - 1].1
-    };
-    gain(h, kbps, q) * span / (2.0 * range)
+    let mut with: Vec<(f64, f64)> = h.to_vec();
+    with.push((kbps, q));
+    let lifted = crate::bdrate::upper_hull(&with);
+    if !lifted.contains(&(kbps, q)) {
+        return 0.0;
+    }
+    let mut sum = 0.0;
+    for i in 0..BD_SAMPLES {
+        let x = lo + (hi - lo) * (i as f64 + 0.5) / BD_SAMPLES as f64;
+        // Below the lifted hull's lowest quality (the point moved the low end up in rate
+        // terms) nothing changes; above it the old hull applies.
+        if let (Some(a), Some(b)) = (crate::hull::kbps_at(h, x), crate::hull::kbps_at(&lifted, x)) {
+            sum += (a.ln() - b.ln()).max(0.0);
+        }
+    }
+    sum / BD_SAMPLES as f64
 }
+
+/// Quality samples for [`bd_change`]: enough that a lift over one VMAF point of a 50-point range
+/// is seen (a few samples), few enough to score every candidate cheaply.
+const BD_SAMPLES: usize = 256;
 
 /// Linear interpolation/extrapolation at `x` through (x0, y0), (x1, y1).
 fn line(x0: f64, y0: f64, x1: f64, y1: f64, x: f64) -> f64 {
@@ -295,14 +306,25 @@ fn predict(
             .then(a.crf.cmp(&b.crf))
     })?;
     let down = c > cv(p0);
-    // the rate per CRF of the size's own adjacent segment, kept within half to one and a half
-    // times the codec's prior (measured x264 grids: 0.5–1.3×)...
-    let own_rate = own
+    // With an own segment next to it: that segment's quality per CRF (the size's own curve)
+    // and its rate per CRF kept within half to one and a half times the codec's prior
+    // (measured x264 grids: 0.5–1.3×).
+    let dc = c - cv(p0);
+    let own_seg = own
         .windows(2)
         .find(|w| w[0].crf == p0.crf || w[1].crf == p0.crf)
-        .map(|w| (w[1].kbps.ln() - w[0].kbps.ln()) / (cv(w[1]) - cv(w[0])))
-        .filter(|r| r.is_finite())
-        .map(|r| r.clamp(1.5 * prior_slope, 0.5 * prior_slope));
+        .map(|w| {
+            let d = cv(w[1]) - cv(w[0]);
+            let r = (w[1].kbps.ln() - w[0].kbps.ln()) / d;
+            (
+                r.clamp(1.5 * prior_slope, 0.5 * prior_slope),
+                (w[1].quality - w[0].quality) / d,
+            )
+        })
+        .filter(|(r, q)| r.is_finite() && q.is_finite());
+    if let Some((rs, qs)) = own_seg {
+        return Some((p0.kbps.ln() + rs * dc, p0.quality + qs * dc));
+    }
     // Slopes per CRF from another size's segment that starts at about this quality and runs the
     // same way: at equal quality, sizes lose quality and bits per CRF step alike (measured on
     // x264 grids: within ~20 %), far more alike than at equal CRF.
@@ -329,18 +351,12 @@ fn predict(
             }
         }
     }
-    // ...and the quality per CRF of another size's segment that starts at about this quality.
-    let dc = c - cv(p0);
     match best {
-        Some((_, _, rs, qs)) => Some((
-            p0.kbps.ln() + own_rate.unwrap_or(rs) * dc,
-            p0.quality + qs * dc,
-        )),
+        Some((_, _, rs, qs)) => Some((p0.kbps.ln() + rs * dc, p0.quality + qs * dc)),
         None => {
-            // Nothing to borrow (no other size has two probes): the size's own rate slope or
-            // the codec's prior, and the quality moving parallel to the current hull (in
-            // log-rate).
-            let dlr = own_rate.unwrap_or(prior_slope) * dc;
+            // Nothing to borrow (no other size has two probes): the codec's rate prior, and
+            // the quality moving parallel to the current hull (in log-rate).
+            let dlr = prior_slope * dc;
             let qs = hull_log_slope(h, p0.quality, down)?;
             Some((p0.kbps.ln() + dlr, p0.quality + qs * dlr))
         }
@@ -699,13 +715,19 @@ mod tests {
     }
 
     #[test]
-    fn bd_change_spreads_the_saving_over_the_lifted_span() {
+    fn bd_change_is_the_mean_log_rate_the_point_saves() {
         let h = [(100.0, 40.0), (200.0, 60.0), (400.0, 80.0)];
-        // At quality 50 the hull needs 150 kbps; a point at 75 kbps halves that, over the span
-        // 40–60 of the range 40–80: ln 2 × 20 / (2 × 40).
-        let v = bd_change(&h, 75.0, 50.0);
-        assert!((v - 2f64.ln() * 20.0 / 80.0).abs() < 1e-12, "{v}");
-        assert!(bd_change(&h, 300.0, 50.0) < 0.0);
+        // Halving the rate of the middle vertex: the hull at q is lowered by ln 2 at q = 60,
+        // linearly less toward the ends (in linear rate), never more than ln 2.
+        let v = bd_change(&h, 100.0 * 1.0001, 60.0);
+        assert!(v > 0.1 && v < 2f64.ln() / 2.0 + 1e-3, "{v}");
+        // A point below the hull changes nothing.
+        assert_eq!(bd_change(&h, 300.0, 50.0), 0.0);
+        // A point that dominates a vertex counts over the whole span it lifts: more than a
+        // point just as far above the hull that leaves every vertex in place.
+        let over = bd_change(&h, 190.0, 70.0);
+        let inside = bd_change(&h, 250.0, 70.0);
+        assert!(over > inside && inside > 0.0, "{over} {inside}");
     }
 
     #[test]

@@ -126,7 +126,7 @@ fn fast_search_uses_few_encodes_and_keeps_the_hull() {
         "fast search: {} of {} encodes, hull BD-rate vs full {:+.3} %",
         stats.probes, stats.grid, bd.bd_rate_percent
     );
-    // The bound. Measured +0.505 % on this clip (12 of 30 encodes); the previous
+    // The bound. Measured +0.369 % on this clip (12 of 30 encodes); the previous
     // planner (gain without the quality span, line extrapolation, no end neighbours) gave
     // +1.109 % here, and a search that misses a resolution's part of the hull lands far outside
     // (5–40 % in the replays of earlier heuristics).
