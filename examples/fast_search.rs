@@ -2,13 +2,15 @@
 //! fast hull against the full hull, wall and CPU time of both. Prints one block per clip.
 //!
 //! ```text
-//! cargo run --release --example fast_search -- DIR [CLIP...]
+//! cargo run --release --example fast_search -- DIR [--sizes WxH,...] [CLIP...]
 //! ```
 //! CLIPs: `demo` (the built-in 1280×720 clip, 5 sizes × 6 CRFs) and the generated 640×360,
 //! 48-frame clips `noise` (testsrc2 + temporal noise), `mandel` (mandelbrot zoom), `flat` (slow
-//! gradients), each with sizes 640x360,480x270,320x180 and CRF 20..40 step 4. Default: the three
-//! generated clips. The full grid is stored under `DIR/cache-<clip>` (so a second run reuses it
-//! and its time is the first run's); the fast search always encodes afresh (no store).
+//! gradients), `scroll` (a test pattern scrolling diagonally) and `grain` (a slow gradient under
+//! soft grain), each with sizes 640x360,480x270,320x180 (or `--sizes`) and CRF 20..40 step 4.
+//! Default: the generated clips. The full grid is stored under `DIR/cache-<clip>` (so a second
+//! run reuses it and its time is the first run's) and written to `DIR/<clip>[-<n>sizes]-full-points.json`
+//! for `search_replay`; the fast search always encodes afresh (no store).
 
 use pertitle::bdrate::{self, Method};
 use pertitle::job::{self, Input};
@@ -21,7 +23,7 @@ use pertitle::Metric;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-const GENERATED: [(&str, &str); 3] = [
+const GENERATED: [(&str, &str); 5] = [
     (
         "noise",
         "testsrc2=s=640x360:r=24,noise=alls=14:allf=t+u,format=yuv420p",
@@ -30,6 +32,17 @@ const GENERATED: [(&str, &str); 3] = [
     (
         "flat",
         "gradients=s=640x360:r=24:speed=0.02:n=3,format=yuv420p",
+    ),
+    // Checked on, not tuned on: a test pattern scrolling diagonally (sharp edges, global
+    // motion), and a slow gradient under soft grain (temporal noise, blurred so it is
+    // spatially correlated like film grain; low motion).
+    (
+        "scroll",
+        "testsrc=s=640x360:r=24,scroll=h=0.004:v=0.002,format=yuv420p",
+    ),
+    (
+        "grain",
+        "gradients=s=640x360:r=24:speed=0.005:n=4,noise=alls=10:allf=t,gblur=sigma=1.5,format=yuv420p",
     ),
 ];
 
@@ -65,7 +78,18 @@ fn main() -> anyhow::Result<()> {
             anyhow::anyhow!("usage: fast_search DIR [demo|noise|mandel|flat ...]")
         })?);
     std::fs::create_dir_all(&dir)?;
-    let mut clips: Vec<String> = args.collect();
+    let mut clips: Vec<String> = Vec::new();
+    let mut sizes: Option<String> = None;
+    while let Some(a) = args.next() {
+        if a == "--sizes" {
+            sizes =
+                Some(args.next().ok_or_else(|| {
+                    anyhow::anyhow!("--sizes needs a list such as 640x360,320x180")
+                })?);
+        } else {
+            clips.push(a);
+        }
+    }
     if clips.is_empty() {
         clips = GENERATED.iter().map(|(n, _)| n.to_string()).collect();
     }
@@ -85,7 +109,10 @@ fn main() -> anyhow::Result<()> {
                 .find(|(n, _)| n == clip)
                 .map(|(_, g)| *g)
                 .ok_or_else(|| anyhow::anyhow!("unknown clip {clip:?}"))?;
-            recipe.grid.sizes = Some(Size::parse_list("640x360,480x270,320x180", "sizes")?);
+            recipe.grid.sizes = Some(Size::parse_list(
+                sizes.as_deref().unwrap_or("640x360,480x270,320x180"),
+                "sizes",
+            )?);
             Input::File {
                 path: generated(&dir, clip, graph)?,
                 options: InputOptions::default(),
@@ -96,7 +123,12 @@ fn main() -> anyhow::Result<()> {
         let full = job::run(&input, &recipe, None, Some(&store), &opts, &quiet)?;
         let (full_wall, full_cpu) = (w0.elapsed().as_secs_f64(), cpu_seconds() - c0);
         std::fs::write(
-            dir.join(format!("{clip}-full-points.json")),
+            dir.join(match (&sizes, clip.as_str()) {
+                (Some(list), c) if c != "demo" => {
+                    format!("{clip}-{}sizes-full-points.json", list.split(',').count())
+                }
+                _ => format!("{clip}-full-points.json"),
+            }),
             job::points_json(&full.source, &full.points)?,
         )?;
         let (w0, c0) = (Instant::now(), cpu_seconds());

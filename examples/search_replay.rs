@@ -1,6 +1,8 @@
 //! Replays `--search fast` over a full grid's `points.json`, without encoding: which points the
-//! fast search would probe, how many against the grid, and the BD-rate (PCHIP) of its hull
-//! against the full grid's hull. Same probes as a real fast run on the same title.
+//! fast search would probe (with batches of 1, 2 and 3 probes per round; 2 is the default), how
+//! many against the grid, the BD-rate (PCHIP) of its hull against the full grid's hull, and
+//! which of the full hull's points it did not probe. Same probes as a real fast run on the same
+//! title (`examples/fast_search.rs` writes the full grids' points files it replays).
 //!
 //! `cargo run --release --example search_replay -- reports/demo/points.json [vmaf|psnr|ssim]`
 //!
@@ -38,6 +40,20 @@ fn main() -> anyhow::Result<()> {
         .filter(|p| p.codec == codec)
         .collect();
     let full: Vec<(f64, f64)> = points.iter().map(|p| (p.kbps, metric.of(p))).collect();
+    let label = |p: &pertitle::Point| format!("{}p/{}", p.height, p.crf);
+    // The full grid's hull points, to see which ones a search misses.
+    let full_hull = bdrate::upper_hull(&full);
+    let on_full_hull = |p: &pertitle::Point| full_hull.contains(&(p.kbps, metric.of(p)));
+    let hull_labels: Vec<String> = points
+        .iter()
+        .filter(|p| on_full_hull(p))
+        .map(label)
+        .collect();
+    println!(
+        "full hull: {} points: {}",
+        hull_labels.len(),
+        hull_labels.join(" ")
+    );
     for batch in [1, 2, 3] {
         let picked = search::replay(
             &points,
@@ -55,9 +71,11 @@ fn main() -> anyhow::Result<()> {
             metric,
             Method::Pchip,
         )?;
-        let list: Vec<String> = picked
+        let list: Vec<String> = picked.iter().map(label).collect();
+        let missed: Vec<String> = points
             .iter()
-            .map(|p| format!("{}p/{}", p.height, p.crf))
+            .filter(|p| on_full_hull(p) && !picked.iter().any(|q| q.key == p.key))
+            .map(label)
             .collect();
         println!(
             "batch {batch}: {} of {} points ({:.0} %), BD-rate {:+.3} % over {} {:.2}–{:.2}: {}",
@@ -70,6 +88,7 @@ fn main() -> anyhow::Result<()> {
             bd.overlap[1],
             list.join(" ")
         );
+        println!("  full hull points not probed: {}", missed.join(" "));
     }
     Ok(())
 }
