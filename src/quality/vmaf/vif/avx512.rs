@@ -381,3 +381,201 @@ pub unsafe fn dist_terms(
         _mm512_reduce_add_epi64(non_log),
     )
 }
+
+/// (word of a, word of b) pairs of two rows of 32 columns, in unpack order.
+#[inline(always)]
+unsafe fn unpack(a: __m512i, b: __m512i) -> (__m512i, __m512i) {
+    (_mm512_unpacklo_epi16(a, b), _mm512_unpackhi_epi16(a, b))
+}
+
+/// Accumulates both unpack halves of (a, b) with coefficient pair `cc`.
+#[inline(always)]
+unsafe fn acc2(acc: &mut [__m512i; 2], a: __m512i, b: __m512i, cc: __m512i) {
+    let (l, h) = unpack(a, b);
+    acc[0] = _mm512_dpwssd_epi32(acc[0], l, cc);
+    acc[1] = _mm512_dpwssd_epi32(acc[1], h, cc);
+}
+
+/// 32-bit products x·y of 16-bit samples as biased (high, low) 16-bit halves.
+#[inline(always)]
+unsafe fn product_halves(x: __m512i, y: __m512i) -> (__m512i, __m512i) {
+    let bias = _mm512_set1_epi16(i16::MIN);
+    (
+        _mm512_xor_si512(_mm512_mulhi_epu16(x, y), bias),
+        _mm512_xor_si512(_mm512_mullo_epi16(x, y), bias),
+    )
+}
+
+/// (Σc·P + round) >> shift of 32-bit products P from the sums of their halves (each started at
+/// 2^31 to undo the bias): 2^(16−shift)·Σc·hi + ((Σc·lo + round) >> shift), exact for
+/// shift ≤ 16, truncated to u32 as the scalar kernel does; biased.
+#[inline(always)]
+unsafe fn combine_halves(hi: __m512i, lo: __m512i, round: u32, shift: u32) -> __m512i {
+    let h = _mm512_sll_epi32(hi, _mm_cvtsi32_si128(16 - shift as i32));
+    let l = _mm512_srl_epi32(
+        _mm512_add_epi32(lo, _mm512_set1_epi32(round as i32)),
+        _mm_cvtsi32_si128(shift as i32),
+    );
+    _mm512_xor_si512(_mm512_add_epi32(h, l), _mm512_set1_epi32(BIAS as i32))
+}
+
+/// Vertical pass of the pyramid over 16-bit samples: (Σf·x + round) >> shift, kept to 16 bits.
+/// Biased samples, Σc·(x − 2^15) = Σc·x − 2^31; the centre tap split (see `centre_pair`).
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+pub unsafe fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+    let w = mu.len();
+    let t = f.len();
+    let half = t / 2;
+    let bias = _mm512_set1_epi16(i16::MIN);
+    let fix = _mm512_set1_epi32(i32::MIN);
+    let low16 = _mm512_set1_epi32(0xffff);
+    let mut j = 0;
+    while j < w {
+        let n = (w - j).min(32);
+        let m = mask32(n);
+        let mut acc = [fix; 2];
+        for k in 0..half {
+            let a = _mm512_xor_si512(ld16(rows[k], j, m), bias);
+            let b = _mm512_xor_si512(ld16(rows[t - 1 - k], j, m), bias);
+            acc2(&mut acc, a, b, pair(f[k]));
+        }
+        let a = _mm512_xor_si512(ld16(rows[half], j, m), bias);
+        acc2(&mut acc, a, a, centre_pair(f[half]));
+        let out = |x: __m512i| -> __m512i {
+            let x = _mm512_srl_epi32(
+                _mm512_add_epi32(x, _mm512_set1_epi32(round as i32)),
+                _mm_cvtsi32_si128(shift as i32),
+            );
+            _mm512_xor_si512(_mm512_and_si512(x, low16), _mm512_set1_epi32(BIAS as i32))
+        };
+        store_unpacked(mu, j, n, out(acc[0]), out(acc[1]));
+        j += n;
+    }
+}
+
+/// Vertical pass of the reference over 16-bit samples: mean and (Σf·x² + round) >> shift, the
+/// 32-bit squares summed as two 16-bit halves (see `combine_halves`).
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+pub unsafe fn vert_ref64(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+    let w = mu.len();
+    let t = f.len();
+    let half = t / 2;
+    let bias = _mm512_set1_epi16(i16::MIN);
+    let fix = _mm512_set1_epi32(i32::MIN);
+    let mut j = 0;
+    while j < w {
+        let n = (w - j).min(32);
+        let m = mask32(n);
+        let (mut am, mut ah, mut al) = ([fix; 2], [fix; 2], [fix; 2]);
+        for k in 0..=half {
+            let cc = if k == half {
+                centre_pair(f[k])
+            } else {
+                pair(f[k])
+            };
+            let a = ld16(rows[k], j, m);
+            let b = if k == half {
+                a
+            } else {
+                ld16(rows[t - 1 - k], j, m)
+            };
+            let (ah0, al0) = product_halves(a, a);
+            let (ah1, al1) = product_halves(b, b);
+            acc2(
+                &mut am,
+                _mm512_xor_si512(a, bias),
+                _mm512_xor_si512(b, bias),
+                cc,
+            );
+            acc2(&mut ah, ah0, ah1, cc);
+            acc2(&mut al, al0, al1, cc);
+        }
+        store_unpacked(
+            mu,
+            j,
+            n,
+            round_bias(am[0], s.mu_round, s.mu_shift),
+            round_bias(am[1], s.mu_round, s.mu_shift),
+        );
+        let sr = s.sq_round as u32;
+        store_unpacked(
+            sq,
+            j,
+            n,
+            combine_halves(ah[0], al[0], sr, s.sq_shift),
+            combine_halves(ah[1], al[1], sr, s.sq_shift),
+        );
+        j += n;
+    }
+}
+
+/// Vertical pass of the distorted image over 16-bit samples: mean, (Σf·d² + round) >> shift
+/// and (Σf·r·d + round) >> shift (see `combine_halves`).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+pub unsafe fn vert_dist64(
+    rrows: &[&[u16]],
+    drows: &[&[u16]],
+    f: &[u16],
+    s: VShift,
+    mu: &mut [u32],
+    yy: &mut [u32],
+    xy: &mut [u32],
+) {
+    let w = mu.len();
+    let t = f.len();
+    let half = t / 2;
+    let bias = _mm512_set1_epi16(i16::MIN);
+    let fix = _mm512_set1_epi32(i32::MIN);
+    let mut j = 0;
+    while j < w {
+        let n = (w - j).min(32);
+        let m = mask32(n);
+        let mut am = [fix; 2];
+        let (mut yh, mut yl) = ([fix; 2], [fix; 2]);
+        let (mut xh, mut xl) = ([fix; 2], [fix; 2]);
+        for k in 0..=half {
+            let (cc, k1) = if k == half {
+                (centre_pair(f[k]), k)
+            } else {
+                (pair(f[k]), t - 1 - k)
+            };
+            let d0 = ld16(drows[k], j, m);
+            let d1 = ld16(drows[k1], j, m);
+            let r0 = ld16(rrows[k], j, m);
+            let r1 = ld16(rrows[k1], j, m);
+            acc2(
+                &mut am,
+                _mm512_xor_si512(d0, bias),
+                _mm512_xor_si512(d1, bias),
+                cc,
+            );
+            let (h0, l0) = product_halves(d0, d0);
+            let (h1, l1) = product_halves(d1, d1);
+            acc2(&mut yh, h0, h1, cc);
+            acc2(&mut yl, l0, l1, cc);
+            let (h0, l0) = product_halves(r0, d0);
+            let (h1, l1) = product_halves(r1, d1);
+            acc2(&mut xh, h0, h1, cc);
+            acc2(&mut xl, l0, l1, cc);
+        }
+        store_unpacked(
+            mu,
+            j,
+            n,
+            round_bias(am[0], s.mu_round, s.mu_shift),
+            round_bias(am[1], s.mu_round, s.mu_shift),
+        );
+        let sr = s.sq_round as u32;
+        for (out, hs, ls) in [(&mut *yy, yh, yl), (&mut *xy, xh, xl)] {
+            store_unpacked(
+                out,
+                j,
+                n,
+                combine_halves(hs[0], ls[0], sr, s.sq_shift),
+                combine_halves(hs[1], ls[1], sr, s.sq_shift),
+            );
+        }
+        j += n;
+    }
+}

@@ -1013,9 +1013,19 @@ mod avx512w {
             bias(&mut [mu, sq]);
         }
     }
+    /// The 16-bit-halves kernels: pair coefficients and the shifts they can split.
+    fn halves_ok(f: &[u16], s: VShift) -> bool {
+        pairs_ok(f) && s.sq_shift <= 16 && s.sq_round < 65536
+    }
+
     pub fn vert_ref64(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-        avx2::vert_ref64(r, f, s, mu, sq);
-        bias(&mut [mu, sq]);
+        if halves_ok(f, s) && rows_ok(r, mu.len()) && r.len() >= f.len() && sq.len() >= mu.len()
+        {
+            unsafe { avx512::vert_ref64(r, f, s, mu, sq) }
+        } else {
+            avx2::vert_ref64(r, f, s, mu, sq);
+            bias(&mut [mu, sq]);
+        }
     }
     #[allow(clippy::too_many_arguments)]
     pub fn vert_dist32(
@@ -1052,12 +1062,28 @@ mod avx512w {
         yy: &mut [u32],
         xy: &mut [u32],
     ) {
-        avx2::vert_dist64(r, d, f, s, mu, yy, xy);
-        bias(&mut [mu, yy, xy]);
+        let w = mu.len();
+        if halves_ok(f, s)
+            && rows_ok(r, w)
+            && rows_ok(d, w)
+            && r.len() >= f.len()
+            && d.len() >= f.len()
+            && yy.len() >= w
+            && xy.len() >= w
+        {
+            unsafe { avx512::vert_dist64(r, d, f, s, mu, yy, xy) }
+        } else {
+            avx2::vert_dist64(r, d, f, s, mu, yy, xy);
+            bias(&mut [mu, yy, xy]);
+        }
     }
     pub fn vert_mu(r: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
-        avx2::vert_mu(r, f, round, shift, mu);
-        bias(&mut [mu]);
+        if pairs_ok(f) && rows_ok(r, mu.len()) && r.len() >= f.len() {
+            unsafe { avx512::vert_mu(r, f, round, shift, mu) }
+        } else {
+            avx2::vert_mu(r, f, round, shift, mu);
+            bias(&mut [mu]);
+        }
     }
     pub fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
         if pairs_ok(f) && src.len() + 1 >= out.len() + f.len() {
