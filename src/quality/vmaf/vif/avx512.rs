@@ -81,11 +81,52 @@ unsafe fn pair(c: u16) -> __m512i {
     _mm512_set1_epi32(c | (c << 16))
 }
 
+/// Runs a kernel generic over the filter length with the length of `f`.
+macro_rules! by_taps {
+    ($t:expr, $k:ident($($a:expr),*)) => {
+        match $t {
+            17 => $k::<17>($($a),*),
+            9 => $k::<9>($($a),*),
+            5 => $k::<5>($($a),*),
+            3 => $k::<3>($($a),*),
+            _ => unreachable!("VIF filters have 17, 9, 5 or 3 taps"),
+        }
+    };
+}
+
+/// A filter's coefficient vectors, made once per row: `p[k]` = (c_k, c_k) for k ≤ T/2 and
+/// `c` the split centre (see `centre_pair`). With T a constant the tap loops unroll and the
+/// vectors stay in registers.
+struct Coeffs {
+    p: [__m512i; 9],
+    c: __m512i,
+}
+
+#[inline(always)]
+unsafe fn coeffs<const T: usize>(f: &[u16]) -> Coeffs {
+    debug_assert_eq!(f.len(), T);
+    let mut p = [_mm512_setzero_si512(); 9];
+    for (k, v) in p.iter_mut().enumerate().take(T / 2 + 1) {
+        *v = pair(f[k]);
+    }
+    Coeffs {
+        p,
+        c: centre_pair(f[T / 2]),
+    }
+}
+
 /// 8-bit scale-0 vertical pass of the reference: mean and Σf·x² (see `madd_ok`).
+/// Dispatches on the filter length (one of the VIF filters': 17, 9, 5, 3 taps).
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub unsafe fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+    by_taps!(f.len(), vert_ref32_t(rows, f, s, mu, sq))
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+unsafe fn vert_ref32_t<const T: usize>(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+    let co = coeffs::<T>(f);
     let w = mu.len();
-    let t = f.len();
+    let t = T;
     let half = t / 2;
     let bias = _mm512_set1_epi16(i16::MIN);
     let zero = _mm512_setzero_si512();
@@ -95,7 +136,7 @@ pub unsafe fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], 
         let m = mask32(n);
         let (mut ml, mut mh, mut ql, mut qh) = (zero, zero, zero, zero);
         for k in 0..=half {
-            let cc = pair(f[k]);
+            let cc = co.p[k];
             let a = ld16(rows[k], j, m);
             let b = if k == half {
                 zero
@@ -127,6 +168,7 @@ pub unsafe fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], 
 
 /// 8-bit scale-0 vertical pass of the distorted image: mean, Σf·d², Σf·r·d (see `madd_ok`).
 #[allow(clippy::too_many_arguments)]
+/// Dispatches on the filter length (one of the VIF filters': 17, 9, 5, 3 taps).
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub unsafe fn vert_dist32(
     rrows: &[&[u16]],
@@ -137,8 +179,22 @@ pub unsafe fn vert_dist32(
     yy: &mut [u32],
     xy: &mut [u32],
 ) {
+    by_taps!(f.len(), vert_dist32_t(rrows, drows, f, s, mu, yy, xy))
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+unsafe fn vert_dist32_t<const T: usize>(
+    rrows: &[&[u16]],
+    drows: &[&[u16]],
+    f: &[u16],
+    s: VShift,
+    mu: &mut [u32],
+    yy: &mut [u32],
+    xy: &mut [u32],
+) {
+    let co = coeffs::<T>(f);
     let w = mu.len();
-    let t = f.len();
+    let t = T;
     let half = t / 2;
     let bias = _mm512_set1_epi16(i16::MIN);
     let zero = _mm512_setzero_si512();
@@ -150,7 +206,7 @@ pub unsafe fn vert_dist32(
         let (mut yl, mut yh) = (zero, zero);
         let (mut xl, mut xh) = (zero, zero);
         for k in 0..=half {
-            let cc = pair(f[k]);
+            let cc = co.p[k];
             let d0 = ld16(drows[k], j, m);
             let r0 = ld16(rrows[k], j, m);
             let p0 = _mm512_xor_si512(_mm512_mullo_epi16(d0, d0), bias);
@@ -210,23 +266,30 @@ unsafe fn hi_pair(a: __m512i, b: __m512i) -> __m512i {
 /// Horizontal Q16 pass, (Σf·x + 2^15) >> 16 over a padded biased row, 16 outputs per step.
 /// Σc·(x − 2^15) over all taps is Σc·x − 2^31 (the filters sum to 2^16): the accumulators start
 /// at 2^31. Needs a symmetric filter with pair coefficients < 2^15.
+/// Dispatches on the filter length (one of the VIF filters': 17, 9, 5, 3 taps).
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub unsafe fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
+    by_taps!(f.len(), horiz_q16_t(src, f, out))
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+unsafe fn horiz_q16_t<const T: usize>(src: &[u32], f: &[u16], out: &mut [u32]) {
+    let co = coeffs::<T>(f);
     let w = out.len();
-    let t = f.len();
+    let t = T;
     let half = t / 2;
     debug_assert!(src.len() >= w + t - 1);
     let fix = _mm512_set1_epi32(i32::MIN);
     let round = _mm512_set1_epi32(32768);
-    let cc_centre = centre_pair(f[half]);
+    let cc_centre = co.c;
     let mut j = 0;
     while j < w {
         let n = (w - j).min(16);
         let m = mask16(n);
         let p = src.as_ptr().add(j) as *const i32;
         let (mut hi, mut lo) = (fix, fix);
-        for (k, &c) in f[..half].iter().enumerate() {
-            let cc = pair(c);
+        for k in 0..half {
+            let cc = co.p[k];
             let a = _mm512_maskz_loadu_epi32(m, p.add(k));
             let b = _mm512_maskz_loadu_epi32(m, p.add(t - 1 - k));
             hi = _mm512_dpwssd_epi32(hi, hi_pair(a, b), cc);
@@ -243,22 +306,29 @@ pub unsafe fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
 
 /// Horizontal Σf·x of a padded biased row whose values fit 16 bits (every mean row: see
 /// `Kernels::horiz_u32`), 16 outputs per step; only the low halves are summed.
+/// Dispatches on the filter length (one of the VIF filters': 17, 9, 5, 3 taps).
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub unsafe fn horiz_u16(src: &[u32], f: &[u16], out: &mut [u32]) {
+    by_taps!(f.len(), horiz_u16_t(src, f, out))
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+unsafe fn horiz_u16_t<const T: usize>(src: &[u32], f: &[u16], out: &mut [u32]) {
+    let co = coeffs::<T>(f);
     let w = out.len();
-    let t = f.len();
+    let t = T;
     let half = t / 2;
     debug_assert!(src.len() >= w + t - 1);
     let fix = _mm512_set1_epi32(i32::MIN);
-    let cc_centre = centre_pair(f[half]);
+    let cc_centre = co.c;
     let mut j = 0;
     while j < w {
         let n = (w - j).min(16);
         let m = mask16(n);
         let p = src.as_ptr().add(j) as *const i32;
         let (mut lo, mut lo2) = (fix, _mm512_setzero_si512());
-        for (k, &c) in f[..half].iter().enumerate() {
-            let cc = pair(c);
+        for k in 0..half {
+            let cc = co.p[k];
             let a = _mm512_maskz_loadu_epi32(m, p.add(k));
             let b = _mm512_maskz_loadu_epi32(m, p.add(t - 1 - k));
             // Two accumulators: a shorter dependency chain.
@@ -421,10 +491,17 @@ unsafe fn combine_halves(hi: __m512i, lo: __m512i, round: u32, shift: u32) -> __
 
 /// Vertical pass of the pyramid over 16-bit samples: (Σf·x + round) >> shift, kept to 16 bits.
 /// Biased samples, Σc·(x − 2^15) = Σc·x − 2^31; the centre tap split (see `centre_pair`).
+/// Dispatches on the filter length (one of the VIF filters': 17, 9, 5, 3 taps).
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub unsafe fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+    by_taps!(f.len(), vert_mu_t(rows, f, round, shift, mu))
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+unsafe fn vert_mu_t<const T: usize>(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+    let co = coeffs::<T>(f);
     let w = mu.len();
-    let t = f.len();
+    let t = T;
     let half = t / 2;
     let bias = _mm512_set1_epi16(i16::MIN);
     let fix = _mm512_set1_epi32(i32::MIN);
@@ -437,10 +514,10 @@ pub unsafe fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &m
         for k in 0..half {
             let a = _mm512_xor_si512(ld16(rows[k], j, m), bias);
             let b = _mm512_xor_si512(ld16(rows[t - 1 - k], j, m), bias);
-            acc2(&mut acc, a, b, pair(f[k]));
+            acc2(&mut acc, a, b, co.p[k]);
         }
         let a = _mm512_xor_si512(ld16(rows[half], j, m), bias);
-        acc2(&mut acc, a, a, centre_pair(f[half]));
+        acc2(&mut acc, a, a, co.c);
         let out = |x: __m512i| -> __m512i {
             let x = _mm512_srl_epi32(
                 _mm512_add_epi32(x, _mm512_set1_epi32(round as i32)),
@@ -455,10 +532,17 @@ pub unsafe fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &m
 
 /// Vertical pass of the reference over 16-bit samples: mean and (Σf·x² + round) >> shift, the
 /// 32-bit squares summed as two 16-bit halves (see `combine_halves`).
+/// Dispatches on the filter length (one of the VIF filters': 17, 9, 5, 3 taps).
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub unsafe fn vert_ref64(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+    by_taps!(f.len(), vert_ref64_t(rows, f, s, mu, sq))
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+unsafe fn vert_ref64_t<const T: usize>(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+    let co = coeffs::<T>(f);
     let w = mu.len();
-    let t = f.len();
+    let t = T;
     let half = t / 2;
     let bias = _mm512_set1_epi16(i16::MIN);
     let fix = _mm512_set1_epi32(i32::MIN);
@@ -469,9 +553,9 @@ pub unsafe fn vert_ref64(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], 
         let (mut am, mut ah, mut al) = ([fix; 2], [fix; 2], [fix; 2]);
         for k in 0..=half {
             let cc = if k == half {
-                centre_pair(f[k])
+                co.c
             } else {
-                pair(f[k])
+                co.p[k]
             };
             let a = ld16(rows[k], j, m);
             let b = if k == half {
@@ -512,6 +596,7 @@ pub unsafe fn vert_ref64(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], 
 /// Vertical pass of the distorted image over 16-bit samples: mean, (Σf·d² + round) >> shift
 /// and (Σf·r·d + round) >> shift (see `combine_halves`).
 #[allow(clippy::too_many_arguments)]
+/// Dispatches on the filter length (one of the VIF filters': 17, 9, 5, 3 taps).
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub unsafe fn vert_dist64(
     rrows: &[&[u16]],
@@ -522,8 +607,22 @@ pub unsafe fn vert_dist64(
     yy: &mut [u32],
     xy: &mut [u32],
 ) {
+    by_taps!(f.len(), vert_dist64_t(rrows, drows, f, s, mu, yy, xy))
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+unsafe fn vert_dist64_t<const T: usize>(
+    rrows: &[&[u16]],
+    drows: &[&[u16]],
+    f: &[u16],
+    s: VShift,
+    mu: &mut [u32],
+    yy: &mut [u32],
+    xy: &mut [u32],
+) {
+    let co = coeffs::<T>(f);
     let w = mu.len();
-    let t = f.len();
+    let t = T;
     let half = t / 2;
     let bias = _mm512_set1_epi16(i16::MIN);
     let fix = _mm512_set1_epi32(i32::MIN);
@@ -536,9 +635,9 @@ pub unsafe fn vert_dist64(
         let (mut xh, mut xl) = ([fix; 2], [fix; 2]);
         for k in 0..=half {
             let (cc, k1) = if k == half {
-                (centre_pair(f[k]), k)
+                (co.c, k)
             } else {
-                (pair(f[k]), t - 1 - k)
+                (co.p[k], t - 1 - k)
             };
             let d0 = ld16(drows[k], j, m);
             let d1 = ld16(drows[k1], j, m);

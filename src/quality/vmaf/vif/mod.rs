@@ -702,7 +702,8 @@ mod avx2_t {
 /// kernels).
 #[cfg(target_arch = "x86_64")]
 fn madd_ok(f: &[u16], s: VShift) -> bool {
-    s.sq_shift == 0
+    matches!(f.len(), 3 | 5 | 9 | 17)
+        && s.sq_shift == 0
         && s.sq_round == 0
         && f.iter().all(|&c| c < 32768)
         && f.iter().eq(f.iter().rev())
@@ -996,9 +997,12 @@ mod avx512w {
         }
     }
 
-    /// Symmetric, pair coefficients below 2^15 (the centre tap is split): every VIF filter.
+    /// Symmetric, pair coefficients below 2^15 (the centre tap is split), a VIF filter's
+    /// length: every VIF filter.
     fn pairs_ok(f: &[u16]) -> bool {
-        f.iter().eq(f.iter().rev()) && f[..f.len() / 2].iter().all(|&c| c < 32768)
+        matches!(f.len(), 3 | 5 | 9 | 17)
+            && f.iter().eq(f.iter().rev())
+            && f[..f.len() / 2].iter().all(|&c| c < 32768)
     }
 
     fn rows_ok(rows: &[&[u16]], w: usize) -> bool {
