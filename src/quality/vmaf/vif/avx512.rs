@@ -346,6 +346,61 @@ unsafe fn horiz_u16_t<const T: usize>(src: &[u32], f: &[u16], out: &mut [u32]) {
     }
 }
 
+/// ((a·b + 2^31) >> 32) per u32 lane: products in u64 on even and odd lanes.
+#[inline(always)]
+unsafe fn mulhi_round(a: __m512i, b: __m512i) -> __m512i {
+    let half_round = _mm512_set1_epi64(1 << 31);
+    let even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epu32(a, b), half_round), 32);
+    let odd = _mm512_add_epi64(
+        _mm512_mul_epu32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32)),
+        half_round,
+    );
+    _mm512_mask_blend_epi32(0xAAAA, even, odd)
+}
+
+/// The reference row's σ₁² (stored) and denominator terms, 16 pixels per step (see
+/// `Kernels::ref_terms`); the log2 table through a masked gather.
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+pub unsafe fn ref_terms(mu: &[u32], xx: &[u32], s1: &mut [i32]) -> (i64, i64) {
+    let w = mu.len();
+    debug_assert!(xx.len() >= w && s1.len() >= w);
+    let table = log2_table32();
+    let nsq = _mm512_set1_epi32(SIGMA_NSQ);
+    let mut log_acc = _mm512_setzero_si512();
+    let mut non_log = 0i64;
+    let mut j = 0;
+    while j < w {
+        let n = (w - j).min(16);
+        let m = mask16(n);
+        let mv = _mm512_maskz_loadu_epi32(m, mu.as_ptr().add(j) as *const i32);
+        let xv = _mm512_maskz_loadu_epi32(m, xx.as_ptr().add(j) as *const i32);
+        let v = _mm512_sub_epi32(xv, mulhi_round(mv, mv));
+        _mm512_mask_storeu_epi32(s1.as_mut_ptr().add(j), m, v);
+        let ge = _mm512_mask_cmpge_epi32_mask(m, v, nsq);
+        non_log += (m & !ge).count_ones() as i64;
+        // log2(σ²ₙ + σ₁²)·2048 − 17·2048, σ²ₙ + σ₁² ≥ 2^18: k = bits above the leading 16.
+        let y = _mm512_add_epi32(v, nsq);
+        let k = _mm512_sub_epi32(_mm512_set1_epi32(16), _mm512_lzcnt_epi32(y));
+        let idx = _mm512_srlv_epi32(y, k);
+        let t = _mm512_mask_i32gather_epi32::<4>(
+            _mm512_setzero_si512(),
+            ge,
+            idx,
+            table.as_ptr() as *const i32,
+        );
+        let term = _mm512_add_epi32(
+            t,
+            _mm512_slli_epi32(_mm512_sub_epi32(k, _mm512_set1_epi32(17)), 11),
+        );
+        // Per-lane sums stay far below 2^31 (each term < 2^16, w / 16 terms per lane).
+        log_acc = _mm512_mask_add_epi32(log_acc, ge, log_acc, term);
+        j += n;
+    }
+    let lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(log_acc));
+    let hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(log_acc, 1));
+    (_mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi)), non_log)
+}
+
 /// Pass 1 and the log terms of a distorted row in one sweep, 16 pixels per step: σ₂² and σ₁₂
 /// from the horizontal sums and the means, the non-log sum (σ₂² where σ₁² < σ²ₙ), and the
 /// numerator's log terms in f64 with the scalar kernel's operations in the same order (no FMA).
@@ -361,7 +416,6 @@ pub unsafe fn dist_terms(
     let w = mu1.len();
     debug_assert!(s1.len() >= w && mu2.len() >= w && yy.len() >= w && xy.len() >= w);
     let table = log2_table32();
-    let half_round = _mm512_set1_epi64(1 << 31);
     let zero = _mm512_setzero_si512();
     let nsq = _mm512_set1_epi32(SIGMA_NSQ);
     let eps = _mm512_set1_pd(EPS);
@@ -369,15 +423,6 @@ pub unsafe fn dist_terms(
     let nsq64 = _mm512_set1_epi64(SIGMA_NSQ as i64);
     let mut non_log = zero;
     let mut log_acc = zero;
-    // ((a·b + 2^31) >> 32) per u32 lane.
-    let mulhi_round = |a: __m512i, b: __m512i| -> __m512i {
-        let even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epu32(a, b), half_round), 32);
-        let odd = _mm512_add_epi64(
-            _mm512_mul_epu32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32)),
-            half_round,
-        );
-        _mm512_mask_blend_epi32(0xAAAA, even, odd)
-    };
     // log2(x)·2048 of u64 lanes, 2^17 ≤ x < 2^63: the 16 leading bits through the table.
     let log2v = |x: __m512i| -> __m512i {
         let k = _mm512_sub_epi64(_mm512_set1_epi64(48), _mm512_lzcnt_epi64(x));

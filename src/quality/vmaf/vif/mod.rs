@@ -143,6 +143,9 @@ pub struct Kernels {
     /// A distorted row's numerator terms from its horizontal sums: (Σ log terms ·2048 over
     /// pixels with σ₁² ≥ σ²ₙ, σ₁₂ > 0, σ₂² > 0; Σ σ₂² over pixels with σ₁² < σ²ₙ).
     pub dist_terms: DistTermsFn,
+    /// A reference row's σ₁² (written to the last argument) from its mean and Σf·x², and its
+    /// denominator terms: (Σ log2(1 + σ₁²/σ²ₙ)·2048 where σ₁² ≥ σ²ₙ, count of the others).
+    pub ref_terms: fn(&[u32], &[u32], &mut [i32]) -> (i64, i64),
     /// What the vertical kernels xor into every u32 they store and the horizontal kernels of
     /// the same set expect (0 but for the AVX-512 set); invisible outside the set.
     pub bias: u32,
@@ -1117,6 +1120,7 @@ impl Kernels {
         horiz_u32: scalar::horiz_u32,
         horiz_q16: scalar::horiz_q16,
         dist_terms: dist_terms_scalar,
+        ref_terms: ref_terms_scalar,
         bias: 0,
     };
 
@@ -1130,6 +1134,7 @@ impl Kernels {
         horiz_u32: avx2::horiz_u32,
         horiz_q16: avx2::horiz_q16,
         dist_terms: dist_terms_avx2,
+        ref_terms: ref_terms_scalar,
         bias: 0,
     };
 
@@ -1143,6 +1148,7 @@ impl Kernels {
         horiz_u32: avx512w::horiz_u32,
         horiz_q16: avx512w::horiz_q16,
         dist_terms: dist_terms_avx512,
+        ref_terms: ref_terms_avx512,
         bias: avx512::BIAS,
     };
 
@@ -1330,7 +1336,6 @@ fn ref_row(
     } else {
         k.vert_ref64
     };
-    let table = log2_table();
     let rows = img.rows(i, f.len());
     debug_assert_eq!((t.half, t.width()), (half, img.w));
     vert(&rows, f, vs, mid(&mut t.pmu, half), mid(&mut t.pa, half));
@@ -1338,18 +1343,31 @@ fn ref_row(
     mirror_edges(&mut t.pa, half);
     (k.horiz_u32)(&t.pmu, f, mu1);
     (k.horiz_q16)(&t.pa, f, &mut t.ha);
+    (k.ref_terms)(mu1, &t.ha, s1)
+}
+
+/// Scalar `ref_terms`.
+pub fn ref_terms_scalar(mu: &[u32], xx: &[u32], s1: &mut [i32]) -> (i64, i64) {
+    let table = log2_table();
     let (mut den_log, mut den_non_log) = (0i64, 0i64);
-    for ((s, &m), &xx) in s1.iter_mut().zip(mu1.iter()).zip(&t.ha) {
+    for ((s, &m), &xx) in s1.iter_mut().zip(mu).zip(xx) {
         let mu_sq = ((m as u64 * m as u64 + (1 << 31)) >> 32) as u32;
         let v = xx.wrapping_sub(mu_sq) as i32;
         *s = v;
         if v >= SIGMA_NSQ {
-            den_log += log2_32(table, (SIGMA_NSQ + v) as u32) - 2048 * 17;
+            den_log += log2_32(table, (SIGMA_NSQ as u32).wrapping_add(v as u32)) - 2048 * 17;
         } else {
             den_non_log += 1;
         }
     }
     (den_log, den_non_log)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn ref_terms_avx512(mu: &[u32], xx: &[u32], s1: &mut [i32]) -> (i64, i64) {
+    assert!(xx.len() >= mu.len() && s1.len() >= mu.len());
+    // SAFETY: installed only in `Kernels::AVX512` (see `dist_terms_avx512`); lengths checked.
+    unsafe { avx512::ref_terms(mu, xx, s1) }
 }
 
 /// Vertical + horizontal filtering of the ref-side statistics for one scale.
@@ -1729,6 +1747,34 @@ mod tests {
                 }
             }
         };
+    }
+
+    #[test]
+    fn avx512_ref_terms_match_scalar() {
+        if CpuLevel::get() < CpuLevel::Avx512 {
+            return;
+        }
+        let v = Kernels::for_level(CpuLevel::Avx512);
+        let mut rng = XorShift(4242);
+        for &n in &[0usize, 1, 15, 16, 17, 100, 1000] {
+            let mu: Vec<u32> = (0..n).map(|_| rng.next() as u32).collect();
+            // Σf·x² near μ² (σ₁² around the noise floor and both signs) or anywhere.
+            let xx: Vec<u32> = mu
+                .iter()
+                .map(|&m| {
+                    let sq = ((m as u64 * m as u64 + (1 << 31)) >> 32) as u32;
+                    match rng.next() % 3 {
+                        0 => rng.next() as u32,
+                        1 => sq.wrapping_add(SIGMA_NSQ as u32 - 2 + (rng.next() % 4) as u32),
+                        _ => sq.wrapping_add((rng.next() % 2_000_000) as u32).wrapping_sub(500_000),
+                    }
+                })
+                .collect();
+            let (mut a, mut b) = (vec![0i32; n], vec![0i32; n]);
+            let s = ref_terms_scalar(&mu, &xx, &mut a);
+            let t = (v.ref_terms)(&mu, &xx, &mut b);
+            assert_eq!((s, a), (t, b), "n={n}");
+        }
     }
 
     dist_terms_match_scalar!(avx2_dist_terms_match_scalar, CpuLevel::Avx2);
