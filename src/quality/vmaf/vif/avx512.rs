@@ -123,7 +123,13 @@ pub unsafe fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], 
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-unsafe fn vert_ref32_t<const T: usize>(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+unsafe fn vert_ref32_t<const T: usize>(
+    rows: &[&[u16]],
+    f: &[u16],
+    s: VShift,
+    mu: &mut [u32],
+    sq: &mut [u32],
+) {
     let co = coeffs::<T>(f);
     let w = mu.len();
     let t = T;
@@ -451,9 +457,7 @@ pub unsafe fn dist_terms(
             non_log,
             _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(bl, 1)),
         );
-        let lm = _mm512_mask_cmpgt_epi32_mask(m, c, zero)
-            & _mm512_cmpgt_epi32_mask(b, zero)
-            & !low;
+        let lm = _mm512_mask_cmpgt_epi32_mask(m, c, zero) & _mm512_cmpgt_epi32_mask(b, zero) & !low;
         if lm != 0 {
             for h in 0..2 {
                 let m8 = (lm >> (8 * h)) as u8;
@@ -543,7 +547,13 @@ pub unsafe fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &m
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-unsafe fn vert_mu_t<const T: usize>(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+unsafe fn vert_mu_t<const T: usize>(
+    rows: &[&[u16]],
+    f: &[u16],
+    round: u32,
+    shift: u32,
+    mu: &mut [u32],
+) {
     let co = coeffs::<T>(f);
     let w = mu.len();
     let t = T;
@@ -584,7 +594,13 @@ pub unsafe fn vert_ref64(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], 
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-unsafe fn vert_ref64_t<const T: usize>(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+unsafe fn vert_ref64_t<const T: usize>(
+    rows: &[&[u16]],
+    f: &[u16],
+    s: VShift,
+    mu: &mut [u32],
+    sq: &mut [u32],
+) {
     let co = coeffs::<T>(f);
     let w = mu.len();
     let t = T;
@@ -597,11 +613,7 @@ unsafe fn vert_ref64_t<const T: usize>(rows: &[&[u16]], f: &[u16], s: VShift, mu
         let m = mask32(n);
         let (mut am, mut ah, mut al) = ([fix; 2], [fix; 2], [fix; 2]);
         for k in 0..=half {
-            let cc = if k == half {
-                co.c
-            } else {
-                co.p[k]
-            };
+            let cc = if k == half { co.c } else { co.p[k] };
             let a = ld16(rows[k], j, m);
             let b = if k == half {
                 a

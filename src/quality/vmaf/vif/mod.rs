@@ -145,11 +145,14 @@ pub struct Kernels {
     pub dist_terms: DistTermsFn,
     /// A reference row's σ₁² (written to the last argument) from its mean and Σf·x², and its
     /// denominator terms: (Σ log2(1 + σ₁²/σ²ₙ)·2048 where σ₁² ≥ σ²ₙ, count of the others).
-    pub ref_terms: fn(&[u32], &[u32], &mut [i32]) -> (i64, i64),
+    pub ref_terms: RefTermsFn,
     /// What the vertical kernels xor into every u32 they store and the horizontal kernels of
     /// the same set expect (0 but for the AVX-512 set); invisible outside the set.
     pub bias: u32,
 }
+
+/// (μ₁, Σf·x², σ₁² out) → (log terms, count below the noise floor).
+pub type RefTermsFn = fn(&[u32], &[u32], &mut [i32]) -> (i64, i64);
 
 /// (μ₁, σ₁², μ₂ = Σf·μ, Σf·d², Σf·r·d, gain limit) → (log terms, non-log sum).
 pub type DistTermsFn = fn(&[u32], &[i32], &[u32], &[u32], &[u32], f64) -> (i64, i64);
@@ -166,6 +169,7 @@ fn sigma2_sigma12(mu1: u32, mu2: u32, yy: u32, xy: u32) -> (i32, i32) {
 }
 
 /// Pass 1 of `dist_terms`: σ₂² and σ₁₂ into `s2`/`s12`, and the non-log sum.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn dist_pass1(
     mu1: &[u32],
@@ -1026,8 +1030,7 @@ mod avx512w {
     }
 
     pub fn vert_ref64(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-        if halves_ok(f, s) && rows_ok(r, mu.len()) && r.len() >= f.len() && sq.len() >= mu.len()
-        {
+        if halves_ok(f, s) && rows_ok(r, mu.len()) && r.len() >= f.len() && sq.len() >= mu.len() {
             unsafe { avx512::vert_ref64(r, f, s, mu, sq) }
         } else {
             avx2::vert_ref64(r, f, s, mu, sq);
@@ -1237,7 +1240,13 @@ fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img<'stati
     let data = out.data.to_mut();
     for i in 0..h2 {
         let rows = img.rows(2 * i, f.len());
-        (k.vert_mu)(&rows, f, vs.mu_round, vs.mu_shift, &mut pad[half..half + img.w]);
+        (k.vert_mu)(
+            &rows,
+            f,
+            vs.mu_round,
+            vs.mu_shift,
+            &mut pad[half..half + img.w],
+        );
         mirror_edges(&mut pad, half);
         (k.horiz_u32)(&pad, f, &mut hrow);
         let orow = &mut data[i * w2..(i + 1) * w2];
@@ -1660,9 +1669,8 @@ mod tests {
                                 unreachable!()
                             };
                             // The SIMD set's vertical outputs carry its bias.
-                            let unbias = |x: &[u32]| -> Vec<u32> {
-                                x.iter().map(|&x| x ^ v.bias).collect()
-                            };
+                            let unbias =
+                                |x: &[u32]| -> Vec<u32> { x.iter().map(|&x| x ^ v.bias).collect() };
                             (vr.0)(&r, f, vs, a, b);
                             (vr.1)(&r, f, vs, d2, e);
                             assert_eq!((a.clone(), b.clone()), (unbias(d2), unbias(e)));
@@ -1725,7 +1733,8 @@ mod tests {
                             let p = ((m as u64 * o as u64 + (1 << 31)) >> 32) as u32;
                             match rng.next() % 3 {
                                 0 => rng.next() as u32,
-                                _ => p.wrapping_add((rng.next() % 4_000_000) as u32)
+                                _ => p
+                                    .wrapping_add((rng.next() % 4_000_000) as u32)
                                     .wrapping_sub(1_000_000),
                             }
                         };
@@ -1766,7 +1775,9 @@ mod tests {
                     match rng.next() % 3 {
                         0 => rng.next() as u32,
                         1 => sq.wrapping_add(SIGMA_NSQ as u32 - 2 + (rng.next() % 4) as u32),
-                        _ => sq.wrapping_add((rng.next() % 2_000_000) as u32).wrapping_sub(500_000),
+                        _ => sq
+                            .wrapping_add((rng.next() % 2_000_000) as u32)
+                            .wrapping_sub(500_000),
                     }
                 })
                 .collect();
