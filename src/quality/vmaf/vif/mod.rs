@@ -4,9 +4,12 @@
 //!
 //! Everything that depends only on the reference (its pyramid, its filtered mean and variance,
 //! and the whole VIF denominator) is computed once in [`VifRef::new`]; [`score`] then does only
-//! the distorted-side work. The linear filter passes are the hot loops: they are written so the
-//! compiler vectorises them and are compiled twice, plain and with AVX2 enabled (dispatched on
-//! [`CpuLevel`]); the scalar twins are public and the tests compare the two.
+//! the distorted-side work. The linear filter passes and the per-pixel statistics are the hot
+//! loops, in kernel sets dispatched on [`CpuLevel`]: the portable kernels are written so the
+//! compiler vectorises them and are compiled twice, plain ([`Kernels::SCALAR`], the reference)
+//! and with AVX2 enabled (plus hand-written `vpmaddwd` kernels); AVX-512 machines with VNNI get
+//! a hand-written set (`avx512.rs`: `vpdpwssd` filters, masked tails, the σ/log statistics of a
+//! row in one pass). Every SIMD kernel is tested against its scalar twin on random input.
 
 use crate::cpu::CpuLevel;
 use crate::frame::Plane;
