@@ -4,13 +4,19 @@
 //!
 //! Everything that depends only on the reference (its pyramid, its filtered mean and variance,
 //! and the whole VIF denominator) is computed once in [`VifRef::new`]; [`score`] then does only
-//! the distorted-side work. The linear filter passes are the hot loops: they are written so the
-//! compiler vectorises them and are compiled twice, plain and with AVX2 enabled (dispatched on
-//! [`CpuLevel`]); the scalar twins are public and the tests compare the two.
+//! the distorted-side work. The linear filter passes and the per-pixel statistics are the hot
+//! loops, in kernel sets dispatched on [`CpuLevel`]: the portable kernels are written so the
+//! compiler vectorises them and are compiled twice, plain ([`Kernels::SCALAR`], the reference)
+//! and with AVX2 enabled (plus hand-written `vpmaddwd` kernels); AVX-512 machines with VNNI get
+//! a hand-written set (`avx512.rs`: `vpdpwssd` filters, masked tails, the σ/log statistics of a
+//! row in one pass). Every SIMD kernel is tested against its scalar twin on random input.
 
 use crate::cpu::CpuLevel;
 use crate::frame::Plane;
 use std::sync::OnceLock;
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 /// The 1-D Gaussian filters per scale, Q16 (each sums to 65536); libvmaf integer_vif.h
 /// `vif_filter1d_table`.
@@ -130,17 +136,137 @@ pub struct Kernels {
     pub vert_dist32: VertDistFn,
     pub vert_dist64: VertDistFn,
     pub vert_mu: VertMuFn,
-    /// Plain Σf·x, wrapping in u32 as libvmaf's accumulators do.
+    /// Plain Σf·x of a mean row. Every mean row fits 16 bits ((Σf·x + round) >> shift with
+    /// Σf = 2^16 and x below 2^shift or 2^16), which the AVX-512 kernel relies on; the others
+    /// wrap in u32 as libvmaf's accumulators do.
     pub horiz_u32: HorizFn,
     /// (Σf·x + 2^15) >> 16 of 32-bit inputs, truncated to u32. Computed as two 16-bit halves
     /// in u32 (exact because the filters sum to 2^16).
     pub horiz_q16: HorizFn,
-    /// Σ over pixels with σ₁² ≥ σ²ₙ, σ₁₂ > 0, σ₂² > 0 of the numerator's log term (·2048).
-    pub log_terms: LogTermsFn,
+    /// A distorted row's numerator terms from its horizontal sums: (Σ log terms ·2048 over
+    /// pixels with σ₁² ≥ σ²ₙ, σ₁₂ > 0, σ₂² > 0; Σ σ₂² over pixels with σ₁² < σ²ₙ).
+    pub dist_terms: DistTermsFn,
+    /// A reference row's σ₁² (written to the last argument) from its mean and Σf·x², and its
+    /// denominator terms: (Σ log2(1 + σ₁²/σ²ₙ)·2048 where σ₁² ≥ σ²ₙ, count of the others).
+    pub ref_terms: RefTermsFn,
+    /// What the vertical kernels xor into every u32 they store and the horizontal kernels of
+    /// the same set expect (0 but for the AVX-512 set); invisible outside the set.
+    pub bias: u32,
 }
 
-/// (σ₁², σ₂² (as u32), σ₁₂ (as u32), gain limit) → Σ log terms.
-pub type LogTermsFn = fn(&[i32], &[u32], &[u32], f64) -> i64;
+/// (μ₁, Σf·x², σ₁² out) → (log terms, count below the noise floor).
+pub type RefTermsFn = fn(&[u32], &[u32], &mut [i32]) -> (i64, i64);
+
+/// (μ₁, σ₁², μ₂ = Σf·μ, Σf·d², Σf·r·d, gain limit) → (log terms, non-log sum).
+pub type DistTermsFn = fn(&[u32], &[i32], &[u32], &[u32], &[u32], f64) -> (i64, i64);
+
+/// σ₂² and σ₁₂ of one pixel from its sums (libvmaf: the means' products rounded in Q32, the
+/// wrapping differences, σ₂² clamped at 0).
+#[inline(always)]
+fn sigma2_sigma12(mu1: u32, mu2: u32, yy: u32, xy: u32) -> (i32, i32) {
+    let m2 = mu2 as u64;
+    let mu2_sq = ((m2 * m2 + (1 << 31)) >> 32) as u32;
+    let mu1_mu2 = ((mu1 as u64 * m2 + (1 << 31)) >> 32) as u32;
+    let sigma2_sq = (yy.wrapping_sub(mu2_sq) as i32).max(0);
+    (sigma2_sq, xy.wrapping_sub(mu1_mu2) as i32)
+}
+
+/// Pass 1 of `dist_terms`: σ₂² and σ₁₂ into `s2`/`s12`, and the non-log sum.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+fn dist_pass1(
+    mu1: &[u32],
+    s1: &[i32],
+    mu2: &[u32],
+    yy: &[u32],
+    xy: &[u32],
+    s2: &mut [u32],
+    s12: &mut [u32],
+) -> i64 {
+    let mut non_log = 0i64;
+    for j in 0..mu1.len() {
+        let (b, c) = sigma2_sigma12(mu1[j], mu2[j], yy[j], xy[j]);
+        non_log += if s1[j] < SIGMA_NSQ { b as i64 } else { 0 };
+        s2[j] = b as u32;
+        s12[j] = c as u32;
+    }
+    non_log
+}
+
+/// Scalar `dist_terms`: one pixel at a time.
+pub fn dist_terms_scalar(
+    mu1: &[u32],
+    s1: &[i32],
+    mu2: &[u32],
+    yy: &[u32],
+    xy: &[u32],
+    egl: f64,
+) -> (i64, i64) {
+    let table = log2_table();
+    let (mut log, mut non_log) = (0i64, 0i64);
+    for j in 0..mu1.len() {
+        let (b, c) = sigma2_sigma12(mu1[j], mu2[j], yy[j], xy[j]);
+        let a = s1[j];
+        if a < SIGMA_NSQ {
+            non_log += b as i64;
+        } else if c > 0 && b > 0 {
+            log += log_term(table, a, b, c, egl);
+        }
+    }
+    (log, non_log)
+}
+
+/// AVX2 `dist_terms`: a vectorised pass 1 into a row buffer, then the AVX2 log terms.
+#[cfg(target_arch = "x86_64")]
+fn dist_terms_avx2(
+    mu1: &[u32],
+    s1: &[i32],
+    mu2: &[u32],
+    yy: &[u32],
+    xy: &[u32],
+    egl: f64,
+) -> (i64, i64) {
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pass1(
+        mu1: &[u32],
+        s1: &[i32],
+        mu2: &[u32],
+        yy: &[u32],
+        xy: &[u32],
+        s2: &mut [u32],
+        s12: &mut [u32],
+    ) -> i64 {
+        dist_pass1(mu1, s1, mu2, yy, xy, s2, s12)
+    }
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with_borrow_mut(|buf| {
+        let w = mu1.len();
+        buf.resize(2 * w, 0);
+        let (s2, s12) = buf.split_at_mut(w);
+        // Installed only when runtime detection found AVX2.
+        let non_log = unsafe { pass1(mu1, s1, mu2, yy, xy, s2, s12) };
+        (log_terms_avx2(s1, s2, s12, egl), non_log)
+    })
+}
+
+/// AVX-512 `dist_terms`, fused in one sweep.
+#[cfg(target_arch = "x86_64")]
+fn dist_terms_avx512(
+    mu1: &[u32],
+    s1: &[i32],
+    mu2: &[u32],
+    yy: &[u32],
+    xy: &[u32],
+    egl: f64,
+) -> (i64, i64) {
+    let w = mu1.len();
+    assert!(s1.len() >= w && mu2.len() >= w && yy.len() >= w && xy.len() >= w);
+    // SAFETY: installed only in `Kernels::AVX512`, handed out only when detection found its
+    // features; the lengths are checked above.
+    unsafe { avx512::dist_terms(mu1, s1, mu2, yy, xy, egl) }
+}
 
 const EPS: f64 = 65536.0 * 1.0e-10;
 
@@ -512,7 +638,12 @@ macro_rules! kernel_bodies {
                         }
                     }
                 }
-                out[j0..j0 + n].copy_from_slice(&a[..n]);
+                // A fixed-size copy for whole blocks (a variable one is a memmove call).
+                if n == BLK {
+                    out[j0..j0 + BLK].copy_from_slice(&a);
+                } else {
+                    out[j0..j0 + n].copy_from_slice(&a[..n]);
+                }
                 j0 += n;
             }
         }
@@ -581,7 +712,8 @@ mod avx2_t {
 /// kernels).
 #[cfg(target_arch = "x86_64")]
 fn madd_ok(f: &[u16], s: VShift) -> bool {
-    s.sq_shift == 0
+    matches!(f.len(), 3 | 5 | 9 | 17)
+        && s.sq_shift == 0
         && s.sq_round == 0
         && f.iter().all(|&c| c < 32768)
         && f.iter().eq(f.iter().rev())
@@ -847,6 +979,143 @@ mod avx2 {
     }
 }
 
+/// Whether the AVX-512 set may run: its target features, detected at run time.
+#[cfg(target_arch = "x86_64")]
+fn avx512_features() -> bool {
+    is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vl")
+        && is_x86_feature_detected!("avx512dq")
+        && is_x86_feature_detected!("avx512cd")
+        && is_x86_feature_detected!("avx512vnni")
+}
+
+/// Safe entry points for the AVX-512 build: only installed in `Kernels::AVX512`, which
+/// `Kernels::for_level` hands out only when runtime detection found `avx512_features`. Every
+/// vertical output is stored xored with [`avx512::BIAS`] (the portable kernels it falls back
+/// on are followed by the xor).
+#[cfg(target_arch = "x86_64")]
+mod avx512w {
+    use super::{avx2, avx512, VShift};
+    use avx512::BIAS;
+
+    fn bias(rows: &mut [&mut [u32]]) {
+        for r in rows {
+            for v in r.iter_mut() {
+                *v ^= BIAS;
+            }
+        }
+    }
+
+    /// Symmetric, pair coefficients below 2^15 (the centre tap is split), a VIF filter's
+    /// length: every VIF filter.
+    fn pairs_ok(f: &[u16]) -> bool {
+        matches!(f.len(), 3 | 5 | 9 | 17)
+            && f.iter().eq(f.iter().rev())
+            && f[..f.len() / 2].iter().all(|&c| c < 32768)
+    }
+
+    fn rows_ok(rows: &[&[u16]], w: usize) -> bool {
+        rows.iter().all(|r| r.len() >= w)
+    }
+
+    pub fn vert_ref32(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+        if super::madd_ok(f, s) && rows_ok(r, mu.len()) && sq.len() >= mu.len() {
+            unsafe { avx512::vert_ref32(r, f, s, mu, sq) }
+        } else {
+            avx2::vert_ref32(r, f, s, mu, sq);
+            bias(&mut [mu, sq]);
+        }
+    }
+    /// The 16-bit-halves kernels: pair coefficients and the shifts they can split.
+    fn halves_ok(f: &[u16], s: VShift) -> bool {
+        pairs_ok(f) && s.sq_shift <= 16 && s.sq_round < 65536
+    }
+
+    pub fn vert_ref64(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+        if halves_ok(f, s) && rows_ok(r, mu.len()) && r.len() >= f.len() && sq.len() >= mu.len() {
+            unsafe { avx512::vert_ref64(r, f, s, mu, sq) }
+        } else {
+            avx2::vert_ref64(r, f, s, mu, sq);
+            bias(&mut [mu, sq]);
+        }
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub fn vert_dist32(
+        r: &[&[u16]],
+        d: &[&[u16]],
+        f: &[u16],
+        s: VShift,
+        mu: &mut [u32],
+        yy: &mut [u32],
+        xy: &mut [u32],
+    ) {
+        let w = mu.len();
+        if super::madd_ok(f, s)
+            && rows_ok(r, w)
+            && rows_ok(d, w)
+            && r.len() >= f.len()
+            && d.len() >= f.len()
+            && yy.len() >= w
+            && xy.len() >= w
+        {
+            unsafe { avx512::vert_dist32(r, d, f, s, mu, yy, xy) }
+        } else {
+            avx2::vert_dist32(r, d, f, s, mu, yy, xy);
+            bias(&mut [mu, yy, xy]);
+        }
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub fn vert_dist64(
+        r: &[&[u16]],
+        d: &[&[u16]],
+        f: &[u16],
+        s: VShift,
+        mu: &mut [u32],
+        yy: &mut [u32],
+        xy: &mut [u32],
+    ) {
+        let w = mu.len();
+        if halves_ok(f, s)
+            && rows_ok(r, w)
+            && rows_ok(d, w)
+            && r.len() >= f.len()
+            && d.len() >= f.len()
+            && yy.len() >= w
+            && xy.len() >= w
+        {
+            unsafe { avx512::vert_dist64(r, d, f, s, mu, yy, xy) }
+        } else {
+            avx2::vert_dist64(r, d, f, s, mu, yy, xy);
+            bias(&mut [mu, yy, xy]);
+        }
+    }
+    pub fn vert_mu(r: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+        if pairs_ok(f) && rows_ok(r, mu.len()) && r.len() >= f.len() {
+            unsafe { avx512::vert_mu(r, f, round, shift, mu) }
+        } else {
+            avx2::vert_mu(r, f, round, shift, mu);
+            bias(&mut [mu]);
+        }
+    }
+    pub fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
+        if pairs_ok(f) && src.len() + 1 >= out.len() + f.len() {
+            unsafe { avx512::horiz_u16(src, f, out) }
+        } else {
+            let plain: Vec<u32> = src.iter().map(|&v| v ^ BIAS).collect();
+            avx2::horiz_u32(&plain, f, out)
+        }
+    }
+    pub fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
+        if pairs_ok(f) && src.len() + 1 >= out.len() + f.len() {
+            unsafe { avx512::horiz_q16(src, f, out) }
+        } else {
+            let plain: Vec<u32> = src.iter().map(|&v| v ^ BIAS).collect();
+            avx2::horiz_q16(&plain, f, out)
+        }
+    }
+}
+
 impl Kernels {
     pub const SCALAR: Kernels = Kernels {
         vert_ref32: scalar::vert_ref32,
@@ -856,7 +1125,9 @@ impl Kernels {
         vert_mu: scalar::vert_mu,
         horiz_u32: scalar::horiz_u32,
         horiz_q16: scalar::horiz_q16,
-        log_terms: log_terms_scalar,
+        dist_terms: dist_terms_scalar,
+        ref_terms: ref_terms_scalar,
+        bias: 0,
     };
 
     #[cfg(target_arch = "x86_64")]
@@ -868,11 +1139,32 @@ impl Kernels {
         vert_mu: avx2::vert_mu,
         horiz_u32: avx2::horiz_u32,
         horiz_q16: avx2::horiz_q16,
-        log_terms: log_terms_avx2,
+        dist_terms: dist_terms_avx2,
+        ref_terms: ref_terms_scalar,
+        bias: 0,
     };
 
-    /// The kernels for a CPU level (AVX-512 machines use the AVX2 set).
+    #[cfg(target_arch = "x86_64")]
+    const AVX512: Kernels = Kernels {
+        vert_ref32: avx512w::vert_ref32,
+        vert_ref64: avx512w::vert_ref64,
+        vert_dist32: avx512w::vert_dist32,
+        vert_dist64: avx512w::vert_dist64,
+        vert_mu: avx512w::vert_mu,
+        horiz_u32: avx512w::horiz_u32,
+        horiz_q16: avx512w::horiz_q16,
+        dist_terms: dist_terms_avx512,
+        ref_terms: ref_terms_avx512,
+        bias: avx512::BIAS,
+    };
+
+    /// The kernels for a CPU level. The AVX-512 set also needs CD and VNNI (`vpdpwssd`);
+    /// without them an AVX-512 machine uses the AVX2 set.
     pub fn for_level(level: CpuLevel) -> Kernels {
+        #[cfg(target_arch = "x86_64")]
+        if level >= CpuLevel::Avx512 && avx512_features() {
+            return Kernels::AVX512;
+        }
         #[cfg(target_arch = "x86_64")]
         if level >= CpuLevel::Avx2 {
             return Kernels::AVX2;
@@ -900,23 +1192,37 @@ impl Img<'_> {
         &self.data[y * self.w..(y + 1) * self.w]
     }
 
-    /// The `taps` rows centred on `y`, mirrored at the edges.
-    fn rows(&self, y: usize, taps: usize) -> Vec<&[u16]> {
+    /// The `taps` (≤ [`MAX_TAPS`]) rows centred on `y`, mirrored at the edges (no allocation).
+    fn rows(&self, y: usize, taps: usize) -> Rows<'_> {
         let half = (taps / 2) as isize;
-        (0..taps)
-            .map(|k| self.row(mirror(y as isize - half + k as isize, self.h)))
-            .collect()
+        let mut r = [&self.data[..0]; MAX_TAPS];
+        for (k, slot) in r[..taps].iter_mut().enumerate() {
+            *slot = self.row(mirror(y as isize - half + k as isize, self.h));
+        }
+        Rows(r, taps)
     }
 }
 
-/// Copies a u32 row into `pad` with `half` mirrored samples on each side (libvmaf
-/// PADDING_SQ_DATA).
-fn pad_row(src: &[u32], half: usize, pad: &mut [u32]) {
-    let w = src.len();
-    pad[half..half + w].copy_from_slice(src);
+/// The longest filter (scale 0).
+const MAX_TAPS: usize = 17;
+
+/// A filter's window of rows.
+struct Rows<'a>([&'a [u16]; MAX_TAPS], usize);
+
+impl<'a> std::ops::Deref for Rows<'a> {
+    type Target = [&'a [u16]];
+    fn deref(&self) -> &[&'a [u16]] {
+        &self.0[..self.1]
+    }
+}
+
+/// Fills the `half` samples on each side of the row in `pad[half..len - half]` by mirroring
+/// (libvmaf PADDING_SQ_DATA), so a vertical pass can write straight into the padded row.
+fn mirror_edges(pad: &mut [u32], half: usize) {
+    let w = pad.len() - 2 * half;
     for f in 1..=half {
-        pad[half - f] = src[mirror(f as isize, w)];
-        pad[half + w - 1 + f] = src[mirror((w - 1 - f.min(w - 1)) as isize, w)];
+        pad[half - f] = pad[half + mirror(f as isize, w)];
+        pad[half + w - 1 + f] = pad[half + mirror((w - 1 - f.min(w - 1)) as isize, w)];
     }
 }
 
@@ -932,15 +1238,21 @@ fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img<'stati
         h: h2,
         data: vec![0; w2 * h2].into(),
     };
-    let mut v = vec![0u32; img.w];
     let mut pad = vec![0u32; img.w + 2 * half];
     let mut hrow = vec![0u32; img.w];
+    let data = out.data.to_mut();
     for i in 0..h2 {
         let rows = img.rows(2 * i, f.len());
-        (k.vert_mu)(&rows, f, vs.mu_round, vs.mu_shift, &mut v);
-        pad_row(&v, half, &mut pad);
+        (k.vert_mu)(
+            &rows,
+            f,
+            vs.mu_round,
+            vs.mu_shift,
+            &mut pad[half..half + img.w],
+        );
+        mirror_edges(&mut pad, half);
         (k.horiz_u32)(&pad, f, &mut hrow);
-        let orow = &mut out.data.to_mut()[i * w2..(i + 1) * w2];
+        let orow = &mut data[i * w2..(i + 1) * w2];
         for (j, o) in orow.iter_mut().enumerate() {
             *o = (hrow[2 * j].wrapping_add(32768) >> 16) as u16;
         }
@@ -980,12 +1292,12 @@ pub struct VifScore {
     pub den: [f64; 4],
 }
 
-/// Row scratch for one scale.
+/// Row scratch for one scale: the vertical passes write into the middle of the padded rows.
 struct Scratch {
-    vmu: Vec<u32>,
-    va: Vec<u32>,
-    vb: Vec<u32>,
-    pad: Vec<u32>,
+    half: usize,
+    pmu: Vec<u32>,
+    pa: Vec<u32>,
+    pb: Vec<u32>,
     ha: Vec<u32>,
     hb: Vec<u32>,
     hc: Vec<u32>,
@@ -994,15 +1306,25 @@ struct Scratch {
 impl Scratch {
     fn new(w: usize, half: usize) -> Scratch {
         Scratch {
-            vmu: vec![0; w],
-            va: vec![0; w],
-            vb: vec![0; w],
-            pad: vec![0; w + 2 * half],
+            half,
+            pmu: vec![0; w + 2 * half],
+            pa: vec![0; w + 2 * half],
+            pb: vec![0; w + 2 * half],
             ha: vec![0; w],
             hb: vec![0; w],
             hc: vec![0; w],
         }
     }
+
+    fn width(&self) -> usize {
+        self.ha.len()
+    }
+}
+
+/// The middle (unpadded) part of a padded row.
+fn mid(pad: &mut [u32], half: usize) -> &mut [u32] {
+    let n = pad.len();
+    &mut pad[half..n - half]
 }
 
 /// Reference statistics of row `i`: μ₁ and σ₁² per pixel, and the row's denominator terms
@@ -1026,25 +1348,38 @@ fn ref_row(
     } else {
         k.vert_ref64
     };
-    let table = log2_table();
     let rows = img.rows(i, f.len());
-    vert(&rows, f, vs, &mut t.vmu, &mut t.va);
-    pad_row(&t.vmu, half, &mut t.pad);
-    (k.horiz_u32)(&t.pad, f, mu1);
-    pad_row(&t.va, half, &mut t.pad);
-    (k.horiz_q16)(&t.pad, f, &mut t.ha);
+    debug_assert_eq!((t.half, t.width()), (half, img.w));
+    vert(&rows, f, vs, mid(&mut t.pmu, half), mid(&mut t.pa, half));
+    mirror_edges(&mut t.pmu, half);
+    mirror_edges(&mut t.pa, half);
+    (k.horiz_u32)(&t.pmu, f, mu1);
+    (k.horiz_q16)(&t.pa, f, &mut t.ha);
+    (k.ref_terms)(mu1, &t.ha, s1)
+}
+
+/// Scalar `ref_terms`.
+pub fn ref_terms_scalar(mu: &[u32], xx: &[u32], s1: &mut [i32]) -> (i64, i64) {
+    let table = log2_table();
     let (mut den_log, mut den_non_log) = (0i64, 0i64);
-    for ((s, &m), &xx) in s1.iter_mut().zip(mu1.iter()).zip(&t.ha) {
+    for ((s, &m), &xx) in s1.iter_mut().zip(mu).zip(xx) {
         let mu_sq = ((m as u64 * m as u64 + (1 << 31)) >> 32) as u32;
         let v = xx.wrapping_sub(mu_sq) as i32;
         *s = v;
         if v >= SIGMA_NSQ {
-            den_log += log2_32(table, (SIGMA_NSQ + v) as u32) - 2048 * 17;
+            den_log += log2_32(table, (SIGMA_NSQ as u32).wrapping_add(v as u32)) - 2048 * 17;
         } else {
             den_non_log += 1;
         }
     }
     (den_log, den_non_log)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn ref_terms_avx512(mu: &[u32], xx: &[u32], s1: &mut [i32]) -> (i64, i64) {
+    assert!(xx.len() >= mu.len() && s1.len() >= mu.len());
+    // SAFETY: installed only in `Kernels::AVX512` (see `dist_terms_avx512`); lengths checked.
+    unsafe { avx512::ref_terms(mu, xx, s1) }
 }
 
 /// Vertical + horizontal filtering of the ref-side statistics for one scale.
@@ -1134,36 +1469,26 @@ fn dist_row(
     } else {
         k.vert_dist64
     };
-    let w = dimg.w;
     let rrows = rimg.rows(i, f.len());
     let drows = dimg.rows(i, f.len());
-    vert(&rrows, &drows, f, vs, &mut t.vmu, &mut t.va, &mut t.vb);
-    pad_row(&t.vmu, half, &mut t.pad);
-    (k.horiz_u32)(&t.pad, f, &mut t.hc);
-    pad_row(&t.va, half, &mut t.pad);
-    (k.horiz_q16)(&t.pad, f, &mut t.ha);
-    pad_row(&t.vb, half, &mut t.pad);
-    (k.horiz_q16)(&t.pad, f, &mut t.hb);
-    let (mu2, yy, xy) = (&t.hc, &mut t.ha, &mut t.hb);
-    // Pass 1 (vectorisable): σ₂² and σ₁₂ in place of yy and xy, and the non-log sum.
-    let mut non_log = 0i64;
-    for j in 0..w {
-        let m2 = mu2[j] as u64;
-        let mu2_sq = ((m2 * m2 + (1 << 31)) >> 32) as u32;
-        let mu1_mu2 = ((mu1[j] as u64 * m2 + (1 << 31)) >> 32) as u32;
-        let sigma2_sq = (yy[j].wrapping_sub(mu2_sq) as i32).max(0);
-        let sigma12 = xy[j].wrapping_sub(mu1_mu2) as i32;
-        non_log += if s1row[j] < SIGMA_NSQ {
-            sigma2_sq as i64
-        } else {
-            0
-        };
-        yy[j] = sigma2_sq as u32;
-        xy[j] = sigma12 as u32;
+    debug_assert_eq!((t.half, t.width()), (half, dimg.w));
+    let (pmu, pa, pb) = (&mut t.pmu, &mut t.pa, &mut t.pb);
+    vert(
+        &rrows,
+        &drows,
+        f,
+        vs,
+        mid(pmu, half),
+        mid(pa, half),
+        mid(pb, half),
+    );
+    for p in [pmu, pa, pb] {
+        mirror_edges(p, half);
     }
-    // Pass 2: the log terms, only where they apply.
-    let num_log = (k.log_terms)(s1row, yy, xy, egl);
-    (num_log, non_log)
+    (k.horiz_u32)(&t.pmu, f, &mut t.hc);
+    (k.horiz_q16)(&t.pa, f, &mut t.ha);
+    (k.horiz_q16)(&t.pb, f, &mut t.hb);
+    (k.dist_terms)(mu1, s1row, &t.hc, &t.ha, &t.hb, egl)
 }
 
 /// libvmaf's float num and den of one scale from the integer accumulators.
@@ -1346,23 +1671,33 @@ mod tests {
                             let [a, b, c, d2, e, g] = &mut o[..] else {
                                 unreachable!()
                             };
+                            // The SIMD set's vertical outputs carry its bias.
+                            let unbias =
+                                |x: &[u32]| -> Vec<u32> { x.iter().map(|&x| x ^ v.bias).collect() };
                             (vr.0)(&r, f, vs, a, b);
                             (vr.1)(&r, f, vs, d2, e);
-                            assert_eq!((&*a, &*b), (&*d2, &*e));
+                            assert_eq!((a.clone(), b.clone()), (unbias(d2), unbias(e)));
                             (vd.0)(&r, &d, f, vs, a, b, c);
                             (vd.1)(&r, &d, f, vs, d2, e, g);
-                            assert_eq!((&*a, &*b, &*c), (&*d2, &*e, &*g));
+                            assert_eq!(
+                                (a.clone(), b.clone(), c.clone()),
+                                (unbias(d2), unbias(e), unbias(g))
+                            );
                             (s.vert_mu)(&r, f, vs.mu_round, vs.mu_shift, a);
                             (v.vert_mu)(&r, f, vs.mu_round, vs.mu_shift, d2);
-                            assert_eq!(a, d2);
+                            assert_eq!(*a, unbias(d2));
                         }
                         let src: Vec<u32> = (0..w + f.len()).map(|_| rng.next() as u32).collect();
+                        let biased: Vec<u32> = src.iter().map(|&x| x ^ v.bias).collect();
+                        // Mean rows (the only input of horiz_u32) fit 16 bits.
+                        let src16: Vec<u32> = src.iter().map(|&x| x & 0xffff).collect();
+                        let biased16: Vec<u32> = src16.iter().map(|&x| x ^ v.bias).collect();
                         let (mut a, mut b) = (vec![0u32; w], vec![0u32; w]);
-                        (s.horiz_u32)(&src, f, &mut a);
-                        (v.horiz_u32)(&src, f, &mut b);
+                        (s.horiz_u32)(&src16, f, &mut a);
+                        (v.horiz_u32)(&biased16, f, &mut b);
                         assert_eq!(a, b);
                         (s.horiz_q16)(&src, f, &mut a);
-                        (v.horiz_q16)(&src, f, &mut b);
+                        (v.horiz_q16)(&biased, f, &mut b);
                         assert_eq!(a, b);
                         // The split-halves Q16 pass equals the plain 64-bit computation.
                         for (j, &x) in a.iter().enumerate() {
@@ -1380,13 +1715,90 @@ mod tests {
     }
 
     simd_matches_scalar!(avx2_kernels_match_scalar, CpuLevel::Avx2);
+    simd_matches_scalar!(avx512_kernels_match_scalar, CpuLevel::Avx512);
+
+    macro_rules! dist_terms_match_scalar {
+        ($name:ident, $level:expr) => {
+            #[test]
+            fn $name() {
+                if CpuLevel::get() < $level {
+                    return;
+                }
+                let v = Kernels::for_level($level);
+                let mut rng = XorShift(777);
+                for &n in &[0usize, 1, 7, 16, 17, 33, 1000] {
+                    for &egl in &[100.0, 1.0, 2.5] {
+                        // Means around the working range, sums near the means' squares (so
+                        // σ₂², σ₁₂ land on both sides of zero) and σ₁² around the noise floor.
+                        let mu1: Vec<u32> = (0..n).map(|_| rng.next() as u32).collect();
+                        let mu2: Vec<u32> = (0..n).map(|_| rng.next() as u32).collect();
+                        let near = |rng: &mut XorShift, m: u32, o: u32| -> u32 {
+                            let p = ((m as u64 * o as u64 + (1 << 31)) >> 32) as u32;
+                            match rng.next() % 3 {
+                                0 => rng.next() as u32,
+                                _ => p
+                                    .wrapping_add((rng.next() % 4_000_000) as u32)
+                                    .wrapping_sub(1_000_000),
+                            }
+                        };
+                        let yy: Vec<u32> = (0..n).map(|j| near(&mut rng, mu2[j], mu2[j])).collect();
+                        let xy: Vec<u32> = (0..n).map(|j| near(&mut rng, mu1[j], mu2[j])).collect();
+                        let s1: Vec<i32> = (0..n)
+                            .map(|_| match rng.next() % 3 {
+                                0 => rng.next() as i32,
+                                1 => (rng.next() % 50_000_000) as i32,
+                                _ => SIGMA_NSQ + (rng.next() % 3) as i32 - 1,
+                            })
+                            .collect();
+                        assert_eq!(
+                            dist_terms_scalar(&mu1, &s1, &mu2, &yy, &xy, egl),
+                            (v.dist_terms)(&mu1, &s1, &mu2, &yy, &xy, egl),
+                            "n={n} egl={egl}"
+                        );
+                    }
+                }
+            }
+        };
+    }
+
+    #[test]
+    fn avx512_ref_terms_match_scalar() {
+        if CpuLevel::get() < CpuLevel::Avx512 {
+            return;
+        }
+        let v = Kernels::for_level(CpuLevel::Avx512);
+        let mut rng = XorShift(4242);
+        for &n in &[0usize, 1, 15, 16, 17, 100, 1000] {
+            let mu: Vec<u32> = (0..n).map(|_| rng.next() as u32).collect();
+            // Σf·x² near μ² (σ₁² around the noise floor and both signs) or anywhere.
+            let xx: Vec<u32> = mu
+                .iter()
+                .map(|&m| {
+                    let sq = ((m as u64 * m as u64 + (1 << 31)) >> 32) as u32;
+                    match rng.next() % 3 {
+                        0 => rng.next() as u32,
+                        1 => sq.wrapping_add(SIGMA_NSQ as u32 - 2 + (rng.next() % 4) as u32),
+                        _ => sq
+                            .wrapping_add((rng.next() % 2_000_000) as u32)
+                            .wrapping_sub(500_000),
+                    }
+                })
+                .collect();
+            let (mut a, mut b) = (vec![0i32; n], vec![0i32; n]);
+            let s = ref_terms_scalar(&mu, &xx, &mut a);
+            let t = (v.ref_terms)(&mu, &xx, &mut b);
+            assert_eq!((s, a), (t, b), "n={n}");
+        }
+    }
+
+    dist_terms_match_scalar!(avx2_dist_terms_match_scalar, CpuLevel::Avx2);
+    dist_terms_match_scalar!(avx512_dist_terms_match_scalar, CpuLevel::Avx512);
 
     #[test]
     fn avx2_log_terms_match_scalar() {
         if CpuLevel::get() < CpuLevel::Avx2 {
             return;
         }
-        let v = Kernels::for_level(CpuLevel::Avx2);
         let mut rng = XorShift(12345);
         for &n in &[0usize, 3, 4, 17, 1000] {
             for &egl in &[100.0, 1.0, 2.5] {
@@ -1405,7 +1817,7 @@ mod tests {
                 let s12: Vec<u32> = (0..n).map(|_| gen(&mut rng) as u32).collect();
                 assert_eq!(
                     log_terms_scalar(&s1, &s2, &s12, egl),
-                    (v.log_terms)(&s1, &s2, &s12, egl),
+                    log_terms_avx2(&s1, &s2, &s12, egl),
                     "n={n} egl={egl}"
                 );
             }
@@ -1418,15 +1830,20 @@ mod tests {
             let r = plane(w, h, bd, 1);
             let d = plane(w, h, bd, 2);
             let s = Kernels::SCALAR;
-            let v = Kernels::get();
-            let a = score_with_kernels(&VifRef::with_kernels(&r, bd, &s), &d, 100.0, &s);
-            let b = score_with_kernels(&VifRef::with_kernels(&r, bd, &v), &d, 100.0, &v);
-            assert_eq!(a, b);
-            let c = score_pair_with_kernels(&r, &d, bd, 100.0, &v);
-            assert_eq!(a, c);
-            let c = score_pair_with_kernels(&r, &d, bd, 1.0, &s);
-            let e = score_with_kernels(&VifRef::with_kernels(&r, bd, &v), &d, 1.0, &v);
-            assert_eq!(c, e);
+            for level in [CpuLevel::Avx2, CpuLevel::Avx512] {
+                if CpuLevel::get() < level {
+                    continue;
+                }
+                let v = Kernels::for_level(level);
+                let a = score_with_kernels(&VifRef::with_kernels(&r, bd, &s), &d, 100.0, &s);
+                let b = score_with_kernels(&VifRef::with_kernels(&r, bd, &v), &d, 100.0, &v);
+                assert_eq!(a, b);
+                let c = score_pair_with_kernels(&r, &d, bd, 100.0, &v);
+                assert_eq!(a, c);
+                let c = score_pair_with_kernels(&r, &d, bd, 1.0, &s);
+                let e = score_with_kernels(&VifRef::with_kernels(&r, bd, &v), &d, 1.0, &v);
+                assert_eq!(c, e);
+            }
         }
     }
 
