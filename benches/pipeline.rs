@@ -310,7 +310,7 @@ fn bench_clip(clip: &Clip, source: &str, grid: &Grid, jobs: usize, verbose: bool
 fn fast_vs_full(fast: &PertitleRun, full: &PertitleRun, grid: &Grid) {
     use pertitle::bdrate::{self, Method};
     let curve = |pts: &[pertitle::Point]| -> Vec<(f64, f64)> {
-        bdrate::upper_hull(&pts.iter().map(|p| (p.kbps, p.vmaf)).collect::<Vec<_>>())
+        pertitle::hull::upper_hull_pairs(&pts.iter().map(|p| (p.kbps, p.vmaf)).collect::<Vec<_>>())
     };
     let share = fast.points.len() as f64 / grid.points() as f64;
     match bdrate::bd_rate(

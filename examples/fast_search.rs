@@ -146,8 +146,8 @@ fn main() -> anyhow::Result<()> {
             pts.iter().map(|p| (p.kbps, p.vmaf)).collect()
         };
         let bd = bdrate::bd_rate(
-            &bdrate::upper_hull(&curve(&full.points)),
-            &bdrate::upper_hull(&curve(&fast.points)),
+            &pertitle::hull::upper_hull_pairs(&curve(&full.points)),
+            &pertitle::hull::upper_hull_pairs(&curve(&fast.points)),
             Metric::Vmaf,
             Method::Pchip,
         )?;

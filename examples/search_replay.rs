@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
     let full: Vec<(f64, f64)> = points.iter().map(|p| (p.kbps, metric.of(p))).collect();
     let label = |p: &pertitle::Point| format!("{}p/{}", p.height, p.crf);
     // The full grid's hull points, to see which ones a search misses.
-    let full_hull = bdrate::upper_hull(&full);
+    let full_hull = pertitle::hull::upper_hull_pairs(&full);
     let on_full_hull = |p: &pertitle::Point| full_hull.contains(&(p.kbps, metric.of(p)));
     let hull_labels: Vec<String> = points
         .iter()
@@ -66,8 +66,8 @@ fn main() -> anyhow::Result<()> {
         )?;
         let fast: Vec<(f64, f64)> = picked.iter().map(|p| (p.kbps, metric.of(p))).collect();
         let bd = bdrate::bd_rate(
-            &bdrate::upper_hull(&full),
-            &bdrate::upper_hull(&fast),
+            &pertitle::hull::upper_hull_pairs(&full),
+            &pertitle::hull::upper_hull_pairs(&fast),
             metric,
             Method::Pchip,
         )?;

@@ -517,7 +517,7 @@ pub fn parse_points_json(text: &str, what: &str, metric: Metric) -> Result<Vec<(
         };
         pts.push((field("kbps")?, field(metric.name())?));
     }
-    Ok(upper_hull(&pts))
+    Ok(crate::hull::upper_hull_pairs(&pts))
 }
 
 /// Reads `(kbps, metric)` rows from CSV text with a header line. `psnr` is accepted for
@@ -584,7 +584,7 @@ pub fn parse_csv(text: &str, what: &str, metric: Metric) -> Result<Vec<(f64, f64
         return Err(Error::data(what, "no data rows after the CSV header"));
     }
     Ok(if sizes.len() > 1 {
-        upper_hull(&pts)
+        crate::hull::upper_hull_pairs(&pts)
     } else {
         pts
     })
@@ -611,46 +611,6 @@ fn split_csv(line: &str) -> Vec<String> {
     out
 }
 
-/// The upper convex hull of `(rate, quality)` points in linear rate, dominated points dropped
-/// (the same definition as [`crate::hull`]): from the lowest-rate point up to the
-/// highest-quality one, keeping only the points no chord passes above, in rate order.
-/// Non-finite points are dropped (the curve check reports if too few remain). Public for the
-/// plots and reports, which need the hull of any metric from bare `(kbps, quality)` pairs.
-pub fn upper_hull(pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let mut v: Vec<(f64, f64)> = pts
-        .iter()
-        .copied()
-        .filter(|p| p.0.is_finite() && p.1.is_finite())
-        .collect();
-    // By rate, and at equal rate the best quality first so the others are dominated.
-    v.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
-    v.dedup_by(|later, kept| later.0 == kept.0);
-    let mut hull: Vec<(f64, f64)> = Vec::new();
-    for p in v {
-        while hull.len() >= 2 {
-            let (o, a) = (hull[hull.len() - 2], hull[hull.len() - 1]);
-            // Drop `a` unless it lies strictly above the chord o→p.
-            let cross = (a.0 - o.0) * (p.1 - o.1) - (a.1 - o.1) * (p.0 - o.0);
-            if cross >= 0.0 {
-                hull.pop();
-            } else {
-                break;
-            }
-        }
-        hull.push(p);
-    }
-    // Past the best quality the hull only falls: those points are dominated.
-    if let Some(best) = hull
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1 .1.total_cmp(&b.1 .1).then(b.0.cmp(&a.0)))
-        .map(|(i, _)| i)
-    {
-        hull.truncate(best + 1);
-    }
-    hull
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -673,7 +633,7 @@ mod tests {
             (3000.0, 71.0),
         ];
         assert_eq!(
-            upper_hull(&pts),
+            crate::hull::upper_hull_pairs(&pts),
             vec![(200.0, 48.0), (400.0, 62.0), (800.0, 69.0), (2000.0, 76.0)]
         );
     }

@@ -29,33 +29,62 @@ pub fn upper_hull(points: &[Point], metric: Metric) -> Vec<usize> {
 /// mean).
 pub fn upper_hull_by(points: &[Point], quality: impl Fn(&Point) -> f64) -> Vec<usize> {
     let q: Vec<f64> = points.iter().map(&quality).collect();
-    let mut idx: Vec<usize> = (0..points.len())
-        .filter(|&i| points[i].kbps.is_finite() && points[i].kbps > 0.0 && q[i].is_finite())
+    hull_indices(
+        points.len(),
+        |i| points[i].kbps,
+        |i| q[i],
+        |a, b| tie_break(&points[a], &points[b]),
+    )
+}
+
+/// The hull of bare `(kbps, quality)` pairs, as pairs by increasing kbps: the same definition,
+/// for BD-rate curves, plots and the search planner, which have no [`Point`]s. Exactly equal
+/// pairs are interchangeable, so no tie-break is needed.
+pub fn upper_hull_pairs(pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    hull_indices(
+        pts.len(),
+        |i| pts[i].0,
+        |i| pts[i].1,
+        |_, _| Ordering::Equal,
+    )
+    .into_iter()
+    .map(|i| pts[i])
+    .collect()
+}
+
+/// The definition in the module doc over points `0..n`, whatever they are: indices of the hull
+/// by increasing rate. `tie` orders points of equal rate and quality (the first is kept).
+fn hull_indices(
+    n: usize,
+    rate: impl Fn(usize) -> f64,
+    q: impl Fn(usize) -> f64,
+    tie: impl Fn(usize, usize) -> Ordering,
+) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n)
+        .filter(|&i| rate(i).is_finite() && rate(i) > 0.0 && q(i).is_finite())
         .collect();
-    // Increasing kbps; at equal kbps the best quality first, then the tie-break rules.
+    // Increasing rate; at equal rate the best quality first, then the tie-break rules.
     idx.sort_by(|&a, &b| {
-        points[a]
-            .kbps
-            .total_cmp(&points[b].kbps)
-            .then(q[b].total_cmp(&q[a]))
-            .then_with(|| tie_break(&points[a], &points[b]))
+        rate(a)
+            .total_cmp(&rate(b))
+            .then(q(b).total_cmp(&q(a)))
+            .then_with(|| tie(a, b))
             .then(a.cmp(&b))
     });
     // Pareto filter: keep a point only when its quality beats everything cheaper or as cheap.
     let mut front: Vec<usize> = Vec::with_capacity(idx.len());
     for i in idx {
-        if front.last().is_none_or(|&l| q[i] > q[l]) {
+        if front.last().is_none_or(|&l| q(i) > q(l)) {
             front.push(i);
         }
     }
-    // Upper hull over the Pareto front (already sorted by kbps, quality increasing).
+    // Upper hull over the Pareto front (already sorted by rate, quality increasing).
     let mut hull: Vec<usize> = Vec::with_capacity(front.len());
     for i in front {
         while hull.len() >= 2 {
             let (a, b) = (hull[hull.len() - 2], hull[hull.len() - 1]);
             // b stays only if it is strictly above the line a→i.
-            let cross = (points[b].kbps - points[a].kbps) * (q[i] - q[a])
-                - (q[b] - q[a]) * (points[i].kbps - points[a].kbps);
+            let cross = (rate(b) - rate(a)) * (q(i) - q(a)) - (q(b) - q(a)) * (rate(i) - rate(a));
             if cross >= 0.0 {
                 hull.pop();
             } else {

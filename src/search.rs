@@ -159,7 +159,7 @@ fn prior_rate_slope(codec: &str) -> f64 {
 /// The upper hull of the probes in linear bitrate, as (kbps, quality) by increasing kbps.
 fn hull_of(probes: &[Probe]) -> Vec<(f64, f64)> {
     let pts: Vec<(f64, f64)> = probes.iter().map(|p| (p.kbps, p.quality)).collect();
-    crate::bdrate::upper_hull(&pts)
+    crate::hull::upper_hull_pairs(&pts)
 }
 
 /// Slope dq / d ln(kbps) of the hull around quality `q`, on the side a probe moves to
@@ -221,7 +221,7 @@ fn bd_change(h: &[(f64, f64)], kbps: f64, q: f64) -> f64 {
     }
     let mut with: Vec<(f64, f64)> = h.to_vec();
     with.push((kbps, q));
-    let lifted = crate::bdrate::upper_hull(&with);
+    let lifted = crate::hull::upper_hull_pairs(&with);
     if !lifted.contains(&(kbps, q)) {
         return 0.0;
     }
@@ -698,7 +698,7 @@ mod tests {
                 pts.push(synth(s, c));
             }
         }
-        crate::bdrate::upper_hull(&pts)
+        crate::hull::upper_hull_pairs(&pts)
     }
 
     fn simulate(crfs: &[f64], budget: usize) -> Vec<Probe> {

@@ -60,7 +60,7 @@ pub fn compare_codecs(
     }
     let hull_of = |pts: &[Point], m: Metric| {
         let pairs: Vec<(f64, f64)> = pts.iter().map(|p| (p.kbps, m.of(p))).collect();
-        bdrate::upper_hull(&pairs)
+        crate::hull::upper_hull_pairs(&pairs)
     };
     let mut hulls = Vec::new();
     for (codec, pts) in sets {

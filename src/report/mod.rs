@@ -48,12 +48,12 @@ pub fn metric_title(m: Metric) -> &'static str {
 /// Draws a run's standard plots into `dir`, PNG and SVG each: `hull.*` for the first metric,
 /// `hull_<metric>.*` for the others, `frames.*` when per-frame scores are given. Returns them
 /// in display order for [`ReportData::plots`]. The hull of each metric is computed here from
-/// the points ([`crate::bdrate::upper_hull`]).
+/// the points ([`crate::hull::upper_hull_pairs`]).
 pub fn render_run_plots(dir: &Path, run: &RunPlots<'_>) -> Result<Vec<PlotRef>> {
     let mut out = Vec::new();
     for (i, &m) in run.metrics.iter().enumerate() {
         let pairs: Vec<(f64, f64)> = run.points.iter().map(|p| (p.kbps, m.of(p))).collect();
-        let hull = crate::bdrate::upper_hull(&pairs);
+        let hull = crate::hull::upper_hull_pairs(&pairs);
         let rungs = run
             .rungs
             .iter()

@@ -256,7 +256,7 @@ fn points_json_uses_the_hull() {
     );
 }
 
-/// `upper_hull` against a brute-force definition on random point sets: a point is on the
+/// `hull::upper_hull_pairs` against a brute-force definition on random point sets: a point is on the
 /// hull unless another point dominates it (no more bits, no less quality) or a chord between
 /// two others passes on or above it.
 #[test]
@@ -297,9 +297,13 @@ fn upper_hull_matches_brute_force_on_random_sets() {
         want.dedup();
         let mut shuffled = pts.clone();
         shuffled.reverse();
-        assert_eq!(bdrate::upper_hull(&pts), want, "points {pts:?}");
         assert_eq!(
-            bdrate::upper_hull(&shuffled),
+            pertitle::hull::upper_hull_pairs(&pts),
+            want,
+            "points {pts:?}"
+        );
+        assert_eq!(
+            pertitle::hull::upper_hull_pairs(&shuffled),
             want,
             "order matters for {pts:?}"
         );

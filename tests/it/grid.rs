@@ -42,7 +42,7 @@ fn recipe() -> Recipe {
 
 fn hull(points: &[pertitle::Point]) -> Vec<(f64, f64)> {
     let pts: Vec<(f64, f64)> = points.iter().map(|p| (p.kbps, p.vmaf)).collect();
-    bdrate::upper_hull(&pts)
+    pertitle::hull::upper_hull_pairs(&pts)
 }
 
 #[test]
