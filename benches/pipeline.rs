@@ -128,7 +128,19 @@ fn run_pertitle(
         .arg(out.path())
         .args(extra);
     let child = proc::run(&mut c)?;
-    let points = read_points(&out.path().join("points.json"))?;
+    let points_path = out.path().join("points.json");
+    let points = read_points(&points_path)?;
+    // Keep the points for a later `examples/search_replay` of the same grid.
+    if let Some(dir) = env("PERTITLE_BENCH_KEEP") {
+        let name = format!(
+            "{}{}-points.json",
+            input.file_stem().unwrap_or_default().to_string_lossy(),
+            extra.join("").replace("--", "-")
+        );
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{dir}: {e}"))?;
+        std::fs::copy(&points_path, Path::new(&dir).join(name))
+            .map_err(|e| format!("{dir}: {e}"))?;
+    }
     Ok(PertitleRun {
         wall: child.wall,
         cpu: child.usage.cpu(),
@@ -312,6 +324,30 @@ fn fast_vs_full(fast: &PertitleRun, full: &PertitleRun, grid: &Grid) {
     let curve = |pts: &[pertitle::Point]| -> Vec<(f64, f64)> {
         pertitle::hull::upper_hull_pairs(&pts.iter().map(|p| (p.kbps, p.vmaf)).collect::<Vec<_>>())
     };
+    // Every fast probe is an ordinary grid point: it must be the full grid's point, byte for
+    // byte (a difference would be nondeterminism between runs, not a search effect).
+    let differ: Vec<String> = fast
+        .points
+        .iter()
+        .filter(|q| {
+            !full.points.iter().any(|p| {
+                (p.width, p.height, p.crf) == (q.width, q.height, q.crf)
+                    && p.bytes == q.bytes
+                    && p.vmaf == q.vmaf
+            })
+        })
+        .map(|q| format!("{}x{}/{}", q.width, q.height, q.crf))
+        .collect();
+    println!(
+        "   fast probes identical to the full grid's points (bytes, VMAF): {}/{}{}",
+        fast.points.len() - differ.len(),
+        fast.points.len(),
+        if differ.is_empty() {
+            String::new()
+        } else {
+            format!(" — DIFFER: {}", differ.join(" "))
+        }
+    );
     let share = fast.points.len() as f64 / grid.points() as f64;
     match bdrate::bd_rate(
         &curve(&full.points),
