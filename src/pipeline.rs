@@ -6,9 +6,11 @@
 //! size and scored in memory as they come, against reference frames prepared once for all the
 //! wave's points (the [`Engine`]'s prepared-reference API). Points run in parallel (rayon), and
 //! the scoring of one batch runs in the same parallel phase as the encoding of the next, so no
-//! core waits for the slowest encoder. Only a bounded window of frames is in flight: the
-//! encoders' look-ahead (at the points' own sizes; a frame is upscaled only when it is scored)
-//! plus one batch. Memory is therefore independent of the title's length.
+//! core waits for the slowest encoder; at the end of the stream the encoders' look-ahead is
+//! flushed a batch at a time in the same way. Only a bounded window of frames is in flight: the
+//! source frames of the encoders' look-ahead, and per point about two batches of decoded frames
+//! (at the point's own size; a frame is upscaled only when it is scored). Memory is therefore
+//! independent of the title's length.
 //!
 //! Waves exist because an x264 encoder alone holds ~180 bytes per pixel (look-ahead, references,
 //! half-pel planes; measured with libx264 preset medium, 1 thread): thirty 1080p-and-below encoders
@@ -98,20 +100,22 @@ fn encoder_bytes_per_pixel(codec: &str) -> u64 {
     }
 }
 
-/// Frames an encoder returns at its flush: x264's default look-ahead (40) plus B-frames and its
-/// frame delay, rounded up.
-const FLUSH_FRAMES: u64 = 50;
+/// Memory a point holds besides its encoder, as frames at its own size. Its decoded frames alone
+/// are about 20 (one step's batch of 8, the end-of-wave flush included, waiting one step for
+/// scoring, plus the decoder's reordering delay), but what this estimate misses grows with the
+/// points per wave too (source look-ahead, prepared references, allocator slack): with 20 a 1080p
+/// 5 × 6 grid (x264 medium) peaked at 2.33 GB, with 50 at 1.93 GB. Measured, not derived.
+const PENDING_FRAMES: u64 = 50;
 
 /// Splits tasks into waves whose estimated encoder memory fits `budget`. Each wave takes at least
 /// one task. Larger encodes first, so the long-running ones start early.
 fn plan_waves(tasks: &[&GridTask], budget: u64) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..tasks.len()).collect();
-    // Besides its encoder, each point holds its decoded look-ahead when the encoder flushes at the
-    // end of the wave: about `FLUSH_FRAMES` frames at the point's size (u16 samples, 4:2:0 = 3
-    // bytes per pixel; they are upscaled one at a time when scored).
+    // Besides its encoder, each point holds `PENDING_FRAMES` decoded frames at its size (u16
+    // samples, 4:2:0 = 3 bytes per pixel; they are upscaled one at a time when scored).
     let cost = |t: &GridTask| {
         let px = t.filters.width as u64 * t.filters.height as u64;
-        px * encoder_bytes_per_pixel(&t.encoder.codec) + FLUSH_FRAMES * px * 3
+        px * encoder_bytes_per_pixel(&t.encoder.codec) + PENDING_FRAMES * px * 3
     };
     order.sort_by(|&a, &b| cost(tasks[b]).cmp(&cost(tasks[a])).then(a.cmp(&b)));
     let mut waves: Vec<(u64, Vec<usize>)> = Vec::new();
@@ -206,28 +210,45 @@ struct Chain<'t> {
     dec: Decoder,
     /// How decoded frames are upscaled to the source size (None: already that size).
     up: Option<ScalerKind>,
+    /// Frame-rate decimation (`grid.fps_cap`): every `decimate`-th source frame is encoded, and
+    /// each decoded frame is shown for `decimate` source frames, as a player repeats it.
+    decimate: u64,
     frame_bytes: Vec<u64>,
     /// Decoded frames (at the point's size) waiting for their reference's motion.
     pending: Vec<(Frame, Option<ScalerKind>)>,
     decoded: u64,
+    /// The encoder is drained and the decoder flushed: nothing more will come.
+    flushed: bool,
     scores: Vec<FrameScores>,
     timings: Timings,
 }
 
 impl Chain<'_> {
-    /// Encodes `frames` (None = end of stream) and decodes what comes out. Upscaling waits
-    /// until the frame is scored, so the frames an encoder returns at its flush wait at the
-    /// point's own size.
-    fn step(&mut self, frames: Option<&[Frame]>, first: u64) -> Result<()> {
+    /// Encodes `frames` and decodes what comes out; with `None` (end of stream) takes the next
+    /// `flush_max` packets of the encoder's flush instead, so the look-ahead is encoded over
+    /// several steps, each overlapping the scoring of the previous one, rather than in one long
+    /// task per encoder that leaves the other cores idle at the end of a wave. Upscaling waits
+    /// until the frame is scored, so flushed frames wait at the point's own size.
+    fn step(&mut self, frames: Option<&[Frame]>, first: u64, flush_max: usize) -> Result<()> {
+        if self.flushed {
+            return Ok(());
+        }
         let t0 = Instant::now();
         let mut packets = Vec::new();
+        let mut drained = false;
         match frames {
             Some(fs) => {
                 for f in fs {
-                    packets.extend(self.enc.encode(f)?);
+                    if (f.index - first).is_multiple_of(self.decimate) {
+                        packets.extend(self.enc.encode(f)?);
+                    }
                 }
             }
-            None => packets.extend(self.enc.finish()?),
+            None => {
+                let (p, done) = self.enc.finish_some(flush_max)?;
+                packets.extend(p);
+                drained = done;
+            }
         }
         let t1 = Instant::now();
         self.timings.encode_s += (t1 - t0).as_secs_f64();
@@ -236,11 +257,12 @@ impl Chain<'_> {
             self.frame_bytes.push(p.data.len() as u64);
             out.extend(self.dec.decode(p)?);
         }
-        if frames.is_none() {
+        if drained {
             out.extend(self.dec.flush()?);
+            self.flushed = true;
         }
         for mut f in out {
-            f.index = first + self.decoded;
+            f.index = first + self.decoded * self.decimate;
             self.decoded += 1;
             self.pending.push((f, self.up));
         }
@@ -249,11 +271,13 @@ impl Chain<'_> {
     }
 }
 
-/// A decoded frame to upscale (if `up`) and score against reference `frame.index`.
+/// A decoded frame to upscale (if `up`) and score against the references `targets`: its own
+/// index, and with frame-rate decimation the source frames it stands for until the next one.
 struct Job {
     chain: usize,
     frame: Frame,
     up: Option<ScalerKind>,
+    targets: Vec<u64>,
 }
 
 /// The reference side of a wave: source frames waiting for preparation, their motion, and the
@@ -265,30 +289,38 @@ struct RefWindow {
     last_index: Option<u64>,
     eof: bool,
     first: u64,
-    /// Every point has decoded every frame below this index.
-    decoded_low: u64,
+    /// No job still to come needs a reference below this index: every point has decoded past
+    /// it, and no decoded frame waiting for its references stands for it.
+    keep_from: u64,
     path: String,
 }
 
-/// Takes each chain's decoded frames whose reference is ready (its motion2 needs the next
-/// frame's motion, or the stream ended), in (frame index, chain) order.
+/// Takes each chain's decoded frames whose references are ready (a reference's motion2 needs
+/// the next frame's motion, or the stream ended), in (frame index, chain) order. Frames that
+/// stand for no scored source frame (`subsample`) are dropped.
 fn collect_jobs(chains: &mut [Chain], refs: &RefWindow, first: u64, subsample: u64) -> Vec<Job> {
-    let ready = |i: u64| refs.eof || refs.sads.contains_key(&(i + 1));
+    // The source frames read so far end at `last_index`; a decimated frame's last target is
+    // known to exist once the frame after it has been read, or the stream ended.
+    let end = refs.last_index.map_or(first, |l| l + 1);
     let mut jobs = Vec::new();
     for (ci, c) in chains.iter_mut().enumerate() {
+        let n = c.decimate;
         let mut keep = Vec::new();
         for (f, up) in c.pending.drain(..) {
-            if !(f.index - first).is_multiple_of(subsample) {
+            if !(refs.eof || refs.sads.contains_key(&(f.index + n))) {
+                keep.push((f, up));
                 continue;
             }
-            if ready(f.index) {
+            let targets: Vec<u64> = (f.index..(f.index + n).min(end))
+                .filter(|i| (i - first).is_multiple_of(subsample))
+                .collect();
+            if !targets.is_empty() {
                 jobs.push(Job {
                     chain: ci,
                     frame: f,
                     up,
+                    targets,
                 });
-            } else {
-                keep.push((f, up));
             }
         }
         c.pending = keep;
@@ -328,9 +360,8 @@ fn upscale(f: &Frame, size: (usize, usize), kind: ScalerKind) -> Result<Frame> {
 
 /// Upscales and scores `jobs`, in chunks of `batch` frame indices: prepare the chunk's
 /// references (in parallel), score its frames (in parallel), drop the references every point
-/// has passed. Chunks keep the encoders' end-of-wave flush (their whole look-ahead decoded at
-/// once) from preparing that many references at the same time. Returns (chain, scores,
-/// seconds) in job order.
+/// has passed. Chunks bound how many references are prepared at the same time. Returns (chain,
+/// scores, seconds) in job order.
 fn score_jobs(
     jobs: &[Job],
     refs: &mut RefWindow,
@@ -341,19 +372,26 @@ fn score_jobs(
     let mut out = Vec::with_capacity(jobs.len());
     let mut rest = jobs;
     while !rest.is_empty() {
-        let mut idx: Vec<u64> = Vec::new();
+        // Jobs of up to `batch` distinct frame indices, and every reference they target.
         let mut n = 0;
+        let mut frames = 0;
         for j in rest {
-            if idx.last() != Some(&j.frame.index) {
-                if idx.len() == batch.max(1) {
+            if n == 0 || rest[n - 1].frame.index != j.frame.index {
+                if frames == batch.max(1) {
                     break;
                 }
-                idx.push(j.frame.index);
+                frames += 1;
             }
             n += 1;
         }
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
+        let mut idx: Vec<u64> = chunk
+            .iter()
+            .flat_map(|j| j.targets.iter().copied())
+            .collect();
+        idx.sort_unstable();
+        idx.dedup();
         // Each reference is prepared once per wave (every point's frame `i` becomes ready in the
         // same round), so its source frame moves from `raw` into the preparation.
         let need: Vec<(u64, Frame)> = idx
@@ -388,7 +426,7 @@ fn score_jobs(
             refs.window.insert(i, Arc::new(p));
         }
         let window = &refs.window;
-        let scored: Vec<Result<(usize, FrameScores, f64)>> = chunk
+        let scored: Vec<Result<Vec<(usize, FrameScores, f64)>>> = chunk
             .par_iter()
             .map(|j| {
                 let t0 = Instant::now();
@@ -400,21 +438,50 @@ fn score_jobs(
                     }
                     None => &j.frame,
                 };
-                let s = engine.score(&window[&j.frame.index], f)?;
-                Ok((j.chain, s, t0.elapsed().as_secs_f64()))
+                let s = j
+                    .targets
+                    .iter()
+                    .map(|i| engine.score(&window[i], f))
+                    .collect::<Result<Vec<_>>>()?;
+                let secs = t0.elapsed().as_secs_f64() / s.len() as f64;
+                Ok(s.into_iter().map(|s| (j.chain, s, secs)).collect())
             })
             .collect();
         for s in scored {
-            out.push(s?);
+            out.extend(s?);
         }
-        // A reference every point has decoded past is needed by no later job.
+        // A reference below `keep_from` and below the next chunk's frames (whose targets start
+        // at their own index) is needed by no later job.
+        let keep_from = rest
+            .first()
+            .map_or(refs.keep_from, |j| j.frame.index.min(refs.keep_from));
         for i in &idx {
-            if *i < refs.decoded_low {
+            if *i < keep_from {
                 refs.window.remove(i);
             }
         }
     }
     Ok(out)
+}
+
+/// The whole number n with `out` = `src` / n (`grid.fps_cap` keeps every n-th frame); 1 when the
+/// rate is kept.
+fn decimation(src: (u32, u32), out: Option<(u32, u32)>) -> Result<u64> {
+    let Some((on, od)) = out else {
+        return Ok(1);
+    };
+    // src / out = (src.0 · od) / (src.1 · on)
+    let (num, den) = (src.0 as u64 * od as u64, src.1 as u64 * on as u64);
+    if num == 0 || den == 0 || !num.is_multiple_of(den) {
+        return Err(Error::config(
+            "grid.fps_cap",
+            format!(
+                "{on}/{od} fps is not the source's {}/{} fps divided by a whole number",
+                src.0, src.1
+            ),
+        ));
+    }
+    Ok(num / den)
 }
 
 fn scaler_kind(name: &str, key: &str) -> Result<ScalerKind> {
@@ -504,19 +571,20 @@ fn run_wave(
 ) -> Result<Vec<TaskResult>> {
     let t_start = Instant::now();
     let sel = &tasks[0].filters.frames;
-    if tasks
-        .iter()
-        .any(|t| t.filters.frames != *sel || t.filters.fps.is_some())
-    {
+    if tasks.iter().any(|t| t.filters.frames != *sel) {
         return Err(Error::config(
             "grid",
-            "all points of one run must use the same frames, and frame-rate changes are not supported",
+            "all points of one run must use the same frames",
         ));
     }
     let src = open()?;
     let info = src.info().clone();
     let (src_w, src_h) = (info.width, info.height);
     let fps = (info.fps_num, info.fps_den);
+    let decimate: Vec<u64> = tasks
+        .iter()
+        .map(|t| decimation(fps, t.filters.fps))
+        .collect::<Result<_>>()?;
     let total = match sel.count {
         Some(c) => c.min(info.frames.saturating_sub(sel.start)),
         None => info.frames.saturating_sub(sel.start),
@@ -551,23 +619,24 @@ fn run_wave(
             last_index: None,
             eof: false,
             first,
-            decoded_low: 0,
+            keep_from: 0,
             path: info.path.display().to_string(),
         };
         let mut prev_luma: Option<crate::frame::Plane> = None;
         let mut jobs: Vec<Job> = Vec::new();
         let mut fed = 0u64;
         let mut eof = false;
-        while !eof {
-            let frames = match rx.recv() {
-                Ok(r) => Some(r?),
-                Err(_) => None,
-            };
-            let frames = match frames {
-                Some(f) => f,
-                None => {
-                    eof = true;
-                    Vec::new()
+        // Until the source ends, then until every encoder is drained.
+        loop {
+            let frames = if eof {
+                Vec::new()
+            } else {
+                match rx.recv() {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        eof = true;
+                        Vec::new()
+                    }
                 }
             };
             if chains.is_empty() {
@@ -577,7 +646,7 @@ fn run_wave(
                         "no frames to encode",
                     ));
                 };
-                for t in tasks {
+                for (t, &decimate) in tasks.iter().zip(&decimate) {
                     let key = (
                         t.filters.width,
                         t.filters.height,
@@ -597,7 +666,7 @@ fn run_wave(
                         };
                         down.insert(key.clone(), s);
                     }
-                    let cfg = encoder_config(t, f0, fps)?;
+                    let cfg = encoder_config(t, f0, t.filters.fps.unwrap_or(fps))?;
                     let enc = Encoder::new(&cfg)?;
                     let dec = Decoder::new(&enc.stream_params())?;
                     let up = if (t.filters.width as usize, t.filters.height as usize)
@@ -612,13 +681,18 @@ fn run_wave(
                         enc,
                         dec,
                         up,
+                        decimate,
                         frame_bytes: Vec::new(),
                         pending: Vec::new(),
                         decoded: 0,
+                        flushed: false,
                         scores: Vec::new(),
                         timings: Timings::default(),
                     });
                 }
+            }
+            if eof && chains.iter().all(|c| c.flushed) {
+                break;
             }
 
             // Motion against the previous source frame (the batch's previous one, or the last
@@ -673,7 +747,7 @@ fn run_wave(
                         } else {
                             Some(scaled[&key].as_deref().unwrap_or(&frames))
                         };
-                        c.step(input, first)
+                        c.step(input, first, opts.batch.max(1))
                     })
                 },
                 || score_jobs(&jobs, &mut refs, engine, (src_w, src_h), opts.batch),
@@ -691,17 +765,25 @@ fn run_wave(
             }
             refs.eof = eof;
 
-            // Next round's jobs: every decoded frame whose reference motion is known (the next
-            // source frame has arrived, or the stream ended).
+            // Next round's jobs: every decoded frame whose references' motion is known (the
+            // source frame after them has arrived, or the stream ended).
             jobs = collect_jobs(&mut chains, &refs, first, subsample);
-            refs.decoded_low = chains.iter().map(|c| first + c.decoded).min().unwrap_or(0);
+            refs.keep_from = chains
+                .iter()
+                .map(|c| first + c.decoded * c.decimate)
+                .chain(
+                    chains
+                        .iter()
+                        .flat_map(|c| c.pending.iter().map(|(f, _)| f.index)),
+                )
+                .min()
+                .unwrap_or(0);
 
             // Drop reference frames no point will need again.
-            let low = chains
+            let low = jobs
                 .iter()
-                .flat_map(|c| c.pending.iter().map(|(f, _)| f.index))
-                .chain(jobs.iter().map(|j| j.frame.index))
-                .fold(refs.decoded_low, u64::min);
+                .map(|j| j.frame.index)
+                .fold(refs.keep_from, u64::min);
             refs.window.retain(|&i, _| i >= low);
             refs.raw.retain(|&i, _| i >= low);
             // motion2 of frame i needs the motion of i + 1 only.
@@ -716,7 +798,7 @@ fn run_wave(
                 return Err(Error::Cancelled);
             }
         }
-        // The end of the stream made every remaining frame ready.
+        // The last step's frames (the end of the stream made every frame ready).
         for (ci, s, secs) in score_jobs(&jobs, &mut refs, engine, (src_w, src_h), opts.batch)? {
             chains[ci].scores.push(s);
             chains[ci].timings.score_s += secs;
@@ -743,10 +825,11 @@ fn finish_chain(
         "{} {}x{} crf {:?}",
         t.encoder.codec, t.filters.width, t.filters.height, t.rate
     );
-    if c.decoded != fed {
+    let encoded = fed.div_ceil(c.decimate);
+    if c.decoded != encoded {
         return Err(Error::codec(
             what,
-            format!("decoded {} frames of {} encoded", c.decoded, fed),
+            format!("decoded {} frames of {} encoded", c.decoded, encoded),
         ));
     }
     let expect = fed.div_ceil(subsample);

@@ -433,33 +433,44 @@ impl Encoder {
                 format!("encoding frame {} failed: {}", frame.index, av_err(r)),
             ));
         }
-        self.drain()
+        Ok(self.drain(usize::MAX)?.0)
     }
 
     /// Flushes the encoder: the delayed packets. Further `encode` calls are errors.
     pub fn finish(&mut self) -> Result<Vec<Packet>> {
-        if self.finished {
-            return Ok(Vec::new());
-        }
-        self.finished = true;
-        // SAFETY: a null frame signals end of stream.
-        let r = unsafe { ffi::avcodec_send_frame(self.ctx.0, std::ptr::null()) };
-        if r < 0 && !is_eof(r) {
-            return Err(Error::codec(
-                &self.cfg.codec,
-                format!("flush failed: {}", av_err(r)),
-            ));
-        }
-        self.drain()
+        Ok(self.finish_some(usize::MAX)?.0)
     }
 
-    fn drain(&mut self) -> Result<Vec<Packet>> {
+    /// Flushes in steps: signals the end of the stream on the first call, then returns at most
+    /// `max` delayed packets, and whether the encoder is now drained. Encoders with look-ahead
+    /// (x264: 40+ frames) encode one delayed frame per packet taken, so a caller can interleave
+    /// the flush with other work instead of waiting for the whole look-ahead at once.
+    pub fn finish_some(&mut self, max: usize) -> Result<(Vec<Packet>, bool)> {
+        if !self.finished {
+            self.finished = true;
+            // SAFETY: a null frame signals end of stream.
+            let r = unsafe { ffi::avcodec_send_frame(self.ctx.0, std::ptr::null()) };
+            if r < 0 && !is_eof(r) {
+                return Err(Error::codec(
+                    &self.cfg.codec,
+                    format!("flush failed: {}", av_err(r)),
+                ));
+            }
+        }
+        self.drain(max)
+    }
+
+    /// Up to `max` packets that are ready, and whether the encoder has reached its end.
+    fn drain(&mut self, max: usize) -> Result<(Vec<Packet>, bool)> {
         let mut out = Vec::new();
-        loop {
+        while out.len() < max {
             // SAFETY: receive into our packet; unref after copying its bytes.
             let r = unsafe { ffi::avcodec_receive_packet(self.ctx.0, self.packet.as_mut_ptr()) };
-            if is_eagain(r) || is_eof(r) {
-                return Ok(out);
+            if is_eof(r) {
+                return Ok((out, true));
+            }
+            if is_eagain(r) {
+                return Ok((out, false));
             }
             if r < 0 {
                 return Err(Error::codec(
@@ -478,6 +489,7 @@ impl Encoder {
             // SAFETY: releases the packet's buffer reference.
             unsafe { ffi::av_packet_unref(self.packet.as_mut_ptr()) };
         }
+        Ok((out, false))
     }
 }
 

@@ -36,13 +36,15 @@ fn recipe() -> Recipe {
 }
 
 /// One point computed the plain way: every frame through encoder, decoder, scaler and scorer.
-fn by_hand(frames: &[Frame], r: &TaskResult, engine: &Engine) -> (u64, Vec<f64>) {
+/// With frame-rate decimation `n`, every n-th frame is encoded at 24/n fps and each decoded
+/// frame is scored against the n source frames it is shown for.
+fn by_hand(frames: &[Frame], r: &TaskResult, engine: &Engine, n: usize) -> (u64, Vec<f64>) {
     let t = &r.task;
     let (w, h) = (t.filters.width as usize, t.filters.height as usize);
     let mut fmt = frames[0].format;
     fmt.width = w;
     fmt.height = h;
-    let mut cfg = EncoderConfig::crf("libx264", fmt, (24, 1), 0.0);
+    let mut cfg = EncoderConfig::crf("libx264", fmt, (24, n as u32), 0.0);
     cfg.rate = match t.rate {
         pertitle::grid::RateControl::Crf { crf } => RateControl::Crf(crf),
         _ => unreachable!(),
@@ -58,7 +60,7 @@ fn by_hand(frames: &[Frame], r: &TaskResult, engine: &Engine) -> (u64, Vec<f64>)
     let mut down = Scaler::new(frames[0].format, w, h, ScalerKind::Bicubic).expect("down");
     let mut enc = Encoder::new(&cfg).expect("encoder");
     let mut packets = Vec::new();
-    for f in frames {
+    for f in frames.iter().step_by(n) {
         let s = if (w, h) == (320, 180) {
             f.clone()
         } else {
@@ -75,15 +77,19 @@ fn by_hand(frames: &[Frame], r: &TaskResult, engine: &Engine) -> (u64, Vec<f64>)
     }
     decoded.extend(dec.flush().expect("flush"));
     let mut up = Scaler::new(fmt, 320, 180, ScalerKind::Bicubic).expect("up");
+    assert_eq!(decoded.len(), frames.len().div_ceil(n));
     let mut scorer = VideoScorer::new(engine);
-    for (r, d) in frames.iter().zip(decoded) {
-        let mut d = if (w, h) == (320, 180) {
+    for (shown, d) in frames.chunks(n).zip(decoded) {
+        let d = if (w, h) == (320, 180) {
             d
         } else {
             up.scale(&d).expect("upscale")
         };
-        d.index = r.index;
-        scorer.push(r.clone(), d).expect("push");
+        for r in shown {
+            let mut d = d.clone();
+            d.index = r.index;
+            scorer.push(r.clone(), d).expect("push");
+        }
     }
     (bytes, scorer.finish().expect("scores").vmaf())
 }
@@ -127,7 +133,7 @@ fn grid_points_equal_the_same_encodes_scored_one_by_one() {
     .unwrap();
     for res in &results {
         assert_eq!(res.scored_frames, (0..30).collect::<Vec<u64>>());
-        let (bytes, vmaf) = by_hand(&frames, res, &plain);
+        let (bytes, vmaf) = by_hand(&frames, res, &plain, 1);
         assert_eq!(
             res.point.bytes, bytes,
             "{}x{} crf {}",
@@ -179,4 +185,91 @@ fn store_makes_a_second_run_encode_nothing() {
     let c = job::run(&input, &r, None, Some(&store), &opts, &|_| true).expect("third run");
     assert_eq!(c.encoded, 0);
     assert!(c.ladder.rungs.len() <= 2);
+}
+
+/// `grid.fps_cap`: every n-th frame encoded at the lower rate, each decoded frame scored against
+/// every source frame it is shown for (n = 2, and n = 4 where the last frame stands for only two
+/// source frames), through several waves and chunks that split a frame's source frames.
+#[test]
+fn fps_cap_encodes_every_nth_frame_and_scores_every_source_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = clip(dir.path());
+    let input = Input::File {
+        path: path.clone(),
+        options: Default::default(),
+    };
+    let mut frames = Vec::new();
+    let mut src = media::open(&path, &Default::default()).unwrap();
+    while let Some(f) = src.next_frame().unwrap() {
+        frames.push(f);
+    }
+    let plain = Engine::new(EngineConfig {
+        metrics: Metrics {
+            vmaf: true,
+            psnr: false,
+            ssim: false,
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    for (cap, n) in [(12.0, 2usize), (6.0, 4)] {
+        let mut r = recipe();
+        r.grid.fps_cap = Some(cap);
+        r.grid.crf = vec![30.0];
+        let (_, source) = job::identify(&input, None).expect("identify");
+        let (engine, settings) = job::engine_for(&r, 2).expect("engine");
+        let sizes = r.resolve(320, 180).expect("sizes");
+        let tasks = job::plan(&r, &source, &settings, &sizes);
+        assert_eq!(tasks[0].filters.fps, Some((24, n as u32)));
+        let opts = RunOptions {
+            threads: 2,
+            memory_budget: 12 << 20,
+            batch: 3,
+        };
+        let open = || input.open();
+        let results = pipeline::run(&tasks, &open, &engine, None, &opts, &|_| true).expect("grid");
+        for res in &results {
+            let what = format!("{}x{} fps_cap {cap}", res.point.width, res.point.height);
+            assert_eq!(res.frame_bytes.len(), 30usize.div_ceil(n), "{what}");
+            assert_eq!(res.scored_frames, (0..30).collect::<Vec<u64>>(), "{what}");
+            let (bytes, vmaf) = by_hand(&frames, res, &plain, n);
+            assert_eq!(res.point.bytes, bytes, "{what}");
+            assert_eq!(res.scores["vmaf"], vmaf, "{what}");
+            // The rate is over the title's duration, not the encoded frames'.
+            let kbps = bytes as f64 * 8.0 / (30.0 / 24.0) / 1000.0;
+            assert!((res.point.kbps - kbps).abs() < 1e-9, "{what}");
+        }
+    }
+}
+
+/// A cap the source rate is not a whole multiple of is refused by name, before any encode.
+#[test]
+fn fps_that_is_not_a_whole_decimation_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = clip(dir.path());
+    let input = Input::File {
+        path,
+        options: Default::default(),
+    };
+    let r = recipe();
+    let (_, source) = job::identify(&input, None).expect("identify");
+    let (engine, settings) = job::engine_for(&r, 2).expect("engine");
+    let mut tasks = job::plan(&r, &source, &settings, &[Size::new(192, 108)]);
+    tasks.truncate(1);
+    tasks[0].filters.fps = Some((10, 1));
+    let open = || input.open();
+    let e = pipeline::run(
+        &tasks,
+        &open,
+        &engine,
+        None,
+        &RunOptions::default(),
+        &|_| true,
+    )
+    .expect_err("24 fps cannot become 10 by keeping every n-th frame");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("grid.fps_cap") && msg.contains("10/1"),
+        "{msg}"
+    );
 }
