@@ -374,150 +374,261 @@ fn log_terms_avx2(s1: &[i32], s2: &[u32], s12: &[u32], egl: f64) -> i64 {
 
 const BLK: usize = 16;
 
+/// One portable kernel as a symmetric FIR over blocks of [`BLK`] columns: [`fir`] walks the
+/// blocks and the taps once for all of them; a kernel says what one tap of a block reads, what
+/// a pair of taps with the same coefficient adds to its accumulators, and how a block is
+/// stored. Every kernel is exact with pairs: its sums either wrap in u32 (distributive) or
+/// stay below 2^64.
+trait Fir {
+    /// The samples of one tap for a block.
+    type In: Copy + Default;
+    /// The block's accumulators.
+    type Acc: Default;
+    /// Tap `k` of the block at column `j0` (`n` ≤ BLK columns, zero-filled beyond).
+    fn load(&self, k: usize, j0: usize, n: usize) -> Self::In;
+    /// Adds c·(a + b) per column (the centre tap is a pair with a zero partner).
+    fn pair(acc: &mut Self::Acc, c: u32, a: &Self::In, b: &Self::In);
+    /// Stores the first `n` columns of a block.
+    fn store(&mut self, acc: &Self::Acc, j0: usize, n: usize);
+}
+
+/// Runs a [`Fir`] kernel over `w` columns with a symmetric filter `f`. Whole blocks and the
+/// tail block are the same code; `n == BLK` is a constant in the first call, so whole blocks
+/// have fixed-size loops the compiler vectorises.
+#[inline(always)]
+fn fir<K: Fir>(kern: &mut K, f: &[u16], w: usize) {
+    #[inline(always)]
+    fn block<K: Fir>(kern: &mut K, f: &[u16], j0: usize, n: usize) {
+        let t = f.len();
+        let half = t / 2;
+        let mut acc = K::Acc::default();
+        for k in 0..half {
+            let (a, b) = (kern.load(k, j0, n), kern.load(t - 1 - k, j0, n));
+            K::pair(&mut acc, f[k] as u32, &a, &b);
+        }
+        let a = kern.load(half, j0, n);
+        K::pair(&mut acc, f[half] as u32, &a, &K::In::default());
+        kern.store(&acc, j0, n);
+    }
+    let mut j0 = 0;
+    while j0 + BLK <= w {
+        block(kern, f, j0, BLK);
+        j0 += BLK;
+    }
+    if j0 < w {
+        block(kern, f, j0, w - j0);
+    }
+}
+
+/// `s[j0..j0 + n]` as a block (a fixed-size copy for whole blocks).
+#[inline(always)]
+fn ld<T: Copy + Default>(s: &[T], j0: usize, n: usize) -> [T; BLK] {
+    if n == BLK {
+        s[j0..j0 + BLK].try_into().unwrap()
+    } else {
+        let mut b = [T::default(); BLK];
+        b[..n].copy_from_slice(&s[j0..j0 + n]);
+        b
+    }
+}
+
+/// Stores the first `n` values of a block (a fixed-size copy for whole blocks: a variable one
+/// is a memmove call).
+#[inline(always)]
+fn st(out: &mut [u32], j0: usize, n: usize, v: [u32; BLK]) {
+    if n == BLK {
+        out[j0..j0 + BLK].copy_from_slice(&v);
+    } else {
+        out[j0..j0 + n].copy_from_slice(&v[..n]);
+    }
+}
+
+/// The accumulator of the vertical second moments: u32 (8-bit samples at scale 0, as libvmaf)
+/// or u64. `mac2` adds c·p + c·q of two 32-bit products.
+trait Moment: Copy + Default {
+    fn mac2(self, c: u32, p: u32, q: u32) -> Self;
+    fn wide(self) -> u64;
+}
+
+impl Moment for u32 {
+    #[inline(always)]
+    fn mac2(self, c: u32, p: u32, q: u32) -> u32 {
+        self.wrapping_add(c.wrapping_mul(p.wrapping_add(q)))
+    }
+    #[inline(always)]
+    fn wide(self) -> u64 {
+        self as u64
+    }
+}
+
+impl Moment for u64 {
+    #[inline(always)]
+    fn mac2(self, c: u32, p: u32, q: u32) -> u64 {
+        self + c as u64 * p as u64 + c as u64 * q as u64
+    }
+    #[inline(always)]
+    fn wide(self) -> u64 {
+        self
+    }
+}
+
+/// The vertical passes' finish: (Σ + round) >> shift of a mean and of a second moment.
+#[inline(always)]
+fn mu_out(s: VShift, am: &[u32; BLK]) -> [u32; BLK] {
+    am.map(|a| a.wrapping_add(s.mu_round) >> s.mu_shift)
+}
+
+#[inline(always)]
+fn sq_out<A: Moment>(s: VShift, aq: &[A; BLK]) -> [u32; BLK] {
+    aq.map(|a| ((a.wide() + s.sq_round) >> s.sq_shift) as u32)
+}
+
+/// Vertical mean and Σf·x² of one image.
+struct VertRef<'a, A> {
+    rows: &'a [&'a [u16]],
+    s: VShift,
+    mu: &'a mut [u32],
+    sq: &'a mut [u32],
+    acc: std::marker::PhantomData<A>,
+}
+
+impl<A: Moment> Fir for VertRef<'_, A> {
+    type In = [u16; BLK];
+    type Acc = ([u32; BLK], [A; BLK]);
+    #[inline(always)]
+    fn load(&self, k: usize, j0: usize, n: usize) -> [u16; BLK] {
+        ld(self.rows[k], j0, n)
+    }
+    #[inline(always)]
+    fn pair((am, aq): &mut Self::Acc, c: u32, x: &[u16; BLK], y: &[u16; BLK]) {
+        for l in 0..BLK {
+            let (a, b) = (x[l] as u32, y[l] as u32);
+            am[l] = am[l].wrapping_add(c.wrapping_mul(a + b));
+            aq[l] = aq[l].mac2(c, a * a, b * b);
+        }
+    }
+    #[inline(always)]
+    fn store(&mut self, (am, aq): &Self::Acc, j0: usize, n: usize) {
+        st(self.mu, j0, n, mu_out(self.s, am));
+        st(self.sq, j0, n, sq_out(self.s, aq));
+    }
+}
+
+/// Vertical mean, Σf·d² and Σf·r·d of the distorted image (r: the reference).
+struct VertDist<'a, A> {
+    rrows: &'a [&'a [u16]],
+    drows: &'a [&'a [u16]],
+    s: VShift,
+    mu: &'a mut [u32],
+    yy: &'a mut [u32],
+    xy: &'a mut [u32],
+    acc: std::marker::PhantomData<A>,
+}
+
+impl<A: Moment> Fir for VertDist<'_, A> {
+    type In = ([u16; BLK], [u16; BLK]);
+    type Acc = ([u32; BLK], [A; BLK], [A; BLK]);
+    #[inline(always)]
+    fn load(&self, k: usize, j0: usize, n: usize) -> Self::In {
+        (ld(self.rrows[k], j0, n), ld(self.drows[k], j0, n))
+    }
+    #[inline(always)]
+    fn pair((am, ay, ax): &mut Self::Acc, c: u32, (r0, d0): &Self::In, (r1, d1): &Self::In) {
+        for l in 0..BLK {
+            let (a0, a1) = (r0[l] as u32, r1[l] as u32);
+            let (b0, b1) = (d0[l] as u32, d1[l] as u32);
+            am[l] = am[l].wrapping_add(c.wrapping_mul(b0 + b1));
+            ay[l] = ay[l].mac2(c, b0 * b0, b1 * b1);
+            ax[l] = ax[l].mac2(c, a0 * b0, a1 * b1);
+        }
+    }
+    #[inline(always)]
+    fn store(&mut self, (am, ay, ax): &Self::Acc, j0: usize, n: usize) {
+        st(self.mu, j0, n, mu_out(self.s, am));
+        st(self.yy, j0, n, sq_out(self.s, ay));
+        st(self.xy, j0, n, sq_out(self.s, ax));
+    }
+}
+
+/// Vertical pass of the pyramid: (Σf·x + round) >> shift, kept to 16 bits.
+struct VertMu<'a> {
+    rows: &'a [&'a [u16]],
+    round: u32,
+    shift: u32,
+    mu: &'a mut [u32],
+}
+
+impl Fir for VertMu<'_> {
+    type In = [u16; BLK];
+    type Acc = [u32; BLK];
+    #[inline(always)]
+    fn load(&self, k: usize, j0: usize, n: usize) -> [u16; BLK] {
+        ld(self.rows[k], j0, n)
+    }
+    #[inline(always)]
+    fn pair(am: &mut [u32; BLK], c: u32, x: &[u16; BLK], y: &[u16; BLK]) {
+        for l in 0..BLK {
+            am[l] = am[l].wrapping_add(c.wrapping_mul(x[l] as u32 + y[l] as u32));
+        }
+    }
+    #[inline(always)]
+    fn store(&mut self, am: &[u32; BLK], j0: usize, n: usize) {
+        let v = am.map(|a| (a.wrapping_add(self.round) >> self.shift) as u16 as u32);
+        st(self.mu, j0, n, v);
+    }
+}
+
+/// A horizontal pass over a row padded by the filter's half width: Σf·x wrapping in u32, or
+/// (Σf·x + 2^15) >> 16 of 32-bit inputs (`Q16`) from the sums of their 16-bit halves (each
+/// half-sum stays below 2^32 because the filters sum to 2^16).
+struct Horiz<'a, const Q16: bool> {
+    src: &'a [u32],
+    out: &'a mut [u32],
+}
+
+impl<const Q16: bool> Fir for Horiz<'_, Q16> {
+    type In = [u32; BLK];
+    /// Σ of the high halves (Q16 only) and of the low halves (the whole values otherwise).
+    type Acc = ([u32; BLK], [u32; BLK]);
+    #[inline(always)]
+    fn load(&self, k: usize, j0: usize, n: usize) -> [u32; BLK] {
+        ld(self.src, j0 + k, n)
+    }
+    #[inline(always)]
+    fn pair((hi, lo): &mut Self::Acc, c: u32, x: &[u32; BLK], y: &[u32; BLK]) {
+        for l in 0..BLK {
+            if Q16 {
+                hi[l] = hi[l].wrapping_add(c * ((x[l] >> 16) + (y[l] >> 16)));
+                lo[l] = lo[l].wrapping_add(c * ((x[l] & 0xffff) + (y[l] & 0xffff)));
+            } else {
+                lo[l] = lo[l].wrapping_add(c.wrapping_mul(x[l].wrapping_add(y[l])));
+            }
+        }
+    }
+    #[inline(always)]
+    fn store(&mut self, (hi, lo): &Self::Acc, j0: usize, n: usize) {
+        let v = if Q16 {
+            std::array::from_fn(|l| hi[l].wrapping_add(lo[l].wrapping_add(32768) >> 16))
+        } else {
+            *lo
+        };
+        st(self.out, j0, n, v);
+    }
+}
+
+/// The portable kernels' entry points, compiled once per instruction set (`$attr`): each is
+/// one [`fir`] call, inlined into the entry point so it is built with its target features.
 macro_rules! kernel_bodies {
     ($attr:meta) => {
-        macro_rules! vert_ref {
-            ($name:ident, $A:ty) => {
-                #[$attr]
-                pub fn $name(
-                    rows: &[&[u16]],
-                    f: &[u16],
-                    s: VShift,
-                    mu: &mut [u32],
-                    sq: &mut [u32],
-                ) {
-                    let w = mu.len();
-                    let mut j0 = 0;
-                    while j0 < w {
-                        let n = BLK.min(w - j0);
-                        let mut am = [0u32; BLK];
-                        let mut aq = [0 as $A; BLK];
-                        if n == BLK {
-                            for (r, &c) in rows.iter().zip(f) {
-                                let x: &[u16; BLK] = r[j0..j0 + BLK].try_into().unwrap();
-                                let c = c as u32;
-                                for l in 0..BLK {
-                                    let cx = c * x[l] as u32;
-                                    am[l] = am[l].wrapping_add(cx);
-                                    aq[l] = aq[l].wrapping_add(cx as $A * x[l] as $A);
-                                }
-                            }
-                        } else {
-                            for (r, &c) in rows.iter().zip(f) {
-                                let c = c as u32;
-                                for l in 0..n {
-                                    let x = r[j0 + l];
-                                    let cx = c * x as u32;
-                                    am[l] = am[l].wrapping_add(cx);
-                                    aq[l] = aq[l].wrapping_add(cx as $A * x as $A);
-                                }
-                            }
-                        }
-                        for l in 0..n {
-                            mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
-                            sq[j0 + l] = ((aq[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
-                        }
-                        j0 += n;
-                    }
-                }
-            };
-        }
-        macro_rules! vert_dist {
-            ($name:ident, $A:ty) => {
-                #[$attr]
-                pub fn $name(
-                    rrows: &[&[u16]],
-                    drows: &[&[u16]],
-                    f: &[u16],
-                    s: VShift,
-                    mu: &mut [u32],
-                    yy: &mut [u32],
-                    xy: &mut [u32],
-                ) {
-                    let w = mu.len();
-                    let mut j0 = 0;
-                    while j0 < w {
-                        let n = BLK.min(w - j0);
-                        let mut am = [0u32; BLK];
-                        let mut ay = [0 as $A; BLK];
-                        let mut ax = [0 as $A; BLK];
-                        if n == BLK {
-                            for ((r, d), &c) in rrows.iter().zip(drows).zip(f) {
-                                let x: &[u16; BLK] = r[j0..j0 + BLK].try_into().unwrap();
-                                let y: &[u16; BLK] = d[j0..j0 + BLK].try_into().unwrap();
-                                let c = c as u32;
-                                for l in 0..BLK {
-                                    let cy = c * y[l] as u32;
-                                    am[l] = am[l].wrapping_add(cy);
-                                    ay[l] = ay[l].wrapping_add(cy as $A * y[l] as $A);
-                                    ax[l] = ax[l].wrapping_add(cy as $A * x[l] as $A);
-                                }
-                            }
-                        } else {
-                            for ((r, d), &c) in rrows.iter().zip(drows).zip(f) {
-                                let c = c as u32;
-                                for l in 0..n {
-                                    let (x, y) = (r[j0 + l], d[j0 + l]);
-                                    let cy = c * y as u32;
-                                    am[l] = am[l].wrapping_add(cy);
-                                    ay[l] = ay[l].wrapping_add(cy as $A * y as $A);
-                                    ax[l] = ax[l].wrapping_add(cy as $A * x as $A);
-                                }
-                            }
-                        }
-                        for l in 0..n {
-                            mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
-                            yy[j0 + l] = ((ay[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
-                            xy[j0 + l] = ((ax[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
-                        }
-                        j0 += n;
-                    }
-                }
-            };
-        }
-        vert_ref!(vert_ref64, u64);
-        vert_dist!(vert_dist64, u64);
-
-        // 8-bit scale 0 (u32 products), using the filter's symmetry: one multiply by the
-        // coefficient per pair of rows. Exact: every partial sum stays below 65536·255².
         #[$attr]
         pub fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-            let w = mu.len();
-            let t = f.len();
-            let half = t / 2;
-            let mut j0 = 0;
-            while j0 + BLK <= w {
-                let mut am = [0u32; BLK];
-                let mut aq = [0u32; BLK];
-                for k in 0..half {
-                    let c = f[k] as u32;
-                    let x: &[u16; BLK] = rows[k][j0..j0 + BLK].try_into().unwrap();
-                    let y: &[u16; BLK] = rows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
-                    for l in 0..BLK {
-                        let (a, b) = (x[l] as u32, y[l] as u32);
-                        am[l] += c * (a + b);
-                        aq[l] += c * (a * a + b * b);
-                    }
-                }
-                let c = f[half] as u32;
-                let x: &[u16; BLK] = rows[half][j0..j0 + BLK].try_into().unwrap();
-                for l in 0..BLK {
-                    let a = x[l] as u32;
-                    am[l] += c * a;
-                    aq[l] += c * a * a;
-                }
-                for l in 0..BLK {
-                    mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
-                    sq[j0 + l] = ((aq[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
-                }
-                j0 += BLK;
-            }
-            if j0 < w {
-                let tail: Vec<&[u16]> = rows.iter().map(|r| &r[j0..w]).collect();
-                vert_ref32_plain(&tail, f, s, &mut mu[j0..], &mut sq[j0..]);
-            }
+            vert_ref::<u32>(rows, f, s, mu, sq)
         }
-        vert_ref!(vert_ref32_plain, u32);
+
+        #[$attr]
+        pub fn vert_ref64(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+            vert_ref::<u64>(rows, f, s, mu, sq)
+        }
 
         #[$attr]
         pub fn vert_dist32(
@@ -529,181 +640,101 @@ macro_rules! kernel_bodies {
             yy: &mut [u32],
             xy: &mut [u32],
         ) {
-            let w = mu.len();
-            let t = f.len();
-            let half = t / 2;
-            let mut j0 = 0;
-            while j0 + BLK <= w {
-                let mut am = [0u32; BLK];
-                let mut ay = [0u32; BLK];
-                let mut ax = [0u32; BLK];
-                for k in 0..half {
-                    let c = f[k] as u32;
-                    let r0: &[u16; BLK] = rrows[k][j0..j0 + BLK].try_into().unwrap();
-                    let r1: &[u16; BLK] = rrows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
-                    let d0: &[u16; BLK] = drows[k][j0..j0 + BLK].try_into().unwrap();
-                    let d1: &[u16; BLK] = drows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
-                    for l in 0..BLK {
-                        let (a0, a1) = (r0[l] as u32, r1[l] as u32);
-                        let (b0, b1) = (d0[l] as u32, d1[l] as u32);
-                        am[l] += c * (b0 + b1);
-                        ay[l] += c * (b0 * b0 + b1 * b1);
-                        ax[l] += c * (a0 * b0 + a1 * b1);
-                    }
-                }
-                let c = f[half] as u32;
-                let r0: &[u16; BLK] = rrows[half][j0..j0 + BLK].try_into().unwrap();
-                let d0: &[u16; BLK] = drows[half][j0..j0 + BLK].try_into().unwrap();
-                for l in 0..BLK {
-                    let (a, b) = (r0[l] as u32, d0[l] as u32);
-                    am[l] += c * b;
-                    ay[l] += c * b * b;
-                    ax[l] += c * a * b;
-                }
-                for l in 0..BLK {
-                    mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
-                    yy[j0 + l] = ((ay[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
-                    xy[j0 + l] = ((ax[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
-                }
-                j0 += BLK;
-            }
-            if j0 < w {
-                let rt: Vec<&[u16]> = rrows.iter().map(|r| &r[j0..w]).collect();
-                let dt: Vec<&[u16]> = drows.iter().map(|r| &r[j0..w]).collect();
-                vert_dist32_plain(&rt, &dt, f, s, &mut mu[j0..], &mut yy[j0..], &mut xy[j0..]);
-            }
+            vert_dist::<u32>(rrows, drows, f, s, mu, yy, xy)
         }
-        vert_dist!(vert_dist32_plain, u32);
+
+        #[$attr]
+        pub fn vert_dist64(
+            rrows: &[&[u16]],
+            drows: &[&[u16]],
+            f: &[u16],
+            s: VShift,
+            mu: &mut [u32],
+            yy: &mut [u32],
+            xy: &mut [u32],
+        ) {
+            vert_dist::<u64>(rrows, drows, f, s, mu, yy, xy)
+        }
 
         #[$attr]
         pub fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
             let w = mu.len();
-            let mut j0 = 0;
-            while j0 < w {
-                let n = BLK.min(w - j0);
-                let mut am = [0u32; BLK];
-                if n == BLK {
-                    for (r, &c) in rows.iter().zip(f) {
-                        let x: &[u16; BLK] = r[j0..j0 + BLK].try_into().unwrap();
-                        for l in 0..BLK {
-                            am[l] = am[l].wrapping_add(c as u32 * x[l] as u32);
-                        }
-                    }
-                } else {
-                    for (r, &c) in rows.iter().zip(f) {
-                        for l in 0..n {
-                            am[l] = am[l].wrapping_add(c as u32 * r[j0 + l] as u32);
-                        }
-                    }
-                }
-                for l in 0..n {
-                    mu[j0 + l] = (am[l].wrapping_add(round) >> shift) as u16 as u32;
-                }
-                j0 += n;
-            }
+            fir(
+                &mut VertMu {
+                    rows,
+                    round,
+                    shift,
+                    mu,
+                },
+                f,
+                w,
+            )
         }
 
-        // The horizontal passes use the filters' symmetry (f[k] == f[t-1-k]): one multiply
-        // per pair of taps. Exact: u32 wrapping sums are distributive, and in the Q16 pass each
-        // half-sum stays below 2^32 because the filters sum to 2^16.
         #[$attr]
         pub fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
             let w = out.len();
-            let t = f.len();
-            let half = t / 2;
-            let mut j0 = 0;
-            while j0 < w {
-                let n = BLK.min(w - j0);
-                let mut a = [0u32; BLK];
-                if n == BLK {
-                    for k in 0..half {
-                        let c = f[k] as u32;
-                        let x: &[u32; BLK] = src[j0 + k..j0 + k + BLK].try_into().unwrap();
-                        let y: &[u32; BLK] = src[j0 + t - 1 - k..j0 + t - 1 - k + BLK]
-                            .try_into()
-                            .unwrap();
-                        for l in 0..BLK {
-                            a[l] = a[l].wrapping_add(c.wrapping_mul(x[l].wrapping_add(y[l])));
-                        }
-                    }
-                    let c = f[half] as u32;
-                    let x: &[u32; BLK] = src[j0 + half..j0 + half + BLK].try_into().unwrap();
-                    for l in 0..BLK {
-                        a[l] = a[l].wrapping_add(c.wrapping_mul(x[l]));
-                    }
-                } else {
-                    for (k, &c) in f.iter().enumerate() {
-                        for l in 0..n {
-                            a[l] = a[l].wrapping_add((c as u32).wrapping_mul(src[j0 + k + l]));
-                        }
-                    }
-                }
-                // A fixed-size copy for whole blocks (a variable one is a memmove call).
-                if n == BLK {
-                    out[j0..j0 + BLK].copy_from_slice(&a);
-                } else {
-                    out[j0..j0 + n].copy_from_slice(&a[..n]);
-                }
-                j0 += n;
-            }
+            fir(&mut Horiz::<false> { src, out }, f, w)
         }
 
         #[$attr]
         pub fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
             let w = out.len();
-            let t = f.len();
-            let half = t / 2;
-            let mut j0 = 0;
-            while j0 < w {
-                let n = BLK.min(w - j0);
-                let mut hi = [0u32; BLK];
-                let mut lo = [0u32; BLK];
-                if n == BLK {
-                    for k in 0..half {
-                        let c = f[k] as u32;
-                        let x: &[u32; BLK] = src[j0 + k..j0 + k + BLK].try_into().unwrap();
-                        let y: &[u32; BLK] = src[j0 + t - 1 - k..j0 + t - 1 - k + BLK]
-                            .try_into()
-                            .unwrap();
-                        for l in 0..BLK {
-                            hi[l] = hi[l].wrapping_add(c * ((x[l] >> 16) + (y[l] >> 16)));
-                            lo[l] = lo[l].wrapping_add(c * ((x[l] & 0xffff) + (y[l] & 0xffff)));
-                        }
-                    }
-                    let c = f[half] as u32;
-                    let x: &[u32; BLK] = src[j0 + half..j0 + half + BLK].try_into().unwrap();
-                    for l in 0..BLK {
-                        hi[l] = hi[l].wrapping_add(c * (x[l] >> 16));
-                        lo[l] = lo[l].wrapping_add(c * (x[l] & 0xffff));
-                    }
-                } else {
-                    for (k, &c) in f.iter().enumerate() {
-                        let c = c as u32;
-                        for l in 0..n {
-                            let x = src[j0 + k + l];
-                            hi[l] = hi[l].wrapping_add(c * (x >> 16));
-                            lo[l] = lo[l].wrapping_add(c * (x & 0xffff));
-                        }
-                    }
-                }
-                for l in 0..n {
-                    out[j0 + l] = hi[l].wrapping_add(lo[l].wrapping_add(32768) >> 16);
-                }
-                j0 += n;
-            }
+            fir(&mut Horiz::<true> { src, out }, f, w)
         }
     };
 }
 
+#[inline(always)]
+fn vert_ref<A: Moment>(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+    let w = mu.len();
+    let acc = std::marker::PhantomData::<A>;
+    fir(
+        &mut VertRef {
+            rows,
+            s,
+            mu,
+            sq,
+            acc,
+        },
+        f,
+        w,
+    )
+}
+
+#[inline(always)]
+fn vert_dist<A: Moment>(
+    rrows: &[&[u16]],
+    drows: &[&[u16]],
+    f: &[u16],
+    s: VShift,
+    mu: &mut [u32],
+    yy: &mut [u32],
+    xy: &mut [u32],
+) {
+    let w = mu.len();
+    let acc = std::marker::PhantomData::<A>;
+    let k = &mut VertDist {
+        rrows,
+        drows,
+        s,
+        mu,
+        yy,
+        xy,
+        acc,
+    };
+    fir(k, f, w)
+}
+
 /// The scalar kernels (the reference the SIMD builds are tested against).
 pub mod scalar {
-    use super::{VShift, BLK};
+    use super::{fir, vert_dist, vert_ref, Horiz, VShift, VertMu};
     kernel_bodies!(inline(never));
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2_t {
-    use super::{VShift, BLK};
+    use super::{fir, vert_dist, vert_ref, Horiz, VShift, VertMu};
     kernel_bodies!(target_feature(enable = "avx2,fma"));
 }
 
