@@ -396,7 +396,7 @@ trait Fir {
 /// tail block are the same code; `n == BLK` is a constant in the first call, so whole blocks
 /// have fixed-size loops the compiler vectorises.
 #[inline(always)]
-fn fir<K: Fir>(kern: &mut K, f: &[u16], w: usize) {
+fn fir<K: Fir>(w: usize, f: &[u16], kern: &mut K) {
     #[inline(always)]
     fn block<K: Fir>(kern: &mut K, f: &[u16], j0: usize, n: usize) {
         let t = f.len();
@@ -618,123 +618,59 @@ impl<const Q16: bool> Fir for Horiz<'_, Q16> {
 
 /// The portable kernels' entry points, compiled once per instruction set (`$attr`): each is
 /// one [`fir`] call, inlined into the entry point so it is built with its target features.
+#[rustfmt::skip]
 macro_rules! kernel_bodies {
     ($attr:meta) => {
+        use std::marker::PhantomData as P;
+
         #[$attr]
         pub fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-            vert_ref::<u32>(rows, f, s, mu, sq)
+            fir(mu.len(), f, &mut VertRef::<u32> { rows, s, mu, sq, acc: P })
         }
 
         #[$attr]
         pub fn vert_ref64(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-            vert_ref::<u64>(rows, f, s, mu, sq)
+            fir(mu.len(), f, &mut VertRef::<u64> { rows, s, mu, sq, acc: P })
         }
 
         #[$attr]
-        pub fn vert_dist32(
-            rrows: &[&[u16]],
-            drows: &[&[u16]],
-            f: &[u16],
-            s: VShift,
-            mu: &mut [u32],
-            yy: &mut [u32],
-            xy: &mut [u32],
-        ) {
-            vert_dist::<u32>(rrows, drows, f, s, mu, yy, xy)
+        pub fn vert_dist32(rrows: &[&[u16]], drows: &[&[u16]], f: &[u16], s: VShift,
+                           mu: &mut [u32], yy: &mut [u32], xy: &mut [u32]) {
+            fir(mu.len(), f, &mut VertDist::<u32> { rrows, drows, s, mu, yy, xy, acc: P })
         }
 
         #[$attr]
-        pub fn vert_dist64(
-            rrows: &[&[u16]],
-            drows: &[&[u16]],
-            f: &[u16],
-            s: VShift,
-            mu: &mut [u32],
-            yy: &mut [u32],
-            xy: &mut [u32],
-        ) {
-            vert_dist::<u64>(rrows, drows, f, s, mu, yy, xy)
+        pub fn vert_dist64(rrows: &[&[u16]], drows: &[&[u16]], f: &[u16], s: VShift,
+                           mu: &mut [u32], yy: &mut [u32], xy: &mut [u32]) {
+            fir(mu.len(), f, &mut VertDist::<u64> { rrows, drows, s, mu, yy, xy, acc: P })
         }
 
         #[$attr]
         pub fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
-            let w = mu.len();
-            fir(
-                &mut VertMu {
-                    rows,
-                    round,
-                    shift,
-                    mu,
-                },
-                f,
-                w,
-            )
+            fir(mu.len(), f, &mut VertMu { rows, round, shift, mu })
         }
 
         #[$attr]
         pub fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
-            let w = out.len();
-            fir(&mut Horiz::<false> { src, out }, f, w)
+            fir(out.len(), f, &mut Horiz::<false> { src, out })
         }
 
         #[$attr]
         pub fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
-            let w = out.len();
-            fir(&mut Horiz::<true> { src, out }, f, w)
+            fir(out.len(), f, &mut Horiz::<true> { src, out })
         }
     };
 }
 
-#[inline(always)]
-fn vert_ref<A: Moment>(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-    let w = mu.len();
-    let acc = std::marker::PhantomData::<A>;
-    fir(
-        &mut VertRef {
-            rows,
-            s,
-            mu,
-            sq,
-            acc,
-        },
-        f,
-        w,
-    )
-}
-
-#[inline(always)]
-fn vert_dist<A: Moment>(
-    rrows: &[&[u16]],
-    drows: &[&[u16]],
-    f: &[u16],
-    s: VShift,
-    mu: &mut [u32],
-    yy: &mut [u32],
-    xy: &mut [u32],
-) {
-    let w = mu.len();
-    let acc = std::marker::PhantomData::<A>;
-    let k = &mut VertDist {
-        rrows,
-        drows,
-        s,
-        mu,
-        yy,
-        xy,
-        acc,
-    };
-    fir(k, f, w)
-}
-
 /// The scalar kernels (the reference the SIMD builds are tested against).
 pub mod scalar {
-    use super::{fir, vert_dist, vert_ref, Horiz, VShift, VertMu};
+    use super::{fir, Horiz, VShift, VertDist, VertMu, VertRef};
     kernel_bodies!(inline(never));
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2_t {
-    use super::{fir, vert_dist, vert_ref, Horiz, VShift, VertMu};
+    use super::{fir, Horiz, VShift, VertDist, VertMu, VertRef};
     kernel_bodies!(target_feature(enable = "avx2,fma"));
 }
 
@@ -1743,6 +1679,67 @@ mod tests {
                 }
             }
         };
+    }
+
+    /// The scalar kernels (pairs of taps, blocks, tails) against the plain per-tap sums in u64
+    /// with libvmaf's roundings, so the shared block routine is checked on its own.
+    #[test]
+    fn scalar_kernels_match_plain_sums() {
+        let s = Kernels::SCALAR;
+        let mut rng = XorShift(0xD1B5_4A32_D192_ED03);
+        let fin = |v: u64, round: u64, shift: u32| ((v + round) >> shift) as u32;
+        for &w in &[1usize, 15, 16, 17, 40] {
+            for (fi, f) in FILTERS.iter().enumerate() {
+                for (bd, scale) in [(8u8, 0usize), (10, 0), (8, 1 + fi % 3)] {
+                    let vs = vertical_shifts(scale, bd);
+                    let max = if scale == 0 { 1u64 << bd } else { 65536 };
+                    let rows = random_rows(&mut rng, f.len(), w, max);
+                    let drows = random_rows(&mut rng, f.len(), w, max);
+                    let r: Vec<&[u16]> = rows.iter().map(|r| &r[..]).collect();
+                    let d: Vec<&[u16]> = drows.iter().map(|r| &r[..]).collect();
+                    // Σ_k f[k]·g(r_k, d_k) in u64, per column.
+                    let sum = |j: usize, g: &dyn Fn(u64, u64) -> u64| -> u64 {
+                        (0..f.len())
+                            .map(|k| f[k] as u64 * g(r[k][j] as u64, d[k][j] as u64))
+                            .sum()
+                    };
+                    let (vr, vd) = if scale == 0 && bd == 8 {
+                        (s.vert_ref32, s.vert_dist32)
+                    } else {
+                        (s.vert_ref64, s.vert_dist64)
+                    };
+                    let mut o = vec![vec![0u32; w]; 5];
+                    let [mu, sq, yy, xy, m] = &mut o[..] else {
+                        unreachable!()
+                    };
+                    vr(&r, f, vs, mu, sq);
+                    for j in 0..w {
+                        let m1 =
+                            (sum(j, &|x, _| x) as u32).wrapping_add(vs.mu_round) >> vs.mu_shift;
+                        assert_eq!(mu[j], m1);
+                        assert_eq!(sq[j], fin(sum(j, &|x, _| x * x), vs.sq_round, vs.sq_shift));
+                    }
+                    vd(&r, &d, f, vs, mu, yy, xy);
+                    (s.vert_mu)(&d, f, vs.mu_round, vs.mu_shift, m);
+                    for j in 0..w {
+                        let m2 =
+                            (sum(j, &|_, y| y) as u32).wrapping_add(vs.mu_round) >> vs.mu_shift;
+                        assert_eq!((mu[j], m[j]), (m2, m2 as u16 as u32));
+                        assert_eq!(yy[j], fin(sum(j, &|_, y| y * y), vs.sq_round, vs.sq_shift));
+                        assert_eq!(xy[j], fin(sum(j, &|x, y| x * y), vs.sq_round, vs.sq_shift));
+                    }
+                }
+                let src: Vec<u32> = (0..w + f.len()).map(|_| rng.next() as u32).collect();
+                let mut out = vec![0u32; w];
+                (s.horiz_u32)(&src, f, &mut out);
+                for (j, &o) in out.iter().enumerate() {
+                    let want = (0..f.len()).fold(0u32, |a, k| {
+                        a.wrapping_add((f[k] as u32).wrapping_mul(src[j + k]))
+                    });
+                    assert_eq!(o, want);
+                }
+            }
+        }
     }
 
     simd_matches_scalar!(avx2_kernels_match_scalar, CpuLevel::Avx2);
