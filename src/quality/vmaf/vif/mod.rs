@@ -402,9 +402,9 @@ fn fir<K: Fir>(w: usize, f: &[u16], kern: &mut K) {
         let t = f.len();
         let half = t / 2;
         let mut acc = K::Acc::default();
-        for k in 0..half {
+        for (k, &c) in f[..half].iter().enumerate() {
             let (a, b) = (kern.load(k, j0, n), kern.load(t - 1 - k, j0, n));
-            K::pair(&mut acc, f[k] as u32, &a, &b);
+            K::pair(&mut acc, c as u32, &a, &b);
         }
         let a = kern.load(half, j0, n);
         K::pair(&mut acc, f[half] as u32, &a, &K::In::default());
