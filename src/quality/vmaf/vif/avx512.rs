@@ -8,7 +8,7 @@
 //! kernels blend the 16-bit halves straight into biased words (no xor per tap pair). The bias is
 //! internal to the set: the horizontal outputs are plain values.
 
-use super::{log2_table32, VShift, EPS, SIGMA_NSQ};
+use super::{log2_table32, VShift, VertDist, VertMu, VertRef, EPS, SIGMA_NSQ};
 use std::arch::x86_64::*;
 
 /// What this set's vertical kernels xor into every stored u32 (each 16-bit half biased by
@@ -260,14 +260,7 @@ unsafe fn vert<const T: usize, K: Vert>(f: &[u16], w: usize, kern: &mut K) {
 
 /// 8-bit scale-0 vertical pass of the reference: mean and Σf·x² (see `madd_ok`). Samples and
 /// their 16-bit squares fit a word; the squares are biased, undone by `fix_bias`.
-struct Ref32<'a> {
-    rows: &'a [&'a [u16]],
-    s: VShift,
-    mu: &'a mut [u32],
-    sq: &'a mut [u32],
-}
-
-impl Vert for Ref32<'_> {
+impl Vert for VertRef<'_, u32> {
     type Acc = [[__m512i; 2]; 2];
     #[inline(always)]
     unsafe fn init() -> Self::Acc {
@@ -289,16 +282,7 @@ impl Vert for Ref32<'_> {
 }
 
 /// 8-bit scale-0 vertical pass of the distorted image: mean, Σf·d², Σf·r·d (see `madd_ok`).
-struct Dist32<'a> {
-    rrows: &'a [&'a [u16]],
-    drows: &'a [&'a [u16]],
-    s: VShift,
-    mu: &'a mut [u32],
-    yy: &'a mut [u32],
-    xy: &'a mut [u32],
-}
-
-impl Vert for Dist32<'_> {
+impl Vert for VertDist<'_, u32> {
     type Acc = [[__m512i; 2]; 3];
     #[inline(always)]
     unsafe fn init() -> Self::Acc {
@@ -323,14 +307,7 @@ impl Vert for Dist32<'_> {
 
 /// Vertical pass of the pyramid over 16-bit samples: (Σf·x + round) >> shift, kept to 16 bits.
 /// Biased samples, Σc·(x − 2^15) = Σc·x − 2^31: the accumulators start at 2^31.
-struct Mu<'a> {
-    rows: &'a [&'a [u16]],
-    round: u32,
-    shift: u32,
-    mu: &'a mut [u32],
-}
-
-impl Vert for Mu<'_> {
+impl Vert for VertMu<'_> {
     type Acc = [__m512i; 2];
     #[inline(always)]
     unsafe fn init() -> Self::Acc {
@@ -353,14 +330,7 @@ impl Vert for Mu<'_> {
 
 /// Vertical pass of the reference over 16-bit samples: mean and (Σf·x² + round) >> shift, the
 /// 32-bit squares summed as two 16-bit halves (see `combine_halves`).
-struct Ref64<'a> {
-    rows: &'a [&'a [u16]],
-    s: VShift,
-    mu: &'a mut [u32],
-    sq: &'a mut [u32],
-}
-
-impl Vert for Ref64<'_> {
+impl Vert for VertRef<'_, u64> {
     /// Mean, high and low halves of the squares.
     type Acc = [[__m512i; 2]; 3];
     #[inline(always)]
@@ -386,16 +356,7 @@ impl Vert for Ref64<'_> {
 
 /// Vertical pass of the distorted image over 16-bit samples: mean, (Σf·d² + round) >> shift
 /// and (Σf·r·d + round) >> shift (see `combine_halves`).
-struct Dist64<'a> {
-    rrows: &'a [&'a [u16]],
-    drows: &'a [&'a [u16]],
-    s: VShift,
-    mu: &'a mut [u32],
-    yy: &'a mut [u32],
-    xy: &'a mut [u32],
-}
-
-impl Vert for Dist64<'_> {
+impl Vert for VertDist<'_, u64> {
     /// Mean, high and low halves of d² and of r·d.
     type Acc = [[__m512i; 2]; 5];
     #[inline(always)]
@@ -427,7 +388,8 @@ impl Vert for Dist64<'_> {
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub unsafe fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-    by_taps!(f.len(), vert(f, mu.len(), &mut Ref32 { rows, s, mu, sq }))
+    let k = &mut VertRef::<u32>::new(rows, s, mu, sq);
+    by_taps!(f.len(), vert(f, k.mu.len(), k))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -441,37 +403,25 @@ pub unsafe fn vert_dist32(
     yy: &mut [u32],
     xy: &mut [u32],
 ) {
-    let k = &mut Dist32 {
-        rrows,
-        drows,
-        s,
-        mu,
-        yy,
-        xy,
-    };
+    let k = &mut VertDist::<u32>::new(rrows, drows, s, mu, yy, xy);
     by_taps!(f.len(), vert(f, k.mu.len(), k))
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub unsafe fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
-    by_taps!(
-        f.len(),
-        vert(
-            f,
-            mu.len(),
-            &mut Mu {
-                rows,
-                round,
-                shift,
-                mu
-            }
-        )
-    )
+    let k = &mut VertMu {
+        rows,
+        round,
+        shift,
+        mu,
+    };
+    by_taps!(f.len(), vert(f, k.mu.len(), k))
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub unsafe fn vert_ref64(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-    by_taps!(f.len(), vert(f, mu.len(), &mut Ref64 { rows, s, mu, sq }))
+    let k = &mut VertRef::<u64>::new(rows, s, mu, sq);
+    by_taps!(f.len(), vert(f, k.mu.len(), k))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -485,14 +435,7 @@ pub unsafe fn vert_dist64(
     yy: &mut [u32],
     xy: &mut [u32],
 ) {
-    let k = &mut Dist64 {
-        rrows,
-        drows,
-        s,
-        mu,
-        yy,
-        xy,
-    };
+    let k = &mut VertDist::<u64>::new(rrows, drows, s, mu, yy, xy);
     by_taps!(f.len(), vert(f, k.mu.len(), k))
 }
 

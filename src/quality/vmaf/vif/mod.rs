@@ -483,13 +483,29 @@ fn sq_out<A: Moment>(s: VShift, aq: &[A; BLK]) -> [u32; BLK] {
     aq.map(|a| ((a.wide() + s.sq_round) >> s.sq_shift) as u32)
 }
 
-/// Vertical mean and Σf·x² of one image.
+/// Vertical mean and Σf·x² of one image: the arguments of a vertical kernel, shared by the
+/// portable and the AVX-512 sets. `A` picks the variant: the moments' accumulator here (u32
+/// for 8-bit samples at scale 0, u64 otherwise); in `avx512.rs` u32 is the 8-bit `vpdpwssd`
+/// kernel and u64 the 16-bit-halves one.
 struct VertRef<'a, A> {
     rows: &'a [&'a [u16]],
     s: VShift,
     mu: &'a mut [u32],
     sq: &'a mut [u32],
     acc: std::marker::PhantomData<A>,
+}
+
+impl<'a, A> VertRef<'a, A> {
+    fn new(rows: &'a [&'a [u16]], s: VShift, mu: &'a mut [u32], sq: &'a mut [u32]) -> Self {
+        let acc = std::marker::PhantomData;
+        VertRef {
+            rows,
+            s,
+            mu,
+            sq,
+            acc,
+        }
+    }
 }
 
 impl<A: Moment> Fir for VertRef<'_, A> {
@@ -514,7 +530,8 @@ impl<A: Moment> Fir for VertRef<'_, A> {
     }
 }
 
-/// Vertical mean, Σf·d² and Σf·r·d of the distorted image (r: the reference).
+/// Vertical mean, Σf·d² and Σf·r·d of the distorted image (r: the reference); `A` as in
+/// [`VertRef`].
 struct VertDist<'a, A> {
     rrows: &'a [&'a [u16]],
     drows: &'a [&'a [u16]],
@@ -523,6 +540,15 @@ struct VertDist<'a, A> {
     yy: &'a mut [u32],
     xy: &'a mut [u32],
     acc: std::marker::PhantomData<A>,
+}
+
+impl<'a, A> VertDist<'a, A> {
+    #[rustfmt::skip]
+    fn new(rrows: &'a [&'a [u16]], drows: &'a [&'a [u16]], s: VShift,
+           mu: &'a mut [u32], yy: &'a mut [u32], xy: &'a mut [u32]) -> Self {
+        let acc = std::marker::PhantomData;
+        VertDist { rrows, drows, s, mu, yy, xy, acc }
+    }
 }
 
 impl<A: Moment> Fir for VertDist<'_, A> {
@@ -621,28 +647,26 @@ impl<const Q16: bool> Fir for Horiz<'_, Q16> {
 #[rustfmt::skip]
 macro_rules! kernel_bodies {
     ($attr:meta) => {
-        use std::marker::PhantomData as P;
-
         #[$attr]
         pub fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-            fir(mu.len(), f, &mut VertRef::<u32> { rows, s, mu, sq, acc: P })
+            fir(mu.len(), f, &mut VertRef::<u32>::new(rows, s, mu, sq))
         }
 
         #[$attr]
         pub fn vert_ref64(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-            fir(mu.len(), f, &mut VertRef::<u64> { rows, s, mu, sq, acc: P })
+            fir(mu.len(), f, &mut VertRef::<u64>::new(rows, s, mu, sq))
         }
 
         #[$attr]
         pub fn vert_dist32(rrows: &[&[u16]], drows: &[&[u16]], f: &[u16], s: VShift,
                            mu: &mut [u32], yy: &mut [u32], xy: &mut [u32]) {
-            fir(mu.len(), f, &mut VertDist::<u32> { rrows, drows, s, mu, yy, xy, acc: P })
+            fir(mu.len(), f, &mut VertDist::<u32>::new(rrows, drows, s, mu, yy, xy))
         }
 
         #[$attr]
         pub fn vert_dist64(rrows: &[&[u16]], drows: &[&[u16]], f: &[u16], s: VShift,
                            mu: &mut [u32], yy: &mut [u32], xy: &mut [u32]) {
-            fir(mu.len(), f, &mut VertDist::<u64> { rrows, drows, s, mu, yy, xy, acc: P })
+            fir(mu.len(), f, &mut VertDist::<u64>::new(rrows, drows, s, mu, yy, xy))
         }
 
         #[$attr]
