@@ -1049,6 +1049,16 @@ mod avx512w {
         rows.iter().all(|r| r.len() >= w)
     }
 
+    /// The lengths a distorted vertical kernel relies on: every row and output covers `w`.
+    fn dist_ok(r: &[&[u16]], d: &[&[u16]], f: &[u16], w: usize, yy: &[u32], xy: &[u32]) -> bool {
+        rows_ok(r, w)
+            && rows_ok(d, w)
+            && r.len() >= f.len()
+            && d.len() >= f.len()
+            && yy.len() >= w
+            && xy.len() >= w
+    }
+
     pub fn vert_ref32(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
         if super::madd_ok(f, s) && rows_ok(r, mu.len()) && sq.len() >= mu.len() {
             unsafe { avx512::vert_ref32(r, f, s, mu, sq) }
@@ -1080,15 +1090,7 @@ mod avx512w {
         yy: &mut [u32],
         xy: &mut [u32],
     ) {
-        let w = mu.len();
-        if super::madd_ok(f, s)
-            && rows_ok(r, w)
-            && rows_ok(d, w)
-            && r.len() >= f.len()
-            && d.len() >= f.len()
-            && yy.len() >= w
-            && xy.len() >= w
-        {
+        if super::madd_ok(f, s) && dist_ok(r, d, f, mu.len(), yy, xy) {
             unsafe { avx512::vert_dist32(r, d, f, s, mu, yy, xy) }
         } else {
             avx2::vert_dist32(r, d, f, s, mu, yy, xy);
@@ -1105,15 +1107,7 @@ mod avx512w {
         yy: &mut [u32],
         xy: &mut [u32],
     ) {
-        let w = mu.len();
-        if halves_ok(f, s)
-            && rows_ok(r, w)
-            && rows_ok(d, w)
-            && r.len() >= f.len()
-            && d.len() >= f.len()
-            && yy.len() >= w
-            && xy.len() >= w
-        {
+        if halves_ok(f, s) && dist_ok(r, d, f, mu.len(), yy, xy) {
             unsafe { avx512::vert_dist64(r, d, f, s, mu, yy, xy) }
         } else {
             avx2::vert_dist64(r, d, f, s, mu, yy, xy);
