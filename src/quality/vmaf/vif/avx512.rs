@@ -8,7 +8,7 @@
 //! kernels blend the 16-bit halves straight into biased words (no xor per tap pair). The bias is
 //! internal to the set: the horizontal outputs are plain values.
 
-use super::{log2_table32, VShift, EPS, SIGMA_NSQ};
+use super::{log2_table32, VShift, VertDist, VertMu, VertRef, EPS, SIGMA_NSQ};
 use std::arch::x86_64::*;
 
 /// What this set's vertical kernels xor into every stored u32 (each 16-bit half biased by
@@ -59,14 +59,19 @@ unsafe fn store_unpacked(out: &mut [u32], j: usize, n: usize, lo: __m512i, hi: _
     }
 }
 
+/// (x + round) >> shift.
+#[inline(always)]
+unsafe fn round_shift(x: __m512i, round: u32, shift: u32) -> __m512i {
+    _mm512_srl_epi32(
+        _mm512_add_epi32(x, _mm512_set1_epi32(round as i32)),
+        _mm_cvtsi32_si128(shift as i32),
+    )
+}
+
 /// (x + round) >> shift, biased.
 #[inline(always)]
 unsafe fn round_bias(x: __m512i, round: u32, shift: u32) -> __m512i {
-    let x = _mm512_srl_epi32(
-        _mm512_add_epi32(x, _mm512_set1_epi32(round as i32)),
-        _mm_cvtsi32_si128(shift as i32),
-    );
-    _mm512_xor_si512(x, _mm512_set1_epi32(BIAS as i32))
+    _mm512_xor_si512(round_shift(x, round, shift), _mm512_set1_epi32(BIAS as i32))
 }
 
 /// Σ of biased second moments + 2^31, biased: (x + 2^31) ^ 0x8000_8000 == x ^ 0x8000.
@@ -81,32 +86,36 @@ unsafe fn pair(c: u16) -> __m512i {
     _mm512_set1_epi32(c | (c << 16))
 }
 
-/// Runs a kernel generic over the filter length with the length of `f`.
+/// Runs a filter routine generic over the filter length (and a kernel type, inferred) with the
+/// length of `f`.
 macro_rules! by_taps {
-    ($t:expr, $k:ident($($a:expr),*)) => {
+    ($t:expr, $k:ident::<$K:ty>($($a:expr),*)) => {
         match $t {
-            17 => $k::<17>($($a),*),
-            9 => $k::<9>($($a),*),
-            5 => $k::<5>($($a),*),
-            3 => $k::<3>($($a),*),
+            17 => $k::<17, $K>($($a),*),
+            9 => $k::<9, $K>($($a),*),
+            5 => $k::<5, $K>($($a),*),
+            3 => $k::<3, $K>($($a),*),
             _ => unreachable!("VIF filters have 17, 9, 5 or 3 taps"),
         }
     };
+    ($t:expr, $k:ident($($a:expr),*)) => {
+        by_taps!($t, $k::<_>($($a),*))
+    };
 }
 
-/// A filter's coefficient vectors, made once per row: `p[k]` = (c_k, c_k) for k ≤ T/2 and
+/// A filter's coefficient vectors, made once per row: `p[k]` = (c_k, c_k) for k < T/2 and
 /// `c` the split centre (see `centre_pair`). With T a constant the tap loops unroll and the
 /// vectors stay in registers.
 struct Coeffs {
-    p: [__m512i; 9],
+    p: [__m512i; 8],
     c: __m512i,
 }
 
 #[inline(always)]
 unsafe fn coeffs<const T: usize>(f: &[u16]) -> Coeffs {
     debug_assert_eq!(f.len(), T);
-    let mut p = [_mm512_setzero_si512(); 9];
-    for (k, v) in p.iter_mut().enumerate().take(T / 2 + 1) {
+    let mut p = [_mm512_setzero_si512(); 8];
+    for (k, v) in p.iter_mut().enumerate().take(T / 2) {
         *v = pair(f[k]);
     }
     Coeffs {
@@ -115,66 +124,275 @@ unsafe fn coeffs<const T: usize>(f: &[u16]) -> Coeffs {
     }
 }
 
-/// 8-bit scale-0 vertical pass of the reference: mean and Σf·x² (see `madd_ok`).
-/// Dispatches on the filter length (one of the VIF filters': 17, 9, 5, 3 taps).
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub unsafe fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-    by_taps!(f.len(), vert_ref32_t(rows, f, s, mu, sq))
+/// The symmetric-pair setup: (c, c) per pair of taps and the centre tap split in two halves
+/// (c₁ + c₂ = c, each < 2^15) so it is a pair of the same sample.
+#[inline(always)]
+unsafe fn centre_pair(c: u16) -> __m512i {
+    let c1 = (c / 2) as i32;
+    let c2 = (c - c / 2) as i32;
+    _mm512_set1_epi32(c1 | (c2 << 16))
 }
 
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-unsafe fn vert_ref32_t<const T: usize>(
-    rows: &[&[u16]],
-    f: &[u16],
-    s: VShift,
-    mu: &mut [u32],
-    sq: &mut [u32],
+/// Stores the first `n` columns of a pair of unpack-order accumulators through `fin`.
+#[inline(always)]
+unsafe fn store2(
+    out: &mut [u32],
+    j: usize,
+    n: usize,
+    acc: &[__m512i; 2],
+    fin: impl Fn(__m512i) -> __m512i,
 ) {
+    store_unpacked(out, j, n, fin(acc[0]), fin(acc[1]));
+}
+
+/// 16-bit samples biased by −2^15 (a word of a pair for `vpdpwssd`).
+#[inline(always)]
+unsafe fn biased(x: __m512i) -> __m512i {
+    _mm512_xor_si512(x, _mm512_set1_epi16(i16::MIN))
+}
+
+/// Products x·y of 8-bit samples (they fit a word), biased.
+#[inline(always)]
+unsafe fn prod8(x: __m512i, y: __m512i) -> __m512i {
+    biased(_mm512_mullo_epi16(x, y))
+}
+
+/// 32-bit products x·y of 16-bit samples as biased (high, low) 16-bit halves.
+#[inline(always)]
+unsafe fn product_halves(x: __m512i, y: __m512i) -> (__m512i, __m512i) {
+    (
+        biased(_mm512_mulhi_epu16(x, y)),
+        biased(_mm512_mullo_epi16(x, y)),
+    )
+}
+
+/// (Σc·P + round) >> shift of 32-bit products P from the sums of their halves (each started at
+/// 2^31 to undo the bias): 2^(16−shift)·Σc·hi + ((Σc·lo + round) >> shift), exact for
+/// shift ≤ 16, truncated to u32 as the scalar kernel does; biased.
+#[inline(always)]
+unsafe fn combine_halves(hi: __m512i, lo: __m512i, round: u32, shift: u32) -> __m512i {
+    let h = _mm512_sll_epi32(hi, _mm_cvtsi32_si128(16 - shift as i32));
+    let l = _mm512_srl_epi32(
+        _mm512_add_epi32(lo, _mm512_set1_epi32(round as i32)),
+        _mm_cvtsi32_si128(shift as i32),
+    );
+    _mm512_xor_si512(_mm512_add_epi32(h, l), _mm512_set1_epi32(BIAS as i32))
+}
+
+/// Stores the second moments of a block from the sums of their halves (see `combine_halves`).
+#[inline(always)]
+unsafe fn store_halves(
+    out: &mut [u32],
+    j: usize,
+    n: usize,
+    h: &[__m512i; 2],
+    l: &[__m512i; 2],
+    s: VShift,
+) {
+    let (r, sh) = (s.sq_round as u32, s.sq_shift);
+    store_unpacked(
+        out,
+        j,
+        n,
+        combine_halves(h[0], l[0], r, sh),
+        combine_halves(h[1], l[1], r, sh),
+    );
+}
+
+/// One tap pair of a vertical step: rows `k0` and `k1` (the centre: the row with itself and
+/// the split coefficient) at columns `j..` (mask `m`), coefficient pair `cc`.
+#[derive(Clone, Copy)]
+struct Tap {
+    k0: usize,
+    k1: usize,
+    j: usize,
+    m: __mmask32,
+    cc: __m512i,
+}
+
+impl Tap {
+    /// The pair's samples of one image.
+    #[inline(always)]
+    unsafe fn ld(self, rows: &[&[u16]]) -> (__m512i, __m512i) {
+        (
+            ld16(rows[self.k0], self.j, self.m),
+            ld16(rows[self.k1], self.j, self.m),
+        )
+    }
+
+    /// Accumulates both unpack halves (word of a, word of b) with the pair's coefficients.
+    #[inline(always)]
+    unsafe fn acc(self, acc: &mut [__m512i; 2], a: __m512i, b: __m512i) {
+        acc[0] = _mm512_dpwssd_epi32(acc[0], _mm512_unpacklo_epi16(a, b), self.cc);
+        acc[1] = _mm512_dpwssd_epi32(acc[1], _mm512_unpackhi_epi16(a, b), self.cc);
+    }
+}
+
+/// One vertical kernel of this set: its accumulators, what a pair of rows adds, how the block
+/// is stored. [`vert`] runs the filter.
+trait Vert {
+    type Acc;
+    unsafe fn init() -> Self::Acc;
+    unsafe fn tap(&self, acc: &mut Self::Acc, t: Tap);
+    unsafe fn store(&mut self, acc: &Self::Acc, j: usize, n: usize);
+}
+
+/// A vertical pass of `w` columns, 32 per step (the tail masked), with a symmetric `T`-tap
+/// filter.
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+unsafe fn vert<const T: usize, K: Vert>(f: &[u16], w: usize, kern: &mut K) {
     let co = coeffs::<T>(f);
-    let w = mu.len();
-    let t = T;
-    let half = t / 2;
-    let bias = _mm512_set1_epi16(i16::MIN);
-    let zero = _mm512_setzero_si512();
     let mut j = 0;
     while j < w {
         let n = (w - j).min(32);
         let m = mask32(n);
-        let (mut ml, mut mh, mut ql, mut qh) = (zero, zero, zero, zero);
-        for k in 0..=half {
-            let cc = co.p[k];
-            let a = ld16(rows[k], j, m);
-            let b = if k == half {
-                zero
-            } else {
-                ld16(rows[t - 1 - k], j, m)
-            };
-            ml = _mm512_dpwssd_epi32(ml, _mm512_unpacklo_epi16(a, b), cc);
-            mh = _mm512_dpwssd_epi32(mh, _mm512_unpackhi_epi16(a, b), cc);
-            let pa = _mm512_xor_si512(_mm512_mullo_epi16(a, a), bias);
-            let pb = if k == half {
-                zero
-            } else {
-                _mm512_xor_si512(_mm512_mullo_epi16(b, b), bias)
-            };
-            ql = _mm512_dpwssd_epi32(ql, _mm512_unpacklo_epi16(pa, pb), cc);
-            qh = _mm512_dpwssd_epi32(qh, _mm512_unpackhi_epi16(pa, pb), cc);
+        let mut acc = K::init();
+        for k in 0..T / 2 {
+            let (k0, k1, cc) = (k, T - 1 - k, co.p[k]);
+            kern.tap(&mut acc, Tap { k0, k1, j, m, cc });
         }
-        store_unpacked(
-            mu,
-            j,
-            n,
-            round_bias(ml, s.mu_round, s.mu_shift),
-            round_bias(mh, s.mu_round, s.mu_shift),
-        );
-        store_unpacked(sq, j, n, fix_bias(ql), fix_bias(qh));
+        let (k0, k1, cc) = (T / 2, T / 2, co.c);
+        kern.tap(&mut acc, Tap { k0, k1, j, m, cc });
+        kern.store(&acc, j, n);
         j += n;
     }
 }
 
+/// 8-bit scale-0 vertical pass of the reference: mean and Σf·x² (see `madd_ok`). Samples and
+/// their 16-bit squares fit a word; the squares are biased, undone by `fix_bias`.
+impl Vert for VertRef<'_, u32> {
+    type Acc = [[__m512i; 2]; 2];
+    #[inline(always)]
+    unsafe fn init() -> Self::Acc {
+        [[_mm512_setzero_si512(); 2]; 2]
+    }
+    #[inline(always)]
+    unsafe fn tap(&self, [am, aq]: &mut Self::Acc, t: Tap) {
+        let (a, b) = t.ld(self.rows);
+        t.acc(am, a, b);
+        t.acc(aq, prod8(a, a), prod8(b, b));
+    }
+    #[inline(always)]
+    unsafe fn store(&mut self, [am, aq]: &Self::Acc, j: usize, n: usize) {
+        store2(self.mu, j, n, am, |x| {
+            round_bias(x, self.s.mu_round, self.s.mu_shift)
+        });
+        store2(self.sq, j, n, aq, |x| fix_bias(x));
+    }
+}
+
 /// 8-bit scale-0 vertical pass of the distorted image: mean, Σf·d², Σf·r·d (see `madd_ok`).
+impl Vert for VertDist<'_, u32> {
+    type Acc = [[__m512i; 2]; 3];
+    #[inline(always)]
+    unsafe fn init() -> Self::Acc {
+        [[_mm512_setzero_si512(); 2]; 3]
+    }
+    #[inline(always)]
+    unsafe fn tap(&self, [am, ay, ax]: &mut Self::Acc, t: Tap) {
+        let ((d0, d1), (r0, r1)) = (t.ld(self.drows), t.ld(self.rrows));
+        t.acc(am, d0, d1);
+        t.acc(ay, prod8(d0, d0), prod8(d1, d1));
+        t.acc(ax, prod8(r0, d0), prod8(r1, d1));
+    }
+    #[inline(always)]
+    unsafe fn store(&mut self, [am, ay, ax]: &Self::Acc, j: usize, n: usize) {
+        store2(self.mu, j, n, am, |x| {
+            round_bias(x, self.s.mu_round, self.s.mu_shift)
+        });
+        store2(self.yy, j, n, ay, |x| fix_bias(x));
+        store2(self.xy, j, n, ax, |x| fix_bias(x));
+    }
+}
+
+/// Vertical pass of the pyramid over 16-bit samples: (Σf·x + round) >> shift, kept to 16 bits.
+/// Biased samples, Σc·(x − 2^15) = Σc·x − 2^31: the accumulators start at 2^31.
+impl Vert for VertMu<'_> {
+    type Acc = [__m512i; 2];
+    #[inline(always)]
+    unsafe fn init() -> Self::Acc {
+        [_mm512_set1_epi32(i32::MIN); 2]
+    }
+    #[inline(always)]
+    unsafe fn tap(&self, am: &mut Self::Acc, t: Tap) {
+        let (a, b) = t.ld(self.rows);
+        t.acc(am, biased(a), biased(b));
+    }
+    #[inline(always)]
+    unsafe fn store(&mut self, am: &Self::Acc, j: usize, n: usize) {
+        let low16 = _mm512_set1_epi32(0xffff);
+        store2(self.mu, j, n, am, |x| {
+            let x = _mm512_and_si512(round_shift(x, self.round, self.shift), low16);
+            _mm512_xor_si512(x, _mm512_set1_epi32(BIAS as i32))
+        });
+    }
+}
+
+/// Vertical pass of the reference over 16-bit samples: mean and (Σf·x² + round) >> shift, the
+/// 32-bit squares summed as two 16-bit halves (see `combine_halves`).
+impl Vert for VertRef<'_, u64> {
+    /// Mean, high and low halves of the squares.
+    type Acc = [[__m512i; 2]; 3];
+    #[inline(always)]
+    unsafe fn init() -> Self::Acc {
+        [[_mm512_set1_epi32(i32::MIN); 2]; 3]
+    }
+    #[inline(always)]
+    unsafe fn tap(&self, [am, ah, al]: &mut Self::Acc, t: Tap) {
+        let (a, b) = t.ld(self.rows);
+        let ((ah0, al0), (ah1, al1)) = (product_halves(a, a), product_halves(b, b));
+        t.acc(am, biased(a), biased(b));
+        t.acc(ah, ah0, ah1);
+        t.acc(al, al0, al1);
+    }
+    #[inline(always)]
+    unsafe fn store(&mut self, [am, ah, al]: &Self::Acc, j: usize, n: usize) {
+        store2(self.mu, j, n, am, |x| {
+            round_bias(x, self.s.mu_round, self.s.mu_shift)
+        });
+        store_halves(self.sq, j, n, ah, al, self.s);
+    }
+}
+
+/// Vertical pass of the distorted image over 16-bit samples: mean, (Σf·d² + round) >> shift
+/// and (Σf·r·d + round) >> shift (see `combine_halves`).
+impl Vert for VertDist<'_, u64> {
+    /// Mean, high and low halves of d² and of r·d.
+    type Acc = [[__m512i; 2]; 5];
+    #[inline(always)]
+    unsafe fn init() -> Self::Acc {
+        [[_mm512_set1_epi32(i32::MIN); 2]; 5]
+    }
+    #[inline(always)]
+    unsafe fn tap(&self, [am, yh, yl, xh, xl]: &mut Self::Acc, t: Tap) {
+        let ((d0, d1), (r0, r1)) = (t.ld(self.drows), t.ld(self.rrows));
+        t.acc(am, biased(d0), biased(d1));
+        let ((h0, l0), (h1, l1)) = (product_halves(d0, d0), product_halves(d1, d1));
+        t.acc(yh, h0, h1);
+        t.acc(yl, l0, l1);
+        let ((h0, l0), (h1, l1)) = (product_halves(r0, d0), product_halves(r1, d1));
+        t.acc(xh, h0, h1);
+        t.acc(xl, l0, l1);
+    }
+    #[inline(always)]
+    unsafe fn store(&mut self, [am, yh, yl, xh, xl]: &Self::Acc, j: usize, n: usize) {
+        store2(self.mu, j, n, am, |x| {
+            round_bias(x, self.s.mu_round, self.s.mu_shift)
+        });
+        store_halves(self.yy, j, n, yh, yl, self.s);
+        store_halves(self.xy, j, n, xh, xl, self.s);
+    }
+}
+
+// The entry points: each builds its kernel and runs it with the filter length of `f`.
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+pub unsafe fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+    let k = &mut VertRef::<u32>::new(rows, s, mu, sq);
+    by_taps!(f.len(), vert(f, k.mu.len(), k))
+}
+
 #[allow(clippy::too_many_arguments)]
-/// Dispatches on the filter length (one of the VIF filters': 17, 9, 5, 3 taps).
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub unsafe fn vert_dist32(
     rrows: &[&[u16]],
@@ -185,11 +403,30 @@ pub unsafe fn vert_dist32(
     yy: &mut [u32],
     xy: &mut [u32],
 ) {
-    by_taps!(f.len(), vert_dist32_t(rrows, drows, f, s, mu, yy, xy))
+    let k = &mut VertDist::<u32>::new(rrows, drows, s, mu, yy, xy);
+    by_taps!(f.len(), vert(f, k.mu.len(), k))
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-unsafe fn vert_dist32_t<const T: usize>(
+pub unsafe fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+    let k = &mut VertMu {
+        rows,
+        round,
+        shift,
+        mu,
+    };
+    by_taps!(f.len(), vert(f, k.mu.len(), k))
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+pub unsafe fn vert_ref64(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+    let k = &mut VertRef::<u64>::new(rows, s, mu, sq);
+    by_taps!(f.len(), vert(f, k.mu.len(), k))
+}
+
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+pub unsafe fn vert_dist64(
     rrows: &[&[u16]],
     drows: &[&[u16]],
     f: &[u16],
@@ -198,63 +435,39 @@ unsafe fn vert_dist32_t<const T: usize>(
     yy: &mut [u32],
     xy: &mut [u32],
 ) {
-    let co = coeffs::<T>(f);
-    let w = mu.len();
-    let t = T;
-    let half = t / 2;
-    let bias = _mm512_set1_epi16(i16::MIN);
-    let zero = _mm512_setzero_si512();
-    let mut j = 0;
-    while j < w {
-        let n = (w - j).min(32);
-        let m = mask32(n);
-        let (mut ml, mut mh) = (zero, zero);
-        let (mut yl, mut yh) = (zero, zero);
-        let (mut xl, mut xh) = (zero, zero);
-        for k in 0..=half {
-            let cc = co.p[k];
-            let d0 = ld16(drows[k], j, m);
-            let r0 = ld16(rrows[k], j, m);
-            let p0 = _mm512_xor_si512(_mm512_mullo_epi16(d0, d0), bias);
-            let q0 = _mm512_xor_si512(_mm512_mullo_epi16(r0, d0), bias);
-            let (d1, p1, q1) = if k == half {
-                (zero, zero, zero)
-            } else {
-                let d1 = ld16(drows[t - 1 - k], j, m);
-                let r1 = ld16(rrows[t - 1 - k], j, m);
-                (
-                    d1,
-                    _mm512_xor_si512(_mm512_mullo_epi16(d1, d1), bias),
-                    _mm512_xor_si512(_mm512_mullo_epi16(r1, d1), bias),
-                )
-            };
-            ml = _mm512_dpwssd_epi32(ml, _mm512_unpacklo_epi16(d0, d1), cc);
-            mh = _mm512_dpwssd_epi32(mh, _mm512_unpackhi_epi16(d0, d1), cc);
-            yl = _mm512_dpwssd_epi32(yl, _mm512_unpacklo_epi16(p0, p1), cc);
-            yh = _mm512_dpwssd_epi32(yh, _mm512_unpackhi_epi16(p0, p1), cc);
-            xl = _mm512_dpwssd_epi32(xl, _mm512_unpacklo_epi16(q0, q1), cc);
-            xh = _mm512_dpwssd_epi32(xh, _mm512_unpackhi_epi16(q0, q1), cc);
-        }
-        store_unpacked(
-            mu,
-            j,
-            n,
-            round_bias(ml, s.mu_round, s.mu_shift),
-            round_bias(mh, s.mu_round, s.mu_shift),
-        );
-        store_unpacked(yy, j, n, fix_bias(yl), fix_bias(yh));
-        store_unpacked(xy, j, n, fix_bias(xl), fix_bias(xh));
-        j += n;
-    }
+    let k = &mut VertDist::<u64>::new(rrows, drows, s, mu, yy, xy);
+    by_taps!(f.len(), vert(f, k.mu.len(), k))
 }
 
-/// The symmetric-pair setup of the horizontal passes: (c, c) per pair of taps and the centre
-/// tap split in two halves (c₁ + c₂ = c, each < 2^15) so it is a pair of the same sample.
-#[inline(always)]
-unsafe fn centre_pair(c: u16) -> __m512i {
-    let c1 = (c / 2) as i32;
-    let c2 = (c - c / 2) as i32;
-    _mm512_set1_epi32(c1 | (c2 << 16))
+/// One horizontal kernel of this set over a padded biased row (16 outputs per step): its
+/// accumulators, what a pair of taps adds (the 32-bit words `a`, `b` of taps k and T−1−k), and
+/// the output. [`horiz`] runs the filter.
+trait Horiz {
+    type Acc;
+    unsafe fn init() -> Self::Acc;
+    unsafe fn tap(acc: &mut Self::Acc, k: usize, a: __m512i, b: __m512i, cc: __m512i);
+    unsafe fn finish(acc: Self::Acc) -> __m512i;
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+unsafe fn horiz<const T: usize, K: Horiz>(src: &[u32], f: &[u16], out: &mut [u32]) {
+    let co = coeffs::<T>(f);
+    let w = out.len();
+    debug_assert!(src.len() >= w + T - 1);
+    let mut j = 0;
+    while j < w {
+        let n = (w - j).min(16);
+        let m = mask16(n);
+        let p = src.as_ptr().add(j) as *const i32;
+        let ld = |k: usize| _mm512_maskz_loadu_epi32(m, p.add(k));
+        let mut acc = K::init();
+        for k in 0..T / 2 {
+            K::tap(&mut acc, k, ld(k), ld(T - 1 - k), co.p[k]);
+        }
+        K::tap(&mut acc, T / 2, ld(T / 2), ld(T / 2), co.c);
+        _mm512_mask_storeu_epi32(out.as_mut_ptr().add(j) as *mut i32, m, K::finish(acc));
+        j += n;
+    }
 }
 
 /// Words (lo(a), lo(b)) per lane.
@@ -269,87 +482,59 @@ unsafe fn hi_pair(a: __m512i, b: __m512i) -> __m512i {
     _mm512_mask_blend_epi16(0xAAAA_AAAA, _mm512_srli_epi32(a, 16), b)
 }
 
-/// Horizontal Q16 pass, (Σf·x + 2^15) >> 16 over a padded biased row, 16 outputs per step.
+/// Horizontal Q16 pass, (Σf·x + 2^15) >> 16, from the sums of the 16-bit halves.
 /// Σc·(x − 2^15) over all taps is Σc·x − 2^31 (the filters sum to 2^16): the accumulators start
-/// at 2^31. Needs a symmetric filter with pair coefficients < 2^15.
-/// Dispatches on the filter length (one of the VIF filters': 17, 9, 5, 3 taps).
+/// at 2^31.
+struct Q16;
+
+impl Horiz for Q16 {
+    /// Σ of the high and of the low halves.
+    type Acc = [__m512i; 2];
+    #[inline(always)]
+    unsafe fn init() -> Self::Acc {
+        [_mm512_set1_epi32(i32::MIN); 2]
+    }
+    #[inline(always)]
+    unsafe fn tap([hi, lo]: &mut Self::Acc, _k: usize, a: __m512i, b: __m512i, cc: __m512i) {
+        *hi = _mm512_dpwssd_epi32(*hi, hi_pair(a, b), cc);
+        *lo = _mm512_dpwssd_epi32(*lo, lo_pair(a, b), cc);
+    }
+    #[inline(always)]
+    unsafe fn finish([hi, lo]: Self::Acc) -> __m512i {
+        let round = _mm512_set1_epi32(32768);
+        _mm512_add_epi32(hi, _mm512_srli_epi32(_mm512_add_epi32(lo, round), 16))
+    }
+}
+
+/// Horizontal Σf·x of a row whose values fit 16 bits (every mean row: see
+/// `Kernels::horiz_u32`): only the low halves are summed.
+struct U16;
+
+impl Horiz for U16 {
+    /// Two accumulators (even and odd taps): a shorter dependency chain.
+    type Acc = [__m512i; 2];
+    #[inline(always)]
+    unsafe fn init() -> Self::Acc {
+        [_mm512_set1_epi32(i32::MIN), _mm512_setzero_si512()]
+    }
+    #[inline(always)]
+    unsafe fn tap(acc: &mut Self::Acc, k: usize, a: __m512i, b: __m512i, cc: __m512i) {
+        acc[k % 2] = _mm512_dpwssd_epi32(acc[k % 2], lo_pair(a, b), cc);
+    }
+    #[inline(always)]
+    unsafe fn finish([a, b]: Self::Acc) -> __m512i {
+        _mm512_add_epi32(a, b)
+    }
+}
+
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub unsafe fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
-    by_taps!(f.len(), horiz_q16_t(src, f, out))
+    by_taps!(f.len(), horiz::<Q16>(src, f, out))
 }
 
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-unsafe fn horiz_q16_t<const T: usize>(src: &[u32], f: &[u16], out: &mut [u32]) {
-    let co = coeffs::<T>(f);
-    let w = out.len();
-    let t = T;
-    let half = t / 2;
-    debug_assert!(src.len() >= w + t - 1);
-    let fix = _mm512_set1_epi32(i32::MIN);
-    let round = _mm512_set1_epi32(32768);
-    let cc_centre = co.c;
-    let mut j = 0;
-    while j < w {
-        let n = (w - j).min(16);
-        let m = mask16(n);
-        let p = src.as_ptr().add(j) as *const i32;
-        let (mut hi, mut lo) = (fix, fix);
-        for k in 0..half {
-            let cc = co.p[k];
-            let a = _mm512_maskz_loadu_epi32(m, p.add(k));
-            let b = _mm512_maskz_loadu_epi32(m, p.add(t - 1 - k));
-            hi = _mm512_dpwssd_epi32(hi, hi_pair(a, b), cc);
-            lo = _mm512_dpwssd_epi32(lo, lo_pair(a, b), cc);
-        }
-        let a = _mm512_maskz_loadu_epi32(m, p.add(half));
-        hi = _mm512_dpwssd_epi32(hi, hi_pair(a, a), cc_centre);
-        lo = _mm512_dpwssd_epi32(lo, lo_pair(a, a), cc_centre);
-        let r = _mm512_add_epi32(hi, _mm512_srli_epi32(_mm512_add_epi32(lo, round), 16));
-        _mm512_mask_storeu_epi32(out.as_mut_ptr().add(j) as *mut i32, m, r);
-        j += n;
-    }
-}
-
-/// Horizontal Σf·x of a padded biased row whose values fit 16 bits (every mean row: see
-/// `Kernels::horiz_u32`), 16 outputs per step; only the low halves are summed.
-/// Dispatches on the filter length (one of the VIF filters': 17, 9, 5, 3 taps).
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub unsafe fn horiz_u16(src: &[u32], f: &[u16], out: &mut [u32]) {
-    by_taps!(f.len(), horiz_u16_t(src, f, out))
-}
-
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-unsafe fn horiz_u16_t<const T: usize>(src: &[u32], f: &[u16], out: &mut [u32]) {
-    let co = coeffs::<T>(f);
-    let w = out.len();
-    let t = T;
-    let half = t / 2;
-    debug_assert!(src.len() >= w + t - 1);
-    let fix = _mm512_set1_epi32(i32::MIN);
-    let cc_centre = co.c;
-    let mut j = 0;
-    while j < w {
-        let n = (w - j).min(16);
-        let m = mask16(n);
-        let p = src.as_ptr().add(j) as *const i32;
-        let (mut lo, mut lo2) = (fix, _mm512_setzero_si512());
-        for k in 0..half {
-            let cc = co.p[k];
-            let a = _mm512_maskz_loadu_epi32(m, p.add(k));
-            let b = _mm512_maskz_loadu_epi32(m, p.add(t - 1 - k));
-            // Two accumulators: a shorter dependency chain.
-            if k % 2 == 0 {
-                lo = _mm512_dpwssd_epi32(lo, lo_pair(a, b), cc);
-            } else {
-                lo2 = _mm512_dpwssd_epi32(lo2, lo_pair(a, b), cc);
-            }
-        }
-        let a = _mm512_maskz_loadu_epi32(m, p.add(half));
-        lo = _mm512_dpwssd_epi32(lo, lo_pair(a, a), cc_centre);
-        let r = _mm512_add_epi32(lo, lo2);
-        _mm512_mask_storeu_epi32(out.as_mut_ptr().add(j) as *mut i32, m, r);
-        j += n;
-    }
+    by_taps!(f.len(), horiz::<U16>(src, f, out))
 }
 
 /// ((a·b + 2^31) >> 32) per u32 lane: products in u64 on even and odd lanes.
@@ -499,239 +684,4 @@ pub unsafe fn dist_terms(
         _mm512_reduce_add_epi64(log_acc),
         _mm512_reduce_add_epi64(non_log),
     )
-}
-
-/// (word of a, word of b) pairs of two rows of 32 columns, in unpack order.
-#[inline(always)]
-unsafe fn unpack(a: __m512i, b: __m512i) -> (__m512i, __m512i) {
-    (_mm512_unpacklo_epi16(a, b), _mm512_unpackhi_epi16(a, b))
-}
-
-/// Accumulates both unpack halves of (a, b) with coefficient pair `cc`.
-#[inline(always)]
-unsafe fn acc2(acc: &mut [__m512i; 2], a: __m512i, b: __m512i, cc: __m512i) {
-    let (l, h) = unpack(a, b);
-    acc[0] = _mm512_dpwssd_epi32(acc[0], l, cc);
-    acc[1] = _mm512_dpwssd_epi32(acc[1], h, cc);
-}
-
-/// 32-bit products x·y of 16-bit samples as biased (high, low) 16-bit halves.
-#[inline(always)]
-unsafe fn product_halves(x: __m512i, y: __m512i) -> (__m512i, __m512i) {
-    let bias = _mm512_set1_epi16(i16::MIN);
-    (
-        _mm512_xor_si512(_mm512_mulhi_epu16(x, y), bias),
-        _mm512_xor_si512(_mm512_mullo_epi16(x, y), bias),
-    )
-}
-
-/// (Σc·P + round) >> shift of 32-bit products P from the sums of their halves (each started at
-/// 2^31 to undo the bias): 2^(16−shift)·Σc·hi + ((Σc·lo + round) >> shift), exact for
-/// shift ≤ 16, truncated to u32 as the scalar kernel does; biased.
-#[inline(always)]
-unsafe fn combine_halves(hi: __m512i, lo: __m512i, round: u32, shift: u32) -> __m512i {
-    let h = _mm512_sll_epi32(hi, _mm_cvtsi32_si128(16 - shift as i32));
-    let l = _mm512_srl_epi32(
-        _mm512_add_epi32(lo, _mm512_set1_epi32(round as i32)),
-        _mm_cvtsi32_si128(shift as i32),
-    );
-    _mm512_xor_si512(_mm512_add_epi32(h, l), _mm512_set1_epi32(BIAS as i32))
-}
-
-/// Vertical pass of the pyramid over 16-bit samples: (Σf·x + round) >> shift, kept to 16 bits.
-/// Biased samples, Σc·(x − 2^15) = Σc·x − 2^31; the centre tap split (see `centre_pair`).
-/// Dispatches on the filter length (one of the VIF filters': 17, 9, 5, 3 taps).
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub unsafe fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
-    by_taps!(f.len(), vert_mu_t(rows, f, round, shift, mu))
-}
-
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-unsafe fn vert_mu_t<const T: usize>(
-    rows: &[&[u16]],
-    f: &[u16],
-    round: u32,
-    shift: u32,
-    mu: &mut [u32],
-) {
-    let co = coeffs::<T>(f);
-    let w = mu.len();
-    let t = T;
-    let half = t / 2;
-    let bias = _mm512_set1_epi16(i16::MIN);
-    let fix = _mm512_set1_epi32(i32::MIN);
-    let low16 = _mm512_set1_epi32(0xffff);
-    let mut j = 0;
-    while j < w {
-        let n = (w - j).min(32);
-        let m = mask32(n);
-        let mut acc = [fix; 2];
-        for k in 0..half {
-            let a = _mm512_xor_si512(ld16(rows[k], j, m), bias);
-            let b = _mm512_xor_si512(ld16(rows[t - 1 - k], j, m), bias);
-            acc2(&mut acc, a, b, co.p[k]);
-        }
-        let a = _mm512_xor_si512(ld16(rows[half], j, m), bias);
-        acc2(&mut acc, a, a, co.c);
-        let out = |x: __m512i| -> __m512i {
-            let x = _mm512_srl_epi32(
-                _mm512_add_epi32(x, _mm512_set1_epi32(round as i32)),
-                _mm_cvtsi32_si128(shift as i32),
-            );
-            _mm512_xor_si512(_mm512_and_si512(x, low16), _mm512_set1_epi32(BIAS as i32))
-        };
-        store_unpacked(mu, j, n, out(acc[0]), out(acc[1]));
-        j += n;
-    }
-}
-
-/// Vertical pass of the reference over 16-bit samples: mean and (Σf·x² + round) >> shift, the
-/// 32-bit squares summed as two 16-bit halves (see `combine_halves`).
-/// Dispatches on the filter length (one of the VIF filters': 17, 9, 5, 3 taps).
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub unsafe fn vert_ref64(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-    by_taps!(f.len(), vert_ref64_t(rows, f, s, mu, sq))
-}
-
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-unsafe fn vert_ref64_t<const T: usize>(
-    rows: &[&[u16]],
-    f: &[u16],
-    s: VShift,
-    mu: &mut [u32],
-    sq: &mut [u32],
-) {
-    let co = coeffs::<T>(f);
-    let w = mu.len();
-    let t = T;
-    let half = t / 2;
-    let bias = _mm512_set1_epi16(i16::MIN);
-    let fix = _mm512_set1_epi32(i32::MIN);
-    let mut j = 0;
-    while j < w {
-        let n = (w - j).min(32);
-        let m = mask32(n);
-        let (mut am, mut ah, mut al) = ([fix; 2], [fix; 2], [fix; 2]);
-        for k in 0..=half {
-            let cc = if k == half { co.c } else { co.p[k] };
-            let a = ld16(rows[k], j, m);
-            let b = if k == half {
-                a
-            } else {
-                ld16(rows[t - 1 - k], j, m)
-            };
-            let (ah0, al0) = product_halves(a, a);
-            let (ah1, al1) = product_halves(b, b);
-            acc2(
-                &mut am,
-                _mm512_xor_si512(a, bias),
-                _mm512_xor_si512(b, bias),
-                cc,
-            );
-            acc2(&mut ah, ah0, ah1, cc);
-            acc2(&mut al, al0, al1, cc);
-        }
-        store_unpacked(
-            mu,
-            j,
-            n,
-            round_bias(am[0], s.mu_round, s.mu_shift),
-            round_bias(am[1], s.mu_round, s.mu_shift),
-        );
-        let sr = s.sq_round as u32;
-        store_unpacked(
-            sq,
-            j,
-            n,
-            combine_halves(ah[0], al[0], sr, s.sq_shift),
-            combine_halves(ah[1], al[1], sr, s.sq_shift),
-        );
-        j += n;
-    }
-}
-
-/// Vertical pass of the distorted image over 16-bit samples: mean, (Σf·d² + round) >> shift
-/// and (Σf·r·d + round) >> shift (see `combine_halves`).
-#[allow(clippy::too_many_arguments)]
-/// Dispatches on the filter length (one of the VIF filters': 17, 9, 5, 3 taps).
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub unsafe fn vert_dist64(
-    rrows: &[&[u16]],
-    drows: &[&[u16]],
-    f: &[u16],
-    s: VShift,
-    mu: &mut [u32],
-    yy: &mut [u32],
-    xy: &mut [u32],
-) {
-    by_taps!(f.len(), vert_dist64_t(rrows, drows, f, s, mu, yy, xy))
-}
-
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-unsafe fn vert_dist64_t<const T: usize>(
-    rrows: &[&[u16]],
-    drows: &[&[u16]],
-    f: &[u16],
-    s: VShift,
-    mu: &mut [u32],
-    yy: &mut [u32],
-    xy: &mut [u32],
-) {
-    let co = coeffs::<T>(f);
-    let w = mu.len();
-    let t = T;
-    let half = t / 2;
-    let bias = _mm512_set1_epi16(i16::MIN);
-    let fix = _mm512_set1_epi32(i32::MIN);
-    let mut j = 0;
-    while j < w {
-        let n = (w - j).min(32);
-        let m = mask32(n);
-        let mut am = [fix; 2];
-        let (mut yh, mut yl) = ([fix; 2], [fix; 2]);
-        let (mut xh, mut xl) = ([fix; 2], [fix; 2]);
-        for k in 0..=half {
-            let (cc, k1) = if k == half {
-                (co.c, k)
-            } else {
-                (co.p[k], t - 1 - k)
-            };
-            let d0 = ld16(drows[k], j, m);
-            let d1 = ld16(drows[k1], j, m);
-            let r0 = ld16(rrows[k], j, m);
-            let r1 = ld16(rrows[k1], j, m);
-            acc2(
-                &mut am,
-                _mm512_xor_si512(d0, bias),
-                _mm512_xor_si512(d1, bias),
-                cc,
-            );
-            let (h0, l0) = product_halves(d0, d0);
-            let (h1, l1) = product_halves(d1, d1);
-            acc2(&mut yh, h0, h1, cc);
-            acc2(&mut yl, l0, l1, cc);
-            let (h0, l0) = product_halves(r0, d0);
-            let (h1, l1) = product_halves(r1, d1);
-            acc2(&mut xh, h0, h1, cc);
-            acc2(&mut xl, l0, l1, cc);
-        }
-        store_unpacked(
-            mu,
-            j,
-            n,
-            round_bias(am[0], s.mu_round, s.mu_shift),
-            round_bias(am[1], s.mu_round, s.mu_shift),
-        );
-        let sr = s.sq_round as u32;
-        for (out, hs, ls) in [(&mut *yy, yh, yl), (&mut *xy, xh, xl)] {
-            store_unpacked(
-                out,
-                j,
-                n,
-                combine_halves(hs[0], ls[0], sr, s.sq_shift),
-                combine_halves(hs[1], ls[1], sr, s.sq_shift),
-            );
-        }
-        j += n;
-    }
 }

@@ -374,336 +374,356 @@ fn log_terms_avx2(s1: &[i32], s2: &[u32], s12: &[u32], egl: f64) -> i64 {
 
 const BLK: usize = 16;
 
+/// One portable kernel as a symmetric FIR over blocks of [`BLK`] columns: [`fir`] walks the
+/// blocks and the taps once for all of them; a kernel says what one tap of a block reads, what
+/// a pair of taps with the same coefficient adds to its accumulators, and how a block is
+/// stored. Every kernel is exact with pairs: its sums either wrap in u32 (distributive) or
+/// stay below 2^64.
+trait Fir {
+    /// The samples of one tap for a block.
+    type In: Copy + Default;
+    /// The block's accumulators.
+    type Acc: Default;
+    /// Tap `k` of the block at column `j0` (`n` ≤ BLK columns, zero-filled beyond).
+    fn load(&self, k: usize, j0: usize, n: usize) -> Self::In;
+    /// Adds c·(a + b) per column (the centre tap is a pair with a zero partner).
+    fn pair(acc: &mut Self::Acc, c: u32, a: &Self::In, b: &Self::In);
+    /// Stores the first `n` columns of a block.
+    fn store(&mut self, acc: &Self::Acc, j0: usize, n: usize);
+    /// Whether the taps go in symmetric pairs (one multiply each) or one by one in row order
+    /// (each with a zero partner).
+    const PAIRS: bool = true;
+}
+
+/// Runs a [`Fir`] kernel over `w` columns with a symmetric filter `f`. Whole blocks and the
+/// tail block are the same code; `n == BLK` is a constant in the first call, so whole blocks
+/// have fixed-size loops the compiler vectorises.
+#[inline(always)]
+fn fir<K: Fir>(w: usize, f: &[u16], kern: &mut K) {
+    #[inline(always)]
+    fn block<K: Fir>(kern: &mut K, f: &[u16], j0: usize, n: usize) {
+        let t = f.len();
+        let half = t / 2;
+        let mut acc = K::Acc::default();
+        let zero = K::In::default();
+        if K::PAIRS {
+            for (k, &c) in f[..half].iter().enumerate() {
+                let (a, b) = (kern.load(k, j0, n), kern.load(t - 1 - k, j0, n));
+                K::pair(&mut acc, c as u32, &a, &b);
+            }
+            K::pair(&mut acc, f[half] as u32, &kern.load(half, j0, n), &zero);
+        } else {
+            for (k, &c) in f.iter().enumerate() {
+                K::pair(&mut acc, c as u32, &kern.load(k, j0, n), &zero);
+            }
+        }
+        kern.store(&acc, j0, n);
+    }
+    let mut j0 = 0;
+    while j0 + BLK <= w {
+        block(kern, f, j0, BLK);
+        j0 += BLK;
+    }
+    if j0 < w {
+        block(kern, f, j0, w - j0);
+    }
+}
+
+/// `s[j0..j0 + n]` as a block (a fixed-size copy for whole blocks).
+#[inline(always)]
+fn ld<T: Copy + Default>(s: &[T], j0: usize, n: usize) -> [T; BLK] {
+    if n == BLK {
+        s[j0..j0 + BLK].try_into().unwrap()
+    } else {
+        let mut b = [T::default(); BLK];
+        b[..n].copy_from_slice(&s[j0..j0 + n]);
+        b
+    }
+}
+
+/// Stores the first `n` values of a block (a fixed-size copy for whole blocks: a variable one
+/// is a memmove call).
+#[inline(always)]
+fn st(out: &mut [u32], j0: usize, n: usize, v: [u32; BLK]) {
+    if n == BLK {
+        out[j0..j0 + BLK].copy_from_slice(&v);
+    } else {
+        out[j0..j0 + n].copy_from_slice(&v[..n]);
+    }
+}
+
+/// The accumulator of the vertical second moments: u32 (8-bit samples at scale 0, as libvmaf)
+/// or u64. `mac2` adds c·p + c·q of two 32-bit products, `mac` a 32-bit c·x times y (the
+/// form without a 32-bit multiply of its own, which SSE2 lacks).
+trait Moment: Copy + Default {
+    /// [`Fir::PAIRS`] for [`VertDist`]: the u64 pass in row order took ~6 % less time than
+    /// paired (AVX2 set, 1080p); the u32 one (`madd` replaces it with AVX2) stays paired.
+    const PAIRS: bool;
+    fn mac2(self, c: u32, p: u32, q: u32) -> Self;
+    fn mac(self, cx: u32, y: u32) -> Self;
+    fn wide(self) -> u64;
+}
+
+impl Moment for u32 {
+    const PAIRS: bool = true;
+    #[inline(always)]
+    fn mac2(self, c: u32, p: u32, q: u32) -> u32 {
+        self.wrapping_add(c.wrapping_mul(p.wrapping_add(q)))
+    }
+    #[inline(always)]
+    fn mac(self, cx: u32, y: u32) -> u32 {
+        self.wrapping_add(cx.wrapping_mul(y))
+    }
+    #[inline(always)]
+    fn wide(self) -> u64 {
+        self as u64
+    }
+}
+
+impl Moment for u64 {
+    const PAIRS: bool = false;
+    #[inline(always)]
+    fn mac2(self, c: u32, p: u32, q: u32) -> u64 {
+        self + c as u64 * p as u64 + c as u64 * q as u64
+    }
+    #[inline(always)]
+    fn mac(self, cx: u32, y: u32) -> u64 {
+        self + cx as u64 * y as u64
+    }
+    #[inline(always)]
+    fn wide(self) -> u64 {
+        self
+    }
+}
+
+/// The vertical passes' finish: (Σ + round) >> shift of a mean and of a second moment.
+#[inline(always)]
+fn mu_out(s: VShift, am: &[u32; BLK]) -> [u32; BLK] {
+    am.map(|a| a.wrapping_add(s.mu_round) >> s.mu_shift)
+}
+
+#[inline(always)]
+fn sq_out<A: Moment>(s: VShift, aq: &[A; BLK]) -> [u32; BLK] {
+    aq.map(|a| ((a.wide() + s.sq_round) >> s.sq_shift) as u32)
+}
+
+/// Vertical mean and Σf·x² of one image: the arguments of a vertical kernel, shared by the
+/// portable and the AVX-512 sets. `A` picks the variant: the moments' accumulator here (u32
+/// for 8-bit samples at scale 0, u64 otherwise); in `avx512.rs` u32 is the 8-bit `vpdpwssd`
+/// kernel and u64 the 16-bit-halves one.
+struct VertRef<'a, A> {
+    rows: &'a [&'a [u16]],
+    s: VShift,
+    mu: &'a mut [u32],
+    sq: &'a mut [u32],
+    acc: std::marker::PhantomData<A>,
+}
+
+impl<'a, A> VertRef<'a, A> {
+    fn new(rows: &'a [&'a [u16]], s: VShift, mu: &'a mut [u32], sq: &'a mut [u32]) -> Self {
+        let acc = std::marker::PhantomData;
+        VertRef {
+            rows,
+            s,
+            mu,
+            sq,
+            acc,
+        }
+    }
+}
+
+impl<A: Moment> Fir for VertRef<'_, A> {
+    type In = [u16; BLK];
+    type Acc = ([u32; BLK], [A; BLK]);
+    #[inline(always)]
+    fn load(&self, k: usize, j0: usize, n: usize) -> [u16; BLK] {
+        ld(self.rows[k], j0, n)
+    }
+    #[inline(always)]
+    fn pair((am, aq): &mut Self::Acc, c: u32, x: &[u16; BLK], y: &[u16; BLK]) {
+        for l in 0..BLK {
+            let (a, b) = (x[l] as u32, y[l] as u32);
+            am[l] = am[l].wrapping_add(c.wrapping_mul(a + b));
+            aq[l] = aq[l].mac2(c, a * a, b * b);
+        }
+    }
+    #[inline(always)]
+    fn store(&mut self, (am, aq): &Self::Acc, j0: usize, n: usize) {
+        st(self.mu, j0, n, mu_out(self.s, am));
+        st(self.sq, j0, n, sq_out(self.s, aq));
+    }
+}
+
+/// Vertical mean, Σf·d² and Σf·r·d of the distorted image (r: the reference); `A` as in
+/// [`VertRef`].
+struct VertDist<'a, A> {
+    rrows: &'a [&'a [u16]],
+    drows: &'a [&'a [u16]],
+    s: VShift,
+    mu: &'a mut [u32],
+    yy: &'a mut [u32],
+    xy: &'a mut [u32],
+    acc: std::marker::PhantomData<A>,
+}
+
+impl<'a, A> VertDist<'a, A> {
+    #[rustfmt::skip]
+    fn new(rrows: &'a [&'a [u16]], drows: &'a [&'a [u16]], s: VShift,
+           mu: &'a mut [u32], yy: &'a mut [u32], xy: &'a mut [u32]) -> Self {
+        let acc = std::marker::PhantomData;
+        VertDist { rrows, drows, s, mu, yy, xy, acc }
+    }
+}
+
+impl<A: Moment> Fir for VertDist<'_, A> {
+    type In = ([u16; BLK], [u16; BLK]);
+    type Acc = ([u32; BLK], [A; BLK], [A; BLK]);
+    const PAIRS: bool = A::PAIRS;
+    #[inline(always)]
+    fn load(&self, k: usize, j0: usize, n: usize) -> Self::In {
+        (ld(self.rrows[k], j0, n), ld(self.drows[k], j0, n))
+    }
+    #[inline(always)]
+    fn pair((am, ay, ax): &mut Self::Acc, c: u32, (r0, d0): &Self::In, (r1, d1): &Self::In) {
+        for l in 0..BLK {
+            let (a0, a1) = (r0[l] as u32, r1[l] as u32);
+            let (b0, b1) = (d0[l] as u32, d1[l] as u32);
+            let (cb0, cb1) = (c * b0, c * b1);
+            am[l] = am[l].wrapping_add(cb0).wrapping_add(cb1);
+            ay[l] = ay[l].mac(cb0, b0).mac(cb1, b1);
+            ax[l] = ax[l].mac(cb0, a0).mac(cb1, a1);
+        }
+    }
+    #[inline(always)]
+    fn store(&mut self, (am, ay, ax): &Self::Acc, j0: usize, n: usize) {
+        st(self.mu, j0, n, mu_out(self.s, am));
+        st(self.yy, j0, n, sq_out(self.s, ay));
+        st(self.xy, j0, n, sq_out(self.s, ax));
+    }
+}
+
+/// Vertical pass of the pyramid: (Σf·x + round) >> shift, kept to 16 bits.
+struct VertMu<'a> {
+    rows: &'a [&'a [u16]],
+    round: u32,
+    shift: u32,
+    mu: &'a mut [u32],
+}
+
+impl Fir for VertMu<'_> {
+    type In = [u16; BLK];
+    type Acc = [u32; BLK];
+    // Row order: with AVX2 the paired form took ~15 % more time in this light, load-bound pass.
+    const PAIRS: bool = false;
+    #[inline(always)]
+    fn load(&self, k: usize, j0: usize, n: usize) -> [u16; BLK] {
+        ld(self.rows[k], j0, n)
+    }
+    #[inline(always)]
+    fn pair(am: &mut [u32; BLK], c: u32, x: &[u16; BLK], y: &[u16; BLK]) {
+        for l in 0..BLK {
+            am[l] = am[l].wrapping_add(c.wrapping_mul(x[l] as u32 + y[l] as u32));
+        }
+    }
+    #[inline(always)]
+    fn store(&mut self, am: &[u32; BLK], j0: usize, n: usize) {
+        let v = am.map(|a| (a.wrapping_add(self.round) >> self.shift) as u16 as u32);
+        st(self.mu, j0, n, v);
+    }
+}
+
+/// A horizontal pass over a row padded by the filter's half width: Σf·x wrapping in u32, or
+/// (Σf·x + 2^15) >> 16 of 32-bit inputs (`Q16`) from the sums of their 16-bit halves (each
+/// half-sum stays below 2^32 because the filters sum to 2^16).
+struct Horiz<'a, const Q16: bool> {
+    src: &'a [u32],
+    out: &'a mut [u32],
+}
+
+impl<const Q16: bool> Fir for Horiz<'_, Q16> {
+    type In = [u32; BLK];
+    /// Σ of the high halves (Q16 only) and of the low halves (the whole values otherwise).
+    type Acc = ([u32; BLK], [u32; BLK]);
+    #[inline(always)]
+    fn load(&self, k: usize, j0: usize, n: usize) -> [u32; BLK] {
+        ld(self.src, j0 + k, n)
+    }
+    #[inline(always)]
+    fn pair((hi, lo): &mut Self::Acc, c: u32, x: &[u32; BLK], y: &[u32; BLK]) {
+        for l in 0..BLK {
+            if Q16 {
+                hi[l] = hi[l].wrapping_add(c * ((x[l] >> 16) + (y[l] >> 16)));
+                lo[l] = lo[l].wrapping_add(c * ((x[l] & 0xffff) + (y[l] & 0xffff)));
+            } else {
+                lo[l] = lo[l].wrapping_add(c.wrapping_mul(x[l].wrapping_add(y[l])));
+            }
+        }
+    }
+    #[inline(always)]
+    fn store(&mut self, (hi, lo): &Self::Acc, j0: usize, n: usize) {
+        let v = if Q16 {
+            std::array::from_fn(|l| hi[l].wrapping_add(lo[l].wrapping_add(32768) >> 16))
+        } else {
+            *lo
+        };
+        st(self.out, j0, n, v);
+    }
+}
+
+/// The portable kernels' entry points, compiled once per instruction set (`$attr`): each is
+/// one [`fir`] call, inlined into the entry point so it is built with its target features.
+#[rustfmt::skip]
 macro_rules! kernel_bodies {
     ($attr:meta) => {
-        macro_rules! vert_ref {
-            ($name:ident, $A:ty) => {
-                #[$attr]
-                pub fn $name(
-                    rows: &[&[u16]],
-                    f: &[u16],
-                    s: VShift,
-                    mu: &mut [u32],
-                    sq: &mut [u32],
-                ) {
-                    let w = mu.len();
-                    let mut j0 = 0;
-                    while j0 < w {
-                        let n = BLK.min(w - j0);
-                        let mut am = [0u32; BLK];
-                        let mut aq = [0 as $A; BLK];
-                        if n == BLK {
-                            for (r, &c) in rows.iter().zip(f) {
-                                let x: &[u16; BLK] = r[j0..j0 + BLK].try_into().unwrap();
-                                let c = c as u32;
-                                for l in 0..BLK {
-                                    let cx = c * x[l] as u32;
-                                    am[l] = am[l].wrapping_add(cx);
-                                    aq[l] = aq[l].wrapping_add(cx as $A * x[l] as $A);
-                                }
-                            }
-                        } else {
-                            for (r, &c) in rows.iter().zip(f) {
-                                let c = c as u32;
-                                for l in 0..n {
-                                    let x = r[j0 + l];
-                                    let cx = c * x as u32;
-                                    am[l] = am[l].wrapping_add(cx);
-                                    aq[l] = aq[l].wrapping_add(cx as $A * x as $A);
-                                }
-                            }
-                        }
-                        for l in 0..n {
-                            mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
-                            sq[j0 + l] = ((aq[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
-                        }
-                        j0 += n;
-                    }
-                }
-            };
-        }
-        macro_rules! vert_dist {
-            ($name:ident, $A:ty) => {
-                #[$attr]
-                pub fn $name(
-                    rrows: &[&[u16]],
-                    drows: &[&[u16]],
-                    f: &[u16],
-                    s: VShift,
-                    mu: &mut [u32],
-                    yy: &mut [u32],
-                    xy: &mut [u32],
-                ) {
-                    let w = mu.len();
-                    let mut j0 = 0;
-                    while j0 < w {
-                        let n = BLK.min(w - j0);
-                        let mut am = [0u32; BLK];
-                        let mut ay = [0 as $A; BLK];
-                        let mut ax = [0 as $A; BLK];
-                        if n == BLK {
-                            for ((r, d), &c) in rrows.iter().zip(drows).zip(f) {
-                                let x: &[u16; BLK] = r[j0..j0 + BLK].try_into().unwrap();
-                                let y: &[u16; BLK] = d[j0..j0 + BLK].try_into().unwrap();
-                                let c = c as u32;
-                                for l in 0..BLK {
-                                    let cy = c * y[l] as u32;
-                                    am[l] = am[l].wrapping_add(cy);
-                                    ay[l] = ay[l].wrapping_add(cy as $A * y[l] as $A);
-                                    ax[l] = ax[l].wrapping_add(cy as $A * x[l] as $A);
-                                }
-                            }
-                        } else {
-                            for ((r, d), &c) in rrows.iter().zip(drows).zip(f) {
-                                let c = c as u32;
-                                for l in 0..n {
-                                    let (x, y) = (r[j0 + l], d[j0 + l]);
-                                    let cy = c * y as u32;
-                                    am[l] = am[l].wrapping_add(cy);
-                                    ay[l] = ay[l].wrapping_add(cy as $A * y as $A);
-                                    ax[l] = ax[l].wrapping_add(cy as $A * x as $A);
-                                }
-                            }
-                        }
-                        for l in 0..n {
-                            mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
-                            yy[j0 + l] = ((ay[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
-                            xy[j0 + l] = ((ax[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
-                        }
-                        j0 += n;
-                    }
-                }
-            };
-        }
-        vert_ref!(vert_ref64, u64);
-        vert_dist!(vert_dist64, u64);
-
-        // 8-bit scale 0 (u32 products), using the filter's symmetry: one multiply by the
-        // coefficient per pair of rows. Exact: every partial sum stays below 65536·255².
         #[$attr]
         pub fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-            let w = mu.len();
-            let t = f.len();
-            let half = t / 2;
-            let mut j0 = 0;
-            while j0 + BLK <= w {
-                let mut am = [0u32; BLK];
-                let mut aq = [0u32; BLK];
-                for k in 0..half {
-                    let c = f[k] as u32;
-                    let x: &[u16; BLK] = rows[k][j0..j0 + BLK].try_into().unwrap();
-                    let y: &[u16; BLK] = rows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
-                    for l in 0..BLK {
-                        let (a, b) = (x[l] as u32, y[l] as u32);
-                        am[l] += c * (a + b);
-                        aq[l] += c * (a * a + b * b);
-                    }
-                }
-                let c = f[half] as u32;
-                let x: &[u16; BLK] = rows[half][j0..j0 + BLK].try_into().unwrap();
-                for l in 0..BLK {
-                    let a = x[l] as u32;
-                    am[l] += c * a;
-                    aq[l] += c * a * a;
-                }
-                for l in 0..BLK {
-                    mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
-                    sq[j0 + l] = ((aq[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
-                }
-                j0 += BLK;
-            }
-            if j0 < w {
-                let tail: Vec<&[u16]> = rows.iter().map(|r| &r[j0..w]).collect();
-                vert_ref32_plain(&tail, f, s, &mut mu[j0..], &mut sq[j0..]);
-            }
+            fir(mu.len(), f, &mut VertRef::<u32>::new(rows, s, mu, sq))
         }
-        vert_ref!(vert_ref32_plain, u32);
 
         #[$attr]
-        pub fn vert_dist32(
-            rrows: &[&[u16]],
-            drows: &[&[u16]],
-            f: &[u16],
-            s: VShift,
-            mu: &mut [u32],
-            yy: &mut [u32],
-            xy: &mut [u32],
-        ) {
-            let w = mu.len();
-            let t = f.len();
-            let half = t / 2;
-            let mut j0 = 0;
-            while j0 + BLK <= w {
-                let mut am = [0u32; BLK];
-                let mut ay = [0u32; BLK];
-                let mut ax = [0u32; BLK];
-                for k in 0..half {
-                    let c = f[k] as u32;
-                    let r0: &[u16; BLK] = rrows[k][j0..j0 + BLK].try_into().unwrap();
-                    let r1: &[u16; BLK] = rrows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
-                    let d0: &[u16; BLK] = drows[k][j0..j0 + BLK].try_into().unwrap();
-                    let d1: &[u16; BLK] = drows[t - 1 - k][j0..j0 + BLK].try_into().unwrap();
-                    for l in 0..BLK {
-                        let (a0, a1) = (r0[l] as u32, r1[l] as u32);
-                        let (b0, b1) = (d0[l] as u32, d1[l] as u32);
-                        am[l] += c * (b0 + b1);
-                        ay[l] += c * (b0 * b0 + b1 * b1);
-                        ax[l] += c * (a0 * b0 + a1 * b1);
-                    }
-                }
-                let c = f[half] as u32;
-                let r0: &[u16; BLK] = rrows[half][j0..j0 + BLK].try_into().unwrap();
-                let d0: &[u16; BLK] = drows[half][j0..j0 + BLK].try_into().unwrap();
-                for l in 0..BLK {
-                    let (a, b) = (r0[l] as u32, d0[l] as u32);
-                    am[l] += c * b;
-                    ay[l] += c * b * b;
-                    ax[l] += c * a * b;
-                }
-                for l in 0..BLK {
-                    mu[j0 + l] = am[l].wrapping_add(s.mu_round) >> s.mu_shift;
-                    yy[j0 + l] = ((ay[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
-                    xy[j0 + l] = ((ax[l] as u64 + s.sq_round) >> s.sq_shift) as u32;
-                }
-                j0 += BLK;
-            }
-            if j0 < w {
-                let rt: Vec<&[u16]> = rrows.iter().map(|r| &r[j0..w]).collect();
-                let dt: Vec<&[u16]> = drows.iter().map(|r| &r[j0..w]).collect();
-                vert_dist32_plain(&rt, &dt, f, s, &mut mu[j0..], &mut yy[j0..], &mut xy[j0..]);
-            }
+        pub fn vert_ref64(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+            fir(mu.len(), f, &mut VertRef::<u64>::new(rows, s, mu, sq))
         }
-        vert_dist!(vert_dist32_plain, u32);
+
+        #[$attr]
+        pub fn vert_dist32(rrows: &[&[u16]], drows: &[&[u16]], f: &[u16], s: VShift,
+                           mu: &mut [u32], yy: &mut [u32], xy: &mut [u32]) {
+            fir(mu.len(), f, &mut VertDist::<u32>::new(rrows, drows, s, mu, yy, xy))
+        }
+
+        #[$attr]
+        pub fn vert_dist64(rrows: &[&[u16]], drows: &[&[u16]], f: &[u16], s: VShift,
+                           mu: &mut [u32], yy: &mut [u32], xy: &mut [u32]) {
+            fir(mu.len(), f, &mut VertDist::<u64>::new(rrows, drows, s, mu, yy, xy))
+        }
 
         #[$attr]
         pub fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
-            let w = mu.len();
-            let mut j0 = 0;
-            while j0 < w {
-                let n = BLK.min(w - j0);
-                let mut am = [0u32; BLK];
-                if n == BLK {
-                    for (r, &c) in rows.iter().zip(f) {
-                        let x: &[u16; BLK] = r[j0..j0 + BLK].try_into().unwrap();
-                        for l in 0..BLK {
-                            am[l] = am[l].wrapping_add(c as u32 * x[l] as u32);
-                        }
-                    }
-                } else {
-                    for (r, &c) in rows.iter().zip(f) {
-                        for l in 0..n {
-                            am[l] = am[l].wrapping_add(c as u32 * r[j0 + l] as u32);
-                        }
-                    }
-                }
-                for l in 0..n {
-                    mu[j0 + l] = (am[l].wrapping_add(round) >> shift) as u16 as u32;
-                }
-                j0 += n;
-            }
+            let rows = &rows[..f.len()];
+            fir(mu.len(), f, &mut VertMu { rows, round, shift, mu })
         }
 
-        // The horizontal passes use the filters' symmetry (f[k] == f[t-1-k]): one multiply
-        // per pair of taps. Exact: u32 wrapping sums are distributive, and in the Q16 pass each
-        // half-sum stays below 2^32 because the filters sum to 2^16.
         #[$attr]
         pub fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
-            let w = out.len();
-            let t = f.len();
-            let half = t / 2;
-            let mut j0 = 0;
-            while j0 < w {
-                let n = BLK.min(w - j0);
-                let mut a = [0u32; BLK];
-                if n == BLK {
-                    for k in 0..half {
-                        let c = f[k] as u32;
-                        let x: &[u32; BLK] = src[j0 + k..j0 + k + BLK].try_into().unwrap();
-                        let y: &[u32; BLK] = src[j0 + t - 1 - k..j0 + t - 1 - k + BLK]
-                            .try_into()
-                            .unwrap();
-                        for l in 0..BLK {
-                            a[l] = a[l].wrapping_add(c.wrapping_mul(x[l].wrapping_add(y[l])));
-                        }
-                    }
-                    let c = f[half] as u32;
-                    let x: &[u32; BLK] = src[j0 + half..j0 + half + BLK].try_into().unwrap();
-                    for l in 0..BLK {
-                        a[l] = a[l].wrapping_add(c.wrapping_mul(x[l]));
-                    }
-                } else {
-                    for (k, &c) in f.iter().enumerate() {
-                        for l in 0..n {
-                            a[l] = a[l].wrapping_add((c as u32).wrapping_mul(src[j0 + k + l]));
-                        }
-                    }
-                }
-                // A fixed-size copy for whole blocks (a variable one is a memmove call).
-                if n == BLK {
-                    out[j0..j0 + BLK].copy_from_slice(&a);
-                } else {
-                    out[j0..j0 + n].copy_from_slice(&a[..n]);
-                }
-                j0 += n;
-            }
+            fir(out.len(), f, &mut Horiz::<false> { src, out })
         }
 
         #[$attr]
         pub fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
-            let w = out.len();
-            let t = f.len();
-            let half = t / 2;
-            let mut j0 = 0;
-            while j0 < w {
-                let n = BLK.min(w - j0);
-                let mut hi = [0u32; BLK];
-                let mut lo = [0u32; BLK];
-                if n == BLK {
-                    for k in 0..half {
-                        let c = f[k] as u32;
-                        let x: &[u32; BLK] = src[j0 + k..j0 + k + BLK].try_into().unwrap();
-                        let y: &[u32; BLK] = src[j0 + t - 1 - k..j0 + t - 1 - k + BLK]
-                            .try_into()
-                            .unwrap();
-                        for l in 0..BLK {
-                            hi[l] = hi[l].wrapping_add(c * ((x[l] >> 16) + (y[l] >> 16)));
-                            lo[l] = lo[l].wrapping_add(c * ((x[l] & 0xffff) + (y[l] & 0xffff)));
-                        }
-                    }
-                    let c = f[half] as u32;
-                    let x: &[u32; BLK] = src[j0 + half..j0 + half + BLK].try_into().unwrap();
-                    for l in 0..BLK {
-                        hi[l] = hi[l].wrapping_add(c * (x[l] >> 16));
-                        lo[l] = lo[l].wrapping_add(c * (x[l] & 0xffff));
-                    }
-                } else {
-                    for (k, &c) in f.iter().enumerate() {
-                        let c = c as u32;
-                        for l in 0..n {
-                            let x = src[j0 + k + l];
-                            hi[l] = hi[l].wrapping_add(c * (x >> 16));
-                            lo[l] = lo[l].wrapping_add(c * (x & 0xffff));
-                        }
-                    }
-                }
-                for l in 0..n {
-                    out[j0 + l] = hi[l].wrapping_add(lo[l].wrapping_add(32768) >> 16);
-                }
-                j0 += n;
-            }
+            fir(out.len(), f, &mut Horiz::<true> { src, out })
         }
     };
 }
 
 /// The scalar kernels (the reference the SIMD builds are tested against).
 pub mod scalar {
-    use super::{VShift, BLK};
+    use super::{fir, Horiz, VShift, VertDist, VertMu, VertRef};
     kernel_bodies!(inline(never));
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2_t {
-    use super::{VShift, BLK};
+    use super::{fir, Horiz, VShift, VertDist, VertMu, VertRef};
     kernel_bodies!(target_feature(enable = "avx2,fma"));
 }
 
@@ -725,7 +745,7 @@ fn madd_ok(f: &[u16], s: VShift) -> bool {
 /// the end; sums wrap in u32 and the true sums are below 2^32, so results are exact.
 #[cfg(target_arch = "x86_64")]
 mod madd {
-    use super::VShift;
+    use super::{VShift, VertDist, VertRef};
     use std::arch::x86_64::*;
 
     #[inline(always)]
@@ -748,6 +768,130 @@ mod madd {
         _mm256_storeu_si256(out.as_mut_ptr().add(j + 8) as *mut __m256i, b);
     }
 
+    /// One tap pair of a step: rows `k0` and `k1` (the centre: the row with itself and the
+    /// split coefficient, as in `avx512.rs`) at columns `j..j + 16`, coefficient words `cc`.
+    #[derive(Clone, Copy)]
+    struct Tap {
+        k0: usize,
+        k1: usize,
+        j: usize,
+        cc: __m256i,
+    }
+
+    impl Tap {
+        /// The pair's samples of one image.
+        #[inline(always)]
+        unsafe fn ld(self, rows: &[&[u16]]) -> (__m256i, __m256i) {
+            (ld(rows[self.k0], self.j), ld(rows[self.k1], self.j))
+        }
+
+        /// Accumulates both unpack halves (word of a, word of b) with the pair's coefficients.
+        #[inline(always)]
+        unsafe fn acc(self, acc: &mut [__m256i; 2], a: __m256i, b: __m256i) {
+            let (l, h) = (_mm256_unpacklo_epi16(a, b), _mm256_unpackhi_epi16(a, b));
+            acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(l, self.cc));
+            acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(h, self.cc));
+        }
+    }
+
+    /// Products of 8-bit samples (they fit a word), biased by −2^15.
+    #[inline(always)]
+    unsafe fn prod8(x: __m256i, y: __m256i) -> __m256i {
+        _mm256_xor_si256(_mm256_mullo_epi16(x, y), _mm256_set1_epi16(i16::MIN))
+    }
+
+    /// Stores biased sums of products + 2^31 (mod 2^32), unshifted.
+    #[inline(always)]
+    unsafe fn store_fixed(out: &mut [u32], j: usize, acc: &[__m256i; 2]) {
+        let fix = _mm256_set1_epi32(i32::MIN);
+        let (lo, hi) = (_mm256_add_epi32(acc[0], fix), _mm256_add_epi32(acc[1], fix));
+        store(out, j, lo, hi, 0, 0);
+    }
+
+    /// One 8-bit vertical kernel: what a tap pair adds to its accumulators (all starting at
+    /// 0), how a step of 16 columns is stored, and the tail (by the scalar kernel).
+    trait Vert {
+        type Acc;
+        unsafe fn tap(&self, acc: &mut Self::Acc, t: Tap);
+        unsafe fn store(&mut self, acc: &Self::Acc, j: usize);
+        fn tail(&mut self, f: &[u16], j: usize);
+    }
+
+    #[inline(always)]
+    unsafe fn vert<K: Vert>(f: &[u16], w: usize, kern: &mut K, zero: impl Fn() -> K::Acc) {
+        let t = f.len();
+        let half = t / 2;
+        let pair = |c: u16| _mm256_set1_epi32(c as i32 | ((c as i32) << 16));
+        let (c1, c2) = (f[half] / 2, f[half] - f[half] / 2);
+        let centre = _mm256_set1_epi32(c1 as i32 | ((c2 as i32) << 16));
+        let mut j = 0;
+        while j + 16 <= w {
+            let mut acc = zero();
+            for (k, &c) in f[..half].iter().enumerate() {
+                let (k0, k1, cc) = (k, t - 1 - k, pair(c));
+                kern.tap(&mut acc, Tap { k0, k1, j, cc });
+            }
+            let (k0, k1, cc) = (half, half, centre);
+            kern.tap(&mut acc, Tap { k0, k1, j, cc });
+            kern.store(&acc, j);
+            j += 16;
+        }
+        if j < w {
+            kern.tail(f, j);
+        }
+    }
+
+    impl Vert for VertRef<'_, u32> {
+        /// Mean, biased squares.
+        type Acc = [[__m256i; 2]; 2];
+        #[inline(always)]
+        unsafe fn tap(&self, [am, aq]: &mut Self::Acc, t: Tap) {
+            let (a, b) = t.ld(self.rows);
+            t.acc(am, a, b);
+            t.acc(aq, prod8(a, a), prod8(b, b));
+        }
+        #[inline(always)]
+        unsafe fn store(&mut self, [am, aq]: &Self::Acc, j: usize) {
+            store(self.mu, j, am[0], am[1], self.s.mu_round, self.s.mu_shift);
+            store_fixed(self.sq, j, aq);
+        }
+        fn tail(&mut self, f: &[u16], j: usize) {
+            let w = self.mu.len();
+            let rows: Vec<&[u16]> = self.rows.iter().map(|r| &r[j..w]).collect();
+            super::scalar::vert_ref32(&rows, f, self.s, &mut self.mu[j..], &mut self.sq[j..]);
+        }
+    }
+
+    impl Vert for VertDist<'_, u32> {
+        /// Mean, biased d² and r·d.
+        type Acc = [[__m256i; 2]; 3];
+        #[inline(always)]
+        unsafe fn tap(&self, [am, ay, ax]: &mut Self::Acc, t: Tap) {
+            let ((d0, d1), (r0, r1)) = (t.ld(self.drows), t.ld(self.rrows));
+            t.acc(am, d0, d1);
+            t.acc(ay, prod8(d0, d0), prod8(d1, d1));
+            t.acc(ax, prod8(r0, d0), prod8(r1, d1));
+        }
+        #[inline(always)]
+        unsafe fn store(&mut self, [am, ay, ax]: &Self::Acc, j: usize) {
+            store(self.mu, j, am[0], am[1], self.s.mu_round, self.s.mu_shift);
+            store_fixed(self.yy, j, ay);
+            store_fixed(self.xy, j, ax);
+        }
+        fn tail(&mut self, f: &[u16], j: usize) {
+            let w = self.mu.len();
+            let r: Vec<&[u16]> = self.rrows.iter().map(|r| &r[j..w]).collect();
+            let d: Vec<&[u16]> = self.drows.iter().map(|r| &r[j..w]).collect();
+            let (s, mu, yy, xy) = (
+                self.s,
+                &mut self.mu[j..],
+                &mut self.yy[j..],
+                &mut self.xy[j..],
+            );
+            super::scalar::vert_dist32(&r, &d, f, s, mu, yy, xy);
+        }
+    }
+
     #[target_feature(enable = "avx2")]
     pub unsafe fn vert_ref32(
         rows: &[&[u16]],
@@ -756,51 +900,23 @@ mod madd {
         mu: &mut [u32],
         sq: &mut [u32],
     ) {
-        let w = mu.len();
-        let t = f.len();
-        let half = t / 2;
-        let bias = _mm256_set1_epi16(i16::MIN);
-        let zero = _mm256_setzero_si256();
-        let mut j = 0;
-        while j + 16 <= w {
-            let (mut ml, mut mh) = (zero, zero);
-            let (mut ql, mut qh) = (zero, zero);
-            for k in 0..=half {
-                let c = f[k] as i32;
-                let cc = _mm256_set1_epi32(c | (c << 16));
-                let a = ld(rows[k], j);
-                let b = if k == half {
-                    zero
-                } else {
-                    ld(rows[t - 1 - k], j)
-                };
-                ml = _mm256_add_epi32(ml, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), cc));
-                mh = _mm256_add_epi32(mh, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), cc));
-                let pa = _mm256_xor_si256(_mm256_mullo_epi16(a, a), bias);
-                let pb = if k == half {
-                    zero
-                } else {
-                    _mm256_xor_si256(_mm256_mullo_epi16(b, b), bias)
-                };
-                ql = _mm256_add_epi32(ql, _mm256_madd_epi16(_mm256_unpacklo_epi16(pa, pb), cc));
-                qh = _mm256_add_epi32(qh, _mm256_madd_epi16(_mm256_unpackhi_epi16(pa, pb), cc));
-            }
-            let fix = _mm256_set1_epi32(i32::MIN); // + 2^31 (mod 2^32)
-            store(mu, j, ml, mh, s.mu_round, s.mu_shift);
-            store(
-                sq,
-                j,
-                _mm256_add_epi32(ql, fix),
-                _mm256_add_epi32(qh, fix),
-                0,
-                0,
-            );
-            j += 16;
-        }
-        if j < w {
-            let tail: Vec<&[u16]> = rows.iter().map(|r| &r[j..w]).collect();
-            super::scalar::vert_ref32(&tail, f, s, &mut mu[j..], &mut sq[j..]);
-        }
+        let k = &mut VertRef::<u32>::new(rows, s, mu, sq);
+        vert(f, k.mu.len(), k, || [[_mm256_setzero_si256(); 2]; 2])
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn vert_dist32(
+        rrows: &[&[u16]],
+        drows: &[&[u16]],
+        f: &[u16],
+        s: VShift,
+        mu: &mut [u32],
+        yy: &mut [u32],
+        xy: &mut [u32],
+    ) {
+        let k = &mut VertDist::<u32>::new(rrows, drows, s, mu, yy, xy);
+        vert(f, k.mu.len(), k, || [[_mm256_setzero_si256(); 2]; 3])
     }
 
     /// Horizontal Q16 pass with `vpmaddwd`: the 16-bit halves of a symmetric pair of taps are
@@ -841,81 +957,6 @@ mod madd {
         }
         if j < w {
             super::scalar::horiz_q16(&src[j..], f, &mut out[j..]);
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn vert_dist32(
-        rrows: &[&[u16]],
-        drows: &[&[u16]],
-        f: &[u16],
-        s: VShift,
-        mu: &mut [u32],
-        yy: &mut [u32],
-        xy: &mut [u32],
-    ) {
-        let w = mu.len();
-        let t = f.len();
-        let half = t / 2;
-        let bias = _mm256_set1_epi16(i16::MIN);
-        let zero = _mm256_setzero_si256();
-        let mut j = 0;
-        while j + 16 <= w {
-            let (mut ml, mut mh) = (zero, zero);
-            let (mut yl, mut yh) = (zero, zero);
-            let (mut xl, mut xh) = (zero, zero);
-            for k in 0..=half {
-                let c = f[k] as i32;
-                let cc = _mm256_set1_epi32(c | (c << 16));
-                let d0 = ld(drows[k], j);
-                let r0 = ld(rrows[k], j);
-                let (d1, r1) = if k == half {
-                    (zero, zero)
-                } else {
-                    (ld(drows[t - 1 - k], j), ld(rrows[t - 1 - k], j))
-                };
-                ml = _mm256_add_epi32(ml, _mm256_madd_epi16(_mm256_unpacklo_epi16(d0, d1), cc));
-                mh = _mm256_add_epi32(mh, _mm256_madd_epi16(_mm256_unpackhi_epi16(d0, d1), cc));
-                let p0 = _mm256_xor_si256(_mm256_mullo_epi16(d0, d0), bias);
-                let q0 = _mm256_xor_si256(_mm256_mullo_epi16(r0, d0), bias);
-                let (p1, q1) = if k == half {
-                    (zero, zero)
-                } else {
-                    (
-                        _mm256_xor_si256(_mm256_mullo_epi16(d1, d1), bias),
-                        _mm256_xor_si256(_mm256_mullo_epi16(r1, d1), bias),
-                    )
-                };
-                yl = _mm256_add_epi32(yl, _mm256_madd_epi16(_mm256_unpacklo_epi16(p0, p1), cc));
-                yh = _mm256_add_epi32(yh, _mm256_madd_epi16(_mm256_unpackhi_epi16(p0, p1), cc));
-                xl = _mm256_add_epi32(xl, _mm256_madd_epi16(_mm256_unpacklo_epi16(q0, q1), cc));
-                xh = _mm256_add_epi32(xh, _mm256_madd_epi16(_mm256_unpackhi_epi16(q0, q1), cc));
-            }
-            let fix = _mm256_set1_epi32(i32::MIN);
-            store(mu, j, ml, mh, s.mu_round, s.mu_shift);
-            store(
-                yy,
-                j,
-                _mm256_add_epi32(yl, fix),
-                _mm256_add_epi32(yh, fix),
-                0,
-                0,
-            );
-            store(
-                xy,
-                j,
-                _mm256_add_epi32(xl, fix),
-                _mm256_add_epi32(xh, fix),
-                0,
-                0,
-            );
-            j += 16;
-        }
-        if j < w {
-            let rt: Vec<&[u16]> = rrows.iter().map(|r| &r[j..w]).collect();
-            let dt: Vec<&[u16]> = drows.iter().map(|r| &r[j..w]).collect();
-            super::scalar::vert_dist32(&rt, &dt, f, s, &mut mu[j..], &mut yy[j..], &mut xy[j..]);
         }
     }
 }
@@ -1019,6 +1060,16 @@ mod avx512w {
         rows.iter().all(|r| r.len() >= w)
     }
 
+    /// The lengths a distorted vertical kernel relies on: every row and output covers `w`.
+    fn dist_ok(r: &[&[u16]], d: &[&[u16]], f: &[u16], w: usize, yy: &[u32], xy: &[u32]) -> bool {
+        rows_ok(r, w)
+            && rows_ok(d, w)
+            && r.len() >= f.len()
+            && d.len() >= f.len()
+            && yy.len() >= w
+            && xy.len() >= w
+    }
+
     pub fn vert_ref32(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
         if super::madd_ok(f, s) && rows_ok(r, mu.len()) && sq.len() >= mu.len() {
             unsafe { avx512::vert_ref32(r, f, s, mu, sq) }
@@ -1050,15 +1101,7 @@ mod avx512w {
         yy: &mut [u32],
         xy: &mut [u32],
     ) {
-        let w = mu.len();
-        if super::madd_ok(f, s)
-            && rows_ok(r, w)
-            && rows_ok(d, w)
-            && r.len() >= f.len()
-            && d.len() >= f.len()
-            && yy.len() >= w
-            && xy.len() >= w
-        {
+        if super::madd_ok(f, s) && dist_ok(r, d, f, mu.len(), yy, xy) {
             unsafe { avx512::vert_dist32(r, d, f, s, mu, yy, xy) }
         } else {
             avx2::vert_dist32(r, d, f, s, mu, yy, xy);
@@ -1075,15 +1118,7 @@ mod avx512w {
         yy: &mut [u32],
         xy: &mut [u32],
     ) {
-        let w = mu.len();
-        if halves_ok(f, s)
-            && rows_ok(r, w)
-            && rows_ok(d, w)
-            && r.len() >= f.len()
-            && d.len() >= f.len()
-            && yy.len() >= w
-            && xy.len() >= w
-        {
+        if halves_ok(f, s) && dist_ok(r, d, f, mu.len(), yy, xy) {
             unsafe { avx512::vert_dist64(r, d, f, s, mu, yy, xy) }
         } else {
             avx2::vert_dist64(r, d, f, s, mu, yy, xy);
@@ -1712,6 +1747,67 @@ mod tests {
                 }
             }
         };
+    }
+
+    /// The scalar kernels (pairs of taps, blocks, tails) against the plain per-tap sums in u64
+    /// with libvmaf's roundings, so the shared block routine is checked on its own.
+    #[test]
+    fn scalar_kernels_match_plain_sums() {
+        let s = Kernels::SCALAR;
+        let mut rng = XorShift(0xD1B5_4A32_D192_ED03);
+        let fin = |v: u64, round: u64, shift: u32| ((v + round) >> shift) as u32;
+        for &w in &[1usize, 15, 16, 17, 40] {
+            for (fi, f) in FILTERS.iter().enumerate() {
+                for (bd, scale) in [(8u8, 0usize), (10, 0), (8, 1 + fi % 3)] {
+                    let vs = vertical_shifts(scale, bd);
+                    let max = if scale == 0 { 1u64 << bd } else { 65536 };
+                    let rows = random_rows(&mut rng, f.len(), w, max);
+                    let drows = random_rows(&mut rng, f.len(), w, max);
+                    let r: Vec<&[u16]> = rows.iter().map(|r| &r[..]).collect();
+                    let d: Vec<&[u16]> = drows.iter().map(|r| &r[..]).collect();
+                    // Σ_k f[k]·g(r_k, d_k) in u64, per column.
+                    let sum = |j: usize, g: &dyn Fn(u64, u64) -> u64| -> u64 {
+                        (0..f.len())
+                            .map(|k| f[k] as u64 * g(r[k][j] as u64, d[k][j] as u64))
+                            .sum()
+                    };
+                    let (vr, vd) = if scale == 0 && bd == 8 {
+                        (s.vert_ref32, s.vert_dist32)
+                    } else {
+                        (s.vert_ref64, s.vert_dist64)
+                    };
+                    let mut o = vec![vec![0u32; w]; 5];
+                    let [mu, sq, yy, xy, m] = &mut o[..] else {
+                        unreachable!()
+                    };
+                    vr(&r, f, vs, mu, sq);
+                    for j in 0..w {
+                        let m1 =
+                            (sum(j, &|x, _| x) as u32).wrapping_add(vs.mu_round) >> vs.mu_shift;
+                        assert_eq!(mu[j], m1);
+                        assert_eq!(sq[j], fin(sum(j, &|x, _| x * x), vs.sq_round, vs.sq_shift));
+                    }
+                    vd(&r, &d, f, vs, mu, yy, xy);
+                    (s.vert_mu)(&d, f, vs.mu_round, vs.mu_shift, m);
+                    for j in 0..w {
+                        let m2 =
+                            (sum(j, &|_, y| y) as u32).wrapping_add(vs.mu_round) >> vs.mu_shift;
+                        assert_eq!((mu[j], m[j]), (m2, m2 as u16 as u32));
+                        assert_eq!(yy[j], fin(sum(j, &|_, y| y * y), vs.sq_round, vs.sq_shift));
+                        assert_eq!(xy[j], fin(sum(j, &|x, y| x * y), vs.sq_round, vs.sq_shift));
+                    }
+                }
+                let src: Vec<u32> = (0..w + f.len()).map(|_| rng.next() as u32).collect();
+                let mut out = vec![0u32; w];
+                (s.horiz_u32)(&src, f, &mut out);
+                for (j, &o) in out.iter().enumerate() {
+                    let want = (0..f.len()).fold(0u32, |a, k| {
+                        a.wrapping_add((f[k] as u32).wrapping_mul(src[j + k]))
+                    });
+                    assert_eq!(o, want);
+                }
+            }
+        }
     }
 
     simd_matches_scalar!(avx2_kernels_match_scalar, CpuLevel::Avx2);
