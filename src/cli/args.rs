@@ -154,6 +154,9 @@ pub struct GridArgs {
     /// CRF values, e.g. 20,24,28.
     #[arg(long, value_delimiter = ',')]
     pub crf: Option<Vec<f64>>,
+    /// Encode sources faster than this at their rate / n (every n-th frame), e.g. 30.
+    #[arg(long, value_name = "FPS")]
+    pub fps_cap: Option<f64>,
     /// Output directory (default: reports/<title>/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

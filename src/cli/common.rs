@@ -73,6 +73,7 @@ pub fn overrides(g: &GridArgs, c: &ConstraintArgs) -> Result<RecipeOverrides> {
         None => None,
     };
     o.crf = g.crf.clone();
+    o.fps_cap = g.fps_cap;
     Ok(o)
 }
 

@@ -521,8 +521,9 @@ fn bad_flags_are_misuse_naming_the_flag() {
     let d = tempfile::tempdir().unwrap();
     let clip = y4m_clip(d.path(), "clip.y4m", 8);
     let (out, cache) = (d.path().join("out"), d.path().join("cache"));
-    let cases: [(&[&str], &[&str]); 6] = [
+    let cases: [(&[&str], &[&str]); 7] = [
         (&["--codec", "libnope"], &["--codec", "libnope"]),
+        (&["--fps-cap", "0"], &["--fps-cap", "0"]),
         (&["--crf", "30,99"], &["--crf", "99", "libx264"]),
         (&["--sizes", "0x180"], &["--sizes", "0x180"]),
         (&["--sizes", "640x360"], &["640x360", "320x180"]),
@@ -546,6 +547,47 @@ fn bad_flags_are_misuse_naming_the_flag() {
         assert_fails(&o, code, words);
         assert_nothing_written(&out, &cache);
     }
+}
+
+/// `--fps-cap`: the grid encodes every second frame of a 24 fps clip at 12 fps, every source frame
+/// is still scored, and the ladder's ffmpeg commands carry the same rate.
+#[test]
+fn ladder_with_fps_cap_encodes_at_the_capped_rate() {
+    let d = tempfile::tempdir().unwrap();
+    let clip = y4m_clip(d.path(), "clip.y4m", 16);
+    let (out, cache) = (d.path().join("out"), d.path().join("cache"));
+    let o = ladder(&clip, &out, &cache, &["--fps-cap", "12"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let toml = std::fs::read_to_string(out.join("ladder.toml")).unwrap();
+    assert!(toml.contains("fps=24/2"), "{toml}");
+    let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
+    // Header, then one row per source frame of each of the 4 points.
+    assert_eq!(csv.lines().count(), 1 + 4 * 16, "{csv}");
+    // Half the frames cost fewer bits than all of them at the same CRF.
+    let full = ladder(&clip, &d.path().join("full"), &cache, &[]);
+    assert!(full.status.success());
+    let pts = |dir: &Path| summary_points(&dir.join("points.json"));
+    for (a, b) in pts(&out).iter().zip(pts(&d.path().join("full"))) {
+        assert!(a.0 < b.0, "capped {a:?} vs full-rate {b:?}");
+    }
+}
+
+/// (bytes, size, crf) of every point in a points.json, in file order.
+fn summary_points(path: &Path) -> Vec<(u64, String, f64)> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["bytes"].as_u64().unwrap(),
+                format!("{}x{}", p["width"], p["height"]),
+                p["crf"].as_f64().unwrap(),
+            )
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
