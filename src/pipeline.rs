@@ -334,6 +334,11 @@ thread_local! {
     /// are not shareable, and jobs of one point run on any thread.
     static UPSCALERS: std::cell::RefCell<Vec<(UpKey, Scaler)>> =
         const { std::cell::RefCell::new(Vec::new()) };
+    /// Upscaled frames already scored, kept for the next upscale on this thread: one source-size
+    /// frame per scored frame would otherwise be allocated, zeroed and freed each time. A few,
+    /// because scoring one frame may run another frame's job on the same thread meanwhile.
+    static SPARE_FRAMES: std::cell::RefCell<Vec<Frame>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 type UpKey = (crate::frame::FrameFormat, usize, usize, ScalerKind);
@@ -352,9 +357,25 @@ fn upscale(f: &Frame, size: (usize, usize), kind: ScalerKind) -> Result<Frame> {
                 cache.len() - 1
             }
         };
-        let mut out = cache[pos].1.scale(f)?;
-        out.index = f.index;
+        let dst = cache[pos].1.dst_format();
+        let spare = SPARE_FRAMES.with(|s| {
+            let mut s = s.borrow_mut();
+            let i = s.iter().position(|x| x.format == dst)?;
+            Some(s.swap_remove(i))
+        });
+        let mut out = spare.unwrap_or_else(|| Frame::new(dst, f.index));
+        cache[pos].1.scale_into(f, &mut out)?;
         Ok(out)
+    })
+}
+
+/// Gives an upscaled frame back for reuse by [`upscale`] on this thread.
+fn recycle(f: Frame) {
+    SPARE_FRAMES.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < 4 {
+            s.push(f);
+        }
     })
 }
 
@@ -430,19 +451,18 @@ fn score_jobs(
             .par_iter()
             .map(|j| {
                 let t0 = Instant::now();
-                let up;
-                let f = match j.up {
-                    Some(kind) => {
-                        up = upscale(&j.frame, src_size, kind)?;
-                        &up
-                    }
-                    None => &j.frame,
-                };
+                let up =
+                    j.up.map(|kind| upscale(&j.frame, src_size, kind))
+                        .transpose()?;
+                let f = up.as_ref().unwrap_or(&j.frame);
                 let s = j
                     .targets
                     .iter()
                     .map(|i| engine.score(&window[i], f))
                     .collect::<Result<Vec<_>>>()?;
+                if let Some(u) = up {
+                    recycle(u);
+                }
                 let secs = t0.elapsed().as_secs_f64() / s.len() as f64;
                 Ok(s.into_iter().map(|s| (j.chain, s, secs)).collect())
             })

@@ -219,6 +219,19 @@ impl Scaler {
 
     /// Scales one frame (its `index` is kept). Same size in and out is a plain copy.
     pub fn scale(&mut self, frame: &Frame) -> Result<Frame> {
+        let mut out = Frame::new(self.dst, frame.index);
+        self.scale_into(frame, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Scaler::scale`] into `out`, whose buffers are reused when it already has the output
+    /// format (every sample is overwritten): a caller scaling frame after frame then allocates,
+    /// zeroes and frees nothing per frame.
+    pub fn scale_into(&mut self, frame: &Frame, out: &mut Frame) -> Result<()> {
+        if out.format != self.dst {
+            *out = Frame::new(self.dst, frame.index);
+        }
+        out.index = frame.index;
         if frame.format != self.src {
             return Err(Error::Mismatch(format!(
                 "scaler built for {}x{} {:?} {}-bit got frame {} of {}x{} {:?} {}-bit",
@@ -234,7 +247,8 @@ impl Scaler {
             )));
         }
         if self.src == self.dst {
-            return Ok(frame.clone());
+            out.clone_from(frame);
+            return Ok(());
         }
         let deep = self.src.bit_depth > 8;
         for (p, b) in frame.planes.iter().zip(self.src_bufs.iter_mut()) {
@@ -284,7 +298,6 @@ impl Scaler {
                 format!("sws_scale failed on frame {}", frame.index),
             ));
         }
-        let mut out = Frame::new(self.dst, frame.index);
         for (p, b) in out.planes.iter_mut().zip(self.dst_bufs.iter_mut()) {
             let stride = b.stride;
             let (w, h) = (p.width, p.height);
@@ -303,6 +316,6 @@ impl Scaler {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
