@@ -35,6 +35,28 @@ fn recipe() -> Recipe {
     r
 }
 
+fn source_frames(path: &std::path::Path) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    let mut src = media::open(path, &Default::default()).unwrap();
+    while let Some(f) = src.next_frame().unwrap() {
+        frames.push(f);
+    }
+    frames
+}
+
+/// The engine the plain computation scores with (VMAF only; no store, no grid).
+fn vmaf_engine() -> Engine {
+    Engine::new(EngineConfig {
+        metrics: Metrics {
+            vmaf: true,
+            psnr: false,
+            ssim: false,
+        },
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 /// One point computed the plain way: every frame through encoder, decoder, scaler and scorer.
 /// With frame-rate decimation `n`, every n-th frame is encoded at 24/n fps and each decoded
 /// frame is scored against the n source frames it is shown for.
@@ -117,20 +139,8 @@ fn grid_points_equal_the_same_encodes_scored_one_by_one() {
     };
     let open = || input.open();
     let results = pipeline::run(&tasks, &open, &engine, None, &opts, &|_| true).expect("grid");
-    let mut frames = Vec::new();
-    let mut src = media::open(&path, &Default::default()).unwrap();
-    while let Some(f) = src.next_frame().unwrap() {
-        frames.push(f);
-    }
-    let plain = Engine::new(EngineConfig {
-        metrics: Metrics {
-            vmaf: true,
-            psnr: false,
-            ssim: false,
-        },
-        ..Default::default()
-    })
-    .unwrap();
+    let frames = source_frames(&path);
+    let plain = vmaf_engine();
     for res in &results {
         assert_eq!(res.scored_frames, (0..30).collect::<Vec<u64>>());
         let (bytes, vmaf) = by_hand(&frames, res, &plain, 1);
@@ -198,20 +208,8 @@ fn fps_cap_encodes_every_nth_frame_and_scores_every_source_frame() {
         path: path.clone(),
         options: Default::default(),
     };
-    let mut frames = Vec::new();
-    let mut src = media::open(&path, &Default::default()).unwrap();
-    while let Some(f) = src.next_frame().unwrap() {
-        frames.push(f);
-    }
-    let plain = Engine::new(EngineConfig {
-        metrics: Metrics {
-            vmaf: true,
-            psnr: false,
-            ssim: false,
-        },
-        ..Default::default()
-    })
-    .unwrap();
+    let frames = source_frames(&path);
+    let plain = vmaf_engine();
     for (cap, n) in [(12.0, 2usize), (6.0, 4)] {
         let mut r = recipe();
         r.grid.fps_cap = Some(cap);
