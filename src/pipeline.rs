@@ -379,10 +379,10 @@ fn recycle(f: Frame) {
     })
 }
 
-/// Upscales and scores `jobs`, in chunks of `batch` frame indices: prepare the chunk's
-/// references (in parallel), score its frames (in parallel), drop the references every point
-/// has passed. Chunks bound how many references are prepared at the same time. Returns (chain,
-/// scores, seconds) in job order.
+/// Upscales and scores `jobs`, in chunks that need at most `batch` references: prepare the
+/// chunk's references (in parallel), score its frames (in parallel), drop the references every
+/// point has passed. Chunks bound how many references are prepared at the same time. Returns
+/// (chain, scores, seconds) in job order.
 fn score_jobs(
     jobs: &[Job],
     refs: &mut RefWindow,
@@ -393,26 +393,23 @@ fn score_jobs(
     let mut out = Vec::with_capacity(jobs.len());
     let mut rest = jobs;
     while !rest.is_empty() {
-        // Jobs of up to `batch` distinct frame indices, and every reference they target.
+        // The next jobs whose references number at most `batch` (at least one job: a frame of
+        // a decimated point alone may need more), and those references.
+        let mut idx: Vec<u64> = Vec::new();
         let mut n = 0;
-        let mut frames = 0;
         for j in rest {
-            if n == 0 || rest[n - 1].frame.index != j.frame.index {
-                if frames == batch.max(1) {
-                    break;
-                }
-                frames += 1;
+            let mut with = idx.clone();
+            with.extend(&j.targets);
+            with.sort_unstable();
+            with.dedup();
+            if n > 0 && with.len() > batch.max(1) {
+                break;
             }
+            idx = with;
             n += 1;
         }
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
-        let mut idx: Vec<u64> = chunk
-            .iter()
-            .flat_map(|j| j.targets.iter().copied())
-            .collect();
-        idx.sort_unstable();
-        idx.dedup();
         // Each reference is prepared once per wave (every point's frame `i` becomes ready in the
         // same round), so its source frame moves from `raw` into the preparation.
         let need: Vec<(u64, Frame)> = idx
