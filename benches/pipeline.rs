@@ -132,11 +132,15 @@ fn run_pertitle(
     let points = read_points(&points_path)?;
     // Keep the points for a later `examples/search_replay` of the same grid.
     if let Some(dir) = env("PERTITLE_BENCH_KEEP") {
-        let name = format!(
-            "{}{}-points.json",
-            input.file_stem().unwrap_or_default().to_string_lossy(),
-            extra.join("").replace("--", "-")
-        );
+        let mut name = input
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        for a in extra {
+            name = format!("{name}-{}", a.trim_start_matches('-'));
+        }
+        let name = format!("{name}-points.json");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{dir}: {e}"))?;
         std::fs::copy(&points_path, Path::new(&dir).join(name))
             .map_err(|e| format!("{dir}: {e}"))?;
