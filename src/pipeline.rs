@@ -104,7 +104,7 @@ fn encoder_bytes_per_pixel(codec: &str) -> u64 {
 /// are about 20 (one step's batch of 8, the end-of-wave flush included, waiting one step for
 /// scoring, plus the decoder's reordering delay), but what this estimate misses grows with the
 /// points per wave too (source look-ahead, prepared references, allocator slack): with 20 a 1080p
-/// 5 × 6 grid (x264 medium) peaked at 2.33 GB, with 50 at 1.93 GB. Measured, not derived.
+/// 5 × 6 grid (x264 medium) peaked at 2327 MiB, with 50 at 1903–1938 MiB. Measured, not derived.
 const PENDING_FRAMES: u64 = 50;
 
 /// Splits tasks into waves whose estimated encoder memory fits `budget`. Each wave takes at least
