@@ -23,6 +23,16 @@ fn clip(dir: &std::path::Path) -> PathBuf {
     path
 }
 
+/// The test clip in `dir`, and the same as a runner input.
+fn clip_input(dir: &std::path::Path) -> (PathBuf, Input) {
+    let path = clip(dir);
+    let input = Input::File {
+        path: path.clone(),
+        options: Default::default(),
+    };
+    (path, input)
+}
+
 fn recipe() -> Recipe {
     let mut r = Recipe::default_for("libx264").expect("recipe");
     r.apply(&RecipeOverrides {
@@ -119,11 +129,7 @@ fn by_hand(frames: &[Frame], r: &TaskResult, engine: &Engine, n: usize) -> (u64,
 #[test]
 fn grid_points_equal_the_same_encodes_scored_one_by_one() {
     let dir = tempfile::tempdir().unwrap();
-    let path = clip(dir.path());
-    let input = Input::File {
-        path: path.clone(),
-        options: Default::default(),
-    };
+    let (path, input) = clip_input(dir.path());
     let r = recipe();
     let (_, source) = job::identify(&input, None).expect("identify");
     assert_eq!(source.frames, 30);
@@ -171,11 +177,7 @@ fn grid_points_equal_the_same_encodes_scored_one_by_one() {
 #[test]
 fn store_makes_a_second_run_encode_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let path = clip(dir.path());
-    let input = Input::File {
-        path,
-        options: Default::default(),
-    };
+    let (_, input) = clip_input(dir.path());
     let store = pertitle::store::Store::open(dir.path().join("cache")).unwrap();
     let opts = RunOptions {
         threads: 2,
@@ -203,11 +205,7 @@ fn store_makes_a_second_run_encode_nothing() {
 #[test]
 fn fps_cap_encodes_every_nth_frame_and_scores_every_source_frame() {
     let dir = tempfile::tempdir().unwrap();
-    let path = clip(dir.path());
-    let input = Input::File {
-        path: path.clone(),
-        options: Default::default(),
-    };
+    let (path, input) = clip_input(dir.path());
     let frames = source_frames(&path);
     let plain = vmaf_engine();
     for (cap, n) in [(12.0, 2usize), (6.0, 4)] {
@@ -244,11 +242,7 @@ fn fps_cap_encodes_every_nth_frame_and_scores_every_source_frame() {
 #[test]
 fn fps_that_is_not_a_whole_decimation_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let path = clip(dir.path());
-    let input = Input::File {
-        path,
-        options: Default::default(),
-    };
+    let (_, input) = clip_input(dir.path());
     let r = recipe();
     let (_, source) = job::identify(&input, None).expect("identify");
     let (engine, settings) = job::engine_for(&r, 2).expect("engine");
