@@ -750,26 +750,38 @@ fn run_wave(
 
             // Encode and decode this batch (every point in parallel) while the frames the
             // previous batches made ready are upscaled and scored: one parallel phase, so a core
-            // that finishes its encodes early scores instead of waiting.
-            let (encoded, scored) = rayon::join(
-                || {
-                    chains.par_iter_mut().try_for_each(|c| {
-                        let key = (
-                            c.task.filters.width,
-                            c.task.filters.height,
-                            c.task.filters.downscaler.clone(),
-                        );
-                        let input = if eof {
-                            None
-                        } else {
-                            Some(scaled[&key].as_deref().unwrap_or(&frames))
-                        };
-                        c.step(input, first, opts.batch.max(1))
-                    })
-                },
-                || score_jobs(&jobs, &mut refs, engine, (src_w, src_h), opts.batch),
-            );
-            encoded?;
+            // that finishes its encodes early scores instead of waiting. Longest first: a step
+            // is indivisible (one x264 medium step at 720p is a third of a round's work), while
+            // the scoring splits into frames, so it goes last and fills the cores' tails. Run in
+            // the other order (as with a plain `join`), a round ended with one core finishing a
+            // large encode alone.
+            let mut order: Vec<(&mut Chain, Result<()>)> =
+                chains.iter_mut().map(|c| (c, Ok(()))).collect();
+            order.sort_by_key(|(c, _)| {
+                let f = &c.task.filters;
+                std::cmp::Reverse(f.width as u64 * f.height as u64 / c.decimate)
+            });
+            let mut scored = Ok(Vec::new());
+            rayon::scope_fifo(|s| {
+                for (c, slot) in order.iter_mut() {
+                    let key = (
+                        c.task.filters.width,
+                        c.task.filters.height,
+                        c.task.filters.downscaler.clone(),
+                    );
+                    let input = if eof {
+                        None
+                    } else {
+                        Some(scaled[&key].as_deref().unwrap_or(&frames))
+                    };
+                    s.spawn_fifo(move |_| *slot = c.step(input, first, opts.batch.max(1)));
+                }
+                let (jobs, refs, scored) = (&jobs, &mut refs, &mut scored);
+                s.spawn_fifo(move |_| {
+                    *scored = score_jobs(jobs, refs, engine, (src_w, src_h), opts.batch)
+                });
+            });
+            order.into_iter().try_for_each(|(_, r)| r)?;
             for (ci, s, secs) in scored? {
                 chains[ci].scores.push(s);
                 chains[ci].timings.score_s += secs;
