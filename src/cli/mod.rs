@@ -20,11 +20,14 @@ use args::{Cli, Command};
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            // --help and --version are not errors.
-            let code = if e.use_stderr() { 2 } else { 0 };
+        // --help and --version are not errors: printed as clap renders them.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return code;
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("pertitle: {}", clap_one_line(&e.render().to_string()));
+            return 2;
         }
     };
     interrupt::install();
@@ -49,6 +52,32 @@ pub fn main() -> i32 {
             }
         }
     }
+}
+
+/// Clap's misuse report (message, tips, then a usage section) as one line, like every other error:
+/// the text before the usage section, its lines joined, then where to look.
+fn clap_one_line(rendered: &str) -> String {
+    let mut text = String::new();
+    for l in rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+    {
+        if !text.is_empty() {
+            // A list (`<ARG>`, `--flag`) follows its "...:" heading; a tip is a sentence of its own.
+            text.push_str(if text.ends_with(':') {
+                " "
+            } else if l.starts_with(['<', '-']) {
+                ", "
+            } else {
+                "; "
+            });
+        }
+        text.push_str(l);
+    }
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    format!("{text} (see --help)")
 }
 
 /// The user stopped the command (Ctrl-C) and it has said what was kept; exit code 130.

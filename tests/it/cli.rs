@@ -549,6 +549,24 @@ fn bad_flags_are_misuse_naming_the_flag() {
     }
 }
 
+/// What clap itself refuses (unknown flag or subcommand, a value that does not parse, a missing
+/// argument) is misuse too: one line naming what was wrong, exit 2. `--help` stays clap's page.
+#[test]
+fn clap_misuse_is_one_line() {
+    let cases: [(&[&str], &[&str]); 4] = [
+        (&["ladder", "--bogus"], &["--bogus", "--help"]),
+        (&["ladder", "--crf", "abc"], &["--crf", "abc"]),
+        (&["score", "only-one.y4m"], &["<DISTORTED>"]),
+        (&["frobnicate"], &["frobnicate"]),
+    ];
+    for (args, words) in cases {
+        assert_fails(&run(args), 2, words);
+    }
+    let help = run(&["ladder", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Usage: pertitle ladder"));
+}
+
 /// `--fps-cap`: the grid encodes every second frame of a 24 fps clip at 12 fps, every source frame
 /// is still scored, and the ladder's ffmpeg commands carry the same rate.
 #[test]
