@@ -5,8 +5,9 @@
 //! encoder of that resolution; each encoder's packets are decoded, upscaled back to the source
 //! size and scored in memory as they come, against reference frames prepared once for all the
 //! wave's points (the [`Engine`]'s prepared-reference API). Points run in parallel (rayon), and
-//! the scoring of one batch runs in the same parallel phase as the encoding of the next, so no
-//! core waits for the slowest encoder; at the end of the stream the encoders' look-ahead is
+//! the scoring of one batch runs in the same parallel phase as the encoding of the next (encoder
+//! steps longest first, the divisible scoring last), so no core waits for the slowest encoder;
+//! at the end of the stream the encoders' look-ahead is
 //! flushed a batch at a time in the same way. Only a bounded window of frames is in flight: the
 //! source frames of the encoders' look-ahead, and per point about two batches of decoded frames
 //! (at the point's own size; a frame is upscaled only when it is scored). Memory is therefore
