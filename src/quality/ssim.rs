@@ -102,6 +102,11 @@ fn decimate_in_place(img: &mut [f32], w: usize, h: usize, f: usize) -> (usize, u
 /// (rows from `y·f − f/2` on); `decimation_matches_libvmafs_in_place_loop` checks this over
 /// many sizes and factors.
 fn decimate(p: &Plane, bit_depth: u8, f: usize) -> (Vec<f32>, usize, usize) {
+    decimate_at(p, bit_depth, f, CpuLevel::get())
+}
+
+/// [`decimate`] with the interior on the kernels of `level` (the tests run every level).
+fn decimate_at(p: &Plane, bit_depth: u8, f: usize, level: CpuLevel) -> (Vec<f32>, usize, usize) {
     let (w, h) = (p.width, p.height);
     let sw = w / f + (w & 1);
     let sh = h / f + (h & 1);
@@ -142,6 +147,8 @@ fn decimate(p: &Plane, bit_depth: u8, f: usize) -> (Vec<f32>, usize, usize) {
         0
     };
     let mut out = vec![0.0f32; sw * sh];
+    // The box's rows as taps (doubles), for the AVX-512 interior.
+    let mut taps = Vec::new();
     for y in 0..sh {
         let py = y * f;
         let y_edge = py < c || py + c >= h;
@@ -171,6 +178,13 @@ fn decimate(p: &Plane, bit_depth: u8, f: usize) -> (Vec<f32>, usize, usize) {
             *o = edge_sum(x);
         }
         let mut x = x_lo;
+        #[cfg(target_arch = "x86_64")]
+        if level >= CpuLevel::Avx512 && x_hi - x_lo >= 8 {
+            let rows = &p.data[(py - c) * w..(py - c + span) * w];
+            // SAFETY: the CPU level says AVX-512 is available; the box of every output in
+            // x_lo..x_hi lies inside `rows` (that is what makes it interior).
+            x = unsafe { decimate_row_avx512(rows, w, f, c, div, kv, x_lo, x_hi, &mut taps, orow) };
+        }
         while x < x_hi {
             let lanes = (x_hi - x).min(4);
             let mut sums = [0.0f64; 4];
@@ -191,6 +205,75 @@ fn decimate(p: &Plane, bit_depth: u8, f: usize) -> (Vec<f32>, usize, usize) {
     (out, sw, sh)
 }
 
+/// The interior outputs `x_lo..` of one decimated row, 8 at a time: the box's `f` rows (`rows`,
+/// `f·w` samples from the box's top) become taps once — `(sample / div) · kv` in float, widened,
+/// the table's values — then each output's taps are gathered and added in double in libvmaf's
+/// order (row by row, left to right), as the scalar loop does. Returns where it stopped (the
+/// scalar loop does the last `< 8`).
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL/DQ; every tap of outputs `x_lo..x_hi` (`x·f − c + u`,
+/// `u < f`) must lie inside a row of `w` samples.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn decimate_row_avx512(
+    rows: &[u16],
+    w: usize,
+    f: usize,
+    c: usize,
+    div: f32,
+    kv: f32,
+    x_lo: usize,
+    x_hi: usize,
+    taps: &mut Vec<f64>,
+    out: &mut [f32],
+) -> usize {
+    use std::arch::x86_64::*;
+    assert!(rows.len() == f * w && out.len() >= x_hi && x_lo * f >= c && x_hi * f - c <= w);
+    taps.resize(f * w, 0.0);
+    let (vdiv, vkv) = (_mm512_set1_ps(div), _mm512_set1_ps(kv));
+    let mut i = 0;
+    while i + 16 <= rows.len() {
+        let v = _mm256_loadu_si256(rows.as_ptr().add(i).cast());
+        let s = _mm512_mul_ps(
+            _mm512_div_ps(_mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(v)), vdiv),
+            vkv,
+        );
+        _mm512_storeu_pd(
+            taps.as_mut_ptr().add(i),
+            _mm512_cvtps_pd(_mm512_castps512_ps256(s)),
+        );
+        _mm512_storeu_pd(
+            taps.as_mut_ptr().add(i + 8),
+            _mm512_cvtps_pd(_mm512_extractf32x8_ps::<1>(s)),
+        );
+        i += 16;
+    }
+    for (t, &v) in taps[i..].iter_mut().zip(&rows[i..]) {
+        *t = f64::from(f32::from(v) / div * kv);
+    }
+    // Lane k of a block starting at x reads tap (x + k)·f − c + u of each row.
+    let step = _mm256_mullo_epi32(
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        _mm256_set1_epi32(f as i32),
+    );
+    let mut x = x_lo;
+    while x + 8 <= x_hi {
+        let mut sum = _mm512_setzero_pd();
+        for v in 0..f {
+            let base = taps.as_ptr().add(v * w + x * f - c);
+            for u in 0..f {
+                let t = _mm512_i32gather_pd::<8>(step, base.add(u).cast());
+                sum = _mm512_add_pd(sum, t);
+            }
+        }
+        _mm256_storeu_ps(out.as_mut_ptr().add(x), _mm512_cvtpd_ps(sum));
+        x += 8;
+    }
+    x
+}
+
 /// Decimated float luma, ready for the Gaussian.
 fn prepare(p: &Plane, bit_depth: u8) -> (Vec<f32>, usize, usize) {
     let f = scale_factor(p.width, p.height);
@@ -206,7 +289,12 @@ fn prepare(p: &Plane, bit_depth: u8) -> (Vec<f32>, usize, usize) {
 pub fn gaussian(img: &[f32], w: usize, h: usize) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
     {
-        if CpuLevel::get() >= CpuLevel::Avx2 {
+        let level = CpuLevel::get();
+        if level >= CpuLevel::Avx512 {
+            // SAFETY: the CPU level says AVX-512 F/BW/VL/DQ are available.
+            return unsafe { gaussian_avx512(img, w, h) };
+        }
+        if level >= CpuLevel::Avx2 {
             // SAFETY: the CPU level says AVX2 is available.
             return unsafe { gaussian_avx2(img, w, h) };
         }
@@ -339,6 +427,90 @@ pub unsafe fn gaussian_avx2(img: &[f32], w: usize, h: usize) -> Vec<f32> {
             *dst.add(x) = sum as f32;
         }
     }
+    out
+}
+
+/// AVX-512 Gaussian: [`gaussian_avx2`]'s arithmetic on 16 floats per vector, 32 outputs per step
+/// (four double chains), and a masked step for the rest of a row instead of a scalar tail, so the
+/// results stay bit-identical to [`gaussian_scalar`].
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL/DQ; `img.len() >= w * h`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
+pub unsafe fn gaussian_avx512(img: &[f32], w: usize, h: usize) -> Vec<f32> {
+    use std::arch::x86_64::*;
+    if w < TAPS || h < TAPS {
+        return Vec::new();
+    }
+    assert!(img.len() >= w * h);
+    let (dw, dh) = (w - TAPS + 1, h - TAPS + 1);
+
+    /// Outputs `dst[i] = Σ_k src[k·step + i] · g[k]` for the lanes of `masks` (16 per mask), the
+    /// products in float, their sum in double in tap order. Masked-off lanes are neither read
+    /// nor written.
+    #[inline(always)]
+    unsafe fn dot<const N: usize>(
+        src: *const f32,
+        step: usize,
+        dst: *mut f32,
+        masks: [__mmask16; N],
+    ) {
+        let mut lo = [_mm512_setzero_pd(); N];
+        let mut hi = [_mm512_setzero_pd(); N];
+        for (k, &g) in GAUSSIAN.iter().enumerate() {
+            let g = _mm512_set1_ps(g);
+            for j in 0..N {
+                let v = _mm512_maskz_loadu_ps(masks[j], src.add(k * step + 16 * j));
+                let p = _mm512_mul_ps(v, g);
+                lo[j] = _mm512_add_pd(lo[j], _mm512_cvtps_pd(_mm512_castps512_ps256(p)));
+                hi[j] = _mm512_add_pd(hi[j], _mm512_cvtps_pd(_mm512_extractf32x8_ps::<1>(p)));
+            }
+        }
+        for j in 0..N {
+            let out = _mm512_insertf32x8::<1>(
+                _mm512_castps256_ps512(_mm512_cvtpd_ps(lo[j])),
+                _mm512_cvtpd_ps(hi[j]),
+            );
+            _mm512_mask_storeu_ps(dst.add(16 * j), masks[j], out);
+        }
+    }
+
+    /// One pass over `rows` output rows of `dw` samples, tap `k` of output `i` of row `y` at
+    /// `src[y·stride + k·step + i]`.
+    #[inline(always)]
+    unsafe fn pass(
+        src: *const f32,
+        stride: usize,
+        step: usize,
+        dst: *mut f32,
+        dw: usize,
+        rows: usize,
+    ) {
+        for y in 0..rows {
+            let (s, d) = (src.add(y * stride), dst.add(y * dw));
+            let mut x = 0;
+            while x + 32 <= dw {
+                dot(s.add(x), step, d.add(x), [u16::MAX; 2]);
+                x += 32;
+            }
+            while x < dw {
+                let n = (dw - x).min(16);
+                dot(
+                    s.add(x),
+                    step,
+                    d.add(x),
+                    [(1u32 << n).wrapping_sub(1) as u16],
+                );
+                x += n;
+            }
+        }
+    }
+
+    let mut tmp = vec![0.0f32; dw * h];
+    pass(img.as_ptr(), w, 1, tmp.as_mut_ptr(), dw, h);
+    let mut out = vec![0.0f32; dw * dh];
+    pass(tmp.as_ptr(), dw, dw, out.as_mut_ptr(), dw, dh);
     out
 }
 
@@ -568,6 +740,10 @@ mod tests {
             (34, 11),
             (64, 40),
             (427, 31),
+            // AVX-512 row splits: one 32-block, 32 + a masked 16, 32 + masked 16 + masked 1.
+            (42, 12),
+            (58, 13),
+            (59, 11),
         ] {
             let img: Vec<f32> = (0..w * h)
                 .map(|_| (xorshift(&mut s) % 65536) as f32 / 64.0)
@@ -580,6 +756,15 @@ mod tests {
                 a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
                 "{w}x{h}"
             );
+            if CpuLevel::get() >= CpuLevel::Avx512 {
+                // SAFETY: checked the CPU level.
+                let c = unsafe { gaussian_avx512(&img, w, h) };
+                assert_eq!(c.len(), a.len());
+                assert!(
+                    a.iter().zip(&c).all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "avx512 {w}x{h}"
+                );
+            }
         }
     }
 
@@ -602,14 +787,19 @@ mod tests {
             }
             let mut want = to_float(&p, bd);
             let (sw, sh) = decimate_in_place(&mut want, w, h, f);
-            let (got, gw, gh) = decimate(&p, bd, f);
-            assert_eq!((gw, gh), (sw, sh));
-            assert!(
-                got.iter()
-                    .zip(&want[..sw * sh])
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{w}x{h} f {f} {bd}-bit"
-            );
+            for level in [CpuLevel::Scalar, CpuLevel::Avx512] {
+                if level > CpuLevel::get() {
+                    continue;
+                }
+                let (got, gw, gh) = decimate_at(&p, bd, f, level);
+                assert_eq!((gw, gh), (sw, sh));
+                assert!(
+                    got.iter()
+                        .zip(&want[..sw * sh])
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{w}x{h} f {f} {bd}-bit {level:?}"
+                );
+            }
         }
     }
 
