@@ -287,29 +287,38 @@ fn prepare(p: &Plane, bit_depth: u8) -> (Vec<f32>, usize, usize) {
 /// "Valid" separable Gaussian of a `w`×`h` image into `(w−10)×(h−10)`, dispatched on the CPU
 /// level. Both kernels give bit-identical results.
 pub fn gaussian(img: &[f32], w: usize, h: usize) -> Vec<f32> {
+    let mut out = Vec::new();
+    gaussian_into(img, w, h, &mut Vec::new(), &mut out);
+    out
+}
+
+/// [`gaussian`] into `out`, with `tmp` for the horizontal pass: both are resized, and reused
+/// buffers are not allocated (nor zeroed) again.
+fn gaussian_into(img: &[f32], w: usize, h: usize, tmp: &mut Vec<f32>, out: &mut Vec<f32>) {
     #[cfg(target_arch = "x86_64")]
     {
         let level = CpuLevel::get();
         if level >= CpuLevel::Avx512 {
             // SAFETY: the CPU level says AVX-512 F/BW/VL/DQ are available.
-            return unsafe { gaussian_avx512(img, w, h) };
+            return unsafe { gaussian_avx512(img, w, h, tmp, out) };
         }
         if level >= CpuLevel::Avx2 {
             // SAFETY: the CPU level says AVX2 is available.
-            return unsafe { gaussian_avx2(img, w, h) };
+            return unsafe { gaussian_avx2(img, w, h, tmp, out) };
         }
     }
-    gaussian_scalar(img, w, h)
+    gaussian_scalar(img, w, h, tmp, out)
 }
 
 /// Scalar twin of the Gaussian (iqa/convolve.c `_iqa_convolve`, 1-D path): each output is the
 /// double sum, in tap order, of float products, rounded to float after each pass.
-pub fn gaussian_scalar(img: &[f32], w: usize, h: usize) -> Vec<f32> {
+pub fn gaussian_scalar(img: &[f32], w: usize, h: usize, tmp: &mut Vec<f32>, out: &mut Vec<f32>) {
     if w < TAPS || h < TAPS {
-        return Vec::new();
+        out.clear();
+        return;
     }
     let (dw, dh) = (w - TAPS + 1, h - TAPS + 1);
-    let mut tmp = vec![0.0f32; dw * h];
+    tmp.resize(dw * h, 0.0);
     for y in 0..h {
         let row = &img[y * w..(y + 1) * w];
         for x in 0..dw {
@@ -320,7 +329,7 @@ pub fn gaussian_scalar(img: &[f32], w: usize, h: usize) -> Vec<f32> {
             tmp[y * dw + x] = sum as f32;
         }
     }
-    let mut out = vec![0.0f32; dw * dh];
+    out.resize(dw * dh, 0.0);
     for y in 0..dh {
         for x in 0..dw {
             let mut sum = 0.0f64;
@@ -330,7 +339,6 @@ pub fn gaussian_scalar(img: &[f32], w: usize, h: usize) -> Vec<f32> {
             out[y * dw + x] = sum as f32;
         }
     }
-    out
 }
 
 /// AVX2 Gaussian: 8 outputs at a time, float products (same rounding as the scalar code) widened
@@ -340,10 +348,17 @@ pub fn gaussian_scalar(img: &[f32], w: usize, h: usize) -> Vec<f32> {
 /// The CPU must support AVX2; `img.len() >= w * h`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-pub unsafe fn gaussian_avx2(img: &[f32], w: usize, h: usize) -> Vec<f32> {
+pub unsafe fn gaussian_avx2(
+    img: &[f32],
+    w: usize,
+    h: usize,
+    tmp: &mut Vec<f32>,
+    out: &mut Vec<f32>,
+) {
     use std::arch::x86_64::*;
     if w < TAPS || h < TAPS {
-        return Vec::new();
+        out.clear();
+        return;
     }
     assert!(img.len() >= w * h);
     let (dw, dh) = (w - TAPS + 1, h - TAPS + 1);
@@ -385,7 +400,7 @@ pub unsafe fn gaussian_avx2(img: &[f32], w: usize, h: usize) -> Vec<f32> {
         )
     }
 
-    let mut tmp = vec![0.0f32; dw * h];
+    tmp.resize(dw * h, 0.0);
     for y in 0..h {
         let row = img.as_ptr().add(y * w);
         let dst = tmp.as_mut_ptr().add(y * dw);
@@ -406,7 +421,7 @@ pub unsafe fn gaussian_avx2(img: &[f32], w: usize, h: usize) -> Vec<f32> {
             *dst.add(x) = sum as f32;
         }
     }
-    let mut out = vec![0.0f32; dw * dh];
+    out.resize(dw * dh, 0.0);
     for y in 0..dh {
         let src = tmp.as_ptr().add(y * dw);
         let dst = out.as_mut_ptr().add(y * dw);
@@ -427,7 +442,6 @@ pub unsafe fn gaussian_avx2(img: &[f32], w: usize, h: usize) -> Vec<f32> {
             *dst.add(x) = sum as f32;
         }
     }
-    out
 }
 
 /// AVX-512 Gaussian: [`gaussian_avx2`]'s arithmetic on 16 floats per vector, 32 outputs per step
@@ -438,10 +452,17 @@ pub unsafe fn gaussian_avx2(img: &[f32], w: usize, h: usize) -> Vec<f32> {
 /// The CPU must support AVX-512 F/BW/VL/DQ; `img.len() >= w * h`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
-pub unsafe fn gaussian_avx512(img: &[f32], w: usize, h: usize) -> Vec<f32> {
+pub unsafe fn gaussian_avx512(
+    img: &[f32],
+    w: usize,
+    h: usize,
+    tmp: &mut Vec<f32>,
+    out: &mut Vec<f32>,
+) {
     use std::arch::x86_64::*;
     if w < TAPS || h < TAPS {
-        return Vec::new();
+        out.clear();
+        return;
     }
     assert!(img.len() >= w * h);
     let (dw, dh) = (w - TAPS + 1, h - TAPS + 1);
@@ -507,11 +528,10 @@ pub unsafe fn gaussian_avx512(img: &[f32], w: usize, h: usize) -> Vec<f32> {
         }
     }
 
-    let mut tmp = vec![0.0f32; dw * h];
+    tmp.resize(dw * h, 0.0);
     pass(img.as_ptr(), w, 1, tmp.as_mut_ptr(), dw, h);
-    let mut out = vec![0.0f32; dw * dh];
+    out.resize(dw * dh, 0.0);
     pass(tmp.as_ptr(), dw, dw, out.as_mut_ptr(), dw, dh);
-    out
 }
 
 /// libvmaf's constants (iqa/ssim_tools.c `_iqa_ssim`), computed in float as there.
@@ -580,18 +600,47 @@ pub fn score(r: &SsimRef, dist_luma: &Plane, bit_depth: u8) -> f64 {
     }
     let (img, dw, dh) = prepare(dist_luma, bit_depth);
     debug_assert_eq!((dw, dh), (r.dw, r.dh));
-    let mu = gaussian(&img, dw, dh);
-    let sq: Vec<f32> = img.iter().map(|&v| v * v).collect();
-    let sigma_sq = gaussian(&sq, dw, dh);
-    let cross: Vec<f32> = img.iter().zip(&r.img).map(|(&d, &s)| s * d).collect();
-    let sigma_both = gaussian(&cross, dw, dh);
+    SCRATCH.with(|cell| {
+        let s = &mut *cell.borrow_mut();
+        gaussian_into(&img, dw, dh, &mut s.tmp, &mut s.mu);
+        s.product.clear();
+        s.product.extend(img.iter().map(|&v| v * v));
+        gaussian_into(&s.product, dw, dh, &mut s.tmp, &mut s.sigma_sq);
+        s.product.clear();
+        s.product
+            .extend(img.iter().zip(&r.img).map(|(&d, &s)| s * d));
+        gaussian_into(&s.product, dw, dh, &mut s.tmp, &mut s.sigma_both);
 
-    let mut terms = vec![0.0f64; r.mu.len()];
-    ssim_terms(&r.mu, &r.sigma_sq, &mu, &sigma_sq, &sigma_both, &mut terms);
-    // One double accumulator in raster order, as libvmaf sums.
-    let sum = terms.iter().fold(0.0f64, |a, &t| a + t);
-    let n = terms.len() as f64;
-    f64::from((sum / n) as f32)
+        s.terms.resize(r.mu.len(), 0.0);
+        ssim_terms(
+            &r.mu,
+            &r.sigma_sq,
+            &s.mu,
+            &s.sigma_sq,
+            &s.sigma_both,
+            &mut s.terms,
+        );
+        // One double accumulator in raster order, as libvmaf sums.
+        let sum = s.terms.iter().fold(0.0f64, |a, &t| a + t);
+        let n = s.terms.len() as f64;
+        f64::from((sum / n) as f32)
+    })
+}
+
+/// Buffers of [`score`], kept per thread: the distorted side's planes (hundreds of KB each)
+/// would otherwise be allocated, zeroed and freed for every frame.
+#[derive(Default)]
+struct Scratch {
+    tmp: Vec<f32>,
+    product: Vec<f32>,
+    mu: Vec<f32>,
+    sigma_sq: Vec<f32>,
+    sigma_both: Vec<f32>,
+    terms: Vec<f64>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// C's `MAX(0.0, x)` as libvmaf clamps variances: `0.0 > x ? 0.0 : x`.
@@ -748,9 +797,10 @@ mod tests {
             let img: Vec<f32> = (0..w * h)
                 .map(|_| (xorshift(&mut s) % 65536) as f32 / 64.0)
                 .collect();
-            let a = gaussian_scalar(&img, w, h);
+            let (mut a, mut b, mut tmp) = (Vec::new(), Vec::new(), Vec::new());
+            gaussian_scalar(&img, w, h, &mut tmp, &mut a);
             // SAFETY: checked the CPU level above.
-            let b = unsafe { gaussian_avx2(&img, w, h) };
+            unsafe { gaussian_avx2(&img, w, h, &mut tmp, &mut b) };
             assert_eq!(a.len(), (w - 10) * (h - 10));
             assert!(
                 a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
@@ -758,7 +808,8 @@ mod tests {
             );
             if CpuLevel::get() >= CpuLevel::Avx512 {
                 // SAFETY: checked the CPU level.
-                let c = unsafe { gaussian_avx512(&img, w, h) };
+                let mut c = Vec::new();
+                unsafe { gaussian_avx512(&img, w, h, &mut tmp, &mut c) };
                 assert_eq!(c.len(), a.len());
                 assert!(
                     a.iter().zip(&c).all(|(x, y)| x.to_bits() == y.to_bits()),
