@@ -310,14 +310,23 @@ fn gaussian_into(img: &[f32], w: usize, h: usize, tmp: &mut Vec<f32>, out: &mut 
     gaussian_scalar(img, w, h, tmp, out)
 }
 
+/// Output size of the "valid" Gaussian of a `w`×`h` image; `None` (and `out` emptied) when the
+/// image is smaller than the window. Checks `img` holds the image (the SIMD kernels rely on it).
+fn valid_size(img: &[f32], w: usize, h: usize, out: &mut Vec<f32>) -> Option<(usize, usize)> {
+    if w < TAPS || h < TAPS {
+        out.clear();
+        return None;
+    }
+    assert!(img.len() >= w * h);
+    Some((w - TAPS + 1, h - TAPS + 1))
+}
+
 /// Scalar twin of the Gaussian (iqa/convolve.c `_iqa_convolve`, 1-D path): each output is the
 /// double sum, in tap order, of float products, rounded to float after each pass.
 pub fn gaussian_scalar(img: &[f32], w: usize, h: usize, tmp: &mut Vec<f32>, out: &mut Vec<f32>) {
-    if w < TAPS || h < TAPS {
-        out.clear();
+    let Some((dw, dh)) = valid_size(img, w, h, out) else {
         return;
-    }
-    let (dw, dh) = (w - TAPS + 1, h - TAPS + 1);
+    };
     tmp.resize(dw * h, 0.0);
     for y in 0..h {
         let row = &img[y * w..(y + 1) * w];
@@ -356,12 +365,9 @@ pub unsafe fn gaussian_avx2(
     out: &mut Vec<f32>,
 ) {
     use std::arch::x86_64::*;
-    if w < TAPS || h < TAPS {
-        out.clear();
+    let Some((dw, dh)) = valid_size(img, w, h, out) else {
         return;
-    }
-    assert!(img.len() >= w * h);
-    let (dw, dh) = (w - TAPS + 1, h - TAPS + 1);
+    };
     let blocks = dw / 8;
 
     /// 8 outputs: Σ_k src[k·step + i] · g[k], i = 0..8, in double.
@@ -460,12 +466,9 @@ pub unsafe fn gaussian_avx512(
     out: &mut Vec<f32>,
 ) {
     use std::arch::x86_64::*;
-    if w < TAPS || h < TAPS {
-        out.clear();
+    let Some((dw, dh)) = valid_size(img, w, h, out) else {
         return;
-    }
-    assert!(img.len() >= w * h);
-    let (dw, dh) = (w - TAPS + 1, h - TAPS + 1);
+    };
 
     /// Outputs `dst[i] = Σ_k src[k·step + i] · g[k]` for the lanes of `masks` (16 per mask), the
     /// products in float, their sum in double in tap order. Masked-off lanes are neither read
