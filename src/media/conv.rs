@@ -188,26 +188,38 @@ impl FrameReader {
 
 /// Copies the planes of a planar FFmpeg frame (whose layout matches `format`).
 pub(crate) fn copy_from_av(src: &ff::frame::Video, format: FrameFormat, index: u64) -> Frame {
-    let mut frame = Frame::new(format, index);
-    for (i, plane) in frame.planes.iter_mut().enumerate() {
-        let stride = src.stride(i);
-        let data = src.data(i);
-        let (w, h) = (plane.width, plane.height);
-        for y in 0..h {
-            let row = &data[y * stride..];
-            let out = plane.row_mut(y);
-            if format.bit_depth > 8 {
-                for (x, o) in out.iter_mut().enumerate() {
-                    *o = u16::from_le_bytes([row[2 * x], row[2 * x + 1]]);
-                }
-            } else {
-                for (o, &s) in out.iter_mut().zip(&row[..w]) {
-                    *o = s as u16;
+    // Planes are built row by row rather than zeroed first and overwritten: a frame per decoded
+    // frame of every point, so the zeroing was a full extra pass over each.
+    let planes = (0..format.chroma.planes())
+        .map(|i| {
+            let (w, h) = format.plane_size(i);
+            let stride = src.stride(i);
+            let data = src.data(i);
+            let mut out = Vec::with_capacity(w * h);
+            for y in 0..h {
+                let row = &data[y * stride..];
+                if format.bit_depth > 8 {
+                    out.extend(
+                        row[..2 * w]
+                            .chunks_exact(2)
+                            .map(|b| u16::from_le_bytes([b[0], b[1]])),
+                    );
+                } else {
+                    out.extend(row[..w].iter().map(|&s| u16::from(s)));
                 }
             }
-        }
+            crate::frame::Plane {
+                width: w,
+                height: h,
+                data: out,
+            }
+        })
+        .collect();
+    Frame {
+        format,
+        planes,
+        index,
     }
-    frame
 }
 
 /// Writes a [`Frame`] into a writable FFmpeg frame of the matching planar format.
