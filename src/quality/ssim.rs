@@ -95,6 +95,13 @@ fn decimate_in_place(img: &mut [f32], w: usize, h: usize, f: usize) -> (usize, u
     (sw, sh)
 }
 
+/// One box tap as libvmaf computes it: the sample as float (divided by `2^(bpc−8)` for deeper
+/// input; `div` = 1 is exact for 8-bit) times the box weight `kv`, in float, then widened.
+#[inline(always)]
+fn tap_value(v: u16, div: f32, kv: f32) -> f64 {
+    f64::from(f32::from(v) / div * kv)
+}
+
 /// The same decimation read straight from the integer samples into a new buffer: each tap's
 /// float product `(sample / 2^(bpc−8)) · (1/f²)` comes from a per-value table, so the double sums
 /// are bit-identical to [`decimate_in_place`] on the converted plane. Out of place equals
@@ -117,12 +124,7 @@ fn decimate_at(p: &Plane, bit_depth: u8, f: usize, level: CpuLevel) -> (Vec<f32>
         (1u32 << (bit_depth - 8)) as f32
     };
     let levels = 1usize << bit_depth.clamp(8, 16);
-    let lut: Vec<f64> = (0..levels)
-        .map(|v| {
-            let s = if div == 1.0 { v as f32 } else { v as f32 / div };
-            f64::from(s * kv)
-        })
-        .collect();
+    let lut: Vec<f64> = (0..levels).map(|v| tap_value(v as u16, div, kv)).collect();
     let tap = |v: u16| lut.get(usize::from(v)).copied().unwrap_or(f64::NAN);
     let c = f / 2;
     let even = 1 - (f & 1);
@@ -251,7 +253,7 @@ unsafe fn decimate_row_avx512(
         i += 16;
     }
     for (t, &v) in taps[i..].iter_mut().zip(&rows[i..]) {
-        *t = f64::from(f32::from(v) / div * kv);
+        *t = tap_value(v, div, kv);
     }
     // Lane k of a block starting at x reads tap (x + k)·f − c + u of each row.
     let step = _mm256_mullo_epi32(
