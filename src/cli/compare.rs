@@ -72,7 +72,7 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
         });
         progress.finish();
         let out = match res {
-            Err(pertitle::Error::Cancelled) if interrupt::requested() => {
+            Err(e) if e.is_cancelled() && interrupt::requested() => {
                 eprintln!("pertitle: interrupted; finished points are kept in the store and will be reused");
                 std::process::exit(130);
             }

@@ -73,7 +73,7 @@ fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
     };
     progress.finish();
     let outcome = match outcome {
-        Err(pertitle::Error::Cancelled) if interrupt::requested() => {
+        Err(e) if e.is_cancelled() && interrupt::requested() => {
             // reliability: say where the kept points are (or that none are kept without a store).
             match &store {
                 Some(s) => eprintln!(

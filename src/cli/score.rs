@@ -35,8 +35,8 @@ pub fn run(cli: &Cli, a: &ScoreArgs) -> Result<()> {
     let pools = a
         .pool
         .iter()
-        .map(|p| PoolMethod::parse(p))
-        .collect::<pertitle::Result<Vec<_>>>()?;
+        .map(|p| PoolMethod::parse(p).map_err(|e| UsageError(format!("--pool: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
     if a.subsample == 0 {
         return Err(UsageError("--subsample: must be at least 1".into()).into());
     }

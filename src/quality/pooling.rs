@@ -16,7 +16,7 @@ pub struct Pooled {
     pub p10: f64,
 }
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 
 /// Pools per-frame scores. Mean and harmonic mean are summed in frame order as libvmaf does
 /// (`vmaf_feature_score_pooled`); the harmonic mean is libvmaf's N / Σ 1/(s+1) − 1. Percentiles
@@ -91,7 +91,7 @@ fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * t
 }
 
-/// A temporal pooling method, as `--pool` names it.
+/// A temporal pooling method.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PoolMethod {
     Mean,
@@ -121,8 +121,9 @@ impl PoolMethod {
                 match n {
                     Some(n) => PoolMethod::Percentile(n),
                     None => {
-                        return Err(Error::config(
-                            "--pool",
+                        return Err(Error::setting(
+                            Setting::Pooling,
+                            s,
                             format!(
                                 "unknown pooling method '{s}' (mean, harmonic_mean, min, max, median, p<N> with 0 ≤ N ≤ 100)"
                             ),
@@ -212,8 +213,11 @@ mod tests {
             PoolMethod::Percentile(0.5)
         );
         for bad in ["p", "p101", "px", "average", ""] {
-            let e = PoolMethod::parse(bad).unwrap_err().to_string();
-            assert!(e.contains("--pool"), "{e}");
+            let e = PoolMethod::parse(bad).unwrap_err();
+            assert!(
+                matches!(&e, Error::Setting { setting: Setting::Pooling, value, .. } if value == bad),
+                "{e}"
+            );
         }
         let s = [1.0, 2.0, 3.0, 4.0];
         assert!(close(PoolMethod::Percentile(50.0).apply(&s), 2.5));

@@ -417,7 +417,7 @@ fn progress_can_cancel_and_mismatches_are_errors() {
         false
     });
     let err = s.push(refs[0].clone(), dists[0].clone()).unwrap_err();
-    assert!(matches!(err, pertitle::Error::Cancelled), "{err}");
+    assert!(matches!(err, pertitle::quality::Error::Cancelled), "{err}");
     drop(s);
     assert_eq!(calls, 1);
 

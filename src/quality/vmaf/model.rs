@@ -11,17 +11,14 @@ use std::path::Path;
 
 /// The models compiled into the binary: (name, JSON).
 pub const BUILTIN: [(&str, &str); 3] = [
-    (
-        "vmaf_v0.6.1",
-        include_str!("../../../models/vmaf_v0.6.1.json"),
-    ),
+    ("vmaf_v0.6.1", include_str!("../models/vmaf_v0.6.1.json")),
     (
         "vmaf_v0.6.1neg",
-        include_str!("../../../models/vmaf_v0.6.1neg.json"),
+        include_str!("../models/vmaf_v0.6.1neg.json"),
     ),
     (
         "vmaf_4k_v0.6.1",
-        include_str!("../../../models/vmaf_4k_v0.6.1.json"),
+        include_str!("../models/vmaf_4k_v0.6.1.json"),
     ),
 ];
 

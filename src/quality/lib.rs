@@ -13,8 +13,8 @@
 //! cancel.
 //!
 //! ```no_run
-//! use pertitle::quality::{Engine, EngineConfig, VideoScorer};
-//! # fn frames() -> Vec<(pertitle::Frame, pertitle::Frame)> { vec![] }
+//! use pertitle_quality::{Engine, EngineConfig, VideoScorer};
+//! # fn frames() -> Vec<(pertitle_quality::Frame, pertitle_quality::Frame)> { vec![] }
 //! let engine = Engine::new(EngineConfig::default())?;
 //! let mut scorer = VideoScorer::new(&engine);
 //! for (r, d) in frames() {
@@ -22,17 +22,20 @@
 //! }
 //! let scores = scorer.finish()?;
 //! println!("VMAF mean {:?}", scores.mean_vmaf());
-//! # Ok::<(), pertitle::Error>(())
+//! # Ok::<(), pertitle_quality::Error>(())
 //! ```
 
+pub mod cpu;
+pub mod error;
+pub mod frame;
 pub mod log;
 pub mod pooling;
 pub mod psnr;
 pub mod ssim;
 pub mod vmaf;
 
-use crate::error::{Error, Result};
-use crate::frame::{Frame, FrameFormat, Plane};
+pub use error::{Error, Result, Setting};
+pub use frame::{Chroma, Frame, FrameFormat, Plane};
 use rayon::prelude::*;
 use std::sync::Arc;
 use vmaf::adm::{AdmParams, AdmRef};
@@ -263,10 +266,14 @@ impl Engine {
     /// An engine with an already loaded model (`cfg.model` is then only informative).
     pub fn with_model(cfg: EngineConfig, model: Option<Model>) -> Result<Engine> {
         if cfg.metrics.vmaf && model.is_none() {
-            return Err(Error::config("metrics", "vmaf asked for without a model"));
+            return Err(Error::setting(
+                Setting::Metrics,
+                "vmaf",
+                "vmaf asked for without a model",
+            ));
         }
         if !(cfg.metrics.vmaf || cfg.metrics.psnr || cfg.metrics.ssim) {
-            return Err(Error::config("metrics", "no metric selected"));
+            return Err(Error::setting(Setting::Metrics, "", "no metric selected"));
         }
         let model = if cfg.metrics.vmaf { model } else { None };
         let (mut vif_egls, mut adm_params, mut force_zero) = (Vec::new(), Vec::new(), false);
@@ -274,7 +281,7 @@ impl Engine {
             if cfg.phone && !m.has_transform() {
                 return Err(Error::model(
                     &m.name,
-                    "has no score_transform, so --phone cannot apply",
+                    "has no score_transform, so the phone transform cannot apply",
                 ));
             }
             for f in &m.features {
@@ -302,7 +309,9 @@ impl Engine {
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(cfg.threads)
                     .build()
-                    .map_err(|e| Error::config("threads", e.to_string()))?,
+                    .map_err(|e| {
+                        Error::setting(Setting::Threads, cfg.threads.to_string(), e.to_string())
+                    })?,
             )
         } else {
             None
@@ -335,13 +344,13 @@ impl Engine {
 
     fn check_format(fmt: &FrameFormat, what: &str) -> Result<()> {
         if !(8..=16).contains(&fmt.bit_depth) {
-            return Err(Error::media(
+            return Err(Error::unsupported(
                 what,
                 format!("bit depth {} is not supported (8 to 16)", fmt.bit_depth),
             ));
         }
         if fmt.width < vif::MIN_SIZE || fmt.height < vif::MIN_SIZE {
-            return Err(Error::media(
+            return Err(Error::unsupported(
                 what,
                 format!(
                     "{}x{} is too small to score (at least {}x{})",

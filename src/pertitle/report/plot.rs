@@ -92,8 +92,8 @@ const RUNG: RGBColor = RGBColor(0xC0, 0x1C, 0x28);
 const HULL: RGBColor = RGBColor(0x20, 0x20, 0x20);
 const FONT: &str = "sans-serif";
 
-static FONT_REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-static FONT_BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+static FONT_REGULAR: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+static FONT_BOLD: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf");
 
 /// Registers the bundled fonts with plotters once per process.
 fn register_fonts() -> Result<()> {

@@ -8,9 +8,7 @@
 //! over this library.
 
 pub mod bdrate;
-pub mod cpu;
 pub mod error;
-pub mod frame;
 pub mod fsutil;
 pub mod grid;
 pub mod hull;
@@ -19,7 +17,6 @@ pub mod ladder;
 pub mod media;
 pub mod pipeline;
 pub mod points;
-pub mod quality;
 pub mod recipe;
 pub mod report;
 pub mod search;
@@ -27,6 +24,9 @@ pub mod store;
 
 pub use error::{Error, Result};
 pub use frame::{Chroma, Frame, FrameFormat, Plane};
+/// The quality engine (its own crate, `pertitle-quality`, with no FFmpeg dependency).
+pub use pertitle_quality as quality;
+pub use pertitle_quality::{cpu, frame};
 pub use points::{Metric, Point, SourceIdentity};
 
 /// The version written into every output and mixed into every store key.

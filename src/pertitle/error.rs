@@ -32,12 +32,22 @@ pub enum Error {
     /// Two inputs that must agree do not (frame counts, sizes, frame rates).
     #[error("{0}")]
     Mismatch(String),
+    /// The quality engine's own error (a frame it cannot score, a model, an engine setting).
+    #[error(transparent)]
+    Quality(#[from] crate::quality::Error),
     /// The caller asked to stop (Ctrl-C or a progress callback returning false).
     #[error("cancelled")]
     Cancelled,
 }
 
 impl Error {
+    /// The run was cancelled (by the caller's callback), here or in the quality engine.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(
+            self,
+            Error::Cancelled | Error::Quality(crate::quality::Error::Cancelled)
+        )
+    }
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -457,7 +457,7 @@ fn score_jobs(
                     .targets
                     .iter()
                     .map(|i| engine.score(&window[i], f))
-                    .collect::<Result<Vec<_>>>()?;
+                    .collect::<Result<Vec<_>, _>>()?;
                 if let Some(u) = up {
                     recycle(u);
                 }

@@ -17,11 +17,11 @@ use crate::points::Metric;
 
 /// The embedded recipes, by libavcodec encoder name (the files in `recipes/`).
 const EMBEDDED: &[(&str, &str)] = &[
-    ("libx264", include_str!("../recipes/x264.toml")),
-    ("libx265", include_str!("../recipes/x265.toml")),
-    ("libvpx-vp9", include_str!("../recipes/vp9.toml")),
-    ("libsvtav1", include_str!("../recipes/svtav1.toml")),
-    ("libaom-av1", include_str!("../recipes/aom.toml")),
+    ("libx264", include_str!("../../recipes/x264.toml")),
+    ("libx265", include_str!("../../recipes/x265.toml")),
+    ("libvpx-vp9", include_str!("../../recipes/vp9.toml")),
+    ("libsvtav1", include_str!("../../recipes/svtav1.toml")),
+    ("libaom-av1", include_str!("../../recipes/aom.toml")),
 ];
 
 /// The encoder used when neither `--codec` nor `--recipe` is given.
