@@ -8,11 +8,8 @@
 
 use std::path::PathBuf;
 
-use pertitle::hull;
 use pertitle::ladder::{self, read_points_json};
-use pertitle::points::SourceIdentity;
 use pertitle::recipe::{RateControl, Recipe, RecipeOverrides};
-use pertitle::Metric;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -37,27 +34,24 @@ fn main() -> anyhow::Result<()> {
         ..Default::default()
     })?;
 
-    let source = file.source.clone().unwrap_or(SourceIdentity {
-        path: "input.mp4".into(),
-        width: file.points.iter().map(|p| p.width).max().unwrap_or(0),
-        height: file.points.iter().map(|p| p.height).max().unwrap_or(0),
-        fps_num: 24,
-        fps_den: 1,
-        frames: 0,
-        fingerprint: String::new(),
-    });
-
-    let metric = Metric::Vmaf;
-    println!("hull of {} points ({}):", file.points.len(), path.display());
-    for i in hull::upper_hull(&file.points, metric) {
-        let p = &file.points[i];
+    // The hull of the points this ladder may use (its codec, at least 360 high), under its metric.
+    let hull = ladder::hull_for(&file.points, &recipe)?;
+    println!(
+        "{} hull of {} points ({}):",
+        hull.metric(),
+        file.points.len(),
+        path.display()
+    );
+    for p in hull.points(&file.points) {
         println!(
             "  {:>4}x{:<4} crf {:>4} {:>8.1} kbps  VMAF {:6.2}",
             p.width, p.height, p.crf, p.kbps, p.vmaf
         );
     }
 
-    let ladder = ladder::build(&file.points, &recipe, &source)?;
+    // No source is needed: with one (points.json from `pertitle ladder` has it) the rungs also
+    // get their ffmpeg commands.
+    let ladder = ladder::build(&file.points, &hull, &recipe, file.source.as_ref())?;
     println!("ladder ({} rungs):", ladder.rungs.len());
     for r in &ladder.rungs {
         println!(

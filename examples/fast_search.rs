@@ -13,11 +13,11 @@
 //! for `search_replay`; the fast search always encodes afresh (no store).
 
 use pertitle::bdrate::{self, Method};
-use pertitle::job::{self, Input};
 use pertitle::media::{self, InputOptions, Y4mWriter};
+use pertitle::output;
 use pertitle::pipeline::RunOptions;
 use pertitle::recipe::{Recipe, Size};
-use pertitle::search::{self, FastOptions};
+use pertitle::run::{Input, LadderRun, Search};
 use pertitle::store::Store;
 use pertitle::Metric;
 use std::path::{Path, PathBuf};
@@ -120,7 +120,10 @@ fn main() -> anyhow::Result<()> {
         };
         let store = Store::open(dir.join(format!("cache-{clip}")))?;
         let (w0, c0) = (Instant::now(), cpu_seconds());
-        let full = job::run(&input, &recipe, None, Some(&store), &opts, &quiet)?;
+        let full = LadderRun::new(&input, &recipe)
+            .store(Some(&store))
+            .options(opts.clone())
+            .run(&quiet)?;
         let (full_wall, full_cpu) = (w0.elapsed().as_secs_f64(), cpu_seconds() - c0);
         std::fs::write(
             dir.join(match (&sizes, clip.as_str()) {
@@ -129,18 +132,14 @@ fn main() -> anyhow::Result<()> {
                 }
                 _ => format!("{clip}-full-points.json"),
             }),
-            job::points_json(&full.source, &full.points)?,
+            output::points_json(&full.source, &full.points)?,
         )?;
         let (w0, c0) = (Instant::now(), cpu_seconds());
-        let (fast, stats) = search::run_fast_with(
-            &input,
-            &recipe,
-            None,
-            None,
-            &opts,
-            &FastOptions::default(),
-            &quiet,
-        )?;
+        let fast = LadderRun::new(&input, &recipe)
+            .options(opts.clone())
+            .search(Search::Fast(Default::default()))
+            .run(&quiet)?;
+        let stats = fast.search.clone().expect("a fast run has search stats");
         let (fast_wall, fast_cpu) = (w0.elapsed().as_secs_f64(), cpu_seconds() - c0);
         let curve = |pts: &[pertitle::Point]| -> Vec<(f64, f64)> {
             pts.iter().map(|p| (p.kbps, p.vmaf)).collect()

@@ -6,9 +6,10 @@ use super::progress::GridProgress;
 use super::{interrupt, UsageError};
 use anyhow::Result;
 use pertitle::bdrate::Method;
-use pertitle::job::{self, Input};
+use pertitle::output;
 use pertitle::recipe::Size;
 use pertitle::report::{self, compare_codecs};
+use pertitle::run::{Input, LadderRun};
 use pertitle::{fsutil, Metric, Point};
 use std::path::PathBuf;
 
@@ -67,9 +68,11 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
             eprintln!("{}:", r.encoder.codec);
         }
         let progress = GridProgress::new(cli.quiet || a.json);
-        let res = job::run(&input, r, a.frames, store.as_ref(), &opts, &|e| {
-            progress.event(e)
-        });
+        let res = LadderRun::new(&input, r)
+            .frames(a.frames)
+            .store(store.as_ref())
+            .options(opts.clone())
+            .run(&|e| progress.event(e));
         progress.finish();
         let out = match res {
             Err(e) if e.is_cancelled() && interrupt::requested() => {
@@ -91,7 +94,7 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
     for o in &outcomes {
         points.extend(o.points.iter().cloned());
         let sub = out_dir.join(o.recipe.encoder.codec.replace('/', "_"));
-        job::write_outputs(&sub, o)?;
+        output::write_outputs(&sub, o)?;
     }
     let mut hull: Vec<Point> = points.iter().filter(|p| p.on_hull).cloned().collect();
     hull.sort_by(|a, b| a.codec.cmp(&b.codec).then(a.kbps.total_cmp(&b.kbps)));

@@ -5,7 +5,8 @@ use super::common::{input_options, overrides, recipe_for, run_options, store_for
 use super::progress::GridProgress;
 use super::{interrupt, UsageError};
 use anyhow::{Context, Result};
-use pertitle::job::{self, Input};
+use pertitle::output::{self, Summary};
+use pertitle::run::{Input, LadderRun, Search};
 use std::path::PathBuf;
 
 pub fn run(cli: &Cli, a: &LadderArgs) -> Result<()> {
@@ -56,21 +57,21 @@ fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
     let store = store_for(g.cache.as_deref(), g.no_cache)?;
     let opts = run_options(g.threads)?;
     let progress = GridProgress::new(cli.quiet || a.json);
-    let outcome = match g.search.as_str() {
-        "full" => job::run(&input, &recipe, g.frames, store.as_ref(), &opts, &|e| {
-            progress.event(e)
-        }),
-        "fast" => {
-            pertitle::search::run_fast(&input, &recipe, g.frames, store.as_ref(), &opts, &|e| {
-                progress.event(e)
-            })
-        }
+    let search = match g.search.as_str() {
+        "full" => Search::Full,
+        "fast" => Search::Fast(Default::default()),
         other => {
             return Err(
                 UsageError(format!("--search: expected full or fast, got {other:?}")).into(),
             )
         }
     };
+    let outcome = LadderRun::new(&input, &recipe)
+        .frames(g.frames)
+        .store(store.as_ref())
+        .options(opts)
+        .search(search)
+        .run(&|e| progress.event(e));
     progress.finish();
     let outcome = match outcome {
         Err(e) if e.is_cancelled() && interrupt::requested() => {
@@ -89,19 +90,16 @@ fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
         }
         r => r?,
     };
-    let files = job::write_outputs(&out_dir, &outcome)
+    let files = output::write_outputs(&out_dir, &outcome)
         .with_context(|| format!("writing {}", out_dir.display()))?;
+    let summary = Summary {
+        store_corrupt: Some(store.as_ref().map(|s| s.corrupt_count()).unwrap_or(0)),
+        ..Summary::of_run(&outcome, &out_dir)
+    };
     if a.json {
-        let mut summary = job::summary_json(&outcome, &out_dir);
-        // reliability: corrupt store entries found (and recomputed) are part of the summary.
-        summary["store_corrupt"] = store
-            .as_ref()
-            .map(|s| s.corrupt_count())
-            .unwrap_or(0)
-            .into();
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else if !cli.quiet {
-        print!("{}", job::summary_table(&outcome));
+        print!("{}", output::summary_table(&summary));
         println!("outputs in {} ({} files)", out_dir.display(), files.len());
     }
     if cli.verbose {

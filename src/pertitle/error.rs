@@ -32,6 +32,9 @@ pub enum Error {
     /// Two inputs that must agree do not (frame counts, sizes, frame rates).
     #[error("{0}")]
     Mismatch(String),
+    /// Worker threads could not be started (the OS refused them).
+    #[error("cannot start worker threads: {0}")]
+    Threads(String),
     /// The quality engine's own error (a frame it cannot score, a model, an engine setting).
     #[error(transparent)]
     Quality(#[from] crate::quality::Error),

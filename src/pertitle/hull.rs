@@ -19,22 +19,87 @@ use std::cmp::Ordering;
 
 use crate::points::{Metric, Point};
 
+/// The hull of one point set under one metric: which of the points are its vertices. Computed
+/// once, from exactly the points the ladder may use, and carried with them, so `on_hull`, the
+/// report's tables, the plots and the ladder all show the same hull.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hull {
+    metric: Metric,
+    /// Indices into the point set the hull was computed from, by increasing kbps.
+    vertices: Vec<usize>,
+    /// (kbps, quality) of each vertex.
+    curve: Vec<(f64, f64)>,
+}
+
+impl Hull {
+    /// The hull of all of `points`.
+    pub fn of(points: &[Point], metric: Metric) -> Hull {
+        let all: Vec<usize> = (0..points.len()).collect();
+        Hull::of_subset(points, &all, metric)
+    }
+
+    /// The hull of the points at `subset` (indices into `points`, increasing); the vertices are
+    /// indices into `points`.
+    pub fn of_subset(points: &[Point], subset: &[usize], metric: Metric) -> Hull {
+        let q: Vec<f64> = subset.iter().map(|&i| metric.of(&points[i])).collect();
+        let vertices: Vec<usize> = hull_indices(
+            subset.len(),
+            |j| points[subset[j]].kbps,
+            |j| q[j],
+            |a, b| tie_break(&points[subset[a]], &points[subset[b]]),
+        )
+        .into_iter()
+        .map(|j| subset[j])
+        .collect();
+        let curve = vertices
+            .iter()
+            .map(|&i| (points[i].kbps, metric.of(&points[i])))
+            .collect();
+        Hull {
+            metric,
+            vertices,
+            curve,
+        }
+    }
+
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// Indices of the vertices in the point set the hull was computed from, by increasing kbps.
+    pub fn vertices(&self) -> &[usize] {
+        &self.vertices
+    }
+
+    /// (kbps, quality) of each vertex, by increasing kbps.
+    pub fn curve(&self) -> &[(f64, f64)] {
+        &self.curve
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vertices.is_empty()
+    }
+
+    /// The vertices themselves, by increasing kbps.
+    pub fn points<'p>(&self, points: &'p [Point]) -> Vec<&'p Point> {
+        self.vertices.iter().map(|&i| &points[i]).collect()
+    }
+
+    /// Sets `on_hull` on every point: true exactly for the vertices.
+    pub fn mark(&self, points: &mut [Point]) {
+        for p in points.iter_mut() {
+            p.on_hull = false;
+        }
+        for &i in &self.vertices {
+            points[i].on_hull = true;
+        }
+    }
+}
+
 /// Indices of the hull points of `points` under `metric`, sorted by increasing kbps (and so by
 /// increasing quality: the hull is strictly increasing in both).
 pub fn upper_hull(points: &[Point], metric: Metric) -> Vec<usize> {
-    upper_hull_by(points, |p| metric.of(p))
-}
-
-/// [`upper_hull`] with any quality function of a point (e.g. a pooled statistic other than the
-/// mean).
-pub fn upper_hull_by(points: &[Point], quality: impl Fn(&Point) -> f64) -> Vec<usize> {
-    let q: Vec<f64> = points.iter().map(&quality).collect();
-    hull_indices(
-        points.len(),
-        |i| points[i].kbps,
-        |i| q[i],
-        |a, b| tie_break(&points[a], &points[b]),
-    )
+    Hull::of(points, metric).vertices
 }
 
 /// The hull of bare `(kbps, quality)` pairs, as pairs by increasing kbps: the same definition,
@@ -98,21 +163,12 @@ fn hull_indices(
 
 /// The hull as (kbps, quality) pairs by increasing kbps (for BD-rate, plots and [`quality_at`]).
 pub fn hull_curve(points: &[Point], metric: Metric) -> Vec<(f64, f64)> {
-    upper_hull(points, metric)
-        .into_iter()
-        .map(|i| (points[i].kbps, metric.of(&points[i])))
-        .collect()
+    Hull::of(points, metric).curve
 }
 
 /// Sets `on_hull` on every point (true exactly for the indices [`upper_hull`] returns).
 pub fn mark_hull(points: &mut [Point], metric: Metric) {
-    let hull = upper_hull(points, metric);
-    for p in points.iter_mut() {
-        p.on_hull = false;
-    }
-    for i in hull {
-        points[i].on_hull = true;
-    }
+    Hull::of(points, metric).mark(points);
 }
 
 /// Order among points with identical (kbps, quality): smaller area first, then lower CRF, then

@@ -35,7 +35,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::hull;
+use crate::hull::{self, Hull};
 use crate::points::{Metric, Point, SourceIdentity};
 use crate::recipe::{self, RateControl, Recipe, Scaler};
 
@@ -64,8 +64,10 @@ pub struct Rung {
     pub level: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pix_fmt: Option<String>,
-    /// IDR interval in frames (keyint_seconds × encode fps); scene-cut keyframes off.
-    pub keyint_frames: u32,
+    /// IDR interval in frames (keyint_seconds × encode fps); scene-cut keyframes off. Known
+    /// only when the ladder was built for a source (its frame rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyint_frames: Option<u32>,
     /// Predicted pooled scores at the target bitrate.
     pub vmaf: f64,
     pub psnr_y: f64,
@@ -102,13 +104,17 @@ pub struct Ladder {
     /// The metric rungs were spaced on, and the step.
     pub metric: Metric,
     pub step: f64,
-    /// Encode frame rate (the source's, or capped by the recipe).
-    pub fps_num: u32,
-    pub fps_den: u32,
+    /// Encode frame rate (the source's, or capped by the recipe); absent without a source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps_num: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps_den: Option<u32>,
     pub scaler: Scaler,
     /// Everything that did not go as the constraints asked, one line each.
     pub warnings: Vec<String>,
-    pub source: SourceIdentity,
+    /// The source the rungs' commands read; absent for a ladder built from points alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceIdentity>,
     pub rungs: Vec<Rung>,
 }
 
@@ -236,19 +242,16 @@ fn lerp(a: f64, b: f64, t: f64) -> f64 {
     a + (b - a) * t
 }
 
-/// Builds the ladder for `points` (those of the recipe's codec are used) under the recipe's
-/// `[ladder]` constraints. Errors: no usable points (naming the codec / min height).
-pub fn build(points: &[Point], recipe: &Recipe, source: &SourceIdentity) -> Result<Ladder> {
-    recipe.validate()?;
+/// Indices of the points a ladder for `recipe` may use: those of the recipe's codec, at least
+/// `ladder.min_height` on their short side. Errors when there are none (naming the codec or the
+/// min height).
+pub fn eligible(points: &[Point], recipe: &Recipe) -> Result<Vec<usize>> {
     let l = &recipe.ladder;
-    let metric = l.metric;
     let codec = recipe.encoder.codec.as_str();
     let min_side = |p: &Point| p.width.min(p.height);
-    let usable: Vec<Point> = points
-        .iter()
-        .filter(|p| p.codec == codec)
-        .filter(|p| l.min_height.is_none_or_le(min_side(p)))
-        .cloned()
+    let usable: Vec<usize> = (0..points.len())
+        .filter(|&i| points[i].codec == codec)
+        .filter(|&i| l.min_height.is_none_or_le(min_side(&points[i])))
         .collect();
     if usable.is_empty() {
         let codecs: std::collections::BTreeSet<&str> =
@@ -264,15 +267,48 @@ pub fn build(points: &[Point], recipe: &Recipe, source: &SourceIdentity) -> Resu
         };
         return Err(Error::data("points", why));
     }
-    let hull_idx = hull::upper_hull(&usable, metric);
-    if hull_idx.is_empty() {
+    Ok(usable)
+}
+
+/// The hull a ladder for `recipe` is built on: that of the [`eligible`] points under the ladder's
+/// metric. Errors when no point has a finite bitrate and quality.
+pub fn hull_for(points: &[Point], recipe: &Recipe) -> Result<Hull> {
+    let hull = Hull::of_subset(points, &eligible(points, recipe)?, recipe.ladder.metric);
+    if hull.is_empty() {
         return Err(Error::data(
             "points",
             "no point has a finite bitrate and quality",
         ));
     }
-    let hull_pts: Vec<&Point> = hull_idx.iter().map(|&i| &usable[i]).collect();
-    let h: Vec<(f64, f64)> = hull_pts.iter().map(|p| (p.kbps, metric.of(p))).collect();
+    Ok(hull)
+}
+
+/// Builds the ladder on `hull` (from [`hull_for`] on the same `points`) under the recipe's
+/// `[ladder]` constraints. With a `source`, every rung also gets its keyframe interval and the
+/// exact ffmpeg commands that encode it from that source; without one (points from elsewhere),
+/// the rungs carry what to encode and its predicted quality only.
+pub fn build(
+    points: &[Point],
+    hull: &Hull,
+    recipe: &Recipe,
+    source: Option<&SourceIdentity>,
+) -> Result<Ladder> {
+    recipe.validate()?;
+    let l = &recipe.ladder;
+    let metric = l.metric;
+    let codec = recipe.encoder.codec.as_str();
+    if hull.is_empty() || hull.metric() != metric {
+        return Err(Error::data(
+            "points",
+            format!("the hull given is not the {metric} hull of the recipe's points"),
+        ));
+    }
+    let usable: Vec<Point> = eligible(points, recipe)?
+        .into_iter()
+        .map(|i| points[i].clone())
+        .collect();
+    let hull_pts: Vec<&Point> = hull.points(points);
+    let h: Vec<(f64, f64)> = hull.curve().to_vec();
 
     // Per-resolution curves (Pareto-filtered, by kbps), keyed by size.
     let mut sizes: Vec<(u32, u32)> = usable.iter().map(|p| (p.width, p.height)).collect();
@@ -488,9 +524,9 @@ pub fn build(points: &[Point], recipe: &Recipe, source: &SourceIdentity) -> Resu
         }
     }
 
-    let (fps_num, fps_den) = recipe.output_fps(source.fps_num, source.fps_den);
-    let fps = fps_num as f64 / fps_den.max(1) as f64;
-    let keyint = ((l.keyint_seconds * fps).round() as u32).max(1);
+    let fps = source.map(|s| recipe.output_fps(s.fps_num, s.fps_den));
+    let keyint =
+        fps.map(|(n, d)| ((l.keyint_seconds * n as f64 / d.max(1) as f64).round() as u32).max(1));
     if codec == "libsvtav1" && l.rate_control == RateControl::TwoPassVbr {
         warnings.push(
             "libsvtav1 through the ffmpeg CLI: the commands use one-pass VBR (FFmpeg's SVT-AV1 wrapper has no -pass)"
@@ -534,11 +570,14 @@ pub fn build(points: &[Point], recipe: &Recipe, source: &SourceIdentity) -> Resu
                 ffmpeg: Vec::new(),
                 params: recipe.encoder.params.clone(),
             };
-            let fps_filter = recipe.grid.fps_cap.map(|_| (fps_num, fps_den));
-            r.ffmpeg = ffmpeg_commands(&r, &source.path, recipe.scaling.down, fps_filter, &stem)
-                .iter()
-                .map(|args| shell_join(args))
-                .collect();
+            if let (Some(s), Some(fps), Some(keyint)) = (source, fps, keyint) {
+                let fps_filter = recipe.grid.fps_cap.map(|_| fps);
+                r.ffmpeg =
+                    ffmpeg_commands(&r, keyint, &s.path, recipe.scaling.down, fps_filter, &stem)
+                        .iter()
+                        .map(|args| shell_join(args))
+                        .collect();
+            }
             r
         })
         .collect();
@@ -549,11 +588,11 @@ pub fn build(points: &[Point], recipe: &Recipe, source: &SourceIdentity) -> Resu
         phone: recipe.scoring.phone,
         metric,
         step,
-        fps_num,
-        fps_den,
+        fps_num: fps.map(|f| f.0),
+        fps_den: fps.map(|f| f.1),
         scaler: recipe.scaling.down,
         warnings,
-        source: source.clone(),
+        source: source.cloned(),
         rungs,
     })
 }
@@ -669,13 +708,14 @@ fn pareto(pts: &[Point], metric: Metric) -> Vec<usize> {
 /// rung's segments start on the same frames.
 pub fn ffmpeg_commands(
     rung: &Rung,
+    keyint: u32,
     input: &str,
     scaler: Scaler,
     fps: Option<(u32, u32)>,
     stem: &str,
 ) -> Vec<Vec<String>> {
     let codec = rung.codec.as_str();
-    let k = rung.keyint_frames.to_string();
+    let k = keyint.to_string();
     let mut params = rung.params.clone();
     let two_pass = rung.rate_control == RateControl::TwoPassVbr;
     let mut base: Vec<String> = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", input]

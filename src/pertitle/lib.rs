@@ -8,17 +8,19 @@
 //! over this library.
 
 pub mod bdrate;
+pub mod determinism;
 pub mod error;
 pub mod fsutil;
 pub mod grid;
 pub mod hull;
-pub mod job;
 pub mod ladder;
 pub mod media;
+pub mod output;
 pub mod pipeline;
 pub mod points;
 pub mod recipe;
 pub mod report;
+pub mod run;
 pub mod search;
 pub mod store;
 

@@ -133,8 +133,7 @@ fn plan_waves(tasks: &[&GridTask], budget: u64) -> Vec<Vec<usize>> {
     waves.into_iter().map(|(_, w)| w).collect()
 }
 
-/// Runs `tasks` against the source `open` gives. Results come back in the order of `tasks`; those
-/// found intact in `store` are reused, the rest computed and stored.
+/// Runs `tasks` against the source `open` gives: [`Runner::run`] on a runner made for this call.
 pub fn run(
     tasks: &[GridTask],
     open: &OpenSource<'_>,
@@ -143,65 +142,99 @@ pub fn run(
     opts: &RunOptions,
     on_event: &(dyn Fn(Event) -> bool + Sync),
 ) -> Result<Vec<TaskResult>> {
-    let mut results: Vec<Option<TaskResult>> = vec![None; tasks.len()];
-    let mut todo = Vec::new();
-    let mut corrupt = 0;
-    for (i, t) in tasks.iter().enumerate() {
-        t.validate()?;
-        match store.map(|s| s.lookup(&t.key())).transpose()? {
-            Some(Lookup::Hit(r)) => results[i] = Some(*r),
-            Some(Lookup::Corrupt { .. }) => {
-                corrupt += 1;
-                todo.push(i)
-            }
-            _ => todo.push(i),
-        }
+    Runner::new(opts.clone())?.run(tasks, open, engine, store, on_event)
+}
+
+/// Runs grid tasks on one worker pool, built once and used by every call (the fast search runs
+/// a call per round).
+pub struct Runner {
+    opts: RunOptions,
+    pool: rayon::ThreadPool,
+}
+
+impl Runner {
+    /// A runner with `opts.threads` workers (0 = one per core). Errors if the OS refuses the
+    /// threads.
+    pub fn new(opts: RunOptions) -> Result<Runner> {
+        crate::determinism::init();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(opts.threads)
+            .thread_name(|i| format!("pertitle-{i}"))
+            .build()
+            .map_err(|e| Error::Threads(e.to_string()))?;
+        Ok(Runner { opts, pool })
     }
-    if !on_event(Event::Reused {
-        reused: tasks.len() - todo.len(),
-        corrupt,
-        to_compute: todo.len(),
-    }) {
-        return Err(Error::Cancelled);
+
+    pub fn options(&self) -> &RunOptions {
+        &self.opts
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads)
-        .thread_name(|i| format!("pertitle-{i}"))
-        .build()
-        .map_err(|e| Error::config("--threads", e.to_string()))?;
-    let todo_tasks: Vec<&GridTask> = todo.iter().map(|&i| &tasks[i]).collect();
-    let waves = plan_waves(&todo_tasks, opts.memory_budget);
-    let nwaves = waves.len();
-    for (w, wave) in waves.into_iter().enumerate() {
-        let wave_tasks: Vec<&GridTask> = wave.iter().map(|&i| todo_tasks[i]).collect();
-        let done =
-            pool.install(|| run_wave(w, nwaves, &wave_tasks, open, engine, opts, on_event))?;
-        // reliability: store every finished point of the wave before honouring a stop request
-        // (returning at the first `false` used to drop the wave's other finished points).
-        let mut go = true;
-        for (k, r) in wave.iter().zip(done) {
-            if let Some(s) = store {
-                s.put(&r)?;
+
+    /// Runs `tasks` against the source `open` gives. Results come back in the order of `tasks`;
+    /// those found intact in `store` are reused, the rest computed and stored.
+    pub fn run(
+        &self,
+        tasks: &[GridTask],
+        open: &OpenSource<'_>,
+        engine: &Engine,
+        store: Option<&Store>,
+        on_event: &(dyn Fn(Event) -> bool + Sync),
+    ) -> Result<Vec<TaskResult>> {
+        let (opts, pool) = (&self.opts, &self.pool);
+        let mut results: Vec<Option<TaskResult>> = vec![None; tasks.len()];
+        let mut todo = Vec::new();
+        let mut corrupt = 0;
+        for (i, t) in tasks.iter().enumerate() {
+            t.validate()?;
+            match store.map(|s| s.lookup(&t.key())).transpose()? {
+                Some(Lookup::Hit(r)) => results[i] = Some(*r),
+                Some(Lookup::Corrupt { .. }) => {
+                    corrupt += 1;
+                    todo.push(i)
+                }
+                _ => todo.push(i),
             }
-            let p = &r.point;
-            go &= on_event(Event::PointDone {
-                key: p.key.clone(),
-                width: p.width,
-                height: p.height,
-                crf: p.crf,
-                kbps: p.kbps,
-                vmaf: p.vmaf,
-            });
-            results[todo[*k]] = Some(r);
         }
-        if !go {
+        if !on_event(Event::Reused {
+            reused: tasks.len() - todo.len(),
+            corrupt,
+            to_compute: todo.len(),
+        }) {
             return Err(Error::Cancelled);
         }
+        let todo_tasks: Vec<&GridTask> = todo.iter().map(|&i| &tasks[i]).collect();
+        let waves = plan_waves(&todo_tasks, opts.memory_budget);
+        let nwaves = waves.len();
+        for (w, wave) in waves.into_iter().enumerate() {
+            let wave_tasks: Vec<&GridTask> = wave.iter().map(|&i| todo_tasks[i]).collect();
+            let done =
+                pool.install(|| run_wave(w, nwaves, &wave_tasks, open, engine, opts, on_event))?;
+            // reliability: store every finished point of the wave before honouring a stop request
+            // (returning at the first `false` used to drop the wave's other finished points).
+            let mut go = true;
+            for (k, r) in wave.iter().zip(done) {
+                if let Some(s) = store {
+                    s.put(&r)?;
+                }
+                let p = &r.point;
+                go &= on_event(Event::PointDone {
+                    key: p.key.clone(),
+                    width: p.width,
+                    height: p.height,
+                    crf: p.crf,
+                    kbps: p.kbps,
+                    vmaf: p.vmaf,
+                });
+                results[todo[*k]] = Some(r);
+            }
+            if !go {
+                return Err(Error::Cancelled);
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every task computed or reused"))
+            .collect())
     }
-    Ok(results
-        .into_iter()
-        .map(|r| r.expect("every task computed or reused"))
-        .collect())
 }
 
 /// One point's encoder chain and what it has produced so far.

@@ -19,7 +19,8 @@ pub struct Point {
     pub kbps: f64,
     /// Video bitstream size in bytes.
     pub bytes: u64,
-    /// Pooled means of the default metrics (what hull and ladder use unless told otherwise).
+    /// The headline metrics, pooled over the frames: the mean as the grid computes and stores
+    /// them; a run's [`Point::pooled_by`] its recipe's pooling.
     pub vmaf: f64,
     pub psnr_y: f64,
     pub ssim: f64,
@@ -33,6 +34,20 @@ pub struct Point {
     /// Content address of the task that produced it (see `store`); empty for imported points.
     #[serde(default)]
     pub key: String,
+}
+
+impl Point {
+    /// This point with its headline metrics (`vmaf`, `psnr_y`, `ssim`) pooled by `pool` from
+    /// [`Point::pooled`] (unchanged where a metric has no pooled statistics).
+    pub fn pooled_by(&self, pool: crate::recipe::Pooling) -> Point {
+        let mut p = self.clone();
+        for m in [Metric::Vmaf, Metric::PsnrY, Metric::Ssim] {
+            if let Some(v) = self.pooled.get(m.name()) {
+                *m.field_mut(&mut p) = pool.of(v);
+            }
+        }
+        p
+    }
 }
 
 /// The quality metric a hull or ladder is built on.
@@ -70,6 +85,14 @@ impl Metric {
             Metric::Vmaf => p.vmaf,
             Metric::PsnrY => p.psnr_y,
             Metric::Ssim => p.ssim,
+        }
+    }
+
+    fn field_mut(self, p: &mut Point) -> &mut f64 {
+        match self {
+            Metric::Vmaf => &mut p.vmaf,
+            Metric::PsnrY => &mut p.psnr_y,
+            Metric::Ssim => &mut p.ssim,
         }
     }
 

@@ -31,7 +31,7 @@
 //!    at a time, each pick's prediction counted as if measured before choosing the next
 //!    ("believer" batch selection), so a round of several probes does not spend two on the same
 //!    hull segment; ties go by size then CRF, so the search is deterministic and independent of
-//!    the machine. The round is encoded together in one [`pipeline::run`] call, in parallel,
+//!    the machine. The round is encoded together in one runner call (the caller's), in parallel,
 //!    and the hull is updated.
 //! 3. **Stop** when no candidate is predicted to lower the mean log-rate by at least
 //!    [`FastOptions::min_gain`] or the encode budget ([`FastOptions::max_fraction`] of the
@@ -52,17 +52,11 @@
 //! points include the full hull's corners *is* the full hull). Same inputs, same probes.
 
 use crate::error::{Error, Result};
-use crate::grid::TaskResult;
-use crate::job::{self, Input, Outcome};
-use crate::media;
-use crate::pipeline::{self, Event, RunOptions};
 use crate::points::{Metric, Point};
-use crate::recipe::{Recipe, Size};
-use crate::store::Store;
 use std::collections::BTreeMap;
 
 /// Knobs of the fast search.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FastOptions {
     /// Most encodes, as a fraction of the full grid (sizes × CRFs); at least one per size is
     /// always allowed.
@@ -73,6 +67,19 @@ pub struct FastOptions {
     /// Smallest predicted drop of the hull's mean log-rate over its quality range (what
     /// BD-rate integrates; 0.002 ≈ 0.2 %) still worth an encode.
     pub min_gain: f64,
+}
+
+impl FastOptions {
+    /// Errors name the option that is out of range.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.max_fraction > 0.0 && self.max_fraction <= 1.0) {
+            return Err(Error::config(
+                "search.max_fraction",
+                format!("{} is not in (0, 1]", self.max_fraction),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for FastOptions {
@@ -86,7 +93,7 @@ impl Default for FastOptions {
 }
 
 /// What the fast search did.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SearchStats {
     /// Grid points probed (each an encode, unless the store had it).
     pub probes: usize,
@@ -457,197 +464,125 @@ pub fn drive(
     Ok((probes, rounds))
 }
 
+/// The grid as the search sees it: sizes largest first (by area, then width: deterministic
+/// whatever order they are listed in), CRFs ascending, each once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchGrid {
+    pub sizes: Vec<(u32, u32)>,
+    pub crfs: Vec<f64>,
+}
+
+impl SearchGrid {
+    pub fn new(
+        sizes: impl IntoIterator<Item = (u32, u32)>,
+        crfs: impl IntoIterator<Item = f64>,
+    ) -> SearchGrid {
+        let mut sizes: Vec<(u32, u32)> = sizes.into_iter().collect();
+        sizes.sort_by(|a, b| {
+            (b.0 as u64 * b.1 as u64)
+                .cmp(&(a.0 as u64 * a.1 as u64))
+                .then(b.0.cmp(&a.0))
+        });
+        sizes.dedup();
+        let mut crfs: Vec<f64> = crfs.into_iter().collect();
+        crfs.sort_by(f64::total_cmp);
+        crfs.dedup();
+        SearchGrid { sizes, crfs }
+    }
+
+    /// Points of the full grid.
+    pub fn len(&self) -> usize {
+        self.sizes.len() * self.crfs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Most encodes the search may spend: `max_fraction` of the grid, at least one per size.
+    pub fn budget(&self, fast: &FastOptions) -> usize {
+        let grid = self.len();
+        ((fast.max_fraction * grid as f64 + 1e-9).floor() as usize)
+            .max(self.sizes.len().min(grid))
+            .min(grid)
+    }
+
+    /// Runs the search. `measure` computes one round's probes, given as (size, CRF), and returns
+    /// what it made of each (`T`) with its (kbps, quality), in the same order. Returns the
+    /// probes' `T`s in plan order (sizes largest first, then CRF) and what the search did
+    /// (`encoded` left 0: only the caller knows what its store had).
+    pub fn search<T>(
+        &self,
+        codec: &str,
+        fast: &FastOptions,
+        mut measure: impl FnMut(&[((u32, u32), f64)]) -> Result<(Vec<T>, Vec<(f64, f64)>)>,
+    ) -> Result<(Vec<T>, SearchStats)> {
+        fast.validate()?;
+        let budget = self.budget(fast);
+        let mut made: Vec<T> = Vec::new();
+        let (probes, rounds) = drive(
+            self.sizes.len(),
+            &self.crfs,
+            codec,
+            budget,
+            fast.batch.max(1),
+            fast.min_gain,
+            |round| {
+                let at: Vec<((u32, u32), f64)> = round
+                    .iter()
+                    .map(|&(s, j)| (self.sizes[s], self.crfs[j]))
+                    .collect();
+                let (done, measured) = measure(&at)?;
+                made.extend(done);
+                Ok(measured)
+            },
+        )?;
+        let order: BTreeMap<(usize, usize), usize> = probes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((p.size, p.crf), i))
+            .collect();
+        let mut slots: Vec<Option<T>> = made.into_iter().map(Some).collect();
+        let made: Vec<T> = order.values().filter_map(|&i| slots[i].take()).collect();
+        let stats = SearchStats {
+            probes: made.len(),
+            grid: self.len(),
+            budget,
+            rounds,
+            encoded: 0,
+        };
+        Ok((made, stats))
+    }
+}
+
 /// Replays the search over an already measured grid (e.g. a full grid's `points.json`): which
-/// points it would probe, without encoding. `points` of one codec; sizes are taken largest
-/// first. Errors when the search asks for a point the set does not have.
+/// points it would probe, without encoding, in plan order. `points` of one codec. Errors when
+/// the search asks for a point the set does not have.
 pub fn replay(
     points: &[Point],
     metric: Metric,
     codec: &str,
     fast: &FastOptions,
 ) -> Result<Vec<Point>> {
-    let mut sizes: Vec<(u32, u32)> = points.iter().map(|p| (p.width, p.height)).collect();
-    sizes.sort_by(|a, b| {
-        (b.0 as u64 * b.1 as u64)
-            .cmp(&(a.0 as u64 * a.1 as u64))
-            .then(b.0.cmp(&a.0))
-    });
-    sizes.dedup();
-    let mut crfs: Vec<f64> = points.iter().map(|p| p.crf).collect();
-    crfs.sort_by(f64::total_cmp);
-    crfs.dedup();
-    let grid = sizes.len() * crfs.len();
-    let budget = ((fast.max_fraction * grid as f64 + 1e-9).floor() as usize)
-        .max(sizes.len().min(grid))
-        .min(grid);
-    let find = |s: usize, j: usize| {
-        points
+    let grid = SearchGrid::new(
+        points.iter().map(|p| (p.width, p.height)),
+        points.iter().map(|p| p.crf),
+    );
+    let (picked, _) = grid.search(codec, fast, |round| {
+        let picked = round
             .iter()
-            .find(|p| (p.width, p.height) == sizes[s] && p.crf == crfs[j])
-    };
-    let mut picked = Vec::new();
-    drive(
-        sizes.len(),
-        &crfs,
-        codec,
-        budget,
-        fast.batch.max(1),
-        fast.min_gain,
-        |round| {
-            round
-                .iter()
-                .map(|&(s, j)| {
-                    let p = find(s, j).ok_or_else(|| {
-                        Error::data(
-                            "points",
-                            format!("no point {}x{} crf {}", sizes[s].0, sizes[s].1, crfs[j]),
-                        )
-                    })?;
-                    picked.push(p.clone());
-                    Ok((p.kbps, metric.of(p)))
-                })
-                .collect()
-        },
-    )?;
+            .map(|&((w, h), crf)| {
+                points
+                    .iter()
+                    .find(|p| (p.width, p.height) == (w, h) && p.crf == crf)
+                    .cloned()
+                    .ok_or_else(|| Error::data("points", format!("no point {w}x{h} crf {crf}")))
+            })
+            .collect::<Result<Vec<Point>>>()?;
+        let measured = picked.iter().map(|p| (p.kbps, metric.of(p))).collect();
+        Ok((picked, measured))
+    })?;
     Ok(picked)
-}
-
-/// The hull quality of a point as the recipe pools it (what [`job::finish`] uses).
-fn quality_of(p: &Point, recipe: &Recipe) -> f64 {
-    let m: Metric = recipe.ladder.metric;
-    match p.pooled.get(m.name()) {
-        Some(v) => recipe.scoring.pooling.of(v),
-        None => m.of(p),
-    }
-}
-
-/// [`run_fast_with`] with default options; the stats are recorded as the first line of the
-/// ladder's warnings (so reports and `--json` show how many encodes were used).
-pub fn run_fast(
-    input: &Input,
-    recipe: &Recipe,
-    frames: Option<u64>,
-    store: Option<&Store>,
-    opts: &RunOptions,
-    on_event: &(dyn Fn(Event) -> bool + Sync),
-) -> Result<Outcome> {
-    let (mut out, stats) = run_fast_with(
-        input,
-        recipe,
-        frames,
-        store,
-        opts,
-        &FastOptions::default(),
-        on_event,
-    )?;
-    out.ladder.warnings.insert(0, stats.summary());
-    Ok(out)
-}
-
-/// The fast search on `input` (see the module doc), then hull and ladder as [`job::run`] builds
-/// them from the probed points. Results are in probe order.
-pub fn run_fast_with(
-    input: &Input,
-    recipe: &Recipe,
-    frames: Option<u64>,
-    store: Option<&Store>,
-    opts: &RunOptions,
-    fast: &FastOptions,
-    on_event: &(dyn Fn(Event) -> bool + Sync),
-) -> Result<(Outcome, SearchStats)> {
-    recipe.validate()?;
-    if !media::encoder_available(&recipe.encoder.codec) {
-        return Err(Error::codec(
-            &recipe.encoder.codec,
-            "encoder not available in this FFmpeg build",
-        ));
-    }
-    if !(fast.max_fraction > 0.0 && fast.max_fraction <= 1.0) {
-        return Err(Error::config(
-            "search.max_fraction",
-            format!("{} is not in (0, 1]", fast.max_fraction),
-        ));
-    }
-    let (info, source) = job::identify(input, frames)?;
-    let mut sizes: Vec<Size> = recipe.resolve(source.width, source.height)?;
-    // Largest first (by area, then width: deterministic whatever the recipe's order).
-    sizes.sort_by(|a, b| {
-        (b.width as u64 * b.height as u64)
-            .cmp(&(a.width as u64 * a.height as u64))
-            .then(b.width.cmp(&a.width))
-    });
-    sizes.dedup();
-    let mut crfs: Vec<f64> = recipe.grid.crf.clone();
-    crfs.sort_by(f64::total_cmp);
-    crfs.dedup();
-    let (engine, settings) = job::engine_for(recipe, opts.threads)?;
-
-    // Encoder options and frame rate exactly as `job::plan` derives them, so probes share store
-    // keys with full-grid runs: take them from a planned task.
-    let template = job::plan(recipe, &source, &settings, &sizes[..1])
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::config("grid.crf", "the list is empty"))?;
-    let options = template.encoder.options.clone();
-    let fps = template.filters.fps;
-
-    let grid = sizes.len() * crfs.len();
-    let budget = ((fast.max_fraction * grid as f64 + 1e-9).floor() as usize)
-        .max(sizes.len().min(grid))
-        .min(grid);
-    let batch = fast.batch.max(1);
-
-    let encoded = std::sync::atomic::AtomicUsize::new(0);
-    let counting = |e: Event| {
-        if let Event::PointDone { .. } = e {
-            encoded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        on_event(e)
-    };
-    let open = || input.open();
-
-    let mut results: Vec<TaskResult> = Vec::new();
-    let (probes, rounds) = drive(
-        sizes.len(),
-        &crfs,
-        &recipe.encoder.codec,
-        budget,
-        batch,
-        fast.min_gain,
-        |round| {
-            let tasks: Vec<_> = round
-                .iter()
-                .map(|&(s, j)| {
-                    job::task(recipe, &source, &settings, &options, fps, sizes[s], crfs[j])
-                })
-                .collect();
-            let done = pipeline::run(&tasks, &open, &engine, store, opts, &counting)?;
-            let measured = done
-                .iter()
-                .map(|r| (r.point.kbps, quality_of(&r.point, recipe)))
-                .collect();
-            results.extend(done);
-            Ok(measured)
-        },
-    )?;
-    // Plan order (size as the recipe lists it... largest first, then CRF) for stable outputs.
-    let order: BTreeMap<(usize, usize), usize> = probes
-        .iter()
-        .enumerate()
-        .map(|(i, p)| ((p.size, p.crf), i))
-        .collect();
-    let mut slots: Vec<Option<TaskResult>> = results.into_iter().map(Some).collect();
-    let results: Vec<TaskResult> = order.values().filter_map(|&i| slots[i].take()).collect();
-    let encoded = encoded.into_inner();
-    let stats = SearchStats {
-        probes: results.len(),
-        grid,
-        budget,
-        rounds,
-        encoded,
-    };
-    let out = job::finish(input.title(), info, source, recipe, results, encoded)?;
-    Ok((out, stats))
 }
 
 #[cfg(test)]

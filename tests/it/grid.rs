@@ -1,11 +1,10 @@
 //! Grid runs: `--search fast` against the full grid on a small generated clip.
 
 use pertitle::bdrate::{self, Method};
-use pertitle::job::{self, Input};
 use pertitle::media::{self, InputOptions, Y4mWriter};
 use pertitle::pipeline::RunOptions;
 use pertitle::recipe::{Recipe, Size};
-use pertitle::search::{self, FastOptions};
+use pertitle::run::{Input, LadderRun, Outcome, Search};
 use pertitle::store::Store;
 use pertitle::Metric;
 use std::path::{Path, PathBuf};
@@ -58,16 +57,13 @@ fn fast_search_uses_few_encodes_and_keeps_the_hull() {
     let none = |_e: pertitle::pipeline::Event| true;
 
     // Fast first, on an empty store: every probe is a real encode.
-    let (fast, stats) = search::run_fast_with(
-        &input,
-        &recipe,
-        None,
-        Some(&store),
-        &opts,
-        &FastOptions::default(),
-        &none,
-    )
-    .expect("fast search");
+    let fast = LadderRun::new(&input, &recipe)
+        .store(Some(&store))
+        .options(opts.clone())
+        .search(Search::Fast(Default::default()))
+        .run(&none)
+        .expect("fast search");
+    let stats = fast.search.clone().expect("search stats");
     assert_eq!(stats.grid, 30);
     assert!(stats.rounds >= 2, "no refinement round ran: {stats:?}");
     assert_eq!(stats.probes, fast.points.len());
@@ -85,7 +81,11 @@ fn fast_search_uses_few_encodes_and_keeps_the_hull() {
 
     // The full grid on the same store: the probes are ordinary grid points, so exactly they are
     // reused and the rest encoded.
-    let full = job::run(&input, &recipe, None, Some(&store), &opts, &none).expect("full grid");
+    let full = LadderRun::new(&input, &recipe)
+        .store(Some(&store))
+        .options(opts.clone())
+        .run(&none)
+        .expect("full grid");
     assert_eq!(full.points.len(), 30);
     assert_eq!(full.encoded, 30 - stats.probes);
     for p in &fast.points {
@@ -137,18 +137,15 @@ fn fast_search_uses_few_encodes_and_keeps_the_hull() {
     );
 
     // Deterministic: the same search again asks for the same points (all from the store now).
-    let (again, stats2) = search::run_fast_with(
-        &input,
-        &recipe,
-        None,
-        Some(&store),
-        &opts,
-        &FastOptions::default(),
-        &none,
-    )
-    .expect("fast search again");
+    let again = LadderRun::new(&input, &recipe)
+        .store(Some(&store))
+        .options(opts.clone())
+        .search(Search::Fast(Default::default()))
+        .run(&none)
+        .expect("fast search again");
+    let stats2 = again.search.clone().expect("search stats");
     assert_eq!(stats2.encoded, 0);
-    let keys = |o: &job::Outcome| o.points.iter().map(|p| p.key.clone()).collect::<Vec<_>>();
+    let keys = |o: &Outcome| o.points.iter().map(|p| p.key.clone()).collect::<Vec<_>>();
     assert_eq!(keys(&again), keys(&fast));
     assert_eq!(again.ladder, fast.ladder);
 }

@@ -7,6 +7,16 @@ use pertitle::points::SourceIdentity;
 use pertitle::recipe::{RateControl, Recipe};
 use pertitle::{Error, Metric, Point};
 
+/// The ladder as a run builds it: on the hull of the points it may use, for `source`.
+fn build_ladder(
+    points: &[Point],
+    recipe: &Recipe,
+    source: &SourceIdentity,
+) -> pertitle::Result<Ladder> {
+    let hull = ladder::hull_for(points, recipe)?;
+    ladder::build(points, &hull, recipe, Some(source))
+}
+
 fn pt(w: u32, h: u32, crf: f64, kbps: f64, vmaf: f64) -> Point {
     Point {
         codec: "libx264".into(),
@@ -271,7 +281,7 @@ fn assert_monotone(l: &Ladder) {
 #[test]
 fn default_ladder_reaches_cap_and_keeps_hls_ratios() {
     let pts = synthetic_grid();
-    let l = ladder::build(&pts, &x264(), &source("in.mp4")).unwrap();
+    let l = build_ladder(&pts, &x264(), &source("in.mp4")).unwrap();
     assert_monotone(&l);
     let top = l.rungs.last().unwrap();
     // The top is where the hull reaches VMAF 95; the rung's own-resolution prediction is at
@@ -297,7 +307,7 @@ fn default_ladder_reaches_cap_and_keeps_hls_ratios() {
     for r in &l.rungs {
         assert_eq!(r.maxrate_kbps, 2 * r.kbps);
         assert_eq!(r.bufsize_kbits, 2 * r.kbps);
-        assert_eq!(r.keyint_frames, 48);
+        assert_eq!(r.keyint_frames, Some(48));
         assert_eq!(r.rate_control, RateControl::TwoPassVbr);
         assert_eq!(r.ffmpeg.len(), 2, "two passes");
         assert!(r.ffmpeg[0].contains("-pass 1") && r.ffmpeg[1].contains("-pass 2"));
@@ -313,7 +323,7 @@ fn spacing_is_one_jnd_when_ratios_allow() {
     r.ladder.min_ratio = 1.05;
     r.ladder.max_ratio = 4.0;
     r.ladder.max_rungs = 20;
-    let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
+    let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
     assert_monotone(&l);
     let s = steps(&l);
     assert!(l.rungs.len() >= 6, "{} rungs", l.rungs.len());
@@ -333,7 +343,7 @@ fn constraints_are_honoured() {
     r.ladder.min_kbps = Some(400.0);
     r.ladder.max_kbps = Some(4000.0);
     r.ladder.min_height = Some(360);
-    let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
+    let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
     assert_monotone(&l);
     for rung in &l.rungs {
         assert!(rung.kbps >= 400 && rung.kbps <= 4000, "{}", rung.kbps);
@@ -344,7 +354,7 @@ fn constraints_are_honoured() {
     // max_rungs: kept from the top, with a warning that the bottom was not reached.
     let mut r = x264();
     r.ladder.max_rungs = 3;
-    let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
+    let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
     assert_eq!(l.rungs.len(), 3);
     assert!(
         l.warnings.iter().any(|w| w.contains("max_rungs 3")),
@@ -355,13 +365,13 @@ fn constraints_are_honoured() {
     // min_quality: no rung below it.
     let mut r = x264();
     r.ladder.min_quality = Some(60.0);
-    let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
+    let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
     assert!(l.rungs.iter().all(|x| x.vmaf >= 59.0), "{:?}", steps(&l));
 
     // A lower cap lowers the top.
     let mut r = x264();
     r.ladder.quality_cap = Some(85.0);
-    let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
+    let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
     let top = l.rungs.last().unwrap().vmaf;
     assert!(top < 86.0 && top > 83.0, "{top}");
 }
@@ -371,7 +381,7 @@ fn conflicting_constraints_warn_instead_of_failing() {
     let pts = synthetic_grid();
     let mut r = x264();
     r.ladder.max_kbps = Some(50.0);
-    let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
+    let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
     assert_eq!(l.rungs.len(), 1);
     assert!(
         l.warnings.iter().any(|w| w.contains("max_kbps 50")),
@@ -382,27 +392,27 @@ fn conflicting_constraints_warn_instead_of_failing() {
     let mut r = x264();
     r.ladder.min_kbps = Some(3000.0);
     r.ladder.max_kbps = Some(3500.0);
-    let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
+    let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
     assert_eq!(l.rungs.len(), 1, "3500/3000 < min ratio: one rung");
     assert_eq!(l.rungs[0].kbps, 3500);
 
     // Cap not reached: top at the best point, said so.
     let mut r = x264();
     r.ladder.quality_cap = Some(99.9);
-    let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
+    let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
     assert!(l.warnings.iter().any(|w| w.contains("not reached")));
 
     // No points of the recipe's codec / none tall enough: clear errors.
     let mut r = x264();
     r.encoder.codec = "libx265".into();
     r.grid.crf = vec![28.0];
-    match ladder::build(&pts, &r, &source("in.mp4")) {
+    match build_ladder(&pts, &r, &source("in.mp4")) {
         Err(Error::Data { message, .. }) => assert!(message.contains("libx265")),
         other => panic!("{other:?}"),
     }
     let mut r = x264();
     r.ladder.min_height = Some(2160);
-    match ladder::build(&pts, &r, &source("in.mp4")) {
+    match build_ladder(&pts, &r, &source("in.mp4")) {
         Err(Error::Data { message, .. }) => assert!(message.contains("2160")),
         other => panic!("{other:?}"),
     }
@@ -420,7 +430,7 @@ fn interpolation_between_grid_points() {
     let mut r = x264();
     r.ladder.min_ratio = 1.01;
     r.ladder.max_ratio = 10.0;
-    let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
+    let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
     let got: Vec<(u32, f64, f64)> = l.rungs.iter().map(|x| (x.kbps, x.vmaf, x.crf)).collect();
     // Top: cap 95 not reached → 4000. Then VMAF 69 on the 1000–2000 segment: 1000 + 7/8·1000;
     // CRF linear in ln(kbps): 30 − 6·log2(1.875) = 24.56. Then 63 → 1125 kbps (CRF 28.98),
@@ -461,7 +471,7 @@ fn resolution_taken_from_the_better_own_curve() {
         r.ladder.step = Some(12.5);
         r.ladder.min_ratio = 1.01;
         r.ladder.max_ratio = 10.0;
-        let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
+        let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
         let got: Vec<(u32, u32, f64)> =
             l.rungs.iter().map(|x| (x.kbps, x.height, x.vmaf)).collect();
         assert_eq!(got.len(), 3, "{got:?}");
@@ -481,10 +491,10 @@ fn resolution_taken_from_the_better_own_curve() {
 fn ladder_toml_round_trip_and_determinism() {
     let pts = synthetic_grid();
     let src = source("/media/My Title's clip.mp4");
-    let l = ladder::build(&pts, &x264(), &src).unwrap();
+    let l = build_ladder(&pts, &x264(), &src).unwrap();
     let text = l.to_toml().unwrap();
     assert_eq!(Ladder::from_toml(&text).unwrap(), l);
-    let again = ladder::build(&pts, &x264(), &src)
+    let again = build_ladder(&pts, &x264(), &src)
         .unwrap()
         .to_toml()
         .unwrap();
@@ -493,7 +503,7 @@ fn ladder_toml_round_trip_and_determinism() {
     let mut rev = pts.clone();
     rev.reverse();
     assert_eq!(
-        ladder::build(&rev, &x264(), &src)
+        build_ladder(&rev, &x264(), &src)
             .unwrap()
             .to_toml()
             .unwrap(),
@@ -513,7 +523,7 @@ fn ladder_toml_round_trip_and_determinism() {
     // Capped CRF: one pass with -crf and a VBV cap.
     let mut r = x264();
     r.ladder.rate_control = RateControl::CappedCrf;
-    let l = ladder::build(&pts, &r, &src).unwrap();
+    let l = build_ladder(&pts, &r, &src).unwrap();
     for rung in &l.rungs {
         assert_eq!(rung.ffmpeg.len(), 1);
         assert!(rung.ffmpeg[0].contains("-crf ") && rung.ffmpeg[0].contains("-maxrate"));
@@ -542,7 +552,7 @@ fn other_codecs_get_their_own_command_lines() {
             p.crf = p.crf.round() + 5.0;
         }
         let r = Recipe::default_for(codec).unwrap();
-        let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
+        let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
         for rung in &l.rungs {
             assert!(rung
                 .ffmpeg
@@ -606,7 +616,7 @@ fn points_json_layouts_and_errors() {
     // The sample file shipped with the example loads and gives a ladder.
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/points.json");
     let f = read_points_json(&sample).unwrap();
-    let l = ladder::build(&f.points, &x264(), &f.source.unwrap_or(source("sample"))).unwrap();
+    let l = build_ladder(&f.points, &x264(), &f.source.unwrap_or(source("sample"))).unwrap();
     assert_monotone(&l);
 }
 
@@ -647,7 +657,7 @@ fn printed_ffmpeg_commands_hit_the_target_bitrate() {
     src.height = 180;
     let mut r = x264();
     r.encoder.preset = Some("veryfast".into());
-    let l = ladder::build(&pts, &r, &src).unwrap();
+    let l = build_ladder(&pts, &r, &src).unwrap();
     // The top rung and the bottom rung (different sizes and bitrates).
     assert!(l.rungs.len() >= 2, "{:?}", l.rungs);
     for rung in [l.rungs.last().unwrap(), &l.rungs[0]] {
@@ -709,7 +719,7 @@ fn ladder_on_psnr_uses_its_own_step_and_cap() {
         ..Default::default()
     })
     .unwrap();
-    let l = ladder::build(&pts, &r, &source("in.mp4")).unwrap();
+    let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
     assert_eq!(l.metric, Metric::PsnrY);
     assert_eq!(l.step, 1.5);
     assert!(l.rungs.len() >= 4);
@@ -729,7 +739,7 @@ fn ladder_on_psnr_uses_its_own_step_and_cap() {
 #[test]
 fn single_point_gives_single_rung() {
     let pts = vec![pt(1280, 720, 23.0, 2500.0, 88.0)];
-    let l = ladder::build(&pts, &x264(), &source("in.mp4")).unwrap();
+    let l = build_ladder(&pts, &x264(), &source("in.mp4")).unwrap();
     assert_eq!(l.rungs.len(), 1);
     let r = &l.rungs[0];
     assert_eq!((r.width, r.height, r.kbps, r.crf), (1280, 720, 2500, 23.0));
@@ -747,7 +757,7 @@ fn steep_bottom_ends_the_ladder_instead_of_a_big_jump() {
         pt(1280, 720, 28.0, 400.0, 82.0),
         pt(1280, 720, 20.0, 1600.0, 95.0),
     ];
-    let l = ladder::build(&pts, &x264(), &source("steep.mp4")).unwrap();
+    let l = build_ladder(&pts, &x264(), &source("steep.mp4")).unwrap();
     let s = steps(&l);
     assert!(s.iter().all(|&d| d <= 9.0 + 1e-9), "steps {s:?}");
     assert!(
@@ -762,4 +772,72 @@ fn steep_bottom_ends_the_ladder_instead_of_a_big_jump() {
         "{:?}",
         l.warnings
     );
+}
+
+/// With `ladder.min_height`, the hull the run marks (`on_hull`), the one the summary and report
+/// list, and the one the ladder is placed on are the same: that of the points at least that
+/// high. Here the 180p points would be on the hull of all points.
+#[test]
+fn min_height_hull_is_the_one_the_ladder_uses() {
+    let mut pts = vec![
+        pt(320, 180, 30.0, 150.0, 60.0),
+        pt(320, 180, 24.0, 300.0, 70.0),
+        pt(640, 360, 30.0, 400.0, 72.0),
+        pt(640, 360, 24.0, 800.0, 82.0),
+        pt(1280, 720, 30.0, 1200.0, 86.0),
+        pt(1280, 720, 24.0, 2400.0, 93.0),
+    ];
+    assert!(
+        hull::upper_hull(&pts, Metric::Vmaf).contains(&0),
+        "the 180p point is on the hull of all points"
+    );
+    let mut r = x264();
+    r.ladder.min_height = Some(360);
+    let h = ladder::hull_for(&pts, &r).unwrap();
+    assert_eq!(h.vertices(), &[2, 3, 4, 5]);
+    h.mark(&mut pts);
+    let marked: Vec<usize> = (0..pts.len()).filter(|&i| pts[i].on_hull).collect();
+    assert_eq!(marked, h.vertices());
+    let l = ladder::build(&pts, &h, &r, Some(&source("in.mp4"))).unwrap();
+    assert!(l.rungs.iter().all(|g| g.height >= 360), "{:?}", l.rungs);
+    let s = pertitle::output::Summary::of_ladder(&pts, &h, &l);
+    let listed: Vec<u32> = s.hull.iter().map(|p| p.height).collect();
+    assert_eq!(listed, [360, 360, 720, 720]);
+    // A hull of another metric is refused rather than silently used.
+    let psnr = pertitle::hull::Hull::of(&pts, Metric::PsnrY);
+    assert!(ladder::build(&pts, &psnr, &r, None).is_err());
+}
+
+/// A library user's own points need no source: the rungs and their predictions are the same as
+/// with one, only the commands, keyframe interval and frame rate (which need the source) are
+/// absent, and the TOML reads back.
+#[test]
+fn a_ladder_from_points_alone_needs_no_source() {
+    let pts = vec![
+        pt(640, 360, 30.0, 400.0, 72.0),
+        pt(640, 360, 24.0, 800.0, 82.0),
+        pt(1280, 720, 30.0, 1200.0, 86.0),
+        pt(1280, 720, 24.0, 2400.0, 93.0),
+    ];
+    let r = x264();
+    let h = ladder::hull_for(&pts, &r).unwrap();
+    let bare = ladder::build(&pts, &h, &r, None).unwrap();
+    let full = ladder::build(&pts, &h, &r, Some(&source("in.mp4"))).unwrap();
+    assert!(!bare.rungs.is_empty());
+    assert_eq!(bare.rungs.len(), full.rungs.len());
+    for (b, f) in bare.rungs.iter().zip(&full.rungs) {
+        assert_eq!(
+            (b.width, b.height, b.kbps, b.vmaf),
+            (f.width, f.height, f.kbps, f.vmaf)
+        );
+        assert!(b.ffmpeg.is_empty() && b.keyint_frames.is_none());
+        assert!(!f.ffmpeg.is_empty() && f.keyint_frames == Some(48));
+    }
+    assert_eq!((bare.source.as_ref(), bare.fps_num), (None, None));
+    let text = bare.to_toml().unwrap();
+    assert!(
+        !text.contains("[source]") && !text.contains("keyint_frames"),
+        "{text}"
+    );
+    assert_eq!(Ladder::from_toml(&text).unwrap(), bare);
 }

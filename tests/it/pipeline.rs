@@ -2,11 +2,12 @@
 //! encoded, decoded, upscaled and scored one by one with the media layer and the VideoScorer.
 
 use pertitle::grid::TaskResult;
-use pertitle::job::{self, Input};
 use pertitle::media::{self, Decoder, Encoder, EncoderConfig, RateControl, Scaler, ScalerKind};
+use pertitle::output;
 use pertitle::pipeline::{self, RunOptions};
 use pertitle::quality::{Engine, EngineConfig, Metrics, VideoScorer};
 use pertitle::recipe::{Recipe, RecipeOverrides, Size};
+use pertitle::run::{self, Input, LadderRun, TaskTemplate};
 use pertitle::Frame;
 use std::path::PathBuf;
 
@@ -131,11 +132,11 @@ fn grid_points_equal_the_same_encodes_scored_one_by_one() {
     let dir = tempfile::tempdir().unwrap();
     let (path, input) = clip_input(dir.path());
     let r = recipe();
-    let (_, source) = job::identify(&input, None).expect("identify");
+    let source = run::identify(&input, None).expect("identify").identity;
     assert_eq!(source.frames, 30);
-    let (engine, settings) = job::engine_for(&r, 2).expect("engine");
+    let (engine, settings) = run::engine_for(&r, 2).expect("engine");
     let sizes = r.resolve(320, 180).expect("sizes");
-    let tasks = job::plan(&r, &source, &settings, &sizes);
+    let tasks = TaskTemplate::new(&r, &source, &settings).grid(&sizes, &r.grid.crf);
     assert_eq!(tasks.len(), 4);
     // A small budget forces several waves: each must give the same numbers.
     let opts = RunOptions {
@@ -183,18 +184,30 @@ fn store_makes_a_second_run_encode_nothing() {
         threads: 2,
         ..RunOptions::default()
     };
-    let a = job::run(&input, &recipe(), None, Some(&store), &opts, &|_| true).expect("first run");
+    let a = LadderRun::new(&input, &recipe())
+        .store(Some(&store))
+        .options(opts.clone())
+        .run(&|_| true)
+        .expect("first run");
     assert_eq!(a.encoded, 4);
-    let b = job::run(&input, &recipe(), None, Some(&store), &opts, &|_| true).expect("second run");
+    let b = LadderRun::new(&input, &recipe())
+        .store(Some(&store))
+        .options(opts.clone())
+        .run(&|_| true)
+        .expect("second run");
     assert_eq!(b.encoded, 0, "second run must reuse every point");
     assert_eq!(
-        job::points_json(&a.source, &a.points).unwrap(),
-        job::points_json(&b.source, &b.points).unwrap()
+        output::points_json(&a.source, &a.points).unwrap(),
+        output::points_json(&b.source, &b.points).unwrap()
     );
     // Changing only a ladder constraint encodes nothing either.
     let mut r = recipe();
     r.ladder.max_rungs = 2;
-    let c = job::run(&input, &r, None, Some(&store), &opts, &|_| true).expect("third run");
+    let c = LadderRun::new(&input, &r)
+        .store(Some(&store))
+        .options(opts.clone())
+        .run(&|_| true)
+        .expect("third run");
     assert_eq!(c.encoded, 0);
     assert!(c.ladder.rungs.len() <= 2);
 }
@@ -212,10 +225,10 @@ fn fps_cap_encodes_every_nth_frame_and_scores_every_source_frame() {
         let mut r = recipe();
         r.grid.fps_cap = Some(cap);
         r.grid.crf = vec![30.0];
-        let (_, source) = job::identify(&input, None).expect("identify");
-        let (engine, settings) = job::engine_for(&r, 2).expect("engine");
+        let source = run::identify(&input, None).expect("identify").identity;
+        let (engine, settings) = run::engine_for(&r, 2).expect("engine");
         let sizes = r.resolve(320, 180).expect("sizes");
-        let tasks = job::plan(&r, &source, &settings, &sizes);
+        let tasks = TaskTemplate::new(&r, &source, &settings).grid(&sizes, &r.grid.crf);
         assert_eq!(tasks[0].filters.fps, Some((24, n as u32)));
         let opts = RunOptions {
             threads: 2,
@@ -244,9 +257,10 @@ fn fps_that_is_not_a_whole_decimation_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (_, input) = clip_input(dir.path());
     let r = recipe();
-    let (_, source) = job::identify(&input, None).expect("identify");
-    let (engine, settings) = job::engine_for(&r, 2).expect("engine");
-    let mut tasks = job::plan(&r, &source, &settings, &[Size::new(192, 108)]);
+    let source = run::identify(&input, None).expect("identify").identity;
+    let (engine, settings) = run::engine_for(&r, 2).expect("engine");
+    let mut tasks =
+        TaskTemplate::new(&r, &source, &settings).grid(&[Size::new(192, 108)], &r.grid.crf);
     tasks.truncate(1);
     tasks[0].filters.fps = Some((10, 1));
     let open = || input.open();

@@ -1,6 +1,7 @@
 //! Plots and the per-run report, drawn from realistic synthetic grids. Set
 //! `PERTITLE_PLOT_DIR=/some/dir` to keep the rendered files for a look.
 
+use pertitle::hull::Hull;
 use pertitle::report::plot::{self, ComparePlot, FramePlot, HullPlot, RungMark};
 use pertitle::{Metric, Point};
 use std::path::{Path, PathBuf};
@@ -503,8 +504,8 @@ fn run_plots_write_every_metric_and_the_frames() {
         clip: "demo",
         codec: "libx264 medium",
         points: &points,
+        hulls: &[Metric::Vmaf, Metric::PsnrY, Metric::Ssim].map(|m| Hull::of(&points, m)),
         rungs: &rungs,
-        metrics: &[Metric::Vmaf, Metric::PsnrY, Metric::Ssim],
         frames: Some(frames),
     };
     let refs = pertitle::report::render_run_plots(t.path(), &run).unwrap();

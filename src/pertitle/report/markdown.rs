@@ -582,23 +582,9 @@ pub fn write_report(d: &ReportData, dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let html = html(d, dir)?;
     let md_path = dir.join("report.md");
     let html_path = dir.join("report.html");
-    write_atomic(&md_path, markdown(d).as_bytes())?;
-    write_atomic(&html_path, html.as_bytes())?;
+    crate::fsutil::atomic_write(&md_path, markdown(d).as_bytes())?;
+    crate::fsutil::atomic_write(&html_path, html.as_bytes())?;
     Ok((md_path, html_path))
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("report");
-    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(path, e)
-        })
 }
 
 #[cfg(test)]

@@ -28,10 +28,11 @@ pub struct RunPlots<'a> {
     /// Codec (and preset) as shown in titles, e.g. `libx264 medium`.
     pub codec: &'a str,
     pub points: &'a [Point],
+    /// One hull plot per hull (of `points`, each under its own metric), the first being the
+    /// ladder's.
+    pub hulls: &'a [crate::hull::Hull],
     /// The ladder; each rung is marked on the plot of every metric it has a value for.
     pub rungs: &'a [RungRow],
-    /// One hull plot per metric, the first being the ladder's (VMAF by default).
-    pub metrics: &'a [Metric],
     /// Per-frame scores of the rungs (or chosen points), if the caller kept them.
     pub frames: Option<FramePlot>,
 }
@@ -47,13 +48,12 @@ pub fn metric_title(m: Metric) -> &'static str {
 
 /// Draws a run's standard plots into `dir`, PNG and SVG each: `hull.*` for the first metric,
 /// `hull_<metric>.*` for the others, `frames.*` when per-frame scores are given. Returns them
-/// in display order for [`ReportData::plots`]. The hull of each metric is computed here from
-/// the points ([`crate::hull::upper_hull_pairs`]).
+/// in display order for [`ReportData::plots`].
 pub fn render_run_plots(dir: &Path, run: &RunPlots<'_>) -> Result<Vec<PlotRef>> {
     let mut out = Vec::new();
-    for (i, &m) in run.metrics.iter().enumerate() {
-        let pairs: Vec<(f64, f64)> = run.points.iter().map(|p| (p.kbps, m.of(p))).collect();
-        let hull = crate::hull::upper_hull_pairs(&pairs);
+    for (i, h) in run.hulls.iter().enumerate() {
+        let m = h.metric();
+        let hull = h.curve().to_vec();
         let rungs = run
             .rungs
             .iter()

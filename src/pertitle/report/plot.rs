@@ -6,7 +6,7 @@
 //! with the bundled DejaVu Sans (assets/fonts) through plotters' `ab_glyph` feature, so the
 //! output is the same on every machine and needs no system fonts or fontconfig.
 //!
-//! Files are written atomically (temporary file + rename): a failed render leaves nothing.
+//! Files are written with [`fsutil::atomic_write`]: a failed render leaves nothing.
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::Shift;
@@ -15,9 +15,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::{Error, Metric, Point, Result};
+use crate::{fsutil, Error, Metric, Point, Result};
 
 /// A ladder rung to mark on the hull plot.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,43 +165,34 @@ fn render(path: &Path, chart: &impl Chart) -> Result<()> {
         .extension()
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase());
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| Error::data(&what, "not a file name"))?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let tmp_in = |suffix: &str| -> PathBuf {
-        // Unique per process and call, so concurrent renders of one name never share it.
-        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = format!(".{name}.tmp{}-{seq}{suffix}", std::process::id());
-        dir.map(|d| d.join(&tmp))
-            .unwrap_or_else(|| PathBuf::from(&tmp))
-    };
     match ext.as_deref() {
         Some("png") => {
-            // The bitmap backend picks the encoder by extension, so the temp name ends in .png.
-            let tmp = tmp_in(".png");
-            let drawn = {
-                let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
+            let mut rgb = vec![0u8; SIZE.0 as usize * SIZE.1 as usize * 3];
+            {
+                let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
                 chart
                     .draw(&root)
                     .and_then(|_| root.present().map_err(Into::into))
-            };
-            finish(drawn.map_err(|e| e.to_string()), &tmp, path)
+                    .map_err(|e| cannot_draw(path, e.to_string()))?;
+            }
+            // The encoder and settings the bitmap backend's own file output uses.
+            fsutil::atomic_write_with(path, |w| {
+                use image::ImageEncoder;
+                image::codecs::png::PngEncoder::new(w)
+                    .write_image(&rgb, SIZE.0, SIZE.1, image::ColorType::Rgb8)
+                    .map_err(std::io::Error::other)
+            })
         }
         Some("svg") => {
             let mut svg = String::new();
-            let drawn = {
+            {
                 let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
                 chart
                     .draw(&root)
                     .and_then(|_| root.present().map_err(Into::into))
-                    .map_err(|e| e.to_string())
-            };
-            let tmp = tmp_in("");
-            let written = drawn.and_then(|_| std::fs::write(&tmp, &svg).map_err(|e| e.to_string()));
-            finish(written, &tmp, path)
+                    .map_err(|e| cannot_draw(path, e.to_string()))?;
+            }
+            fsutil::atomic_write(path, svg.as_bytes())
         }
         _ => Err(Error::data(
             what,
@@ -210,21 +201,11 @@ fn render(path: &Path, chart: &impl Chart) -> Result<()> {
     }
 }
 
-/// Moves a finished temp file into place, or removes it after a failure.
-fn finish(drawn: std::result::Result<(), String>, tmp: &Path, path: &Path) -> Result<()> {
-    match drawn {
-        Ok(()) => std::fs::rename(tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(tmp);
-            Error::io(path, e)
-        }),
-        Err(msg) => {
-            let _ = std::fs::remove_file(tmp);
-            Err(Error::data(
-                path.display().to_string(),
-                format!("cannot draw the plot: {msg}"),
-            ))
-        }
-    }
+fn cannot_draw(path: &Path, msg: String) -> Error {
+    Error::data(
+        path.display().to_string(),
+        format!("cannot draw the plot: {msg}"),
+    )
 }
 
 /// A logarithmic bitrate axis whose ticks are the "nice" values 1-2-5 (or 1…9 on a narrow

@@ -14,7 +14,11 @@ fn frame(index: u64, grain: u32) -> Frame {
                 seed ^= seed << 13;
                 seed ^= seed >> 17;
                 seed ^= seed << 5;
-                let noise = if grain == 0 { 0 } else { seed % (2 * grain + 1) };
+                let noise = if grain == 0 {
+                    0
+                } else {
+                    seed % (2 * grain + 1)
+                };
                 *px = ((x + y + index as usize) % 200 + 28) as u16 + noise as u16 - grain as u16;
             }
         }

@@ -1,293 +1,20 @@
-//! The ladder job end to end, as the CLI, the examples and the benchmarks run it: identify the
-//! source, plan the grid from a recipe, run it (reusing the store), take the hull, build the
-//! ladder, and write the outputs.
+//! What a ladder run writes: `points.json`, `points.csv`, `frames.csv`, the plots and the report,
+//! and `ladder.toml` last ([`write_outputs`]); and the run's [`Summary`], which the command
+//! prints as a table ([`summary_table`]) or as JSON.
 
 use crate::error::{Error, Result};
-use crate::grid::{
-    EncoderSettings, EngineSettings, Filters, FrameSelection, GridTask, RateControl, TaskResult,
-};
+use crate::fsutil;
+use crate::grid::TaskResult;
+use crate::hull::Hull;
 use crate::ladder::{self, Ladder};
-use crate::media::{self, FrameSource, InputOptions, VideoInfo};
-use crate::pipeline::{self, Event, RunOptions};
 use crate::points::{Metric, Point, SourceIdentity};
-use crate::quality::{Engine, EngineConfig, Metrics};
-use crate::recipe::{Recipe, Size};
 use crate::report::plot::FramePlot;
 use crate::report::{ReportData, RunPlots, RungRow};
-use crate::store::Store;
-use crate::{fsutil, hull};
-use std::collections::BTreeMap;
+use crate::run::Outcome;
+use crate::search::SearchStats;
+use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-
-/// Where the frames come from.
-#[derive(Debug, Clone)]
-pub enum Input {
-    /// The built-in demo clip (`media::demo_clip`).
-    Demo,
-    File {
-        path: PathBuf,
-        options: InputOptions,
-    },
-}
-
-impl Input {
-    /// Opens the input afresh.
-    pub fn open(&self) -> Result<Box<dyn FrameSource>> {
-        match self {
-            Input::Demo => media::demo_clip(),
-            Input::File { path, options } => media::open(path, options),
-        }
-    }
-
-    /// A short name for reports and the default output directory (`demo`, or the file stem).
-    pub fn title(&self) -> String {
-        match self {
-            Input::Demo => "demo".into(),
-            Input::File { path, .. } => path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "title".into()),
-        }
-    }
-
-    fn path_string(&self) -> String {
-        match self {
-            Input::Demo => "demo".into(),
-            Input::File { path, .. } => std::fs::canonicalize(path)
-                .unwrap_or_else(|_| path.clone())
-                .display()
-                .to_string(),
-        }
-    }
-}
-
-/// Reads the whole input once (only its first `frames` if given): stream facts, exact frame count
-/// and content fingerprint. Decode errors surface here, before any encode.
-pub fn identify(input: &Input, frames: Option<u64>) -> Result<(VideoInfo, SourceIdentity)> {
-    let mut src = input.open()?;
-    let info = src.info().clone();
-    let mut fp = crate::grid::Fingerprinter::new();
-    while let Some(f) = src.next_frame()? {
-        if frames.is_some_and(|n| f.index >= n) {
-            break;
-        }
-        fp.update(&f);
-    }
-    let n = fp.frames();
-    if n == 0 {
-        return Err(Error::media(input.path_string(), "has no video frames"));
-    }
-    if let Some(want) = frames {
-        if want == 0 {
-            return Err(Error::config("--frames", "must be at least 1"));
-        }
-    }
-    let id = SourceIdentity {
-        path: input.path_string(),
-        width: info.width as u32,
-        height: info.height as u32,
-        fps_num: info.fps_num,
-        fps_den: info.fps_den,
-        frames: n,
-        fingerprint: fp.finish(),
-    };
-    Ok((info, id))
-}
-
-/// The engine a recipe asks for, and its settings as they enter the store keys.
-pub fn engine_for(recipe: &Recipe, threads: usize) -> Result<(Engine, EngineSettings)> {
-    let s = &recipe.scoring;
-    let metrics = Metrics {
-        vmaf: s.metrics.contains(&Metric::Vmaf),
-        psnr: s.metrics.contains(&Metric::PsnrY),
-        ssim: s.metrics.contains(&Metric::Ssim),
-    };
-    let cfg = EngineConfig {
-        model: s.model.clone(),
-        phone: s.phone,
-        metrics,
-        threads,
-    };
-    let engine = Engine::new(cfg)?;
-    let json: Vec<u8> = match crate::quality::vmaf::model::BUILTIN
-        .iter()
-        .find(|(n, _)| *n == s.model)
-    {
-        Some((_, j)) => j.as_bytes().to_vec(),
-        None => std::fs::read(&s.model).map_err(|e| Error::model(&s.model, e.to_string()))?,
-    };
-    let names: Vec<&str> = s.metrics.iter().map(|m| m.name()).collect();
-    Ok((
-        engine,
-        EngineSettings::new(&s.model, &json, s.phone, &names),
-    ))
-}
-
-/// The grid's tasks: every size × CRF of the recipe for this source.
-pub fn plan(
-    recipe: &Recipe,
-    source: &SourceIdentity,
-    engine: &EngineSettings,
-    sizes: &[Size],
-) -> Vec<GridTask> {
-    let e = &recipe.encoder;
-    let mut options: BTreeMap<String, String> = e.params.clone();
-    for (k, v) in [
-        ("profile", &e.profile),
-        ("tune", &e.tune),
-        ("level", &e.level),
-    ] {
-        if let Some(v) = v {
-            options.insert(k.to_string(), v.clone());
-        }
-    }
-    let fps = recipe.output_fps(source.fps_num, source.fps_den);
-    let fps = (fps != (source.fps_num, source.fps_den)).then_some(fps);
-    let mut tasks = Vec::new();
-    for s in sizes {
-        for &crf in &recipe.grid.crf {
-            tasks.push(task(recipe, source, engine, &options, fps, *s, crf));
-        }
-    }
-    tasks
-}
-
-/// One grid task (also used by the fast search to place CRFs adaptively).
-pub fn task(
-    recipe: &Recipe,
-    source: &SourceIdentity,
-    engine: &EngineSettings,
-    options: &BTreeMap<String, String>,
-    fps: Option<(u32, u32)>,
-    size: Size,
-    crf: f64,
-) -> GridTask {
-    let e = &recipe.encoder;
-    GridTask {
-        source: source.clone(),
-        filters: Filters {
-            width: size.width,
-            height: size.height,
-            downscaler: recipe.scaling.down.ffmpeg_name().to_string(),
-            upscaler: recipe.scaling.up.ffmpeg_name().to_string(),
-            frames: FrameSelection {
-                start: 0,
-                count: Some(source.frames),
-                subsample: 1,
-            },
-            fps,
-        },
-        encoder: EncoderSettings {
-            codec: e.codec.clone(),
-            preset: e.preset.clone(),
-            pix_fmt: e.pix_fmt.clone(),
-            options: options.clone(),
-            build: media::encoder_build(&e.codec),
-        },
-        rate: RateControl::Crf { crf },
-        engine: engine.clone(),
-    }
-}
-
-/// What a ladder run produced.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub title: String,
-    pub info: VideoInfo,
-    pub source: SourceIdentity,
-    pub recipe: Recipe,
-    /// Every point with its per-frame scores, in plan order.
-    pub results: Vec<TaskResult>,
-    /// The points, `on_hull` marked for the recipe's metric.
-    pub points: Vec<Point>,
-    pub ladder: Ladder,
-    /// Encodes this run actually did (the rest came from the store).
-    pub encoded: usize,
-}
-
-/// Runs the grid for `recipe` on `input` and builds the ladder.
-pub fn run(
-    input: &Input,
-    recipe: &Recipe,
-    frames: Option<u64>,
-    store: Option<&Store>,
-    opts: &RunOptions,
-    on_event: &(dyn Fn(Event) -> bool + Sync),
-) -> Result<Outcome> {
-    recipe.validate()?;
-    if !media::encoder_available(&recipe.encoder.codec) {
-        return Err(Error::codec(
-            &recipe.encoder.codec,
-            "encoder not available in this FFmpeg build",
-        ));
-    }
-    let (info, source) = identify(input, frames)?;
-    let sizes = recipe.resolve(source.width, source.height)?;
-    let (engine, settings) = engine_for(recipe, opts.threads)?;
-    let tasks = plan(recipe, &source, &settings, &sizes);
-    let encoded = std::sync::atomic::AtomicUsize::new(0);
-    let counting = |e: Event| {
-        if let Event::PointDone { .. } = e {
-            encoded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        on_event(e)
-    };
-    let open = || input.open();
-    let results = pipeline::run(&tasks, &open, &engine, store, opts, &counting)?;
-    finish(
-        input.title(),
-        info,
-        source,
-        recipe,
-        results,
-        encoded.into_inner(),
-    )
-}
-
-/// Hull and ladder from finished results.
-pub fn finish(
-    title: String,
-    info: VideoInfo,
-    source: SourceIdentity,
-    recipe: &Recipe,
-    results: Vec<TaskResult>,
-    encoded: usize,
-) -> Result<Outcome> {
-    let mut points: Vec<Point> = results
-        .iter()
-        .map(|r| pooled_point(&r.point, recipe))
-        .collect();
-    hull::mark_hull(&mut points, recipe.ladder.metric);
-    let ladder = ladder::build(&points, recipe, &source)?;
-    Ok(Outcome {
-        title,
-        info,
-        source,
-        recipe: recipe.clone(),
-        results,
-        points,
-        ladder,
-        encoded,
-    })
-}
-
-/// The point as the hull sees it: its headline metrics pooled the way the recipe asks
-/// (`scoring.pooling`, mean by default).
-fn pooled_point(p: &Point, recipe: &Recipe) -> Point {
-    let mut p = p.clone();
-    let pool = recipe.scoring.pooling;
-    if let Some(v) = p.pooled.get("vmaf") {
-        p.vmaf = pool.of(v);
-    }
-    if let Some(v) = p.pooled.get("psnr_y") {
-        p.psnr_y = pool.of(v);
-    }
-    if let Some(v) = p.pooled.get("ssim") {
-        p.ssim = pool.of(v);
-    }
-    p
-}
 
 /// `points.json`: the source and every point (the layout `pertitle hull` and `bdrate` read).
 pub fn points_json(source: &SourceIdentity, points: &[Point]) -> Result<String> {
@@ -472,6 +199,27 @@ fn rung_frames(out: &Outcome, metric: Metric) -> Vec<(String, Vec<f64>)> {
     series
 }
 
+/// The hull of each of `metrics` over the points the ladder may use: `hull` itself for the
+/// ladder's metric, the same points under the others.
+pub fn hulls_for(
+    points: &[Point],
+    hull: &Hull,
+    recipe: &crate::recipe::Recipe,
+    metrics: &[Metric],
+) -> Result<Vec<Hull>> {
+    let eligible = ladder::eligible(points, recipe)?;
+    Ok(metrics
+        .iter()
+        .map(|&m| {
+            if m == hull.metric() {
+                hull.clone()
+            } else {
+                Hull::of_subset(points, &eligible, m)
+            }
+        })
+        .collect())
+}
+
 /// Plots and `report.md` / `report.html` of a run.
 pub fn write_run_report(dir: &Path, out: &Outcome) -> Result<Vec<PathBuf>> {
     let rungs = rung_rows(&out.ladder);
@@ -495,12 +243,13 @@ pub fn write_run_report(dir: &Path, out: &Outcome) -> Result<Vec<PathBuf>> {
         fps: Some(out.info.fps()),
         series: rung_frames(out, metric),
     });
+    let hulls = hulls_for(&out.points, &out.hull, &out.recipe, &metrics)?;
     let run = RunPlots {
         clip: &out.title,
         codec: &out.recipe.encoder.codec,
         points: &out.points,
+        hulls: &hulls,
         rungs: &rungs,
-        metrics: &metrics,
         frames,
     };
     let plots = crate::report::render_run_plots(dir, &run)?;
@@ -537,11 +286,11 @@ fn report_data(
         v.dedup();
         v.iter().map(|c| c.to_string()).collect()
     };
-    let hull: Vec<Point> = {
-        let mut h: Vec<Point> = out.points.iter().filter(|p| p.on_hull).cloned().collect();
-        h.sort_by(|a, b| a.kbps.total_cmp(&b.kbps));
-        h
-    };
+    let hull: Vec<Point> = out.hull.points(&out.points).into_iter().cloned().collect();
+    let mut notes = out.ladder.warnings.clone();
+    if let Some(st) = &out.search {
+        notes.insert(0, st.summary());
+    }
     ReportData {
         title: out.title.clone(),
         source: vec![
@@ -595,25 +344,132 @@ fn report_data(
         rungs,
         bd_rates: Vec::new(),
         plots,
-        notes: out.ladder.warnings.clone(),
+        notes,
     }
 }
 
-/// The summary printed at the end of `pertitle ladder`: hull and rungs.
-pub fn summary_table(out: &Outcome) -> String {
-    let m = out.recipe.ladder.metric;
-    let mut s = String::new();
-    let _ = writeln!(s, "hull ({}):", m.name());
+/// A hull vertex as summaries list it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HullRow {
+    pub width: u32,
+    pub height: u32,
+    pub crf: f64,
+    pub kbps: f64,
+    pub vmaf: f64,
+    pub psnr_y: f64,
+    pub ssim: f64,
+}
+
+/// A rung as summaries list it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RungSummary {
+    pub width: u32,
+    pub height: u32,
+    pub kbps: u32,
+    pub maxrate_kbps: u32,
+    pub crf: f64,
+    pub vmaf: f64,
+    pub psnr_y: f64,
+    pub ssim: f64,
+}
+
+/// What a ladder (from a run, or from stored points) came to: the hull it was built on, its
+/// rungs, and for a run where its points came from. `pertitle ladder` and `pertitle hull` print
+/// it as [`summary_table`] or as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceIdentity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_dir: Option<String>,
+    pub metric: Metric,
+    /// Points, and for a run how many it encoded and how many came from the store.
+    pub points: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoded: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reused: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchStats>,
+    pub hull: Vec<HullRow>,
+    pub rungs: Vec<RungSummary>,
+    pub warnings: Vec<String>,
+    /// Corrupt store entries found (and recomputed), when a store was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_corrupt: Option<u64>,
+}
+
+impl Summary {
+    /// The summary of a ladder built on `hull` of `points`.
+    pub fn of_ladder(points: &[Point], hull: &Hull, ladder: &Ladder) -> Summary {
+        Summary {
+            title: None,
+            source: ladder.source.clone(),
+            output_dir: None,
+            metric: hull.metric(),
+            points: points.len(),
+            encoded: None,
+            reused: None,
+            search: None,
+            hull: hull
+                .points(points)
+                .into_iter()
+                .map(|p| HullRow {
+                    width: p.width,
+                    height: p.height,
+                    crf: p.crf,
+                    kbps: p.kbps,
+                    vmaf: p.vmaf,
+                    psnr_y: p.psnr_y,
+                    ssim: p.ssim,
+                })
+                .collect(),
+            rungs: ladder
+                .rungs
+                .iter()
+                .map(|r| RungSummary {
+                    width: r.width,
+                    height: r.height,
+                    kbps: r.kbps,
+                    maxrate_kbps: r.maxrate_kbps,
+                    crf: r.crf,
+                    vmaf: r.vmaf,
+                    psnr_y: r.psnr_y,
+                    ssim: r.ssim,
+                })
+                .collect(),
+            warnings: ladder.warnings.clone(),
+            store_corrupt: None,
+        }
+    }
+
+    /// The summary of a run whose outputs are in `dir`.
+    pub fn of_run(out: &Outcome, dir: &Path) -> Summary {
+        Summary {
+            title: Some(out.title.clone()),
+            output_dir: Some(dir.display().to_string()),
+            encoded: Some(out.encoded),
+            reused: Some(out.points.len() - out.encoded),
+            search: out.search.clone(),
+            ..Summary::of_ladder(&out.points, &out.hull, &out.ladder)
+        }
+    }
+}
+
+/// The summary as the command prints it: hull, rungs, warnings, where the points came from.
+pub fn summary_table(s: &Summary) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "hull ({}):", s.metric.name());
     let _ = writeln!(
-        s,
+        t,
         "  {:>9} {:>5} {:>10} {:>8} {:>8} {:>7}",
         "size", "crf", "kbps", "vmaf", "psnr_y", "ssim"
     );
-    let mut hull: Vec<&Point> = out.points.iter().filter(|p| p.on_hull).collect();
-    hull.sort_by(|a, b| a.kbps.total_cmp(&b.kbps));
-    for p in hull {
+    for p in &s.hull {
         let _ = writeln!(
-            s,
+            t,
             "  {:>9} {:>5} {:>10.1} {:>8.2} {:>8.2} {:>7.4}",
             format!("{}x{}", p.width, p.height),
             p.crf,
@@ -623,15 +479,15 @@ pub fn summary_table(out: &Outcome) -> String {
             p.ssim
         );
     }
-    let _ = writeln!(s, "ladder ({} rungs):", out.ladder.rungs.len());
+    let _ = writeln!(t, "ladder ({} rungs):", s.rungs.len());
     let _ = writeln!(
-        s,
+        t,
         "  {:>9} {:>6} {:>8} {:>6} {:>8}",
         "size", "kbps", "maxrate", "crf", "vmaf"
     );
-    for r in &out.ladder.rungs {
+    for r in &s.rungs {
         let _ = writeln!(
-            s,
+            t,
             "  {:>9} {:>6} {:>8} {:>6.1} {:>8.2}",
             format!("{}x{}", r.width, r.height),
             r.kbps,
@@ -640,36 +496,18 @@ pub fn summary_table(out: &Outcome) -> String {
             r.vmaf
         );
     }
-    for w in &out.ladder.warnings {
-        let _ = writeln!(s, "warning: {w}");
+    for w in &s.warnings {
+        let _ = writeln!(t, "warning: {w}");
     }
-    let _ = writeln!(
-        s,
-        "{} points ({} encoded now, {} from the store)",
-        out.points.len(),
-        out.encoded,
-        out.points.len() - out.encoded
-    );
-    s
-}
-
-/// The summary as JSON (`pertitle ladder --json`).
-pub fn summary_json(out: &Outcome, dir: &Path) -> serde_json::Value {
-    serde_json::json!({
-        "title": out.title,
-        "source": out.source,
-        "output_dir": dir.display().to_string(),
-        "points": out.points.len(),
-        "encoded": out.encoded,
-        "reused": out.points.len() - out.encoded,
-        "hull": out.points.iter().filter(|p| p.on_hull).map(|p| serde_json::json!({
-            "width": p.width, "height": p.height, "crf": p.crf, "kbps": p.kbps,
-            "vmaf": p.vmaf, "psnr_y": p.psnr_y, "ssim": p.ssim,
-        })).collect::<Vec<_>>(),
-        "rungs": out.ladder.rungs.iter().map(|r| serde_json::json!({
-            "width": r.width, "height": r.height, "kbps": r.kbps, "maxrate_kbps": r.maxrate_kbps,
-            "crf": r.crf, "vmaf": r.vmaf, "psnr_y": r.psnr_y, "ssim": r.ssim,
-        })).collect::<Vec<_>>(),
-        "warnings": out.ladder.warnings,
-    })
+    if let Some(st) = &s.search {
+        let _ = writeln!(t, "{}", st.summary());
+    }
+    if let (Some(enc), Some(reused)) = (s.encoded, s.reused) {
+        let _ = writeln!(
+            t,
+            "{} points ({enc} encoded now, {reused} from the store)",
+            s.points
+        );
+    }
+    t
 }

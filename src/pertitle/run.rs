@@ -1,0 +1,389 @@
+//! A ladder run as a small typed pipeline: identify the source ([`identify`]), make every grid
+//! task from one [`TaskTemplate`], compute them (all of them, or the fast search's probes: a
+//! [`Search`]) on one [`Runner`], then take the hull of exactly the points the ladder may use and
+//! build the ladder on it ([`Outcome::new`]). [`LadderRun`] ties the steps together; writing the
+//! outputs is [`crate::output`]'s job.
+
+use crate::error::{Error, Result};
+use crate::grid::{
+    EncoderSettings, EngineSettings, Filters, FrameSelection, GridTask, RateControl, TaskResult,
+};
+use crate::hull::Hull;
+use crate::ladder::{self, Ladder};
+use crate::media::{self, FrameSource, InputOptions, VideoInfo};
+use crate::pipeline::{Event, RunOptions, Runner};
+use crate::points::{Metric, Point, SourceIdentity};
+use crate::quality::{Engine, EngineConfig, Metrics};
+use crate::recipe::{Recipe, Size};
+use crate::search::{FastOptions, SearchGrid, SearchStats};
+use crate::store::Store;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Where the frames come from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// The built-in demo clip (`media::demo_clip`).
+    Demo,
+    File {
+        path: PathBuf,
+        options: InputOptions,
+    },
+}
+
+impl Input {
+    /// Opens the input afresh.
+    pub fn open(&self) -> Result<Box<dyn FrameSource>> {
+        match self {
+            Input::Demo => media::demo_clip(),
+            Input::File { path, options } => media::open(path, options),
+        }
+    }
+
+    /// A short name for reports and the default output directory (`demo`, or the file stem).
+    pub fn title(&self) -> String {
+        match self {
+            Input::Demo => "demo".into(),
+            Input::File { path, .. } => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "title".into()),
+        }
+    }
+
+    fn path_string(&self) -> String {
+        match self {
+            Input::Demo => "demo".into(),
+            Input::File { path, .. } => std::fs::canonicalize(path)
+                .unwrap_or_else(|_| path.clone())
+                .display()
+                .to_string(),
+        }
+    }
+}
+
+/// An identified source: its stream facts and the identity its tasks are keyed by.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub info: VideoInfo,
+    pub identity: SourceIdentity,
+}
+
+/// Reads the whole input once (only its first `frames` if given): stream facts, exact frame count
+/// and content fingerprint. Decode errors surface here, before any encode.
+pub fn identify(input: &Input, frames: Option<u64>) -> Result<Source> {
+    if frames == Some(0) {
+        return Err(Error::config("frames", "must be at least 1"));
+    }
+    let mut src = input.open()?;
+    let info = src.info().clone();
+    let mut fp = crate::grid::Fingerprinter::new();
+    while let Some(f) = src.next_frame()? {
+        if frames.is_some_and(|n| f.index >= n) {
+            break;
+        }
+        fp.update(&f);
+    }
+    let n = fp.frames();
+    if n == 0 {
+        return Err(Error::media(input.path_string(), "has no video frames"));
+    }
+    let identity = SourceIdentity {
+        path: input.path_string(),
+        width: info.width as u32,
+        height: info.height as u32,
+        fps_num: info.fps_num,
+        fps_den: info.fps_den,
+        frames: n,
+        fingerprint: fp.finish(),
+    };
+    Ok(Source { info, identity })
+}
+
+/// The engine a recipe asks for, and its settings as they enter the store keys. `threads` 0: the
+/// engine works on the caller's pool (the grid [`Runner`]'s) and has none of its own.
+pub fn engine_for(recipe: &Recipe, threads: usize) -> Result<(Engine, EngineSettings)> {
+    let s = &recipe.scoring;
+    let metrics = Metrics {
+        vmaf: s.metrics.contains(&Metric::Vmaf),
+        psnr: s.metrics.contains(&Metric::PsnrY),
+        ssim: s.metrics.contains(&Metric::Ssim),
+    };
+    let cfg = EngineConfig {
+        model: s.model.clone(),
+        phone: s.phone,
+        metrics,
+        threads,
+    };
+    let engine = Engine::new(cfg)?;
+    let json: Vec<u8> = match crate::quality::vmaf::model::BUILTIN
+        .iter()
+        .find(|(n, _)| *n == s.model)
+    {
+        Some((_, j)) => j.as_bytes().to_vec(),
+        None => std::fs::read(&s.model).map_err(|e| Error::model(&s.model, e.to_string()))?,
+    };
+    let names: Vec<&str> = s.metrics.iter().map(|m| m.name()).collect();
+    Ok((
+        engine,
+        EngineSettings::new(&s.model, &json, s.phone, &names),
+    ))
+}
+
+/// What every grid task of one source and recipe shares; [`TaskTemplate::task`] adds the size
+/// and CRF. Full grid and fast search make their tasks here, so they share store keys.
+#[derive(Debug, Clone)]
+pub struct TaskTemplate {
+    source: SourceIdentity,
+    engine: EngineSettings,
+    encoder: EncoderSettings,
+    downscaler: String,
+    upscaler: String,
+    fps: Option<(u32, u32)>,
+}
+
+impl TaskTemplate {
+    pub fn new(recipe: &Recipe, source: &SourceIdentity, engine: &EngineSettings) -> TaskTemplate {
+        let e = &recipe.encoder;
+        let mut options: BTreeMap<String, String> = e.params.clone();
+        for (k, v) in [
+            ("profile", &e.profile),
+            ("tune", &e.tune),
+            ("level", &e.level),
+        ] {
+            if let Some(v) = v {
+                options.insert(k.to_string(), v.clone());
+            }
+        }
+        let fps = recipe.output_fps(source.fps_num, source.fps_den);
+        TaskTemplate {
+            source: source.clone(),
+            engine: engine.clone(),
+            encoder: EncoderSettings {
+                codec: e.codec.clone(),
+                preset: e.preset.clone(),
+                pix_fmt: e.pix_fmt.clone(),
+                options,
+                build: media::encoder_build(&e.codec),
+            },
+            downscaler: recipe.scaling.down.ffmpeg_name().to_string(),
+            upscaler: recipe.scaling.up.ffmpeg_name().to_string(),
+            fps: (fps != (source.fps_num, source.fps_den)).then_some(fps),
+        }
+    }
+
+    /// The task encoding the whole source at `size` and `crf`.
+    pub fn task(&self, size: Size, crf: f64) -> GridTask {
+        GridTask {
+            source: self.source.clone(),
+            filters: Filters {
+                width: size.width,
+                height: size.height,
+                downscaler: self.downscaler.clone(),
+                upscaler: self.upscaler.clone(),
+                frames: FrameSelection {
+                    start: 0,
+                    count: Some(self.source.frames),
+                    subsample: 1,
+                },
+                fps: self.fps,
+            },
+            encoder: self.encoder.clone(),
+            rate: RateControl::Crf { crf },
+            engine: self.engine.clone(),
+        }
+    }
+
+    /// Every size × CRF, sizes in the order given, CRFs in the recipe's order.
+    pub fn grid(&self, sizes: &[Size], crfs: &[f64]) -> Vec<GridTask> {
+        sizes
+            .iter()
+            .flat_map(|&s| crfs.iter().map(move |&c| self.task(s, c)))
+            .collect()
+    }
+}
+
+/// How much of the grid is encoded.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Search {
+    /// Every size × CRF.
+    #[default]
+    Full,
+    /// The adaptive search of [`crate::search`]: the hull from a fraction of the encodes.
+    Fast(FastOptions),
+}
+
+/// What a ladder run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub title: String,
+    pub info: VideoInfo,
+    pub source: SourceIdentity,
+    pub recipe: Recipe,
+    /// Every point computed, with its per-frame scores, in plan order.
+    pub results: Vec<TaskResult>,
+    /// The points with their headline metrics pooled as the recipe asks, `on_hull` marked from
+    /// [`Outcome::hull`].
+    pub points: Vec<Point>,
+    /// The hull the ladder was built on: of the points the ladder may use, under its metric.
+    pub hull: Hull,
+    pub ladder: Ladder,
+    /// What the fast search did (`None` for a full grid).
+    pub search: Option<SearchStats>,
+    /// Encodes this run actually did (the rest came from the store).
+    pub encoded: usize,
+}
+
+impl Outcome {
+    /// Hull and ladder from finished results.
+    pub fn new(
+        title: String,
+        source: Source,
+        recipe: &Recipe,
+        results: Vec<TaskResult>,
+        encoded: usize,
+        search: Option<SearchStats>,
+    ) -> Result<Outcome> {
+        let mut points: Vec<Point> = results
+            .iter()
+            .map(|r| r.point.pooled_by(recipe.scoring.pooling))
+            .collect();
+        let hull = ladder::hull_for(&points, recipe)?;
+        hull.mark(&mut points);
+        let ladder = ladder::build(&points, &hull, recipe, Some(&source.identity))?;
+        Ok(Outcome {
+            title,
+            info: source.info,
+            source: source.identity,
+            recipe: recipe.clone(),
+            results,
+            points,
+            hull,
+            ladder,
+            search,
+            encoded,
+        })
+    }
+}
+
+/// A ladder run, built step by step:
+///
+/// ```no_run
+/// use pertitle::recipe::Recipe;
+/// use pertitle::run::{Input, LadderRun, Search};
+/// let recipe = Recipe::default_for("libx264")?;
+/// let outcome = LadderRun::new(&Input::Demo, &recipe)
+///     .search(Search::Fast(Default::default()))
+///     .run(&|_event| true)?;
+/// println!("{} rungs", outcome.ladder.rungs.len());
+/// # Ok::<(), pertitle::Error>(())
+/// ```
+pub struct LadderRun<'a> {
+    input: &'a Input,
+    recipe: &'a Recipe,
+    frames: Option<u64>,
+    store: Option<&'a Store>,
+    options: RunOptions,
+    search: Search,
+}
+
+impl<'a> LadderRun<'a> {
+    pub fn new(input: &'a Input, recipe: &'a Recipe) -> LadderRun<'a> {
+        LadderRun {
+            input,
+            recipe,
+            frames: None,
+            store: None,
+            options: RunOptions::default(),
+            search: Search::Full,
+        }
+    }
+
+    /// Use only the first `n` frames of the input (all when `None`).
+    pub fn frames(mut self, n: Option<u64>) -> Self {
+        self.frames = n;
+        self
+    }
+
+    /// Reuse and keep finished points in `store`.
+    pub fn store(mut self, store: Option<&'a Store>) -> Self {
+        self.store = store;
+        self
+    }
+
+    pub fn options(mut self, options: RunOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    pub fn search(mut self, search: Search) -> Self {
+        self.search = search;
+        self
+    }
+
+    /// Runs it. `on_event` hears of progress; returning `false` stops the run
+    /// ([`Error::Cancelled`]) after keeping what is finished.
+    pub fn run(&self, on_event: &(dyn Fn(Event) -> bool + Sync)) -> Result<Outcome> {
+        let recipe = self.recipe;
+        recipe.validate()?;
+        if let Search::Fast(f) = &self.search {
+            f.validate()?;
+        }
+        if !media::encoder_available(&recipe.encoder.codec) {
+            return Err(Error::codec(
+                &recipe.encoder.codec,
+                "encoder not available in this FFmpeg build",
+            ));
+        }
+        let source = identify(self.input, self.frames)?;
+        let sizes = recipe.resolve(source.identity.width, source.identity.height)?;
+        let (engine, settings) = engine_for(recipe, 0)?;
+        let template = TaskTemplate::new(recipe, &source.identity, &settings);
+        let runner = Runner::new(self.options.clone())?;
+        let encoded = AtomicUsize::new(0);
+        let counting = |e: Event| {
+            if let Event::PointDone { .. } = e {
+                encoded.fetch_add(1, Ordering::Relaxed);
+            }
+            on_event(e)
+        };
+        let open = || self.input.open();
+        let compute = |tasks: &[GridTask]| runner.run(tasks, &open, &engine, self.store, &counting);
+        let (results, stats) = match &self.search {
+            Search::Full => (compute(&template.grid(&sizes, &recipe.grid.crf))?, None),
+            Search::Fast(fast) => {
+                let grid = SearchGrid::new(
+                    sizes.iter().map(|s| (s.width, s.height)),
+                    recipe.grid.crf.iter().copied(),
+                );
+                let metric = recipe.ladder.metric;
+                let (results, mut stats) = grid.search(&recipe.encoder.codec, fast, |probes| {
+                    let tasks: Vec<GridTask> = probes
+                        .iter()
+                        .map(|&((w, h), crf)| template.task(Size::new(w, h), crf))
+                        .collect();
+                    let done = compute(&tasks)?;
+                    let measured = done
+                        .iter()
+                        .map(|r| {
+                            let p = r.point.pooled_by(recipe.scoring.pooling);
+                            (p.kbps, metric.of(&p))
+                        })
+                        .collect();
+                    Ok((done, measured))
+                })?;
+                stats.encoded = encoded.load(Ordering::Relaxed);
+                (results, Some(stats))
+            }
+        };
+        Outcome::new(
+            self.input.title(),
+            source,
+            recipe,
+            results,
+            encoded.into_inner(),
+            stats,
+        )
+    }
+}
