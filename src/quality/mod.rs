@@ -25,6 +25,7 @@
 //! # Ok::<(), pertitle::Error>(())
 //! ```
 
+mod kernels;
 pub mod log;
 pub mod pooling;
 pub mod psnr;
