@@ -5,8 +5,53 @@
 //!
 //! [`Engine`]: super::Engine
 
-#[cfg(test)]
+use super::vmaf::{adm, motion, vif};
+use super::{psnr, ssim};
 use crate::cpu::CpuLevel;
+
+/// One table per metric, each the best set at or below one CPU level.
+#[derive(Clone, Copy)]
+pub(crate) struct Kernels {
+    pub vif: vif::Kernels,
+    pub adm: adm::Kernels,
+    pub motion: motion::Kernels,
+    pub psnr: psnr::Kernels,
+    pub ssim: ssim::Kernels,
+}
+
+/// Which kernel set each metric runs: a metric without a set at the engine's level runs its
+/// best lower one (e.g. VIF's AVX-512 set needs [`CpuLevel::Avx512Vnni`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelLevels {
+    pub vif: CpuLevel,
+    pub adm: CpuLevel,
+    pub motion: CpuLevel,
+    pub psnr: CpuLevel,
+    pub ssim: CpuLevel,
+}
+
+impl Kernels {
+    /// Every metric's best set at or below `level` (and never above what the CPU has).
+    pub(crate) fn for_level(level: CpuLevel) -> Kernels {
+        Kernels {
+            vif: vif::Kernels::for_level(level),
+            adm: adm::Kernels::for_level(level),
+            motion: motion::Kernels::for_level(level),
+            psnr: psnr::Kernels::for_level(level),
+            ssim: ssim::Kernels::for_level(level),
+        }
+    }
+
+    pub(crate) fn levels(&self) -> KernelLevels {
+        KernelLevels {
+            vif: self.vif.level,
+            adm: self.adm.level,
+            motion: self.motion.level,
+            psnr: self.psnr.level,
+            ssim: self.ssim.level,
+        }
+    }
+}
 
 /// For SIMD-vs-scalar tests: the table `build` gives for `want`, or `None` after saying on stderr
 /// why the test is skipped: the CPU (capped by `PERTITLE_CPU`) lacks `want`, or the metric has no
@@ -82,3 +127,31 @@ macro_rules! simd_tests {
 }
 #[cfg(test)]
 pub(crate) use simd_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each metric takes its best set at or below the level, capped by the hardware: the sets
+    /// that exist are VIF {scalar, AVX2, AVX-512+VNNI}, ADM and SSIM {scalar, AVX2, AVX-512},
+    /// motion and PSNR {scalar, AVX2}.
+    #[test]
+    fn every_level_resolves_to_the_expected_sets() {
+        let best = |l: CpuLevel, sets: &[CpuLevel]| -> CpuLevel {
+            let l = l.min(CpuLevel::detect_hardware());
+            sets.iter().copied().filter(|&s| s <= l).max().unwrap()
+        };
+        use CpuLevel::*;
+        for l in CpuLevel::ALL {
+            let got = Kernels::for_level(l).levels();
+            let want = KernelLevels {
+                vif: best(l, &[Scalar, Avx2, Avx512Vnni]),
+                adm: best(l, &[Scalar, Avx2, Avx512]),
+                motion: best(l, &[Scalar, Avx2]),
+                psnr: best(l, &[Scalar, Avx2]),
+                ssim: best(l, &[Scalar, Avx2, Avx512]),
+            };
+            assert_eq!(got, want, "{l:?}");
+        }
+    }
+}
