@@ -25,6 +25,9 @@
 //! # Ok::<(), pertitle::Error>(())
 //! ```
 
+// Every unsafe block in the engine (SIMD kernels) says why it is sound.
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod kernels;
 pub mod log;
 pub mod pooling;

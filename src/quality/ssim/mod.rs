@@ -34,14 +34,18 @@ pub(crate) struct Kernels {
     pub level: CpuLevel,
     /// "Valid" separable Gaussian of a `w`×`h` image into `out`, `tmp` for the horizontal pass
     /// (both resized; reused buffers are not allocated again).
-    pub gaussian: fn(&[f32], usize, usize, &mut Vec<f32>, &mut Vec<f32>),
+    pub gaussian: GaussianFn,
     /// Per-pixel l·c·s: (ref μ, ref σ², dist μ, Gaussian of dist², Gaussian of ref·dist) → terms.
-    pub terms: fn(&[f32], &[f32], &[f32], &[f32], &[f32], &mut [f64]),
+    pub terms: TermsFn,
     /// Interior outputs `x_lo..x_hi` of one decimated row from the box's rows; returns where it
     /// stopped (the driver's table loop does the rest, all of it for a set without this kernel).
     pub decimate_row: DecimateRowFn,
 }
 
+/// (image, width, height, scratch, output).
+pub(crate) type GaussianFn = fn(&[f32], usize, usize, &mut Vec<f32>, &mut Vec<f32>);
+/// (ref μ, ref σ², dist μ, Gaussian of dist², Gaussian of ref·dist, terms out).
+pub(crate) type TermsFn = fn(&[f32], &[f32], &[f32], &[f32], &[f32], &mut [f64]);
 /// (box rows, width, factor, half box, sample divisor, box weight, x_lo, x_hi, tap scratch,
 /// output row) → first output not written.
 pub(crate) type DecimateRowFn =

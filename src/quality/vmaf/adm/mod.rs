@@ -38,18 +38,25 @@ use std::sync::OnceLock;
 pub(crate) struct Kernels {
     /// The level this set is compiled for (what actually runs, whatever level was asked for).
     pub level: CpuLevel,
-    pub dwt0_vert: fn([&[u16]; 4], u8, &mut [i16], &mut [i16]),
+    pub dwt0_vert: Dwt0VertFn,
     pub dwt0_horz: Dwt0HorzFn,
-    pub dwt_s_vert: fn([&[i32]; 4], usize, &mut [i32], &mut [i32]),
+    pub dwt_s_vert: DwtSVertFn,
     pub dwt_s_horz: DwtSHorzFn,
     pub decouple0: Decouple0Fn,
-    pub cm0_row: fn([&[i16]; 3], &[i32], &[i32], &scalar::Cm0, usize, usize) -> [i64; 3],
+    pub cm0_row: Cm0RowFn,
     pub decouple_s: DecoupleSFn,
     pub cm_s_row: CmSRowFn,
     /// Σ|x|³ over a row of i16 band values.
     pub cube_sum_i16: fn(&[i16]) -> u64,
 }
 
+/// Scale 0 vertical DWT pass of one output row: (4 source rows, bit depth) → lo, hi.
+pub(crate) type Dwt0VertFn = fn([&[u16]; 4], u8, &mut [i16], &mut [i16]);
+/// Scales 1–3 vertical DWT pass of one output row (the scale picks the roundings).
+pub(crate) type DwtSVertFn = fn([&[i32]; 4], usize, &mut [i32], &mut [i32]);
+/// Scale 0 contrast masking and cube pooling of one row: (restored bands, vertical 3-sums,
+/// centre corrections, constants, columns) → per-band sums.
+pub(crate) type Cm0RowFn = fn([&[i16]; 3], &[i32], &[i32], &scalar::Cm0, usize, usize) -> [i64; 3];
 /// Scale 0 horizontal DWT pass: (lo, hi, source indices) → band_a, band_v, band_h, band_d.
 pub(crate) type Dwt0HorzFn =
     fn(&[i16], &[i16], &[[usize; 4]], &mut [i32], &mut [i16], &mut [i16], &mut [i16]);

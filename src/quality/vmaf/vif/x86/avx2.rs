@@ -297,7 +297,8 @@ fn dist_terms_avx2(
         let w = mu1.len();
         buf.resize(2 * w, 0);
         let (s2, s12) = buf.split_at_mut(w);
-        // Installed only when runtime detection found AVX2.
+        // SAFETY: AVX2 and FMA are present (only reachable through a table for AVX2 or above);
+        // `pass1` is safe, bounds-checked Rust compiled with those features.
         let non_log = unsafe { pass1(mu1, s1, mu2, yy, xy, s2, s12) };
         (log_terms_avx2(s1, s2, s12, egl), non_log)
     })
@@ -366,24 +367,42 @@ unsafe fn log_terms_avx2_t(s1: &[i32], s2: &[u32], s12: &[u32], egl: f64) -> i64
     lanes.iter().sum::<i64>() + log_terms_scalar(&s1[j..n], &s2[j..n], &s12[j..n], egl)
 }
 
+/// Safe entry point of [`log_terms_avx2_t`]; called by `dist_terms_avx2` (and the tests, after
+/// checking the CPU level).
 pub(crate) fn log_terms_avx2(s1: &[i32], s2: &[u32], s12: &[u32], egl: f64) -> i64 {
-    // Installed only when runtime detection found AVX2.
+    // SAFETY: AVX2 and FMA are present (reached from a table for AVX2 or above, or from a test
+    // that checked the level); the kernel reads only below the shortest input's length, and its
+    // gathers index the 65536-entry log table with the 16 leading bits of a value ≥ 2^17.
     unsafe { log_terms_avx2_t(s1, s2, s12, egl) }
 }
 
-// Safe entry points: only reachable through `KERNELS`, which `Kernels::for_level` hands out only
-// when the CPU has AVX2 and FMA.
+// Safe entry points: only reachable through `KERNELS` (and the AVX-512 set's fallbacks), which
+// `Kernels::for_level` hands out only when the CPU has AVX2 and FMA. The `autovec` kernels are
+// safe, bounds-checked Rust compiled with those features; the `madd` kernels load and store
+// with raw pointers, so their entry points check the lengths those accesses rely on and take
+// the portable kernel otherwise.
+
+/// Every row covers `w` samples.
+fn rows_ok(rows: &[&[u16]], w: usize) -> bool {
+    rows.iter().all(|r| r.len() >= w)
+}
 
 pub(super) fn vert_ref32(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-    if madd_ok(f, s) {
+    if madd_ok(f, s) && rows_ok(r, mu.len()) && sq.len() >= mu.len() {
+        // SAFETY: AVX2 is present (see above); every row and `sq` cover the `mu.len()` columns
+        // the kernel loads and stores (checked above); rows are indexed with bounds checks.
         unsafe { madd::vert_ref32(r, f, s, mu, sq) }
     } else {
+        // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
         unsafe { autovec::vert_ref32(r, f, s, mu, sq) }
     }
 }
+
 pub(super) fn vert_ref64(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+    // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
     unsafe { autovec::vert_ref64(r, f, s, mu, sq) }
 }
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn vert_dist32(
     r: &[&[u16]],
@@ -394,12 +413,17 @@ pub(super) fn vert_dist32(
     yy: &mut [u32],
     xy: &mut [u32],
 ) {
-    if madd_ok(f, s) {
+    let w = mu.len();
+    if madd_ok(f, s) && rows_ok(r, w) && rows_ok(d, w) && yy.len() >= w && xy.len() >= w {
+        // SAFETY: AVX2 is present (see above); every row, `yy` and `xy` cover the `w` columns
+        // the kernel loads and stores (checked above); rows are indexed with bounds checks.
         unsafe { madd::vert_dist32(r, d, f, s, mu, yy, xy) }
     } else {
+        // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
         unsafe { autovec::vert_dist32(r, d, f, s, mu, yy, xy) }
     }
 }
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn vert_dist64(
     r: &[&[u16]],
@@ -410,19 +434,29 @@ pub(super) fn vert_dist64(
     yy: &mut [u32],
     xy: &mut [u32],
 ) {
+    // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
     unsafe { autovec::vert_dist64(r, d, f, s, mu, yy, xy) }
 }
+
 pub(super) fn vert_mu(r: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+    // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
     unsafe { autovec::vert_mu(r, f, round, shift, mu) }
 }
+
 pub(super) fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
+    // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
     unsafe { autovec::horiz_u32(src, f, out) }
 }
+
 pub(super) fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
     let t = f.len();
-    if f.iter().eq(f.iter().rev()) && f[..t / 2].iter().all(|&c| c < 32768) {
+    let pairs = t > 0 && f.iter().eq(f.iter().rev()) && f[..t / 2].iter().all(|&c| c < 32768);
+    if pairs && src.len() + 1 >= out.len() + t {
+        // SAFETY: AVX2 is present (see above); output `j` reads `src[j..j + t]`, inside `src`
+        // for every `j < out.len()` (checked above).
         unsafe { madd::horiz_q16(src, f, out) }
     } else {
+        // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
         unsafe { autovec::horiz_q16(src, f, out) }
     }
 }

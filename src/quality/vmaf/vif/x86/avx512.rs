@@ -702,10 +702,11 @@ pub(super) unsafe fn dist_terms(
     )
 }
 
-/// Safe entry points for the AVX-512 build: only installed in `Kernels::AVX512`, which
-/// `Kernels::for_level` hands out only when runtime detection found `avx512_features`. Every
-/// vertical output is stored xored with [`super::BIAS`] (the portable kernels it falls back
-/// on are followed by the xor).
+/// Safe entry points for the table: only reachable through `KERNELS`, which `Kernels::for_level`
+/// hands out only when the CPU has [`CpuLevel::Avx512Vnni`] (AVX-512 F/BW/VL/DQ/CD, VNNI and so
+/// AVX2), the features every kernel here is compiled for. Each checks the lengths its kernel's
+/// pointer accesses rely on, and takes the AVX2 kernel otherwise. Every vertical output is stored
+/// xored with [`BIAS`] (the AVX2 kernels it falls back on are followed by the xor).
 mod safe {
     use super::super::avx2;
     use super::vif::VShift;
@@ -743,6 +744,8 @@ mod safe {
 
     pub(super) fn vert_ref32(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
         if avx2::madd_ok(f, s) && rows_ok(r, mu.len()) && sq.len() >= mu.len() {
+            // SAFETY: see `safe`: the CPU has the set's features; every row and `sq` cover the
+            // `mu.len()` columns the masked loads and stores touch (checked above).
             unsafe { super::vert_ref32(r, f, s, mu, sq) }
         } else {
             avx2::vert_ref32(r, f, s, mu, sq);
@@ -756,6 +759,8 @@ mod safe {
 
     pub(super) fn vert_ref64(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
         if halves_ok(f, s) && rows_ok(r, mu.len()) && r.len() >= f.len() && sq.len() >= mu.len() {
+            // SAFETY: see `safe`: the CPU has the set's features; the filter's rows exist and
+            // they and `sq` cover the `mu.len()` columns touched (checked above).
             unsafe { super::vert_ref64(r, f, s, mu, sq) }
         } else {
             avx2::vert_ref64(r, f, s, mu, sq);
@@ -773,6 +778,8 @@ mod safe {
         xy: &mut [u32],
     ) {
         if avx2::madd_ok(f, s) && dist_ok(r, d, f, mu.len(), yy, xy) {
+            // SAFETY: see `safe`: the CPU has the set's features; `dist_ok` checked every row and
+            // output covers the `mu.len()` columns touched.
             unsafe { super::vert_dist32(r, d, f, s, mu, yy, xy) }
         } else {
             avx2::vert_dist32(r, d, f, s, mu, yy, xy);
@@ -790,6 +797,8 @@ mod safe {
         xy: &mut [u32],
     ) {
         if halves_ok(f, s) && dist_ok(r, d, f, mu.len(), yy, xy) {
+            // SAFETY: see `safe`: the CPU has the set's features; `dist_ok` checked every row and
+            // output covers the `mu.len()` columns touched.
             unsafe { super::vert_dist64(r, d, f, s, mu, yy, xy) }
         } else {
             avx2::vert_dist64(r, d, f, s, mu, yy, xy);
@@ -798,6 +807,8 @@ mod safe {
     }
     pub(super) fn vert_mu(r: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
         if pairs_ok(f) && rows_ok(r, mu.len()) && r.len() >= f.len() {
+            // SAFETY: see `safe`: the CPU has the set's features; the filter's rows exist and
+            // cover the `mu.len()` columns touched (checked above).
             unsafe { super::vert_mu(r, f, round, shift, mu) }
         } else {
             avx2::vert_mu(r, f, round, shift, mu);
@@ -806,6 +817,8 @@ mod safe {
     }
     pub(super) fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
         if pairs_ok(f) && src.len() + 1 >= out.len() + f.len() {
+            // SAFETY: see `safe`: the CPU has the set's features; output `j` reads
+            // `src[j..j + f.len()]`, inside `src` for every `j < out.len()` (checked above).
             unsafe { super::horiz_u16(src, f, out) }
         } else {
             let plain: Vec<u32> = src.iter().map(|&v| v ^ BIAS).collect();
@@ -814,6 +827,8 @@ mod safe {
     }
     pub(super) fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
         if pairs_ok(f) && src.len() + 1 >= out.len() + f.len() {
+            // SAFETY: see `safe`: the CPU has the set's features; output `j` reads
+            // `src[j..j + f.len()]`, inside `src` for every `j < out.len()` (checked above).
             unsafe { super::horiz_q16(src, f, out) }
         } else {
             let plain: Vec<u32> = src.iter().map(|&v| v ^ BIAS).collect();
@@ -832,14 +847,13 @@ mod safe {
     ) -> (i64, i64) {
         let w = mu1.len();
         assert!(s1.len() >= w && mu2.len() >= w && yy.len() >= w && xy.len() >= w);
-        // SAFETY: installed only in `Kernels::AVX512`, handed out only when detection found its
-        // features; the lengths are checked above.
+        // SAFETY: see `safe`: the CPU has the set's features; the lengths are checked above.
         unsafe { super::dist_terms(mu1, s1, mu2, yy, xy, egl) }
     }
 
     pub(super) fn ref_terms(mu: &[u32], xx: &[u32], s1: &mut [i32]) -> (i64, i64) {
         assert!(xx.len() >= mu.len() && s1.len() >= mu.len());
-        // SAFETY: installed only in `Kernels::AVX512` (see `dist_terms_avx512`); lengths checked.
+        // SAFETY: see `safe`: the CPU has the set's features; the lengths are checked above.
         unsafe { super::ref_terms(mu, xx, s1) }
     }
 }
