@@ -107,6 +107,7 @@ impl Kernels {
                 return x86::avx2::KERNELS;
             }
         }
+        let _ = level;
         scalar::KERNELS
     }
 

@@ -208,6 +208,7 @@ impl Kernels {
                 return x86::avx2::KERNELS;
             }
         }
+        let _ = level;
         scalar::KERNELS
     }
 
