@@ -261,8 +261,8 @@ fn prepare(k: &Kernels, p: &Plane, bit_depth: u8) -> (Vec<f32>, usize, usize) {
     }
 }
 
-/// "Valid" separable Gaussian of a `w`×`h` image into `(w−10)×(h−10)`, dispatched on the CPU
-/// level. Both kernels give bit-identical results.
+/// "Valid" separable Gaussian of a `w`×`h` image into `(w−10)×(h−10)`, on the kernels of
+/// [`CpuLevel::get`] (every set gives bit-identical results).
 pub fn gaussian(img: &[f32], w: usize, h: usize) -> Vec<f32> {
     let mut out = Vec::new();
     (Kernels::get().gaussian)(img, w, h, &mut Vec::new(), &mut out);
