@@ -1,7 +1,9 @@
 //! Run-time CPU feature level for SIMD kernels, in the manner of rav1e: an ordered enum, detected
 //! once, that can be capped (never raised) with the environment variable `PERTITLE_CPU`
-//! (`scalar`, `avx2`, `avx512`). The scalar kernels are always compiled and are the reference
-//! every SIMD kernel is tested against.
+//! (`scalar`, `avx2`, `avx512`, `avx512vnni`). Each level is exactly the feature set some kernel
+//! set is compiled for, so a kernel table built for a level may run any kernel at or below it.
+//! The scalar kernels are always compiled and are the reference every SIMD kernel is tested
+//! against.
 
 use std::sync::OnceLock;
 
@@ -12,11 +14,26 @@ pub enum CpuLevel {
     Avx2,
     /// AVX2 plus AVX-512 F/BW/VL/DQ.
     Avx512,
+    /// AVX-512 plus CD and VNNI (`vpdpwssd`): what the VIF AVX-512 kernels are compiled for.
+    Avx512Vnni,
 }
 
 impl CpuLevel {
-    /// What this machine supports, ignoring the environment cap.
+    /// Every level, lowest first.
+    pub const ALL: [CpuLevel; 4] = [
+        CpuLevel::Scalar,
+        CpuLevel::Avx2,
+        CpuLevel::Avx512,
+        CpuLevel::Avx512Vnni,
+    ];
+
+    /// What this machine supports, ignoring the environment cap (detected once).
     pub fn detect_hardware() -> CpuLevel {
+        static HW: OnceLock<CpuLevel> = OnceLock::new();
+        *HW.get_or_init(CpuLevel::detect)
+    }
+
+    fn detect() -> CpuLevel {
         #[cfg(target_arch = "x86_64")]
         {
             let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
@@ -25,6 +42,12 @@ impl CpuLevel {
                 && is_x86_feature_detected!("avx512bw")
                 && is_x86_feature_detected!("avx512vl")
                 && is_x86_feature_detected!("avx512dq");
+            let vnni = avx512
+                && is_x86_feature_detected!("avx512cd")
+                && is_x86_feature_detected!("avx512vnni");
+            if vnni {
+                return CpuLevel::Avx512Vnni;
+            }
             if avx512 {
                 return CpuLevel::Avx512;
             }
@@ -40,6 +63,7 @@ impl CpuLevel {
             "scalar" | "none" | "rust" => Some(CpuLevel::Scalar),
             "avx2" => Some(CpuLevel::Avx2),
             "avx512" | "avx-512" => Some(CpuLevel::Avx512),
+            "avx512vnni" | "avx512-vnni" | "avx-512-vnni" => Some(CpuLevel::Avx512Vnni),
             _ => None,
         }
     }
@@ -49,6 +73,7 @@ impl CpuLevel {
             CpuLevel::Scalar => "scalar",
             CpuLevel::Avx2 => "avx2",
             CpuLevel::Avx512 => "avx512",
+            CpuLevel::Avx512Vnni => "avx512vnni",
         }
     }
 
@@ -66,5 +91,19 @@ impl CpuLevel {
                 None => hw,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_levels_are_ordered() {
+        for l in CpuLevel::ALL {
+            assert_eq!(CpuLevel::parse(l.name()), Some(l));
+        }
+        assert!(CpuLevel::ALL.windows(2).all(|w| w[0] < w[1]));
+        assert!(CpuLevel::get() <= CpuLevel::detect_hardware());
     }
 }

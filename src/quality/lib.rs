@@ -25,15 +25,20 @@
 //! # Ok::<(), pertitle_quality::Error>(())
 //! ```
 
+// Every unsafe block in the engine (SIMD kernels) says why it is sound.
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod cpu;
 pub mod error;
 pub mod frame;
+mod kernels;
 pub mod log;
 pub mod pooling;
 pub mod psnr;
 pub mod ssim;
 pub mod vmaf;
 
+use crate::cpu::CpuLevel;
 pub use error::{Error, Result, Setting};
 pub use frame::{Chroma, Frame, FrameFormat, Plane};
 use rayon::prelude::*;
@@ -42,6 +47,7 @@ use vmaf::adm::{AdmParams, AdmRef};
 use vmaf::model::{FeatureKind, Model};
 use vmaf::{adm, motion, vif};
 
+pub use kernels::KernelLevels;
 pub use pooling::Pooled;
 
 /// Which metrics to compute.
@@ -234,6 +240,8 @@ pub struct Engine {
     adm_params: Vec<AdmParams>,
     motion_force_zero: bool,
     pool: Option<rayon::ThreadPool>,
+    /// Every metric's kernel table, resolved once for [`CpuLevel::get`].
+    kernels: kernels::Kernels,
 }
 
 impl std::fmt::Debug for Engine {
@@ -323,6 +331,7 @@ impl Engine {
             adm_params,
             motion_force_zero: force_zero,
             pool,
+            kernels: kernels::Kernels::for_level(CpuLevel::get()),
         })
     }
 
@@ -332,6 +341,11 @@ impl Engine {
 
     pub fn model(&self) -> Option<&Model> {
         self.model.as_deref()
+    }
+
+    /// Which kernel set each metric runs (read-only; `PERTITLE_CPU` caps the level).
+    pub fn kernel_levels(&self) -> KernelLevels {
+        self.kernels.levels()
     }
 
     /// Runs `f` in the engine's thread pool (rayon's global pool if `threads` is 0).
@@ -375,14 +389,21 @@ impl Engine {
         let bd = frame.format.bit_depth;
         let luma = frame.luma();
         let vmaf = self.model.is_some();
+        let k = &self.kernels;
         let ((vif, adm), ssim) = rayon::join(
             || {
                 rayon::join(
-                    || vmaf.then(|| vif::VifRef::new(luma, bd)),
-                    || (vmaf && !self.adm_params.is_empty()).then(|| AdmRef::new(luma, bd)),
+                    || vmaf.then(|| vif::VifRef::with_kernels(luma, bd, &k.vif)),
+                    || {
+                        (vmaf && !self.adm_params.is_empty())
+                            .then(|| AdmRef::with_kernels(luma, bd, &k.adm))
+                    },
                 )
             },
-            || self.cfg.metrics.ssim.then(|| ssim::SsimRef::new(luma, bd)),
+            || {
+                let ssim = self.cfg.metrics.ssim;
+                ssim.then(|| ssim::SsimRef::with_kernels(&k.ssim, luma, bd))
+            },
         );
         Ok(RefParts { vif, adm, ssim })
     }
@@ -415,6 +436,7 @@ impl Engine {
         }
         let bd = rf.bit_depth;
         let luma = dist.luma();
+        let k = &self.kernels;
         let ((vif, adm), (psnr, ssim)) = rayon::join(
             || {
                 rayon::join(
@@ -422,7 +444,7 @@ impl Engine {
                         Some(vr) => self
                             .vif_egls
                             .iter()
-                            .map(|&e| vif::score(vr, luma, e))
+                            .map(|&e| vif::score_with_kernels(vr, luma, e, &k.vif))
                             .collect(),
                         None => Vec::new(),
                     },
@@ -430,7 +452,7 @@ impl Engine {
                         Some(ar) => self
                             .adm_params
                             .iter()
-                            .map(|p| adm::score(ar, luma, bd, p))
+                            .map(|p| adm::score_with_kernels(&k.adm, ar, luma, bd, p))
                             .collect(),
                         None => Vec::new(),
                     },
@@ -438,8 +460,14 @@ impl Engine {
             },
             || {
                 rayon::join(
-                    || self.cfg.metrics.psnr.then(|| psnr::psnr(rframe, dist)),
-                    || r.ssim.as_ref().map(|sr| ssim::score(sr, luma, bd)),
+                    || {
+                        let psnr = self.cfg.metrics.psnr;
+                        psnr.then(|| psnr::psnr_with_kernels(&k.psnr, rframe, dist))
+                    },
+                    || {
+                        let sr = r.ssim.as_ref();
+                        sr.map(|sr| ssim::score_with_kernels(&k.ssim, sr, luma, bd))
+                    },
                 )
             },
         );
@@ -464,12 +492,19 @@ impl Engine {
         let bd = rframe.format.bit_depth;
         let (rl, dl) = (rframe.luma(), dist.luma());
         let egl = self.vif_egls[0];
+        let k = &self.kernels;
         let (vif, rest) = rayon::join(
-            || (rframe.format == dist.format).then(|| vif::score_pair(rl, dl, bd, egl)),
+            || {
+                (rframe.format == dist.format)
+                    .then(|| vif::score_pair_with_kernels(rl, dl, bd, egl, &k.vif))
+            },
             || -> Result<DistFeatures> {
                 let (adm, ssim) = rayon::join(
-                    || (!self.adm_params.is_empty()).then(|| AdmRef::new(rl, bd)),
-                    || self.cfg.metrics.ssim.then(|| ssim::SsimRef::new(rl, bd)),
+                    || (!self.adm_params.is_empty()).then(|| AdmRef::with_kernels(rl, bd, &k.adm)),
+                    || {
+                        let ssim = self.cfg.metrics.ssim;
+                        ssim.then(|| ssim::SsimRef::with_kernels(&k.ssim, rl, bd))
+                    },
                 );
                 let parts = RefParts { adm, ssim, ..none };
                 self.dist_features(rframe, &parts, dist)
@@ -560,7 +595,7 @@ impl RefPreparer<'_> {
         let (parts, sad) = engine.install(|| {
             rayon::join(
                 || engine.prepare_parts(&frame),
-                || prev.map(|p| frame_motion(p, frame.luma(), frame.format.bit_depth)),
+                || prev.map(|p| engine.frame_motion(p, frame.luma(), frame.format.bit_depth)),
             )
         });
         let parts = parts?;
@@ -571,7 +606,7 @@ impl RefPreparer<'_> {
     /// Adds a frame prepared elsewhere (e.g. in parallel with [`Engine::prepare`]).
     pub fn push_prepared(&mut self, r: RefFrame) -> Result<Option<PreparedRef>> {
         let sad = match &self.pending {
-            Some((p, _, _)) => Some(frame_motion(
+            Some((p, _, _)) => Some(self.engine.frame_motion(
                 p.frame.luma(),
                 r.frame.luma(),
                 r.frame.format.bit_depth,
@@ -611,14 +646,21 @@ impl RefPreparer<'_> {
     }
 }
 
-fn frame_motion(prev: &Plane, cur: &Plane, bd: u8) -> Result<f64> {
-    if (prev.width, prev.height) != (cur.width, cur.height) {
-        return Err(Error::Mismatch(format!(
-            "reference frames change size: {}x{} then {}x{}",
-            prev.width, prev.height, cur.width, cur.height
-        )));
+impl Engine {
+    fn frame_motion(&self, prev: &Plane, cur: &Plane, bd: u8) -> Result<f64> {
+        if (prev.width, prev.height) != (cur.width, cur.height) {
+            return Err(Error::Mismatch(format!(
+                "reference frames change size: {}x{} then {}x{}",
+                prev.width, prev.height, cur.width, cur.height
+            )));
+        }
+        Ok(motion::sad_score_with_kernels(
+            &self.kernels.motion,
+            prev,
+            cur,
+            bd,
+        ))
     }
-    Ok(motion::sad_score(prev, cur, bd))
 }
 
 /// Per-frame scores of a whole video pair.
@@ -735,7 +777,7 @@ impl<'e> VideoScorer<'e> {
                         Some(queue[i - 1].0.luma())
                     };
                     let sad = match (prev_luma, engine.model.is_some()) {
-                        (Some(p), true) => frame_motion(p, r.luma(), r.format.bit_depth)?,
+                        (Some(p), true) => engine.frame_motion(p, r.luma(), r.format.bit_depth)?,
                         _ => 0.0,
                     };
                     let dist = engine.pair_features(r, d)?;
@@ -798,6 +840,13 @@ mod tests {
         assert_send_sync::<Engine>();
         assert_send_sync::<PreparedRef>();
         assert_send_sync::<Arc<PreparedRef>>();
+    }
+
+    #[test]
+    fn engine_runs_the_tables_of_the_capped_level() {
+        let e = Engine::new(EngineConfig::default()).unwrap();
+        let want = kernels::Kernels::for_level(CpuLevel::get()).levels();
+        assert_eq!(e.kernel_levels(), want);
     }
 
     #[test]

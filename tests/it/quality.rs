@@ -721,3 +721,27 @@ fn vmaf_on_x264_encodes_matches_libvmaf() {
     let dists = x264_roundtrip(&refs, 30.0);
     compare_with_libvmaf("640x360 10-bit x264 crf30", &refs, &dists);
 }
+
+/// The engine runs, per metric, the best kernel set at or below the level `PERTITLE_CPU` caps:
+/// the oracle tests of this binary ran on exactly these sets.
+#[test]
+fn engine_reports_the_kernel_sets_it_runs() {
+    use pertitle::cpu::CpuLevel;
+    let e = Engine::new(EngineConfig::default()).unwrap();
+    let l = e.kernel_levels();
+    let cap = CpuLevel::get();
+    eprintln!("kernel sets at {}: {l:?}", cap.name());
+    let all = [l.vif, l.adm, l.motion, l.psnr, l.ssim];
+    assert!(all.iter().all(|&m| m <= cap), "{l:?} above {cap:?}");
+    // Every metric has an AVX2 set, ADM and SSIM an AVX-512 one, VIF an AVX-512+VNNI one.
+    let floor = cap.min(CpuLevel::Avx2);
+    assert!(all.iter().all(|&m| m >= floor), "{l:?} below {floor:?}");
+    assert_eq!(l.adm, cap.min(CpuLevel::Avx512));
+    assert_eq!(l.ssim, cap.min(CpuLevel::Avx512));
+    let vif = if cap >= CpuLevel::Avx512Vnni {
+        cap
+    } else {
+        cap.min(CpuLevel::Avx2)
+    };
+    assert_eq!(l.vif, vif);
+}

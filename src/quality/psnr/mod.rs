@@ -7,6 +7,11 @@
 use crate::cpu::CpuLevel;
 use crate::error::{Error, Result};
 use crate::frame::{Frame, Plane};
+use std::sync::OnceLock;
+
+mod scalar;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 /// libvmaf's PSNR cap for identical planes: `(6 * bpc) + 12` dB (integer_psnr.c, `init`, when
 /// `min_sse` is 0, the default).
@@ -31,6 +36,11 @@ pub fn peak(bit_depth: u8) -> f64 {
 /// libvmaf `picture.c`), and FFmpeg's libvmaf filter copies only that much; our frames round
 /// chroma up as FFmpeg does, so chroma PSNR is taken over libvmaf's top-left floor region.
 pub fn psnr(r: &Frame, d: &Frame) -> Result<[f64; 3]> {
+    psnr_with_kernels(Kernels::get(), r, d)
+}
+
+/// [`psnr`] with a resolved kernel table (the engine's).
+pub(crate) fn psnr_with_kernels(k: &Kernels, r: &Frame, d: &Frame) -> Result<[f64; 3]> {
     if r.format != d.format || r.planes.len() != d.planes.len() {
         return Err(Error::Mismatch(format!(
             "PSNR needs frames of the same format: reference {}x{} {:?} {}-bit vs distorted {}x{} {:?} {}-bit",
@@ -52,18 +62,25 @@ pub fn psnr(r: &Frame, d: &Frame) -> Result<[f64; 3]> {
         } else {
             (r.format.width >> sx, r.format.height >> sy)
         };
-        out[i] = psnr_region(rp, dp, w, h, r.format.bit_depth)?;
+        out[i] = psnr_region(k, rp, dp, w, h, r.format.bit_depth)?;
     }
     Ok(out)
 }
 
 /// PSNR of one plane pair at `bit_depth`, with libvmaf's cap.
 pub fn psnr_plane(r: &Plane, d: &Plane, bit_depth: u8) -> Result<f64> {
-    psnr_region(r, d, r.width, r.height, bit_depth)
+    psnr_region(Kernels::get(), r, d, r.width, r.height, bit_depth)
 }
 
 /// PSNR over the top-left `w`×`h` samples of two planes of the same size.
-fn psnr_region(r: &Plane, d: &Plane, w: usize, h: usize, bit_depth: u8) -> Result<f64> {
+fn psnr_region(
+    k: &Kernels,
+    r: &Plane,
+    d: &Plane,
+    w: usize,
+    h: usize,
+    bit_depth: u8,
+) -> Result<f64> {
     if r.width != d.width
         || r.height != d.height
         || r.data.len() != r.width * r.height
@@ -85,10 +102,10 @@ fn psnr_region(r: &Plane, d: &Plane, w: usize, h: usize, bit_depth: u8) -> Resul
         return Ok(f64::NAN);
     }
     let sse = if w == r.width {
-        sse(&r.data[..w * h], &d.data[..w * h], bit_depth)
+        (k.sse)(&r.data[..w * h], &d.data[..w * h], bit_depth)
     } else {
         (0..h)
-            .map(|y| sse(&r.row(y)[..w], &d.row(y)[..w], bit_depth))
+            .map(|y| (k.sse)(&r.row(y)[..w], &d.row(y)[..w], bit_depth))
             .sum()
     };
     Ok(psnr_from_sse(sse, w * h, bit_depth))
@@ -101,63 +118,34 @@ pub fn psnr_from_sse(sse: u64, n: usize, bit_depth: u8) -> f64 {
     (10.0 * (p * p / mse.max(1e-16)).log10()).min(psnr_max(bit_depth))
 }
 
-/// Sum of squared differences, dispatched on [`CpuLevel::get`].
-pub fn sse(a: &[u16], b: &[u16], bit_depth: u8) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // The AVX2 kernel works on 16-bit differences: exact for samples below 2^15.
-        if CpuLevel::get() >= CpuLevel::Avx2 && bit_depth <= 15 {
-            // SAFETY: the CPU level says AVX2 is available.
-            return unsafe { sse_avx2(a, b, bit_depth) };
-        }
-    }
-    let _ = bit_depth;
-    sse_scalar(a, b)
+/// One PSNR kernel set: the sum of squared differences of one instruction set. Called once per
+/// plane (or per row of a cropped plane).
+#[derive(Clone, Copy)]
+pub(crate) struct Kernels {
+    /// The level this set is compiled for (what actually runs, whatever level was asked for).
+    pub level: CpuLevel,
+    /// Σ (a − b)² over the common length of two rows of samples below 2^bit_depth.
+    pub sse: fn(&[u16], &[u16], u8) -> u64,
 }
 
-/// Scalar reference kernel: Σ (a − b)² over the common length.
-pub fn sse_scalar(a: &[u16], b: &[u16]) -> u64 {
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| {
-            let e = u64::from(x.abs_diff(y));
-            e * e
-        })
-        .sum()
-}
-
-/// AVX2 kernel: 16 samples per step; `madd` of the 16-bit differences puts two squares into each
-/// 32-bit lane. The lanes are read as unsigned and widened to 64 bits before they can overflow:
-/// one step adds at most 2·(2^bpc − 1)² per lane (< 2^31 for bpc ≤ 15), so `u32::MAX / that`
-/// steps are safe (2052 for 10-bit, 33025 for 8-bit).
-///
-/// # Safety
-/// The CPU must support AVX2. `bit_depth` ≤ 15 and every sample below `2^bit_depth`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-pub unsafe fn sse_avx2(a: &[u16], b: &[u16], bit_depth: u8) -> u64 {
-    use std::arch::x86_64::*;
-    let n = a.len().min(b.len());
-    let chunks = n / 16;
-    let max_e = (1u64 << bit_depth.min(15)) - 1;
-    let flush_every = (u64::from(u32::MAX) / (2 * max_e * max_e)).max(1) as usize;
-    let mut total = 0u64;
-    let mut i = 0usize;
-    while i < chunks {
-        let end = (i + flush_every).min(chunks);
-        let mut acc = _mm256_setzero_si256();
-        while i < end {
-            let va = _mm256_loadu_si256(a.as_ptr().add(i * 16) as *const __m256i);
-            let vb = _mm256_loadu_si256(b.as_ptr().add(i * 16) as *const __m256i);
-            let d = _mm256_sub_epi16(va, vb);
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d, d));
-            i += 1;
+impl Kernels {
+    /// The best set at or below `level`, never above what the CPU has (the AVX2 set's safe entry
+    /// point relies on that).
+    pub(crate) fn for_level(level: CpuLevel) -> Kernels {
+        let level = level.min(CpuLevel::detect_hardware());
+        #[cfg(target_arch = "x86_64")]
+        if level >= CpuLevel::Avx2 {
+            return x86::avx2::KERNELS;
         }
-        let mut lanes = [0u32; 8];
-        _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc);
-        total += lanes.iter().map(|&v| u64::from(v)).sum::<u64>();
+        let _ = level;
+        scalar::KERNELS
     }
-    total + sse_scalar(&a[chunks * 16..n], &b[chunks * 16..n])
+
+    /// The table for [`CpuLevel::get`], resolved once.
+    pub(crate) fn get() -> &'static Kernels {
+        static K: OnceLock<Kernels> = OnceLock::new();
+        K.get_or_init(|| Kernels::for_level(CpuLevel::get()))
+    }
 }
 
 #[cfg(test)]
@@ -172,19 +160,23 @@ mod tests {
         *state
     }
 
-    #[test]
-    fn simd_matches_scalar_on_random_input() {
-        if CpuLevel::get() < CpuLevel::Avx2 {
-            return;
-        }
+    /// The set at `level` against scalar on random rows (lengths around the 16-sample step, bit
+    /// depths up to 16, where the AVX2 set falls back to scalar) and on the all-maximum error.
+    fn sse_matches_scalar(test: &str, level: CpuLevel) {
+        let table = crate::kernels::table_at(test, level, Kernels::for_level, |k| k.level);
+        let Some(k) = table else { return };
         let mut s = 0x9E37_79B9_7F4A_7C15u64;
-        for &(bits, len) in &[
+        let cases = [
             (8u8, 1usize),
+            (8, 16),
             (8, 17),
             (8, 4099),
             (10, 1280 * 7 + 3),
             (14, 333),
-        ] {
+            (15, 100),
+            (16, 50),
+        ];
+        for &(bits, len) in &cases {
             let max = (1u64 << bits) - 1;
             let a: Vec<u16> = (0..len)
                 .map(|_| (xorshift(&mut s) % (max + 1)) as u16)
@@ -192,12 +184,22 @@ mod tests {
             let b: Vec<u16> = (0..len)
                 .map(|_| (xorshift(&mut s) % (max + 1)) as u16)
                 .collect();
-            let want = sse_scalar(&a, &b);
-            // SAFETY: checked the CPU level above.
-            let got = unsafe { sse_avx2(&a, &b, bits) };
-            assert_eq!(got, want, "bits {bits} len {len}");
+            assert_eq!(
+                (k.sse)(&a, &b, bits),
+                scalar::sse(&a, &b, bits),
+                "bits {bits} len {len}"
+            );
+            // The largest error everywhere: the accumulator flushes must keep it exact.
+            let (z, m) = (vec![0u16; len], vec![max as u16; len]);
+            assert_eq!(
+                (k.sse)(&z, &m, bits),
+                scalar::sse(&z, &m, bits),
+                "max bits {bits}"
+            );
         }
     }
+
+    crate::kernels::simd_tests!(sse_matches_scalar);
 
     #[test]
     fn identical_planes_hit_the_cap() {

@@ -1,567 +1,18 @@
-//! x86 SIMD twins of the ADM kernels (AVX2 for scale 0, AVX-512 F/VL/DQ/BW for the 64-bit
-//! fixed point of scales 1..3), bit-exact with `kernels::scalar` for valid input (samples below
-//! 2^bit_depth, so every DWT band value stays within ±2^15 as libvmaf's 16-bit pipeline assumes).
-//! Edges and tails fall back to the scalar kernels.
+//! The AVX-512 (F/VL/DQ/BW) ADM kernel set: scales 1..3, whose fixed point needs 64-bit lanes
+//! (eight pixels per 512-bit vector of i64), and wider twins of the scale-0 kernels; scale 0's
+//! masking row is the AVX2 one. Bit-exact with `scalar.rs` for valid input; the safe entry
+//! points at the end are what the table holds.
 // Index loops mirror the sample/band layout of the fixed-point algorithm.
 #![allow(clippy::needless_range_loop)]
 #![allow(clippy::too_many_arguments)]
-// The AVX-512 intrinsics are stable since Rust 1.89; the project builds with 1.95 (COMMON.md) but
-// Cargo.toml still says rust-version 1.80 — the lead is asked to raise it.
-#![allow(clippy::incompatible_msrv)]
 
-use super::kernels::{
-    cos_1deg_sq, scalar, CSF0_ADD, CSF0_SHIFT, DIV_LOOKUP, HI, LO, LO_SUM, ONE_BY_15_Q12,
-    ONE_BY_30_Q12,
+use super::super::kernels::{
+    cos_1deg_sq, CSF0_ADD, CSF0_SHIFT, DIV_LOOKUP, HI, LO, LO_SUM, ONE_BY_15_Q12, ONE_BY_30_Q12,
 };
+use super::super::{scalar, Kernels};
+use super::avx2::{self, decouple0_avx2, dwt0_horz_avx2_from, dwt0_vert_avx2, load8_i32, pair};
+use crate::cpu::CpuLevel;
 use std::arch::x86_64::*;
-
-/// Two i16 filter taps packed for `_mm256_madd_epi16` (low tap first).
-fn pair(a: i32, b: i32) -> i32 {
-    ((a as u16 as u32) | ((b as u16 as u32) << 16)) as i32
-}
-
-#[inline(always)]
-unsafe fn load8_i16(p: &[i16], j: usize) -> __m256i {
-    debug_assert!(j + 8 <= p.len());
-    _mm256_cvtepi16_epi32(_mm_loadu_si128(p.as_ptr().add(j) as *const __m128i))
-}
-
-#[inline(always)]
-unsafe fn load8_i32(p: &[i32], j: usize) -> __m256i {
-    debug_assert!(j + 8 <= p.len());
-    _mm256_loadu_si256(p.as_ptr().add(j) as *const __m256i)
-}
-
-/// 8 × i32 (each within i16 range) → 8 × i16 stored at p[j..j+8].
-#[inline(always)]
-unsafe fn store8_i16(p: &mut [i16], j: usize, v: __m256i) {
-    debug_assert!(j + 8 <= p.len());
-    let packed = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    _mm_storeu_si128(p.as_mut_ptr().add(j) as *mut __m128i, packed);
-}
-
-/// Sign-extends the low 16 bits of each i32 lane (a C `(int16_t)` cast).
-#[inline(always)]
-unsafe fn sext16(v: __m256i) -> __m256i {
-    _mm256_srai_epi32(_mm256_slli_epi32(v, 16), 16)
-}
-
-#[target_feature(enable = "avx2")]
-pub unsafe fn dwt0_vert_avx2(rows: [&[u16]; 4], bit_depth: u8, lo: &mut [i16], hi: &mut [i16]) {
-    let w = lo.len();
-    assert!(hi.len() == w && rows.iter().all(|r| r.len() >= w));
-    let sh = _mm_cvtsi32_si128(bit_depth as i32);
-    let add = 1i32 << (bit_depth - 1);
-    let l01 = _mm256_set1_epi32(pair(LO[0], LO[1]));
-    let l23 = _mm256_set1_epi32(pair(LO[2], LO[3]));
-    let h01 = _mm256_set1_epi32(pair(HI[0], HI[1]));
-    let h23 = _mm256_set1_epi32(pair(HI[2], HI[3]));
-    let add_l = _mm256_set1_epi32(add - LO_SUM * add);
-    let add_h = _mm256_set1_epi32(add);
-    let mut j = 0;
-    while j + 16 <= w {
-        let ld = |r: &[u16]| _mm256_loadu_si256(r.as_ptr().add(j) as *const __m256i);
-        let (s0, s1, s2, s3) = (ld(rows[0]), ld(rows[1]), ld(rows[2]), ld(rows[3]));
-        let p01l = _mm256_unpacklo_epi16(s0, s1);
-        let p01h = _mm256_unpackhi_epi16(s0, s1);
-        let p23l = _mm256_unpacklo_epi16(s2, s3);
-        let p23h = _mm256_unpackhi_epi16(s2, s3);
-        let f = |c01: __m256i, c23: __m256i, a: __m256i| {
-            let x = _mm256_add_epi32(_mm256_madd_epi16(p01l, c01), _mm256_madd_epi16(p23l, c23));
-            let y = _mm256_add_epi32(_mm256_madd_epi16(p01h, c01), _mm256_madd_epi16(p23h, c23));
-            let x = _mm256_sra_epi32(_mm256_add_epi32(x, a), sh);
-            let y = _mm256_sra_epi32(_mm256_add_epi32(y, a), sh);
-            // unpack lo/hi and packs are lane-wise inverses: the result is in source order.
-            _mm256_packs_epi32(x, y)
-        };
-        _mm256_storeu_si256(lo.as_mut_ptr().add(j) as *mut __m256i, f(l01, l23, add_l));
-        _mm256_storeu_si256(hi.as_mut_ptr().add(j) as *mut __m256i, f(h01, h23, add_h));
-        j += 16;
-    }
-    scalar::dwt0_vert_range(rows, bit_depth, lo, hi, j);
-}
-
-#[target_feature(enable = "avx2")]
-pub unsafe fn dwt0_horz_avx2(
-    lo: &[i16],
-    hi: &[i16],
-    ix: &[[usize; 4]],
-    a: &mut [i32],
-    v: &mut [i16],
-    h: &mut [i16],
-    d: &mut [i16],
-) {
-    let half = ix.len();
-    assert!(a.len() >= half && v.len() >= half && h.len() >= half && d.len() >= half);
-    scalar::dwt0_horz_range(lo, hi, ix, a, v, h, d, 0, 1.min(half));
-    dwt0_horz_avx2_from(lo, hi, ix, a, v, h, d, 1);
-}
-
-/// Outputs `j0..` (j0 ≥ 1) of the scale-0 horizontal pass.
-#[target_feature(enable = "avx2")]
-unsafe fn dwt0_horz_avx2_from(
-    lo: &[i16],
-    hi: &[i16],
-    ix: &[[usize; 4]],
-    a: &mut [i32],
-    v: &mut [i16],
-    h: &mut [i16],
-    d: &mut [i16],
-    j0: usize,
-) {
-    let w = lo.len();
-    let half = ix.len();
-    assert!(j0 >= 1 && hi.len() == w && a.len() >= half && v.len() >= half && h.len() >= half);
-    assert!(d.len() >= half && half == w.div_ceil(2));
-    let l01 = _mm256_set1_epi32(pair(LO[0], LO[1]));
-    let l23 = _mm256_set1_epi32(pair(LO[2], LO[3]));
-    let h01 = _mm256_set1_epi32(pair(HI[0], HI[1]));
-    let h23 = _mm256_set1_epi32(pair(HI[2], HI[3]));
-    let rnd = _mm256_set1_epi32(32768);
-    // Output j reads 2j-1..2j+2: pairs (2j-1, 2j) and (2j+1, 2j+2) are adjacent i16s, so one
-    // madd over each of two shifted loads filters 8 outputs.
-    let mut j = j0;
-    while 2 * j + 17 <= w {
-        let x = _mm256_loadu_si256(lo.as_ptr().add(2 * j - 1) as *const __m256i);
-        let y = _mm256_loadu_si256(lo.as_ptr().add(2 * j + 1) as *const __m256i);
-        let xh = _mm256_loadu_si256(hi.as_ptr().add(2 * j - 1) as *const __m256i);
-        let yh = _mm256_loadu_si256(hi.as_ptr().add(2 * j + 1) as *const __m256i);
-        let f = |x: __m256i, y: __m256i, c01: __m256i, c23: __m256i| {
-            let s = _mm256_add_epi32(_mm256_madd_epi16(x, c01), _mm256_madd_epi16(y, c23));
-            _mm256_srai_epi32(_mm256_add_epi32(s, rnd), 16)
-        };
-        _mm256_storeu_si256(a.as_mut_ptr().add(j) as *mut __m256i, f(x, y, l01, l23));
-        store8_i16(v, j, f(x, y, h01, h23));
-        store8_i16(h, j, f(xh, yh, l01, l23));
-        store8_i16(d, j, f(xh, yh, h01, h23));
-        j += 8;
-    }
-    if j < half {
-        scalar::dwt0_horz_range(lo, hi, ix, a, v, h, d, j, half);
-    }
-}
-
-#[target_feature(enable = "avx2")]
-pub unsafe fn dwt_s_vert_avx2(rows: [&[i32]; 4], scale: usize, lo: &mut [i32], hi: &mut [i32]) {
-    use super::kernels::{S_ADD_VP, S_SHIFT_VP};
-    let w = lo.len();
-    assert!(hi.len() == w && rows.iter().all(|r| r.len() >= w));
-    let add = _mm256_set1_epi64x(S_ADD_VP[scale - 1]);
-    let sh = S_SHIFT_VP[scale - 1] as i32;
-    let shv = _mm_cvtsi32_si128(sh);
-    let inv = _mm_cvtsi32_si128(64 - sh);
-    let zero = _mm256_setzero_si256();
-    let c = |k: usize, t: &[i32; 4]| _mm256_set1_epi64x(t[k] as i64);
-    let (l, hh) = (
-        [c(0, &LO), c(1, &LO), c(2, &LO), c(3, &LO)],
-        [c(0, &HI), c(1, &HI), c(2, &HI), c(3, &HI)],
-    );
-    // Arithmetic 64-bit shift (AVX2 has none): logical shift plus the sign bits shifted in.
-    let sra = |v: __m256i| {
-        let s = _mm256_cmpgt_epi64(zero, v);
-        _mm256_or_si256(_mm256_srl_epi64(v, shv), _mm256_sll_epi64(s, inv))
-    };
-    let mut j = 0;
-    while j + 8 <= w {
-        let s = [
-            load8_i32(rows[0], j),
-            load8_i32(rows[1], j),
-            load8_i32(rows[2], j),
-            load8_i32(rows[3], j),
-        ];
-        let so = s.map(|x| _mm256_srli_epi64(x, 32));
-        let filt = |cf: &[__m256i; 4], s: &[__m256i; 4]| {
-            let mut acc = add;
-            for k in 0..4 {
-                acc = _mm256_add_epi64(acc, _mm256_mul_epi32(s[k], cf[k]));
-            }
-            sra(acc)
-        };
-        let join =
-            |e: __m256i, o: __m256i| _mm256_blend_epi32(e, _mm256_slli_epi64(o, 32), 0b1010_1010);
-        let lo_v = join(filt(&l, &s), filt(&l, &so));
-        let hi_v = join(filt(&hh, &s), filt(&hh, &so));
-        _mm256_storeu_si256(lo.as_mut_ptr().add(j) as *mut __m256i, lo_v);
-        _mm256_storeu_si256(hi.as_mut_ptr().add(j) as *mut __m256i, hi_v);
-        j += 8;
-    }
-    scalar::dwt_s_vert_range(rows, scale, lo, hi, j);
-}
-
-#[target_feature(enable = "avx2")]
-pub unsafe fn decouple0_avx2(
-    o: [&[i16]; 3],
-    t: [&[i16]; 3],
-    gain: f64,
-    rf: &[i32; 3],
-    r: [&mut [i16]; 3],
-    f: &mut [i32],
-    dc: &mut [i32],
-    start: usize,
-    end: usize,
-) {
-    let [rh, rv, rd] = r;
-    let n = f.len().min(dc.len());
-    assert!(end <= n && o.iter().chain(t.iter()).all(|b| b.len() >= end));
-    assert!(rh.len() >= end && rv.len() >= end && rd.len() >= end);
-    // Integer gains (the models use 1 and 100) make rst·gain exact in i32; others go scalar.
-    if !(gain.fract() == 0.0 && (1.0..=32767.0).contains(&gain)) {
-        return scalar::decouple0(o, t, gain, rf, [rh, rv, rd], f, dc, start, end);
-    }
-    let g = _mm256_set1_epi32(gain as i32);
-    let zero = _mm256_setzero_si256();
-    let cos1 = _mm256_set1_pd(cos_1deg_sq() as f64);
-    let inv4096 = _mm256_set1_pd(1.0 / 4096.0);
-    let bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-    let k32768 = _mm256_set1_epi32(32768);
-    let k32768_64 = _mm256_set1_epi64x(32768);
-    let r16384_64 = _mm256_set1_epi64x(16384);
-    let r16384 = _mm256_set1_epi32(16384);
-    let lut = DIV_LOOKUP.as_ptr();
-
-    // k = clamp((lookup[o] · t + 2^14) >> 15, 0, 2^15), or 2^15 where o == 0.
-    let gain_k = |ov: __m256i, tv: __m256i| {
-        let lk = _mm256_i32gather_epi32::<4>(lut, _mm256_add_epi32(ov, k32768));
-        let half = |l: __m256i, t: __m256i| {
-            let p = _mm256_add_epi64(_mm256_mul_epi32(l, t), r16384_64);
-            let neg = _mm256_cmpgt_epi64(zero, p);
-            let q = _mm256_srli_epi64(p, 15);
-            let q = _mm256_blendv_epi8(q, k32768_64, _mm256_cmpgt_epi64(q, k32768_64));
-            _mm256_andnot_si256(neg, q)
-        };
-        let e = half(lk, tv);
-        let od = half(_mm256_srli_epi64(lk, 32), _mm256_srli_epi64(tv, 32));
-        let k = _mm256_blend_epi32(e, _mm256_slli_epi64(od, 32), 0b1010_1010);
-        _mm256_blendv_epi8(k, k32768, _mm256_cmpeq_epi32(ov, zero))
-    };
-
-    let mut j = start;
-    while j + 8 <= end {
-        let oh = load8_i16(o[0], j);
-        let ov = load8_i16(o[1], j);
-        let od = load8_i16(o[2], j);
-        let th = load8_i16(t[0], j);
-        let tv = load8_i16(t[1], j);
-        let td = load8_i16(t[2], j);
-
-        // Angle test in the scalar's float-then-double arithmetic (products fit i32 for bands
-        // within ±2^15 except the all −32768 corner).
-        let ot = _mm256_add_epi32(_mm256_mullo_epi32(oh, th), _mm256_mullo_epi32(ov, tv));
-        let om = _mm256_add_epi32(_mm256_mullo_epi32(oh, oh), _mm256_mullo_epi32(ov, ov));
-        let tm = _mm256_add_epi32(_mm256_mullo_epi32(th, th), _mm256_mullo_epi32(tv, tv));
-        let (otf, omf, tmf) = (
-            _mm256_cvtepi32_ps(ot),
-            _mm256_cvtepi32_ps(om),
-            _mm256_cvtepi32_ps(tm),
-        );
-        let cmp_half = |lane: i32| {
-            let ext = |v: __m256| {
-                let h = if lane == 0 {
-                    _mm256_castps256_ps128(v)
-                } else {
-                    _mm256_extractf128_ps(v, 1)
-                };
-                _mm256_mul_pd(_mm256_cvtps_pd(h), inv4096)
-            };
-            let a = ext(otf);
-            let rhs = _mm256_mul_pd(_mm256_mul_pd(cos1, ext(omf)), ext(tmf));
-            let ok = _mm256_and_pd(
-                _mm256_cmp_pd(a, _mm256_setzero_pd(), _CMP_GE_OQ),
-                _mm256_cmp_pd(_mm256_mul_pd(a, a), rhs, _CMP_GE_OQ),
-            );
-            _mm256_movemask_pd(ok)
-        };
-        let m = cmp_half(0) | (cmp_half(1) << 4);
-        let angle = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(m), bits), bits);
-
-        let restore = |ov: __m256i, tv: __m256i| {
-            let k = gain_k(ov, tv);
-            let rst = _mm256_srai_epi32(_mm256_add_epi32(_mm256_mullo_epi32(k, ov), r16384), 15);
-            let act = _mm256_and_si256(angle, _mm256_cmpgt_epi32(k, zero));
-            let pos = _mm256_and_si256(act, _mm256_cmpgt_epi32(ov, zero));
-            let neg = _mm256_and_si256(act, _mm256_cmpgt_epi32(zero, ov));
-            let gr = _mm256_mullo_epi32(rst, g);
-            let rst = _mm256_blendv_epi8(rst, _mm256_min_epi32(gr, tv), pos);
-            _mm256_blendv_epi8(rst, _mm256_max_epi32(gr, tv), neg)
-        };
-        let rs = [restore(oh, th), restore(ov, tv), restore(od, td)];
-        let ts = [th, tv, td];
-        store8_i16(rh, j, rs[0]);
-        store8_i16(rv, j, rs[1]);
-        store8_i16(rd, j, rs[2]);
-
-        let mut fs = zero;
-        let mut cs = zero;
-        for q in 0..3 {
-            let a = sext16(_mm256_sub_epi32(ts[q], rs[q]));
-            let c = _mm256_add_epi32(
-                _mm256_mullo_epi32(_mm256_set1_epi32(rf[q]), a),
-                _mm256_set1_epi32(CSF0_ADD[q]),
-            );
-            let c = sext16(_mm256_sra_epi32(c, _mm_cvtsi32_si128(CSF0_SHIFT[q] as i32)));
-            let ac = _mm256_abs_epi32(c);
-            let r2048 = _mm256_set1_epi32(2048);
-            let f30 = _mm256_mullo_epi32(_mm256_set1_epi32(ONE_BY_30_Q12), ac);
-            let f15 = _mm256_mullo_epi32(_mm256_set1_epi32(ONE_BY_15_Q12), ac);
-            fs = _mm256_add_epi32(
-                fs,
-                sext16(_mm256_srai_epi32(_mm256_add_epi32(f30, r2048), 12)),
-            );
-            cs = _mm256_add_epi32(
-                cs,
-                sext16(_mm256_srai_epi32(_mm256_add_epi32(f15, r2048), 12)),
-            );
-        }
-        _mm256_storeu_si256(f.as_mut_ptr().add(j) as *mut __m256i, fs);
-        _mm256_storeu_si256(
-            dc.as_mut_ptr().add(j) as *mut __m256i,
-            _mm256_sub_epi32(cs, fs),
-        );
-        j += 8;
-    }
-    if j < end {
-        scalar::decouple0(o, t, gain, rf, [rh, rv, rd], f, dc, j, end);
-    }
-}
-
-/// Sum of the four i64 lanes.
-#[inline(always)]
-unsafe fn hsum64(v: __m256i) -> i64 {
-    let s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    _mm_cvtsi128_si64(s).wrapping_add(_mm_extract_epi64(s, 1))
-}
-
-#[target_feature(enable = "avx2")]
-pub unsafe fn cm0_row_avx2(
-    r: [&[i16]; 3],
-    vs: &[i32],
-    dc: &[i32],
-    c: &scalar::Cm0,
-    start: usize,
-    end: usize,
-) -> [i64; 3] {
-    let w = vs.len();
-    assert!(end <= w && dc.len() >= end && r.iter().all(|b| b.len() >= end));
-    // Columns 0 and w-1 reflect; the SIMD body covers 1..w-1.
-    let lo = start.max(1);
-    let hi = end.min(w.saturating_sub(1));
-    if lo >= hi {
-        return scalar::cm0_row(r, vs, dc, c, start, end);
-    }
-    let mut acc = scalar::cm0_row(r, vs, dc, c, start, lo);
-    let zero = _mm256_setzero_si256();
-    let mut vacc = [zero; 3];
-    let mut j = lo;
-    while j + 8 <= hi {
-        let thr = _mm256_add_epi32(
-            _mm256_add_epi32(load8_i32(vs, j - 1), load8_i32(vs, j)),
-            _mm256_add_epi32(load8_i32(vs, j + 1), load8_i32(dc, j)),
-        );
-        for q in 0..3 {
-            let x = _mm256_abs_epi32(_mm256_mullo_epi32(
-                load8_i16(r[q], j),
-                _mm256_set1_epi32(c.rf[q]),
-            ));
-            let sub = _mm_cvtsi32_si128(c.sub[q] as i32);
-            let x = _mm256_max_epi32(_mm256_sub_epi32(x, _mm256_sll_epi32(thr, sub)), zero);
-            let sq_add = _mm256_set1_epi64x(c.sq_add[q]);
-            let sq_sh = _mm_cvtsi32_si128(c.sq_shift[q] as i32);
-            let cub_add = _mm256_set1_epi64x(c.cub_add[q]);
-            let cub_sh = _mm_cvtsi32_si128(c.cub_shift[q] as i32);
-            let cub_inv = _mm_cvtsi32_si128(64 - c.cub_shift[q] as i32);
-            let lane = |x: __m256i| {
-                // x ≥ 0: x² unsigned; (x² + add) >> s keeps its low dword as C's (int32_t) cast.
-                let sq = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(x, x), sq_add), sq_sh);
-                let v = _mm256_add_epi64(_mm256_mul_epi32(sq, x), cub_add);
-                let s = _mm256_cmpgt_epi64(zero, v);
-                _mm256_or_si256(_mm256_srl_epi64(v, cub_sh), _mm256_sll_epi64(s, cub_inv))
-            };
-            let sum = _mm256_add_epi64(lane(x), lane(_mm256_srli_epi64(x, 32)));
-            vacc[q] = _mm256_add_epi64(vacc[q], sum);
-        }
-        j += 8;
-    }
-    let tail = scalar::cm0_row(r, vs, dc, c, j, end);
-    for q in 0..3 {
-        acc[q] = acc[q].wrapping_add(hsum64(vacc[q])).wrapping_add(tail[q]);
-    }
-    acc
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cpu::CpuLevel;
-
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn range(&mut self, lo: i32, hi: i32) -> i32 {
-            lo + (self.next() % (hi - lo + 1) as u64) as i32
-        }
-    }
-
-    fn avx2() -> bool {
-        CpuLevel::get() >= CpuLevel::Avx2
-    }
-
-    /// Band-like values: mostly small, sometimes near the ±27k DWT extremes, some zeros.
-    fn band(rng: &mut Rng, n: usize) -> Vec<i16> {
-        (0..n)
-            .map(|_| match rng.next() % 8 {
-                0 => 0,
-                1 => rng.range(-27000, 27000) as i16,
-                _ => rng.range(-300, 300) as i16,
-            })
-            .collect()
-    }
-
-    macro_rules! widths_test {
-        ($name:ident, |$rng:ident, $w:ident| $body:block) => {
-            #[test]
-            fn $name() {
-                if !avx2() {
-                    return;
-                }
-                let mut $rng = Rng(0x1234_5678_9abc_def1);
-                for $w in [1usize, 5, 8, 15, 16, 17, 31, 33, 64, 100, 721] {
-                    for _ in 0..4 $body
-                }
-            }
-        };
-    }
-
-    widths_test!(dwt0_vert_matches_scalar, |rng, w| {
-        for bd in [8u8, 10] {
-            let max = (1i32 << bd) - 1;
-            let rows: Vec<Vec<u16>> = (0..4)
-                .map(|_| (0..w).map(|_| rng.range(0, max) as u16).collect())
-                .collect();
-            let rr = [&rows[0][..], &rows[1][..], &rows[2][..], &rows[3][..]];
-            let (mut l1, mut h1, mut l2, mut h2) = (vec![0; w], vec![0; w], vec![0; w], vec![0; w]);
-            scalar::dwt0_vert(rr, bd, &mut l1, &mut h1);
-            unsafe { dwt0_vert_avx2(rr, bd, &mut l2, &mut h2) };
-            assert_eq!((l1, h1), (l2, h2), "w {w} bd {bd}");
-        }
-    });
-
-    widths_test!(dwt0_horz_matches_scalar, |rng, w| {
-        if w < 2 {
-            continue;
-        }
-        let lo = band(&mut rng, w);
-        let hi = band(&mut rng, w);
-        let ix = super::super::mirror_indices(w);
-        let n = ix.len();
-        let mut o1 = (vec![0; n], vec![0; n], vec![0; n], vec![0; n]);
-        let mut o2 = o1.clone();
-        scalar::dwt0_horz(&lo, &hi, &ix, &mut o1.0, &mut o1.1, &mut o1.2, &mut o1.3);
-        unsafe { dwt0_horz_avx2(&lo, &hi, &ix, &mut o2.0, &mut o2.1, &mut o2.2, &mut o2.3) };
-        assert_eq!(o1, o2, "w {w}");
-    });
-
-    widths_test!(dwt_s_vert_matches_scalar, |rng, w| {
-        for scale in 1..=3 {
-            let rows: Vec<Vec<i32>> = (0..4)
-                .map(|_| (0..w).map(|_| rng.range(-1 << 24, 1 << 24)).collect())
-                .collect();
-            let rr = [&rows[0][..], &rows[1][..], &rows[2][..], &rows[3][..]];
-            let (mut l1, mut h1, mut l2, mut h2) = (vec![0; w], vec![0; w], vec![0; w], vec![0; w]);
-            scalar::dwt_s_vert(rr, scale, &mut l1, &mut h1);
-            unsafe { dwt_s_vert_avx2(rr, scale, &mut l2, &mut h2) };
-            assert_eq!((l1, h1), (l2, h2), "w {w} scale {scale}");
-        }
-    });
-
-    widths_test!(decouple0_matches_scalar, |rng, w| {
-        for gain in [1.0, 100.0, 1.5] {
-            let o: Vec<Vec<i16>> = (0..3).map(|_| band(&mut rng, w)).collect();
-            // Distorted = reference scaled/perturbed so angles near 0 and gains occur.
-            let t: Vec<Vec<i16>> = o
-                .iter()
-                .map(|b| {
-                    b.iter()
-                        .map(|&x| match rng.next() % 4 {
-                            0 => x,
-                            1 => (x as i32 * 5 / 4).clamp(-27000, 27000) as i16,
-                            2 => (x as i32 + rng.range(-20, 20)) as i16,
-                            _ => rng.range(-300, 300) as i16,
-                        })
-                        .collect()
-                })
-                .collect();
-            let rf = [36453, 36453, 49417];
-            let run = |simd: bool| {
-                let (mut rh, mut rv, mut rd) = (vec![0i16; w], vec![0i16; w], vec![0i16; w]);
-                let (mut f, mut dc) = (vec![0i32; w], vec![0i32; w]);
-                let oo = [&o[0][..], &o[1][..], &o[2][..]];
-                let tt = [&t[0][..], &t[1][..], &t[2][..]];
-                let start = w.min(1);
-                if simd {
-                    unsafe {
-                        decouple0_avx2(
-                            oo,
-                            tt,
-                            gain,
-                            &rf,
-                            [&mut rh, &mut rv, &mut rd],
-                            &mut f,
-                            &mut dc,
-                            start,
-                            w,
-                        )
-                    };
-                } else {
-                    scalar::decouple0(
-                        oo,
-                        tt,
-                        gain,
-                        &rf,
-                        [&mut rh, &mut rv, &mut rd],
-                        &mut f,
-                        &mut dc,
-                        start,
-                        w,
-                    );
-                }
-                (rh, rv, rd, f, dc)
-            };
-            assert_eq!(run(false), run(true), "w {w} gain {gain}");
-        }
-    });
-
-    widths_test!(cm0_row_matches_scalar, |rng, w| {
-        if w < 2 {
-            continue;
-        }
-        let r: Vec<Vec<i16>> = (0..3).map(|_| band(&mut rng, w)).collect();
-        let vs: Vec<i32> = (0..w).map(|_| rng.range(0, 3000)).collect();
-        let dc: Vec<i32> = (0..w).map(|_| rng.range(0, 1000)).collect();
-        let c = scalar::Cm0 {
-            rf: [36453, 36453, 49417],
-            sub: [10, 10, 12],
-            sq_shift: [29, 29, 30],
-            sq_add: [1 << 28, 1 << 28, 1 << 29],
-            cub_shift: [6, 6, 7],
-            cub_add: [32, 32, 64],
-        };
-        let rr = [&r[0][..], &r[1][..], &r[2][..]];
-        for (s, e) in [(0, w), (w / 10, w - w / 10), (1, w - 1)] {
-            let a = scalar::cm0_row(rr, &vs, &dc, &c, s, e);
-            let b = unsafe { cm0_row_avx2(rr, &vs, &dc, &c, s, e) };
-            assert_eq!(a, b, "w {w} range {s}..{e}");
-        }
-    });
-}
-
-// ---------------------------------------------------------------------------------------------
-// AVX-512 (F/VL/DQ/BW) kernels for scales 1..3, whose fixed point needs 64-bit lanes: eight
-// pixels per 512-bit vector of i64.
 
 /// Loads 8 i32 sign-extended to 8 i64 lanes.
 #[inline(always)]
@@ -587,7 +38,7 @@ unsafe fn sext32(v: __m512i) -> __m512i {
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
-pub unsafe fn decouple_s_avx512(
+pub(super) unsafe fn decouple_s_avx512(
     o: [&[i32]; 3],
     t: [&[i32]; 3],
     gain: f64,
@@ -598,7 +49,7 @@ pub unsafe fn decouple_s_avx512(
     start: usize,
     end: usize,
 ) {
-    use super::kernels::{ONE_BY_15_Q32, ONE_BY_30_Q32, Q32_ROUND};
+    use super::super::kernels::{ONE_BY_15_Q32, ONE_BY_30_Q32, Q32_ROUND};
     let [rh, rv, rd] = r;
     assert!(end <= f.len() && end <= dc.len());
     assert!(o.iter().chain(t.iter()).all(|b| b.len() >= end));
@@ -712,7 +163,7 @@ pub unsafe fn decouple_s_avx512(
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
-pub unsafe fn cm_s_row_avx512(
+pub(super) unsafe fn cm_s_row_avx512(
     r: [&[i32]; 3],
     vs: &[i32],
     dc: &[i32],
@@ -769,7 +220,7 @@ pub unsafe fn cm_s_row_avx512(
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
-pub unsafe fn dwt_s_horz_avx512(
+pub(super) unsafe fn dwt_s_horz_avx512(
     lo: &[i32],
     hi: &[i32],
     ix: &[[usize; 4]],
@@ -779,7 +230,7 @@ pub unsafe fn dwt_s_horz_avx512(
     h: &mut [i32],
     d: &mut [i32],
 ) {
-    use super::kernels::{S_ADD_HP, S_SHIFT_HP};
+    use super::super::kernels::{S_ADD_HP, S_SHIFT_HP};
     let w = lo.len();
     let half = ix.len();
     assert!(hi.len() == w && half == w.div_ceil(2));
@@ -821,8 +272,13 @@ pub unsafe fn dwt_s_horz_avx512(
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
-pub unsafe fn dwt_s_vert_avx512(rows: [&[i32]; 4], scale: usize, lo: &mut [i32], hi: &mut [i32]) {
-    use super::kernels::{S_ADD_VP, S_SHIFT_VP};
+pub(super) unsafe fn dwt_s_vert_avx512(
+    rows: [&[i32]; 4],
+    scale: usize,
+    lo: &mut [i32],
+    hi: &mut [i32],
+) {
+    use super::super::kernels::{S_ADD_VP, S_SHIFT_VP};
     let w = lo.len();
     assert!(hi.len() == w && rows.iter().all(|r| r.len() >= w));
     let add = _mm512_set1_epi64(S_ADD_VP[scale - 1]);
@@ -854,7 +310,7 @@ pub unsafe fn dwt_s_vert_avx512(rows: [&[i32]; 4], scale: usize, lo: &mut [i32],
 
 /// Σ|x|³ of one row of i16 band values (libvmaf `adm_csf_den_scale`'s inner sum).
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
-pub unsafe fn cube_sum_i16_avx512(x: &[i16]) -> u64 {
+pub(super) unsafe fn cube_sum_i16_avx512(x: &[i16]) -> u64 {
     let mut acc = _mm512_setzero_si512();
     let mut j = 0;
     while j + 8 <= x.len() {
@@ -874,7 +330,7 @@ pub unsafe fn cube_sum_i16_avx512(x: &[i16]) -> u64 {
 
 /// [`decouple0_avx2`] on 16 pixels per 512-bit vector.
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
-pub unsafe fn decouple0_avx512(
+pub(super) unsafe fn decouple0_avx512(
     o: [&[i16]; 3],
     t: [&[i16]; 3],
     gain: f64,
@@ -1001,7 +457,12 @@ pub unsafe fn decouple0_avx512(
 
 /// [`dwt0_vert_avx2`] on 32 samples per 512-bit vector.
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
-pub unsafe fn dwt0_vert_avx512(rows: [&[u16]; 4], bit_depth: u8, lo: &mut [i16], hi: &mut [i16]) {
+pub(super) unsafe fn dwt0_vert_avx512(
+    rows: [&[u16]; 4],
+    bit_depth: u8,
+    lo: &mut [i16],
+    hi: &mut [i16],
+) {
     let w = lo.len();
     assert!(hi.len() == w && rows.iter().all(|r| r.len() >= w));
     let sh = _mm_cvtsi32_si128(bit_depth as i32);
@@ -1041,7 +502,7 @@ pub unsafe fn dwt0_vert_avx512(rows: [&[u16]; 4], bit_depth: u8, lo: &mut [i16],
 
 /// [`dwt0_horz_avx2`] on 16 outputs per 512-bit vector.
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
-pub unsafe fn dwt0_horz_avx512(
+pub(super) unsafe fn dwt0_horz_avx512(
     lo: &[i16],
     hi: &[i16],
     ix: &[[usize; 4]],
@@ -1084,6 +545,109 @@ pub unsafe fn dwt0_horz_avx512(
     dwt0_horz_avx2_from(lo, hi, ix, a, v, h, d, j);
 }
 
+// Safe entry points: only reachable through `KERNELS`, which `Kernels::for_level` hands out only
+// when the CPU has AVX-512 F/VL/DQ/BW (and so AVX2, for the AVX2 entries).
+
+fn dwt0_vert(rows: [&[u16]; 4], bit_depth: u8, lo: &mut [i16], hi: &mut [i16]) {
+    // SAFETY: AVX-512 F/VL/DQ/BW are present (only reachable through the AVX-512 table, see
+    // above); the kernel asserts the row and output lengths its loads and stores rely on.
+    unsafe { dwt0_vert_avx512(rows, bit_depth, lo, hi) }
+}
+
+fn dwt0_horz(
+    lo: &[i16],
+    hi: &[i16],
+    ix: &[[usize; 4]],
+    a: &mut [i32],
+    v: &mut [i16],
+    h: &mut [i16],
+    d: &mut [i16],
+) {
+    // SAFETY: AVX-512 is present (AVX-512 table only); the kernel asserts the lengths.
+    unsafe { dwt0_horz_avx512(lo, hi, ix, a, v, h, d) }
+}
+
+fn dwt_s_vert(rows: [&[i32]; 4], scale: usize, lo: &mut [i32], hi: &mut [i32]) {
+    // SAFETY: AVX-512 is present (AVX-512 table only); the kernel asserts the lengths.
+    unsafe { dwt_s_vert_avx512(rows, scale, lo, hi) }
+}
+
+fn dwt_s_horz(
+    lo: &[i32],
+    hi: &[i32],
+    ix: &[[usize; 4]],
+    scale: usize,
+    a: &mut [i32],
+    v: &mut [i32],
+    h: &mut [i32],
+    d: &mut [i32],
+) {
+    // SAFETY: AVX-512 is present (AVX-512 table only); the kernel asserts the lengths.
+    unsafe { dwt_s_horz_avx512(lo, hi, ix, scale, a, v, h, d) }
+}
+
+fn decouple0(
+    o: [&[i16]; 3],
+    t: [&[i16]; 3],
+    gain: f64,
+    rf: &[i32; 3],
+    r: [&mut [i16]; 3],
+    f: &mut [i32],
+    dc: &mut [i32],
+    start: usize,
+    end: usize,
+) {
+    // SAFETY: AVX-512 is present (AVX-512 table only); the kernel asserts the lengths.
+    unsafe { decouple0_avx512(o, t, gain, rf, r, f, dc, start, end) }
+}
+
+fn decouple_s(
+    o: [&[i32]; 3],
+    t: [&[i32]; 3],
+    gain: f64,
+    rf: &[u32; 3],
+    r: [&mut [i32]; 3],
+    f: &mut [i32],
+    dc: &mut [i32],
+    start: usize,
+    end: usize,
+) {
+    // SAFETY: AVX-512 is present (AVX-512 table only); the kernel asserts the lengths.
+    unsafe { decouple_s_avx512(o, t, gain, rf, r, f, dc, start, end) }
+}
+
+fn cm_s_row(
+    r: [&[i32]; 3],
+    vs: &[i32],
+    dc: &[i32],
+    rf: &[u32; 3],
+    cub_shift: u32,
+    cub_add: i64,
+    start: usize,
+    end: usize,
+) -> [i64; 3] {
+    // SAFETY: AVX-512 is present (AVX-512 table only); the kernel asserts the lengths.
+    unsafe { cm_s_row_avx512(r, vs, dc, rf, cub_shift, cub_add, start, end) }
+}
+
+fn cube_sum_i16(x: &[i16]) -> u64 {
+    // SAFETY: AVX-512 is present (AVX-512 table only); the kernel reads within `x`.
+    unsafe { cube_sum_i16_avx512(x) }
+}
+
+pub(crate) const KERNELS: Kernels = Kernels {
+    level: CpuLevel::Avx512,
+    dwt0_vert,
+    dwt0_horz,
+    dwt_s_vert,
+    dwt_s_horz,
+    decouple0,
+    cm0_row: avx2::cm0_row,
+    decouple_s,
+    cm_s_row,
+    cube_sum_i16,
+};
+
 #[cfg(test)]
 mod tests512 {
     use super::*;
@@ -1113,15 +677,21 @@ mod tests512 {
         }
     }
 
-    fn avx512() -> bool {
-        CpuLevel::get() >= CpuLevel::Avx512
+    /// The Avx512 table, or `None` after reporting the test as skipped.
+    fn table(test: &str) -> Option<Kernels> {
+        crate::kernels::table_at(test, CpuLevel::Avx512, Kernels::for_level, |k| k.level)
+    }
+
+    /// The table under test (each test first checks with [`table`] that it is the Avx512 one).
+    fn k() -> Kernels {
+        Kernels::for_level(CpuLevel::Avx512)
     }
 
     macro_rules! widths_test {
         ($name:ident, |$rng:ident, $w:ident| $body:block) => {
             #[test]
             fn $name() {
-                if !avx512() {
+                if table(stringify!($name)).is_none() {
                     return;
                 }
                 let mut $rng = Rng(0x0fed_cba9_8765_4321);
@@ -1136,18 +706,16 @@ mod tests512 {
         for scale in 1..=3 {
             let lo = rng.band(w);
             let hi = rng.band(w);
-            let ix = super::super::mirror_indices(w);
+            let ix = super::super::super::mirror_indices(w);
             let n = ix.len();
             let mut o1 = (vec![0; n], vec![0; n], vec![0; n], vec![0; n]);
             let mut o2 = o1.clone();
             scalar::dwt_s_horz(
                 &lo, &hi, &ix, scale, &mut o1.0, &mut o1.1, &mut o1.2, &mut o1.3,
             );
-            unsafe {
-                dwt_s_horz_avx512(
-                    &lo, &hi, &ix, scale, &mut o2.0, &mut o2.1, &mut o2.2, &mut o2.3,
-                )
-            };
+            (k().dwt_s_horz)(
+                &lo, &hi, &ix, scale, &mut o2.0, &mut o2.1, &mut o2.2, &mut o2.3,
+            );
             assert_eq!(o1, o2, "w {w} scale {scale}");
         }
     });
@@ -1158,7 +726,7 @@ mod tests512 {
             let rr = [&rows[0][..], &rows[1][..], &rows[2][..], &rows[3][..]];
             let (mut l1, mut h1, mut l2, mut h2) = (vec![0; w], vec![0; w], vec![0; w], vec![0; w]);
             scalar::dwt_s_vert(rr, scale, &mut l1, &mut h1);
-            unsafe { dwt_s_vert_avx512(rr, scale, &mut l2, &mut h2) };
+            (k().dwt_s_vert)(rr, scale, &mut l2, &mut h2);
             assert_eq!((l1, h1), (l2, h2), "w {w} scale {scale}");
         }
     });
@@ -1196,19 +764,17 @@ mod tests512 {
                 let tt = [&t[0][..], &t[1][..], &t[2][..]];
                 let start = w.min(1);
                 if simd {
-                    unsafe {
-                        decouple0_avx512(
-                            oo,
-                            tt,
-                            gain,
-                            &rf,
-                            [&mut rh, &mut rv, &mut rd],
-                            &mut f,
-                            &mut dc,
-                            start,
-                            w,
-                        )
-                    };
+                    (k().decouple0)(
+                        oo,
+                        tt,
+                        gain,
+                        &rf,
+                        [&mut rh, &mut rv, &mut rd],
+                        &mut f,
+                        &mut dc,
+                        start,
+                        w,
+                    );
                 } else {
                     scalar::decouple0(
                         oo,
@@ -1239,14 +805,14 @@ mod tests512 {
             let (mut l1, mut h1, mut l2, mut h2) =
                 (vec![0; w2], vec![0; w2], vec![0; w2], vec![0; w2]);
             scalar::dwt0_vert(rr, bd, &mut l1, &mut h1);
-            unsafe { dwt0_vert_avx512(rr, bd, &mut l2, &mut h2) };
+            (k().dwt0_vert)(rr, bd, &mut l2, &mut h2);
             assert_eq!((&l1, &h1), (&l2, &h2), "vert w {w2} bd {bd}");
-            let ix = super::super::mirror_indices(w2);
+            let ix = super::super::super::mirror_indices(w2);
             let n = ix.len();
             let mut o1 = (vec![0; n], vec![0; n], vec![0; n], vec![0; n]);
             let mut o2 = o1.clone();
             scalar::dwt0_horz(&l1, &h1, &ix, &mut o1.0, &mut o1.1, &mut o1.2, &mut o1.3);
-            unsafe { dwt0_horz_avx512(&l1, &h1, &ix, &mut o2.0, &mut o2.1, &mut o2.2, &mut o2.3) };
+            (k().dwt0_horz)(&l1, &h1, &ix, &mut o2.0, &mut o2.1, &mut o2.2, &mut o2.3);
             assert_eq!(o1, o2, "horz w {w2}");
         }
     });
@@ -1258,7 +824,7 @@ mod tests512 {
             .map(|&v| (v as i32).unsigned_abs() as u64)
             .map(|a| a * a * a)
             .sum();
-        assert_eq!(want, unsafe { cube_sum_i16_avx512(&x) }, "w {w}");
+        assert_eq!(want, (k().cube_sum_i16)(&x), "w {w}");
     });
 
     widths_test!(decouple_s_matches_scalar, |rng, w| {
@@ -1285,19 +851,17 @@ mod tests512 {
                 let tt = [&t[0][..], &t[1][..], &t[2][..]];
                 let start = w.min(1);
                 if simd {
-                    unsafe {
-                        decouple_s_avx512(
-                            oo,
-                            tt,
-                            gain,
-                            &rf,
-                            [&mut rh, &mut rv, &mut rd],
-                            &mut f,
-                            &mut dc,
-                            start,
-                            w,
-                        )
-                    };
+                    (k().decouple_s)(
+                        oo,
+                        tt,
+                        gain,
+                        &rf,
+                        [&mut rh, &mut rv, &mut rd],
+                        &mut f,
+                        &mut dc,
+                        start,
+                        w,
+                    );
                 } else {
                     scalar::decouple_s(
                         oo,
@@ -1329,7 +893,7 @@ mod tests512 {
         for (s, e) in [(0, w), (w / 10, w - w / 10), (1, w - 1)] {
             for (cs, ca) in [(9u32, 256i64), (0, 0)] {
                 let a = scalar::cm_s_row(rr, &vs, &dc, &rf, cs, ca, s, e);
-                let b = unsafe { cm_s_row_avx512(rr, &vs, &dc, &rf, cs, ca, s, e) };
+                let b = (k().cm_s_row)(rr, &vs, &dc, &rf, cs, ca, s, e);
                 assert_eq!(a, b, "w {w} range {s}..{e}");
             }
         }

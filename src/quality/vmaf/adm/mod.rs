@@ -11,8 +11,9 @@
 //! All reference-only work (its four DWT levels and the per-scale denominators) is done once in
 //! [`AdmRef::new`] and shared by every distorted frame scored against it.
 //!
-//! Kernels dispatch on [`CpuLevel`]: AVX2 for scale 0 (16-bit fixed point), AVX-512 F/VL/DQ/BW
-//! for everything (scales 1–3 need 64-bit lanes); the scalar twins in [`scalar`] are always
+//! Kernels come in sets, one table ([`Kernels`]) per [`CpuLevel`], resolved once: AVX2
+//! (`x86/avx2.rs`) for scale 0 (16-bit fixed point), AVX-512 F/VL/DQ/BW (`x86/avx512.rs`) for
+//! everything (scales 1–3 need 64-bit lanes); the scalar twins (`scalar.rs`) are always
 //! compiled, are what every SIMD kernel is tested against, and serve the rest. Scratch memory is
 //! recycled per thread, and masking streams over a 4-row ring, so scoring allocates nothing per
 //! frame once warm.
@@ -23,13 +24,99 @@
 #![allow(clippy::needless_range_loop)]
 
 mod kernels;
+mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-pub use kernels::scalar;
-
 use crate::cpu::CpuLevel;
 use crate::frame::Plane;
+use std::sync::OnceLock;
+
+/// One ADM kernel set: a table of row kernels of one instruction set, with scalar entries where
+/// the set has no SIMD twin. The drivers call through it once per row, never per pixel.
+#[derive(Clone, Copy)]
+pub(crate) struct Kernels {
+    /// The level this set is compiled for (what actually runs, whatever level was asked for).
+    pub level: CpuLevel,
+    pub dwt0_vert: Dwt0VertFn,
+    pub dwt0_horz: Dwt0HorzFn,
+    pub dwt_s_vert: DwtSVertFn,
+    pub dwt_s_horz: DwtSHorzFn,
+    pub decouple0: Decouple0Fn,
+    pub cm0_row: Cm0RowFn,
+    pub decouple_s: DecoupleSFn,
+    pub cm_s_row: CmSRowFn,
+    /// Σ|x|³ over a row of i16 band values.
+    pub cube_sum_i16: fn(&[i16]) -> u64,
+}
+
+/// Scale 0 vertical DWT pass of one output row: (4 source rows, bit depth) → lo, hi.
+pub(crate) type Dwt0VertFn = fn([&[u16]; 4], u8, &mut [i16], &mut [i16]);
+/// Scales 1–3 vertical DWT pass of one output row (the scale picks the roundings).
+pub(crate) type DwtSVertFn = fn([&[i32]; 4], usize, &mut [i32], &mut [i32]);
+/// Scale 0 contrast masking and cube pooling of one row: (restored bands, vertical 3-sums,
+/// centre corrections, constants, columns) → per-band sums.
+pub(crate) type Cm0RowFn = fn([&[i16]; 3], &[i32], &[i32], &scalar::Cm0, usize, usize) -> [i64; 3];
+/// Scale 0 horizontal DWT pass: (lo, hi, source indices) → band_a, band_v, band_h, band_d.
+pub(crate) type Dwt0HorzFn =
+    fn(&[i16], &[i16], &[[usize; 4]], &mut [i32], &mut [i16], &mut [i16], &mut [i16]);
+/// Scales 1–3 horizontal DWT pass (the scale picks the roundings).
+pub(crate) type DwtSHorzFn =
+    fn(&[i32], &[i32], &[[usize; 4]], usize, &mut [i32], &mut [i32], &mut [i32], &mut [i32]);
+/// Scale 0 decoupling of one row over `start..end`: (ref bands, dist bands, gain limit, CSF
+/// factors) → restored bands, CSF-weighted filter values and centre corrections.
+pub(crate) type Decouple0Fn = fn(
+    [&[i16]; 3],
+    [&[i16]; 3],
+    f64,
+    &[i32; 3],
+    [&mut [i16]; 3],
+    &mut [i32],
+    &mut [i32],
+    usize,
+    usize,
+);
+/// Scales 1–3 decoupling of one row, as [`Decouple0Fn`] in 32-bit bands.
+pub(crate) type DecoupleSFn = fn(
+    [&[i32]; 3],
+    [&[i32]; 3],
+    f64,
+    &[u32; 3],
+    [&mut [i32]; 3],
+    &mut [i32],
+    &mut [i32],
+    usize,
+    usize,
+);
+/// Scales 1–3 contrast masking and cube pooling of one row: (restored bands, vertical 3-sums,
+/// centre corrections, CSF factors, cube shift and rounding, columns) → per-band sums.
+pub(crate) type CmSRowFn =
+    fn([&[i32]; 3], &[i32], &[i32], &[u32; 3], u32, i64, usize, usize) -> [i64; 3];
+
+impl Kernels {
+    /// The best set at or below `level`, never above what the CPU has (the SIMD sets' safe entry
+    /// points rely on that).
+    pub(crate) fn for_level(level: CpuLevel) -> Kernels {
+        let level = level.min(CpuLevel::detect_hardware());
+        #[cfg(target_arch = "x86_64")]
+        {
+            if level >= CpuLevel::Avx512 {
+                return x86::avx512::KERNELS;
+            }
+            if level >= CpuLevel::Avx2 {
+                return x86::avx2::KERNELS;
+            }
+        }
+        let _ = level;
+        scalar::KERNELS
+    }
+
+    /// The table for [`CpuLevel::get`], resolved once.
+    pub(crate) fn get() -> &'static Kernels {
+        static K: OnceLock<Kernels> = OnceLock::new();
+        K.get_or_init(|| Kernels::for_level(CpuLevel::get()))
+    }
+}
 
 /// libvmaf's ADM options that the v0.6.1 model family may set (defaults from `adm_options.h`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -232,6 +319,10 @@ impl AdmRef {
     /// Panics if the plane is smaller than [`MIN_DIM`] or `bit_depth` is not in 8..=12 (samples
     /// must be below 2^bit_depth).
     pub fn new(luma: &Plane, bit_depth: u8) -> AdmRef {
+        AdmRef::with_kernels(luma, bit_depth, Kernels::get())
+    }
+
+    pub(crate) fn with_kernels(luma: &Plane, bit_depth: u8, k: &Kernels) -> AdmRef {
         assert!(
             supported_size(luma.width, luma.height),
             "adm: {}x{} is below the {MIN_DIM}x{MIN_DIM} minimum",
@@ -242,12 +333,11 @@ impl AdmRef {
             (8..=12).contains(&bit_depth),
             "adm: bit depth {bit_depth} unsupported"
         );
-        let level = CpuLevel::get();
-        let (s0, a0) = dwt_scale0(level, luma, bit_depth);
+        let (s0, a0) = dwt_scale0(k, luma, bit_depth);
         let (w1, h1) = (s0.w, s0.h);
-        let (s1, a1) = dwt_s123(level, &a0, w1, h1, 1);
-        let (s2, a2) = dwt_s123(level, &a1, s1.w, s1.h, 2);
-        let (s3, a3) = dwt_s123(level, &a2, s2.w, s2.h, 3);
+        let (s1, a1) = dwt_s123(k, &a0, w1, h1, 1);
+        let (s2, a2) = dwt_s123(k, &a1, s1.w, s1.h, 2);
+        let (s3, a3) = dwt_s123(k, &a2, s2.w, s2.h, 3);
         for a in [a0, a1, a2, a3] {
             pool::give_i32(a);
         }
@@ -259,7 +349,7 @@ impl AdmRef {
             s123: [s1, s2, s3],
             den_default: [0.0; 4],
         };
-        r.den_default = r.dens(&AdmParams::default());
+        r.den_default = r.dens(k, &AdmParams::default());
         r
     }
 
@@ -275,14 +365,9 @@ impl AdmRef {
         self.bit_depth
     }
 
-    fn dens(&self, p: &AdmParams) -> [f32; 4] {
+    fn dens(&self, k: &Kernels, p: &AdmParams) -> [f32; 4] {
         let mut d = [0f32; 4];
-        d[0] = kernels::den_scale0(
-            CpuLevel::get(),
-            &self.s0,
-            &csf_factors(p, 0),
-            p.noise_weight,
-        );
+        d[0] = kernels::den_scale0(k, &self.s0, &csf_factors(p, 0), p.noise_weight);
         for s in 1..4 {
             d[s] = kernels::den_s123(&self.s123[s - 1], s, &csf_factors(p, s), p.noise_weight);
         }
@@ -348,12 +433,24 @@ pub(crate) fn rfactor_s123(p: &AdmParams, scale: usize) -> [u32; 3] {
 /// reference's size and bit depth (the caller checks; a mismatch panics), samples below
 /// 2^bit_depth.
 pub fn score(r: &AdmRef, dist_luma: &Plane, bit_depth: u8, params: &AdmParams) -> AdmScore {
-    score_with(CpuLevel::get(), r, dist_luma, bit_depth, params)
+    score_with_kernels(Kernels::get(), r, dist_luma, bit_depth, params)
 }
 
-/// [`score`] with an explicit kernel level (tests compare levels).
+/// [`score`] with the kernels of a CPU level (the best set at or below it; tests and benchmarks
+/// compare levels).
 pub fn score_with(
     level: CpuLevel,
+    r: &AdmRef,
+    dist_luma: &Plane,
+    bit_depth: u8,
+    params: &AdmParams,
+) -> AdmScore {
+    score_with_kernels(&Kernels::for_level(level), r, dist_luma, bit_depth, params)
+}
+
+/// [`score`] with a resolved kernel table (the engine's).
+pub(crate) fn score_with_kernels(
+    k: &Kernels,
     r: &AdmRef,
     dist_luma: &Plane,
     bit_depth: u8,
@@ -371,18 +468,18 @@ pub fn score_with(
     let dens = if params.csf_key() == AdmParams::default().csf_key() {
         r.den_default
     } else {
-        r.dens(params)
+        r.dens(k, params)
     };
 
     let mut nums = [0f32; 4];
-    let (d0, a0) = dwt_scale0(level, dist_luma, bit_depth);
-    nums[0] = kernels::num_scale0(level, &r.s0, &d0, params);
+    let (d0, a0) = dwt_scale0(k, dist_luma, bit_depth);
+    nums[0] = kernels::num_scale0(k, &r.s0, &d0, params);
     let mut a = a0;
     let (mut w, mut h) = (d0.w, d0.h);
     d0.recycle();
     for s in 1..4 {
-        let (ds, an) = dwt_s123(level, &a, w, h, s);
-        nums[s] = kernels::num_s123(level, &r.s123[s - 1], &ds, s, params);
+        let (ds, an) = dwt_s123(k, &a, w, h, s);
+        nums[s] = kernels::num_s123(k, &r.s123[s - 1], &ds, s, params);
         w = ds.w;
         h = ds.h;
         pool::give_i32(std::mem::replace(&mut a, an));
@@ -410,7 +507,7 @@ pub fn score_with(
 
 /// Scale 0 DWT of a full-resolution plane: detail bands (i16) and the approximation band as i32
 /// (libvmaf's `i16_to_i32`), which is scale 1's input.
-fn dwt_scale0(level: CpuLevel, p: &Plane, bit_depth: u8) -> (Bands<i16>, Vec<i32>) {
+fn dwt_scale0(k: &Kernels, p: &Plane, bit_depth: u8) -> (Bands<i16>, Vec<i32>) {
     let (w, h) = (p.width, p.height);
     let (wo, ho) = (w.div_ceil(2), h.div_ceil(2));
     let mut out = Bands::<i16>::pooled(wo, ho);
@@ -426,10 +523,9 @@ fn dwt_scale0(level: CpuLevel, p: &Plane, bit_depth: u8) -> (Bands<i16>, Vec<i32
             p.row(iy[i][2]),
             p.row(iy[i][3]),
         ];
-        kernels::dwt0_vert(level, rows, bit_depth, &mut lo[..w], &mut hi[..w]);
+        (k.dwt0_vert)(rows, bit_depth, &mut lo[..w], &mut hi[..w]);
         let o = i * wo;
-        kernels::dwt0_horz(
-            level,
+        (k.dwt0_horz)(
             &lo[..w],
             &hi[..w],
             &ix,
@@ -445,13 +541,7 @@ fn dwt_scale0(level: CpuLevel, p: &Plane, bit_depth: u8) -> (Bands<i16>, Vec<i32
 }
 
 /// DWT of scale `scale` (1..=3) from the previous approximation band `src` (w×h, i32).
-fn dwt_s123(
-    level: CpuLevel,
-    src: &[i32],
-    w: usize,
-    h: usize,
-    scale: usize,
-) -> (Bands<i32>, Vec<i32>) {
+fn dwt_s123(k: &Kernels, src: &[i32], w: usize, h: usize, scale: usize) -> (Bands<i32>, Vec<i32>) {
     let (wo, ho) = (w.div_ceil(2), h.div_ceil(2));
     let mut out = Bands::<i32>::pooled(wo, ho);
     let mut a = pool::i32s(wo * ho);
@@ -466,10 +556,9 @@ fn dwt_s123(
             &src[iy[i][2] * w..][..w],
             &src[iy[i][3] * w..][..w],
         ];
-        kernels::dwt_s_vert(level, rows, scale, &mut lo[..w], &mut hi[..w]);
+        (k.dwt_s_vert)(rows, scale, &mut lo[..w], &mut hi[..w]);
         let o = i * wo;
-        kernels::dwt_s_horz(
-            level,
+        (k.dwt_s_horz)(
             &lo[..w],
             &hi[..w],
             &ix,
@@ -567,15 +656,63 @@ mod tests {
             let mut d = p.clone();
             d.data.iter_mut().step_by(3).for_each(|v| *v = 255 - *v);
             let r = AdmRef::new(&p, 8);
-            let mut seen = Vec::new();
-            for lv in [CpuLevel::Scalar, CpuLevel::get()] {
+            let want = score_with(CpuLevel::Scalar, &r, &d, 8, &AdmParams::default());
+            assert!(
+                want.adm2.is_finite() && want.adm2 > 0.0,
+                "{w}x{h}: {want:?}"
+            );
+            for lv in CpuLevel::ALL.into_iter().filter(|&l| l <= CpuLevel::get()) {
                 let s = score_with(lv, &r, &d, 8, &AdmParams::default());
-                assert!(s.adm2.is_finite() && s.adm2 > 0.0, "{w}x{h}: {s:?}");
-                seen.push(s);
+                assert_eq!(s, want, "{w}x{h}: {lv:?} differs from scalar");
             }
-            assert_eq!(seen[0], seen[1], "{w}x{h}: SIMD differs from scalar");
         }
     }
+
+    /// Whole-frame ADM (reference preparation and scoring, both gain limits the models use) of
+    /// the set at `level` against scalar, on edge sizes and random content at 8, 10 and 12 bits.
+    fn whole_adm_matches_scalar(test: &str, level: CpuLevel) {
+        let table = crate::kernels::table_at(test, level, Kernels::for_level, |k| k.level);
+        let Some(k) = table else { return };
+        let s = scalar::KERNELS;
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let sizes = [
+            (17, 17, 8),
+            (17, 40, 8),
+            (23, 19, 10),
+            (33, 35, 8),
+            (64, 48, 12),
+            (97, 61, 10),
+        ];
+        for (w, h, bd) in sizes {
+            let max = (1u64 << bd) - 1;
+            let mut r = Plane::new(w, h);
+            for (i, v) in r.data.iter_mut().enumerate() {
+                let smooth = ((i % w) * 5 + (i / w) * 3) as u64;
+                *v = ((smooth + next() % 48) % (max + 1)) as u16;
+            }
+            let mut d = r.clone();
+            for v in d.data.iter_mut() {
+                *v = (u64::from(*v) + next() % 24).saturating_sub(12).min(max) as u16;
+            }
+            for gain in [100.0, 1.0] {
+                let p = AdmParams {
+                    enhn_gain_limit: gain,
+                    ..AdmParams::default()
+                };
+                let a = score_with_kernels(&s, &AdmRef::with_kernels(&r, bd, &s), &d, bd, &p);
+                let b = score_with_kernels(&k, &AdmRef::with_kernels(&r, bd, &k), &d, bd, &p);
+                assert_eq!(a, b, "{w}x{h} {bd}-bit gain {gain}");
+            }
+        }
+    }
+
+    crate::kernels::simd_tests!(whole_adm_matches_scalar);
 
     #[test]
     fn indices_match_libvmaf_rules() {

@@ -7,6 +7,7 @@
 
 use crate::cpu::CpuLevel;
 use crate::frame::Plane;
+use std::sync::OnceLock;
 
 /// The 5-tap filter, Q16 (libvmaf integer_motion.h `filter`).
 pub const FILTER: [u16; 5] = [3571, 16004, 26386, 16004, 3571];
@@ -30,17 +31,19 @@ fn mirror(i: isize, n: usize) -> usize {
 /// Vertical pass for one output row: (Σf·(prev−cur) + 2^(bd−1)) >> bd (arithmetic shift).
 /// The sums are i32, exact for bit depths up to 14 (|Σ| < 2^16·2^14); deeper input uses the
 /// i64 scalar path.
-pub type VertFn = fn(&[&[u16]], &[&[u16]], u32, &mut [i32]);
+pub(crate) type VertFn = fn(&[&[u16]], &[&[u16]], u32, &mut [i32]);
 
 /// Horizontal pass over a row padded by 2 mirrored samples each side: Σ|(Σf·y + 2^15) >> 16|.
-pub type HorizFn = fn(&[i32], usize) -> u64;
+pub(crate) type HorizFn = fn(&[i32], usize) -> u64;
 
 const BLK: usize = 16;
 
+/// The motion kernels, written so the compiler vectorises them and compiled once per instruction
+/// set (`$attr`): plain in `scalar.rs`, with AVX2 enabled in `x86/avx2.rs`.
 macro_rules! kernels {
     ($attr:meta) => {
         #[$attr]
-        pub fn vert(prev: &[&[u16]], cur: &[&[u16]], bd: u32, out: &mut [i32]) {
+        pub(crate) fn vert(prev: &[&[u16]], cur: &[&[u16]], bd: u32, out: &mut [i32]) {
             let w = out.len();
             let round = 1i32 << (bd - 1);
             let mut j0 = 0;
@@ -70,7 +73,7 @@ macro_rules! kernels {
         }
 
         #[$attr]
-        pub fn horiz(pad: &[i32], w: usize) -> u64 {
+        pub(crate) fn horiz(pad: &[i32], w: usize) -> u64 {
             let mut sum = 0u64;
             let mut j0 = 0;
             while j0 < w {
@@ -92,48 +95,38 @@ macro_rules! kernels {
     };
 }
 
-/// The scalar kernels (the reference for the SIMD build).
-pub mod scalar {
-    use super::{BLK, FILTER};
-    kernels!(inline(never));
-}
-
+mod scalar;
 #[cfg(target_arch = "x86_64")]
-mod avx2_t {
-    use super::{BLK, FILTER};
-    kernels!(target_feature(enable = "avx2,fma"));
+mod x86;
+
+/// One motion kernel set: the vertical and horizontal passes of one instruction set. The driver
+/// calls through it once per row.
+#[derive(Clone, Copy)]
+pub(crate) struct Kernels {
+    /// The level this set is compiled for (what actually runs, whatever level was asked for).
+    pub level: CpuLevel,
+    pub vert: VertFn,
+    pub horiz: HorizFn,
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    // Installed only when the CPU level includes AVX2 (runtime-detected).
-    pub fn vert(prev: &[&[u16]], cur: &[&[u16]], bd: u32, out: &mut [i32]) {
-        unsafe { super::avx2_t::vert(prev, cur, bd, out) }
+impl Kernels {
+    /// The best set at or below `level`, never above what the CPU has (the AVX2 set's safe entry
+    /// points rely on that).
+    pub(crate) fn for_level(level: CpuLevel) -> Kernels {
+        let level = level.min(CpuLevel::detect_hardware());
+        #[cfg(target_arch = "x86_64")]
+        if level >= CpuLevel::Avx2 {
+            return x86::avx2::KERNELS;
+        }
+        let _ = level;
+        scalar::KERNELS
     }
-    pub fn horiz(pad: &[i32], w: usize) -> u64 {
-        unsafe { super::avx2_t::horiz(pad, w) }
-    }
-}
 
-/// The scalar vertical kernel (reference for the SIMD one).
-pub const VERT_SCALAR: VertFn = scalar::vert;
-
-pub fn vert_for_level(level: CpuLevel) -> VertFn {
-    #[cfg(target_arch = "x86_64")]
-    if level >= CpuLevel::Avx2 {
-        return avx2::vert;
+    /// The table for [`CpuLevel::get`], resolved once.
+    pub(crate) fn get() -> &'static Kernels {
+        static K: OnceLock<Kernels> = OnceLock::new();
+        K.get_or_init(|| Kernels::for_level(CpuLevel::get()))
     }
-    let _ = level;
-    scalar::vert
-}
-
-pub fn horiz_for_level(level: CpuLevel) -> HorizFn {
-    #[cfg(target_arch = "x86_64")]
-    if level >= CpuLevel::Avx2 {
-        return avx2::horiz;
-    }
-    let _ = level;
-    scalar::horiz
 }
 
 /// i64 vertical pass for bit depths above 14.
@@ -150,26 +143,14 @@ fn vert_wide(prev: &[&[u16]], cur: &[&[u16]], bd: u32, out: &mut [i32]) {
 /// libvmaf's per-frame motion ("motion_sad"): mean |blur(prev − cur)| / 256 over the frame,
 /// clipped to [`MAX_VAL`]. Both planes must have the same size.
 pub fn sad_score(prev: &Plane, cur: &Plane, bit_depth: u8) -> f64 {
-    let level = CpuLevel::get();
-    sad_score_with(
-        prev,
-        cur,
-        bit_depth,
-        vert_for_level(level),
-        horiz_for_level(level),
-    )
+    sad_score_with_kernels(Kernels::get(), prev, cur, bit_depth)
 }
 
-pub fn sad_score_with(
-    prev: &Plane,
-    cur: &Plane,
-    bit_depth: u8,
-    vert: VertFn,
-    horiz: HorizFn,
-) -> f64 {
+/// [`sad_score`] with a resolved kernel table (the engine's).
+pub(crate) fn sad_score_with_kernels(k: &Kernels, prev: &Plane, cur: &Plane, bit_depth: u8) -> f64 {
     assert_eq!((prev.width, prev.height), (cur.width, cur.height));
     let (w, h) = (cur.width, cur.height);
-    let vert = if bit_depth > 14 { vert_wide } else { vert };
+    let vert = if bit_depth > 14 { vert_wide } else { k.vert };
     let mut pad = vec![0i32; w + 4];
     let mut sad = 0u64;
     for i in 0..h {
@@ -184,7 +165,7 @@ pub fn sad_score_with(
             pad[2 - k] = pad[2 + mirror(-(k as isize), w)];
             pad[w + 1 + k] = pad[2 + mirror((w - 1 + k) as isize, w)];
         }
-        sad += horiz(&pad, w);
+        sad += (k.horiz)(&pad, w);
     }
     (sad as f64 / 256.0 / (w * h) as f64).min(MAX_VAL)
 }
@@ -216,39 +197,54 @@ mod tests {
         }
     }
 
-    macro_rules! simd_matches_scalar {
-        ($name:ident, $level:expr) => {
-            #[test]
-            fn $name() {
-                if CpuLevel::get() < $level {
-                    return;
-                }
-                let v = vert_for_level($level);
-                let mut rng = XorShift(77);
-                for &(w, bd) in &[(1usize, 8u32), (31, 10), (200, 8), (77, 12)] {
-                    let mk = |rng: &mut XorShift| -> Vec<Vec<u16>> {
-                        (0..5)
-                            .map(|_| (0..w).map(|_| (rng.next() % (1 << bd)) as u16).collect())
-                            .collect()
-                    };
-                    let (p, c) = (mk(&mut rng), mk(&mut rng));
-                    let pr: Vec<&[u16]> = p.iter().map(|r| &r[..]).collect();
-                    let cr: Vec<&[u16]> = c.iter().map(|r| &r[..]).collect();
-                    let (mut a, mut b) = (vec![0; w + 4], vec![0; w + 4]);
-                    VERT_SCALAR(&pr, &cr, bd, &mut a[2..w + 2]);
-                    v(&pr, &cr, bd, &mut b[2..w + 2]);
-                    assert_eq!(a, b);
-                    let hz = horiz_for_level($level);
-                    assert_eq!(scalar::horiz(&a, w), hz(&a, w));
-                    let mut c = vec![0; w];
-                    vert_wide(&pr, &cr, bd, &mut c);
-                    assert_eq!(&a[2..w + 2], &c[..]);
-                }
+    /// The passes and the whole score of the set at `level` against scalar, on random rows of
+    /// widths around the block size and 8 to 12 bits (and the i64 path above 14 bits).
+    fn kernels_match_scalar(test: &str, level: CpuLevel) {
+        let table = crate::kernels::table_at(test, level, Kernels::for_level, |k| k.level);
+        let Some(k) = table else { return };
+        let s = scalar::KERNELS;
+        let mut rng = XorShift(77);
+        for &(w, bd) in &[
+            (1usize, 8u32),
+            (15, 8),
+            (16, 10),
+            (31, 10),
+            (200, 8),
+            (77, 12),
+        ] {
+            let mk = |rng: &mut XorShift| -> Vec<Vec<u16>> {
+                (0..5)
+                    .map(|_| (0..w).map(|_| (rng.next() % (1 << bd)) as u16).collect())
+                    .collect()
+            };
+            let (p, c) = (mk(&mut rng), mk(&mut rng));
+            let pr: Vec<&[u16]> = p.iter().map(|r| &r[..]).collect();
+            let cr: Vec<&[u16]> = c.iter().map(|r| &r[..]).collect();
+            let (mut a, mut b) = (vec![0; w + 4], vec![0; w + 4]);
+            (s.vert)(&pr, &cr, bd, &mut a[2..w + 2]);
+            (k.vert)(&pr, &cr, bd, &mut b[2..w + 2]);
+            assert_eq!(a, b, "vert w {w} {bd}-bit");
+            assert_eq!((s.horiz)(&a, w), (k.horiz)(&a, w), "horiz w {w} {bd}-bit");
+            let mut c = vec![0; w];
+            vert_wide(&pr, &cr, bd, &mut c);
+            assert_eq!(&a[2..w + 2], &c[..]);
+        }
+        for &(w, h, bd) in &[(16usize, 16usize, 8u8), (37, 29, 10), (64, 5, 16)] {
+            let mut p = Plane::new(w, h);
+            for v in p.data.iter_mut() {
+                *v = (rng.next() % (1 << bd)) as u16;
             }
-        };
+            let mut q = p.clone();
+            q.data.rotate_left(3);
+            let (a, b) = (
+                sad_score_with_kernels(&s, &p, &q, bd),
+                sad_score_with_kernels(&k, &p, &q, bd),
+            );
+            assert_eq!(a.to_bits(), b.to_bits(), "{w}x{h} {bd}-bit");
+        }
     }
 
-    simd_matches_scalar!(avx2_vert_matches_scalar, CpuLevel::Avx2);
+    crate::kernels::simd_tests!(kernels_match_scalar);
 
     #[test]
     fn identical_frames_have_no_motion_and_shift_has_some() {

@@ -8,12 +8,16 @@
 //! kernels blend the 16-bit halves straight into biased words (no xor per tap pair). The bias is
 //! internal to the set: the horizontal outputs are plain values.
 
-use super::{log2_table32, VShift, VertDist, VertMu, VertRef, EPS, SIGMA_NSQ};
+use super::super as vif;
+use super::log2_table32;
+use crate::cpu::CpuLevel;
 use std::arch::x86_64::*;
+use vif::portable::{VertDist, VertMu, VertRef};
+use vif::{Kernels, VShift, EPS, SIGMA_NSQ};
 
 /// What this set's vertical kernels xor into every stored u32 (each 16-bit half biased by
 /// −2^15); its horizontal kernels expect it.
-pub const BIAS: u32 = 0x8000_8000;
+pub(super) const BIAS: u32 = 0x8000_8000;
 
 /// Column mask of the first `n` (≤ 32) 16-bit lanes.
 #[inline(always)]
@@ -387,14 +391,20 @@ impl Vert for VertDist<'_, u64> {
 // The entry points: each builds its kernel and runs it with the filter length of `f`.
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub unsafe fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+pub(super) unsafe fn vert_ref32(
+    rows: &[&[u16]],
+    f: &[u16],
+    s: VShift,
+    mu: &mut [u32],
+    sq: &mut [u32],
+) {
     let k = &mut VertRef::<u32>::new(rows, s, mu, sq);
     by_taps!(f.len(), vert(f, k.mu.len(), k))
 }
 
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub unsafe fn vert_dist32(
+pub(super) unsafe fn vert_dist32(
     rrows: &[&[u16]],
     drows: &[&[u16]],
     f: &[u16],
@@ -408,7 +418,7 @@ pub unsafe fn vert_dist32(
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub unsafe fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+pub(super) unsafe fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
     let k = &mut VertMu {
         rows,
         round,
@@ -419,14 +429,20 @@ pub unsafe fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &m
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub unsafe fn vert_ref64(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+pub(super) unsafe fn vert_ref64(
+    rows: &[&[u16]],
+    f: &[u16],
+    s: VShift,
+    mu: &mut [u32],
+    sq: &mut [u32],
+) {
     let k = &mut VertRef::<u64>::new(rows, s, mu, sq);
     by_taps!(f.len(), vert(f, k.mu.len(), k))
 }
 
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub unsafe fn vert_dist64(
+pub(super) unsafe fn vert_dist64(
     rrows: &[&[u16]],
     drows: &[&[u16]],
     f: &[u16],
@@ -528,12 +544,12 @@ impl Horiz for U16 {
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub unsafe fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
+pub(super) unsafe fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
     by_taps!(f.len(), horiz::<Q16>(src, f, out))
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub unsafe fn horiz_u16(src: &[u32], f: &[u16], out: &mut [u32]) {
+pub(super) unsafe fn horiz_u16(src: &[u32], f: &[u16], out: &mut [u32]) {
     by_taps!(f.len(), horiz::<U16>(src, f, out))
 }
 
@@ -552,7 +568,7 @@ unsafe fn mulhi_round(a: __m512i, b: __m512i) -> __m512i {
 /// The reference row's σ₁² (stored) and denominator terms, 16 pixels per step (see
 /// `Kernels::ref_terms`); the log2 table through a masked gather.
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub unsafe fn ref_terms(mu: &[u32], xx: &[u32], s1: &mut [i32]) -> (i64, i64) {
+pub(super) unsafe fn ref_terms(mu: &[u32], xx: &[u32], s1: &mut [i32]) -> (i64, i64) {
     let w = mu.len();
     debug_assert!(xx.len() >= w && s1.len() >= w);
     let table = log2_table32();
@@ -596,7 +612,7 @@ pub unsafe fn ref_terms(mu: &[u32], xx: &[u32], s1: &mut [i32]) -> (i64, i64) {
 /// from the horizontal sums and the means, the non-log sum (σ₂² where σ₁² < σ²ₙ), and the
 /// numerator's log terms in f64 with the scalar kernel's operations in the same order (no FMA).
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub unsafe fn dist_terms(
+pub(super) unsafe fn dist_terms(
     mu1: &[u32],
     s1: &[i32],
     mu2: &[u32],
@@ -685,3 +701,173 @@ pub unsafe fn dist_terms(
         _mm512_reduce_add_epi64(non_log),
     )
 }
+
+/// Safe entry points for the table: only reachable through `KERNELS`, which `Kernels::for_level`
+/// hands out only when the CPU has [`CpuLevel::Avx512Vnni`] (AVX-512 F/BW/VL/DQ/CD, VNNI and so
+/// AVX2), the features every kernel here is compiled for. Each checks the lengths its kernel's
+/// pointer accesses rely on, and takes the AVX2 kernel otherwise. Every vertical output is stored
+/// xored with [`BIAS`] (the AVX2 kernels it falls back on are followed by the xor).
+mod safe {
+    use super::super::avx2;
+    use super::vif::VShift;
+    use super::BIAS;
+
+    fn bias(rows: &mut [&mut [u32]]) {
+        for r in rows {
+            for v in r.iter_mut() {
+                *v ^= BIAS;
+            }
+        }
+    }
+
+    /// Symmetric, pair coefficients below 2^15 (the centre tap is split), a VIF filter's
+    /// length: every VIF filter.
+    fn pairs_ok(f: &[u16]) -> bool {
+        matches!(f.len(), 3 | 5 | 9 | 17)
+            && f.iter().eq(f.iter().rev())
+            && f[..f.len() / 2].iter().all(|&c| c < 32768)
+    }
+
+    fn rows_ok(rows: &[&[u16]], w: usize) -> bool {
+        rows.iter().all(|r| r.len() >= w)
+    }
+
+    /// The lengths a distorted vertical kernel relies on: every row and output covers `w`.
+    fn dist_ok(r: &[&[u16]], d: &[&[u16]], f: &[u16], w: usize, yy: &[u32], xy: &[u32]) -> bool {
+        rows_ok(r, w)
+            && rows_ok(d, w)
+            && r.len() >= f.len()
+            && d.len() >= f.len()
+            && yy.len() >= w
+            && xy.len() >= w
+    }
+
+    pub(super) fn vert_ref32(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+        if avx2::madd_ok(f, s) && rows_ok(r, mu.len()) && sq.len() >= mu.len() {
+            // SAFETY: see `safe`: the CPU has the set's features; every row and `sq` cover the
+            // `mu.len()` columns the masked loads and stores touch (checked above).
+            unsafe { super::vert_ref32(r, f, s, mu, sq) }
+        } else {
+            avx2::vert_ref32(r, f, s, mu, sq);
+            bias(&mut [mu, sq]);
+        }
+    }
+    /// The 16-bit-halves kernels: pair coefficients and the shifts they can split.
+    fn halves_ok(f: &[u16], s: VShift) -> bool {
+        pairs_ok(f) && s.sq_shift <= 16 && s.sq_round < 65536
+    }
+
+    pub(super) fn vert_ref64(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+        if halves_ok(f, s) && rows_ok(r, mu.len()) && r.len() >= f.len() && sq.len() >= mu.len() {
+            // SAFETY: see `safe`: the CPU has the set's features; the filter's rows exist and
+            // they and `sq` cover the `mu.len()` columns touched (checked above).
+            unsafe { super::vert_ref64(r, f, s, mu, sq) }
+        } else {
+            avx2::vert_ref64(r, f, s, mu, sq);
+            bias(&mut [mu, sq]);
+        }
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn vert_dist32(
+        r: &[&[u16]],
+        d: &[&[u16]],
+        f: &[u16],
+        s: VShift,
+        mu: &mut [u32],
+        yy: &mut [u32],
+        xy: &mut [u32],
+    ) {
+        if avx2::madd_ok(f, s) && dist_ok(r, d, f, mu.len(), yy, xy) {
+            // SAFETY: see `safe`: the CPU has the set's features; `dist_ok` checked every row and
+            // output covers the `mu.len()` columns touched.
+            unsafe { super::vert_dist32(r, d, f, s, mu, yy, xy) }
+        } else {
+            avx2::vert_dist32(r, d, f, s, mu, yy, xy);
+            bias(&mut [mu, yy, xy]);
+        }
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn vert_dist64(
+        r: &[&[u16]],
+        d: &[&[u16]],
+        f: &[u16],
+        s: VShift,
+        mu: &mut [u32],
+        yy: &mut [u32],
+        xy: &mut [u32],
+    ) {
+        if halves_ok(f, s) && dist_ok(r, d, f, mu.len(), yy, xy) {
+            // SAFETY: see `safe`: the CPU has the set's features; `dist_ok` checked every row and
+            // output covers the `mu.len()` columns touched.
+            unsafe { super::vert_dist64(r, d, f, s, mu, yy, xy) }
+        } else {
+            avx2::vert_dist64(r, d, f, s, mu, yy, xy);
+            bias(&mut [mu, yy, xy]);
+        }
+    }
+    pub(super) fn vert_mu(r: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+        if pairs_ok(f) && rows_ok(r, mu.len()) && r.len() >= f.len() {
+            // SAFETY: see `safe`: the CPU has the set's features; the filter's rows exist and
+            // cover the `mu.len()` columns touched (checked above).
+            unsafe { super::vert_mu(r, f, round, shift, mu) }
+        } else {
+            avx2::vert_mu(r, f, round, shift, mu);
+            bias(&mut [mu]);
+        }
+    }
+    pub(super) fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
+        if pairs_ok(f) && src.len() + 1 >= out.len() + f.len() {
+            // SAFETY: see `safe`: the CPU has the set's features; output `j` reads
+            // `src[j..j + f.len()]`, inside `src` for every `j < out.len()` (checked above).
+            unsafe { super::horiz_u16(src, f, out) }
+        } else {
+            let plain: Vec<u32> = src.iter().map(|&v| v ^ BIAS).collect();
+            avx2::horiz_u32(&plain, f, out)
+        }
+    }
+    pub(super) fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
+        if pairs_ok(f) && src.len() + 1 >= out.len() + f.len() {
+            // SAFETY: see `safe`: the CPU has the set's features; output `j` reads
+            // `src[j..j + f.len()]`, inside `src` for every `j < out.len()` (checked above).
+            unsafe { super::horiz_q16(src, f, out) }
+        } else {
+            let plain: Vec<u32> = src.iter().map(|&v| v ^ BIAS).collect();
+            avx2::horiz_q16(&plain, f, out)
+        }
+    }
+
+    /// AVX-512 `dist_terms`, fused in one sweep.
+    pub(super) fn dist_terms(
+        mu1: &[u32],
+        s1: &[i32],
+        mu2: &[u32],
+        yy: &[u32],
+        xy: &[u32],
+        egl: f64,
+    ) -> (i64, i64) {
+        let w = mu1.len();
+        assert!(s1.len() >= w && mu2.len() >= w && yy.len() >= w && xy.len() >= w);
+        // SAFETY: see `safe`: the CPU has the set's features; the lengths are checked above.
+        unsafe { super::dist_terms(mu1, s1, mu2, yy, xy, egl) }
+    }
+
+    pub(super) fn ref_terms(mu: &[u32], xx: &[u32], s1: &mut [i32]) -> (i64, i64) {
+        assert!(xx.len() >= mu.len() && s1.len() >= mu.len());
+        // SAFETY: see `safe`: the CPU has the set's features; the lengths are checked above.
+        unsafe { super::ref_terms(mu, xx, s1) }
+    }
+}
+
+pub(crate) const KERNELS: Kernels = Kernels {
+    level: CpuLevel::Avx512Vnni,
+    vert_ref32: safe::vert_ref32,
+    vert_ref64: safe::vert_ref64,
+    vert_dist32: safe::vert_dist32,
+    vert_dist64: safe::vert_dist64,
+    vert_mu: safe::vert_mu,
+    horiz_u32: safe::horiz_u32,
+    horiz_q16: safe::horiz_q16,
+    dist_terms: safe::dist_terms,
+    ref_terms: safe::ref_terms,
+    bias: BIAS,
+};

@@ -1,0 +1,20 @@
+//! The scalar PSNR kernel: the reference the SIMD kernel is tested against.
+
+use super::Kernels;
+use crate::cpu::CpuLevel;
+
+/// Σ (a − b)² over the common length.
+pub(crate) fn sse(a: &[u16], b: &[u16], _bit_depth: u8) -> u64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let e = u64::from(x.abs_diff(y));
+            e * e
+        })
+        .sum()
+}
+
+pub(crate) const KERNELS: Kernels = Kernels {
+    level: CpuLevel::Scalar,
+    sse,
+};
