@@ -105,7 +105,7 @@ fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
         println!("outputs in {} ({} files)", out_dir.display(), files.len());
     }
     if cli.verbose {
-        eprintln!("peak memory {:.0} MiB", super::peak_rss_mib());
+        eprintln!("peak memory {:.0} MiB", pertitle::fsutil::peak_rss_mib());
     }
     Ok(())
 }

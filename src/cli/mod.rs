@@ -134,11 +134,3 @@ fn one_line(e: &anyhow::Error) -> String {
     }
     out.replace('\n', " ")
 }
-
-/// Peak resident memory of this process so far, in MiB (getrusage).
-pub fn peak_rss_mib() -> f64 {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage fills the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    ru.ru_maxrss as f64 / 1024.0
-}
