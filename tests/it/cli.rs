@@ -772,15 +772,24 @@ fn slow_ladder(input: &Path, out: &Path, cache: &Path) -> Command {
 
 const SLOW_POINTS: usize = 6;
 
-/// Polls until the store holds at least `n` entries (or the child exits); returns how many.
-fn wait_for_entries(child: &mut std::process::Child, cache: &Path, n: usize) -> usize {
+/// [`slow_ladder`] that stops after its `n`-th stored point, creates `marker` and waits to be
+/// signalled (the CLI's test-only pause point, `PERTITLE_TEST_PAUSE_AFTER`).
+fn paused_ladder(input: &Path, out: &Path, cache: &Path, n: usize, marker: &Path) -> Command {
+    let mut c = slow_ladder(input, out, cache);
+    c.env("PERTITLE_TEST_PAUSE_AFTER", n.to_string())
+        .env("PERTITLE_TEST_PAUSE_FILE", marker);
+    c
+}
+
+/// Waits until the paused child has created `marker`: from then on it does nothing until
+/// signalled. Panics if the child exits first.
+fn wait_for_pause(child: &mut std::process::Child, marker: &Path) {
     let t0 = Instant::now();
-    loop {
-        let k = entries(cache).len();
-        if k >= n || child.try_wait().unwrap().is_some() || t0.elapsed() > Duration::from_secs(300)
-        {
-            return k;
+    while !marker.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("exited ({status}) before pausing");
         }
+        assert!(t0.elapsed() < Duration::from_secs(300), "never paused");
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -791,13 +800,14 @@ fn kill_9_then_resume_reuses_finished_points_and_matches_an_uninterrupted_run() 
     let clip = y4m_clip(d.path(), "clip.y4m", 48);
     let (out, cache) = (d.path().join("out"), d.path().join("cache"));
 
-    let mut child = slow_ladder(&clip, &out, &cache)
+    let marker = d.path().join("paused");
+    let mut child = paused_ladder(&clip, &out, &cache, 2, &marker)
         .arg("-q")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_entries(&mut child, &cache, 2);
+    wait_for_pause(&mut child, &marker);
     child.kill().unwrap(); // SIGKILL: no cleanup of any kind runs
     let status = child.wait().unwrap();
     assert_eq!(
@@ -807,6 +817,7 @@ fn kill_9_then_resume_reuses_finished_points_and_matches_an_uninterrupted_run() 
     );
     let kept = entries(&cache).len();
     assert!((2..SLOW_POINTS).contains(&kept), "{kept} entries");
+    assert_eq!(kept, 2, "the points finished before the pause are stored");
     // Killed during the grid: no outputs that look finished.
     assert!(!out.join("ladder.toml").exists() && !out.join("points.json").exists());
 
@@ -895,12 +906,13 @@ fn ctrl_c_stops_cleanly_and_says_what_was_kept() {
     let d = tempfile::tempdir().unwrap();
     let clip = y4m_clip(d.path(), "clip.y4m", 48);
     let (out, cache) = (d.path().join("out"), d.path().join("cache"));
-    let mut child = slow_ladder(&clip, &out, &cache)
+    let marker = d.path().join("paused");
+    let mut child = paused_ladder(&clip, &out, &cache, 1, &marker)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for_entries(&mut child, &cache, 1);
+    wait_for_pause(&mut child, &marker);
     // SAFETY: signalling our own child by its pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let o = child.wait_with_output().unwrap();
