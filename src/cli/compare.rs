@@ -49,10 +49,11 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
     for (i, codec) in a.codecs.iter().enumerate() {
         let file = a.recipe.as_ref().map(|r| r[i].as_path());
         let mut r = recipe_for(file, Some(codec), &o)?;
-        if file.is_some() && r.encoder.codec != *codec {
+        if let Some(file) = file.filter(|_| r.encoder.codec != *codec) {
             return Err(UsageError(format!(
                 "--recipe {}: is for {}, not {codec}",
-                r.encoder.codec, r.encoder.codec
+                file.display(),
+                r.encoder.codec
             ))
             .into());
         }
@@ -62,6 +63,8 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
     // Same sizes for every codec: the first recipe's, resolved against the source.
     let mut sets: Vec<(String, Vec<Point>)> = Vec::new();
     let mut outcomes = Vec::new();
+    // Points finished by this run, over all codecs so far.
+    let mut finished = 0;
     for r in &recipes {
         if !cli.quiet {
             eprintln!("{}:", r.encoder.codec);
@@ -71,10 +74,20 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
             progress.event(e)
         });
         progress.finish();
+        finished += progress.done();
         let out = match res {
             Err(e) if e.is_cancelled() && interrupt::requested() => {
-                eprintln!("pertitle: interrupted; finished points are kept in the store and will be reused");
-                std::process::exit(130);
+                match &store {
+                    Some(s) => eprintln!(
+                        "pertitle: interrupted; {} point(s) finished by this run are kept in the store {} and will be reused by the next run; no outputs written",
+                        finished,
+                        s.dir().display()
+                    ),
+                    None => eprintln!(
+                        "pertitle: interrupted; nothing kept (--no-cache), no outputs written"
+                    ),
+                }
+                return Err(super::Interrupted.into());
             }
             r => r?,
         };

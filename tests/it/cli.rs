@@ -608,6 +608,40 @@ fn summary_points(path: &Path) -> Vec<(u64, String, f64)> {
         .collect()
 }
 
+/// `compare` checks each `--recipe` file is for its codec, naming the file, before any encoding.
+#[test]
+fn compare_recipe_for_another_codec_is_misuse_naming_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    let clip = y4m_clip(d.path(), "clip.y4m", 8);
+    let r = recipe(
+        d.path(),
+        "x264_recipe.toml",
+        &format!("{ENC}[grid]\ncrf = [30]\n"),
+    );
+    let o = run(&[
+        "compare",
+        s(&clip),
+        "--codecs",
+        "libx264,libx265",
+        "--recipe",
+        &format!("{},{}", s(&r), s(&r)),
+        "--out",
+        s(&d.path().join("out")),
+        "--no-cache",
+        "-q",
+    ]);
+    assert_fails(
+        &o,
+        2,
+        &[
+            "--recipe",
+            "x264_recipe.toml",
+            "is for libx264",
+            "not libx265",
+        ],
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bad inputs: where the outputs go.
 
