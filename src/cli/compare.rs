@@ -1,13 +1,13 @@
 //! `pertitle compare`: each codec's grid on one title, hulls compared with BD-rate.
 
-use super::args::{Cli, CompareArgs, ConstraintArgs};
-use super::common::{constraint_overrides, input_options, recipe_for, run_options, store_for};
+use super::args::{Cli, CompareArgs};
+use super::common::{input_options, recipe_for, run_options, store_for};
 use super::progress::GridProgress;
 use super::{interrupt, UsageError};
 use anyhow::Result;
 use pertitle::bdrate::Method;
 use pertitle::job::{self, Input};
-use pertitle::recipe::Size;
+use pertitle::recipe::RecipeOverrides;
 use pertitle::report::{self, compare_codecs};
 use pertitle::{fsutil, Metric, Point};
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
         None => Input::Demo,
         Some(p) => Input::File {
             path: p.clone(),
-            options: input_options(&a.raw, false)?,
+            options: input_options(&a.raw, false),
         },
     };
     let out_dir = a
@@ -40,10 +40,9 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
     fsutil::ensure_dir(&out_dir)?;
     let store = store_for(a.cache.as_deref(), a.no_cache)?;
     let opts = run_options(a.threads)?;
-    let mut o = constraint_overrides(&ConstraintArgs::default())?;
-    o.sizes = match &a.sizes {
-        Some(v) => Some(Size::parse_list(&v.join(","), "--sizes")?),
-        None => None,
+    let o = RecipeOverrides {
+        sizes: a.sizes.clone(),
+        ..RecipeOverrides::default()
     };
     let mut recipes = Vec::new();
     for (i, codec) in a.codecs.iter().enumerate() {

@@ -1,9 +1,9 @@
 //! `pertitle ladder`: the grid, the hull, the ladder, the outputs.
 
-use super::args::{Cli, ConstraintArgs, GridArgs, LadderArgs};
+use super::args::{Cli, GridArgs, LadderArgs, Search};
 use super::common::{input_options, overrides, recipe_for, run_options, store_for};
+use super::interrupt;
 use super::progress::GridProgress;
-use super::{interrupt, UsageError};
 use anyhow::{Context, Result};
 use pertitle::job::{self, Input};
 use std::path::PathBuf;
@@ -39,13 +39,13 @@ fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
         None => Input::Demo,
         Some(p) => Input::File {
             path: p.clone(),
-            options: input_options(&g.raw, g.allow_decode_errors)?,
+            options: input_options(&g.raw, g.allow_decode_errors),
         },
     };
     let recipe = recipe_for(
         g.recipe.as_deref(),
         g.codec.as_deref(),
-        &overrides(g, &a.constraints)?,
+        &overrides(g, &a.constraints),
     )?;
     let out_dir = g
         .out
@@ -56,19 +56,14 @@ fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
     let store = store_for(g.cache.as_deref(), g.no_cache)?;
     let opts = run_options(g.threads)?;
     let progress = GridProgress::new(cli.quiet || a.json);
-    let outcome = match g.search.as_str() {
-        "full" => job::run(&input, &recipe, g.frames, store.as_ref(), &opts, &|e| {
+    let outcome = match g.search {
+        Search::Full => job::run(&input, &recipe, g.frames, store.as_ref(), &opts, &|e| {
             progress.event(e)
         }),
-        "fast" => {
+        Search::Fast => {
             pertitle::search::run_fast(&input, &recipe, g.frames, store.as_ref(), &opts, &|e| {
                 progress.event(e)
             })
-        }
-        other => {
-            return Err(
-                UsageError(format!("--search: expected full or fast, got {other:?}")).into(),
-            )
         }
     };
     progress.finish();
@@ -109,6 +104,3 @@ fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
     }
     Ok(())
 }
-
-#[allow(dead_code)]
-fn _unused(_: &ConstraintArgs) {}

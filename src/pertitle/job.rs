@@ -2,7 +2,7 @@
 //! source, plan the grid from a recipe, run it (reusing the store), take the hull, build the
 //! ladder, and write the outputs.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::grid::{
     EncoderSettings, EngineSettings, Filters, FrameSelection, GridTask, RateControl, TaskResult,
 };
@@ -80,7 +80,7 @@ pub fn identify(input: &Input, frames: Option<u64>) -> Result<(VideoInfo, Source
     }
     if let Some(want) = frames {
         if want == 0 {
-            return Err(Error::config("--frames", "must be at least 1"));
+            return Err(Error::caller(Field::Frames, "0", "must be at least 1"));
         }
     }
     let id = SourceIdentity {

@@ -168,7 +168,7 @@ pub fn run(
         .num_threads(opts.threads)
         .thread_name(|i| format!("pertitle-{i}"))
         .build()
-        .map_err(|e| Error::config("--threads", e.to_string()))?;
+        .map_err(|e| Error::resource("thread pool", e.to_string()))?;
     let todo_tasks: Vec<&GridTask> = todo.iter().map(|&i| &tasks[i]).collect();
     let waves = plan_waves(&todo_tasks, opts.memory_budget);
     let nwaves = waves.len();

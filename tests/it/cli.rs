@@ -392,7 +392,7 @@ const ENC: &str = "[encoder]\ncodec = \"libx264\"\npreset = \"veryfast\"\n";
 
 /// `ladder --recipe FILE` on a small clip fails with `code` naming `words`; nothing written.
 #[track_caller]
-fn bad_recipe(text: &str, code: i32, words: &[&str]) {
+fn bad_recipe(text: &str, code: i32, words: &[&str]) -> String {
     let d = tempfile::tempdir().unwrap();
     let clip = y4m_clip(d.path(), "clip.y4m", 8);
     let r = recipe(d.path(), "my_recipe.toml", text);
@@ -408,9 +408,10 @@ fn bad_recipe(text: &str, code: i32, words: &[&str]) {
         s(&cache),
         "-q",
     ]);
-    assert_fails(&o, code, words);
+    let line = assert_fails(&o, code, words);
     assert_nothing_written(&out, &cache);
     assert!(entries(&cache).is_empty());
+    line
 }
 
 #[test]
@@ -456,11 +457,13 @@ fn bad_recipe_empty_list() {
 
 #[test]
 fn bad_recipe_crf_out_of_range() {
-    bad_recipe(
+    let line = bad_recipe(
         &format!("{ENC}[grid]\ncrf = [30, 60]\n"),
         1,
         &["my_recipe.toml", "grid.crf", "60", "libx264"],
     );
+    // The file is wrong, not the command line: named by its key, not by the flag.
+    assert!(!line.contains("--crf"), "{line}");
 }
 
 #[test]
@@ -521,8 +524,9 @@ fn bad_flags_are_misuse_naming_the_flag() {
     let d = tempfile::tempdir().unwrap();
     let clip = y4m_clip(d.path(), "clip.y4m", 8);
     let (out, cache) = (d.path().join("out"), d.path().join("cache"));
-    let cases: [(&[&str], &[&str]); 7] = [
+    let cases: [(&[&str], &[&str]); 8] = [
         (&["--codec", "libnope"], &["--codec", "libnope"]),
+        (&["--frames", "0"], &["--frames", "0"]),
         (&["--fps-cap", "0"], &["--fps-cap", "0"]),
         (&["--crf", "30,99"], &["--crf", "99", "libx264"]),
         (&["--sizes", "0x180"], &["--sizes", "0x180"]),
@@ -553,9 +557,38 @@ fn bad_flags_are_misuse_naming_the_flag() {
 /// argument) is misuse too: one line naming what was wrong, exit 2. `--help` stays clap's page.
 #[test]
 fn clap_misuse_is_one_line() {
-    let cases: [(&[&str], &[&str]); 4] = [
+    let cases: [(&[&str], &[&str]); 12] = [
         (&["ladder", "--bogus"], &["--bogus", "--help"]),
         (&["ladder", "--crf", "abc"], &["--crf", "abc"]),
+        (
+            &["ladder", "--metric", "vmaff"],
+            &["--metric", "vmaff", "psnr"],
+        ),
+        (
+            &["ladder", "--rate-control", "cbr"],
+            &["--rate-control", "cbr"],
+        ),
+        (
+            &["ladder", "--sizes", "1280x720,wide"],
+            &["--sizes", "wide"],
+        ),
+        (&["probe", "a.yuv", "--fps", "0"], &["--fps", "0"]),
+        (
+            &["bdrate", "a.csv", "b.csv", "--method", "spline"],
+            &["--method", "spline"],
+        ),
+        (
+            &["score", "a.y4m", "b.y4m", "--pool", "p200"],
+            &["--pool", "p200"],
+        ),
+        (
+            &["score", "a.y4m", "b.y4m", "--scaler", "blurry"],
+            &["--scaler", "blurry"],
+        ),
+        (
+            &["score", "a.y4m", "b.y4m", "--metrics", "vmaf,ms"],
+            &["--metrics", "ms"],
+        ),
         (&["score", "only-one.y4m"], &["<DISTORTED>"]),
         (&["frobnicate"], &["frobnicate"]),
     ];
