@@ -1,6 +1,13 @@
-//! The command line, as clap sees it.
+//! The command line, as clap sees it: every value that has a fixed form is parsed here (value
+//! enums, typed value parsers), so a malformed one is clap's one-line misuse error (exit 2). The
+//! library's types come out of it; the library itself knows nothing of clap.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pertitle::bdrate::Method;
+use pertitle::media::ScalerKind;
+use pertitle::quality::pooling::PoolMethod;
+use pertitle::recipe::{RateControl, Size};
+use pertitle::Metric;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -42,14 +49,14 @@ pub enum Command {
 #[derive(Debug, Args, Clone, Default)]
 pub struct RawArgs {
     /// Raw input size, WxH.
-    #[arg(long, value_name = "WxH")]
-    pub size: Option<String>,
+    #[arg(long, value_name = "WxH", value_parser = parse_frame_size)]
+    pub size: Option<(usize, usize)>,
     /// Raw input pixel format (FFmpeg name, e.g. yuv420p, yuv420p10le).
     #[arg(long, value_name = "FMT")]
     pub pix_fmt: Option<String>,
     /// Raw input frame rate, e.g. 24, 30000/1001.
-    #[arg(long, value_name = "RATE")]
-    pub fps: Option<String>,
+    #[arg(long, value_name = "RATE", value_parser = parse_fps)]
+    pub fps: Option<(u32, u32)>,
 }
 
 #[derive(Debug, Args)]
@@ -66,9 +73,15 @@ pub struct ProbeArgs {
 pub struct ScoreArgs {
     pub reference: PathBuf,
     pub distorted: PathBuf,
-    /// Metrics to compute: vmaf, psnr, ssim.
-    #[arg(long, value_delimiter = ',', default_value = "vmaf,psnr,ssim")]
-    pub metrics: Vec<String>,
+    /// Metrics to compute.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "vmaf,psnr,ssim",
+        ignore_case = true
+    )]
+    pub metrics: Vec<ScoreMetric>,
     /// Built-in model name (vmaf_v0.6.1, vmaf_v0.6.1neg, vmaf_4k_v0.6.1) or a libvmaf JSON model path.
     #[arg(long, default_value = "vmaf_v0.6.1")]
     pub model: String,
@@ -76,20 +89,25 @@ pub struct ScoreArgs {
     #[arg(long)]
     pub phone: bool,
     /// Pooling methods to print: mean, harmonic_mean, min, max, median, pN (e.g. p5).
-    #[arg(long, value_delimiter = ',', default_value = "mean,harmonic_mean,min")]
-    pub pool: Vec<String>,
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "mean,harmonic_mean,min",
+        value_parser = parse_pool
+    )]
+    pub pool: Vec<PoolMethod>,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<usize>)]
     pub threads: Option<usize>,
     /// Score every Nth frame only.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one::<usize>)]
     pub subsample: usize,
     /// Score only the first N frames (also allows inputs of different lengths).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<u64>)]
     pub frames: Option<u64>,
-    /// Scaler used when DIST's size differs from REF's: bicubic, bilinear, lanczos.
-    #[arg(long, default_value = "bicubic")]
-    pub scaler: String,
+    /// Scaler used when DIST's size differs from REF's: bicubic, bilinear, lanczos, ...
+    #[arg(long, default_value = "bicubic", value_parser = parse_scaler)]
+    pub scaler: ScalerKind,
     /// Write libvmaf's JSON log layout to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -106,9 +124,9 @@ pub struct ScoreArgs {
 /// Ladder constraints shared by `ladder`, `hull` and `compare`; unset values come from the recipe.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ConstraintArgs {
-    /// Metric the hull and ladder are built on: vmaf, psnr, ssim.
-    #[arg(long)]
-    pub metric: Option<String>,
+    /// Metric the hull and ladder are built on.
+    #[arg(long, value_enum, ignore_case = true)]
+    pub metric: Option<MetricArg>,
     /// Quality step between rungs (default: 6 VMAF, one JND).
     #[arg(long)]
     pub step: Option<f64>,
@@ -133,9 +151,9 @@ pub struct ConstraintArgs {
     /// Lowest rung height in pixels.
     #[arg(long)]
     pub min_height: Option<u32>,
-    /// Rate control written into ladder.toml: two-pass-vbr or capped-crf.
-    #[arg(long)]
-    pub rate_control: Option<String>,
+    /// Rate control written into ladder.toml.
+    #[arg(long, value_enum, ignore_case = true)]
+    pub rate_control: Option<RateControlArg>,
 }
 
 #[derive(Debug, Args)]
@@ -149,8 +167,8 @@ pub struct GridArgs {
     #[arg(long)]
     pub preset: Option<String>,
     /// Encode sizes, e.g. 1280x720,960x540.
-    #[arg(long, value_delimiter = ',')]
-    pub sizes: Option<Vec<String>>,
+    #[arg(long, value_name = "WxH", value_delimiter = ',', value_parser = parse_size)]
+    pub sizes: Option<Vec<Size>>,
     /// CRF values, e.g. 20,24,28.
     #[arg(long, value_delimiter = ',')]
     pub crf: Option<Vec<f64>>,
@@ -167,14 +185,14 @@ pub struct GridArgs {
     #[arg(long)]
     pub no_cache: bool,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<usize>)]
     pub threads: Option<usize>,
     /// Use only the first N frames of the title.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<u64>)]
     pub frames: Option<u64>,
-    /// Grid search: full (every size × CRF) or fast (adaptive, far fewer encodes).
-    #[arg(long, default_value = "full")]
-    pub search: String,
+    /// Grid search.
+    #[arg(long, value_enum, default_value_t = Search::Full, ignore_case = true)]
+    pub search: Search,
     /// Accept inputs with decode errors (the affected frames are reported).
     #[arg(long)]
     pub allow_decode_errors: bool,
@@ -214,11 +232,11 @@ pub struct HullArgs {
 pub struct BdrateArgs {
     pub a: PathBuf,
     pub b: PathBuf,
-    #[arg(long, default_value = "vmaf")]
-    pub metric: String,
-    /// pchip (JVET/AOM CTC) or cubic (VCEG-M33).
-    #[arg(long, default_value = "pchip")]
-    pub method: String,
+    #[arg(long, value_enum, default_value_t = MetricArg::Vmaf, ignore_case = true)]
+    pub metric: MetricArg,
+    /// Interpolation of the rate-quality curves.
+    #[arg(long, value_enum, default_value_t = MethodArg::Pchip, ignore_case = true)]
+    pub method: MethodArg,
     #[arg(long)]
     pub json: bool,
 }
@@ -236,20 +254,164 @@ pub struct CompareArgs {
     /// Recipe files, one per codec in the same order (default: each codec's built-in recipe).
     #[arg(long, value_delimiter = ',')]
     pub recipe: Option<Vec<PathBuf>>,
-    #[arg(long, value_delimiter = ',')]
-    pub sizes: Option<Vec<String>>,
+    #[arg(long, value_name = "WxH", value_delimiter = ',', value_parser = parse_size)]
+    pub sizes: Option<Vec<Size>>,
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
     #[arg(long)]
     pub no_cache: bool,
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<usize>)]
     pub threads: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<u64>)]
     pub frames: Option<u64>,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
     pub raw: RawArgs,
+}
+
+/// `--search`: how the grid is explored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Search {
+    /// Every size × CRF.
+    Full,
+    /// Adaptive: far fewer encodes.
+    Fast,
+}
+
+/// `--metric`: the metric a hull, ladder or BD-rate is computed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetricArg {
+    Vmaf,
+    /// PSNR of the luma plane.
+    #[value(alias = "psnr_y", alias = "psnr-y")]
+    Psnr,
+    Ssim,
+}
+
+impl From<MetricArg> for Metric {
+    fn from(m: MetricArg) -> Metric {
+        match m {
+            MetricArg::Vmaf => Metric::Vmaf,
+            MetricArg::Psnr => Metric::PsnrY,
+            MetricArg::Ssim => Metric::Ssim,
+        }
+    }
+}
+
+/// `score --metrics`: what the engine computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScoreMetric {
+    Vmaf,
+    /// PSNR of each plane (psnr_y, psnr_cb, psnr_cr).
+    #[value(alias = "psnr_y")]
+    Psnr,
+    #[value(alias = "float_ssim")]
+    Ssim,
+}
+
+/// `--method`: BD-rate interpolation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// Piecewise cubic Hermite (JVET/AOM common test conditions).
+    Pchip,
+    /// Cubic polynomial fit (VCEG-M33).
+    #[value(alias = "polynomial", alias = "vceg")]
+    Cubic,
+}
+
+impl From<MethodArg> for Method {
+    fn from(m: MethodArg) -> Method {
+        match m {
+            MethodArg::Pchip => Method::Pchip,
+            MethodArg::Cubic => Method::Cubic,
+        }
+    }
+}
+
+/// `--rate-control`: how rungs are meant to be encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RateControlArg {
+    /// Two-pass VBR at the target bitrate, peak capped.
+    #[value(alias = "two_pass_vbr", alias = "2pass", alias = "vbr")]
+    TwoPassVbr,
+    /// One pass at the rung's CRF with a VBV cap.
+    #[value(alias = "capped_crf", alias = "crf")]
+    CappedCrf,
+}
+
+impl From<RateControlArg> for RateControl {
+    fn from(r: RateControlArg) -> RateControl {
+        match r {
+            RateControlArg::TwoPassVbr => RateControl::TwoPassVbr,
+            RateControlArg::CappedCrf => RateControl::CappedCrf,
+        }
+    }
+}
+
+/// A count that must be at least 1 (`--threads`, `--frames`, `--subsample`).
+fn at_least_one<T: std::str::FromStr + PartialOrd + From<u8>>(s: &str) -> Result<T, String> {
+    match s.trim().parse::<T>() {
+        Ok(n) if n >= T::from(1) => Ok(n),
+        Ok(_) => Err("must be at least 1".into()),
+        Err(_) => Err("expected a whole number".into()),
+    }
+}
+
+/// The reason of a library parse error, for clap to print after the flag and value.
+fn reason(e: pertitle::Error) -> String {
+    match e {
+        pertitle::Error::Config { reason, .. } => reason,
+        other => other.to_string(),
+    }
+}
+
+/// An encode size, `WxH` (its range is the recipe's to check).
+fn parse_size(s: &str) -> Result<Size, String> {
+    s.parse::<Size>().map_err(reason)
+}
+
+/// A raw input's frame size, `WxH`, neither side 0.
+pub fn parse_frame_size(s: &str) -> Result<(usize, usize), String> {
+    match s.parse::<Size>() {
+        Ok(z) if z.width > 0 && z.height > 0 => Ok((z.width as usize, z.height as usize)),
+        _ => Err("expected WxH (e.g. 1280x720)".into()),
+    }
+}
+
+/// A frame rate: `24`, `29.97`, `30000/1001`.
+pub fn parse_fps(s: &str) -> Result<(u32, u32), String> {
+    let bad = || "expected a rate like 24 or 30000/1001".to_string();
+    if let Some((n, d)) = s.split_once('/') {
+        let n: u32 = n.trim().parse().map_err(|_| bad())?;
+        let d: u32 = d.trim().parse().map_err(|_| bad())?;
+        if n == 0 || d == 0 {
+            return Err(bad());
+        }
+        return Ok((n, d));
+    }
+    let v: f64 = s.trim().parse().map_err(|_| bad())?;
+    if !(v > 0.0 && v < 1000.0) {
+        return Err(bad());
+    }
+    if v.fract() == 0.0 {
+        Ok((v as u32, 1))
+    } else {
+        Ok(((v * 1000.0).round() as u32, 1000))
+    }
+}
+
+/// A pooling method: `mean`, `harmonic_mean`, `min`, `max`, `median`, `p<N>`.
+fn parse_pool(s: &str) -> Result<PoolMethod, String> {
+    PoolMethod::parse(s).map_err(|e| match e {
+        pertitle::quality::Error::Setting { reason, .. } => reason,
+        other => other.to_string(),
+    })
+}
+
+/// A swscale algorithm name.
+fn parse_scaler(s: &str) -> Result<ScalerKind, String> {
+    ScalerKind::parse(s).map_err(reason)
 }

@@ -1,96 +1,41 @@
-//! Helpers shared by the commands: input options, number parsing.
+//! Helpers shared by the commands: input options, recipe overrides, store and runner options.
 
 use super::args::{ConstraintArgs, GridArgs, RawArgs};
 use super::UsageError;
 use anyhow::Result;
 use pertitle::media::InputOptions;
 use pertitle::pipeline::RunOptions;
-use pertitle::recipe::{RateControl, Recipe, RecipeOverrides, Size};
+use pertitle::recipe::{Recipe, RecipeOverrides, DEFAULT_CODEC};
 use pertitle::store::Store;
-use pertitle::Metric;
 use std::path::Path;
 
-/// Parses `WxH`.
-pub fn parse_size(s: &str, what: &str) -> Result<(usize, usize)> {
-    let bad = || UsageError(format!("{what}: expected WxH (e.g. 1280x720), got {s:?}"));
-    let (w, h) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
-    let w: usize = w.trim().parse().map_err(|_| bad())?;
-    let h: usize = h.trim().parse().map_err(|_| bad())?;
-    if w == 0 || h == 0 {
-        return Err(bad().into());
-    }
-    Ok((w, h))
-}
-
-/// Parses a frame rate: `24`, `29.97`, `30000/1001`.
-pub fn parse_fps(s: &str) -> Result<(u32, u32)> {
-    let bad = || {
-        UsageError(format!(
-            "--fps: expected a rate like 24 or 30000/1001, got {s:?}"
-        ))
-    };
-    if let Some((n, d)) = s.split_once('/') {
-        let n: u32 = n.trim().parse().map_err(|_| bad())?;
-        let d: u32 = d.trim().parse().map_err(|_| bad())?;
-        if n == 0 || d == 0 {
-            return Err(bad().into());
-        }
-        return Ok((n, d));
-    }
-    let v: f64 = s.trim().parse().map_err(|_| bad())?;
-    if !(v > 0.0 && v < 1000.0) {
-        return Err(bad().into());
-    }
-    if v.fract() == 0.0 {
-        Ok((v as u32, 1))
-    } else {
-        Ok(((v * 1000.0).round() as u32, 1000))
-    }
-}
-
 /// The media layer's input options from the raw-input flags.
-pub fn input_options(raw: &RawArgs, allow_decode_errors: bool) -> Result<InputOptions> {
-    Ok(InputOptions {
-        size: raw
-            .size
-            .as_deref()
-            .map(|s| parse_size(s, "--size"))
-            .transpose()?,
+pub fn input_options(raw: &RawArgs, allow_decode_errors: bool) -> InputOptions {
+    InputOptions {
+        size: raw.size,
         pix_fmt: raw.pix_fmt.clone(),
-        fps: raw.fps.as_deref().map(parse_fps).transpose()?,
+        fps: raw.fps,
         allow_decode_errors,
         decode_threads: None,
-    })
+    }
 }
 
 /// Recipe overrides from the command line; values are validated by the recipe.
-pub fn overrides(g: &GridArgs, c: &ConstraintArgs) -> Result<RecipeOverrides> {
-    let mut o = constraint_overrides(c)?;
-    o.codec = g.codec.clone();
-    o.preset = g.preset.clone();
-    o.sizes = match &g.sizes {
-        Some(v) => Some(Size::parse_list(&v.join(","), "--sizes")?),
-        None => None,
-    };
-    o.crf = g.crf.clone();
-    o.fps_cap = g.fps_cap;
-    Ok(o)
+pub fn overrides(g: &GridArgs, c: &ConstraintArgs) -> RecipeOverrides {
+    RecipeOverrides {
+        codec: g.codec.clone(),
+        preset: g.preset.clone(),
+        sizes: g.sizes.clone(),
+        crf: g.crf.clone(),
+        fps_cap: g.fps_cap,
+        ..constraint_overrides(c)
+    }
 }
 
 /// Ladder-constraint overrides (shared with `hull`).
-pub fn constraint_overrides(c: &ConstraintArgs) -> Result<RecipeOverrides> {
-    let metric = match &c.metric {
-        Some(m) => Some(Metric::parse(m).ok_or_else(|| {
-            UsageError(format!("--metric: expected vmaf, psnr or ssim, got {m:?}"))
-        })?),
-        None => None,
-    };
-    let rate_control = match &c.rate_control {
-        Some(r) => Some(RateControl::parse(&r.replace('-', "_"), "--rate-control")?),
-        None => None,
-    };
-    Ok(RecipeOverrides {
-        metric,
+pub fn constraint_overrides(c: &ConstraintArgs) -> RecipeOverrides {
+    RecipeOverrides {
+        metric: c.metric.map(Into::into),
         step: c.step,
         quality_cap: c.quality_cap,
         min_quality: c.min_quality,
@@ -100,16 +45,16 @@ pub fn constraint_overrides(c: &ConstraintArgs) -> Result<RecipeOverrides> {
         min_ratio: c.min_ratio,
         max_ratio: c.max_ratio,
         min_height: c.min_height,
-        rate_control,
+        rate_control: c.rate_control.map(Into::into),
         ..RecipeOverrides::default()
-    })
+    }
 }
 
 /// The recipe: a file, else the codec's built-in one (x264 by default), with overrides applied.
 pub fn recipe_for(file: Option<&Path>, codec: Option<&str>, o: &RecipeOverrides) -> Result<Recipe> {
     let mut r = match file {
         Some(p) => Recipe::from_file(p)?,
-        None => Recipe::default_for(codec.unwrap_or("libx264"))?,
+        None => Recipe::default_for(codec.unwrap_or(DEFAULT_CODEC))?,
     };
     r.apply(o)?;
     Ok(r)
@@ -130,11 +75,8 @@ pub fn store_for(dir: Option<&Path>, no_cache: bool) -> Result<Option<Store>> {
     Ok(Some(store))
 }
 
-/// Runner options from `--threads`.
+/// Runner options from `--threads` (at least 1, or absent: clap checks).
 pub fn run_options(threads: Option<usize>) -> Result<RunOptions> {
-    if threads == Some(0) {
-        return Err(UsageError("--threads: must be at least 1".into()).into());
-    }
     let mut o = RunOptions {
         threads: threads.unwrap_or(0),
         ..RunOptions::default()

@@ -1,13 +1,13 @@
 //! `pertitle compare`: each codec's grid on one title, hulls compared with BD-rate.
 
-use super::args::{Cli, CompareArgs, ConstraintArgs};
-use super::common::{constraint_overrides, input_options, recipe_for, run_options, store_for};
+use super::args::{Cli, CompareArgs};
+use super::common::{input_options, recipe_for, run_options, store_for};
 use super::progress::GridProgress;
 use super::{interrupt, UsageError};
 use anyhow::Result;
 use pertitle::bdrate::Method;
 use pertitle::output;
-use pertitle::recipe::Size;
+use pertitle::recipe::RecipeOverrides;
 use pertitle::report::{self, compare_codecs};
 use pertitle::run::{Input, LadderRun};
 use pertitle::{fsutil, Metric, Point};
@@ -31,7 +31,7 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
         None => Input::Demo,
         Some(p) => Input::File {
             path: p.clone(),
-            options: input_options(&a.raw, false)?,
+            options: input_options(&a.raw, false),
         },
     };
     let out_dir = a
@@ -41,19 +41,19 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
     fsutil::ensure_dir(&out_dir)?;
     let store = store_for(a.cache.as_deref(), a.no_cache)?;
     let opts = run_options(a.threads)?;
-    let mut o = constraint_overrides(&ConstraintArgs::default())?;
-    o.sizes = match &a.sizes {
-        Some(v) => Some(Size::parse_list(&v.join(","), "--sizes")?),
-        None => None,
+    let o = RecipeOverrides {
+        sizes: a.sizes.clone(),
+        ..RecipeOverrides::default()
     };
     let mut recipes = Vec::new();
     for (i, codec) in a.codecs.iter().enumerate() {
         let file = a.recipe.as_ref().map(|r| r[i].as_path());
         let mut r = recipe_for(file, Some(codec), &o)?;
-        if file.is_some() && r.encoder.codec != *codec {
+        if let Some(file) = file.filter(|_| r.encoder.codec != *codec) {
             return Err(UsageError(format!(
                 "--recipe {}: is for {}, not {codec}",
-                r.encoder.codec, r.encoder.codec
+                file.display(),
+                r.encoder.codec
             ))
             .into());
         }
@@ -63,6 +63,8 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
     // Same sizes for every codec: the first recipe's, resolved against the source.
     let mut sets: Vec<(String, Vec<Point>)> = Vec::new();
     let mut outcomes = Vec::new();
+    // Points finished by this run, over all codecs so far.
+    let mut finished = 0;
     for r in &recipes {
         if !cli.quiet {
             eprintln!("{}:", r.encoder.codec);
@@ -74,10 +76,20 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
             .options(opts.clone())
             .run(&|e| progress.event(e));
         progress.finish();
+        finished += progress.done();
         let out = match res {
             Err(e) if e.is_cancelled() && interrupt::requested() => {
-                eprintln!("pertitle: interrupted; finished points are kept in the store and will be reused");
-                std::process::exit(130);
+                match &store {
+                    Some(s) => eprintln!(
+                        "pertitle: interrupted; {} point(s) finished by this run are kept in the store {} and will be reused by the next run; no outputs written",
+                        finished,
+                        s.dir().display()
+                    ),
+                    None => eprintln!(
+                        "pertitle: interrupted; nothing kept (--no-cache), no outputs written"
+                    ),
+                }
+                return Err(super::Interrupted.into());
             }
             r => r?,
         };

@@ -20,7 +20,7 @@ pub fn run(cli: &Cli, a: &HullArgs) -> Result<()> {
     let recipe = recipe_for(
         a.recipe.as_deref(),
         Some(&codec),
-        &constraint_overrides(&a.constraints)?,
+        &constraint_overrides(&a.constraints),
     )?;
     let mut points = file.points;
     let hull = ladder::hull_for(&points, &recipe)?;

@@ -1,12 +1,12 @@
 //! `pertitle ladder`: the grid, the hull, the ladder, the outputs.
 
-use super::args::{Cli, ConstraintArgs, GridArgs, LadderArgs};
+use super::args::{Cli, GridArgs, LadderArgs, Search};
 use super::common::{input_options, overrides, recipe_for, run_options, store_for};
+use super::interrupt;
 use super::progress::GridProgress;
-use super::{interrupt, UsageError};
 use anyhow::{Context, Result};
 use pertitle::output::{self, Summary};
-use pertitle::run::{Input, LadderRun, Search};
+use pertitle::run::{self, Input, LadderRun};
 use std::path::PathBuf;
 
 pub fn run(cli: &Cli, a: &LadderArgs) -> Result<()> {
@@ -40,13 +40,13 @@ fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
         None => Input::Demo,
         Some(p) => Input::File {
             path: p.clone(),
-            options: input_options(&g.raw, g.allow_decode_errors)?,
+            options: input_options(&g.raw, g.allow_decode_errors),
         },
     };
     let recipe = recipe_for(
         g.recipe.as_deref(),
         g.codec.as_deref(),
-        &overrides(g, &a.constraints)?,
+        &overrides(g, &a.constraints),
     )?;
     let out_dir = g
         .out
@@ -57,14 +57,9 @@ fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
     let store = store_for(g.cache.as_deref(), g.no_cache)?;
     let opts = run_options(g.threads)?;
     let progress = GridProgress::new(cli.quiet || a.json);
-    let search = match g.search.as_str() {
-        "full" => Search::Full,
-        "fast" => Search::Fast(Default::default()),
-        other => {
-            return Err(
-                UsageError(format!("--search: expected full or fast, got {other:?}")).into(),
-            )
-        }
+    let search = match g.search {
+        Search::Full => run::Search::Full,
+        Search::Fast => run::Search::Fast(Default::default()),
     };
     let outcome = LadderRun::new(&input, &recipe)
         .frames(g.frames)
@@ -103,10 +98,7 @@ fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
         println!("outputs in {} ({} files)", out_dir.display(), files.len());
     }
     if cli.verbose {
-        eprintln!("peak memory {:.0} MiB", super::peak_rss_mib());
+        eprintln!("peak memory {:.0} MiB", pertitle::fsutil::peak_rss_mib());
     }
     Ok(())
 }
-
-#[allow(dead_code)]
-fn _unused(_: &ConstraintArgs) {}

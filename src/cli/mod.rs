@@ -2,6 +2,7 @@
 //! work is done by the library; this layer only translates.
 
 use clap::Parser;
+use pertitle::error::{Field, Origin};
 
 pub mod args;
 mod bdrate;
@@ -45,11 +46,7 @@ pub fn main() -> i32 {
         Err(e) if e.downcast_ref::<Interrupted>().is_some() => 130,
         Err(e) => {
             eprintln!("pertitle: {}", one_line(&e));
-            if is_usage(&e) {
-                2
-            } else {
-                1
-            }
+            exit_code(&e)
         }
     }
 }
@@ -80,8 +77,8 @@ fn clap_one_line(rendered: &str) -> String {
     format!("{text} (see --help)")
 }
 
-/// The user stopped the command (Ctrl-C) and it has said what was kept; exit code 130.
-/// (reliability: returned instead of `process::exit` so the command's cleanup still runs.)
+/// The user stopped the command (Ctrl-C) and it has said what was kept; exit code 130. Returned,
+/// not `process::exit`ed, so the command's cleanup still runs.
 #[derive(Debug)]
 pub struct Interrupted;
 
@@ -105,25 +102,78 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// Command-line misuse (exit 2): a [`UsageError`], or a library configuration error whose key is
-/// a command-line flag (`--crf`, `--sizes`, `--size`, ...): the value the user typed is wrong, as
-/// opposed to a file (recipe, model, media) that is wrong (exit 1). (reliability: raw input
-/// without `--size` and out-of-range flag values used to exit 1.)
-fn is_usage(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<UsageError>().is_some()
-            || matches!(
-                c.downcast_ref::<pertitle::Error>(),
-                Some(pertitle::Error::Config { key, .. }) if key.starts_with("--")
-            )
+/// The flag that sets a library configuration field, if there is one.
+fn flag_for(field: &Field) -> Option<&'static str> {
+    Some(match field {
+        Field::Frames => "--frames",
+        Field::Threads => "--threads",
+        Field::InputSize => "--size",
+        Field::InputPixFmt => "--pix-fmt",
+        Field::InputFps => "--fps",
+        Field::Recipe(key) => match key.as_str() {
+            "encoder.codec" => "--codec",
+            "encoder.preset" => "--preset",
+            "grid.sizes" => "--sizes",
+            "grid.crf" => "--crf",
+            "grid.fps_cap" => "--fps-cap",
+            "scoring.model" => "--model",
+            "ladder.metric" => "--metric",
+            "ladder.step" => "--step",
+            "ladder.quality_cap" => "--quality-cap",
+            "ladder.min_quality" => "--min-quality",
+            "ladder.min_kbps" => "--min-kbps",
+            "ladder.max_kbps" => "--max-kbps",
+            "ladder.max_rungs" => "--max-rungs",
+            "ladder.min_ratio" => "--min-ratio",
+            "ladder.max_ratio" => "--max-ratio",
+            "ladder.min_height" => "--min-height",
+            "ladder.rate_control" => "--rate-control",
+            _ => return None,
+        },
+        _ => return None,
     })
+}
+
+/// The flag a library error is about, when the wrong value was typed on the command line: a
+/// configuration error of [`Origin::Caller`] whose field has a flag.
+fn misused_flag(e: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    match e.downcast_ref::<pertitle::Error>() {
+        Some(pertitle::Error::Config {
+            field,
+            origin: Origin::Caller,
+            ..
+        }) => flag_for(field),
+        _ => None,
+    }
+}
+
+/// Exit code of a failed command: 2 for command-line misuse (a [`UsageError`], or a wrong value
+/// of a flag), 1 for everything else, including a wrong value in a recipe file and failures of
+/// the run itself (a thread pool that cannot be built).
+fn exit_code(e: &anyhow::Error) -> i32 {
+    let misuse = e
+        .chain()
+        .any(|c| c.downcast_ref::<UsageError>().is_some() || misused_flag(c).is_some());
+    if misuse {
+        2
+    } else {
+        1
+    }
+}
+
+/// One cause as the user reads it: a wrong flag value is named by its flag.
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    match (misused_flag(e), e.downcast_ref::<pertitle::Error>()) {
+        (Some(flag), Some(pertitle::Error::Config { reason, .. })) => format!("{flag}: {reason}"),
+        _ => e.to_string(),
+    }
 }
 
 /// The error and its causes on one line, without repeating a cause already in the message.
 fn one_line(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
-        let s = cause.to_string();
+        let s = describe(cause);
         if s.is_empty() || out.contains(&s) {
             continue;
         }
@@ -135,10 +185,55 @@ fn one_line(e: &anyhow::Error) -> String {
     out.replace('\n', " ")
 }
 
-/// Peak resident memory of this process so far, in MiB (getrusage).
-pub fn peak_rss_mib() -> f64 {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage fills the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    ru.ru_maxrss as f64 / 1024.0
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pertitle::Error;
+
+    #[test]
+    fn misuse_is_only_a_flag_value_from_the_command_line() {
+        let code = |e: Error| exit_code(&anyhow::Error::new(e));
+        // A value typed on the command line: misuse, named by its flag.
+        let crf = Error::invalid(
+            Field::recipe("grid.crf"),
+            Origin::Caller,
+            "99",
+            "CRF 99 ...",
+        );
+        assert_eq!(one_line(&anyhow::Error::new(crf)), "--crf: CRF 99 ...");
+        assert_eq!(
+            code(Error::invalid(Field::Threads, Origin::Caller, "0", "x")),
+            2
+        );
+        assert_eq!(
+            code(Error::invalid(Field::InputSize, Origin::Caller, "", "x")),
+            2
+        );
+        // The same key in a recipe file: a failure, named by the key.
+        let crf = Error::invalid(
+            Field::recipe("grid.crf"),
+            Origin::Recipe,
+            "99",
+            "CRF 99 ...",
+        );
+        assert_eq!(one_line(&anyhow::Error::new(crf)), "grid.crf: CRF 99 ...");
+        assert_eq!(code(Error::config("grid.crf", "x")), 1);
+        // A caller-given value with no flag, and runtime failures: not misuse.
+        assert_eq!(
+            code(Error::invalid(
+                Field::recipe("scaling.up"),
+                Origin::Caller,
+                "",
+                "x"
+            )),
+            1
+        );
+        assert_eq!(code(Error::resource("thread pool", "cannot spawn")), 1);
+        assert_eq!(code(Error::media("a.mp4", "no video stream")), 1);
+        // Misuse stays misuse under context.
+        let e = anyhow::Error::new(Error::invalid(Field::Frames, Origin::Caller, "0", "x"))
+            .context("reading a.mp4");
+        assert_eq!(exit_code(&e), 2);
+        assert_eq!(exit_code(&anyhow::Error::new(UsageError("--x".into()))), 2);
+    }
 }

@@ -6,7 +6,7 @@ use anyhow::Result;
 use pertitle::media;
 
 pub fn run(_cli: &Cli, a: &ProbeArgs) -> Result<()> {
-    let info = media::probe(&a.input, &input_options(&a.raw, false)?)?;
+    let info = media::probe(&a.input, &input_options(&a.raw, false))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&info)?);
         return Ok(());

@@ -12,6 +12,23 @@ pub struct GridProgress {
     frames: Mutex<Option<ProgressBar>>,
     done: AtomicUsize,
     quiet: bool,
+    /// Test-only pause point: see [`test_pause`].
+    pause_after: Option<usize>,
+}
+
+/// Test-only: `PERTITLE_TEST_PAUSE_AFTER=N` makes the grid stop after its N-th finished point
+/// (which the library has stored by the time it reports it): the marker file named by
+/// `PERTITLE_TEST_PAUSE_FILE` is created and the run blocks until it is signalled (SIGINT, SIGTERM
+/// or SIGKILL). The interruption tests use it to kill or interrupt a run at a known point instead
+/// of racing it.
+fn test_pause() {
+    if let Some(marker) = std::env::var_os("PERTITLE_TEST_PAUSE_FILE") {
+        // Best effort: a test that names an unwritable marker only waits for nothing.
+        let _ = std::fs::write(marker, b"");
+    }
+    while !super::interrupt::requested() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 impl GridProgress {
@@ -34,6 +51,9 @@ impl GridProgress {
             frames: Mutex::new(None),
             done: AtomicUsize::new(0),
             quiet,
+            pause_after: std::env::var("PERTITLE_TEST_PAUSE_AFTER")
+                .ok()
+                .and_then(|v| v.trim().parse().ok()),
         }
     }
 
@@ -83,8 +103,11 @@ impl GridProgress {
                 }
             }
             Event::PointDone { .. } => {
-                self.done.fetch_add(1, Ordering::Relaxed);
+                let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
                 self.points.inc(1);
+                if self.pause_after == Some(done) {
+                    test_pause();
+                }
             }
         }
         !super::interrupt::requested()

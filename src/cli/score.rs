@@ -1,50 +1,25 @@
 //! `pertitle score`: VMAF / PSNR / SSIM of a distorted video against a reference.
 
-use super::args::{Cli, ScoreArgs};
+use super::args::{Cli, ScoreArgs, ScoreMetric};
 use super::common::input_options;
-use super::{interrupt, UsageError};
+use super::interrupt;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pertitle::media::{self, Scaler, ScalerKind};
+use pertitle::media::{self, Scaler};
 use pertitle::quality::log::{self as vlog, LogFrame};
-use pertitle::quality::pooling::PoolMethod;
 use pertitle::quality::{Engine, EngineConfig, FrameScores, Metrics, VideoScorer};
 use pertitle::{fsutil, Error};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 pub fn run(cli: &Cli, a: &ScoreArgs) -> Result<()> {
-    let mut metrics = Metrics {
-        vmaf: false,
-        psnr: false,
-        ssim: false,
+    let metrics = Metrics {
+        vmaf: a.metrics.contains(&ScoreMetric::Vmaf),
+        psnr: a.metrics.contains(&ScoreMetric::Psnr),
+        ssim: a.metrics.contains(&ScoreMetric::Ssim),
     };
-    for m in &a.metrics {
-        match m.trim().to_ascii_lowercase().as_str() {
-            "vmaf" => metrics.vmaf = true,
-            "psnr" | "psnr_y" => metrics.psnr = true,
-            "ssim" | "float_ssim" => metrics.ssim = true,
-            other => {
-                return Err(UsageError(format!(
-                    "--metrics: unknown metric {other:?} (vmaf, psnr, ssim)"
-                ))
-                .into())
-            }
-        }
-    }
-    let pools = a
-        .pool
-        .iter()
-        .map(|p| PoolMethod::parse(p).map_err(|e| UsageError(format!("--pool: {e}"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    if a.subsample == 0 {
-        return Err(UsageError("--subsample: must be at least 1".into()).into());
-    }
-    if a.threads == Some(0) {
-        return Err(UsageError("--threads: must be at least 1".into()).into());
-    }
-    let scaler = ScalerKind::parse(&a.scaler)?;
-    let opts = input_options(&a.raw, a.allow_decode_errors)?;
+    let pools = &a.pool;
+    let opts = input_options(&a.raw, a.allow_decode_errors);
     let mut r = media::open(&a.reference, &opts)?;
     let mut d = media::open(&a.distorted, &opts)?;
     let (ri, di) = (r.info().clone(), d.info().clone());
@@ -58,7 +33,6 @@ pub fn run(cli: &Cli, a: &ScoreArgs) -> Result<()> {
         .into());
     }
     let frames = match a.frames {
-        Some(0) => return Err(UsageError("--frames: must be at least 1".into()).into()),
         Some(n) => {
             if n > ri.frames.min(di.frames) {
                 return Err(Error::Mismatch(format!(
@@ -98,7 +72,7 @@ pub fn run(cli: &Cli, a: &ScoreArgs) -> Result<()> {
         threads: a.threads.unwrap_or(0),
     })?;
     let mut up = if (di.width, di.height) != (ri.width, ri.height) {
-        Some(Scaler::new(di.format, ri.width, ri.height, scaler)?)
+        Some(Scaler::new(di.format, ri.width, ri.height, a.scaler)?)
     } else {
         None
     };
@@ -166,14 +140,14 @@ pub fn run(cli: &Cli, a: &ScoreArgs) -> Result<()> {
     };
     if !cli.quiet {
         print!("{:<12}", "metric");
-        for p in &pools {
+        for p in pools {
             print!(" {:>14}", p.name());
         }
         println!();
         for m in &names {
             let v: Vec<f64> = kept.iter().filter_map(|f| f.get(m)).collect();
             print!("{:<12}", if *m == "float_ssim" { "ssim" } else { m });
-            for p in &pools {
+            for p in pools {
                 print!(" {:>14.6}", p.apply(&v));
             }
             println!();

@@ -163,6 +163,14 @@ pub fn available_bytes(path: impl AsRef<Path>) -> Result<u64> {
     Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 
+/// Peak resident memory of this process so far, in MiB (getrusage; Linux reports KiB).
+pub fn peak_rss_mib() -> f64 {
+    // SAFETY: `ru` is a plain C struct that getrusage fills; RUSAGE_SELF cannot fail.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    ru.ru_maxrss as f64 / 1024.0
+}
+
 /// Removes temporaries left in `dir` by [`atomic_write`] calls of processes that were killed,
 /// if older than `max_age` (younger ones may belong to a writer still running). Returns how
 /// many were removed. Not recursive.

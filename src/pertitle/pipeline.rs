@@ -161,7 +161,7 @@ impl Runner {
             .num_threads(opts.threads)
             .thread_name(|i| format!("pertitle-{i}"))
             .build()
-            .map_err(|e| Error::Threads(e.to_string()))?;
+            .map_err(|e| Error::resource("thread pool", e.to_string()))?;
         Ok(Runner { opts, pool })
     }
 

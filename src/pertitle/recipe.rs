@@ -1,18 +1,19 @@
 //! Encoder recipes: what the grid encodes (codec, options, sizes, CRFs, fps), how it scores
 //! (scalers, model, metrics, pooling) and which constraints the ladder honours.
 //!
-//! A recipe is TOML (examples in `recipes/`, embedded in the binary so `--codec libx265` finds
-//! its default). Every table rejects unknown keys, and every value is checked once by
-//! [`Recipe::validate`], so a typo or an out-of-range value is a one-line [`Error::Config`]
-//! naming the key (`grid.crf`) and the value, never a silent default. Command-line overrides
-//! ([`RecipeOverrides`]) are checked the same way and named by their option (`--crf`).
+//! A recipe is TOML (examples in `recipes/`, embedded so each known encoder has a default).
+//! Every table rejects unknown keys, and every value is checked once by [`Recipe::validate`], so
+//! a typo or an out-of-range value is a one-line [`Error::Config`] naming the key (`grid.crf`)
+//! and the value, never a silent default. Overrides ([`RecipeOverrides`]) are checked the same
+//! way and named by the key they override, with [`Origin::Caller`]: the caller knows its own
+//! names for them (the CLI's flags).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Origin, Result};
 use crate::points::Metric;
 
 /// The embedded recipes, by libavcodec encoder name (the files in `recipes/`).
@@ -24,7 +25,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("libaom-av1", include_str!("../../recipes/aom.toml")),
 ];
 
-/// The encoder used when neither `--codec` nor `--recipe` is given.
+/// The encoder whose recipe is used when the caller names none.
 pub const DEFAULT_CODEC: &str = "libx264";
 
 /// Standard 16:9 ladder heights (Apple HLS authoring spec / common OTT ladders), largest first.
@@ -61,11 +62,35 @@ impl Size {
         Size { width, height }
     }
 
-    /// Parses `1280x720` (also `1280X720`); `key` names the option or recipe key for errors.
+    /// Parses `1280x720` (also `1280X720`); `key` names the recipe key for errors.
     pub fn parse(s: &str, key: &str) -> Result<Size> {
+        s.parse::<Size>().map_err(|e| match e {
+            Error::Config { value, reason, .. } => {
+                Error::invalid(Field::recipe(key), Origin::Recipe, value, reason)
+            }
+            other => other,
+        })
+    }
+
+    /// Parses a comma-separated list (`1280x720,960x540`).
+    pub fn parse_list(s: &str, key: &str) -> Result<Vec<Size>> {
+        s.split(',')
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| Size::parse(t, key))
+            .collect()
+    }
+}
+
+/// `WIDTHxHEIGHT`; the error's field is the setting `size` (callers re-label it).
+impl std::str::FromStr for Size {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Size> {
         let bad = || {
-            Error::config(
-                key,
+            Error::invalid(
+                Field::Setting("size".into()),
+                Origin::Caller,
+                s,
                 format!("size `{s}` is not WIDTHxHEIGHT, e.g. 1280x720"),
             )
         };
@@ -73,14 +98,6 @@ impl Size {
         let width = w.trim().parse::<u32>().map_err(|_| bad())?;
         let height = h.trim().parse::<u32>().map_err(|_| bad())?;
         Ok(Size { width, height })
-    }
-
-    /// Parses a comma-separated list (`--sizes 1280x720,960x540`).
-    pub fn parse_list(s: &str, key: &str) -> Result<Vec<Size>> {
-        s.split(',')
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| Size::parse(t, key))
-            .collect()
     }
 }
 
@@ -141,8 +158,10 @@ impl Scaler {
             "area" => Scaler::Area,
             "neighbor" | "nearest" => Scaler::Neighbor,
             _ => {
-                return Err(Error::config(
-                    key,
+                return Err(Error::invalid(
+                    Field::recipe(key),
+                    Origin::Recipe,
+                    s,
                     format!(
                         "unknown scaler `{s}` (bicubic, bilinear, lanczos, spline, area, neighbor)"
                     ),
@@ -197,8 +216,10 @@ impl RateControl {
         match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
             "two_pass_vbr" | "2pass" | "vbr" => Ok(RateControl::TwoPassVbr),
             "capped_crf" | "crf" => Ok(RateControl::CappedCrf),
-            _ => Err(Error::config(
-                key,
+            _ => Err(Error::invalid(
+                Field::recipe(key),
+                Origin::Recipe,
+                s,
                 format!("unknown rate control `{s}` (two_pass_vbr, capped_crf)"),
             )),
         }
@@ -461,7 +482,8 @@ pub struct Recipe {
     pub ladder: LadderSection,
 }
 
-/// Command-line overrides of recipe values; `None` keeps the recipe's. Errors name the option.
+/// Overrides of recipe values (the CLI's flags); `None` keeps the recipe's. Errors about them
+/// name the recipe key they override, with [`Origin::Caller`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecipeOverrides {
     pub codec: Option<String>,
@@ -486,22 +508,59 @@ pub struct RecipeOverrides {
     pub rate_control: Option<RateControl>,
 }
 
-/// Parses `20,24,28` (`--crf`).
+impl RecipeOverrides {
+    /// Whether this overrides the recipe key `key` (`grid.crf`).
+    pub fn overrides(&self, key: &str) -> bool {
+        match key {
+            "encoder.codec" => self.codec.is_some(),
+            "encoder.preset" => self.preset.is_some(),
+            "grid.sizes" => self.sizes.is_some(),
+            "grid.crf" => self.crf.is_some(),
+            "grid.fps_cap" => self.fps_cap.is_some(),
+            "scaling.down" => self.scaler_down.is_some(),
+            "scaling.up" => self.scaler_up.is_some(),
+            "scoring.model" => self.model.is_some(),
+            "scoring.phone" => self.phone.is_some(),
+            "ladder.metric" => self.metric.is_some(),
+            "ladder.step" => self.step.is_some(),
+            "ladder.quality_cap" => self.quality_cap.is_some(),
+            "ladder.min_quality" => self.min_quality.is_some(),
+            "ladder.min_kbps" => self.min_kbps.is_some(),
+            "ladder.max_kbps" => self.max_kbps.is_some(),
+            "ladder.max_rungs" => self.max_rungs.is_some(),
+            "ladder.min_ratio" => self.min_ratio.is_some(),
+            "ladder.max_ratio" => self.max_ratio.is_some(),
+            "ladder.min_height" => self.min_height.is_some(),
+            "ladder.rate_control" => self.rate_control.is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// Parses `20,24,28`; `key` names the recipe key for errors.
 pub fn parse_crf_list(s: &str, key: &str) -> Result<Vec<f64>> {
     s.split(',')
         .filter(|t| !t.trim().is_empty())
         .map(|t| {
-            t.trim()
-                .parse::<f64>()
+            let t = t.trim();
+            t.parse::<f64>()
                 .ok()
                 .filter(|v| v.is_finite())
-                .ok_or_else(|| Error::config(key, format!("CRF `{}` is not a number", t.trim())))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        Field::recipe(key),
+                        Origin::Recipe,
+                        t,
+                        format!("CRF `{t}` is not a number"),
+                    )
+                })
         })
         .collect()
 }
 
 impl Recipe {
-    /// The embedded default recipe of a libavcodec encoder (`recipes/<name>.toml`).
+    /// The embedded default recipe of a libavcodec encoder (`recipes/<name>.toml`). An encoder
+    /// without one is an `encoder.codec` error of [`Origin::Caller`].
     pub fn default_for(codec: &str) -> Result<Recipe> {
         let text = EMBEDDED
             .iter()
@@ -509,10 +568,12 @@ impl Recipe {
             .map(|(_, t)| *t)
             .ok_or_else(|| {
                 let known: Vec<&str> = EMBEDDED.iter().map(|(c, _)| *c).collect();
-                Error::config(
-                    "--codec",
+                Error::invalid(
+                    Field::recipe("encoder.codec"),
+                    Origin::Caller,
+                    codec,
                     format!(
-                        "no built-in recipe for encoder `{codec}` (built-in: {}); pass --recipe FILE",
+                        "no built-in recipe for encoder `{codec}` (built-in: {}); give a recipe file",
                         known.join(", ")
                     ),
                 )
@@ -529,9 +590,16 @@ impl Recipe {
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Recipe> {
         let recipe: Recipe = toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
         recipe.validate().map_err(|e| match e {
-            Error::Config { key, message } => Error::Config {
-                key,
-                message: format!("{message} (in {origin})"),
+            Error::Config {
+                field,
+                origin: o,
+                value,
+                reason,
+            } => Error::Config {
+                field,
+                origin: o,
+                value,
+                reason: format!("{reason} (in {origin})"),
             },
             other => other,
         })?;
@@ -575,8 +643,9 @@ impl Recipe {
                 ));
             }
             if v.contains(['\n', '\r', '\0']) {
-                return Err(Error::config(
-                    key,
+                return Err(bad(
+                    &key,
+                    v,
                     format!("value `{}` contains a line break", v.escape_debug()),
                 ));
             }
@@ -596,36 +665,41 @@ impl Recipe {
         }
         let l = &self.ladder;
         if !self.scoring.metrics.contains(&l.metric) {
-            return Err(Error::config(
+            return Err(bad(
                 "ladder.metric",
+                l.metric,
                 format!("`{}` is not among scoring.metrics", l.metric),
             ));
         }
         let (lo, hi) = metric_range(l.metric);
         let step = l.step();
         if !(step.is_finite() && step > 0.0 && step < hi - lo) {
-            return Err(Error::config(
+            return Err(bad(
                 "ladder.step",
+                step,
                 format!("{step} must be > 0 and < {}", hi - lo),
             ));
         }
         let cap = l.quality_cap();
         if !(cap.is_finite() && cap > lo && cap <= hi) {
-            return Err(Error::config(
+            return Err(bad(
                 "ladder.quality_cap",
+                cap,
                 format!("{cap} is outside {}'s range ({lo}, {hi}]", l.metric),
             ));
         }
         if let Some(q) = l.min_quality {
             if !(q.is_finite() && (lo..hi).contains(&q)) {
-                return Err(Error::config(
+                return Err(bad(
                     "ladder.min_quality",
+                    q,
                     format!("{q} is outside {}'s range [{lo}, {hi})", l.metric),
                 ));
             }
             if q >= cap {
-                return Err(Error::config(
+                return Err(bad(
                     "ladder.min_quality",
+                    q,
                     format!("{q} is not below the quality cap {cap}"),
                 ));
             }
@@ -638,37 +712,42 @@ impl Recipe {
         }
         if let (Some(a), Some(b)) = (l.min_kbps, l.max_kbps) {
             if a > b {
-                return Err(Error::config(
+                return Err(bad(
                     "ladder.min_kbps",
+                    a,
                     format!("{a} is above ladder.max_kbps {b}"),
                 ));
             }
         }
         if l.max_rungs == 0 {
-            return Err(Error::config(
+            return Err(bad(
                 "ladder.max_rungs",
-                "0: a ladder needs at least one rung",
+                0,
+                "0: a ladder needs at least one rung".into(),
             ));
         }
         if !(l.min_ratio.is_finite() && l.min_ratio > 1.0) {
-            return Err(Error::config(
+            return Err(bad(
                 "ladder.min_ratio",
+                l.min_ratio,
                 format!("{} must be > 1", l.min_ratio),
             ));
         }
         if !(l.max_ratio.is_finite() && l.max_ratio >= l.min_ratio) {
-            return Err(Error::config(
+            return Err(bad(
                 "ladder.max_ratio",
+                l.max_ratio,
                 format!("{} must be ≥ ladder.min_ratio {}", l.max_ratio, l.min_ratio),
             ));
         }
         if l.min_height == Some(0) {
-            return Err(Error::config("ladder.min_height", "0 is not a height"));
+            return Err(bad("ladder.min_height", 0, "0 is not a height".into()));
         }
         check_positive("ladder.maxrate_factor", l.maxrate_factor)?;
         if l.maxrate_factor < 1.0 {
-            return Err(Error::config(
+            return Err(bad(
                 "ladder.maxrate_factor",
+                l.maxrate_factor,
                 format!("{} is below 1 (maxrate under the target)", l.maxrate_factor),
             ));
         }
@@ -677,31 +756,46 @@ impl Recipe {
         Ok(())
     }
 
-    /// Applies command-line overrides, checking each under its option name, then re-validates
-    /// the whole recipe (a new `--codec` re-checks the recipe's CRFs against its range).
+    /// Applies overrides and re-validates the whole recipe (a new codec re-checks the recipe's
+    /// CRFs against its range). Meant for a validated recipe, so whatever is wrong afterwards is
+    /// due to the overrides: errors are [`Origin::Caller`], named by the recipe key that fails
+    /// (which may be one the overrides conflict with, e.g. `ladder.max_ratio` under a new
+    /// `min_ratio`).
     pub fn apply(&mut self, o: &RecipeOverrides) -> Result<()> {
+        self.apply_unchecked(o).map_err(|e| match e {
+            Error::Config {
+                field,
+                value,
+                reason,
+                ..
+            } => Error::Config {
+                field,
+                origin: Origin::Caller,
+                value,
+                reason,
+            },
+            other => other,
+        })
+    }
+
+    fn apply_unchecked(&mut self, o: &RecipeOverrides) -> Result<()> {
         if let Some(c) = &o.codec {
-            if c.trim().is_empty() {
-                return Err(Error::config("--codec", "must not be empty"));
-            }
             self.encoder.codec = c.trim().to_string();
+            if o.crf.is_none() {
+                // Named by the codec: the recipe's CRFs were fine for the recipe's encoder.
+                validate_crfs(&self.grid.crf, &self.encoder.codec, "encoder.codec")?;
+            }
         }
         if let Some(p) = &o.preset {
-            check_token("--preset", p)?;
             self.encoder.preset = Some(p.clone());
         }
         if let Some(s) = &o.sizes {
-            validate_sizes(s, "--sizes")?;
             self.grid.sizes = Some(s.clone());
         }
         if let Some(c) = &o.crf {
-            validate_crfs(c, &self.encoder.codec, "--crf")?;
             self.grid.crf = c.clone();
-        } else if o.codec.is_some() {
-            validate_crfs(&self.grid.crf, &self.encoder.codec, "--codec")?;
         }
         if let Some(v) = o.fps_cap {
-            check_positive("--fps-cap", v)?;
             self.grid.fps_cap = Some(v);
         }
         if let Some(s) = o.scaler_down {
@@ -711,9 +805,6 @@ impl Recipe {
             self.scaling.up = s;
         }
         if let Some(m) = &o.model {
-            if m.trim().is_empty() {
-                return Err(Error::config("--model", "must not be empty"));
-            }
             self.scoring.model = m.clone();
         }
         if let Some(p) = o.phone {
@@ -723,7 +814,7 @@ impl Recipe {
         if let Some(m) = o.metric {
             if m != l.metric {
                 // The recipe's step/cap were for the old metric; fall back to the new one's
-                // defaults unless given on the command line too.
+                // defaults unless overridden too.
                 l.step = None;
                 l.quality_cap = None;
                 l.min_quality = None;
@@ -752,21 +843,17 @@ impl Recipe {
         if let Some(v) = o.rate_control {
             l.rate_control = v;
         }
-        self.validate().map_err(|e| match e {
-            Error::Config { key, message } => Error::Config {
-                key: cli_name(&key).unwrap_or(key),
-                message,
-            },
-            other => other,
-        })
+        self.validate()
     }
 
     /// The encode sizes for a source: the recipe's (checked against the source: none above
     /// it, even) or [`default_sizes`]. Errors name `grid.sizes`.
     pub fn resolve(&self, source_width: u32, source_height: u32) -> Result<Vec<Size>> {
         if source_width == 0 || source_height == 0 {
-            return Err(Error::config(
-                "source",
+            return Err(Error::invalid(
+                Field::Setting("source size".into()),
+                Origin::Caller,
+                format!("{source_width}x{source_height}"),
                 format!("size {source_width}x{source_height} has a zero dimension"),
             ));
         }
@@ -810,43 +897,30 @@ fn set_opt<T: Copy>(dst: &mut Option<T>, v: Option<T>) {
     }
 }
 
-/// Maps a recipe key to the command-line option that overrides it.
-fn cli_name(key: &str) -> Option<String> {
-    let opt = match key {
-        "encoder.codec" => "--codec",
-        "encoder.preset" => "--preset",
-        "grid.sizes" => "--sizes",
-        "grid.crf" => "--crf",
-        "grid.fps_cap" => "--fps-cap",
-        "scoring.model" => "--model",
-        "ladder.metric" => "--metric",
-        "ladder.step" => "--step",
-        "ladder.quality_cap" => "--quality-cap",
-        "ladder.min_quality" => "--min-quality",
-        "ladder.min_kbps" => "--min-kbps",
-        "ladder.max_kbps" => "--max-kbps",
-        "ladder.max_rungs" => "--max-rungs",
-        "ladder.min_ratio" => "--min-ratio",
-        "ladder.max_ratio" => "--max-ratio",
-        "ladder.min_height" => "--min-height",
-        _ => return None,
-    };
-    Some(format!("{opt} ({key})"))
+/// A recipe key whose value `value` is wrong (recipe text until [`Recipe::apply`] says otherwise).
+fn bad(key: &str, value: impl fmt::Display, reason: String) -> Error {
+    Error::invalid(
+        Field::recipe(key),
+        Origin::Recipe,
+        value.to_string(),
+        reason,
+    )
 }
 
 fn check_positive(key: &str, v: f64) -> Result<()> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(Error::config(key, format!("{v} must be a positive number")))
+        Err(bad(key, v, format!("{v} must be a positive number")))
     }
 }
 
 /// Option values go on an ffmpeg command line as one argument: no empties, no whitespace.
 fn check_token(key: &str, v: &str) -> Result<()> {
     if v.is_empty() || v.contains(char::is_whitespace) || v.starts_with('-') {
-        return Err(Error::config(
+        return Err(bad(
             key,
+            v,
             format!("`{}` is not a single option value", v.escape_debug()),
         ));
     }
@@ -860,14 +934,16 @@ fn validate_crfs(crfs: &[f64], codec: &str, key: &str) -> Result<()> {
     let (lo, hi) = crf_range(codec).unwrap_or((0.0, f64::INFINITY));
     for &c in crfs {
         if !c.is_finite() || c < lo || c > hi {
-            return Err(Error::config(
+            return Err(bad(
                 key,
+                c,
                 format!("CRF {c} is outside {codec}'s range {lo}–{hi}"),
             ));
         }
         if !crf_is_fractional(codec) && c.fract() != 0.0 {
-            return Err(Error::config(
+            return Err(bad(
                 key,
+                c,
                 format!("CRF {c} must be an integer for {codec}"),
             ));
         }
@@ -875,7 +951,7 @@ fn validate_crfs(crfs: &[f64], codec: &str, key: &str) -> Result<()> {
     let mut seen: Vec<f64> = crfs.to_vec();
     seen.sort_by(f64::total_cmp);
     if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
-        return Err(Error::config(key, format!("CRF {} is listed twice", w[0])));
+        return Err(bad(key, w[0], format!("CRF {} is listed twice", w[0])));
     }
     Ok(())
 }
@@ -886,11 +962,12 @@ fn validate_sizes(sizes: &[Size], key: &str) -> Result<()> {
     }
     for s in sizes {
         if s.width == 0 || s.height == 0 {
-            return Err(Error::config(key, format!("size {s} has a zero dimension")));
+            return Err(bad(key, s, format!("size {s} has a zero dimension")));
         }
         if s.width % 2 != 0 || s.height % 2 != 0 {
-            return Err(Error::config(
+            return Err(bad(
                 key,
+                s,
                 format!("size {s} is odd; 4:2:0 encodes need even sizes"),
             ));
         }
@@ -934,11 +1011,17 @@ fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> Error {
     let message = e.message().replace('\n', " ");
     let message = message.trim().to_string();
     let Some(span) = e.span() else {
-        return Error::config(origin, format!("not a valid recipe: {message}"));
+        return Error::config(
+            "recipe",
+            format!("not a valid recipe: {message} (in {origin})"),
+        );
     };
     let start = span.start.min(text.len());
     if !text.is_char_boundary(start) {
-        return Error::config(origin, format!("not a valid recipe: {message}"));
+        return Error::config(
+            "recipe",
+            format!("not a valid recipe: {message} (in {origin})"),
+        );
     }
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_no = text[..start].matches('\n').count() + 1;

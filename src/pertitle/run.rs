@@ -4,7 +4,7 @@
 //! build the ladder on it ([`Outcome::new`]). [`LadderRun`] ties the steps together; writing the
 //! outputs is [`crate::output`]'s job.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::grid::{
     EncoderSettings, EngineSettings, Filters, FrameSelection, GridTask, RateControl, TaskResult,
 };
@@ -74,7 +74,7 @@ pub struct Source {
 /// and content fingerprint. Decode errors surface here, before any encode.
 pub fn identify(input: &Input, frames: Option<u64>) -> Result<Source> {
     if frames == Some(0) {
-        return Err(Error::config("frames", "must be at least 1"));
+        return Err(Error::caller(Field::Frames, "0", "must be at least 1"));
     }
     let mut src = input.open()?;
     let info = src.info().clone();

@@ -392,7 +392,7 @@ const ENC: &str = "[encoder]\ncodec = \"libx264\"\npreset = \"veryfast\"\n";
 
 /// `ladder --recipe FILE` on a small clip fails with `code` naming `words`; nothing written.
 #[track_caller]
-fn bad_recipe(text: &str, code: i32, words: &[&str]) {
+fn bad_recipe(text: &str, code: i32, words: &[&str]) -> String {
     let d = tempfile::tempdir().unwrap();
     let clip = y4m_clip(d.path(), "clip.y4m", 8);
     let r = recipe(d.path(), "my_recipe.toml", text);
@@ -408,9 +408,10 @@ fn bad_recipe(text: &str, code: i32, words: &[&str]) {
         s(&cache),
         "-q",
     ]);
-    assert_fails(&o, code, words);
+    let line = assert_fails(&o, code, words);
     assert_nothing_written(&out, &cache);
     assert!(entries(&cache).is_empty());
+    line
 }
 
 #[test]
@@ -456,11 +457,13 @@ fn bad_recipe_empty_list() {
 
 #[test]
 fn bad_recipe_crf_out_of_range() {
-    bad_recipe(
+    let line = bad_recipe(
         &format!("{ENC}[grid]\ncrf = [30, 60]\n"),
         1,
         &["my_recipe.toml", "grid.crf", "60", "libx264"],
     );
+    // The file is wrong, not the command line: named by its key, not by the flag.
+    assert!(!line.contains("--crf"), "{line}");
 }
 
 #[test]
@@ -521,8 +524,9 @@ fn bad_flags_are_misuse_naming_the_flag() {
     let d = tempfile::tempdir().unwrap();
     let clip = y4m_clip(d.path(), "clip.y4m", 8);
     let (out, cache) = (d.path().join("out"), d.path().join("cache"));
-    let cases: [(&[&str], &[&str]); 7] = [
+    let cases: [(&[&str], &[&str]); 8] = [
         (&["--codec", "libnope"], &["--codec", "libnope"]),
+        (&["--frames", "0"], &["--frames", "0"]),
         (&["--fps-cap", "0"], &["--fps-cap", "0"]),
         (&["--crf", "30,99"], &["--crf", "99", "libx264"]),
         (&["--sizes", "0x180"], &["--sizes", "0x180"]),
@@ -553,9 +557,38 @@ fn bad_flags_are_misuse_naming_the_flag() {
 /// argument) is misuse too: one line naming what was wrong, exit 2. `--help` stays clap's page.
 #[test]
 fn clap_misuse_is_one_line() {
-    let cases: [(&[&str], &[&str]); 4] = [
+    let cases: [(&[&str], &[&str]); 12] = [
         (&["ladder", "--bogus"], &["--bogus", "--help"]),
         (&["ladder", "--crf", "abc"], &["--crf", "abc"]),
+        (
+            &["ladder", "--metric", "vmaff"],
+            &["--metric", "vmaff", "psnr"],
+        ),
+        (
+            &["ladder", "--rate-control", "cbr"],
+            &["--rate-control", "cbr"],
+        ),
+        (
+            &["ladder", "--sizes", "1280x720,wide"],
+            &["--sizes", "wide"],
+        ),
+        (&["probe", "a.yuv", "--fps", "0"], &["--fps", "0"]),
+        (
+            &["bdrate", "a.csv", "b.csv", "--method", "spline"],
+            &["--method", "spline"],
+        ),
+        (
+            &["score", "a.y4m", "b.y4m", "--pool", "p200"],
+            &["--pool", "p200"],
+        ),
+        (
+            &["score", "a.y4m", "b.y4m", "--scaler", "blurry"],
+            &["--scaler", "blurry"],
+        ),
+        (
+            &["score", "a.y4m", "b.y4m", "--metrics", "vmaf,ms"],
+            &["--metrics", "ms"],
+        ),
         (&["score", "only-one.y4m"], &["<DISTORTED>"]),
         (&["frobnicate"], &["frobnicate"]),
     ];
@@ -606,6 +639,40 @@ fn summary_points(path: &Path) -> Vec<(u64, String, f64)> {
             )
         })
         .collect()
+}
+
+/// `compare` checks each `--recipe` file is for its codec, naming the file, before any encoding.
+#[test]
+fn compare_recipe_for_another_codec_is_misuse_naming_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    let clip = y4m_clip(d.path(), "clip.y4m", 8);
+    let r = recipe(
+        d.path(),
+        "x264_recipe.toml",
+        &format!("{ENC}[grid]\ncrf = [30]\n"),
+    );
+    let o = run(&[
+        "compare",
+        s(&clip),
+        "--codecs",
+        "libx264,libx265",
+        "--recipe",
+        &format!("{},{}", s(&r), s(&r)),
+        "--out",
+        s(&d.path().join("out")),
+        "--no-cache",
+        "-q",
+    ]);
+    assert_fails(
+        &o,
+        2,
+        &[
+            "--recipe",
+            "x264_recipe.toml",
+            "is for libx264",
+            "not libx265",
+        ],
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -772,15 +839,24 @@ fn slow_ladder(input: &Path, out: &Path, cache: &Path) -> Command {
 
 const SLOW_POINTS: usize = 6;
 
-/// Polls until the store holds at least `n` entries (or the child exits); returns how many.
-fn wait_for_entries(child: &mut std::process::Child, cache: &Path, n: usize) -> usize {
+/// [`slow_ladder`] that stops after its `n`-th stored point, creates `marker` and waits to be
+/// signalled (the CLI's test-only pause point, `PERTITLE_TEST_PAUSE_AFTER`).
+fn paused_ladder(input: &Path, out: &Path, cache: &Path, n: usize, marker: &Path) -> Command {
+    let mut c = slow_ladder(input, out, cache);
+    c.env("PERTITLE_TEST_PAUSE_AFTER", n.to_string())
+        .env("PERTITLE_TEST_PAUSE_FILE", marker);
+    c
+}
+
+/// Waits until the paused child has created `marker`: from then on it does nothing until
+/// signalled. Panics if the child exits first.
+fn wait_for_pause(child: &mut std::process::Child, marker: &Path) {
     let t0 = Instant::now();
-    loop {
-        let k = entries(cache).len();
-        if k >= n || child.try_wait().unwrap().is_some() || t0.elapsed() > Duration::from_secs(300)
-        {
-            return k;
+    while !marker.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("exited ({status}) before pausing");
         }
+        assert!(t0.elapsed() < Duration::from_secs(300), "never paused");
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -791,13 +867,14 @@ fn kill_9_then_resume_reuses_finished_points_and_matches_an_uninterrupted_run() 
     let clip = y4m_clip(d.path(), "clip.y4m", 48);
     let (out, cache) = (d.path().join("out"), d.path().join("cache"));
 
-    let mut child = slow_ladder(&clip, &out, &cache)
+    let marker = d.path().join("paused");
+    let mut child = paused_ladder(&clip, &out, &cache, 2, &marker)
         .arg("-q")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_entries(&mut child, &cache, 2);
+    wait_for_pause(&mut child, &marker);
     child.kill().unwrap(); // SIGKILL: no cleanup of any kind runs
     let status = child.wait().unwrap();
     assert_eq!(
@@ -807,6 +884,7 @@ fn kill_9_then_resume_reuses_finished_points_and_matches_an_uninterrupted_run() 
     );
     let kept = entries(&cache).len();
     assert!((2..SLOW_POINTS).contains(&kept), "{kept} entries");
+    assert_eq!(kept, 2, "the points finished before the pause are stored");
     // Killed during the grid: no outputs that look finished.
     assert!(!out.join("ladder.toml").exists() && !out.join("points.json").exists());
 
@@ -895,12 +973,13 @@ fn ctrl_c_stops_cleanly_and_says_what_was_kept() {
     let d = tempfile::tempdir().unwrap();
     let clip = y4m_clip(d.path(), "clip.y4m", 48);
     let (out, cache) = (d.path().join("out"), d.path().join("cache"));
-    let mut child = slow_ladder(&clip, &out, &cache)
+    let marker = d.path().join("paused");
+    let mut child = paused_ladder(&clip, &out, &cache, 1, &marker)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for_entries(&mut child, &cache, 1);
+    wait_for_pause(&mut child, &marker);
     // SAFETY: signalling our own child by its pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let o = child.wait_with_output().unwrap();

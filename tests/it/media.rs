@@ -682,11 +682,24 @@ fn bad_inputs_give_one_line_errors_naming_the_file() {
     let audio = d.join("audio.m4a");
     ffmpeg(&["-f", "lavfi", "-i", "sine=d=0.5", audio.to_str().unwrap()]);
     assert!(open_err(&audio, &none).contains("no video stream"));
-    // Raw without size: a Config error naming --size and the file.
+    // Raw without size: an error about the input size (which the CLI maps to --size) naming
+    // the file.
     let raw = d.join("clip.yuv");
     std::fs::write(&raw, vec![0u8; W * H * 3 / 2]).unwrap();
-    let msg = open_err(&raw, &none);
-    assert!(msg.contains("--size"), "{msg}");
+    let err = open(&raw, &none)
+        .err()
+        .expect("raw without a size is refused");
+    assert!(
+        matches!(
+            &err,
+            pertitle::Error::Config {
+                field: pertitle::error::Field::InputSize,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(open_err(&raw, &none).contains("size WxH"));
     // Raw whose size does not divide into frames.
     let opts = InputOptions {
         size: Some((W + 2, H)),

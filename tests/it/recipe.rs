@@ -1,16 +1,42 @@
 //! Recipes: the embedded files load and round-trip; every bad value is an error naming its key.
 
+use pertitle::error::{Field, Origin};
 use pertitle::recipe::{
     default_sizes, parse_crf_list, RateControl, Recipe, RecipeOverrides, Scaler, Size,
 };
 use pertitle::{Error, Metric};
 
-/// The key and message of a config error (panics with the error if it is another kind).
-fn config_err(r: pertitle::Result<impl std::fmt::Debug>) -> (String, String) {
+/// The field, origin, value and reason of a config error (panics if it is another kind).
+fn config_parts(r: pertitle::Result<impl std::fmt::Debug>) -> (Field, Origin, String, String) {
     match r {
-        Err(Error::Config { key, message }) => (key, message),
+        Err(Error::Config {
+            field,
+            origin,
+            value,
+            reason,
+        }) => (field, origin, value, reason),
         other => panic!("expected a config error, got {other:?}"),
     }
+}
+
+/// The field (as displayed) and reason of a config error about recipe text.
+#[track_caller]
+fn config_err(r: pertitle::Result<impl std::fmt::Debug>) -> (String, String) {
+    let (field, origin, _, reason) = config_parts(r);
+    assert_eq!(origin, Origin::Recipe, "{field}: {reason}");
+    (field.to_string(), reason)
+}
+
+/// The recipe key of a config error about a value the caller passed.
+#[track_caller]
+fn caller_err(r: pertitle::Result<impl std::fmt::Debug>) -> String {
+    let (field, origin, _, reason) = config_parts(r);
+    assert_eq!(origin, Origin::Caller, "{field}: {reason}");
+    assert!(
+        !reason.contains("--"),
+        "no flags in library errors: {reason}"
+    );
+    field.recipe_key().expect("a recipe key").to_string()
 }
 
 fn parse(text: &str) -> pertitle::Result<Recipe> {
@@ -99,9 +125,11 @@ fn minimal_recipe_gets_defaults() {
 
 #[test]
 fn unknown_codec_has_no_default_recipe() {
-    let (key, msg) = config_err(Recipe::default_for("libfoo"));
-    assert_eq!(key, "--codec");
-    assert!(msg.contains("libfoo"), "{msg}");
+    let (field, origin, value, msg) = config_parts(Recipe::default_for("libfoo"));
+    assert_eq!(field, Field::recipe("encoder.codec"));
+    assert_eq!(origin, Origin::Caller);
+    assert_eq!(value, "libfoo");
+    assert!(msg.contains("libfoo") && !msg.contains("--"), "{msg}");
 }
 
 #[test]
@@ -308,47 +336,65 @@ fn overrides_apply_and_are_validated_by_option_name() {
     assert_eq!(r.ladder.rate_control, RateControl::CappedCrf);
 
     let base = Recipe::default_for("libx264").unwrap();
-    let bad = |o: RecipeOverrides| config_err(base.clone().apply(&o)).0;
+    let bad = |o: RecipeOverrides| caller_err(base.clone().apply(&o));
     assert_eq!(
         bad(RecipeOverrides {
             crf: Some(vec![20.0, 60.0]),
             ..Default::default()
         }),
-        "--crf"
+        "grid.crf"
     );
+    let (_, _, value, _) = config_parts(base.clone().apply(&RecipeOverrides {
+        crf: Some(vec![20.0, 60.0]),
+        ..Default::default()
+    }));
+    assert_eq!(value, "60");
     assert_eq!(
         bad(RecipeOverrides {
             crf: Some(vec![]),
             ..Default::default()
         }),
-        "--crf"
+        "grid.crf"
     );
     assert_eq!(
         bad(RecipeOverrides {
             sizes: Some(vec![Size::new(0, 0)]),
             ..Default::default()
         }),
-        "--sizes"
+        "grid.sizes"
     );
-    assert!(bad(RecipeOverrides {
-        min_ratio: Some(0.5),
-        ..Default::default()
-    })
-    .starts_with("--min-ratio"));
-    assert!(bad(RecipeOverrides {
-        max_rungs: Some(0),
-        ..Default::default()
-    })
-    .starts_with("--max-rungs"));
-    // A codec whose range excludes the recipe's CRFs: named by --codec.
+    assert_eq!(
+        bad(RecipeOverrides {
+            min_ratio: Some(0.5),
+            ..Default::default()
+        }),
+        "ladder.min_ratio"
+    );
+    assert_eq!(
+        bad(RecipeOverrides {
+            max_rungs: Some(0),
+            ..Default::default()
+        }),
+        "ladder.max_rungs"
+    );
+    // A conflict the overrides create with a recipe value is still the caller's doing.
+    assert_eq!(
+        bad(RecipeOverrides {
+            min_ratio: Some(2.5),
+            ..Default::default()
+        }),
+        "ladder.max_ratio"
+    );
+    // New codec and CRFs: the CRFs are checked against the new codec's range.
     assert_eq!(
         bad(RecipeOverrides {
             codec: Some("libsvtav1".into()),
             crf: Some(vec![0.0]),
             ..Default::default()
         }),
-        "--crf"
+        "grid.crf"
     );
+    // A codec whose range excludes the recipe's CRFs: named by the codec.
     let mut vp9 = base.clone();
     vp9.grid.crf = vec![55.0];
     vp9.apply(&RecipeOverrides {
@@ -357,19 +403,26 @@ fn overrides_apply_and_are_validated_by_option_name() {
     })
     .unwrap();
     let mut x = vp9.clone();
-    let (k, _) = config_err(x.apply(&RecipeOverrides {
+    let key = caller_err(x.apply(&RecipeOverrides {
         codec: Some("libx264".into()),
         ..Default::default()
     }));
-    assert_eq!(k, "--codec");
+    assert_eq!(key, "encoder.codec");
+    assert!(RecipeOverrides {
+        codec: Some("libx264".into()),
+        ..Default::default()
+    }
+    .overrides("encoder.codec"));
+    assert!(!RecipeOverrides::default().overrides("grid.crf"));
 
-    // Command-line parsers name their option.
-    let (k, msg) = config_err(parse_crf_list("20,abc", "--crf"));
-    assert_eq!(k, "--crf");
+    // The list parsers name the key they are given and keep the value.
+    let (field, _, value, msg) = config_parts(parse_crf_list("20,abc", "grid.crf"));
+    assert_eq!((field, value.as_str()), (Field::recipe("grid.crf"), "abc"));
     assert!(msg.contains("abc"));
-    let (k, msg) = config_err(Size::parse_list("1280x720,wide", "--sizes"));
-    assert_eq!(k, "--sizes");
+    let (k, msg) = config_err(Size::parse_list("1280x720,wide", "grid.sizes"));
+    assert_eq!(k, "grid.sizes");
     assert!(msg.contains("wide"));
+    assert!("1280x720".parse::<Size>().is_ok() && "12x".parse::<Size>().is_err());
 }
 
 #[test]

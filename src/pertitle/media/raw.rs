@@ -2,7 +2,7 @@
 
 use super::y4m::{frame_bytes, pack, unpack};
 use super::{FrameSource, InputOptions, VideoInfo};
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Origin, Result};
 use crate::frame::{Frame, FrameFormat};
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
@@ -24,28 +24,36 @@ impl RawReader {
     pub(crate) fn open(path: &Path, opts: &InputOptions) -> Result<Self> {
         let what = path.display().to_string();
         let (w, h) = opts.size.ok_or_else(|| {
-            Error::config(
-                "--size",
-                format!("raw input {what} needs --size WxH (and --pix-fmt, --fps if not yuv420p at 25 fps)"),
+            Error::invalid(
+                Field::InputSize,
+                Origin::Caller,
+                "",
+                format!("raw input {what} has no header: give its size WxH (and pixel format and frame rate unless yuv420p at 25 fps)"),
             )
         })?;
         if w == 0 || h == 0 {
-            return Err(Error::config(
-                "--size",
+            return Err(Error::invalid(
+                Field::InputSize,
+                Origin::Caller,
+                format!("{w}x{h}"),
                 format!("{w}x{h} for {what}: must not be 0"),
             ));
         }
         let pf = opts.pix_fmt.as_deref().unwrap_or("yuv420p");
         let (chroma, depth) = super::conv::parse_pix_fmt(pf).ok_or_else(|| {
-            Error::config(
-                "--pix-fmt",
+            Error::invalid(
+                Field::InputPixFmt,
+                Origin::Caller,
+                pf,
                 format!("unsupported pixel format {pf} for {what}"),
             )
         })?;
         let (n, d) = opts.fps.unwrap_or(RAW_DEFAULT_FPS);
         if n == 0 || d == 0 {
-            return Err(Error::config(
-                "--fps",
+            return Err(Error::invalid(
+                Field::InputFps,
+                Origin::Caller,
+                format!("{n}/{d}"),
                 format!("{n}/{d} for {what}: must be positive"),
             ));
         }
@@ -64,7 +72,7 @@ impl RawReader {
             return Err(Error::media(
                 what,
                 format!(
-                    "size {len} bytes is not a whole number of {w}x{h} {pf} frames ({fb} bytes each): wrong --size/--pix-fmt or truncated file"
+                    "size {len} bytes is not a whole number of {w}x{h} {pf} frames ({fb} bytes each): wrong size or pixel format, or a truncated file"
                 ),
             ));
         }
