@@ -543,12 +543,11 @@ pub fn parse_csv(text: &str, what: &str, metric: Metric) -> Result<Vec<(f64, f64
             format!("no `kbps` column in the CSV header ({})", cols.join(",")),
         )
     })?;
-    let metric_names: &[&str] = match metric {
-        Metric::PsnrY => &["psnr_y", "psnr"],
-        Metric::Vmaf => &["vmaf"],
-        Metric::Ssim => &["ssim"],
-    };
-    let q_col = find(metric_names).ok_or_else(|| {
+    let info = metric.info();
+    let metric_names: Vec<&str> = std::iter::once(info.name)
+        .chain(info.aliases.iter().copied())
+        .collect();
+    let q_col = find(&metric_names).ok_or_else(|| {
         Error::data(
             what,
             format!(

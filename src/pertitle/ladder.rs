@@ -34,10 +34,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::codecs::{self, SceneCut, TwoPass};
 use crate::error::{Error, Result};
 use crate::hull::{self, Hull};
 use crate::points::{Metric, Point, SourceIdentity};
-use crate::recipe::{self, RateControl, Recipe, Scaler};
+use crate::recipe::{RateControl, Recipe, Scaler};
 
 /// One rung of the ladder: what to encode and what it is predicted to score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -527,25 +528,26 @@ pub fn build(
     let fps = source.map(|s| recipe.output_fps(s.fps_num, s.fps_den));
     let keyint =
         fps.map(|(n, d)| ((l.keyint_seconds * n as f64 / d.max(1) as f64).round() as u32).max(1));
-    if codec == "libsvtav1" && l.rate_control == RateControl::TwoPassVbr {
-        warnings.push(
-            "libsvtav1 through the ffmpeg CLI: the commands use one-pass VBR (FFmpeg's SVT-AV1 wrapper has no -pass)"
-                .to_string(),
-        );
+    let facts = codecs::profile(codec);
+    if facts.two_pass == TwoPass::OnePass && l.rate_control == RateControl::TwoPassVbr {
+        // Only libsvtav1 has no two-pass mode through ffmpeg.
+        warnings.push(format!(
+            "{codec} through the ffmpeg CLI: the commands use one-pass VBR (FFmpeg's SVT-AV1 wrapper has no -pass)"
+        ));
     }
-    let (crf_lo, crf_hi) = recipe::crf_range(codec).unwrap_or((0.0, f64::INFINITY));
+    let (crf_lo, crf_hi) = facts.crf_range;
     let rungs = placed
         .iter()
         .enumerate()
         .map(|(i, p)| {
             let kbps = p.kbps.round().max(1.0) as u32;
             let crf = p.crf.clamp(crf_lo, crf_hi);
-            let crf = if recipe::crf_is_fractional(codec) {
+            let crf = if facts.fractional_crf {
                 (crf * 10.0).round() / 10.0
             } else {
                 crf.round()
             };
-            let ext = if codec == "libvpx-vp9" { "webm" } else { "mp4" };
+            let ext = facts.container;
             let stem = format!("rung{}_{}x{}_{}k", i + 1, p.width, p.height, kbps);
             let mut r = Rung {
                 codec: codec.to_string(),
@@ -751,14 +753,13 @@ pub fn ffmpeg_commands(
         }
     }
     push(&mut base, &["-g", &k, "-keyint_min", &k]);
-    match codec {
-        "libx264" => push(&mut base, &["-sc_threshold", "0"]),
-        "libx265" => {
-            let extra = format!("keyint={k}:min-keyint={k}:scenecut=0");
-            append_param(&mut params, "x265-params", &extra);
+    let facts = codecs::profile(codec);
+    match facts.scene_cut {
+        SceneCut::Keep => {}
+        SceneCut::Option(flag, value) => push(&mut base, &[flag, value]),
+        SceneCut::Params(option, extra) => {
+            append_param(&mut params, option, &extra.replace("{k}", &k))
         }
-        "libsvtav1" => append_param(&mut params, "svtav1-params", "scd=0"),
-        _ => {}
     }
     let rate = |v: &mut Vec<String>| match rung.rate_control {
         RateControl::TwoPassVbr => push(
@@ -774,8 +775,8 @@ pub fn ffmpeg_commands(
         ),
         RateControl::CappedCrf => {
             push(v, &["-crf", &fmt_crf(rung.crf)]);
-            if codec == "libvpx-vp9" || codec == "libaom-av1" {
-                // Constrained quality: -b:v is the cap for libvpx/libaom in CRF mode.
+            if facts.crf_cap_is_bitrate {
+                // Constrained quality: -b:v is the cap in CRF mode.
                 push(v, &["-b:v", &format!("{}k", rung.maxrate_kbps)]);
             } else {
                 push(
@@ -796,7 +797,7 @@ pub fn ffmpeg_commands(
         }
     };
     let out = rung.output.clone();
-    if !two_pass || codec == "libsvtav1" {
+    if !two_pass || facts.two_pass == TwoPass::OnePass {
         let mut c = base.clone();
         rate(&mut c);
         with_params(&mut c, &params);
@@ -808,15 +809,13 @@ pub fn ffmpeg_commands(
         let mut c = base.clone();
         rate(&mut c);
         let mut p = params.clone();
-        if codec == "libx265" {
-            // FFmpeg's libx265 wrapper takes multi-pass settings through x265-params.
-            append_param(
-                &mut p,
-                "x265-params",
-                &format!("pass={pass}:stats={stem}.log"),
-            );
-        } else {
-            push(&mut c, &["-pass", &pass.to_string(), "-passlogfile", stem]);
+        match facts.two_pass {
+            TwoPass::Params(option) => {
+                append_param(&mut p, option, &format!("pass={pass}:stats={stem}.log"))
+            }
+            TwoPass::PassFlags | TwoPass::OnePass => {
+                push(&mut c, &["-pass", &pass.to_string(), "-passlogfile", stem])
+            }
         }
         with_params(&mut c, &p);
         if pass == 1 {

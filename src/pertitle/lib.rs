@@ -8,6 +8,7 @@
 //! over this library.
 
 pub mod bdrate;
+pub mod codecs;
 pub mod determinism;
 pub mod error;
 pub mod fsutil;

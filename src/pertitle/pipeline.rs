@@ -88,19 +88,6 @@ impl Default for RunOptions {
     }
 }
 
-/// Rough memory of one encoder instance per pixel of its frames (see the module doc); encoders
-/// with longer look-ahead or larger internal pictures cost more.
-fn encoder_bytes_per_pixel(codec: &str) -> u64 {
-    match codec {
-        "libx264" => 180,
-        "libx265" => 260,
-        "libvpx-vp9" => 160,
-        "libsvtav1" => 420,
-        "libaom-av1" => 320,
-        _ => 250,
-    }
-}
-
 /// Memory a point holds besides its encoder, as frames at its own size. Its decoded frames alone
 /// are about 20 (one step's batch of 8, the end-of-wave flush included, waiting one step for
 /// scoring, plus the decoder's reordering delay), but what this estimate misses grows with the
@@ -116,7 +103,7 @@ fn plan_waves(tasks: &[&GridTask], budget: u64) -> Vec<Vec<usize>> {
     // samples, 4:2:0 = 3 bytes per pixel; they are upscaled one at a time when scored).
     let cost = |t: &GridTask| {
         let px = t.filters.width as u64 * t.filters.height as u64;
-        px * encoder_bytes_per_pixel(&t.encoder.codec) + PENDING_FRAMES * px * 3
+        px * crate::codecs::profile(&t.encoder.codec).bytes_per_pixel + PENDING_FRAMES * px * 3
     };
     order.sort_by(|&a, &b| cost(tasks[b]).cmp(&cost(tasks[a])).then(a.cmp(&b)));
     let mut waves: Vec<(u64, Vec<usize>)> = Vec::new();

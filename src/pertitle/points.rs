@@ -41,7 +41,7 @@ impl Point {
     /// [`Point::pooled`] (unchanged where a metric has no pooled statistics).
     pub fn pooled_by(&self, pool: crate::recipe::Pooling) -> Point {
         let mut p = self.clone();
-        for m in [Metric::Vmaf, Metric::PsnrY, Metric::Ssim] {
+        for m in Metric::ALL {
             if let Some(v) = self.pooled.get(m.name()) {
                 *m.field_mut(&mut p) = pool.of(v);
             }
@@ -59,50 +59,130 @@ pub enum Metric {
     Ssim,
 }
 
+/// Facts about one metric: its row of [`METRICS`]. Code that needs a name, a label, a default or a
+/// precision reads it here instead of matching on the metric itself.
+#[derive(Debug)]
+pub struct MetricInfo {
+    pub metric: Metric,
+    /// Column and JSON name (`vmaf`, `psnr_y`, `ssim`).
+    pub name: &'static str,
+    /// Other names accepted on input (options, CSV columns).
+    pub aliases: &'static [&'static str],
+    /// As written in titles and captions.
+    pub title: &'static str,
+    /// Unit label for plots and tables.
+    pub unit: &'static str,
+    /// A plot's quality axis title.
+    pub axis: &'static str,
+    /// Values a cap or step may take.
+    pub range: (f64, f64),
+    /// Where a plot's quality axis may reach.
+    pub plot_range: (f64, f64),
+    /// Decimals on axis ticks, on labels, in tables.
+    pub tick_digits: usize,
+    pub label_digits: usize,
+    pub table_digits: usize,
+    /// Default spacing between rungs. VMAF: 6 points is one JND (Netflix/Ozer's "just
+    /// noticeable difference" rule of thumb). PSNR and SSIM have no published JND; 1.5 dB and
+    /// 0.01 are this tool's heuristics, roughly what separates 6 VMAF at mid-ladder qualities.
+    pub default_step: f64,
+    /// Default quality cap. VMAF 95 is where viewers stop seeing gains; 45 dB and 0.99 are the
+    /// usual "visually transparent" thresholds for PSNR-Y and SSIM.
+    pub default_cap: f64,
+    /// The point's pooled value of this metric, and the field holding it.
+    of: fn(&Point) -> f64,
+    field_mut: fn(&mut Point) -> &mut f64,
+}
+
+/// One row per [`Metric`], in the enum's order.
+pub static METRICS: [MetricInfo; 3] = [
+    MetricInfo {
+        metric: Metric::Vmaf,
+        name: "vmaf",
+        aliases: &[],
+        title: "VMAF",
+        unit: "VMAF",
+        axis: "VMAF (0–100)",
+        range: (0.0, 100.0),
+        plot_range: (0.0, 100.0),
+        tick_digits: 0,
+        label_digits: 1,
+        table_digits: 2,
+        default_step: 6.0,
+        default_cap: 95.0,
+        of: |p| p.vmaf,
+        field_mut: |p| &mut p.vmaf,
+    },
+    MetricInfo {
+        metric: Metric::PsnrY,
+        name: "psnr_y",
+        aliases: &["psnr", "psnr-y"],
+        title: "PSNR-Y",
+        unit: "dB",
+        axis: "PSNR-Y (dB)",
+        range: (0.0, 100.0),
+        plot_range: (0.0, f64::INFINITY),
+        tick_digits: 1,
+        label_digits: 2,
+        table_digits: 2,
+        default_step: 1.5,
+        default_cap: 45.0,
+        of: |p| p.psnr_y,
+        field_mut: |p| &mut p.psnr_y,
+    },
+    MetricInfo {
+        metric: Metric::Ssim,
+        name: "ssim",
+        aliases: &[],
+        title: "SSIM",
+        unit: "SSIM",
+        axis: "SSIM (0–1)",
+        range: (0.0, 1.0),
+        plot_range: (0.0, 1.0),
+        tick_digits: 3,
+        label_digits: 4,
+        table_digits: 4,
+        default_step: 0.01,
+        default_cap: 0.99,
+        of: |p| p.ssim,
+        field_mut: |p| &mut p.ssim,
+    },
+];
+
 impl Metric {
+    pub const ALL: [Metric; 3] = [Metric::Vmaf, Metric::PsnrY, Metric::Ssim];
+
+    /// This metric's row of [`METRICS`].
+    pub fn info(self) -> &'static MetricInfo {
+        &METRICS[self as usize]
+    }
+
     /// The column / JSON name of the metric.
     pub fn name(self) -> &'static str {
-        match self {
-            Metric::Vmaf => "vmaf",
-            Metric::PsnrY => "psnr_y",
-            Metric::Ssim => "ssim",
-        }
+        self.info().name
     }
 
-    /// Accepts `vmaf`, `psnr`/`psnr_y`, `ssim`.
+    /// Accepts the name or an alias, in any case: `vmaf`, `psnr`/`psnr_y`, `ssim`.
     pub fn parse(s: &str) -> Option<Metric> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "vmaf" => Some(Metric::Vmaf),
-            "psnr" | "psnr_y" | "psnr-y" => Some(Metric::PsnrY),
-            "ssim" => Some(Metric::Ssim),
-            _ => None,
-        }
+        let s = s.trim().to_ascii_lowercase();
+        METRICS
+            .iter()
+            .find(|i| i.name == s || i.aliases.contains(&s.as_str()))
+            .map(|i| i.metric)
     }
 
-    /// The pooled-mean value of this metric for a point.
+    /// The pooled value of this metric for a point.
     pub fn of(self, p: &Point) -> f64 {
-        match self {
-            Metric::Vmaf => p.vmaf,
-            Metric::PsnrY => p.psnr_y,
-            Metric::Ssim => p.ssim,
-        }
+        (self.info().of)(p)
     }
 
     fn field_mut(self, p: &mut Point) -> &mut f64 {
-        match self {
-            Metric::Vmaf => &mut p.vmaf,
-            Metric::PsnrY => &mut p.psnr_y,
-            Metric::Ssim => &mut p.ssim,
-        }
+        (self.info().field_mut)(p)
     }
 
     /// Unit label for plots and tables.
     pub fn unit(self) -> &'static str {
-        match self {
-            Metric::Vmaf => "VMAF",
-            Metric::PsnrY => "dB",
-            Metric::Ssim => "SSIM",
-        }
+        self.info().unit
     }
 }
 

@@ -32,24 +32,6 @@ pub const DEFAULT_CODEC: &str = "libx264";
 /// For a portrait source they apply to the width (the shorter side).
 pub const STANDARD_HEIGHTS: [u32; 9] = [2160, 1440, 1080, 720, 540, 432, 360, 270, 234];
 
-/// CRF range accepted by each known encoder (FFmpeg's option tables: libx264/libx265 `crf`
-/// 0–51 for 8-bit, libvpx-vp9 and libaom-av1 0–63, libsvtav1 1–63). Unknown encoders get no
-/// upper bound: the media layer reports an unavailable encoder itself.
-pub fn crf_range(codec: &str) -> Option<(f64, f64)> {
-    match codec {
-        "libx264" | "libx265" => Some((0.0, 51.0)),
-        "libvpx-vp9" | "libaom-av1" => Some((0.0, 63.0)),
-        "libsvtav1" => Some((1.0, 63.0)),
-        _ => None,
-    }
-}
-
-/// Whether the encoder's `crf` option takes fractional values (x264/x265 do; the others are
-/// integers), so interpolated rung CRFs are rounded where they must be.
-pub fn crf_is_fractional(codec: &str) -> bool {
-    matches!(codec, "libx264" | "libx265")
-}
-
 /// An encode size, written `WIDTHxHEIGHT` in TOML and on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Size {
@@ -428,34 +410,19 @@ fn default_keyint() -> f64 {
     2.0
 }
 
-/// Default spacing between rungs per metric. VMAF: 6 points is one JND (Netflix/Ozer's
-/// "just noticeable difference" rule of thumb). PSNR and SSIM have no published JND; 1.5 dB and
-/// 0.01 are this tool's heuristics, roughly what separates 6 VMAF at mid-ladder qualities.
+/// Default spacing between rungs for a metric (see [`crate::points::MetricInfo::default_step`]).
 pub fn default_step(metric: Metric) -> f64 {
-    match metric {
-        Metric::Vmaf => 6.0,
-        Metric::PsnrY => 1.5,
-        Metric::Ssim => 0.01,
-    }
+    metric.info().default_step
 }
 
-/// Default quality cap per metric. VMAF 95 is where viewers stop seeing gains; 45 dB and 0.99
-/// are the usual "visually transparent" thresholds for PSNR-Y and SSIM.
+/// Default quality cap for a metric (see [`crate::points::MetricInfo::default_cap`]).
 pub fn default_quality_cap(metric: Metric) -> f64 {
-    match metric {
-        Metric::Vmaf => 95.0,
-        Metric::PsnrY => 45.0,
-        Metric::Ssim => 0.99,
-    }
+    metric.info().default_cap
 }
 
 /// The valid range of a metric's value (for checking caps and steps).
 fn metric_range(metric: Metric) -> (f64, f64) {
-    match metric {
-        Metric::Vmaf => (0.0, 100.0),
-        Metric::PsnrY => (0.0, 100.0),
-        Metric::Ssim => (0.0, 1.0),
-    }
+    metric.info().range
 }
 
 impl LadderSection {
@@ -931,7 +898,8 @@ fn validate_crfs(crfs: &[f64], codec: &str, key: &str) -> Result<()> {
     if crfs.is_empty() {
         return Err(Error::config(key, "the list is empty"));
     }
-    let (lo, hi) = crf_range(codec).unwrap_or((0.0, f64::INFINITY));
+    let codec_facts = crate::codecs::profile(codec);
+    let (lo, hi) = codec_facts.crf_range;
     for &c in crfs {
         if !c.is_finite() || c < lo || c > hi {
             return Err(bad(
@@ -940,7 +908,7 @@ fn validate_crfs(crfs: &[f64], codec: &str, key: &str) -> Result<()> {
                 format!("CRF {c} is outside {codec}'s range {lo}–{hi}"),
             ));
         }
-        if !crf_is_fractional(codec) && c.fract() != 0.0 {
+        if !codec_facts.fractional_crf && c.fract() != 0.0 {
             return Err(bad(
                 key,
                 c,

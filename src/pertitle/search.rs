@@ -157,8 +157,8 @@ pub fn anchors(sizes: usize, crfs: usize) -> Vec<(usize, usize)> {
 /// VP9/AV1 CRFs span 0–63 for a similar quantiser range, so the slope is scaled by 51/63.
 fn prior_rate_slope(codec: &str) -> f64 {
     let per6 = -std::f64::consts::LN_2 / 6.0;
-    match crate::recipe::crf_range(codec) {
-        Some((_, hi)) if hi > 51.0 => per6 * 51.0 / hi,
+    match crate::codecs::profile(codec).crf_range.1 {
+        hi if hi.is_finite() && hi > 51.0 => per6 * 51.0 / hi,
         _ => per6,
     }
 }

@@ -158,10 +158,7 @@ fn crf(v: f64) -> String {
 }
 
 fn quality_digits(m: Metric) -> usize {
-    match m {
-        Metric::Vmaf | Metric::PsnrY => 2,
-        Metric::Ssim => 4,
-    }
+    m.info().table_digits
 }
 
 /// The document, section by section.

@@ -39,11 +39,7 @@ pub struct RunPlots<'a> {
 
 /// A metric's name as written in titles.
 pub fn metric_title(m: Metric) -> &'static str {
-    match m {
-        Metric::Vmaf => "VMAF",
-        Metric::PsnrY => "PSNR-Y",
-        Metric::Ssim => "SSIM",
-    }
+    m.info().title
 }
 
 /// Draws a run's standard plots into `dir`, PNG and SVG each: `hull.*` for the first metric,

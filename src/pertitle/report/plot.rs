@@ -297,28 +297,22 @@ fn kbps_label(v: f64) -> String {
 
 /// Axis title of a metric.
 fn metric_axis(metric: Metric) -> &'static str {
-    match metric {
-        Metric::Vmaf => "VMAF (0–100)",
-        Metric::PsnrY => "PSNR-Y (dB)",
-        Metric::Ssim => "SSIM (0–1)",
-    }
+    metric.info().axis
 }
 
 /// A quality value as shown in labels, with the precision the metric needs.
 pub fn fmt_quality(metric: Metric, q: f64) -> String {
-    match metric {
-        Metric::Vmaf => format!("VMAF {q:.1}"),
-        Metric::PsnrY => format!("{q:.2} dB"),
-        Metric::Ssim => format!("SSIM {q:.4}"),
+    let i = metric.info();
+    let v = format!("{q:.*}", i.label_digits);
+    if metric == Metric::PsnrY {
+        format!("{v} {}", i.unit)
+    } else {
+        format!("{} {v}", i.unit)
     }
 }
 
 fn tick_quality(metric: Metric, q: f64) -> String {
-    match metric {
-        Metric::Vmaf => format!("{q:.0}"),
-        Metric::PsnrY => format!("{q:.1}"),
-        Metric::Ssim => format!("{q:.3}"),
-    }
+    format!("{q:.*}", metric.info().tick_digits)
 }
 
 /// A quality range around the data with 6% margin, clamped to the metric's scale.
@@ -337,11 +331,7 @@ fn quality_range(metric: Metric, values: impl Iterator<Item = f64>) -> Range<f64
         hi += d;
     }
     let pad = (hi - lo) * 0.06;
-    let (floor, ceil) = match metric {
-        Metric::Vmaf => (0.0, 100.0),
-        Metric::Ssim => (0.0, 1.0),
-        Metric::PsnrY => (0.0, f64::INFINITY),
-    };
+    let (floor, ceil) = metric.info().plot_range;
     (lo - pad).max(floor)..(hi + pad).min(ceil)
 }
 
@@ -725,11 +715,7 @@ fn decimate(values: &[f64], max: usize) -> Vec<(usize, f64)> {
 }
 
 fn tick_quality_precise(metric: Metric, q: f64) -> String {
-    match metric {
-        Metric::Vmaf => format!("{q:.1}"),
-        Metric::PsnrY => format!("{q:.2}"),
-        Metric::Ssim => format!("{q:.4}"),
-    }
+    format!("{q:.*}", metric.info().label_digits)
 }
 
 impl Chart for ComparePlot {
