@@ -175,7 +175,7 @@ pub struct GridArgs {
     /// Encode sources faster than this at their rate / n (every n-th frame), e.g. 30.
     #[arg(long, value_name = "FPS")]
     pub fps_cap: Option<f64>,
-    /// Output directory (default: reports/<title>/).
+    /// Output directory (default: out/<title>/ in the current directory).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Result store directory (default: $PERTITLE_CACHE, else the user's cache directory).

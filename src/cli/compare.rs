@@ -37,7 +37,7 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
     let out_dir = a
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(format!("{}-compare", input.title())));
+        .unwrap_or_else(|| PathBuf::from("out").join(format!("{}-compare", input.title())));
     fsutil::ensure_dir(&out_dir)?;
     let store = store_for(a.cache.as_deref(), a.no_cache)?;
     let opts = run_options(a.threads)?;

@@ -51,7 +51,7 @@ fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
     let out_dir = g
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(input.title()));
+        .unwrap_or_else(|| PathBuf::from("out").join(input.title()));
     // Fail before an hour of encoding, not after: the output directory must be writable now.
     pertitle::fsutil::ensure_dir(&out_dir)?;
     let store = store_for(g.cache.as_deref(), g.no_cache)?;

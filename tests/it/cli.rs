@@ -1240,3 +1240,32 @@ fn long_title_peak_memory() {
     );
     assert!(score <= 2048.0 && ladder <= 2048.0, "over 2 GiB");
 }
+
+/// Without --out, a run writes under `out/<title>/` in the current directory: never into the
+/// committed `reports/` (the demo's default would otherwise rewrite tracked files).
+#[test]
+fn default_output_is_out_title_in_the_current_directory() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let input = y4m_clip(t.path(), "clip", 12);
+    let cache = t.path().join("cache");
+    let o = bin()
+        .current_dir(t.path())
+        .args([
+            "ladder",
+            s(&input),
+            "--sizes",
+            SIZES,
+            "--crf",
+            CRFS,
+            "--preset",
+            "veryfast",
+            "--cache",
+            s(&cache),
+            "-q",
+        ])
+        .output()
+        .expect("spawn pertitle");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(t.path().join("out/clip/ladder.toml").is_file());
+    assert!(!t.path().join("reports").exists());
+}
