@@ -81,7 +81,7 @@ pub fn run_options(threads: Option<usize>) -> Result<RunOptions> {
         threads: threads.unwrap_or(0),
         ..RunOptions::default()
     };
-    // reliability: a hidden override of the per-wave encoder memory budget, in bytes. Tests use
+    // A hidden override of the per-wave encoder memory budget, in bytes. Tests use
     // a tiny budget to force one point per wave (points are stored at the end of each wave), so
     // an interrupted run has stored points to resume from; users with little RAM can lower it.
     if let Some(v) = std::env::var_os("PERTITLE_MEMORY_BUDGET") {

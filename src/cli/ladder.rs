@@ -10,7 +10,7 @@ use pertitle::run::{self, Input, LadderRun};
 use std::path::PathBuf;
 
 pub fn run(cli: &Cli, a: &LadderArgs) -> Result<()> {
-    // reliability: a failed run must not leave behind the output directory it created (an empty
+    // A failed run must not leave behind the output directory it created (an empty
     // `--out` directory looks like a run happened). Directories that existed before are kept.
     let out = a.grid.out.clone();
     let missing: Vec<PathBuf> = out
@@ -70,7 +70,7 @@ fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
     progress.finish();
     let outcome = match outcome {
         Err(e) if e.is_cancelled() && interrupt::requested() => {
-            // reliability: say where the kept points are (or that none are kept without a store).
+            // Say where the kept points are (or that none are kept without a store).
             match &store {
                 Some(s) => eprintln!(
                     "pertitle: interrupted; {} point(s) finished by this run are kept in the store {} and will be reused by the next run; no outputs written",

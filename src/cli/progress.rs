@@ -72,7 +72,7 @@ impl GridProgress {
                     if corrupt > 0 {
                         m.push_str(&format!(", recomputing {corrupt} corrupt store entr(ies)"));
                     }
-                    // reliability: `MultiProgress::println` prints nothing when stderr is not a
+                    // `MultiProgress::println` prints nothing when stderr is not a
                     // terminal (logs, CI); the user must still learn what was reused.
                     self.multi.suspend(|| eprintln!("{m}"));
                 }

@@ -103,7 +103,7 @@ pub fn frames_csv(results: &[TaskResult]) -> String {
 /// Writes the run's outputs into `dir`, each file atomically, `ladder.toml` last (so a directory
 /// with a ladder.toml is complete). Returns the files written.
 ///
-/// reliability: a stale `ladder.toml` from an earlier run is removed first, so a run that fails
+/// A stale `ladder.toml` from an earlier run is removed first, so a run that fails
 /// half-way (full disk) never leaves new points beside an old ladder that looks complete; and on
 /// failure every file this call created is removed again (files that existed before are left).
 pub fn write_outputs(dir: &Path, out: &Outcome) -> Result<Vec<PathBuf>> {

@@ -195,8 +195,8 @@ impl Runner {
             let wave_tasks: Vec<&GridTask> = wave.iter().map(|&i| todo_tasks[i]).collect();
             let done =
                 pool.install(|| run_wave(w, nwaves, &wave_tasks, open, engine, opts, on_event))?;
-            // reliability: store every finished point of the wave before honouring a stop request
-            // (returning at the first `false` used to drop the wave's other finished points).
+            // Store every finished point of the wave before honouring a stop request, so none
+            // of the wave's finished points is lost.
             let mut go = true;
             for (k, r) in wave.iter().zip(done) {
                 if let Some(s) = store {

@@ -39,13 +39,10 @@
 //!    value, so it is no longer explored.
 //!
 //! On a 3-size × 6-CRF grid the budget (7 of 18) is exactly the anchors; larger grids leave
-//! rounds for refinement (5 sizes × 6 CRFs: 9 anchors, 3 refined). Measured against full grids
-//! (`examples/fast_search.rs`, replayed with `examples/search_replay.rs`), BD-rate (PCHIP,
-//! VMAF) of the fast hull: the demo clip 0.00 % (12 of 30; it finds every hull point); five
-//! generated 640×360 clips on 5 × 6 grids 0.00–0.86 %; on 3 × 6 grids three of five within
-//! 1 % (noise −0.69, mandel +1.00, scroll −0.90 %), flat +1.98 % and soft grain +7.3 %, where
-//! the hull is the smallest size at nearly every CRF and the anchors can only place 3 of its 6
-//! points.
+//! rounds for refinement (5 sizes × 6 CRFs: 9 anchors, 3 refined). A grid whose hull is the
+//! smallest size at nearly every CRF is the hard case: the anchors can place only some of its
+//! points. `examples/fast_search.rs` measures the fast hull against the full grid's (BD-rate),
+//! and `examples/search_replay.rs` replays the search on a stored grid without encoding.
 //!
 //! Every probe is an ordinary grid task at a CRF of the recipe's list (so CRFs are always valid
 //! for the codec, results are stored and shared with full-grid runs, and a fast hull whose

@@ -381,8 +381,8 @@ mod tests {
         assert!(parse("RIFF").is_err());
     }
 
-    /// Fuzz regression (fuzz/corpus/y4m/regress-utf8-tag.y4m): a header token starting with a
-    /// multi-byte character used to panic the tag split; it is skipped like other unknown tags.
+    /// Fuzz case (fuzz/corpus/y4m/regress-utf8-tag.y4m): a header token starting with a
+    /// multi-byte character is skipped like other unknown tags.
     #[test]
     fn header_token_with_multibyte_first_char() {
         let h = parse("YUV4MPEG2 W4 H2 \u{435}25 F25:1").unwrap();
