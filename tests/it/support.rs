@@ -1,4 +1,5 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests: the binary, temporary directories and one
+//! deterministic generator for generated content.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -29,4 +30,98 @@ pub fn tmpdir() -> tempfile::TempDir {
 
 pub fn data_path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
+}
+
+/// Says on stderr that a test did not run its check, and why (`cargo test` shows it as passed).
+pub fn skip(why: impl std::fmt::Display) {
+    eprintln!("skipped: {why}");
+}
+
+/// The tests' one deterministic generator. Generated content and the measured maxima some tests
+/// print depend on the exact sequence, so each step function a call site was written against is
+/// kept: Marsaglia's xorshift64 (13, 7, 17), xorshift64* (12, 25, 27 and Vigna's multiplier),
+/// and the 64-bit LCG with Knuth's MMIX constants. A state of 0 is a fixed point of both
+/// xorshifts: seed them with a non-zero value ([`Rng::spread`] makes one).
+#[derive(Clone, Debug)]
+pub struct Rng {
+    state: u64,
+    step: Step,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Xorshift64,
+    Xorshift64Star,
+    Lcg,
+}
+
+impl Rng {
+    /// xorshift64 from `state`.
+    pub fn xorshift64(state: u64) -> Rng {
+        Rng {
+            state,
+            step: Step::Xorshift64,
+        }
+    }
+
+    /// xorshift64* from `state`.
+    pub fn xorshift64_star(state: u64) -> Rng {
+        Rng {
+            state,
+            step: Step::Xorshift64Star,
+        }
+    }
+
+    /// The MMIX LCG from `state` (any value, 0 included); its high bits are the good ones.
+    pub fn lcg(state: u64) -> Rng {
+        Rng {
+            state,
+            step: Step::Lcg,
+        }
+    }
+
+    /// `seed` times the 64-bit golden ratio, made odd: nearby small seeds give unrelated, never
+    /// zero states.
+    pub fn spread(seed: u64) -> u64 {
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let s = &mut self.state;
+        match self.step {
+            Step::Xorshift64 => {
+                *s ^= *s << 13;
+                *s ^= *s >> 7;
+                *s ^= *s << 17;
+                *s
+            }
+            Step::Xorshift64Star => {
+                *s ^= *s >> 12;
+                *s ^= *s << 25;
+                *s ^= *s >> 27;
+                s.wrapping_mul(0x2545_F491_4F6C_DD1D)
+            }
+            Step::Lcg => {
+                *s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                *s
+            }
+        }
+    }
+
+    /// `next_u64() % n`: in `0..n`, with the (for test content negligible) modulo bias.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// Uniform in [0, 1) from the top 53 bits.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Roughly Gaussian with unit variance: the sum of four uniforms, centred and scaled.
+    pub fn gauss(&mut self) -> f64 {
+        ((0..4).map(|_| self.unit()).sum::<f64>() - 2.0) * 1.732
+    }
 }
