@@ -158,6 +158,39 @@ fn oracle(refs: &[Frame], dists: &[Frame], models: &[(&str, bool)]) -> (Libvmaf,
     (v, ids)
 }
 
+/// The benchmarks feed libvmaf packed 8-bit 4:2:0 bytes (`push_yuv420`); the same frames pushed
+/// as `Frame`s give the same scores, at an odd size where FFmpeg's and libvmaf's chroma sizes
+/// differ.
+#[test]
+fn oracle_scores_packed_bytes_like_frames() {
+    let (w, h) = (177, 99);
+    let (refs, dists) = clip(w, h, 8, 3, Some(MID));
+    let bytes = |f: &Frame| -> Vec<u8> {
+        f.planes
+            .iter()
+            .flat_map(|p| p.data.iter().map(|&v| v as u8))
+            .collect()
+    };
+    let run = |packed: bool| {
+        let mut v = Libvmaf::new(0);
+        let m = v.use_model("vmaf_v0.6.1", false);
+        v.use_feature("psnr", &[]);
+        for (r, d) in refs.iter().zip(&dists) {
+            if packed {
+                v.push_yuv420(w, h, &bytes(r), &bytes(d));
+            } else {
+                v.push(r, d);
+            }
+        }
+        v.flush();
+        (v.scores(m), v.feature_mean("psnr_cb"))
+    };
+    let (frames, packed) = (run(false), run(true));
+    assert_eq!(frames.0.len(), 3);
+    assert!(frames.1.is_some());
+    assert_eq!(packed, frames);
+}
+
 #[test]
 fn vif_and_motion_match_libvmaf_bit_exactly() {
     let cases: &[(usize, usize, u8, u64, Option<Distortion>)] = &[
