@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::Command;
 
+use crate::support::collect;
+
 const W: usize = 320;
 const H: usize = 180;
 const N: u64 = 24;
@@ -19,14 +21,6 @@ const N: u64 = 24;
 /// A moving, detailed test pattern (testsrc2 scrolling), so frame order matters.
 fn moving(pix_fmt: &str) -> String {
     format!("testsrc2=s={W}x{H}:r=24,scroll=horizontal=0.03:vertical=0.02,format={pix_fmt}")
-}
-
-fn collect(mut src: Box<dyn FrameSource>) -> Vec<Frame> {
-    let mut v = Vec::new();
-    while let Some(f) = src.next_frame().expect("frame") {
-        v.push(f);
-    }
-    v
 }
 
 fn frames(pix_fmt: &str) -> Vec<Frame> {

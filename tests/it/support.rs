@@ -1,8 +1,15 @@
-//! Shared helpers for the integration tests: the binary, temporary directories and one
-//! deterministic generator for generated content.
+//! Shared helpers for the integration tests: the binary, temporary directories, one
+//! deterministic generator for generated content, and the clip and grid-task fixtures.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use pertitle::grid::GridTask;
+use pertitle::media::{self, FrameSource, Y4mWriter};
+use pertitle::points::SourceIdentity;
+use pertitle::quality::Engine;
+use pertitle::recipe::{Recipe, Size};
+use pertitle::run::{self, Input, TaskTemplate};
+use pertitle::Frame;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The `pertitle` binary built for these tests.
@@ -124,4 +131,66 @@ impl Rng {
     pub fn gauss(&mut self) -> f64 {
         ((0..4).map(|_| self.unit()).sum::<f64>() - 2.0) * 1.732
     }
+}
+/// Every frame a source gives, in order.
+pub fn collect(mut src: Box<dyn FrameSource>) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    while let Some(f) = src.next_frame().expect("frame") {
+        frames.push(f);
+    }
+    frames
+}
+
+/// Writes `frames` as a y4m file at 24 fps.
+pub fn write_y4m(path: &Path, frames: &[Frame]) {
+    let mut w = Y4mWriter::create(path, frames[0].format, (24, 1)).expect("y4m writer");
+    for f in frames {
+        w.write(f).expect("write y4m");
+    }
+    w.finish().expect("finish y4m");
+}
+
+/// `frames` frames of the lavfi `graph` (a `w`×`h`, 24 fps source) written as `dir/name`, a
+/// y4m file that a run reads as it would a user's.
+pub fn lavfi_y4m(
+    dir: &Path,
+    name: &str,
+    graph: &str,
+    (w, h): (usize, usize),
+    frames: u64,
+) -> PathBuf {
+    let path = dir.join(name);
+    let src = media::lavfi_source(graph, w, h, (24, 1), frames).expect("lavfi source");
+    write_y4m(&path, &collect(src));
+    path
+}
+
+/// A file as a run's input, with default input options.
+pub fn file_input(path: &Path) -> Input {
+    Input::File {
+        path: path.to_path_buf(),
+        options: Default::default(),
+    }
+}
+
+/// What the pipeline runs for `recipe` on `input`: the source as identified, an engine with two
+/// threads, and the grid tasks of `sizes` (the recipe's own, resolved for the source, if `None`)
+/// by the recipe's CRFs.
+pub fn grid_tasks(
+    input: &Input,
+    recipe: &Recipe,
+    sizes: Option<&[Size]>,
+) -> (SourceIdentity, Engine, Vec<GridTask>) {
+    let source = run::identify(input, None).expect("identify").identity;
+    let (engine, settings) = run::engine_for(recipe, 2).expect("engine");
+    let resolved;
+    let sizes = match sizes {
+        Some(s) => s,
+        None => {
+            resolved = recipe.resolve(source.width, source.height).expect("sizes");
+            &resolved
+        }
+    };
+    let tasks = TaskTemplate::new(recipe, &source, &settings).grid(sizes, &recipe.grid.crf);
+    (source, engine, tasks)
 }
