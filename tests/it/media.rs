@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::collect;
+use crate::support::{self, collect};
 
 const W: usize = 320;
 const H: usize = 180;
@@ -458,6 +458,8 @@ fn other_encoders_round_trip_where_available() {
         ("libaom-av1", [24.0, 48.0], None),
     ] {
         if !encoder_available(codec) {
+            // Debian 12's libavcodec59 depends on all four encoders' libraries.
+            support::skip_unless_ci(format_args!("{codec}: not an encoder of this FFmpeg"));
             continue;
         }
         let mut bytes = Vec::new();
@@ -498,6 +500,8 @@ fn other_encoders_round_trip_where_available() {
     if encoder_available("libvpx-vp9") {
         let cfg = EncoderConfig::crf("libvpx-vp9", src[0].format, (24, 1), 30.5);
         assert_names(Encoder::new(&cfg).err().unwrap(), "30.5");
+    } else {
+        support::skip_unless_ci("integer CRF check: libvpx-vp9 is not an encoder of this FFmpeg");
     }
 }
 

@@ -44,6 +44,17 @@ pub fn skip(why: impl std::fmt::Display) {
     eprintln!("skipped: {why}");
 }
 
+/// [`skip`] for what only a machine without part of `scripts/setup`'s packages lacks: on CI
+/// (`CI` set; Debian 12 with those packages) it cannot be missing, so there it fails instead of
+/// hiding a broken setup.
+pub fn skip_unless_ci(why: impl std::fmt::Display) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{why}: CI's machine has it (Debian 12 with scripts/setup's packages)"
+    );
+    skip(why);
+}
+
 /// The tests' one deterministic generator. Generated content and the measured maxima some tests
 /// print depend on the exact sequence, so each step function a call site was written against is
 /// kept: Marsaglia's xorshift64 (13, 7, 17), xorshift64* (12, 25, 27 and Vigna's multiplier),
