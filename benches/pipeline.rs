@@ -10,10 +10,10 @@
 mod clips;
 #[path = "support/handmade.rs"]
 mod handmade;
+#[path = "../tests/support/libvmaf.rs"]
+mod libvmaf;
 #[path = "support/proc.rs"]
 mod proc;
-#[path = "support/vmafpeer.rs"]
-mod vmafpeer;
 
 use clips::Clip;
 use handmade::{Grid, PeerRun};
@@ -578,7 +578,7 @@ fn main() {
         "pertitle pipeline benchmark ({mode}): {} cores, {jobs} parallel jobs, load {}, libvmaf {}, {}",
         proc::cores(),
         proc::loadavg(),
-        vmafpeer::version(),
+        libvmaf::version(),
         ffmpeg_version()
     );
     println!("   pertitle binary: {}", pertitle.display());

@@ -8,14 +8,15 @@
 
 #[path = "support/clips.rs"]
 mod clips;
+#[path = "../tests/support/libvmaf.rs"]
+mod libvmaf;
 #[path = "support/proc.rs"]
 mod proc;
-#[path = "support/vmafpeer.rs"]
-mod vmafpeer;
 #[path = "support/y4m.rs"]
 mod y4m;
 
 use criterion::{Criterion, SamplingMode, Throughput};
+use libvmaf::{Libvmaf, Pool};
 use pertitle::quality::{Engine, EngineConfig, PreparedRef, VideoScorer};
 use pertitle::Frame;
 use rayon::prelude::*;
@@ -191,11 +192,13 @@ fn pertitle_six(engine: &Engine, refs: &[Frame], dists: &[Vec<Frame>], batch: us
 
 /// libvmaf over one (reference, distorted) sequence; returns the mean VMAF.
 fn libvmaf_run(set: &Set, dist: &[Vec<u8>], threads: u32) -> f64 {
-    let mut v = vmafpeer::Vmaf::new(set.w, set.h, threads, false);
+    let mut v = Libvmaf::new(threads);
+    let model = v.use_model("vmaf_v0.6.1", false);
     for (r, d) in set.reference.iter().zip(dist) {
-        v.push(r, d);
+        v.push_yuv420(set.w, set.h, r, d);
     }
-    v.mean_vmaf()
+    v.flush();
+    v.pooled(model, Pool::Mean)
 }
 
 /// libvmaf's `n_threads` for "N threads": 0 runs in the caller's thread (exactly one), N ≥ 2 a
@@ -321,7 +324,7 @@ fn main() {
         "quality engine benchmark: {} cores, load {}, libvmaf {}, {frames} frames per sequence",
         proc::cores(),
         proc::loadavg(),
-        vmafpeer::version()
+        libvmaf::version()
     );
     let mut sanity = Vec::new();
     let sets = [("1080p", 1920, 1080), ("720p", 1280, 720)];

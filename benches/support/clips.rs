@@ -92,52 +92,50 @@ fn generate(out: &Path, w: usize, h: usize, fps: u32, frames: u64, codec_args: &
 
 /// A y4m clip of mixed content, generated once and reused.
 pub fn y4m(name: &str, w: usize, h: usize, fps: u32, frames: u64) -> Clip {
-    let path = clip_dir().join(format!("{name}-{w}x{h}-{frames}f.y4m"));
-    if !path.exists() {
-        eprintln!("generating {} ...", path.display());
-        generate(
-            &path,
-            w,
-            h,
-            fps,
-            frames,
-            &["-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p"],
-        );
-    }
-    Clip {
-        name: name.into(),
-        path,
-        width: w,
-        height: h,
-        fps,
-        frames,
-    }
+    cached(
+        name,
+        "y4m",
+        (w, h, fps, frames),
+        "",
+        &["-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p"],
+    )
 }
 
 /// A long clip stored as near-lossless H.264 (a 10-minute 1080p y4m would need 45 GB).
 pub fn mp4(name: &str, w: usize, h: usize, fps: u32, frames: u64) -> Clip {
-    let path = clip_dir().join(format!("{name}-{w}x{h}-{frames}f.mp4"));
+    cached(
+        name,
+        "mp4",
+        (w, h, fps, frames),
+        " (this takes a while)",
+        &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "12",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "mp4",
+        ],
+    )
+}
+
+/// The clip `name` of `w`×`h` at `fps`, `frames` long, in the clip cache as `.ext`: generated
+/// with `codec_args` on first use (`note` said while generating), reused after.
+fn cached(
+    name: &str,
+    ext: &str,
+    (w, h, fps, frames): (usize, usize, u32, u64),
+    note: &str,
+    codec_args: &[&str],
+) -> Clip {
+    let path = clip_dir().join(format!("{name}-{w}x{h}-{frames}f.{ext}"));
     if !path.exists() {
-        eprintln!("generating {} (this takes a while) ...", path.display());
-        generate(
-            &path,
-            w,
-            h,
-            fps,
-            frames,
-            &[
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-crf",
-                "12",
-                "-pix_fmt",
-                "yuv420p",
-                "-f",
-                "mp4",
-            ],
-        );
+        eprintln!("generating {}{note} ...", path.display());
+        generate(&path, w, h, fps, frames, codec_args);
     }
     Clip {
         name: name.into(),

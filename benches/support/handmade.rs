@@ -12,8 +12,8 @@
 #![allow(dead_code)]
 
 use crate::clips::Clip;
+use crate::libvmaf::{self, Libvmaf, Pool};
 use crate::proc::{self, Snapshot, Span};
-use crate::vmafpeer::{self, Vmaf};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -161,7 +161,7 @@ fn score(
     h: usize,
     frames: u64,
 ) -> Result<(f64, f64, f64), String> {
-    let n = vmafpeer::frame_bytes(w, h);
+    let n = libvmaf::yuv420_bytes(w, h);
     let open = |p: &Path| {
         std::fs::File::open(p)
             .map(|f| BufReader::with_capacity(1 << 20, f))
@@ -169,15 +169,19 @@ fn score(
     };
     let (mut r, mut d) = (open(reference)?, open(dist)?);
     let (mut rb, mut db) = (vec![0u8; n], vec![0u8; n]);
-    let mut vmaf = Vmaf::new(w, h, 0, true);
+    let mut vmaf = Libvmaf::new(0);
+    let model = vmaf.use_model("vmaf_v0.6.1", false);
+    vmaf.use_feature("psnr", &[]);
+    vmaf.use_feature("float_ssim", &[]);
     for i in 0..frames {
         r.read_exact(&mut rb)
             .map_err(|e| format!("{} frame {i}: {e}", reference.display()))?;
         d.read_exact(&mut db)
             .map_err(|e| format!("{} frame {i}: {e}", dist.display()))?;
-        vmaf.push(&rb, &db);
+        vmaf.push_yuv420(w, h, &rb, &db);
     }
-    let v = vmaf.mean_vmaf();
+    vmaf.flush();
+    let v = vmaf.pooled(model, Pool::Mean);
     let p = vmaf.feature_mean("psnr_y").ok_or("libvmaf has no psnr_y")?;
     let s = vmaf
         .feature_mean("float_ssim")

@@ -4,30 +4,13 @@
 //! `adm_enhn_gain_limit` of the neg model.
 
 use crate::libvmaf::Libvmaf;
+use crate::support::Rng;
 use pertitle::quality::vmaf::adm::{self, AdmParams, AdmRef, AdmScore};
 use pertitle::{Chroma, Frame, FrameFormat, Plane};
 
-/// Tiny deterministic RNG (xorshift64*).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545F4914F6CDD1D)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Roughly Gaussian, unit variance (sum of 4 uniforms).
-    fn gauss(&mut self) -> f64 {
-        ((0..4).map(|_| self.unit()).sum::<f64>() - 2.0) * 1.732
-    }
-}
-
 /// Content with flat areas, gradients, sinusoidal texture, hard-edged shapes and fine grain.
 fn content(w: usize, h: usize, bd: u8, seed: u64) -> Plane {
-    let mut rng = Rng(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1);
+    let mut rng = Rng::xorshift64_star(Rng::spread(seed));
     let max = ((1u32 << bd) - 1) as f64;
     let mut p = Plane::new(w, h);
     let fx = 0.02 + 0.05 * rng.unit();
@@ -99,7 +82,7 @@ fn blur(p: &Plane, r: i64, bd: u8) -> Plane {
 }
 
 fn noise(p: &Plane, sigma: f64, seed: u64, bd: u8) -> Plane {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::xorshift64_star(seed | 1);
     let vals: Vec<f64> = (0..p.data.len()).map(|_| sigma * rng.gauss()).collect();
     map(
         p,

@@ -261,20 +261,14 @@ fn points_json_uses_the_hull() {
 /// two others passes on or above it.
 #[test]
 fn upper_hull_matches_brute_force_on_random_sets() {
-    let mut seed = 0x9e3779b97f4a7c15u64;
-    let mut rnd = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = crate::support::Rng::xorshift64(0x9e3779b97f4a7c15);
     for _ in 0..200 {
-        let n = 3 + (rnd() * 20.0) as usize;
+        let n = 3 + (rng.unit() * 20.0) as usize;
         let pts: Vec<(f64, f64)> = (0..n)
             .map(|_| {
                 (
-                    (rnd() * 40.0).round() * 100.0 + 100.0,
-                    (rnd() * 60.0).round() + 30.0,
+                    (rng.unit() * 40.0).round() * 100.0 + 100.0,
+                    (rng.unit() * 60.0).round() + 30.0,
                 )
             })
             .collect();

@@ -1,33 +1,25 @@
 //! Grid runs: `--search fast` against the full grid on a small generated clip.
 
 use pertitle::bdrate::{self, Method};
-use pertitle::media::{self, InputOptions, Y4mWriter};
 use pertitle::pipeline::RunOptions;
 use pertitle::recipe::{Recipe, Size};
-use pertitle::run::{Input, LadderRun, Outcome, Search};
+use pertitle::run::{LadderRun, Outcome, Search};
 use pertitle::store::Store;
 use pertitle::Metric;
 use std::path::{Path, PathBuf};
 
+use crate::support;
+
 /// A 320×180, 36-frame clip with detail, motion and noise, written as y4m (so the job reads it
 /// as a user's file would).
 fn clip(dir: &Path) -> PathBuf {
-    let path = dir.join("fast.y4m");
-    let mut src = media::lavfi_source(
+    support::lavfi_y4m(
+        dir,
+        "fast.y4m",
         "testsrc2=s=320x180:r=24,noise=alls=10:allf=t+u,format=yuv420p",
-        320,
-        180,
-        (24, 1),
+        (320, 180),
         36,
     )
-    .expect("lavfi source");
-    let fmt = src.info().format;
-    let mut w = Y4mWriter::create(&path, fmt, (24, 1)).expect("y4m writer");
-    while let Some(f) = src.next_frame().expect("frame") {
-        w.write(&f).expect("write frame");
-    }
-    w.finish().expect("finish y4m");
-    path
 }
 
 fn recipe() -> Recipe {
@@ -47,10 +39,7 @@ fn hull(points: &[pertitle::Point]) -> Vec<(f64, f64)> {
 #[test]
 fn fast_search_uses_few_encodes_and_keeps_the_hull() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let input = Input::File {
-        path: clip(dir.path()),
-        options: InputOptions::default(),
-    };
+    let input = support::file_input(&clip(dir.path()));
     let recipe = recipe();
     let store = Store::open(dir.path().join("cache")).expect("store");
     let opts = RunOptions::default();

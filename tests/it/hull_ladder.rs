@@ -7,6 +7,8 @@ use pertitle::points::SourceIdentity;
 use pertitle::recipe::{RateControl, Recipe};
 use pertitle::{Error, Metric, Point};
 
+use crate::support::Rng;
+
 /// The ladder as a run builds it: on the hull of the points it may use, for `source`.
 fn build_ladder(
     points: &[Point],
@@ -31,17 +33,6 @@ fn pt(w: u32, h: u32, crf: f64, kbps: f64, vmaf: f64) -> Point {
         pooled: Default::default(),
         on_hull: false,
         key: String::new(),
-    }
-}
-
-/// Small deterministic PRNG (xorshift64*) so the random tests are reproducible.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -121,14 +112,14 @@ fn published_example() {
 
 #[test]
 fn hull_matches_brute_force_on_random_sets() {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::xorshift64_star(0x9E37_79B9_7F4A_7C15);
     for round in 0..300 {
-        let n = 1 + (rng.next() * 40.0) as usize;
+        let n = 1 + (rng.unit() * 40.0) as usize;
         let pts: Vec<Point> = (0..n)
             .map(|i| {
-                let kbps = 100.0 + rng.next() * 5000.0;
+                let kbps = 100.0 + rng.unit() * 5000.0;
                 // Roughly log-shaped quality plus noise, so both hull and off-hull points occur.
-                let vmaf = 20.0 * (kbps / 100.0).ln() + rng.next() * 25.0;
+                let vmaf = 20.0 * (kbps / 100.0).ln() + rng.unit() * 25.0;
                 pt(1280, 720, i as f64, kbps, vmaf)
             })
             .collect();
@@ -166,15 +157,15 @@ fn hull_matches_brute_force_on_random_sets() {
 fn ties_are_order_independent() {
     // Quantized values make exact ties in kbps and quality; the kept points must not depend on
     // the input order.
-    let mut rng = Rng(42);
+    let mut rng = Rng::xorshift64_star(42);
     for _ in 0..200 {
-        let n = 2 + (rng.next() * 20.0) as usize;
+        let n = 2 + (rng.unit() * 20.0) as usize;
         let sizes = [(640, 360), (960, 540), (1280, 720)];
         let pts: Vec<Point> = (0..n)
             .map(|i| {
-                let kbps = 100.0 * (1.0 + (rng.next() * 8.0).floor());
-                let vmaf = 10.0 * (1.0 + (rng.next() * 8.0).floor());
-                let (w, h) = sizes[(rng.next() * 3.0) as usize];
+                let kbps = 100.0 * (1.0 + (rng.unit() * 8.0).floor());
+                let vmaf = 10.0 * (1.0 + (rng.unit() * 8.0).floor());
+                let (w, h) = sizes[(rng.unit() * 3.0) as usize];
                 pt(w, h, i as f64, kbps, vmaf)
             })
             .collect();

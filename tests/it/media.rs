@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::Command;
 
+use crate::support::{self, collect};
+
 const W: usize = 320;
 const H: usize = 180;
 const N: u64 = 24;
@@ -19,14 +21,6 @@ const N: u64 = 24;
 /// A moving, detailed test pattern (testsrc2 scrolling), so frame order matters.
 fn moving(pix_fmt: &str) -> String {
     format!("testsrc2=s={W}x{H}:r=24,scroll=horizontal=0.03:vertical=0.02,format={pix_fmt}")
-}
-
-fn collect(mut src: Box<dyn FrameSource>) -> Vec<Frame> {
-    let mut v = Vec::new();
-    while let Some(f) = src.next_frame().expect("frame") {
-        v.push(f);
-    }
-    v
 }
 
 fn frames(pix_fmt: &str) -> Vec<Frame> {
@@ -464,6 +458,8 @@ fn other_encoders_round_trip_where_available() {
         ("libaom-av1", [24.0, 48.0], None),
     ] {
         if !encoder_available(codec) {
+            // Debian 12's libavcodec59 depends on all four encoders' libraries.
+            support::skip_unless_ci(format_args!("{codec}: not an encoder of this FFmpeg"));
             continue;
         }
         let mut bytes = Vec::new();
@@ -504,6 +500,8 @@ fn other_encoders_round_trip_where_available() {
     if encoder_available("libvpx-vp9") {
         let cfg = EncoderConfig::crf("libvpx-vp9", src[0].format, (24, 1), 30.5);
         assert_names(Encoder::new(&cfg).err().unwrap(), "30.5");
+    } else {
+        support::skip_unless_ci("integer CRF check: libvpx-vp9 is not an encoder of this FFmpeg");
     }
 }
 

@@ -7,30 +7,18 @@ use pertitle::output;
 use pertitle::pipeline::{self, RunOptions};
 use pertitle::quality::{Engine, EngineConfig, Metrics, VideoScorer};
 use pertitle::recipe::{Recipe, RecipeOverrides, Size};
-use pertitle::run::{self, Input, LadderRun, TaskTemplate};
+use pertitle::run::{Input, LadderRun};
 use pertitle::Frame;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::support;
 
 const GRAPH: &str = "testsrc2=size=320x180:rate=24,noise=alls=6:allf=t+u:all_seed=11";
 
-fn clip(dir: &std::path::Path) -> PathBuf {
-    let path = dir.join("clip.y4m");
-    let mut src = media::lavfi_source(GRAPH, 320, 180, (24, 1), 30).expect("lavfi");
-    let mut w = media::Y4mWriter::create(&path, src.info().format, (24, 1)).expect("y4m");
-    while let Some(f) = src.next_frame().expect("frame") {
-        w.write(&f).expect("write");
-    }
-    w.finish().expect("finish");
-    path
-}
-
 /// The test clip in `dir`, and the same as a runner input.
-fn clip_input(dir: &std::path::Path) -> (PathBuf, Input) {
-    let path = clip(dir);
-    let input = Input::File {
-        path: path.clone(),
-        options: Default::default(),
-    };
+fn clip_input(dir: &Path) -> (PathBuf, Input) {
+    let path = support::lavfi_y4m(dir, "clip.y4m", GRAPH, (320, 180), 30);
+    let input = support::file_input(&path);
     (path, input)
 }
 
@@ -46,13 +34,8 @@ fn recipe() -> Recipe {
     r
 }
 
-fn source_frames(path: &std::path::Path) -> Vec<Frame> {
-    let mut frames = Vec::new();
-    let mut src = media::open(path, &Default::default()).unwrap();
-    while let Some(f) = src.next_frame().unwrap() {
-        frames.push(f);
-    }
-    frames
+fn source_frames(path: &Path) -> Vec<Frame> {
+    support::collect(media::open(path, &Default::default()).unwrap())
 }
 
 /// The engine the plain computation scores with (VMAF only; no store, no grid).
@@ -131,12 +114,8 @@ fn by_hand(frames: &[Frame], r: &TaskResult, engine: &Engine, n: usize) -> (u64,
 fn grid_points_equal_the_same_encodes_scored_one_by_one() {
     let dir = tempfile::tempdir().unwrap();
     let (path, input) = clip_input(dir.path());
-    let r = recipe();
-    let source = run::identify(&input, None).expect("identify").identity;
+    let (source, engine, tasks) = support::grid_tasks(&input, &recipe(), None);
     assert_eq!(source.frames, 30);
-    let (engine, settings) = run::engine_for(&r, 2).expect("engine");
-    let sizes = r.resolve(320, 180).expect("sizes");
-    let tasks = TaskTemplate::new(&r, &source, &settings).grid(&sizes, &r.grid.crf);
     assert_eq!(tasks.len(), 4);
     // A small budget forces several waves: each must give the same numbers.
     let opts = RunOptions {
@@ -225,10 +204,7 @@ fn fps_cap_encodes_every_nth_frame_and_scores_every_source_frame() {
         let mut r = recipe();
         r.grid.fps_cap = Some(cap);
         r.grid.crf = vec![30.0];
-        let source = run::identify(&input, None).expect("identify").identity;
-        let (engine, settings) = run::engine_for(&r, 2).expect("engine");
-        let sizes = r.resolve(320, 180).expect("sizes");
-        let tasks = TaskTemplate::new(&r, &source, &settings).grid(&sizes, &r.grid.crf);
+        let (_, engine, tasks) = support::grid_tasks(&input, &r, None);
         assert_eq!(tasks[0].filters.fps, Some((24, n as u32)));
         let opts = RunOptions {
             threads: 2,
@@ -256,11 +232,8 @@ fn fps_cap_encodes_every_nth_frame_and_scores_every_source_frame() {
 fn fps_that_is_not_a_whole_decimation_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (_, input) = clip_input(dir.path());
-    let r = recipe();
-    let source = run::identify(&input, None).expect("identify").identity;
-    let (engine, settings) = run::engine_for(&r, 2).expect("engine");
-    let mut tasks =
-        TaskTemplate::new(&r, &source, &settings).grid(&[Size::new(192, 108)], &r.grid.crf);
+    let (_, engine, mut tasks) =
+        support::grid_tasks(&input, &recipe(), Some(&[Size::new(192, 108)]));
     tasks.truncate(1);
     tasks[0].filters.fps = Some((10, 1));
     let open = || input.open();

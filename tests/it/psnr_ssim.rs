@@ -4,22 +4,16 @@
 //! and SSIM within 1e-4 per frame; the measured maxima are printed (`--nocapture`).
 
 use crate::libvmaf::Libvmaf;
+use crate::support::Rng;
 use pertitle::quality::{psnr, ssim};
 use pertitle::{Chroma, Frame, FrameFormat};
-
-fn xorshift(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
 
 /// A reference frame: a diagonal gradient, a sine texture whose frequency grows to the right, a
 /// flat block, a checkerboard and a noisy band; `t` moves the texture between frames.
 fn reference(fmt: FrameFormat, t: u64, seed: u64) -> Frame {
     let mut f = Frame::new(fmt, t);
     let maxv = f64::from(fmt.max_value());
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut s = Rng::xorshift64(Rng::spread(seed));
     for (i, p) in f.planes.iter_mut().enumerate() {
         let (w, h) = (p.width as f64, p.height as f64);
         for y in 0..p.height {
@@ -39,7 +33,7 @@ fn reference(fmt: FrameFormat, t: u64, seed: u64) -> Frame {
                         0.9
                     };
                 } else if yf > h * 0.75 {
-                    v += ((xorshift(&mut s) % 1000) as f64 / 1000.0 - 0.5) * 0.3;
+                    v += (s.below(1000) as f64 / 1000.0 - 0.5) * 0.3;
                 }
                 p.data[y * p.width + x] = (v.clamp(0.0, 1.0) * maxv).round() as u16;
             }
@@ -57,7 +51,7 @@ fn distort(r: &Frame, strength: f64, seed: u64) -> Frame {
     }
     let maxv = f64::from(r.format.max_value());
     let scale = maxv / 255.0;
-    let mut s = seed | 1;
+    let mut s = Rng::xorshift64(seed | 1);
     let q = (1.0 + strength * 6.0) * scale;
     for (rp, dp) in r.planes.iter().zip(d.planes.iter_mut()) {
         let (w, h) = (rp.width, rp.height);
@@ -74,8 +68,7 @@ fn distort(r: &Frame, strength: f64, seed: u64) -> Frame {
                 let orig = f64::from(rp.data[y * w + x]);
                 let blur = sum / 9.0;
                 let mix = (strength * 0.8).min(1.0);
-                let noise =
-                    ((xorshift(&mut s) % 2001) as f64 / 1000.0 - 1.0) * strength * 12.0 * scale;
+                let noise = (s.below(2001) as f64 / 1000.0 - 1.0) * strength * 12.0 * scale;
                 let v = orig * (1.0 - mix) + blur * mix + noise;
                 let v = (v / q).round() * q;
                 dp.data[y * w + x] = v.clamp(0.0, maxv).round() as u16;

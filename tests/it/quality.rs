@@ -2,6 +2,7 @@
 //! areas and moving shapes, distorted by blur, noise and quantisation at three strengths.
 
 use crate::libvmaf::{self, Libvmaf, Pool};
+use crate::support::Rng;
 use pertitle::quality::vmaf::{motion, vif, Model};
 use pertitle::{Chroma, Frame, FrameFormat};
 
@@ -14,17 +15,6 @@ fn oracle_links_and_is_libvmaf_3() {
     );
 }
 
-/// Tiny deterministic generator (xorshift64).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// A source frame: left third a smooth gradient with a slow moving disc, middle a
 /// pseudo-random texture that pans, right a flat area with a moving bright bar; chroma
 /// gradients. Values span the bit depth's range.
@@ -34,12 +24,13 @@ fn source(fmt: FrameFormat, idx: u64) -> Frame {
     let (w, h) = (fmt.width, fmt.height);
     // Texture lattice, fixed per clip; panned by idx.
     let tex = |x: usize, y: usize| -> f64 {
-        let mut r =
-            Rng(((x / 3) as u64 * 73_856_093) ^ ((y / 3) as u64 * 19_349_663) ^ 0x5DEECE66D);
+        let mut r = Rng::xorshift64(
+            ((x / 3) as u64 * 73_856_093) ^ ((y / 3) as u64 * 19_349_663) ^ 0x5DEECE66D,
+        );
         for _ in 0..3 {
-            r.next();
+            r.next_u64();
         }
-        (r.next() % 1000) as f64 / 1000.0
+        r.below(1000) as f64 / 1000.0
     };
     let t = idx as f64;
     for y in 0..h {
@@ -107,7 +98,7 @@ fn distort(src: &Frame, d: Distortion, seed: u64) -> Frame {
     let mut out = src.clone();
     let scale = 1u32 << (src.format.bit_depth - 8);
     let max = src.format.max_value() as i64;
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::xorshift64(Rng::spread(seed));
     for (pi, p) in out.planes.iter_mut().enumerate() {
         let (w, h) = (p.width, p.height);
         let s = &src.planes[pi].data;
@@ -126,7 +117,7 @@ fn distort(src: &Frame, d: Distortion, seed: u64) -> Frame {
                 let mut v = acc / n;
                 if d.noise > 0 {
                     let a = (d.noise * scale as u64) as i64;
-                    v += (rng.next() % (2 * a as u64 + 1)) as i64 - a;
+                    v += rng.below(2 * a as u64 + 1) as i64 - a;
                 }
                 let q = (d.quant as i64) * scale as i64;
                 v = (v + q / 2) / q * q;
@@ -165,6 +156,39 @@ fn oracle(refs: &[Frame], dists: &[Frame], models: &[(&str, bool)]) -> (Libvmaf,
     }
     v.flush();
     (v, ids)
+}
+
+/// The benchmarks feed libvmaf packed 8-bit 4:2:0 bytes (`push_yuv420`); the same frames pushed
+/// as `Frame`s give the same scores, at an odd size where FFmpeg's and libvmaf's chroma sizes
+/// differ.
+#[test]
+fn oracle_scores_packed_bytes_like_frames() {
+    let (w, h) = (177, 99);
+    let (refs, dists) = clip(w, h, 8, 3, Some(MID));
+    let bytes = |f: &Frame| -> Vec<u8> {
+        f.planes
+            .iter()
+            .flat_map(|p| p.data.iter().map(|&v| v as u8))
+            .collect()
+    };
+    let run = |packed: bool| {
+        let mut v = Libvmaf::new(0);
+        let m = v.use_model("vmaf_v0.6.1", false);
+        v.use_feature("psnr", &[]);
+        for (r, d) in refs.iter().zip(&dists) {
+            if packed {
+                v.push_yuv420(w, h, &bytes(r), &bytes(d));
+            } else {
+                v.push(r, d);
+            }
+        }
+        v.flush();
+        (v.scores(m), v.feature_mean("psnr_cb"))
+    };
+    let (frames, packed) = (run(false), run(true));
+    assert_eq!(frames.0.len(), 3);
+    assert!(frames.1.is_some());
+    assert_eq!(packed, frames);
 }
 
 #[test]

@@ -102,13 +102,10 @@ fn sample_rungs(points: &[Point], hull: &[(f64, f64)]) -> Vec<RungMark> {
 }
 
 fn sample_frames(mean: f64, frames: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed;
+    let mut rng = crate::support::Rng::lcg(seed);
     (0..frames)
         .map(|i| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let noise = ((s >> 33) as f64 / (1u64 << 31) as f64 - 0.5) * 2.0;
+            let noise = ((rng.next_u64() >> 33) as f64 / (1u64 << 31) as f64 - 0.5) * 2.0;
             // A hard-to-code segment (grain) in the middle pulls quality down.
             let dip = if (48..72).contains(&i) {
                 (100.0 - mean) * 1.8 + 4.0

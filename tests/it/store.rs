@@ -119,6 +119,24 @@ fn result(task: GridTask, frames: usize) -> TaskResult {
     }
 }
 
+/// [`task`] at another CRF.
+fn task_at(crf: f64) -> GridTask {
+    let mut t = task();
+    t.rate = RateControl::Crf { crf };
+    t
+}
+
+/// A store in a fresh directory holding [`result`] of [`task`] with `frames` frames, and the
+/// entry's path.
+fn stored(frames: usize) -> (tempfile::TempDir, Store, TaskResult, PathBuf) {
+    let d = tmpdir();
+    let store = Store::open(d.path()).unwrap();
+    let r = result(task(), frames);
+    store.put(&r).unwrap();
+    let path = store.entry_path(&r.key());
+    (d, store, r, path)
+}
+
 /// Regular files below `dir`, recursively, sorted.
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -273,12 +291,8 @@ fn round_trip_is_exact_and_readable() {
 
 #[test]
 fn torn_and_altered_entries_are_never_trusted() {
-    let d = tmpdir();
-    let store = Store::open(d.path()).unwrap();
-    let r = result(task(), 5);
+    let (_d, store, r, path) = stored(5);
     let key = r.key();
-    store.put(&r).unwrap();
-    let path = store.entry_path(&key);
     let good = fs::read(&path).unwrap();
 
     let is_corrupt = |store: &Store| matches!(store.lookup(&key).unwrap(), Lookup::Corrupt { .. });
@@ -324,14 +338,7 @@ fn torn_and_altered_entries_are_never_trusted() {
         other => panic!("{other:?}"),
     }
     // Another entry copied under this key.
-    let other = result(
-        {
-            let mut t = task();
-            t.rate = RateControl::Crf { crf: 30.0 };
-            t
-        },
-        5,
-    );
+    let other = result(task_at(30.0), 5);
     store.put(&other).unwrap();
     fs::copy(store.entry_path(&other.key()), &path).unwrap();
     assert!(is_corrupt(&store));
@@ -349,11 +356,7 @@ fn torn_and_altered_entries_are_never_trusted() {
 /// form changed, or someone edited it and fixed the checksum) is not trusted either.
 #[test]
 fn entry_whose_task_rehashes_elsewhere_is_corrupt() {
-    let d = tmpdir();
-    let store = Store::open(d.path()).unwrap();
-    let r = result(task(), 3);
-    store.put(&r).unwrap();
-    let path = store.entry_path(&r.key());
+    let (_d, store, r, path) = stored(3);
     let text = fs::read_to_string(&path).unwrap();
     let start = text.find("\n  \"payload\": ").unwrap() + "\n  \"payload\": ".len();
     let end = text.len() - "\n}\n".len();
@@ -376,11 +379,7 @@ fn entry_whose_task_rehashes_elsewhere_is_corrupt() {
 
 #[test]
 fn other_versions_are_ignored() {
-    let d = tmpdir();
-    let store = Store::open(d.path()).unwrap();
-    let r = result(task(), 3);
-    store.put(&r).unwrap();
-    let path = store.entry_path(&r.key());
+    let (_d, store, r, path) = stored(3);
     let text = fs::read_to_string(&path).unwrap();
     let newer = text.replacen(
         &format!("\"version\": {STORE_VERSION},"),
@@ -429,13 +428,7 @@ fn concurrent_puts_from_threads() {
     let d = tmpdir();
     let store = Store::open(d.path()).unwrap();
     let results: Vec<TaskResult> = (0..6)
-        .map(|i| {
-            let mut t = task();
-            t.rate = RateControl::Crf {
-                crf: 18.0 + 4.0 * i as f64,
-            };
-            result(t, 8)
-        })
+        .map(|i| result(task_at(18.0 + 4.0 * i as f64), 8))
         .collect();
     std::thread::scope(|s| {
         for th in 0..8 {

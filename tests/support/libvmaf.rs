@@ -1,5 +1,8 @@
-//! A small safe wrapper over libvmaf (the `vmaf-head-sys` crate), used as the oracle in tests and
-//! as the peer in benchmarks. It is dev-only: included with `#[path]` from tests and benches.
+//! A small safe wrapper over libvmaf (the `vmaf-head-sys` crate): the oracle in the tests and the
+//! peer in the benchmarks, included with `#[path]` from both (it is dev-only). Frames go in as
+//! `pertitle::Frame`s (the oracle: every sample narrowed or copied into libvmaf's picture) or as
+//! packed 8-bit 4:2:0 bytes copied row by row, the way the `vmaf` CLI feeds libvmaf (the peer: no
+//! conversion billed to libvmaf that the CLI never does).
 #![allow(dead_code)]
 
 use pertitle::{Chroma, Frame};
@@ -15,6 +18,8 @@ pub struct Libvmaf {
     flushed: bool,
 }
 
+// SAFETY: a libvmaf context and its models may be used from any one thread at a time; `&mut self`
+// on every call that changes them keeps it to one.
 unsafe impl Send for Libvmaf {}
 
 /// libvmaf's pooling methods.
@@ -38,6 +43,7 @@ impl Pool {
 }
 
 pub fn version() -> String {
+    // SAFETY: libvmaf returns a static NUL-terminated string.
     unsafe {
         CStr::from_ptr(sys::vmaf_version())
             .to_string_lossy()
@@ -45,8 +51,14 @@ pub fn version() -> String {
     }
 }
 
+/// Bytes of one tightly packed 8-bit 4:2:0 frame (chroma rounded up, as FFmpeg writes it).
+pub fn yuv420_bytes(w: usize, h: usize) -> usize {
+    w * h + 2 * w.div_ceil(2) * h.div_ceil(2)
+}
+
 impl Libvmaf {
-    /// `threads` = 0 runs libvmaf single-threaded in the caller's thread.
+    /// `threads` is libvmaf's `n_threads`: 0 computes in the caller's thread, N ≥ 1 uses a pool
+    /// of N workers.
     pub fn new(threads: u32) -> Self {
         let cfg = sys::VmafConfiguration {
             log_level: sys::VmafLogLevel_VMAF_LOG_LEVEL_NONE,
@@ -56,6 +68,7 @@ impl Libvmaf {
             gpumask: 0,
         };
         let mut ctx = ptr::null_mut();
+        // SAFETY: `ctx` is a valid out-pointer; the return code is checked.
         let rc = unsafe { sys::vmaf_init(&mut ctx, cfg) };
         assert_eq!(rc, 0, "vmaf_init");
         Libvmaf {
@@ -79,6 +92,7 @@ impl Libvmaf {
             },
         };
         let mut model = ptr::null_mut();
+        // SAFETY: valid out-pointer, config and NUL-terminated name that outlive the call.
         let rc = unsafe { sys::vmaf_model_load(&mut model, &mut cfg, name.as_ptr()) };
         assert_eq!(rc, 0, "vmaf_model_load {version}");
         self.add_model(model)
@@ -97,12 +111,14 @@ impl Libvmaf {
             },
         };
         let mut model = ptr::null_mut();
+        // SAFETY: valid out-pointer, config and NUL-terminated strings that outlive the call.
         let rc = unsafe { sys::vmaf_model_load_from_path(&mut model, &mut cfg, p.as_ptr()) };
         assert_eq!(rc, 0, "vmaf_model_load_from_path {}", path.display());
         self.add_model(model)
     }
 
     fn add_model(&mut self, model: *mut sys::VmafModel) -> usize {
+        // SAFETY: `ctx` and `model` are live (destroyed only in `drop`).
         let rc = unsafe { sys::vmaf_use_features_from_model(self.ctx, model) };
         assert_eq!(rc, 0, "vmaf_use_features_from_model");
         self.models.push(model);
@@ -116,12 +132,26 @@ impl Libvmaf {
         for (k, v) in opts {
             let k = CString::new(*k).unwrap();
             let v = CString::new(*v).unwrap();
+            // SAFETY: libvmaf copies both NUL-terminated strings into the dictionary it owns.
             let rc = unsafe { sys::vmaf_feature_dictionary_set(&mut dict, k.as_ptr(), v.as_ptr()) };
             assert_eq!(rc, 0, "vmaf_feature_dictionary_set");
         }
         let n = CString::new(name).unwrap();
+        // SAFETY: live context; libvmaf takes the dictionary (null for no options).
         let rc = unsafe { sys::vmaf_use_feature(self.ctx, n.as_ptr(), dict) };
         assert_eq!(rc, 0, "vmaf_use_feature {name}");
+    }
+
+    /// A picture libvmaf allocated, to be filled by the caller and handed to `read`.
+    fn alloc(fmt: sys::VmafPixelFormat, bpc: u32, w: usize, h: usize) -> sys::VmafPicture {
+        // SAFETY: `VmafPicture` is plain data (pointers and integers): all-zero is a valid empty
+        // picture, which `vmaf_picture_alloc` then fills; its return code is checked.
+        unsafe {
+            let mut pic: sys::VmafPicture = std::mem::zeroed();
+            let rc = sys::vmaf_picture_alloc(&mut pic, fmt, bpc, w as u32, h as u32);
+            assert_eq!(rc, 0, "vmaf_picture_alloc");
+            pic
+        }
     }
 
     fn picture(f: &Frame) -> sys::VmafPicture {
@@ -132,11 +162,7 @@ impl Libvmaf {
             Chroma::Yuv444 => sys::VmafPixelFormat_VMAF_PIX_FMT_YUV444P,
         };
         let bpc = f.format.bit_depth as u32;
-        let mut pic: sys::VmafPicture = unsafe { std::mem::zeroed() };
-        let rc = unsafe {
-            sys::vmaf_picture_alloc(&mut pic, fmt, bpc, f.width() as u32, f.height() as u32)
-        };
-        assert_eq!(rc, 0, "vmaf_picture_alloc");
+        let pic = Self::alloc(fmt, bpc, f.width(), f.height());
         for (i, plane) in f.planes.iter().enumerate() {
             // libvmaf rounds subsampled chroma sizes down (w >> 1) where FFmpeg and we round up:
             // copy libvmaf's (top-left) region.
@@ -148,6 +174,8 @@ impl Libvmaf {
             );
             for y in 0..h {
                 let row = &plane.row(y)[..w];
+                // SAFETY: plane `i` of `pic` has `h` rows of `stride` ≥ `w` samples of `bpc`
+                // bits (one byte at 8 bits, two above), and `row` holds `w` samples.
                 unsafe {
                     let dst = (pic.data[i] as *mut u8).add(y * stride);
                     if bpc == 8 {
@@ -164,18 +192,62 @@ impl Libvmaf {
         pic
     }
 
-    /// Feeds one reference/distorted pair (frames are numbered in the order pushed).
-    pub fn push(&mut self, reference: &Frame, distorted: &Frame) {
-        let mut r = Self::picture(reference);
-        let mut d = Self::picture(distorted);
+    /// A `w`×`h` picture from packed 8-bit 4:2:0 bytes (chroma rounded up, libvmaf's top-left
+    /// region copied, as for frames).
+    fn picture_yuv420(data: &[u8], w: usize, h: usize) -> sys::VmafPicture {
+        assert_eq!(data.len(), yuv420_bytes(w, h), "frame size");
+        let pic = Self::alloc(sys::VmafPixelFormat_VMAF_PIX_FMT_YUV420P, 8, w, h);
+        let mut off = 0;
+        for i in 0..3 {
+            let (sw, sh) = if i == 0 {
+                (w, h)
+            } else {
+                (w.div_ceil(2), h.div_ceil(2))
+            };
+            let stride = pic.stride[i] as usize;
+            let (pw, ph) = (pic.w[i] as usize, pic.h[i] as usize);
+            assert!(pw <= sw && ph <= sh, "plane {i} larger in libvmaf");
+            for y in 0..ph {
+                let src = &data[off + y * sw..][..pw];
+                // SAFETY: plane `i` of `pic` has `ph` rows of `stride` ≥ `pw` bytes; `src` holds
+                // `pw` bytes; the buffers are distinct.
+                unsafe {
+                    ptr::copy_nonoverlapping(
+                        src.as_ptr(),
+                        (pic.data[i] as *mut u8).add(y * stride),
+                        pw,
+                    );
+                }
+            }
+            off += sw * sh;
+        }
+        pic
+    }
+
+    /// Hands one picture pair to libvmaf as the next frame.
+    fn read(&mut self, mut r: sys::VmafPicture, mut d: sys::VmafPicture) {
+        // SAFETY: live context; libvmaf takes ownership of both pictures it allocated.
         let rc = unsafe { sys::vmaf_read_pictures(self.ctx, &mut r, &mut d, self.frames) };
         assert_eq!(rc, 0, "vmaf_read_pictures");
         self.frames += 1;
     }
 
+    /// Feeds one reference/distorted pair (frames are numbered in the order pushed).
+    pub fn push(&mut self, reference: &Frame, distorted: &Frame) {
+        self.read(Self::picture(reference), Self::picture(distorted));
+    }
+
+    /// Feeds one `w`×`h` reference/distorted pair of packed 8-bit 4:2:0 bytes.
+    pub fn push_yuv420(&mut self, w: usize, h: usize, reference: &[u8], distorted: &[u8]) {
+        let r = Self::picture_yuv420(reference, w, h);
+        let d = Self::picture_yuv420(distorted, w, h);
+        self.read(r, d);
+    }
+
     /// Signals the end of the stream (motion's last-frame rule) and waits for all scores.
     pub fn flush(&mut self) {
         if !self.flushed {
+            // SAFETY: live context; null pictures are libvmaf's flush signal.
             let rc =
                 unsafe { sys::vmaf_read_pictures(self.ctx, ptr::null_mut(), ptr::null_mut(), 0) };
             assert_eq!(rc, 0, "vmaf_read_pictures(flush)");
@@ -192,21 +264,48 @@ impl Libvmaf {
     pub fn feature(&self, name: &str, index: u32) -> Option<f64> {
         let n = CString::new(name).unwrap();
         let mut s = 0.0;
+        // SAFETY: live context; a missing feature or frame is a non-zero return code.
         let rc = unsafe { sys::vmaf_feature_score_at_index(self.ctx, n.as_ptr(), &mut s, index) };
+        (rc == 0).then_some(s)
+    }
+
+    /// A feature's mean over all frames pushed, `None` where libvmaf has no such feature.
+    /// Call after `flush`.
+    pub fn feature_mean(&self, name: &str) -> Option<f64> {
+        let n = CString::new(name).unwrap();
+        let mut s = 0.0;
+        // SAFETY: live context; a missing feature is a non-zero return code.
+        let rc = unsafe {
+            sys::vmaf_feature_score_pooled(
+                self.ctx,
+                n.as_ptr(),
+                Pool::Mean.raw(),
+                &mut s,
+                0,
+                self.frames - 1,
+            )
+        };
         (rc == 0).then_some(s)
     }
 
     /// The model's per-frame score. Call after `flush`.
     pub fn score(&self, model: usize, index: u32) -> f64 {
         let mut s = 0.0;
+        // SAFETY: live context and model; the return code is checked.
         let rc = unsafe { sys::vmaf_score_at_index(self.ctx, self.models[model], &mut s, index) };
         assert_eq!(rc, 0, "vmaf_score_at_index");
         s
     }
 
-    /// The model's pooled score over all frames pushed.
+    /// The model's score for every frame pushed. Call after `flush`.
+    pub fn scores(&self, model: usize) -> Vec<f64> {
+        (0..self.frames).map(|i| self.score(model, i)).collect()
+    }
+
+    /// The model's pooled score over all frames pushed. Call after `flush`.
     pub fn pooled(&self, model: usize, pool: Pool) -> f64 {
         let mut s = 0.0;
+        // SAFETY: live context and model; the index range is the frames pushed.
         let rc = unsafe {
             sys::vmaf_score_pooled(
                 self.ctx,
@@ -224,6 +323,7 @@ impl Libvmaf {
 
 impl Drop for Libvmaf {
     fn drop(&mut self) {
+        // SAFETY: the context and models were created by this value and are destroyed once.
         unsafe {
             sys::vmaf_close(self.ctx);
             for m in self.models.drain(..) {
