@@ -488,26 +488,7 @@ pub fn read_curve(path: &Path, metric: Metric) -> Result<Vec<(f64, f64)>> {
 /// object holding one under `points`; only `kbps` and the metric's field are read, so files
 /// written by other tools with the same field names work too.
 pub fn parse_points_json(text: &str, what: &str, metric: Metric) -> Result<Vec<(f64, f64)>> {
-    let v: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Error::data(what, format!("not valid JSON: {e}")))?;
-    let arr = match &v {
-        serde_json::Value::Array(a) => a,
-        serde_json::Value::Object(o) => match o.get("points") {
-            Some(serde_json::Value::Array(a)) => a,
-            _ => {
-                return Err(Error::data(
-                    what,
-                    "expected a JSON array of points or an object with a `points` array",
-                ))
-            }
-        },
-        _ => {
-            return Err(Error::data(
-                what,
-                "expected a JSON array of points or an object with a `points` array",
-            ))
-        }
-    };
+    let (arr, _) = crate::points::points_file_values(text, what)?;
     let mut pts = Vec::with_capacity(arr.len());
     for (i, p) in arr.iter().enumerate() {
         let field = |name: &str| -> Result<f64> {

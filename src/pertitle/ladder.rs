@@ -171,22 +171,21 @@ pub fn read_points_json(path: &Path) -> Result<PointsFile> {
 
 /// [`read_points_json`] on text; `what` names the origin in errors.
 pub fn parse_points_json(text: &str, what: &str) -> Result<PointsFile> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| Error::data(what, format!("not JSON: {e}")))?;
-    let file = match value {
-        serde_json::Value::Array(_) => {
-            serde_json::from_value::<Vec<Point>>(value).map(|points| PointsFile {
-                source: None,
-                points,
-            })
-        }
-        _ => serde_json::from_value::<PointsFile>(value),
-    }
-    .map_err(|e| Error::data(what, format!("not a points file: {e}")))?;
-    if file.points.is_empty() {
+    let (points, source) = crate::points::points_file_values(text, what)?;
+    let bad = |e: serde_json::Error| Error::data(what, format!("not a points file: {e}"));
+    let points: Vec<Point> = points
+        .into_iter()
+        .map(serde_json::from_value)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(bad)?;
+    let source = source
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(bad)?;
+    if points.is_empty() {
         return Err(Error::data(what, "contains no points"));
     }
-    Ok(file)
+    Ok(PointsFile { source, points })
 }
 
 /// A rung position chosen on the hull, before encoder settings are attached.

@@ -192,6 +192,33 @@ impl std::fmt::Display for Metric {
     }
 }
 
+/// The points of a points file's text, in either of its layouts: a bare JSON array of points,
+/// or an object with a `points` array and optionally the `source` they were made from. Returns
+/// the points and the source as JSON values, for readers strict ([`crate::ladder`]) or lenient
+/// ([`crate::bdrate`]) about the rest.
+pub fn points_file_values(
+    text: &str,
+    what: &str,
+) -> crate::Result<(Vec<serde_json::Value>, Option<serde_json::Value>)> {
+    use serde_json::Value;
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| crate::Error::data(what, format!("not valid JSON: {e}")))?;
+    let layout = || {
+        crate::Error::data(
+            what,
+            "expected a JSON array of points or an object with a `points` array",
+        )
+    };
+    match v {
+        Value::Array(points) => Ok((points, None)),
+        Value::Object(mut o) => match o.remove("points") {
+            Some(Value::Array(points)) => Ok((points, o.remove("source").filter(|s| !s.is_null()))),
+            _ => Err(layout()),
+        },
+        _ => Err(layout()),
+    }
+}
+
 /// What identifies a source title: enough to reproduce and to key cached work. The fingerprint is
 /// a hash of the decoded frames' content (so a remuxed or renamed file keeps its cached points).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
