@@ -320,12 +320,27 @@ fn main() {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(if quick { 2 } else { 5 }))
         .configure_from_args();
+    let levels = Engine::new(EngineConfig::default())
+        .map(|e| {
+            let k = e.kernel_levels();
+            format!(
+                "vif {}, adm {}, motion {}, psnr {}, ssim {}",
+                k.vif.name(),
+                k.adm.name(),
+                k.motion.name(),
+                k.psnr.name(),
+                k.ssim.name()
+            )
+        })
+        .unwrap_or_else(|e| format!("engine: {e}"));
     println!(
-        "quality engine benchmark: {} cores, load {}, libvmaf {}, {frames} frames per sequence",
+        "quality engine benchmark: {}, {} cores, load {}, libvmaf {}, {frames} frames per sequence",
+        proc::cpu_model(),
         proc::cores(),
         proc::loadavg(),
         libvmaf::version()
     );
+    println!("pertitle kernel sets: {levels}");
     let mut sanity = Vec::new();
     let sets = [("1080p", 1920, 1080), ("720p", 1280, 720)];
     for (label, w, h) in sets {

@@ -160,6 +160,19 @@ pub fn cores() -> usize {
         .unwrap_or(1)
 }
 
+/// The CPU's model name (from /proc/cpuinfo), so figures say which machine they are from.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
 /// The 1-, 5- and 15-minute load averages, to say how busy the shared machine was.
 pub fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")

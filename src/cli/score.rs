@@ -5,7 +5,7 @@ use super::common::input_options;
 use super::interrupt;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pertitle::media::{self, Scaler};
+use pertitle::media::{self, PairMismatch, Scaler};
 use pertitle::quality::log::{self as vlog, LogFrame};
 use pertitle::quality::{Engine, EngineConfig, FrameScores, Metrics, VideoScorer};
 use pertitle::{fsutil, Error};
@@ -25,40 +25,16 @@ pub fn run(cli: &Cli, a: &ScoreArgs) -> Result<()> {
     let (ri, di) = (r.info().clone(), d.info().clone());
     let rname = a.reference.display();
     let dname = a.distorted.display();
-    if (ri.fps_num as u64 * di.fps_den as u64) != (di.fps_num as u64 * ri.fps_den as u64) {
-        return Err(Error::Mismatch(format!(
-            "frame rates differ: {rname} is {}/{} fps, {dname} is {}/{} fps",
-            ri.fps_num, ri.fps_den, di.fps_num, di.fps_den
-        ))
-        .into());
-    }
-    let frames = match a.frames {
-        Some(n) => {
-            if n > ri.frames.min(di.frames) {
-                return Err(Error::Mismatch(format!(
-                    "--frames {n}: {rname} has {} frames and {dname} has {}",
-                    ri.frames, di.frames
-                ))
-                .into());
+    // The library checks the pair; the command adds which flag helps.
+    let frames = media::check_pair(&ri, &di, a.frames).map_err(|e| {
+        Error::Mismatch(match e {
+            PairMismatch::FrameCount { .. } => {
+                format!("{e} (use --frames N to score the first N)")
             }
-            n
-        }
-        None if ri.frames != di.frames => {
-            return Err(Error::Mismatch(format!(
-                "frame counts differ: {rname} has {} frames, {dname} has {} (use --frames N to score the first N)",
-                ri.frames, di.frames
-            ))
-            .into())
-        }
-        None => ri.frames,
-    };
-    if ri.format.bit_depth != di.format.bit_depth {
-        return Err(Error::Mismatch(format!(
-            "bit depths differ: {rname} is {}-bit, {dname} is {}-bit",
-            ri.format.bit_depth, di.format.bit_depth
-        ))
-        .into());
-    }
+            PairMismatch::TooFewFrames { .. } => format!("--frames: {e}"),
+            _ => e.to_string(),
+        })
+    })?;
     // Fail before the work, not after: the output files' directories must be writable.
     for p in [&a.json, &a.csv].into_iter().flatten() {
         if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {

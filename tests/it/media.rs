@@ -894,3 +894,65 @@ fn media_handles_are_send() {
     send::<StreamWriter>();
     send::<Box<dyn FrameSource>>();
 }
+
+/// The pair check the `score` command relies on lives in the library: rates, lengths (or a limit
+/// both reach) and depths must agree; sizes may differ.
+#[test]
+fn check_pair_names_what_differs() {
+    use pertitle::media::{check_pair, PairMismatch, VideoInfo};
+    use pertitle::FrameFormat;
+    let info = |path: &str, w: usize, fps: (u32, u32), frames: u64, depth: u8| VideoInfo {
+        path: path.into(),
+        width: w,
+        height: w * 9 / 16,
+        fps_num: fps.0,
+        fps_den: fps.1,
+        frames,
+        duration_s: frames as f64 * fps.1 as f64 / fps.0 as f64,
+        pix_fmt: "yuv420p".into(),
+        format: FrameFormat::new(w, w * 9 / 16, Chroma::Yuv420, depth),
+        codec: "h264".into(),
+    };
+    let r = info("ref.mp4", 1280, (24, 1), 48, 8);
+    assert_eq!(
+        check_pair(&r, &info("d.mp4", 640, (48, 2), 48, 8), None),
+        Ok(48)
+    );
+    assert_eq!(
+        check_pair(&r, &info("d.mp4", 640, (24, 1), 40, 8), Some(40)),
+        Ok(40)
+    );
+    let e = check_pair(&r, &info("d.mp4", 1280, (25, 1), 48, 8), None).unwrap_err();
+    assert!(matches!(e, PairMismatch::FrameRate { .. }), "{e}");
+    assert!(
+        e.to_string().contains("ref.mp4") && e.to_string().contains("25/1"),
+        "{e}"
+    );
+    let e = check_pair(&r, &info("d.mp4", 1280, (24, 1), 40, 8), None).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PairMismatch::FrameCount {
+                distorted_frames: 40,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = check_pair(&r, &info("d.mp4", 1280, (24, 1), 40, 8), Some(41)).unwrap_err();
+    assert!(
+        matches!(e, PairMismatch::TooFewFrames { limit: 41, .. }),
+        "{e}"
+    );
+    let e = check_pair(&r, &info("d.mp4", 1280, (24, 1), 48, 10), None).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PairMismatch::BitDepth {
+                distorted_depth: 10,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}

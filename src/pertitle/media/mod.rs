@@ -165,3 +165,104 @@ pub fn open(path: &Path, opts: &InputOptions) -> Result<Box<dyn FrameSource>> {
 pub fn probe(path: &Path, opts: &InputOptions) -> Result<VideoInfo> {
     open(path, opts).map(|s| s.info().clone())
 }
+
+/// Why a reference and a distorted video cannot be scored frame by frame together.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PairMismatch {
+    #[error("frame rates differ: {reference} is {} fps, {distorted} is {} fps", fmt_rate(*.reference_fps), fmt_rate(*.distorted_fps))]
+    FrameRate {
+        reference: String,
+        distorted: String,
+        reference_fps: (u32, u32),
+        distorted_fps: (u32, u32),
+    },
+    /// Different lengths, and no frame limit was given.
+    #[error("frame counts differ: {reference} has {reference_frames} frames, {distorted} has {distorted_frames}")]
+    FrameCount {
+        reference: String,
+        distorted: String,
+        reference_frames: u64,
+        distorted_frames: u64,
+    },
+    /// A frame limit beyond the shorter video.
+    #[error("{limit} frames asked for: {reference} has {reference_frames} frames and {distorted} has {distorted_frames}")]
+    TooFewFrames {
+        reference: String,
+        distorted: String,
+        limit: u64,
+        reference_frames: u64,
+        distorted_frames: u64,
+    },
+    #[error("bit depths differ: {reference} is {reference_depth}-bit, {distorted} is {distorted_depth}-bit")]
+    BitDepth {
+        reference: String,
+        distorted: String,
+        reference_depth: u8,
+        distorted_depth: u8,
+    },
+}
+
+fn fmt_rate((n, d): (u32, u32)) -> String {
+    format!("{n}/{d}")
+}
+
+/// Checks that `distorted` can be scored against `reference` frame by frame (same frame rate,
+/// same bit depth, and the same length unless `limit` frames are asked for, which both must
+/// have) and returns how many frames to score. Sizes may differ (the distorted video is then
+/// upscaled); chroma is checked on the frames, after any scaling.
+pub fn check_pair(
+    reference: &VideoInfo,
+    distorted: &VideoInfo,
+    limit: Option<u64>,
+) -> std::result::Result<u64, PairMismatch> {
+    let names = || {
+        (
+            reference.path.display().to_string(),
+            distorted.path.display().to_string(),
+        )
+    };
+    let (r, d) = (reference, distorted);
+    if (r.fps_num as u64 * d.fps_den as u64) != (d.fps_num as u64 * r.fps_den as u64) {
+        let (reference, distorted) = names();
+        return Err(PairMismatch::FrameRate {
+            reference,
+            distorted,
+            reference_fps: (r.fps_num, r.fps_den),
+            distorted_fps: (d.fps_num, d.fps_den),
+        });
+    }
+    let frames = match limit {
+        Some(n) if n > r.frames.min(d.frames) => {
+            let (reference, distorted) = names();
+            return Err(PairMismatch::TooFewFrames {
+                reference,
+                distorted,
+                limit: n,
+                reference_frames: r.frames,
+                distorted_frames: d.frames,
+            });
+        }
+        Some(n) => n,
+        None if r.frames != d.frames => {
+            let (reference, distorted) = names();
+            return Err(PairMismatch::FrameCount {
+                reference,
+                distorted,
+                reference_frames: r.frames,
+                distorted_frames: d.frames,
+            });
+        }
+        None => r.frames,
+    };
+    if r.format.bit_depth != d.format.bit_depth {
+        let (reference, distorted) = names();
+        return Err(PairMismatch::BitDepth {
+            reference,
+            distorted,
+            reference_depth: r.format.bit_depth,
+            distorted_depth: d.format.bit_depth,
+        });
+    }
+    Ok(frames)
+}
