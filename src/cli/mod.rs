@@ -165,6 +165,9 @@ fn exit_code(e: &anyhow::Error) -> i32 {
 fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     match (misused_flag(e), e.downcast_ref::<pertitle::Error>()) {
         (Some(flag), Some(pertitle::Error::Config { reason, .. })) => format!("{flag}: {reason}"),
+        (_, Some(pertitle::Error::Damaged { .. })) => {
+            format!("{e}; pass --allow-decode-errors to accept")
+        }
         _ => e.to_string(),
     }
 }

@@ -312,7 +312,7 @@ fn integrate(
             if !fit.is_monotone_on(lo, hi) {
                 warnings.push(format!(
                     "the cubic fit of {name}'s {what} is not monotone over the overlap; \
-                     prefer --method pchip"
+                     PCHIP is the safer method here"
                 ));
             }
             fit.integral(lo, hi)

@@ -84,6 +84,11 @@ pub enum Error {
     /// A media file (or stream) that cannot be opened, demuxed or decoded; `what` names it.
     #[error("{what}: {message}")]
     Media { what: String, message: String },
+    /// An input whose data is damaged (truncated, or frames the decoder reported errors in);
+    /// `what` names it. A caller may accept such input with
+    /// [`crate::media::InputOptions::allow_decode_errors`].
+    #[error("{what}: {message}")]
+    Damaged { what: String, message: String },
     /// An encoder/decoder/scaler problem; `what` names the codec or filter.
     #[error("{what}: {message}")]
     Codec { what: String, message: String },

@@ -25,7 +25,7 @@
 //! no longer hashes to its key) and incompatible ones (another store version) are counted and
 //! reported as misses, so the caller recomputes and overwrites them and can say how many.
 //!
-//! No cache (`--no-cache`): call sites hold an `Option<Store>`; `None` computes everything and
+//! No cache: call sites hold an `Option<Store>`; `None` computes everything and
 //! stores nothing.
 
 use std::io;
@@ -133,7 +133,7 @@ impl Store {
         }
         Err(Error::config(
             "cache directory",
-            "none of $PERTITLE_CACHE, $XDG_CACHE_HOME, $HOME is set; pass --cache DIR or --no-cache",
+            "none of $PERTITLE_CACHE, $XDG_CACHE_HOME, $HOME is set: name a cache directory, or run without one",
         ))
     }
 

@@ -516,5 +516,5 @@ fn default_dir_follows_the_environment() {
         Path::new("/h/.cache/pertitle")
     );
     let e = Store::default_dir_from(env(&[])).unwrap_err().to_string();
-    assert!(e.contains("--cache") && e.contains("HOME"), "{e}");
+    assert!(e.contains("cache directory") && e.contains("HOME"), "{e}");
 }

@@ -106,12 +106,12 @@ impl FfSource {
                     / fps_den as f64)
                     .round() as u64;
                 if implied > counted + 1 + counted / 50 {
-                    return Err(Error::media(
-                        &what,
-                        format!(
-                            "truncated: the container's duration implies {implied} frames but only {counted} are present; pass --allow-decode-errors to accept"
+                    return Err(Error::Damaged {
+                        what: what.clone(),
+                        message: format!(
+                            "truncated: the container's duration implies {implied} frames but only {counted} are present"
                         ),
-                    ));
+                    });
                 }
             }
             counted
@@ -260,22 +260,22 @@ impl FrameSource for FfSource {
         self.finished = true;
         if !self.allow_errors {
             if self.packets < self.info.frames {
-                return Err(Error::media(
-                    &self.what,
-                    format!(
-                        "truncated: the container announces {} frames but only {} are present ({} decoder errors); pass --allow-decode-errors to accept",
+                return Err(Error::Damaged {
+                    what: self.what.clone(),
+                    message: format!(
+                        "truncated: the container announces {} frames but only {} are present ({} decoder errors)",
                         self.info.frames, self.packets, self.decode_errors
                     ),
-                ));
+                });
             }
             if self.decode_errors > 0 {
-                return Err(Error::media(
-                    &self.what,
-                    format!(
-                        "{} frame(s) affected by decoder errors (corrupt or damaged data); pass --allow-decode-errors to accept them",
+                return Err(Error::Damaged {
+                    what: self.what.clone(),
+                    message: format!(
+                        "{} frame(s) affected by decoder errors (corrupt or damaged data)",
                         self.decode_errors
                     ),
-                ));
+                });
             }
         }
         Ok(None)
