@@ -5,6 +5,36 @@
 //!
 //! [`Engine`]: super::Engine
 
+/// Gives a metric's `Kernels` table type its two constructors: `for_level` picks the best set at
+/// or below a level, and never above what the CPU has (the SIMD sets' safe entry points rely on
+/// that); `get` is the table for [`CpuLevel::get`], resolved once. The x86 sets are listed best
+/// first, each with the level it needs; the scalar set is the fallback everywhere.
+macro_rules! kernel_sets {
+    ($table:ty, scalar: $scalar:expr, x86: [$(($level:ident, $set:expr)),* $(,)?]) => {
+        impl $table {
+            pub(crate) fn for_level(level: $crate::cpu::CpuLevel) -> $table {
+                let level = level.min($crate::cpu::CpuLevel::detect_hardware());
+                #[cfg(target_arch = "x86_64")]
+                {
+                    $(
+                        if level >= $crate::cpu::CpuLevel::$level {
+                            return $set;
+                        }
+                    )*
+                }
+                let _ = level;
+                $scalar
+            }
+
+            pub(crate) fn get() -> &'static $table {
+                static K: std::sync::OnceLock<$table> = std::sync::OnceLock::new();
+                K.get_or_init(|| <$table>::for_level($crate::cpu::CpuLevel::get()))
+            }
+        }
+    };
+}
+pub(crate) use kernel_sets;
+
 use super::vmaf::{adm, motion, vif};
 use super::{psnr, ssim};
 use crate::cpu::CpuLevel;

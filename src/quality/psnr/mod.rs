@@ -7,7 +7,6 @@
 use crate::cpu::CpuLevel;
 use crate::error::{Error, Result};
 use crate::frame::{Frame, Plane};
-use std::sync::OnceLock;
 
 mod scalar;
 #[cfg(target_arch = "x86_64")]
@@ -128,25 +127,7 @@ pub(crate) struct Kernels {
     pub sse: fn(&[u16], &[u16], u8) -> u64,
 }
 
-impl Kernels {
-    /// The best set at or below `level`, never above what the CPU has (the AVX2 set's safe entry
-    /// point relies on that).
-    pub(crate) fn for_level(level: CpuLevel) -> Kernels {
-        let level = level.min(CpuLevel::detect_hardware());
-        #[cfg(target_arch = "x86_64")]
-        if level >= CpuLevel::Avx2 {
-            return x86::avx2::KERNELS;
-        }
-        let _ = level;
-        scalar::KERNELS
-    }
-
-    /// The table for [`CpuLevel::get`], resolved once.
-    pub(crate) fn get() -> &'static Kernels {
-        static K: OnceLock<Kernels> = OnceLock::new();
-        K.get_or_init(|| Kernels::for_level(CpuLevel::get()))
-    }
-}
+crate::kernels::kernel_sets!(Kernels, scalar: scalar::KERNELS, x86: [(Avx2, x86::avx2::KERNELS)]);
 
 #[cfg(test)]
 mod tests {

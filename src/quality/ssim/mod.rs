@@ -20,7 +20,6 @@
 
 use crate::cpu::CpuLevel;
 use crate::frame::Plane;
-use std::sync::OnceLock;
 
 mod scalar;
 #[cfg(target_arch = "x86_64")]
@@ -51,30 +50,7 @@ pub(crate) type TermsFn = fn(&[f32], &[f32], &[f32], &[f32], &[f32], &mut [f64])
 pub(crate) type DecimateRowFn =
     fn(&[u16], usize, usize, usize, f32, f32, usize, usize, &mut Vec<f64>, &mut [f32]) -> usize;
 
-impl Kernels {
-    /// The best set at or below `level`, never above what the CPU has (the SIMD sets' safe entry
-    /// points rely on that).
-    pub(crate) fn for_level(level: CpuLevel) -> Kernels {
-        let level = level.min(CpuLevel::detect_hardware());
-        #[cfg(target_arch = "x86_64")]
-        {
-            if level >= CpuLevel::Avx512 {
-                return x86::avx512::KERNELS;
-            }
-            if level >= CpuLevel::Avx2 {
-                return x86::avx2::KERNELS;
-            }
-        }
-        let _ = level;
-        scalar::KERNELS
-    }
-
-    /// The table for [`CpuLevel::get`], resolved once.
-    pub(crate) fn get() -> &'static Kernels {
-        static K: OnceLock<Kernels> = OnceLock::new();
-        K.get_or_init(|| Kernels::for_level(CpuLevel::get()))
-    }
-}
+crate::kernels::kernel_sets!(Kernels, scalar: scalar::KERNELS, x86: [(Avx512, x86::avx512::KERNELS), (Avx2, x86::avx2::KERNELS)]);
 
 /// libvmaf's `g_gaussian_window_h` (iqa/ssim_tools.h): the 11-tap Gaussian, σ = 1.5.
 pub const GAUSSIAN: [f32; 11] = [

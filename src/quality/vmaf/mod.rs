@@ -7,3 +7,18 @@ pub mod motion;
 pub mod vif;
 
 pub use model::{FeatureKind, Model, ModelFeature};
+
+/// Mirrors an index into 0..n the way libvmaf pads its buffers for VIF and motion (reflect
+/// without repeating the edge sample: -1 → 1, n → n-2).
+#[inline(always)]
+pub(crate) fn mirror(i: isize, n: usize) -> usize {
+    let n = n as isize;
+    let m = if i < 0 {
+        -i
+    } else if i >= n {
+        2 * n - i - 2
+    } else {
+        i
+    };
+    m.clamp(0, n - 1) as usize
+}

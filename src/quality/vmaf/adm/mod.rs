@@ -30,7 +30,6 @@ mod x86;
 
 use crate::cpu::CpuLevel;
 use crate::frame::Plane;
-use std::sync::OnceLock;
 
 /// One ADM kernel set: a table of row kernels of one instruction set, with scalar entries where
 /// the set has no SIMD twin. The drivers call through it once per row, never per pixel.
@@ -93,30 +92,7 @@ pub(crate) type DecoupleSFn = fn(
 pub(crate) type CmSRowFn =
     fn([&[i32]; 3], &[i32], &[i32], &[u32; 3], u32, i64, usize, usize) -> [i64; 3];
 
-impl Kernels {
-    /// The best set at or below `level`, never above what the CPU has (the SIMD sets' safe entry
-    /// points rely on that).
-    pub(crate) fn for_level(level: CpuLevel) -> Kernels {
-        let level = level.min(CpuLevel::detect_hardware());
-        #[cfg(target_arch = "x86_64")]
-        {
-            if level >= CpuLevel::Avx512 {
-                return x86::avx512::KERNELS;
-            }
-            if level >= CpuLevel::Avx2 {
-                return x86::avx2::KERNELS;
-            }
-        }
-        let _ = level;
-        scalar::KERNELS
-    }
-
-    /// The table for [`CpuLevel::get`], resolved once.
-    pub(crate) fn get() -> &'static Kernels {
-        static K: OnceLock<Kernels> = OnceLock::new();
-        K.get_or_init(|| Kernels::for_level(CpuLevel::get()))
-    }
-}
+crate::kernels::kernel_sets!(Kernels, scalar: scalar::KERNELS, x86: [(Avx512, x86::avx512::KERNELS), (Avx2, x86::avx2::KERNELS)]);
 
 /// libvmaf's ADM options that the v0.6.1 model family may set (defaults from `adm_options.h`).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -7,7 +7,6 @@
 
 use crate::cpu::CpuLevel;
 use crate::frame::Plane;
-use std::sync::OnceLock;
 
 /// The 5-tap filter, Q16 (libvmaf integer_motion.h `filter`).
 pub const FILTER: [u16; 5] = [3571, 16004, 26386, 16004, 3571];
@@ -15,18 +14,7 @@ pub const FILTER: [u16; 5] = [3571, 16004, 26386, 16004, 3571];
 /// libvmaf's default `motion_max_val`: larger scores are clipped to it.
 pub const MAX_VAL: f64 = 10000.0;
 
-#[inline(always)]
-fn mirror(i: isize, n: usize) -> usize {
-    let n = n as isize;
-    let m = if i < 0 {
-        -i
-    } else if i >= n {
-        2 * n - i - 2
-    } else {
-        i
-    };
-    m.clamp(0, n - 1) as usize
-}
+use super::mirror;
 
 /// Vertical pass for one output row: (Σf·(prev−cur) + 2^(bd−1)) >> bd (arithmetic shift).
 /// The sums are i32, exact for bit depths up to 14 (|Σ| < 2^16·2^14); deeper input uses the
@@ -109,25 +97,7 @@ pub(crate) struct Kernels {
     pub horiz: HorizFn,
 }
 
-impl Kernels {
-    /// The best set at or below `level`, never above what the CPU has (the AVX2 set's safe entry
-    /// points rely on that).
-    pub(crate) fn for_level(level: CpuLevel) -> Kernels {
-        let level = level.min(CpuLevel::detect_hardware());
-        #[cfg(target_arch = "x86_64")]
-        if level >= CpuLevel::Avx2 {
-            return x86::avx2::KERNELS;
-        }
-        let _ = level;
-        scalar::KERNELS
-    }
-
-    /// The table for [`CpuLevel::get`], resolved once.
-    pub(crate) fn get() -> &'static Kernels {
-        static K: OnceLock<Kernels> = OnceLock::new();
-        K.get_or_init(|| Kernels::for_level(CpuLevel::get()))
-    }
-}
+crate::kernels::kernel_sets!(Kernels, scalar: scalar::KERNELS, x86: [(Avx2, x86::avx2::KERNELS)]);
 
 /// i64 vertical pass for bit depths above 14.
 fn vert_wide(prev: &[&[u16]], cur: &[&[u16]], bd: u32, out: &mut [i32]) {

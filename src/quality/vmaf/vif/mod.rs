@@ -68,20 +68,7 @@ fn log2_64(table: &[u16], x: u64) -> i64 {
     table[(x >> k) as usize] as i64 + 2048 * k as i64
 }
 
-/// Mirror an index into 0..n the way libvmaf pads its buffers (reflect without repeating the
-/// edge sample: -1 → 1, n → n-2).
-#[inline(always)]
-fn mirror(i: isize, n: usize) -> usize {
-    let n = n as isize;
-    let m = if i < 0 {
-        -i
-    } else if i >= n {
-        2 * n - i - 2
-    } else {
-        i
-    };
-    m.clamp(0, n - 1) as usize
-}
+use super::mirror;
 
 /// Rounding and shift of the vertical pass: at scale 0 it brings `bit_depth`-bit samples to
 /// the Q8-ish working range libvmaf uses; above scale 0 samples are already 16-bit.
@@ -193,31 +180,8 @@ fn log_term(table: &[u16], s1: i32, sigma2_sq: i32, sigma12: i32, egl: f64) -> i
     log2_64(table, numer1_tmp as u64) - log2_64(table, numer1 as u64)
 }
 
-impl Kernels {
-    /// The best set at or below `level`, never above what the CPU has (the SIMD sets' safe entry
-    /// points rely on that). The AVX-512 set needs [`CpuLevel::Avx512Vnni`]; at
-    /// [`CpuLevel::Avx512`] the AVX2 set runs.
-    pub(crate) fn for_level(level: CpuLevel) -> Kernels {
-        let level = level.min(CpuLevel::detect_hardware());
-        #[cfg(target_arch = "x86_64")]
-        {
-            if level >= CpuLevel::Avx512Vnni {
-                return x86::avx512::KERNELS;
-            }
-            if level >= CpuLevel::Avx2 {
-                return x86::avx2::KERNELS;
-            }
-        }
-        let _ = level;
-        scalar::KERNELS
-    }
-
-    /// The table for [`CpuLevel::get`], resolved once.
-    pub(crate) fn get() -> &'static Kernels {
-        static K: OnceLock<Kernels> = OnceLock::new();
-        K.get_or_init(|| Kernels::for_level(CpuLevel::get()))
-    }
-}
+// The AVX-512 set needs AVX-512 VNNI; at plain AVX-512 the AVX2 set runs.
+crate::kernels::kernel_sets!(Kernels, scalar: scalar::KERNELS, x86: [(Avx512Vnni, x86::avx512::KERNELS), (Avx2, x86::avx2::KERNELS)]);
 
 /// One image of the pyramid (row-major, stride == width).
 #[derive(Clone, Debug)]
