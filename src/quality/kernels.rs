@@ -88,6 +88,30 @@ impl Kernels {
 /// set at `want` and the table fell back to a lower one (which its own level's test covers; a
 /// comparison here would test nothing new, and a fallback to scalar would compare scalar with
 /// itself).
+/// The unit tests' random source (xorshift64, shifts 13/7/17): deterministic, so a failing
+/// input can be replayed from its seed.
+#[cfg(test)]
+pub(crate) struct XorShift(pub u64);
+
+#[cfg(test)]
+impl XorShift {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// [`XorShift::next`] on a bare state, for tests that keep the state themselves.
+#[cfg(test)]
+pub(crate) fn xorshift(state: &mut u64) -> u64 {
+    let mut r = XorShift(*state);
+    let v = r.next();
+    *state = r.0;
+    v
+}
+
 #[cfg(test)]
 pub(crate) fn table_at<T>(
     test: &str,

@@ -134,12 +134,7 @@ mod tests {
     use super::*;
     use crate::frame::{Chroma, FrameFormat};
 
-    fn xorshift(state: &mut u64) -> u64 {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        *state
-    }
+    use crate::kernels::xorshift;
 
     /// The set at `level` against scalar on random rows (lengths around the 16-sample step, bit
     /// depths up to 16, where the AVX2 set falls back to scalar) and on the all-maximum error.

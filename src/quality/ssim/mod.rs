@@ -398,12 +398,7 @@ pub fn ssim(r: &Plane, d: &Plane, bit_depth: u8) -> f64 {
 mod tests {
     use super::*;
 
-    fn xorshift(state: &mut u64) -> u64 {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        *state
-    }
+    use crate::kernels::xorshift;
 
     /// The table a check needs at `level`, or `None` (reported as skipped).
     fn table(test: &str, level: CpuLevel) -> Option<Kernels> {

@@ -157,15 +157,7 @@ pub fn motion2(first: bool, sad: f64, next: Option<f64>) -> f64 {
 mod tests {
     use super::*;
 
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
+    use crate::kernels::XorShift;
 
     /// The passes and the whole score of the set at `level` against scalar, on random rows of
     /// widths around the block size and 8 to 12 bits (and the i64 path above 14 bits).

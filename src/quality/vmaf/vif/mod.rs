@@ -593,15 +593,7 @@ mod tests {
     use super::scalar::{dist_terms_scalar, log_terms_scalar, ref_terms_scalar};
     use super::*;
 
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
+    use crate::kernels::XorShift;
 
     fn plane(w: usize, h: usize, bd: u8, seed: u64) -> Plane {
         let mut rng = XorShift(seed);
