@@ -93,7 +93,13 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
             }
             r => r?,
         };
-        sets.push((r.encoder.codec.clone(), out.points.clone()));
+        // BD-rate over the points each codec's ladder may use, so the comparison's hulls are
+        // the ladders' hulls.
+        let eligible = pertitle::ladder::eligible(&out.points, r)?;
+        sets.push((
+            r.encoder.codec.clone(),
+            eligible.iter().map(|&i| out.points[i].clone()).collect(),
+        ));
         outcomes.push(out);
     }
     let cmp = compare_codecs(&sets, &[Metric::Vmaf, Metric::PsnrY], Method::Pchip)?;
