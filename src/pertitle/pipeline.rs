@@ -26,13 +26,11 @@ use crate::frame::Frame;
 use crate::grid::{GridTask, RateControl as TaskRate, TaskResult, Timings};
 use crate::media::{Decoder, Encoder, EncoderConfig, FrameSource, RateControl, Scaler, ScalerKind};
 use crate::points::Point;
-use crate::quality::vmaf::motion;
-use crate::quality::{pooling, Engine, FrameScores, PreparedRef};
+use crate::quality::{pooling, Engine, FrameScores, RefTimeline};
 use crate::store::{Lookup, Store};
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Opens the source afresh (once per wave).
@@ -301,34 +299,19 @@ struct Job {
     targets: Vec<u64>,
 }
 
-/// The reference side of a wave: source frames waiting for preparation, their motion, and the
-/// prepared references still needed.
-struct RefWindow {
-    raw: BTreeMap<u64, Frame>,
-    sads: BTreeMap<u64, f64>,
-    window: HashMap<u64, Arc<PreparedRef>>,
-    last_index: Option<u64>,
-    eof: bool,
-    first: u64,
-    /// No job still to come needs a reference below this index: every point has decoded past
-    /// it, and no decoded frame waiting for its references stands for it.
-    keep_from: u64,
-    path: String,
-}
-
 /// Takes each chain's decoded frames whose references are ready (a reference's motion2 needs
 /// the next frame's motion, or the stream ended), in (frame index, chain) order. Frames that
 /// stand for no scored source frame (`subsample`) are dropped.
-fn collect_jobs(chains: &mut [Chain], refs: &RefWindow, first: u64, subsample: u64) -> Vec<Job> {
-    // The source frames read so far end at `last_index`; a decimated frame's last target is
-    // known to exist once the frame after it has been read, or the stream ended.
-    let end = refs.last_index.map_or(first, |l| l + 1);
+fn collect_jobs(chains: &mut [Chain], refs: &RefTimeline, first: u64, subsample: u64) -> Vec<Job> {
+    // A decimated frame's last target is known to exist once the frame after it has been read,
+    // or the stream ended; the frames read so far end before `end`.
+    let end = refs.last().map_or(first, |l| l + 1);
     let mut jobs = Vec::new();
     for (ci, c) in chains.iter_mut().enumerate() {
         let n = c.decimate;
         let mut keep = Vec::new();
         for (f, up) in c.pending.drain(..) {
-            if !(refs.eof || refs.sads.contains_key(&(f.index + n))) {
+            if !refs.is_ready(f.index + n - 1) {
                 keep.push((f, up));
                 continue;
             }
@@ -348,6 +331,21 @@ fn collect_jobs(chains: &mut [Chain], refs: &RefWindow, first: u64, subsample: u
     }
     jobs.sort_by_key(|j| (j.frame.index, j.chain));
     jobs
+}
+
+/// The lowest reference index a job still to come may need: every point has decoded past it,
+/// and no decoded frame waiting for its references stands for it.
+fn keep_from(chains: &[Chain], first: u64) -> u64 {
+    chains
+        .iter()
+        .map(|c| first + c.decoded * c.decimate)
+        .chain(
+            chains
+                .iter()
+                .flat_map(|c| c.pending.iter().map(|(f, _)| f.index)),
+        )
+        .min()
+        .unwrap_or(0)
 }
 
 thread_local! {
@@ -400,17 +398,22 @@ fn recycle(f: Frame) {
     })
 }
 
+/// Scored reference frames: (chain, scores, seconds spent per frame).
+type Scored = Vec<(usize, FrameScores, f64)>;
+
 /// Upscales and scores `jobs`, in chunks that need at most `batch` references: prepare the
-/// chunk's references (in parallel), score its frames (in parallel), drop the references every
-/// point has passed. Chunks bound how many references are prepared at the same time. Returns
-/// (chain, scores, seconds) in job order.
+/// chunk's references (in parallel), score its frames (in parallel), release the references
+/// no later job needs (none below `keep_from` or the next chunk's frames). Chunks bound how
+/// many references are prepared at the same time. Returns the scores in job order.
 fn score_jobs(
     jobs: &[Job],
-    refs: &mut RefWindow,
+    refs: &mut RefTimeline,
+    keep_from: u64,
     engine: &Engine,
     src_size: (usize, usize),
     batch: usize,
-) -> Result<Vec<(usize, FrameScores, f64)>> {
+    path: &str,
+) -> Result<Scored> {
     let mut out = Vec::with_capacity(jobs.len());
     let mut rest = jobs;
     while !rest.is_empty() {
@@ -432,40 +435,16 @@ fn score_jobs(
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
         // Each reference is prepared once per wave (every point's frame `i` becomes ready in the
-        // same round), so its source frame moves from `raw` into the preparation.
-        let need: Vec<(u64, Frame)> = idx
-            .iter()
-            .filter(|i| !refs.window.contains_key(i))
-            .map(|&i| {
-                refs.raw.remove(&i).map(|f| (i, f)).ok_or_else(|| {
-                    Error::codec(
-                        refs.path.clone(),
-                        format!("decoder returned frame {i}, not a source frame"),
-                    )
-                })
-            })
-            .collect::<Result<_>>()?;
-        let r: &RefWindow = refs;
-        let prepared: Vec<Result<(u64, PreparedRef)>> = need
-            .into_par_iter()
-            .map(|(i, f)| {
-                let p = engine.prepare(f)?;
-                let sad = r.sads[&i];
-                let next = if r.last_index == Some(i) && r.eof {
-                    None
-                } else {
-                    r.sads.get(&(i + 1)).copied()
-                };
-                let m2 = motion::motion2(i == r.first, sad, next);
-                Ok((i, PreparedRef::from_parts(p, sad, m2)))
-            })
-            .collect();
-        for p in prepared {
-            let (i, p) = p?;
-            refs.window.insert(i, Arc::new(p));
+        // same round).
+        if let Some(i) = idx.iter().find(|&&i| !refs.holds(i)) {
+            return Err(Error::codec(
+                path,
+                format!("decoder returned frame {i}, not a source frame"),
+            ));
         }
-        let window = &refs.window;
-        let scored: Vec<Result<Vec<(usize, FrameScores, f64)>>> = chunk
+        refs.prepare(&idx)?;
+        let refs_now: &RefTimeline = refs;
+        let scored: Vec<Result<Scored>> = chunk
             .par_iter()
             .map(|j| {
                 let t0 = Instant::now();
@@ -476,7 +455,7 @@ fn score_jobs(
                 let s = j
                     .targets
                     .iter()
-                    .map(|i| engine.score(&window[i], f))
+                    .map(|&i| engine.score(refs_now.get(i).expect("prepared above"), f))
                     .collect::<Result<Vec<_>, _>>()?;
                 if let Some(u) = up {
                     recycle(u);
@@ -488,16 +467,11 @@ fn score_jobs(
         for s in scored {
             out.extend(s?);
         }
-        // A reference below `keep_from` and below the next chunk's frames (whose targets start
-        // at their own index) is needed by no later job.
-        let keep_from = rest
-            .first()
-            .map_or(refs.keep_from, |j| j.frame.index.min(refs.keep_from));
-        for i in &idx {
-            if *i < keep_from {
-                refs.window.remove(i);
-            }
-        }
+        // Jobs are in frame order and a job's targets start at its own frame.
+        refs.release_below(
+            rest.first()
+                .map_or(keep_from, |j| j.frame.index.min(keep_from)),
+        );
     }
     Ok(out)
 }
@@ -598,6 +572,219 @@ fn spawn_reader<'s>(
     rx
 }
 
+/// A wave's downscalers, one per distinct (size, scaler); `None` for the source's own size.
+type Downscalers = BTreeMap<DownKey, Option<Scaler>>;
+type DownKey = (u32, u32, String);
+
+fn down_key(t: &GridTask) -> DownKey {
+    (
+        t.filters.width,
+        t.filters.height,
+        t.filters.downscaler.clone(),
+    )
+}
+
+/// The chains of `tasks` and their downscalers, made when the first source frame `f0` shows the
+/// source format.
+fn start_chains<'t>(
+    tasks: &[&'t GridTask],
+    decimate: &[u64],
+    f0: &Frame,
+    (src_w, src_h): (usize, usize),
+    fps: (u32, u32),
+) -> Result<(Downscalers, Vec<Chain<'t>>)> {
+    let mut down = Downscalers::new();
+    let mut chains = Vec::new();
+    for (t, &decimate) in tasks.iter().zip(decimate) {
+        let key = down_key(t);
+        if !down.contains_key(&key) {
+            let s = if (key.0 as usize, key.1 as usize) == (src_w, src_h) {
+                None
+            } else {
+                let kind = scaler_kind(&t.filters.downscaler, "scaling.down")?;
+                Some(Scaler::new(
+                    f0.format,
+                    key.0 as usize,
+                    key.1 as usize,
+                    kind,
+                )?)
+            };
+            down.insert(key.clone(), s);
+        }
+        let cfg = encoder_config(t, f0, t.filters.fps.unwrap_or(fps))?;
+        let enc = Encoder::new(&cfg)?;
+        let dec = Decoder::new(&enc.stream_params())?;
+        let up = if (t.filters.width as usize, t.filters.height as usize) == (src_w, src_h) {
+            None
+        } else {
+            Some(scaler_kind(&t.filters.upscaler, "scaling.up")?)
+        };
+        chains.push(Chain {
+            task: t,
+            enc,
+            dec,
+            up,
+            decimate,
+            frame_bytes: Vec::new(),
+            pending: Vec::new(),
+            decoded: 0,
+            flushed: false,
+            scores: Vec::new(),
+            timings: Timings::default(),
+        });
+    }
+    Ok((down, chains))
+}
+
+/// `frames` scaled once per downscaler, in parallel; `None` for the source's own size (fed from
+/// `frames` without a copy).
+fn scale(
+    down: &mut Downscalers,
+    frames: &[Frame],
+) -> Result<BTreeMap<DownKey, Option<Vec<Frame>>>> {
+    down.par_iter_mut()
+        .map(|(k, s)| -> Result<_> {
+            let v = match s {
+                Some(s) => Some(
+                    frames
+                        .iter()
+                        .map(|f| s.scale(f))
+                        .collect::<Result<Vec<_>>>()?,
+                ),
+                None => None,
+            };
+            Ok((k.clone(), v))
+        })
+        .collect()
+}
+
+/// Adds scored frames to their chains.
+fn credit(chains: &mut [Chain], scored: Scored) {
+    for (ci, s, secs) in scored {
+        chains[ci].scores.push(s);
+        chains[ci].timings.score_s += secs;
+    }
+}
+
+/// A wave in progress after its first frame: the chains, the reference side, and the jobs the
+/// last round made ready.
+///
+/// Reference side: motion is measured as source frames arrive (it needs only the previous
+/// frame); the heavy preparation (VIF/ADM/SSIM statistics, tens of MB per frame) is done when
+/// the first distorted frame of that index is scored and dropped once every point has passed
+/// it. Points share one encoder set-up, so they decode in near lockstep and only about a batch
+/// of prepared references is alive, while the raw frames of the encoders' look-ahead wait in
+/// the timeline.
+struct Wave<'t, 'e> {
+    chains: Vec<Chain<'t>>,
+    down: Downscalers,
+    refs: RefTimeline<'e>,
+    /// Decoded frames whose references are ready: scored in the next round.
+    jobs: Vec<Job>,
+    /// [`keep_from`] as of the last round.
+    keep_from: u64,
+    engine: &'e Engine,
+    /// Source frames per step ([`RunOptions::batch`]).
+    batch: usize,
+    /// The first selected source frame, and every `subsample`-th from it is scored.
+    first: u64,
+    subsample: u64,
+    src_size: (usize, usize),
+    path: String,
+}
+
+impl Wave<'_, '_> {
+    /// Every encoder is drained and every decoder flushed.
+    fn drained(&self) -> bool {
+        self.chains.iter().all(|c| c.flushed)
+    }
+
+    /// One parallel phase: each chain encodes and decodes `frames` (`None`: the next part of
+    /// the end-of-stream flush) while the jobs the previous round made ready are upscaled and
+    /// scored, so a core that finishes its encodes early scores instead of waiting. Longest
+    /// first: a step is indivisible (one x264 medium step at 720p is a third of a round's
+    /// work), while the scoring splits into frames, so it goes last and fills the cores' tails.
+    /// Run in the other order (as with a plain `join`), a round ended with one core finishing a
+    /// large encode alone.
+    fn round(&mut self, frames: Option<&[Frame]>) -> Result<()> {
+        let scaled = match frames {
+            Some(fs) => scale(&mut self.down, fs)?,
+            None => BTreeMap::new(),
+        };
+        let (first, flush_max) = (self.first, self.batch.max(1));
+        let (engine, src_size, batch) = (self.engine, self.src_size, self.batch);
+        let (jobs, refs, keep_from, path) =
+            (&self.jobs, &mut self.refs, self.keep_from, &self.path);
+        let mut order: Vec<(&mut Chain, Result<()>)> =
+            self.chains.iter_mut().map(|c| (c, Ok(()))).collect();
+        order.sort_by_key(|(c, _)| {
+            let f = &c.task.filters;
+            std::cmp::Reverse(f.width as u64 * f.height as u64 / c.decimate)
+        });
+        let mut scored = Ok(Vec::new());
+        rayon::scope_fifo(|s| {
+            for (c, slot) in order.iter_mut() {
+                let input = frames.map(|fs| scaled[&down_key(c.task)].as_deref().unwrap_or(fs));
+                s.spawn_fifo(move |_| *slot = c.step(input, first, flush_max));
+            }
+            let scored = &mut scored;
+            s.spawn_fifo(move |_| {
+                *scored = score_jobs(jobs, refs, keep_from, engine, src_size, batch, path)
+            });
+        });
+        order.into_iter().try_for_each(|(_, r)| r)?;
+        credit(&mut self.chains, scored?);
+        Ok(())
+    }
+
+    /// After a round: its source frames join the timeline (moved, not copied), the decoded
+    /// frames whose references are now ready become the next round's jobs, and the references
+    /// no job still to come needs are released.
+    fn advance(&mut self, frames: Vec<Frame>) -> Result<()> {
+        self.refs.push(frames)?;
+        self.jobs = collect_jobs(&mut self.chains, &self.refs, self.first, self.subsample);
+        self.keep_from = keep_from(&self.chains, self.first);
+        let low = self
+            .jobs
+            .iter()
+            .map(|j| j.frame.index)
+            .fold(self.keep_from, u64::min);
+        self.refs.release_below(low);
+        Ok(())
+    }
+
+    /// Scores the last round's jobs (the end of the stream made every frame ready) and turns
+    /// the chains into results.
+    fn finish(mut self, fed: u64, fps: (u32, u32), t_start: Instant) -> Result<Vec<TaskResult>> {
+        let scored = score_jobs(
+            &self.jobs,
+            &mut self.refs,
+            self.keep_from,
+            self.engine,
+            self.src_size,
+            self.batch,
+            &self.path,
+        )?;
+        credit(&mut self.chains, scored);
+        let (subsample, elapsed) = (self.subsample, t_start.elapsed().as_secs_f64());
+        self.chains
+            .into_iter()
+            .map(|c| finish_chain(c, fed, fps, subsample, elapsed))
+            .collect()
+    }
+}
+
+/// The reader's next batch; `None` once the source ended.
+fn next_batch(rx: &Receiver<Result<Vec<Frame>>>) -> Result<Option<Vec<Frame>>> {
+    match rx.recv() {
+        Ok(r) => r.map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Runs one wave: the source is read on its own thread, and each round feeds a batch to every
+/// chain while the previous rounds' ready frames are scored; at the end of the stream rounds
+/// flush the encoders until all are drained.
 fn run_wave(
     wave: usize,
     waves: usize,
@@ -617,16 +804,14 @@ fn run_wave(
     }
     let src = open()?;
     let info = src.info().clone();
-    let (src_w, src_h) = (info.width, info.height);
+    let src_size = (info.width, info.height);
     let fps = (info.fps_num, info.fps_den);
     let decimate: Vec<u64> = tasks
         .iter()
         .map(|t| decimation(fps, t.filters.fps))
         .collect::<Result<_>>()?;
-    let total = match sel.count {
-        Some(c) => c.min(info.frames.saturating_sub(sel.start)),
-        None => info.frames.saturating_sub(sel.start),
-    };
+    let total = info.frames.saturating_sub(sel.start);
+    let total = sel.count.map_or(total, |c| c.min(total));
     if !on_event(Event::WaveStarted {
         wave,
         waves,
@@ -635,210 +820,43 @@ fn run_wave(
     }) {
         return Err(Error::Cancelled);
     }
-    let subsample = sel.subsample.max(1) as u64;
-    let first = sel.start;
+    let path = info.path.display().to_string();
 
     std::thread::scope(|scope| -> Result<Vec<TaskResult>> {
         let rx = spawn_reader(scope, src, sel.start, sel.count, opts.batch.max(1));
-        // Downscalers, one per distinct (size, scaler); encoders are created on the first frame,
-        // when the source format is known.
-        let mut down: BTreeMap<(u32, u32, String), Option<Scaler>> = BTreeMap::new();
-        let mut chains: Vec<Chain> = Vec::new();
-        // Reference side. Motion is computed as frames arrive (it needs only the previous
-        // frame); the heavy preparation (VIF/ADM/SSIM statistics, tens of MB per frame) is done
-        // when the first distorted frame of that index is decoded and dropped once every point
-        // has passed it. Points share one encoder set-up, so they decode in near lockstep and
-        // only about a batch of prepared references is alive, while the raw frames of the
-        // encoders' look-ahead wait in `raw`.
-        let mut refs = RefWindow {
-            raw: BTreeMap::new(),
-            sads: BTreeMap::new(),
-            window: HashMap::new(),
-            last_index: None,
-            eof: false,
-            first,
-            keep_from: 0,
-            path: info.path.display().to_string(),
+        let mut batch = next_batch(&rx)?;
+        let Some(f0) = batch.as_ref().and_then(|b| b.first()) else {
+            return Err(Error::media(path, "no frames to encode"));
         };
-        let mut prev_luma: Option<crate::frame::Plane> = None;
-        let mut jobs: Vec<Job> = Vec::new();
+        // Encoders are created on the first frame, when the source format is known.
+        let (down, chains) = start_chains(tasks, &decimate, f0, src_size, fps)?;
+        let mut w = Wave {
+            chains,
+            down,
+            refs: RefTimeline::new(engine),
+            jobs: Vec::new(),
+            keep_from: 0,
+            engine,
+            batch: opts.batch,
+            first: sel.start,
+            subsample: sel.subsample.max(1) as u64,
+            src_size,
+            path,
+        };
         let mut fed = 0u64;
-        let mut eof = false;
         // Until the source ends, then until every encoder is drained.
         loop {
-            let frames = if eof {
-                Vec::new()
-            } else {
-                match rx.recv() {
-                    Ok(r) => r?,
-                    Err(_) => {
-                        eof = true;
-                        Vec::new()
-                    }
-                }
-            };
-            if chains.is_empty() {
-                let Some(f0) = frames.first() else {
-                    return Err(Error::media(
-                        info.path.display().to_string(),
-                        "no frames to encode",
-                    ));
-                };
-                for (t, &decimate) in tasks.iter().zip(&decimate) {
-                    let key = (
-                        t.filters.width,
-                        t.filters.height,
-                        t.filters.downscaler.clone(),
-                    );
-                    if !down.contains_key(&key) {
-                        let s = if (key.0 as usize, key.1 as usize) == (src_w, src_h) {
-                            None
-                        } else {
-                            let kind = scaler_kind(&t.filters.downscaler, "scaling.down")?;
-                            Some(Scaler::new(
-                                f0.format,
-                                key.0 as usize,
-                                key.1 as usize,
-                                kind,
-                            )?)
-                        };
-                        down.insert(key.clone(), s);
-                    }
-                    let cfg = encoder_config(t, f0, t.filters.fps.unwrap_or(fps))?;
-                    let enc = Encoder::new(&cfg)?;
-                    let dec = Decoder::new(&enc.stream_params())?;
-                    let up = if (t.filters.width as usize, t.filters.height as usize)
-                        == (src_w, src_h)
-                    {
-                        None
-                    } else {
-                        Some(scaler_kind(&t.filters.upscaler, "scaling.up")?)
-                    };
-                    chains.push(Chain {
-                        task: t,
-                        enc,
-                        dec,
-                        up,
-                        decimate,
-                        frame_bytes: Vec::new(),
-                        pending: Vec::new(),
-                        decoded: 0,
-                        flushed: false,
-                        scores: Vec::new(),
-                        timings: Timings::default(),
-                    });
+            let eof = batch.is_none();
+            if eof {
+                w.refs.end();
+                if w.drained() {
+                    break;
                 }
             }
-            if eof && chains.iter().all(|c| c.flushed) {
-                break;
-            }
-
-            // Motion against the previous source frame (the batch's previous one, or the last
-            // frame of the previous batch, the only luma kept across batches).
-            for (k, f) in frames.iter().enumerate() {
-                let prev = match k {
-                    0 => prev_luma.as_ref(),
-                    _ => Some(frames[k - 1].luma()),
-                };
-                let sad = match prev {
-                    Some(p) => motion::sad_score(p, f.luma(), f.format.bit_depth),
-                    None => 0.0,
-                };
-                refs.sads.insert(f.index, sad);
-                refs.last_index = Some(f.index);
-            }
-            if let Some(f) = frames.last() {
-                prev_luma = Some(f.luma().clone());
-            }
-
-            // Scale once per resolution.
-            // `None`: the source's own size, fed from `frames` without a copy.
-            let scaled: BTreeMap<(u32, u32, String), Option<Vec<Frame>>> = down
-                .par_iter_mut()
-                .map(|(k, s)| -> Result<_> {
-                    let v = match s {
-                        Some(s) => Some(
-                            frames
-                                .iter()
-                                .map(|f| s.scale(f))
-                                .collect::<Result<Vec<_>>>()?,
-                        ),
-                        None => None,
-                    };
-                    Ok((k.clone(), v))
-                })
-                .collect::<Result<_>>()?;
-
-            // Encode and decode this batch (every point in parallel) while the frames the
-            // previous batches made ready are upscaled and scored: one parallel phase, so a core
-            // that finishes its encodes early scores instead of waiting. Longest first: a step
-            // is indivisible (one x264 medium step at 720p is a third of a round's work), while
-            // the scoring splits into frames, so it goes last and fills the cores' tails. Run in
-            // the other order (as with a plain `join`), a round ended with one core finishing a
-            // large encode alone.
-            let mut order: Vec<(&mut Chain, Result<()>)> =
-                chains.iter_mut().map(|c| (c, Ok(()))).collect();
-            order.sort_by_key(|(c, _)| {
-                let f = &c.task.filters;
-                std::cmp::Reverse(f.width as u64 * f.height as u64 / c.decimate)
-            });
-            let mut scored = Ok(Vec::new());
-            rayon::scope_fifo(|s| {
-                for (c, slot) in order.iter_mut() {
-                    let key = (
-                        c.task.filters.width,
-                        c.task.filters.height,
-                        c.task.filters.downscaler.clone(),
-                    );
-                    let input = if eof {
-                        None
-                    } else {
-                        Some(scaled[&key].as_deref().unwrap_or(&frames))
-                    };
-                    s.spawn_fifo(move |_| *slot = c.step(input, first, opts.batch.max(1)));
-                }
-                let (jobs, refs, scored) = (&jobs, &mut refs, &mut scored);
-                s.spawn_fifo(move |_| {
-                    *scored = score_jobs(jobs, refs, engine, (src_w, src_h), opts.batch)
-                });
-            });
-            order.into_iter().try_for_each(|(_, r)| r)?;
-            for (ci, s, secs) in scored? {
-                chains[ci].scores.push(s);
-                chains[ci].timings.score_s += secs;
-            }
-            drop(scaled);
-            // The source frames now wait (moved, not copied) until their reference is prepared.
+            let frames = batch.take().unwrap_or_default();
             let n_frames = frames.len() as u64;
-            for f in frames {
-                refs.raw.insert(f.index, f);
-            }
-            refs.eof = eof;
-
-            // Next round's jobs: every decoded frame whose references' motion is known (the
-            // source frame after them has arrived, or the stream ended).
-            jobs = collect_jobs(&mut chains, &refs, first, subsample);
-            refs.keep_from = chains
-                .iter()
-                .map(|c| first + c.decoded * c.decimate)
-                .chain(
-                    chains
-                        .iter()
-                        .flat_map(|c| c.pending.iter().map(|(f, _)| f.index)),
-                )
-                .min()
-                .unwrap_or(0);
-
-            // Drop reference frames no point will need again.
-            let low = jobs
-                .iter()
-                .map(|j| j.frame.index)
-                .fold(refs.keep_from, u64::min);
-            refs.window.retain(|&i, _| i >= low);
-            refs.raw.retain(|&i, _| i >= low);
-            // motion2 of frame i needs the motion of i + 1 only.
-            refs.sads.retain(|&i, _| i + 1 >= low);
-
+            w.round((!eof).then_some(&frames[..]))?;
+            w.advance(frames)?;
             fed += n_frames;
             if !on_event(Event::Frames {
                 wave,
@@ -847,18 +865,11 @@ fn run_wave(
             }) {
                 return Err(Error::Cancelled);
             }
+            if !eof {
+                batch = next_batch(&rx)?;
+            }
         }
-        // The last step's frames (the end of the stream made every frame ready).
-        for (ci, s, secs) in score_jobs(&jobs, &mut refs, engine, (src_w, src_h), opts.batch)? {
-            chains[ci].scores.push(s);
-            chains[ci].timings.score_s += secs;
-        }
-
-        let elapsed = t_start.elapsed().as_secs_f64();
-        chains
-            .into_iter()
-            .map(|c| finish_chain(c, fed, fps, subsample, elapsed))
-            .collect()
+        w.finish(fed, fps, t_start)
     })
 }
 

@@ -6,7 +6,9 @@
 //! and [`Engine::score`] does only the distorted-side work. Motion depends only on the
 //! reference video, so it is computed once per reference frame by the streaming
 //! [`RefPreparer`], which yields each prepared frame as soon as the next frame's motion is known
-//! (libvmaf's `motion2` is the minimum of a frame's motion and the next frame's).
+//! (libvmaf's `motion2` is the minimum of a frame's motion and the next frame's), or by
+//! [`RefTimeline`], which measures motion as frames arrive but prepares a frame only when asked
+//! (many distorted streams at their own pace, bounded memory).
 //!
 //! [`VideoScorer`] scores a whole (reference, distorted) pair of streams with O(1) frames in
 //! memory (a bounded batch), frames in parallel with rayon, and a progress callback that can
@@ -36,6 +38,7 @@ pub mod log;
 pub mod pooling;
 pub mod psnr;
 pub mod ssim;
+mod timeline;
 pub mod vmaf;
 
 use crate::cpu::CpuLevel;
@@ -49,6 +52,7 @@ use vmaf::{adm, motion, vif};
 
 pub use kernels::KernelLevels;
 pub use pooling::Pooled;
+pub use timeline::RefTimeline;
 
 /// Which metrics to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
