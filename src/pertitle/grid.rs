@@ -16,6 +16,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::frame::{Chroma, Frame};
+use crate::media::ScalerKind;
 use crate::points::{Point, SourceIdentity};
 use crate::{Error, Result};
 
@@ -66,9 +67,9 @@ pub struct Filters {
     /// Encoded size.
     pub width: u32,
     pub height: u32,
-    /// swscale algorithm names (`bicubic`, `lanczos`, `bilinear`).
-    pub downscaler: String,
-    pub upscaler: String,
+    /// swscale algorithms, serialized by name (`bicubic`, `lanczos`, ...).
+    pub downscaler: ScalerKind,
+    pub upscaler: ScalerKind,
     pub frames: FrameSelection,
     /// Output frame rate as (num, den) if the recipe resamples it; `None` = the source's.
     pub fps: Option<(u32, u32)>,
@@ -452,8 +453,8 @@ mod tests {
             filters: Filters {
                 width: 960,
                 height: 540,
-                downscaler: "bicubic".into(),
-                upscaler: "bicubic".into(),
+                downscaler: ScalerKind::Bicubic,
+                upscaler: ScalerKind::Bicubic,
                 frames: FrameSelection::default(),
                 fps: None,
             },

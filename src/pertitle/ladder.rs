@@ -37,8 +37,9 @@ use std::path::Path;
 use crate::codecs::{self, SceneCut, TwoPass};
 use crate::error::{Error, Result};
 use crate::hull::{self, Hull};
+use crate::media::ScalerKind;
 use crate::points::{Metric, Point, SourceIdentity};
-use crate::recipe::{RateControl, Recipe, Scaler};
+use crate::recipe::{RateControl, Recipe};
 
 /// One rung of the ladder: what to encode and what it is predicted to score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,7 +111,7 @@ pub struct Ladder {
     pub fps_num: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps_den: Option<u32>,
-    pub scaler: Scaler,
+    pub scaler: ScalerKind,
     /// Everything that did not go as the constraints asked, one line each.
     pub warnings: Vec<String>,
     /// The source the rungs' commands read; absent for a ladder built from points alone.
@@ -711,7 +712,7 @@ pub fn ffmpeg_commands(
     rung: &Rung,
     keyint: u32,
     input: &str,
-    scaler: Scaler,
+    scaler: ScalerKind,
     fps: Option<(u32, u32)>,
     stem: &str,
 ) -> Vec<Vec<String>> {
@@ -731,7 +732,7 @@ pub fn ffmpeg_commands(
         "scale={}:{}:flags={}",
         rung.width,
         rung.height,
-        scaler.ffmpeg_name()
+        scaler.name()
     ));
     let push = |v: &mut Vec<String>, a: &[&str]| v.extend(a.iter().map(|s| s.to_string()));
     push(

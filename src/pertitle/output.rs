@@ -318,11 +318,7 @@ fn report_data(
             ("CRF".into(), crfs.join(", ")),
             (
                 "Scalers".into(),
-                format!(
-                    "down {}, up {}",
-                    r.scaling.down.ffmpeg_name(),
-                    r.scaling.up.ffmpeg_name()
-                ),
+                format!("down {}, up {}", r.scaling.down.name(), r.scaling.up.name()),
             ),
             (
                 "Model".into(),

@@ -522,10 +522,6 @@ fn decimation(src: (u32, u32), out: Option<(u32, u32)>) -> Result<u64> {
     Ok(num / den)
 }
 
-fn scaler_kind(name: &str, key: &str) -> Result<ScalerKind> {
-    ScalerKind::parse(name).map_err(|_| Error::config(key, format!("unknown scaler {name:?}")))
-}
-
 fn encoder_config(t: &GridTask, src: &Frame, fps: (u32, u32)) -> Result<EncoderConfig> {
     let mut format = src.format;
     format.width = t.filters.width as usize;
@@ -642,7 +638,7 @@ fn run_wave(
         let rx = spawn_reader(scope, src, sel.start, sel.count, opts.batch.max(1));
         // Downscalers, one per distinct (size, scaler); encoders are created on the first frame,
         // when the source format is known.
-        let mut down: BTreeMap<(u32, u32, String), Option<Scaler>> = BTreeMap::new();
+        let mut down: BTreeMap<(u32, u32, ScalerKind), Option<Scaler>> = BTreeMap::new();
         let mut chains: Vec<Chain> = Vec::new();
         // Reference side. Motion is computed as frames arrive (it needs only the previous
         // frame); the heavy preparation (VIF/ADM/SSIM statistics, tens of MB per frame) is done
@@ -685,24 +681,19 @@ fn run_wave(
                     ));
                 };
                 for (t, &decimate) in tasks.iter().zip(&decimate) {
-                    let key = (
-                        t.filters.width,
-                        t.filters.height,
-                        t.filters.downscaler.clone(),
-                    );
-                    if !down.contains_key(&key) {
+                    let key = (t.filters.width, t.filters.height, t.filters.downscaler);
+                    if let std::collections::btree_map::Entry::Vacant(e) = down.entry(key) {
                         let s = if (key.0 as usize, key.1 as usize) == (src_w, src_h) {
                             None
                         } else {
-                            let kind = scaler_kind(&t.filters.downscaler, "scaling.down")?;
                             Some(Scaler::new(
                                 f0.format,
                                 key.0 as usize,
                                 key.1 as usize,
-                                kind,
+                                key.2,
                             )?)
                         };
-                        down.insert(key.clone(), s);
+                        e.insert(s);
                     }
                     let cfg = encoder_config(t, f0, t.filters.fps.unwrap_or(fps))?;
                     let enc = Encoder::new(&cfg)?;
@@ -712,7 +703,7 @@ fn run_wave(
                     {
                         None
                     } else {
-                        Some(scaler_kind(&t.filters.upscaler, "scaling.up")?)
+                        Some(t.filters.upscaler)
                     };
                     chains.push(Chain {
                         task: t,
@@ -753,7 +744,7 @@ fn run_wave(
 
             // Scale once per resolution.
             // `None`: the source's own size, fed from `frames` without a copy.
-            let scaled: BTreeMap<(u32, u32, String), Option<Vec<Frame>>> = down
+            let scaled: BTreeMap<(u32, u32, ScalerKind), Option<Vec<Frame>>> = down
                 .par_iter_mut()
                 .map(|(k, s)| -> Result<_> {
                     let v = match s {
@@ -765,7 +756,7 @@ fn run_wave(
                         ),
                         None => None,
                     };
-                    Ok((k.clone(), v))
+                    Ok((*k, v))
                 })
                 .collect::<Result<_>>()?;
 
@@ -788,7 +779,7 @@ fn run_wave(
                     let key = (
                         c.task.filters.width,
                         c.task.filters.height,
-                        c.task.filters.downscaler.clone(),
+                        c.task.filters.downscaler,
                     );
                     let input = if eof {
                         None

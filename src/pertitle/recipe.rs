@@ -14,6 +14,7 @@ use std::fmt;
 use std::path::Path;
 
 use crate::error::{Error, Field, Origin, Result};
+use crate::media::ScalerKind;
 use crate::points::Metric;
 
 /// The embedded recipes, by libavcodec encoder name (the files in `recipes/`).
@@ -100,55 +101,6 @@ impl<'de> Deserialize<'de> for Size {
         let s = String::deserialize(d)?;
         Size::parse(&s, "size").map_err(|_| {
             serde::de::Error::custom(format!("size `{s}` is not WIDTHxHEIGHT, e.g. 1280x720"))
-        })
-    }
-}
-
-/// swscale algorithm for down- and upscaling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Scaler {
-    /// VMAF's published practice: upscale bicubic to the source size.
-    #[default]
-    Bicubic,
-    Bilinear,
-    Lanczos,
-    Spline,
-    Area,
-    Neighbor,
-}
-
-impl Scaler {
-    /// The name FFmpeg's `scale` filter takes in `flags=`.
-    pub fn ffmpeg_name(self) -> &'static str {
-        match self {
-            Scaler::Bicubic => "bicubic",
-            Scaler::Bilinear => "bilinear",
-            Scaler::Lanczos => "lanczos",
-            Scaler::Spline => "spline",
-            Scaler::Area => "area",
-            Scaler::Neighbor => "neighbor",
-        }
-    }
-
-    pub fn parse(s: &str, key: &str) -> Result<Scaler> {
-        Ok(match s.trim().to_ascii_lowercase().as_str() {
-            "bicubic" => Scaler::Bicubic,
-            "bilinear" => Scaler::Bilinear,
-            "lanczos" => Scaler::Lanczos,
-            "spline" => Scaler::Spline,
-            "area" => Scaler::Area,
-            "neighbor" | "nearest" => Scaler::Neighbor,
-            _ => {
-                return Err(Error::invalid(
-                    Field::recipe(key),
-                    Origin::Recipe,
-                    s,
-                    format!(
-                        "unknown scaler `{s}` (bicubic, bilinear, lanczos, spline, area, neighbor)"
-                    ),
-                ))
-            }
         })
     }
 }
@@ -288,9 +240,9 @@ pub struct GridSection {
 #[serde(deny_unknown_fields)]
 pub struct ScalingSection {
     #[serde(default)]
-    pub down: Scaler,
+    pub down: ScalerKind,
     #[serde(default)]
-    pub up: Scaler,
+    pub up: ScalerKind,
 }
 
 /// `[scoring]`: model and metrics.
@@ -458,8 +410,8 @@ pub struct RecipeOverrides {
     pub sizes: Option<Vec<Size>>,
     pub crf: Option<Vec<f64>>,
     pub fps_cap: Option<f64>,
-    pub scaler_down: Option<Scaler>,
-    pub scaler_up: Option<Scaler>,
+    pub scaler_down: Option<ScalerKind>,
+    pub scaler_up: Option<ScalerKind>,
     pub model: Option<String>,
     pub phone: Option<bool>,
     pub metric: Option<Metric>,

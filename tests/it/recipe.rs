@@ -1,9 +1,8 @@
 //! Recipes: the embedded files load and round-trip; every bad value is an error naming its key.
 
 use pertitle::error::{Field, Origin};
-use pertitle::recipe::{
-    default_sizes, parse_crf_list, RateControl, Recipe, RecipeOverrides, Scaler, Size,
-};
+use pertitle::media::ScalerKind;
+use pertitle::recipe::{default_sizes, parse_crf_list, RateControl, Recipe, RecipeOverrides, Size};
 use pertitle::{Error, Metric};
 
 /// The field, origin, value and reason of a config error (panics if it is another kind).
@@ -87,7 +86,7 @@ fn builtin_recipes_load_validate_and_round_trip() {
     assert_eq!(x264.ladder.step(), 6.0);
     assert_eq!(x264.ladder.quality_cap(), 95.0);
     assert_eq!(x264.ladder.rate_control, RateControl::TwoPassVbr);
-    assert_eq!(x264.scaling.up, Scaler::Bicubic);
+    assert_eq!(x264.scaling.up, ScalerKind::Bicubic);
     assert!(x264.grid.sizes.is_none());
 }
 

@@ -11,6 +11,7 @@ use pertitle::grid::{
     sha256_hex, EncoderSettings, EngineSettings, Filters, FrameSelection, GridTask, RateControl,
     TaskResult, Timings,
 };
+use pertitle::media::ScalerKind;
 use pertitle::points::SourceIdentity;
 use pertitle::quality::pooling::Pooled;
 use pertitle::store::{decode_entry, EntryProblem, Lookup, Store, STORE_FORMAT, STORE_VERSION};
@@ -32,8 +33,8 @@ fn task() -> GridTask {
         filters: Filters {
             width: 960,
             height: 540,
-            downscaler: "bicubic".into(),
-            upscaler: "bicubic".into(),
+            downscaler: ScalerKind::Bicubic,
+            upscaler: ScalerKind::Bicubic,
             frames: FrameSelection::default(),
             fps: None,
         },
@@ -197,8 +198,8 @@ fn key_ignores_path_but_sees_every_parameter() {
         ("source frames", |t| t.source.frames = 131),
         ("width", |t| t.filters.width = 768),
         ("height", |t| t.filters.height = 432),
-        ("downscaler", |t| t.filters.downscaler = "lanczos".into()),
-        ("upscaler", |t| t.filters.upscaler = "bilinear".into()),
+        ("downscaler", |t| t.filters.downscaler = ScalerKind::Lanczos),
+        ("upscaler", |t| t.filters.upscaler = ScalerKind::Bilinear),
         ("start", |t| t.filters.frames.start = 1),
         ("count", |t| t.filters.frames.count = Some(100)),
         ("subsample", |t| t.filters.frames.subsample = 2),
