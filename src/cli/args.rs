@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pertitle::bdrate::Method;
 use pertitle::media::ScalerKind;
 use pertitle::quality::pooling::PoolMethod;
-use pertitle::recipe::{RateControl, Size};
+use pertitle::recipe::{RungRateControl, Size};
 use pertitle::Metric;
 use std::path::PathBuf;
 
@@ -342,11 +342,11 @@ pub enum RateControlArg {
     CappedCrf,
 }
 
-impl From<RateControlArg> for RateControl {
-    fn from(r: RateControlArg) -> RateControl {
+impl From<RateControlArg> for RungRateControl {
+    fn from(r: RateControlArg) -> RungRateControl {
         match r {
-            RateControlArg::TwoPassVbr => RateControl::TwoPassVbr,
-            RateControlArg::CappedCrf => RateControl::CappedCrf,
+            RateControlArg::TwoPassVbr => RungRateControl::TwoPassVbr,
+            RateControlArg::CappedCrf => RungRateControl::CappedCrf,
         }
     }
 }

@@ -16,6 +16,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::frame::{Chroma, Frame};
+pub use crate::media::RateControl;
 use crate::media::ScalerKind;
 use crate::points::{Point, SourceIdentity};
 use crate::{Error, Result};
@@ -91,18 +92,6 @@ pub struct EncoderSettings {
     /// libavcodec's and x264's versions), since another build may give other bitstreams; empty if
     /// unknown.
     pub build: String,
-}
-
-/// Rate control of a test encode.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "lowercase")]
-pub enum RateControl {
-    /// Constant rate factor (x264/x265 `crf`, libvpx/SVT-AV1 `crf`).
-    Crf { crf: f64 },
-    /// Constant quantiser.
-    Qp { qp: u32 },
-    /// Average bitrate, in kbit/s.
-    Bitrate { kbps: u32 },
 }
 
 /// The quality engine that scored the point.
@@ -497,6 +486,15 @@ mod tests {
         let mut z = task();
         z.rate = RateControl::Crf { crf: 0.0 };
         assert_eq!(t.key(), z.key());
+        // An uncapped bitrate has no VBV fields in the key.
+        t.rate = RateControl::Bitrate {
+            kbps: 900,
+            maxrate_kbps: None,
+            bufsize_kbits: None,
+        };
+        assert!(t
+            .canonical()
+            .contains(r#""rate":{"kbps":900,"mode":"bitrate"}"#));
     }
 
     #[test]

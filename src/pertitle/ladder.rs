@@ -39,7 +39,7 @@ use crate::error::{Error, Result};
 use crate::hull::{self, Hull};
 use crate::media::ScalerKind;
 use crate::points::{Metric, Point, SourceIdentity};
-use crate::recipe::{RateControl, Recipe};
+use crate::recipe::{Recipe, RungRateControl};
 
 /// One rung of the ladder: what to encode and what it is predicted to score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,7 +53,7 @@ pub struct Rung {
     /// Peak cap and VBV buffer (HLS: peak ≤ 200% of the average).
     pub maxrate_kbps: u32,
     pub bufsize_kbits: u32,
-    pub rate_control: RateControl,
+    pub rate_control: RungRateControl,
     /// CRF expected to give this bitrate at this size (interpolated between grid CRFs).
     pub crf: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -529,7 +529,7 @@ pub fn build(
     let keyint =
         fps.map(|(n, d)| ((l.keyint_seconds * n as f64 / d.max(1) as f64).round() as u32).max(1));
     let facts = codecs::profile(codec);
-    if facts.two_pass == TwoPass::OnePass && l.rate_control == RateControl::TwoPassVbr {
+    if facts.two_pass == TwoPass::OnePass && l.rate_control == RungRateControl::TwoPassVbr {
         // Only libsvtav1 has no two-pass mode through ffmpeg.
         warnings.push(format!(
             "{codec} through the ffmpeg CLI: the commands use one-pass VBR (FFmpeg's SVT-AV1 wrapper has no -pass)"
@@ -719,7 +719,7 @@ pub fn ffmpeg_commands(
     let codec = rung.codec.as_str();
     let k = keyint.to_string();
     let mut params = rung.params.clone();
-    let two_pass = rung.rate_control == RateControl::TwoPassVbr;
+    let two_pass = rung.rate_control == RungRateControl::TwoPassVbr;
     let mut base: Vec<String> = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", input]
         .iter()
         .map(|s| s.to_string())
@@ -762,7 +762,7 @@ pub fn ffmpeg_commands(
         }
     }
     let rate = |v: &mut Vec<String>| match rung.rate_control {
-        RateControl::TwoPassVbr => push(
+        RungRateControl::TwoPassVbr => push(
             v,
             &[
                 "-b:v",
@@ -773,7 +773,7 @@ pub fn ffmpeg_commands(
                 &format!("{}k", rung.bufsize_kbits),
             ],
         ),
-        RateControl::CappedCrf => {
+        RungRateControl::CappedCrf => {
             push(v, &["-crf", &fmt_crf(rung.crf)]);
             if facts.crf_cap_is_bitrate {
                 // Constrained quality: -b:v is the cap in CRF mode.

@@ -23,7 +23,7 @@
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
-use crate::grid::{GridTask, RateControl as TaskRate, TaskResult, Timings};
+use crate::grid::{GridTask, TaskResult, Timings};
 use crate::media::{Decoder, Encoder, EncoderConfig, FrameSource, RateControl, Scaler, ScalerKind};
 use crate::points::Point;
 use crate::quality::vmaf::motion;
@@ -526,17 +526,8 @@ fn encoder_config(t: &GridTask, src: &Frame, fps: (u32, u32)) -> Result<EncoderC
     let mut format = src.format;
     format.width = t.filters.width as usize;
     format.height = t.filters.height as usize;
-    let rate = match t.rate {
-        TaskRate::Crf { crf } => RateControl::Crf(crf),
-        TaskRate::Qp { qp } => RateControl::Qp(qp),
-        TaskRate::Bitrate { kbps } => RateControl::Bitrate {
-            kbps,
-            maxrate_kbps: None,
-            bufsize_kbits: None,
-        },
-    };
     let mut cfg = EncoderConfig::crf(&t.encoder.codec, format, fps, 0.0);
-    cfg.rate = rate;
+    cfg.rate = t.rate;
     cfg.preset = t.encoder.preset.clone();
     let mut gop = None;
     for (k, v) in &t.encoder.options {
@@ -902,9 +893,9 @@ fn finish_chain(
         .collect();
     let mean = |k: &str| pooled.get(k).map(|p| p.mean).unwrap_or(f64::NAN);
     let crf = match t.rate {
-        TaskRate::Crf { crf } => crf,
-        TaskRate::Qp { qp } => qp as f64,
-        TaskRate::Bitrate { .. } => f64::NAN,
+        RateControl::Crf { crf } => crf,
+        RateControl::Qp { qp } => qp as f64,
+        RateControl::Bitrate { .. } => f64::NAN,
     };
     let key = t.key();
     let point = Point {

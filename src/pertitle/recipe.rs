@@ -134,10 +134,13 @@ impl Pooling {
     }
 }
 
-/// How rungs are meant to be encoded (written into `ladder.toml` and its ffmpeg commands).
+/// How the ladder's rungs are meant to be encoded in production (`[ladder] rate_control`,
+/// written into `ladder.toml` and its ffmpeg commands). Not the rate control of a test encode,
+/// which is [`crate::media::RateControl`]: grid points are always CRF encodes, whichever way the
+/// rungs will be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum RateControl {
+pub enum RungRateControl {
     /// Two-pass VBR at the target bitrate, peak capped by maxrate/bufsize (HLS: peak ≤ 200%).
     #[default]
     TwoPassVbr,
@@ -145,11 +148,11 @@ pub enum RateControl {
     CappedCrf,
 }
 
-impl RateControl {
-    pub fn parse(s: &str, key: &str) -> Result<RateControl> {
+impl RungRateControl {
+    pub fn parse(s: &str, key: &str) -> Result<RungRateControl> {
         match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "two_pass_vbr" | "2pass" | "vbr" => Ok(RateControl::TwoPassVbr),
-            "capped_crf" | "crf" => Ok(RateControl::CappedCrf),
+            "two_pass_vbr" | "2pass" | "vbr" => Ok(RungRateControl::TwoPassVbr),
+            "capped_crf" | "crf" => Ok(RungRateControl::CappedCrf),
             _ => Err(Error::invalid(
                 Field::recipe(key),
                 Origin::Recipe,
@@ -310,7 +313,7 @@ pub struct LadderSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_height: Option<u32>,
     #[serde(default)]
-    pub rate_control: RateControl,
+    pub rate_control: RungRateControl,
     /// maxrate = factor × target (HLS: peak ≤ 200% of the average).
     #[serde(default = "default_factor")]
     pub maxrate_factor: f64,
@@ -335,7 +338,7 @@ impl Default for LadderSection {
             min_ratio: default_min_ratio(),
             max_ratio: default_max_ratio(),
             min_height: None,
-            rate_control: RateControl::TwoPassVbr,
+            rate_control: RungRateControl::TwoPassVbr,
             maxrate_factor: default_factor(),
             bufsize_factor: default_factor(),
             keyint_seconds: default_keyint(),
@@ -424,7 +427,7 @@ pub struct RecipeOverrides {
     pub min_ratio: Option<f64>,
     pub max_ratio: Option<f64>,
     pub min_height: Option<u32>,
-    pub rate_control: Option<RateControl>,
+    pub rate_control: Option<RungRateControl>,
 }
 
 impl RecipeOverrides {

@@ -61,10 +61,8 @@ fn by_hand(frames: &[Frame], r: &TaskResult, engine: &Engine, n: usize) -> (u64,
     fmt.width = w;
     fmt.height = h;
     let mut cfg = EncoderConfig::crf("libx264", fmt, (24, n as u32), 0.0);
-    cfg.rate = match t.rate {
-        pertitle::grid::RateControl::Crf { crf } => RateControl::Crf(crf),
-        _ => unreachable!(),
-    };
+    assert!(matches!(t.rate, RateControl::Crf { .. }));
+    cfg.rate = t.rate;
     cfg.preset = t.encoder.preset.clone();
     cfg.options = t
         .encoder

@@ -2,7 +2,9 @@
 
 use pertitle::error::{Field, Origin};
 use pertitle::media::ScalerKind;
-use pertitle::recipe::{default_sizes, parse_crf_list, RateControl, Recipe, RecipeOverrides, Size};
+use pertitle::recipe::{
+    default_sizes, parse_crf_list, Recipe, RecipeOverrides, RungRateControl, Size,
+};
 use pertitle::{Error, Metric};
 
 /// The field, origin, value and reason of a config error (panics if it is another kind).
@@ -85,7 +87,7 @@ fn builtin_recipes_load_validate_and_round_trip() {
     assert_eq!(x264.encoder.preset.as_deref(), Some("medium"));
     assert_eq!(x264.ladder.step(), 6.0);
     assert_eq!(x264.ladder.quality_cap(), 95.0);
-    assert_eq!(x264.ladder.rate_control, RateControl::TwoPassVbr);
+    assert_eq!(x264.ladder.rate_control, RungRateControl::TwoPassVbr);
     assert_eq!(x264.scaling.up, ScalerKind::Bicubic);
     assert!(x264.grid.sizes.is_none());
 }
@@ -323,7 +325,7 @@ fn overrides_apply_and_are_validated_by_option_name() {
         crf: Some(parse_crf_list("22,27,32", "--crf").unwrap()),
         max_rungs: Some(4),
         min_kbps: Some(300.0),
-        rate_control: Some(RateControl::CappedCrf),
+        rate_control: Some(RungRateControl::CappedCrf),
         ..Default::default()
     };
     r.apply(&o).unwrap();
@@ -332,7 +334,7 @@ fn overrides_apply_and_are_validated_by_option_name() {
     assert_eq!(r.grid.sizes.as_ref().unwrap().len(), 2);
     assert_eq!(r.ladder.max_rungs, 4);
     assert_eq!(r.ladder.min_kbps, Some(300.0));
-    assert_eq!(r.ladder.rate_control, RateControl::CappedCrf);
+    assert_eq!(r.ladder.rate_control, RungRateControl::CappedCrf);
 
     let base = Recipe::default_for("libx264").unwrap();
     let bad = |o: RecipeOverrides| caller_err(base.clone().apply(&o));

@@ -226,7 +226,13 @@ fn key_ignores_path_but_sees_every_parameter() {
         }),
         ("crf", |t| t.rate = RateControl::Crf { crf: 24.5 }),
         ("qp", |t| t.rate = RateControl::Qp { qp: 24 }),
-        ("bitrate", |t| t.rate = RateControl::Bitrate { kbps: 24 }),
+        ("bitrate", |t| {
+            t.rate = RateControl::Bitrate {
+                kbps: 24,
+                maxrate_kbps: None,
+                bufsize_kbits: None,
+            }
+        }),
         ("version", |t| t.engine.version = "0.2.0".into()),
         ("model", |t| t.engine.model = "vmaf_v0.6.1neg".into()),
         ("model content", |t| {
