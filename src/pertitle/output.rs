@@ -330,7 +330,8 @@ fn report_data(
             ),
             (
                 "Pooling".into(),
-                format!("{:?}", r.scoring.pooling).to_lowercase(),
+                // The report's spelling drops the underscore (`harmonicmean`).
+                r.scoring.pooling.name().replace('_', ""),
             ),
             ("pertitle".into(), crate::VERSION.to_string()),
         ],

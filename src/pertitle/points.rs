@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::quality::pooling::Pooled;
+use crate::quality::pooling::{PoolMethod, Pooled};
 
 /// A finished grid point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,12 +38,13 @@ pub struct Point {
 
 impl Point {
     /// This point with its headline metrics (`vmaf`, `psnr_y`, `ssim`) pooled by `pool` from
-    /// [`Point::pooled`] (unchanged where a metric has no pooled statistics).
-    pub fn pooled_by(&self, pool: crate::recipe::Pooling) -> Point {
+    /// [`Point::pooled`] (unchanged where a metric has no pooled statistics, or none kept for
+    /// `pool`).
+    pub fn pooled_by(&self, pool: PoolMethod) -> Point {
         let mut p = self.clone();
         for m in Metric::ALL {
-            if let Some(v) = self.pooled.get(m.name()) {
-                *m.field_mut(&mut p) = pool.of(v);
+            if let Some(v) = self.pooled.get(m.name()).and_then(|s| s.get(pool)) {
+                *m.field_mut(&mut p) = v;
             }
         }
         p

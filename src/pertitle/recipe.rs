@@ -16,6 +16,7 @@ use std::path::Path;
 use crate::error::{Error, Field, Origin, Result};
 use crate::media::ScalerKind;
 use crate::points::Metric;
+use crate::quality::pooling::{PoolMethod, Pooled};
 
 /// The embedded recipes, by libavcodec encoder name (the files in `recipes/`).
 const EMBEDDED: &[(&str, &str)] = &[
@@ -102,35 +103,6 @@ impl<'de> Deserialize<'de> for Size {
         Size::parse(&s, "size").map_err(|_| {
             serde::de::Error::custom(format!("size `{s}` is not WIDTHxHEIGHT, e.g. 1280x720"))
         })
-    }
-}
-
-/// Which pooled statistic of each metric the grid writes into a point's `vmaf`/`psnr_y`/`ssim`
-/// (the values hull and ladder use). Every statistic is kept in `Point::pooled` regardless.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Pooling {
-    #[default]
-    Mean,
-    HarmonicMean,
-    Min,
-    Median,
-    P1,
-    P5,
-    P10,
-}
-
-impl Pooling {
-    pub fn of(self, p: &crate::quality::pooling::Pooled) -> f64 {
-        match self {
-            Pooling::Mean => p.mean,
-            Pooling::HarmonicMean => p.harmonic_mean,
-            Pooling::Min => p.min,
-            Pooling::Median => p.median,
-            Pooling::P1 => p.p1,
-            Pooling::P5 => p.p5,
-            Pooling::P10 => p.p10,
-        }
     }
 }
 
@@ -260,8 +232,12 @@ pub struct ScoringSection {
     pub phone: bool,
     #[serde(default = "default_metrics")]
     pub metrics: Vec<Metric>,
+    /// Which pooled statistic of each metric a run's points carry as `vmaf`/`psnr_y`/`ssim` (the
+    /// values hull and ladder use): one that [`Pooled`](crate::quality::pooling::Pooled) keeps
+    /// (mean, harmonic_mean, min, max, median, p1, p5, p10). Every statistic stays in
+    /// `Point::pooled` regardless.
     #[serde(default)]
-    pub pooling: Pooling,
+    pub pooling: PoolMethod,
 }
 
 impl Default for ScoringSection {
@@ -270,7 +246,7 @@ impl Default for ScoringSection {
             model: default_model(),
             phone: false,
             metrics: default_metrics(),
-            pooling: Pooling::Mean,
+            pooling: PoolMethod::Mean,
         }
     }
 }
@@ -584,6 +560,19 @@ impl Recipe {
         }
         if self.scoring.metrics.is_empty() {
             return Err(Error::config("scoring.metrics", "the list is empty"));
+        }
+        let pool = self.scoring.pooling;
+        if Pooled::default().get(pool).is_none() {
+            let kept: Vec<String> = Pooled::methods().map(|m| m.name()).collect();
+            return Err(bad(
+                "scoring.pooling",
+                pool.name(),
+                format!(
+                    "{} is not a kept statistic ({})",
+                    pool.name(),
+                    kept.join(", ")
+                ),
+            ));
         }
         let l = &self.ladder;
         if !self.scoring.metrics.contains(&l.metric) {

@@ -174,6 +174,16 @@ fn wrong_types_and_values_are_named() {
             "blurry",
         ),
         (
+            "[encoder]\ncodec = \"libx264\"\n[grid]\ncrf = [20]\n[scoring]\npooling = \"average\"\n",
+            "scoring.pooling",
+            "average",
+        ),
+        (
+            "[encoder]\ncodec = \"libx264\"\n[grid]\ncrf = [20]\n[scoring]\npooling = \"p7\"\n",
+            "scoring.pooling",
+            "p7",
+        ),
+        (
             "[encoder]\ncodec = \"libx264\"\n[grid]\ncrf = [20]\n[ladder]\nrate_control = \"cbr\"\n",
             "ladder.rate_control",
             "cbr",
