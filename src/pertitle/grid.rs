@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::frame::{Chroma, Frame};
 pub use crate::media::RateControl;
 use crate::media::ScalerKind;
-use crate::points::{Point, SourceIdentity};
+use crate::points::{Point, Series, SourceIdentity};
 use crate::{Error, Result};
 
 /// Version of the canonical form hashed by [`GridTask::key`]. Changing it (or the canonical
@@ -282,9 +282,8 @@ pub struct TaskResult {
     pub frame_bytes: Vec<u64>,
     /// Source frame index (display order) of each scored frame.
     pub scored_frames: Vec<u64>,
-    /// Per-frame scores by metric name (`vmaf`, `psnr_y`, `psnr_cb`, `psnr_cr`, `ssim`, ...),
-    /// one value per entry of `scored_frames`.
-    pub scores: BTreeMap<String, Vec<f64>>,
+    /// Per-frame scores by series, one value per entry of `scored_frames`.
+    pub scores: BTreeMap<Series, Vec<f64>>,
     /// Not deterministic; see [`Timings`].
     pub timings: Timings,
 }

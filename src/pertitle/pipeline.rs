@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::grid::{GridTask, TaskResult, Timings};
 use crate::media::{Decoder, Encoder, EncoderConfig, FrameSource, RateControl, Scaler, ScalerKind};
-use crate::points::Point;
+use crate::points::{Point, Series};
 use crate::quality::vmaf::motion;
 use crate::quality::{pooling, Engine, FrameScores, PreparedRef};
 use crate::store::{Lookup, Store};
@@ -874,24 +874,17 @@ fn finish_chain(
     let bytes: u64 = c.frame_bytes.iter().sum();
     let duration = fed as f64 * fps.1 as f64 / fps.0 as f64;
     let kbps = bytes as f64 * 8.0 / duration / 1000.0;
-    let mut scores: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut push = |name: &str, v: Option<f64>| {
-        if let Some(v) = v {
-            scores.entry(name.to_string()).or_default().push(v);
-        }
-    };
+    let mut scores: BTreeMap<Series, Vec<f64>> = BTreeMap::new();
     for s in &c.scores {
-        push("vmaf", s.vmaf);
-        push("psnr_y", s.psnr_y);
-        push("psnr_cb", s.psnr_cb);
-        push("psnr_cr", s.psnr_cr);
-        push("ssim", s.ssim);
+        for series in Series::ALL {
+            if let Some(v) = series.of(s) {
+                scores.entry(series).or_default().push(v);
+            }
+        }
     }
-    let pooled: BTreeMap<String, pooling::Pooled> = scores
-        .iter()
-        .map(|(k, v)| (k.clone(), pooling::pool(v)))
-        .collect();
-    let mean = |k: &str| pooled.get(k).map(|p| p.mean).unwrap_or(f64::NAN);
+    let pooled: BTreeMap<Series, pooling::Pooled> =
+        scores.iter().map(|(k, v)| (*k, pooling::pool(v))).collect();
+    let mean = |k: Series| pooled.get(&k).map(|p| p.mean).unwrap_or(f64::NAN);
     let crf = match t.rate {
         RateControl::Crf { crf } => crf,
         RateControl::Qp { qp } => qp as f64,
@@ -905,9 +898,9 @@ fn finish_chain(
         crf,
         kbps,
         bytes,
-        vmaf: mean("vmaf"),
-        psnr_y: mean("psnr_y"),
-        ssim: mean("ssim"),
+        vmaf: mean(Series::Vmaf),
+        psnr_y: mean(Series::PsnrY),
+        ssim: mean(Series::Ssim),
         pooled,
         on_hull: false,
         key,

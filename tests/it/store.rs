@@ -12,6 +12,7 @@ use pertitle::grid::{
     TaskResult, Timings,
 };
 use pertitle::media::ScalerKind;
+use pertitle::points::Series;
 use pertitle::points::SourceIdentity;
 use pertitle::quality::pooling::Pooled;
 use pertitle::store::{decode_entry, EntryProblem, Lookup, Store, STORE_FORMAT, STORE_VERSION};
@@ -74,7 +75,7 @@ fn result(task: GridTask, frames: usize) -> TaskResult {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let mut pooled = BTreeMap::new();
     pooled.insert(
-        "vmaf".to_string(),
+        Series::Vmaf,
         Pooled {
             mean: mean(&vmaf),
             harmonic_mean: mean(&vmaf) - 0.0123,
@@ -102,9 +103,9 @@ fn result(task: GridTask, frames: usize) -> TaskResult {
         key,
     };
     let mut scores = BTreeMap::new();
-    scores.insert("vmaf".to_string(), vmaf);
-    scores.insert("psnr_y".to_string(), psnr);
-    scores.insert("ssim".to_string(), ssim);
+    scores.insert(Series::Vmaf, vmaf);
+    scores.insert(Series::PsnrY, psnr);
+    scores.insert(Series::Ssim, ssim);
     TaskResult {
         task,
         point,
@@ -416,7 +417,7 @@ fn bad_keys_and_bad_results_are_refused() {
     }
     // NaN cannot be stored in JSON: refused, nothing written.
     let mut r = result(task(), 4);
-    r.scores.get_mut("vmaf").unwrap()[2] = f64::NAN;
+    r.scores.get_mut(&Series::Vmaf).unwrap()[2] = f64::NAN;
     let e = store.put(&r).unwrap_err().to_string();
     assert!(e.contains(&r.key()), "{e}");
     // Inconsistent result: per-frame sizes that do not add up.
