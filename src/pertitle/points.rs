@@ -138,9 +138,9 @@ impl<'de> Deserialize<'de> for Series {
     }
 }
 
-/// The quality metric a hull or ladder is built on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
+/// The quality metric a hull or ladder is built on. Serialized as [`Metric::name`], read by
+/// [`Metric::parse`] (so a recipe takes the aliases `--metric` takes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Metric {
     Vmaf,
     PsnrY,
@@ -282,6 +282,25 @@ impl Metric {
 impl std::fmt::Display for Metric {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl Serialize for Metric {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Metric {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Metric::parse(&s).ok_or_else(|| {
+            let names: Vec<_> = Metric::ALL.iter().map(|m| m.name()).collect();
+            serde::de::Error::custom(format!(
+                "unknown metric `{s}` (one of {})",
+                names.join(", ")
+            ))
+        })
     }
 }
 
