@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use pertitle::ladder::{self, read_points_json};
-use pertitle::recipe::{RateControl, Recipe, RecipeOverrides};
+use pertitle::recipe::{Recipe, RecipeOverrides, RungRateControl};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -30,7 +30,7 @@ fn main() -> anyhow::Result<()> {
         max_kbps: Some(4500.0),
         min_height: Some(360),
         quality_cap: Some(94.0),
-        rate_control: Some(RateControl::CappedCrf),
+        rate_control: Some(RungRateControl::CappedCrf),
         ..Default::default()
     })?;
 

@@ -5,8 +5,9 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pertitle::bdrate::Method;
 use pertitle::media::ScalerKind;
+use pertitle::points::METRICS;
 use pertitle::quality::pooling::PoolMethod;
-use pertitle::recipe::{RateControl, Size};
+use pertitle::recipe::{RungRateControl, Size};
 use pertitle::Metric;
 use std::path::PathBuf;
 
@@ -125,8 +126,8 @@ pub struct ScoreArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct ConstraintArgs {
     /// Metric the hull and ladder are built on.
-    #[arg(long, value_enum, ignore_case = true)]
-    pub metric: Option<MetricArg>,
+    #[arg(long, value_parser = metric_parser(), ignore_case = true)]
+    pub metric: Option<Metric>,
     /// Quality step between rungs (default: 6 VMAF, one JND).
     #[arg(long)]
     pub step: Option<f64>,
@@ -232,8 +233,8 @@ pub struct HullArgs {
 pub struct BdrateArgs {
     pub a: PathBuf,
     pub b: PathBuf,
-    #[arg(long, value_enum, default_value_t = MetricArg::Vmaf, ignore_case = true)]
-    pub metric: MetricArg,
+    #[arg(long, value_parser = metric_parser(), default_value = "vmaf", ignore_case = true)]
+    pub metric: Metric,
     /// Interpolation of the rate-quality curves.
     #[arg(long, value_enum, default_value_t = MethodArg::Pchip, ignore_case = true)]
     pub method: MethodArg,
@@ -281,26 +282,6 @@ pub enum Search {
     Fast,
 }
 
-/// `--metric`: the metric a hull, ladder or BD-rate is computed on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MetricArg {
-    Vmaf,
-    /// PSNR of the luma plane.
-    #[value(alias = "psnr_y", alias = "psnr-y")]
-    Psnr,
-    Ssim,
-}
-
-impl From<MetricArg> for Metric {
-    fn from(m: MetricArg) -> Metric {
-        match m {
-            MetricArg::Vmaf => Metric::Vmaf,
-            MetricArg::Psnr => Metric::PsnrY,
-            MetricArg::Ssim => Metric::Ssim,
-        }
-    }
-}
-
 /// `score --metrics`: what the engine computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ScoreMetric {
@@ -342,11 +323,11 @@ pub enum RateControlArg {
     CappedCrf,
 }
 
-impl From<RateControlArg> for RateControl {
-    fn from(r: RateControlArg) -> RateControl {
+impl From<RateControlArg> for RungRateControl {
+    fn from(r: RateControlArg) -> RungRateControl {
         match r {
-            RateControlArg::TwoPassVbr => RateControl::TwoPassVbr,
-            RateControlArg::CappedCrf => RateControl::CappedCrf,
+            RateControlArg::TwoPassVbr => RungRateControl::TwoPassVbr,
+            RateControlArg::CappedCrf => RungRateControl::CappedCrf,
         }
     }
 }
@@ -412,6 +393,18 @@ fn parse_pool(s: &str) -> Result<PoolMethod, String> {
 }
 
 /// A swscale algorithm name.
+/// `--metric`: the names and aliases of the metric table, as a recipe's `ladder.metric` reads
+/// them.
+fn metric_parser() -> impl clap::builder::TypedValueParser<Value = Metric> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(
+        METRICS
+            .iter()
+            .map(|i| PossibleValue::new(i.series.name()).aliases(i.aliases.iter().copied())),
+    )
+    .map(|s| Metric::parse(&s).expect("a name of the table"))
+}
+
 fn parse_scaler(s: &str) -> Result<ScalerKind, String> {
     ScalerKind::parse(s).map_err(reason)
 }

@@ -35,7 +35,7 @@ pub fn overrides(g: &GridArgs, c: &ConstraintArgs) -> RecipeOverrides {
 /// Ladder-constraint overrides (shared with `hull`).
 pub fn constraint_overrides(c: &ConstraintArgs) -> RecipeOverrides {
     RecipeOverrides {
-        metric: c.metric.map(Into::into),
+        metric: c.metric,
         step: c.step,
         quality_cap: c.quality_cap,
         min_quality: c.min_quality,

@@ -525,7 +525,7 @@ pub fn parse_csv(text: &str, what: &str, metric: Metric) -> Result<Vec<(f64, f64
         )
     })?;
     let info = metric.info();
-    let metric_names: Vec<&str> = std::iter::once(info.name)
+    let metric_names: Vec<&str> = std::iter::once(metric.name())
         .chain(info.aliases.iter().copied())
         .collect();
     let q_col = find(&metric_names).ok_or_else(|| {

@@ -16,7 +16,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::frame::{Chroma, Frame};
-use crate::points::{Point, SourceIdentity};
+pub use crate::media::RateControl;
+use crate::media::ScalerKind;
+use crate::points::{Point, Series, SourceIdentity};
 use crate::{Error, Result};
 
 /// Version of the canonical form hashed by [`GridTask::key`]. Changing it (or the canonical
@@ -66,9 +68,9 @@ pub struct Filters {
     /// Encoded size.
     pub width: u32,
     pub height: u32,
-    /// swscale algorithm names (`bicubic`, `lanczos`, `bilinear`).
-    pub downscaler: String,
-    pub upscaler: String,
+    /// swscale algorithms, serialized by name (`bicubic`, `lanczos`, ...).
+    pub downscaler: ScalerKind,
+    pub upscaler: ScalerKind,
     pub frames: FrameSelection,
     /// Output frame rate as (num, den) if the recipe resamples it; `None` = the source's.
     pub fps: Option<(u32, u32)>,
@@ -90,18 +92,6 @@ pub struct EncoderSettings {
     /// libavcodec's and x264's versions), since another build may give other bitstreams; empty if
     /// unknown.
     pub build: String,
-}
-
-/// Rate control of a test encode.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "lowercase")]
-pub enum RateControl {
-    /// Constant rate factor (x264/x265 `crf`, libvpx/SVT-AV1 `crf`).
-    Crf { crf: f64 },
-    /// Constant quantiser.
-    Qp { qp: u32 },
-    /// Average bitrate, in kbit/s.
-    Bitrate { kbps: u32 },
 }
 
 /// The quality engine that scored the point.
@@ -292,9 +282,8 @@ pub struct TaskResult {
     pub frame_bytes: Vec<u64>,
     /// Source frame index (display order) of each scored frame.
     pub scored_frames: Vec<u64>,
-    /// Per-frame scores by metric name (`vmaf`, `psnr_y`, `psnr_cb`, `psnr_cr`, `ssim`, ...),
-    /// one value per entry of `scored_frames`.
-    pub scores: BTreeMap<String, Vec<f64>>,
+    /// Per-frame scores by series, one value per entry of `scored_frames`.
+    pub scores: BTreeMap<Series, Vec<f64>>,
     /// Not deterministic; see [`Timings`].
     pub timings: Timings,
 }
@@ -452,8 +441,8 @@ mod tests {
             filters: Filters {
                 width: 960,
                 height: 540,
-                downscaler: "bicubic".into(),
-                upscaler: "bicubic".into(),
+                downscaler: ScalerKind::Bicubic,
+                upscaler: ScalerKind::Bicubic,
                 frames: FrameSelection::default(),
                 fps: None,
             },
@@ -496,6 +485,15 @@ mod tests {
         let mut z = task();
         z.rate = RateControl::Crf { crf: 0.0 };
         assert_eq!(t.key(), z.key());
+        // An uncapped bitrate has no VBV fields in the key.
+        t.rate = RateControl::Bitrate {
+            kbps: 900,
+            maxrate_kbps: None,
+            bufsize_kbits: None,
+        };
+        assert!(t
+            .canonical()
+            .contains(r#""rate":{"kbps":900,"mode":"bitrate"}"#));
     }
 
     #[test]

@@ -37,8 +37,9 @@ use std::path::Path;
 use crate::codecs::{self, SceneCut, TwoPass};
 use crate::error::{Error, Result};
 use crate::hull::{self, Hull};
+use crate::media::ScalerKind;
 use crate::points::{Metric, Point, SourceIdentity};
-use crate::recipe::{RateControl, Recipe, Scaler};
+use crate::recipe::{Recipe, RungRateControl};
 
 /// One rung of the ladder: what to encode and what it is predicted to score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,7 +53,7 @@ pub struct Rung {
     /// Peak cap and VBV buffer (HLS: peak ≤ 200% of the average).
     pub maxrate_kbps: u32,
     pub bufsize_kbits: u32,
-    pub rate_control: RateControl,
+    pub rate_control: RungRateControl,
     /// CRF expected to give this bitrate at this size (interpolated between grid CRFs).
     pub crf: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,7 +111,7 @@ pub struct Ladder {
     pub fps_num: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps_den: Option<u32>,
-    pub scaler: Scaler,
+    pub scaler: ScalerKind,
     /// Everything that did not go as the constraints asked, one line each.
     pub warnings: Vec<String>,
     /// The source the rungs' commands read; absent for a ladder built from points alone.
@@ -528,7 +529,7 @@ pub fn build(
     let keyint =
         fps.map(|(n, d)| ((l.keyint_seconds * n as f64 / d.max(1) as f64).round() as u32).max(1));
     let facts = codecs::profile(codec);
-    if facts.two_pass == TwoPass::OnePass && l.rate_control == RateControl::TwoPassVbr {
+    if facts.two_pass == TwoPass::OnePass && l.rate_control == RungRateControl::TwoPassVbr {
         // Only libsvtav1 has no two-pass mode through ffmpeg.
         warnings.push(format!(
             "{codec} through the ffmpeg CLI: the commands use one-pass VBR (FFmpeg's SVT-AV1 wrapper has no -pass)"
@@ -711,14 +712,14 @@ pub fn ffmpeg_commands(
     rung: &Rung,
     keyint: u32,
     input: &str,
-    scaler: Scaler,
+    scaler: ScalerKind,
     fps: Option<(u32, u32)>,
     stem: &str,
 ) -> Vec<Vec<String>> {
     let codec = rung.codec.as_str();
     let k = keyint.to_string();
     let mut params = rung.params.clone();
-    let two_pass = rung.rate_control == RateControl::TwoPassVbr;
+    let two_pass = rung.rate_control == RungRateControl::TwoPassVbr;
     let mut base: Vec<String> = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", input]
         .iter()
         .map(|s| s.to_string())
@@ -731,7 +732,7 @@ pub fn ffmpeg_commands(
         "scale={}:{}:flags={}",
         rung.width,
         rung.height,
-        scaler.ffmpeg_name()
+        scaler.name()
     ));
     let push = |v: &mut Vec<String>, a: &[&str]| v.extend(a.iter().map(|s| s.to_string()));
     push(
@@ -761,7 +762,7 @@ pub fn ffmpeg_commands(
         }
     }
     let rate = |v: &mut Vec<String>| match rung.rate_control {
-        RateControl::TwoPassVbr => push(
+        RungRateControl::TwoPassVbr => push(
             v,
             &[
                 "-b:v",
@@ -772,7 +773,7 @@ pub fn ffmpeg_commands(
                 &format!("{}k", rung.bufsize_kbits),
             ],
         ),
-        RateControl::CappedCrf => {
+        RungRateControl::CappedCrf => {
             push(v, &["-crf", &fmt_crf(rung.crf)]);
             if facts.crf_cap_is_bitrate {
                 // Constrained quality: -b:v is the cap in CRF mode.

@@ -7,7 +7,8 @@ use crate::fsutil;
 use crate::grid::TaskResult;
 use crate::hull::Hull;
 use crate::ladder::{self, Ladder};
-use crate::points::{Metric, Point, SourceIdentity};
+use crate::points::{Metric, Point, Series, SourceIdentity};
+use crate::quality::pooling::PoolMethod;
 use crate::report::plot::FramePlot;
 use crate::report::{ReportData, RunPlots, RungRow};
 use crate::run::Outcome;
@@ -38,11 +39,20 @@ fn num(v: f64) -> String {
 
 /// `points.csv`: one row per point, headline metrics and their pooled variants.
 pub fn points_csv(points: &[Point]) -> String {
-    let stats = ["harmonic_mean", "min", "median", "p5", "p10"];
-    let mut s = String::from("codec,width,height,crf,kbps,bytes,vmaf,psnr_y,ssim");
-    for m in ["vmaf", "psnr_y", "ssim"] {
+    let stats = [
+        PoolMethod::HarmonicMean,
+        PoolMethod::Min,
+        PoolMethod::Median,
+        PoolMethod::Percentile(5.0),
+        PoolMethod::Percentile(10.0),
+    ];
+    let mut s = String::from("codec,width,height,crf,kbps,bytes");
+    for m in Metric::ALL {
+        let _ = write!(s, ",{m}");
+    }
+    for m in Metric::ALL {
         for st in stats {
-            let _ = write!(s, ",{m}_{st}");
+            let _ = write!(s, ",{m}_{}", st.name());
         }
     }
     s.push_str(",on_hull\n");
@@ -60,16 +70,10 @@ pub fn points_csv(points: &[Point]) -> String {
             num(p.psnr_y),
             num(p.ssim)
         );
-        for m in ["vmaf", "psnr_y", "ssim"] {
-            let pooled = p.pooled.get(m);
+        for m in Metric::ALL {
+            let pooled = p.pooled.get(&m.series());
             for st in stats {
-                let v = pooled.map(|q| match st {
-                    "harmonic_mean" => q.harmonic_mean,
-                    "min" => q.min,
-                    "median" => q.median,
-                    "p5" => q.p5,
-                    _ => q.p10,
-                });
+                let v = pooled.and_then(|q| q.get(st));
                 let _ = write!(s, ",{}", v.map(num).unwrap_or_default());
             }
         }
@@ -80,9 +84,8 @@ pub fn points_csv(points: &[Point]) -> String {
 
 /// `frames.csv`: per-frame scores of every point (long format: one row per point and frame).
 pub fn frames_csv(results: &[TaskResult]) -> String {
-    let metrics = ["vmaf", "psnr_y", "psnr_cb", "psnr_cr", "ssim"];
     let mut s = String::from("codec,width,height,crf,frame");
-    for m in metrics {
+    for m in Series::ALL {
         let _ = write!(s, ",{m}");
     }
     s.push('\n');
@@ -90,8 +93,8 @@ pub fn frames_csv(results: &[TaskResult]) -> String {
         let p = &r.point;
         for (i, f) in r.scored_frames.iter().enumerate() {
             let _ = write!(s, "{},{},{},{},{}", p.codec, p.width, p.height, p.crf, f);
-            for m in metrics {
-                let v = r.scores.get(m).and_then(|v| v.get(i)).copied();
+            for m in Series::ALL {
+                let v = r.scores.get(&m).and_then(|v| v.get(i)).copied();
                 let _ = write!(s, ",{}", v.map(num).unwrap_or_default());
             }
             s.push('\n');
@@ -185,7 +188,7 @@ fn rung_frames(out: &Outcome, metric: Metric) -> Vec<(String, Vec<f64>)> {
                     .total_cmp(&(b.point.crf - r.crf).abs())
             });
         if let Some(t) = best {
-            if let Some(v) = t.scores.get(metric.name()) {
+            if let Some(v) = t.scores.get(&metric.series()) {
                 let label = format!(
                     "{}p crf {} ({:.0} kbps)",
                     t.point.height, t.point.crf, t.point.kbps
@@ -318,11 +321,7 @@ fn report_data(
             ("CRF".into(), crfs.join(", ")),
             (
                 "Scalers".into(),
-                format!(
-                    "down {}, up {}",
-                    r.scaling.down.ffmpeg_name(),
-                    r.scaling.up.ffmpeg_name()
-                ),
+                format!("down {}, up {}", r.scaling.down.name(), r.scaling.up.name()),
             ),
             (
                 "Model".into(),
@@ -334,7 +333,8 @@ fn report_data(
             ),
             (
                 "Pooling".into(),
-                format!("{:?}", r.scoring.pooling).to_lowercase(),
+                // The report's spelling drops the underscore (`harmonicmean`).
+                r.scoring.pooling.name().replace('_', ""),
             ),
             ("pertitle".into(), crate::VERSION.to_string()),
         ],

@@ -23,9 +23,9 @@
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
-use crate::grid::{GridTask, RateControl as TaskRate, TaskResult, Timings};
+use crate::grid::{GridTask, TaskResult, Timings};
 use crate::media::{Decoder, Encoder, EncoderConfig, FrameSource, RateControl, Scaler, ScalerKind};
-use crate::points::Point;
+use crate::points::{Point, Series};
 use crate::quality::{pooling, Engine, FrameScores, RefTimeline};
 use crate::store::{Lookup, Store};
 use rayon::prelude::*;
@@ -496,25 +496,12 @@ fn decimation(src: (u32, u32), out: Option<(u32, u32)>) -> Result<u64> {
     Ok(num / den)
 }
 
-fn scaler_kind(name: &str, key: &str) -> Result<ScalerKind> {
-    ScalerKind::parse(name).map_err(|_| Error::config(key, format!("unknown scaler {name:?}")))
-}
-
 fn encoder_config(t: &GridTask, src: &Frame, fps: (u32, u32)) -> Result<EncoderConfig> {
     let mut format = src.format;
     format.width = t.filters.width as usize;
     format.height = t.filters.height as usize;
-    let rate = match t.rate {
-        TaskRate::Crf { crf } => RateControl::Crf(crf),
-        TaskRate::Qp { qp } => RateControl::Qp(qp),
-        TaskRate::Bitrate { kbps } => RateControl::Bitrate {
-            kbps,
-            maxrate_kbps: None,
-            bufsize_kbits: None,
-        },
-    };
     let mut cfg = EncoderConfig::crf(&t.encoder.codec, format, fps, 0.0);
-    cfg.rate = rate;
+    cfg.rate = t.rate;
     cfg.preset = t.encoder.preset.clone();
     let mut gop = None;
     for (k, v) in &t.encoder.options {
@@ -574,14 +561,10 @@ fn spawn_reader<'s>(
 
 /// A wave's downscalers, one per distinct (size, scaler); `None` for the source's own size.
 type Downscalers = BTreeMap<DownKey, Option<Scaler>>;
-type DownKey = (u32, u32, String);
+type DownKey = (u32, u32, ScalerKind);
 
 fn down_key(t: &GridTask) -> DownKey {
-    (
-        t.filters.width,
-        t.filters.height,
-        t.filters.downscaler.clone(),
-    )
+    (t.filters.width, t.filters.height, t.filters.downscaler)
 }
 
 /// The chains of `tasks` and their downscalers, made when the first source frame `f0` shows the
@@ -597,19 +580,18 @@ fn start_chains<'t>(
     let mut chains = Vec::new();
     for (t, &decimate) in tasks.iter().zip(decimate) {
         let key = down_key(t);
-        if !down.contains_key(&key) {
+        if let std::collections::btree_map::Entry::Vacant(e) = down.entry(key) {
             let s = if (key.0 as usize, key.1 as usize) == (src_w, src_h) {
                 None
             } else {
-                let kind = scaler_kind(&t.filters.downscaler, "scaling.down")?;
                 Some(Scaler::new(
                     f0.format,
                     key.0 as usize,
                     key.1 as usize,
-                    kind,
+                    key.2,
                 )?)
             };
-            down.insert(key.clone(), s);
+            e.insert(s);
         }
         let cfg = encoder_config(t, f0, t.filters.fps.unwrap_or(fps))?;
         let enc = Encoder::new(&cfg)?;
@@ -617,7 +599,7 @@ fn start_chains<'t>(
         let up = if (t.filters.width as usize, t.filters.height as usize) == (src_w, src_h) {
             None
         } else {
-            Some(scaler_kind(&t.filters.upscaler, "scaling.up")?)
+            Some(t.filters.upscaler)
         };
         chains.push(Chain {
             task: t,
@@ -653,7 +635,7 @@ fn scale(
                 ),
                 None => None,
             };
-            Ok((k.clone(), v))
+            Ok((*k, v))
         })
         .collect()
 }
@@ -903,28 +885,21 @@ fn finish_chain(
     let bytes: u64 = c.frame_bytes.iter().sum();
     let duration = fed as f64 * fps.1 as f64 / fps.0 as f64;
     let kbps = bytes as f64 * 8.0 / duration / 1000.0;
-    let mut scores: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut push = |name: &str, v: Option<f64>| {
-        if let Some(v) = v {
-            scores.entry(name.to_string()).or_default().push(v);
-        }
-    };
+    let mut scores: BTreeMap<Series, Vec<f64>> = BTreeMap::new();
     for s in &c.scores {
-        push("vmaf", s.vmaf);
-        push("psnr_y", s.psnr_y);
-        push("psnr_cb", s.psnr_cb);
-        push("psnr_cr", s.psnr_cr);
-        push("ssim", s.ssim);
+        for series in Series::ALL {
+            if let Some(v) = series.of(s) {
+                scores.entry(series).or_default().push(v);
+            }
+        }
     }
-    let pooled: BTreeMap<String, pooling::Pooled> = scores
-        .iter()
-        .map(|(k, v)| (k.clone(), pooling::pool(v)))
-        .collect();
-    let mean = |k: &str| pooled.get(k).map(|p| p.mean).unwrap_or(f64::NAN);
+    let pooled: BTreeMap<Series, pooling::Pooled> =
+        scores.iter().map(|(k, v)| (*k, pooling::pool(v))).collect();
+    let mean = |k: Series| pooled.get(&k).map(|p| p.mean).unwrap_or(f64::NAN);
     let crf = match t.rate {
-        TaskRate::Crf { crf } => crf,
-        TaskRate::Qp { qp } => qp as f64,
-        TaskRate::Bitrate { .. } => f64::NAN,
+        RateControl::Crf { crf } => crf,
+        RateControl::Qp { qp } => qp as f64,
+        RateControl::Bitrate { .. } => f64::NAN,
     };
     let key = t.key();
     let point = Point {
@@ -934,9 +909,9 @@ fn finish_chain(
         crf,
         kbps,
         bytes,
-        vmaf: mean("vmaf"),
-        psnr_y: mean("psnr_y"),
-        ssim: mean("ssim"),
+        vmaf: mean(Series::Vmaf),
+        psnr_y: mean(Series::PsnrY),
+        ssim: mean(Series::Ssim),
         pooled,
         on_hull: false,
         key,

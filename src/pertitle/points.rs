@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::quality::pooling::Pooled;
+use crate::quality::pooling::{PoolMethod, Pooled};
+use crate::quality::FrameScores;
 
 /// A finished grid point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,10 +25,9 @@ pub struct Point {
     pub vmaf: f64,
     pub psnr_y: f64,
     pub ssim: f64,
-    /// Every pooled statistic of every metric computed, keyed by metric name (`vmaf`, `psnr_y`,
-    /// `psnr_cb`, `psnr_cr`, `ssim`, ...).
+    /// Every pooled statistic of every series computed.
     #[serde(default)]
-    pub pooled: BTreeMap<String, Pooled>,
+    pub pooled: BTreeMap<Series, Pooled>,
     /// Whether the point lies on the rate-quality convex hull of its set (filled by `hull`).
     #[serde(default)]
     pub on_hull: bool,
@@ -38,21 +38,109 @@ pub struct Point {
 
 impl Point {
     /// This point with its headline metrics (`vmaf`, `psnr_y`, `ssim`) pooled by `pool` from
-    /// [`Point::pooled`] (unchanged where a metric has no pooled statistics).
-    pub fn pooled_by(&self, pool: crate::recipe::Pooling) -> Point {
+    /// [`Point::pooled`] (unchanged where a metric has no pooled statistics, or none kept for
+    /// `pool`).
+    pub fn pooled_by(&self, pool: PoolMethod) -> Point {
         let mut p = self.clone();
         for m in Metric::ALL {
-            if let Some(v) = self.pooled.get(m.name()) {
-                *m.field_mut(&mut p) = pool.of(v);
+            if let Some(v) = self.pooled.get(&m.series()).and_then(|s| s.get(pool)) {
+                *m.field_mut(&mut p) = v;
             }
         }
         p
     }
 }
 
-/// The quality metric a hull or ladder is built on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
+/// A per-frame score series a grid point keeps (`TaskResult::scores`) and pools
+/// ([`Point::pooled`]). Serialized as its name, and ordered by name, so a map keyed by it has the
+/// order and JSON of one keyed by the names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Series {
+    Vmaf,
+    PsnrY,
+    PsnrCb,
+    PsnrCr,
+    Ssim,
+}
+
+/// A series' name, and its value in the engine's scores of a frame.
+type SeriesRow = (&'static str, fn(&FrameScores) -> Option<f64>);
+
+/// One row per [`Series`], in the enum's order.
+static SERIES: [SeriesRow; 5] = [
+    ("vmaf", |f| f.vmaf),
+    ("psnr_y", |f| f.psnr_y),
+    ("psnr_cb", |f| f.psnr_cb),
+    ("psnr_cr", |f| f.psnr_cr),
+    ("ssim", |f| f.ssim),
+];
+
+impl Series {
+    /// Every series, in the order `frames.csv` writes them.
+    pub const ALL: [Series; 5] = [
+        Series::Vmaf,
+        Series::PsnrY,
+        Series::PsnrCb,
+        Series::PsnrCr,
+        Series::Ssim,
+    ];
+
+    /// The column and JSON name (`vmaf`, `psnr_y`, `psnr_cb`, `psnr_cr`, `ssim`).
+    pub fn name(self) -> &'static str {
+        SERIES[self as usize].0
+    }
+
+    /// The series of this name, exactly as [`Series::name`] spells it.
+    pub fn parse(s: &str) -> Option<Series> {
+        Series::ALL.into_iter().find(|x| x.name() == s)
+    }
+
+    /// This series' score of one frame, if the engine computed it.
+    pub fn of(self, f: &FrameScores) -> Option<f64> {
+        SERIES[self as usize].1(f)
+    }
+}
+
+impl Ord for Series {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl PartialOrd for Series {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for Series {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Series {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Series {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Series::parse(&s).ok_or_else(|| {
+            let names: Vec<_> = Series::ALL.iter().map(|x| x.name()).collect();
+            serde::de::Error::custom(format!(
+                "unknown series `{s}` (one of {})",
+                names.join(", ")
+            ))
+        })
+    }
+}
+
+/// The quality metric a hull or ladder is built on. Serialized as [`Metric::name`], read by
+/// [`Metric::parse`] (so a recipe takes the aliases `--metric` takes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Metric {
     Vmaf,
     PsnrY,
@@ -64,8 +152,8 @@ pub enum Metric {
 #[derive(Debug)]
 pub struct MetricInfo {
     pub metric: Metric,
-    /// Column and JSON name (`vmaf`, `psnr_y`, `ssim`).
-    pub name: &'static str,
+    /// The series it is pooled from, whose name is the metric's column and JSON name.
+    pub series: Series,
     /// Other names accepted on input (options, CSV columns).
     pub aliases: &'static [&'static str],
     /// As written in titles and captions.
@@ -98,7 +186,7 @@ pub struct MetricInfo {
 pub static METRICS: [MetricInfo; 3] = [
     MetricInfo {
         metric: Metric::Vmaf,
-        name: "vmaf",
+        series: Series::Vmaf,
         aliases: &[],
         title: "VMAF",
         unit: "VMAF",
@@ -115,7 +203,7 @@ pub static METRICS: [MetricInfo; 3] = [
     },
     MetricInfo {
         metric: Metric::PsnrY,
-        name: "psnr_y",
+        series: Series::PsnrY,
         aliases: &["psnr", "psnr-y"],
         title: "PSNR-Y",
         unit: "dB",
@@ -132,7 +220,7 @@ pub static METRICS: [MetricInfo; 3] = [
     },
     MetricInfo {
         metric: Metric::Ssim,
-        name: "ssim",
+        series: Series::Ssim,
         aliases: &[],
         title: "SSIM",
         unit: "SSIM",
@@ -157,9 +245,14 @@ impl Metric {
         &METRICS[self as usize]
     }
 
-    /// The column / JSON name of the metric.
+    /// The column / JSON name of the metric (its series').
     pub fn name(self) -> &'static str {
-        self.info().name
+        self.series().name()
+    }
+
+    /// The per-frame series this metric is pooled from.
+    pub fn series(self) -> Series {
+        self.info().series
     }
 
     /// Accepts the name or an alias, in any case: `vmaf`, `psnr`/`psnr_y`, `ssim`.
@@ -167,7 +260,7 @@ impl Metric {
         let s = s.trim().to_ascii_lowercase();
         METRICS
             .iter()
-            .find(|i| i.name == s || i.aliases.contains(&s.as_str()))
+            .find(|i| i.series.name() == s || i.aliases.contains(&s.as_str()))
             .map(|i| i.metric)
     }
 
@@ -189,6 +282,25 @@ impl Metric {
 impl std::fmt::Display for Metric {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl Serialize for Metric {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Metric {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Metric::parse(&s).ok_or_else(|| {
+            let names: Vec<_> = Metric::ALL.iter().map(|m| m.name()).collect();
+            serde::de::Error::custom(format!(
+                "unknown metric `{s}` (one of {})",
+                names.join(", ")
+            ))
+        })
     }
 }
 
@@ -230,4 +342,25 @@ pub struct SourceIdentity {
     pub fps_den: u32,
     pub frames: u64,
     pub fingerprint: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Maps keyed by series keep the order and JSON of maps keyed by the names.
+    #[test]
+    fn series_order_and_json_are_the_names() {
+        let by_series: BTreeMap<Series, u8> = Series::ALL.iter().map(|&s| (s, s as u8)).collect();
+        let by_name: BTreeMap<&str, u8> =
+            Series::ALL.iter().map(|&s| (s.name(), s as u8)).collect();
+        let json = serde_json::to_string(&by_series).unwrap();
+        assert_eq!(json, serde_json::to_string(&by_name).unwrap());
+        let back: BTreeMap<Series, u8> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, by_series);
+        assert!(serde_json::from_str::<BTreeMap<Series, u8>>(r#"{"ms_ssim":1}"#).is_err());
+        for m in Metric::ALL {
+            assert_eq!(Metric::parse(m.series().name()), Some(m));
+        }
+    }
 }

@@ -14,7 +14,9 @@ use std::fmt;
 use std::path::Path;
 
 use crate::error::{Error, Field, Origin, Result};
+use crate::media::ScalerKind;
 use crate::points::Metric;
+use crate::quality::pooling::{PoolMethod, Pooled};
 
 /// The embedded recipes, by libavcodec encoder name (the files in `recipes/`).
 const EMBEDDED: &[(&str, &str)] = &[
@@ -104,88 +106,13 @@ impl<'de> Deserialize<'de> for Size {
     }
 }
 
-/// swscale algorithm for down- and upscaling.
+/// How the ladder's rungs are meant to be encoded in production (`[ladder] rate_control`,
+/// written into `ladder.toml` and its ffmpeg commands). Not the rate control of a test encode,
+/// which is [`crate::media::RateControl`]: grid points are always CRF encodes, whichever way the
+/// rungs will be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum Scaler {
-    /// VMAF's published practice: upscale bicubic to the source size.
-    #[default]
-    Bicubic,
-    Bilinear,
-    Lanczos,
-    Spline,
-    Area,
-    Neighbor,
-}
-
-impl Scaler {
-    /// The name FFmpeg's `scale` filter takes in `flags=`.
-    pub fn ffmpeg_name(self) -> &'static str {
-        match self {
-            Scaler::Bicubic => "bicubic",
-            Scaler::Bilinear => "bilinear",
-            Scaler::Lanczos => "lanczos",
-            Scaler::Spline => "spline",
-            Scaler::Area => "area",
-            Scaler::Neighbor => "neighbor",
-        }
-    }
-
-    pub fn parse(s: &str, key: &str) -> Result<Scaler> {
-        Ok(match s.trim().to_ascii_lowercase().as_str() {
-            "bicubic" => Scaler::Bicubic,
-            "bilinear" => Scaler::Bilinear,
-            "lanczos" => Scaler::Lanczos,
-            "spline" => Scaler::Spline,
-            "area" => Scaler::Area,
-            "neighbor" | "nearest" => Scaler::Neighbor,
-            _ => {
-                return Err(Error::invalid(
-                    Field::recipe(key),
-                    Origin::Recipe,
-                    s,
-                    format!(
-                        "unknown scaler `{s}` (bicubic, bilinear, lanczos, spline, area, neighbor)"
-                    ),
-                ))
-            }
-        })
-    }
-}
-
-/// Which pooled statistic of each metric the grid writes into a point's `vmaf`/`psnr_y`/`ssim`
-/// (the values hull and ladder use). Every statistic is kept in `Point::pooled` regardless.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Pooling {
-    #[default]
-    Mean,
-    HarmonicMean,
-    Min,
-    Median,
-    P1,
-    P5,
-    P10,
-}
-
-impl Pooling {
-    pub fn of(self, p: &crate::quality::pooling::Pooled) -> f64 {
-        match self {
-            Pooling::Mean => p.mean,
-            Pooling::HarmonicMean => p.harmonic_mean,
-            Pooling::Min => p.min,
-            Pooling::Median => p.median,
-            Pooling::P1 => p.p1,
-            Pooling::P5 => p.p5,
-            Pooling::P10 => p.p10,
-        }
-    }
-}
-
-/// How rungs are meant to be encoded (written into `ladder.toml` and its ffmpeg commands).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum RateControl {
+pub enum RungRateControl {
     /// Two-pass VBR at the target bitrate, peak capped by maxrate/bufsize (HLS: peak ≤ 200%).
     #[default]
     TwoPassVbr,
@@ -193,11 +120,11 @@ pub enum RateControl {
     CappedCrf,
 }
 
-impl RateControl {
-    pub fn parse(s: &str, key: &str) -> Result<RateControl> {
+impl RungRateControl {
+    pub fn parse(s: &str, key: &str) -> Result<RungRateControl> {
         match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "two_pass_vbr" | "2pass" | "vbr" => Ok(RateControl::TwoPassVbr),
-            "capped_crf" | "crf" => Ok(RateControl::CappedCrf),
+            "two_pass_vbr" | "2pass" | "vbr" => Ok(RungRateControl::TwoPassVbr),
+            "capped_crf" | "crf" => Ok(RungRateControl::CappedCrf),
             _ => Err(Error::invalid(
                 Field::recipe(key),
                 Origin::Recipe,
@@ -288,9 +215,9 @@ pub struct GridSection {
 #[serde(deny_unknown_fields)]
 pub struct ScalingSection {
     #[serde(default)]
-    pub down: Scaler,
+    pub down: ScalerKind,
     #[serde(default)]
-    pub up: Scaler,
+    pub up: ScalerKind,
 }
 
 /// `[scoring]`: model and metrics.
@@ -305,8 +232,12 @@ pub struct ScoringSection {
     pub phone: bool,
     #[serde(default = "default_metrics")]
     pub metrics: Vec<Metric>,
+    /// Which pooled statistic of each metric a run's points carry as `vmaf`/`psnr_y`/`ssim` (the
+    /// values hull and ladder use): one that [`Pooled`](crate::quality::pooling::Pooled) keeps
+    /// (mean, harmonic_mean, min, max, median, p1, p5, p10). Every statistic stays in
+    /// `Point::pooled` regardless.
     #[serde(default)]
-    pub pooling: Pooling,
+    pub pooling: PoolMethod,
 }
 
 impl Default for ScoringSection {
@@ -315,7 +246,7 @@ impl Default for ScoringSection {
             model: default_model(),
             phone: false,
             metrics: default_metrics(),
-            pooling: Pooling::Mean,
+            pooling: PoolMethod::Mean,
         }
     }
 }
@@ -358,7 +289,7 @@ pub struct LadderSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_height: Option<u32>,
     #[serde(default)]
-    pub rate_control: RateControl,
+    pub rate_control: RungRateControl,
     /// maxrate = factor × target (HLS: peak ≤ 200% of the average).
     #[serde(default = "default_factor")]
     pub maxrate_factor: f64,
@@ -383,7 +314,7 @@ impl Default for LadderSection {
             min_ratio: default_min_ratio(),
             max_ratio: default_max_ratio(),
             min_height: None,
-            rate_control: RateControl::TwoPassVbr,
+            rate_control: RungRateControl::TwoPassVbr,
             maxrate_factor: default_factor(),
             bufsize_factor: default_factor(),
             keyint_seconds: default_keyint(),
@@ -458,8 +389,8 @@ pub struct RecipeOverrides {
     pub sizes: Option<Vec<Size>>,
     pub crf: Option<Vec<f64>>,
     pub fps_cap: Option<f64>,
-    pub scaler_down: Option<Scaler>,
-    pub scaler_up: Option<Scaler>,
+    pub scaler_down: Option<ScalerKind>,
+    pub scaler_up: Option<ScalerKind>,
     pub model: Option<String>,
     pub phone: Option<bool>,
     pub metric: Option<Metric>,
@@ -472,7 +403,7 @@ pub struct RecipeOverrides {
     pub min_ratio: Option<f64>,
     pub max_ratio: Option<f64>,
     pub min_height: Option<u32>,
-    pub rate_control: Option<RateControl>,
+    pub rate_control: Option<RungRateControl>,
 }
 
 impl RecipeOverrides {
@@ -629,6 +560,19 @@ impl Recipe {
         }
         if self.scoring.metrics.is_empty() {
             return Err(Error::config("scoring.metrics", "the list is empty"));
+        }
+        let pool = self.scoring.pooling;
+        if Pooled::default().get(pool).is_none() {
+            let kept: Vec<String> = Pooled::methods().map(|m| m.name()).collect();
+            return Err(bad(
+                "scoring.pooling",
+                pool.name(),
+                format!(
+                    "{} is not a kept statistic ({})",
+                    pool.name(),
+                    kept.join(", ")
+                ),
+            ));
         }
         let l = &self.ladder;
         if !self.scoring.metrics.contains(&l.metric) {

@@ -10,7 +10,7 @@ use crate::grid::{
 };
 use crate::hull::Hull;
 use crate::ladder::{self, Ladder};
-use crate::media::{self, FrameSource, InputOptions, VideoInfo};
+use crate::media::{self, FrameSource, InputOptions, ScalerKind, VideoInfo};
 use crate::pipeline::{Event, RunOptions, Runner};
 use crate::points::{Metric, Point, SourceIdentity};
 use crate::quality::{Engine, EngineConfig, Metrics};
@@ -138,8 +138,8 @@ pub struct TaskTemplate {
     source: SourceIdentity,
     engine: EngineSettings,
     encoder: EncoderSettings,
-    downscaler: String,
-    upscaler: String,
+    downscaler: ScalerKind,
+    upscaler: ScalerKind,
     fps: Option<(u32, u32)>,
 }
 
@@ -167,8 +167,8 @@ impl TaskTemplate {
                 options,
                 build: media::encoder_build(&e.codec),
             },
-            downscaler: recipe.scaling.down.ffmpeg_name().to_string(),
-            upscaler: recipe.scaling.up.ffmpeg_name().to_string(),
+            downscaler: recipe.scaling.down,
+            upscaler: recipe.scaling.up,
             fps: (fps != (source.fps_num, source.fps_den)).then_some(fps),
         }
     }
@@ -180,8 +180,8 @@ impl TaskTemplate {
             filters: Filters {
                 width: size.width,
                 height: size.height,
-                downscaler: self.downscaler.clone(),
-                upscaler: self.upscaler.clone(),
+                downscaler: self.downscaler,
+                upscaler: self.upscaler,
                 frames: FrameSelection {
                     start: 0,
                     count: Some(self.source.frames),

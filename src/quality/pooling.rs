@@ -91,9 +91,12 @@ fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * t
 }
 
-/// A temporal pooling method.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A temporal pooling method: how a series of per-frame scores becomes one number, whether
+/// computed now ([`PoolMethod::apply`]) or read from the statistics [`pool`] kept
+/// ([`Pooled::get`]). Serialized as [`PoolMethod::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum PoolMethod {
+    #[default]
     Mean,
     HarmonicMean,
     Min,
@@ -159,6 +162,53 @@ impl PoolMethod {
     }
 }
 
+impl Serialize for PoolMethod {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for PoolMethod {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        PoolMethod::parse(&s).map_err(|e| match e {
+            Error::Setting { reason, .. } => serde::de::Error::custom(reason),
+            other => serde::de::Error::custom(other),
+        })
+    }
+}
+
+/// A kept statistic: the method that computes it, and the field holding it.
+type Stored = (PoolMethod, fn(&Pooled) -> f64);
+
+/// The statistics [`Pooled`] keeps, by the method that computes each: one row per field.
+const STORED: [Stored; 8] = [
+    (PoolMethod::Mean, |p| p.mean),
+    (PoolMethod::HarmonicMean, |p| p.harmonic_mean),
+    (PoolMethod::Min, |p| p.min),
+    (PoolMethod::Max, |p| p.max),
+    (PoolMethod::Median, |p| p.median),
+    (PoolMethod::Percentile(1.0), |p| p.p1),
+    (PoolMethod::Percentile(5.0), |p| p.p5),
+    (PoolMethod::Percentile(10.0), |p| p.p10),
+];
+
+impl Pooled {
+    /// The kept statistic `method` pools to; `None` for a percentile not kept (only p1, p5 and
+    /// p10 are), which needs the per-frame scores.
+    pub fn get(&self, method: PoolMethod) -> Option<f64> {
+        STORED
+            .iter()
+            .find(|(m, _)| *m == method)
+            .map(|(_, of)| of(self))
+    }
+
+    /// The methods [`Pooled::get`] answers, in field order.
+    pub fn methods() -> impl Iterator<Item = PoolMethod> {
+        STORED.iter().map(|(m, _)| *m)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +231,10 @@ mod tests {
         assert!(close(p.p10, 64.0));
         assert!(close(p.p5, 62.0));
         assert!(close(p.p1, 60.4));
+        for m in Pooled::methods() {
+            assert!(close(p.get(m).unwrap(), m.apply(&s)), "{}", m.name());
+        }
+        assert_eq!(p.get(PoolMethod::Percentile(7.0)), None);
         assert!(close(percentile(&s, 75.0), 90.0));
         assert!(close(percentile(&s, 90.0), 96.0));
         assert!(close(percentile(&[3.0, 1.0], 50.0), 2.0));

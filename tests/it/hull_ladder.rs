@@ -4,7 +4,7 @@
 use pertitle::hull::{self, mark_hull, upper_hull};
 use pertitle::ladder::{self, read_points_json, Ladder};
 use pertitle::points::SourceIdentity;
-use pertitle::recipe::{RateControl, Recipe};
+use pertitle::recipe::{Recipe, RungRateControl};
 use pertitle::{Error, Metric, Point};
 
 use crate::support::Rng;
@@ -299,7 +299,7 @@ fn default_ladder_reaches_cap_and_keeps_hls_ratios() {
         assert_eq!(r.maxrate_kbps, 2 * r.kbps);
         assert_eq!(r.bufsize_kbits, 2 * r.kbps);
         assert_eq!(r.keyint_frames, Some(48));
-        assert_eq!(r.rate_control, RateControl::TwoPassVbr);
+        assert_eq!(r.rate_control, RungRateControl::TwoPassVbr);
         assert_eq!(r.ffmpeg.len(), 2, "two passes");
         assert!(r.ffmpeg[0].contains("-pass 1") && r.ffmpeg[1].contains("-pass 2"));
         assert!(r.ffmpeg[1].contains(&format!("-b:v {}k", r.kbps)));
@@ -513,7 +513,7 @@ fn ladder_toml_round_trip_and_determinism() {
     }
     // Capped CRF: one pass with -crf and a VBV cap.
     let mut r = x264();
-    r.ladder.rate_control = RateControl::CappedCrf;
+    r.ladder.rate_control = RungRateControl::CappedCrf;
     let l = build_ladder(&pts, &r, &src).unwrap();
     for rung in &l.rungs {
         assert_eq!(rung.ffmpeg.len(), 1);

@@ -798,7 +798,7 @@ fn encoder_errors_name_the_encoder_or_option() {
     };
     assert!(Encoder::new(&cfg).is_ok());
     let mut cfg = EncoderConfig::crf("libx264", f, (24, 1), 23.0);
-    cfg.rate = RateControl::Qp(30);
+    cfg.rate = RateControl::Qp { qp: 30 };
     assert!(Encoder::new(&cfg).is_ok());
 }
 

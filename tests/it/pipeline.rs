@@ -5,6 +5,7 @@ use pertitle::grid::TaskResult;
 use pertitle::media::{self, Decoder, Encoder, EncoderConfig, RateControl, Scaler, ScalerKind};
 use pertitle::output;
 use pertitle::pipeline::{self, RunOptions};
+use pertitle::points::Series;
 use pertitle::quality::{Engine, EngineConfig, Metrics, VideoScorer};
 use pertitle::recipe::{Recipe, RecipeOverrides, Size};
 use pertitle::run::{Input, LadderRun};
@@ -61,10 +62,8 @@ fn by_hand(frames: &[Frame], r: &TaskResult, engine: &Engine, n: usize) -> (u64,
     fmt.width = w;
     fmt.height = h;
     let mut cfg = EncoderConfig::crf("libx264", fmt, (24, n as u32), 0.0);
-    cfg.rate = match t.rate {
-        pertitle::grid::RateControl::Crf { crf } => RateControl::Crf(crf),
-        _ => unreachable!(),
-    };
+    assert!(matches!(t.rate, RateControl::Crf { .. }));
+    cfg.rate = t.rate;
     cfg.preset = t.encoder.preset.clone();
     cfg.options = t
         .encoder
@@ -136,9 +135,12 @@ fn grid_points_equal_the_same_encodes_scored_one_by_one() {
             res.point.width, res.point.height, res.point.crf
         );
         assert_eq!(
-            res.scores["vmaf"], vmaf,
+            res.scores[&Series::Vmaf],
+            vmaf,
             "{}x{} crf {}",
-            res.point.width, res.point.height, res.point.crf
+            res.point.width,
+            res.point.height,
+            res.point.crf
         );
         let kbps = bytes as f64 * 8.0 / (30.0 / 24.0) / 1000.0;
         assert!((res.point.kbps - kbps).abs() < 1e-9);
@@ -219,7 +221,7 @@ fn fps_cap_encodes_every_nth_frame_and_scores_every_source_frame() {
             assert_eq!(res.scored_frames, (0..30).collect::<Vec<u64>>(), "{what}");
             let (bytes, vmaf) = by_hand(&frames, res, &plain, n);
             assert_eq!(res.point.bytes, bytes, "{what}");
-            assert_eq!(res.scores["vmaf"], vmaf, "{what}");
+            assert_eq!(res.scores[&Series::Vmaf], vmaf, "{what}");
             // The rate is over the title's duration, not the encoded frames'.
             let kbps = bytes as f64 * 8.0 / (30.0 / 24.0) / 1000.0;
             assert!((res.point.kbps - kbps).abs() < 1e-9, "{what}");

@@ -1,8 +1,9 @@
 //! Recipes: the embedded files load and round-trip; every bad value is an error naming its key.
 
 use pertitle::error::{Field, Origin};
+use pertitle::media::ScalerKind;
 use pertitle::recipe::{
-    default_sizes, parse_crf_list, RateControl, Recipe, RecipeOverrides, Scaler, Size,
+    default_sizes, parse_crf_list, Recipe, RecipeOverrides, RungRateControl, Size,
 };
 use pertitle::{Error, Metric};
 
@@ -86,8 +87,8 @@ fn builtin_recipes_load_validate_and_round_trip() {
     assert_eq!(x264.encoder.preset.as_deref(), Some("medium"));
     assert_eq!(x264.ladder.step(), 6.0);
     assert_eq!(x264.ladder.quality_cap(), 95.0);
-    assert_eq!(x264.ladder.rate_control, RateControl::TwoPassVbr);
-    assert_eq!(x264.scaling.up, Scaler::Bicubic);
+    assert_eq!(x264.ladder.rate_control, RungRateControl::TwoPassVbr);
+    assert_eq!(x264.scaling.up, ScalerKind::Bicubic);
     assert!(x264.grid.sizes.is_none());
 }
 
@@ -171,6 +172,16 @@ fn wrong_types_and_values_are_named() {
             "[encoder]\ncodec = \"libx264\"\n[grid]\ncrf = [20]\n[scaling]\ndown = \"blurry\"\n",
             "scaling.down",
             "blurry",
+        ),
+        (
+            "[encoder]\ncodec = \"libx264\"\n[grid]\ncrf = [20]\n[scoring]\npooling = \"average\"\n",
+            "scoring.pooling",
+            "average",
+        ),
+        (
+            "[encoder]\ncodec = \"libx264\"\n[grid]\ncrf = [20]\n[scoring]\npooling = \"p7\"\n",
+            "scoring.pooling",
+            "p7",
         ),
         (
             "[encoder]\ncodec = \"libx264\"\n[grid]\ncrf = [20]\n[ladder]\nrate_control = \"cbr\"\n",
@@ -324,7 +335,7 @@ fn overrides_apply_and_are_validated_by_option_name() {
         crf: Some(parse_crf_list("22,27,32", "--crf").unwrap()),
         max_rungs: Some(4),
         min_kbps: Some(300.0),
-        rate_control: Some(RateControl::CappedCrf),
+        rate_control: Some(RungRateControl::CappedCrf),
         ..Default::default()
     };
     r.apply(&o).unwrap();
@@ -333,7 +344,7 @@ fn overrides_apply_and_are_validated_by_option_name() {
     assert_eq!(r.grid.sizes.as_ref().unwrap().len(), 2);
     assert_eq!(r.ladder.max_rungs, 4);
     assert_eq!(r.ladder.min_kbps, Some(300.0));
-    assert_eq!(r.ladder.rate_control, RateControl::CappedCrf);
+    assert_eq!(r.ladder.rate_control, RungRateControl::CappedCrf);
 
     let base = Recipe::default_for("libx264").unwrap();
     let bad = |o: RecipeOverrides| caller_err(base.clone().apply(&o));

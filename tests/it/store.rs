@@ -11,6 +11,8 @@ use pertitle::grid::{
     sha256_hex, EncoderSettings, EngineSettings, Filters, FrameSelection, GridTask, RateControl,
     TaskResult, Timings,
 };
+use pertitle::media::ScalerKind;
+use pertitle::points::Series;
 use pertitle::points::SourceIdentity;
 use pertitle::quality::pooling::Pooled;
 use pertitle::store::{decode_entry, EntryProblem, Lookup, Store, STORE_FORMAT, STORE_VERSION};
@@ -32,8 +34,8 @@ fn task() -> GridTask {
         filters: Filters {
             width: 960,
             height: 540,
-            downscaler: "bicubic".into(),
-            upscaler: "bicubic".into(),
+            downscaler: ScalerKind::Bicubic,
+            upscaler: ScalerKind::Bicubic,
             frames: FrameSelection::default(),
             fps: None,
         },
@@ -73,7 +75,7 @@ fn result(task: GridTask, frames: usize) -> TaskResult {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let mut pooled = BTreeMap::new();
     pooled.insert(
-        "vmaf".to_string(),
+        Series::Vmaf,
         Pooled {
             mean: mean(&vmaf),
             harmonic_mean: mean(&vmaf) - 0.0123,
@@ -101,9 +103,9 @@ fn result(task: GridTask, frames: usize) -> TaskResult {
         key,
     };
     let mut scores = BTreeMap::new();
-    scores.insert("vmaf".to_string(), vmaf);
-    scores.insert("psnr_y".to_string(), psnr);
-    scores.insert("ssim".to_string(), ssim);
+    scores.insert(Series::Vmaf, vmaf);
+    scores.insert(Series::PsnrY, psnr);
+    scores.insert(Series::Ssim, ssim);
     TaskResult {
         task,
         point,
@@ -197,8 +199,8 @@ fn key_ignores_path_but_sees_every_parameter() {
         ("source frames", |t| t.source.frames = 131),
         ("width", |t| t.filters.width = 768),
         ("height", |t| t.filters.height = 432),
-        ("downscaler", |t| t.filters.downscaler = "lanczos".into()),
-        ("upscaler", |t| t.filters.upscaler = "bilinear".into()),
+        ("downscaler", |t| t.filters.downscaler = ScalerKind::Lanczos),
+        ("upscaler", |t| t.filters.upscaler = ScalerKind::Bilinear),
         ("start", |t| t.filters.frames.start = 1),
         ("count", |t| t.filters.frames.count = Some(100)),
         ("subsample", |t| t.filters.frames.subsample = 2),
@@ -225,7 +227,13 @@ fn key_ignores_path_but_sees_every_parameter() {
         }),
         ("crf", |t| t.rate = RateControl::Crf { crf: 24.5 }),
         ("qp", |t| t.rate = RateControl::Qp { qp: 24 }),
-        ("bitrate", |t| t.rate = RateControl::Bitrate { kbps: 24 }),
+        ("bitrate", |t| {
+            t.rate = RateControl::Bitrate {
+                kbps: 24,
+                maxrate_kbps: None,
+                bufsize_kbits: None,
+            }
+        }),
         ("version", |t| t.engine.version = "0.2.0".into()),
         ("model", |t| t.engine.model = "vmaf_v0.6.1neg".into()),
         ("model content", |t| {
@@ -409,7 +417,7 @@ fn bad_keys_and_bad_results_are_refused() {
     }
     // NaN cannot be stored in JSON: refused, nothing written.
     let mut r = result(task(), 4);
-    r.scores.get_mut("vmaf").unwrap()[2] = f64::NAN;
+    r.scores.get_mut(&Series::Vmaf).unwrap()[2] = f64::NAN;
     let e = store.put(&r).unwrap_err().to_string();
     assert!(e.contains(&r.key()), "{e}");
     // Inconsistent result: per-frame sizes that do not add up.

@@ -8,20 +8,24 @@ use ff::ffi;
 use ffmpeg_next as ff;
 use std::ffi::CString;
 
-/// Rate control of one encode.
+/// Rate control of one encode: what the encoder is asked for, and (serialized) what a grid
+/// task's key records about it, `{"mode": "crf", "crf": 24}`. The VBV cap is left out of the
+/// serialized form when absent, so an uncapped bitrate task keeps the key of `{mode, kbps}`.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(tag = "mode", rename_all = "lowercase")]
 pub enum RateControl {
     /// Constant rate factor through the encoder's own `crf` option (x264/x265: float; libvpx,
     /// libaom, SVT-AV1: integer, with the target bitrate cleared so libvpx/libaom run in pure
     /// constant-quality mode, as FFmpeg's documentation prescribes with `-b:v 0`).
-    Crf(f64),
+    Crf { crf: f64 },
     /// Constant quantiser through the encoder's `qp` option, else `qmin = qmax = qp`.
-    Qp(u32),
-    /// Target bitrate with optional VBV/HRD cap.
+    Qp { qp: u32 },
+    /// Average bitrate in kbit/s, with optional VBV/HRD cap.
     Bitrate {
         kbps: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         maxrate_kbps: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         bufsize_kbits: Option<u32>,
     },
 }
@@ -61,7 +65,7 @@ impl EncoderConfig {
             fps_num: fps.0,
             fps_den: fps.1,
             format,
-            rate: RateControl::Crf(crf),
+            rate: RateControl::Crf { crf },
             preset: None,
             options: Vec::new(),
             gop: None,
@@ -250,7 +254,7 @@ impl Encoder {
             }
             let obj = c as *mut std::ffi::c_void;
             match cfg.rate {
-                RateControl::Crf(crf) => {
+                RateControl::Crf { crf } => {
                     if !crf.is_finite() || crf < 0.0 {
                         return Err(Error::config(
                             "crf",
@@ -289,7 +293,7 @@ impl Encoder {
                         .map_err(|e| Error::config("crf", e.to_string()))?;
                     (*c).bit_rate = 0;
                 }
-                RateControl::Qp(qp) => {
+                RateControl::Qp { qp } => {
                     if has_opt(obj, "qp") {
                         set_opt(obj, name, "qp", &qp.to_string())
                             .map_err(|e| Error::config("qp", e.to_string()))?;

@@ -7,13 +7,13 @@ use ff::ffi;
 use ff::software::scaling::Flags;
 use ffmpeg_next as ff;
 
-/// swscale's interpolation. VMAF's published convention upscales with bicubic, the default; the
-/// flag alone (no accurate-rounding extras) is what the ffmpeg CLI's `scale=flags=bicubic` passes,
-/// so our frames match a hand-made ffmpeg pipeline.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
+/// swscale's interpolation: the one type for a scaler, whether named by a recipe's `[scaling]`,
+/// a grid task's filters (and so its store key), a ladder's ffmpeg commands or `--scaler`.
+/// VMAF's published convention upscales with bicubic, the default; the flag alone (no
+/// accurate-rounding extras) is what the ffmpeg CLI's `scale=flags=bicubic` passes, so our frames
+/// match a hand-made ffmpeg pipeline. Serialized as [`ScalerKind::name`], read by
+/// [`ScalerKind::parse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum ScalerKind {
     #[default]
     Bicubic,
@@ -91,6 +91,22 @@ impl ScalerKind {
 impl std::fmt::Display for ScalerKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl serde::Serialize for ScalerKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ScalerKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ScalerKind::parse(&s).map_err(|e| match e {
+            Error::Config { reason, .. } => serde::de::Error::custom(reason),
+            other => serde::de::Error::custom(other),
+        })
     }
 }
 
