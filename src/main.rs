@@ -2,6 +2,9 @@
 //!
 //! Exit codes: 0 success, 1 failure (the error is printed as one line), 2 command-line misuse.
 
+// Every unsafe block (signal handling) says why it is sound.
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod cli;
 
 fn main() {

@@ -154,8 +154,9 @@ pub fn available_bytes(path: impl AsRef<Path>) -> Result<u64> {
             io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"),
         )
     })?;
-    // SAFETY: `c` is a valid NUL-terminated string; `st` is a plain C struct that statvfs fills.
+    // SAFETY: statvfs is a plain C struct of integers, for which all-zero bytes are valid.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated string and `st` a live struct statvfs only writes.
     let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
     if rc != 0 {
         return Err(Error::io(path, io::Error::last_os_error()));
@@ -165,8 +166,9 @@ pub fn available_bytes(path: impl AsRef<Path>) -> Result<u64> {
 
 /// Peak resident memory of this process so far, in MiB (getrusage; Linux reports KiB).
 pub fn peak_rss_mib() -> f64 {
-    // SAFETY: `ru` is a plain C struct that getrusage fills; RUSAGE_SELF cannot fail.
+    // SAFETY: rusage is a plain C struct of integers, for which all-zero bytes are valid.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a live struct getrusage only writes; RUSAGE_SELF cannot fail.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     ru.ru_maxrss as f64 / 1024.0
 }

@@ -1,11 +1,18 @@
 //! pertitle: per-title encoding ladders.
 //!
 //! Stages, one flat module each: [`media`] (the only code touching FFmpeg) reads, scales, encodes
-//! and decodes frames; [`quality`] scores them (VMAF, PSNR, SSIM as libvmaf defines them);
-//! [`grid`] runs the resolution × CRF test encodes, each a content-addressed task kept by
-//! [`store`]; [`hull`] and [`ladder`] turn points into rungs; [`recipe`] reads and writes the
-//! TOML recipes; [`bdrate`] and [`report`] compare and draw. The CLI (`src/cli/`) is a thin layer
-//! over this library.
+//! and decodes frames; [`quality`] (the `pertitle-quality` crate, re-exported) scores them (VMAF,
+//! PSNR, SSIM as libvmaf defines them); [`grid`] defines the content-addressed test-encode tasks,
+//! which [`pipeline`]'s `Runner` computes and [`store`] keeps; [`run`] is a ladder run as a typed
+//! pipeline (`LadderRun`: identify, plan, compute, hull, ladder) and [`output`] writes what it
+//! produced; [`search`] plans the fast search; [`hull`] and [`ladder`] turn points into rungs;
+//! [`recipe`] reads and writes the TOML recipes; [`points`] and [`codecs`] hold the facts about
+//! metrics and encoders; [`bdrate`] and [`report`] compare and draw; [`determinism`] holds the
+//! process settings byte-identical outputs rely on. The `pertitle` command is a thin layer over
+//! this library.
+
+// Every unsafe block (FFmpeg FFI, libc) says why it is sound.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod bdrate;
 pub mod codecs;
