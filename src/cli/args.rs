@@ -176,7 +176,7 @@ pub struct GridArgs {
     /// Encode sources faster than this at their rate / n (every n-th frame), e.g. 30.
     #[arg(long, value_name = "FPS")]
     pub fps_cap: Option<f64>,
-    /// Output directory (default: out/<title>/ in the current directory).
+    /// Output directory (default: `out/<title>/` in the current directory).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Result store directory (default: $PERTITLE_CACHE, else the user's cache directory).
@@ -219,7 +219,7 @@ pub struct HullArgs {
     pub points: PathBuf,
     #[command(flatten)]
     pub constraints: ConstraintArgs,
-    /// Recipe whose [ladder] section gives the defaults.
+    /// Recipe whose `[ladder]` section gives the defaults.
     #[arg(long, value_name = "FILE")]
     pub recipe: Option<PathBuf>,
     /// Write ladder.toml and plots here (default: print only).

@@ -233,7 +233,7 @@ pub struct ScoringSection {
     #[serde(default = "default_metrics")]
     pub metrics: Vec<Metric>,
     /// Which pooled statistic of each metric a run's points carry as `vmaf`/`psnr_y`/`ssim` (the
-    /// values hull and ladder use): one that [`Pooled`](crate::quality::pooling::Pooled) keeps
+    /// values hull and ladder use): one that [`crate::quality::pooling::Pooled`] keeps
     /// (mean, harmonic_mean, min, max, median, p1, p5, p10). Every statistic stays in
     /// `Point::pooled` regardless.
     #[serde(default)]

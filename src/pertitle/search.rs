@@ -26,7 +26,7 @@
 //!    quality per CRF step alike), or moves parallel to the hull when there is none. A
 //!    candidate's *value* is what BD-rate integrates: how much it would lower the hull's mean
 //!    log-rate over the hull's quality range, with the hull rebuilt with it
-//!    ([`bd_change`]), so a point that would drop existing vertices counts over the whole span
+//!    (`bd_change`), so a point that would drop existing vertices counts over the whole span
 //!    it lifts and a point below the hull counts nothing. A round takes the best candidates one
 //!    at a time, each pick's prediction counted as if measured before choosing the next
 //!    ("believer" batch selection), so a round of several probes does not spend two on the same
@@ -371,7 +371,7 @@ fn predict(
 }
 
 /// The next round's probes: up to `batch` unprobed (size, CRF index) pairs next to probed CRFs
-/// of the same size, largest predicted BD-rate change ([`bd_change`]) first; empty when none is
+/// of the same size, largest predicted BD-rate change (`bd_change`) first; empty when none is
 /// predicted to change it by at least `min_gain`. The batch is chosen greedily as a sequential
 /// search would choose it, taking each pick's prediction as if it had been measured ("believer"
 /// batch selection): so a round does not spend two probes on the same hull segment when the

@@ -17,7 +17,7 @@
 //! `checksum` is the SHA-256 of the payload's exact bytes as they appear in the file (from its
 //! `{` to its `}`), so any torn write or flipped byte in it is detected without trusting the JSON
 //! parser; the header fields are checked one by one. Entries are written with
-//! [`atomic_write`](crate::fsutil::atomic_write), so concurrent `put`s of the same key from
+//! [`crate::fsutil::atomic_write`], so concurrent `put`s of the same key from
 //! threads or processes are safe (the last rename wins; every version is complete). Entries are
 //! meant to be read, not edited: reformatting one makes it corrupt (it is then recomputed).
 //!

@@ -1,5 +1,5 @@
 //! Reports: rate-quality plots ([`plot`]), codec comparison ([`compare`]) and the per-run
-//! report ([`markdown`]: `report.md` and a self-contained `report.html`).
+//! report ([`markdown`](mod@markdown): `report.md` and a self-contained `report.html`).
 //!
 //! A ladder run typically calls [`render_run_plots`] (hull per metric, per-frame scores), then
 //! [`write_report`] with a [`ReportData`] holding the facts, tables and the returned plots; a

@@ -11,7 +11,7 @@
 //! All reference-only work (its four DWT levels and the per-scale denominators) is done once in
 //! [`AdmRef::new`] and shared by every distorted frame scored against it.
 //!
-//! Kernels come in sets, one table ([`Kernels`]) per [`CpuLevel`], resolved once: AVX2
+//! Kernels come in sets, one table (`Kernels`) per [`CpuLevel`], resolved once: AVX2
 //! (`x86/avx2.rs`) for scale 0 (16-bit fixed point), AVX-512 F/VL/DQ/BW (`x86/avx512.rs`) for
 //! everything (scales 1–3 need 64-bit lanes); the scalar twins (`scalar.rs`) are always
 //! compiled, are what every SIMD kernel is tested against, and serve the rest. Scratch memory is

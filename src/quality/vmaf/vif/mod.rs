@@ -5,7 +5,7 @@
 //! Everything that depends only on the reference (its pyramid, its filtered mean and variance,
 //! and the whole VIF denominator) is computed once in [`VifRef::new`]; [`score`] then does only
 //! the distorted-side work. The linear filter passes and the per-pixel statistics are the hot
-//! loops, in kernel sets ([`Kernels`], one table per set, resolved once for a [`CpuLevel`]): the
+//! loops, in kernel sets (`Kernels`, one table per set, resolved once for a [`CpuLevel`]): the
 //! portable filters (`portable.rs`) are written so the compiler vectorises them and are compiled
 //! plain in `scalar.rs` (the reference) and with AVX2 enabled in `x86/avx2.rs` (plus hand-written
 //! `vpmaddwd` kernels); [`CpuLevel::Avx512Vnni`] machines get a hand-written set
