@@ -82,8 +82,10 @@ fn s(p: &Path) -> &str {
 }
 
 /// `pertitle ladder INPUT` on the small grid with outputs in `out` and the store in `cache`.
-fn ladder(input: &Path, out: &Path, cache: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
+/// `pertitle ladder` of `input` on the small test grid with its own store, quiet.
+fn ladder_cmd(input: &Path, cache: &Path) -> Command {
+    let mut c = bin();
+    c.args([
         "ladder",
         s(input),
         "--sizes",
@@ -92,14 +94,20 @@ fn ladder(input: &Path, out: &Path, cache: &Path, extra: &[&str]) -> Output {
         CRFS,
         "--preset",
         "veryfast",
-        "--out",
-        s(out),
         "--cache",
         s(cache),
         "-q",
-    ];
-    args.extend_from_slice(extra);
-    run(&args)
+    ]);
+    c
+}
+
+fn ladder(input: &Path, out: &Path, cache: &Path, extra: &[&str]) -> Output {
+    ladder_cmd(input, cache)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("spawn pertitle")
 }
 
 /// The failure contract: exit `code`, exactly one stderr line starting `pertitle:` that contains
@@ -1248,21 +1256,8 @@ fn default_output_is_out_title_in_the_current_directory() {
     let t = tempfile::tempdir().expect("tempdir");
     let input = y4m_clip(t.path(), "clip", 12);
     let cache = t.path().join("cache");
-    let o = bin()
+    let o = ladder_cmd(&input, &cache)
         .current_dir(t.path())
-        .args([
-            "ladder",
-            s(&input),
-            "--sizes",
-            SIZES,
-            "--crf",
-            CRFS,
-            "--preset",
-            "veryfast",
-            "--cache",
-            s(&cache),
-            "-q",
-        ])
         .output()
         .expect("spawn pertitle");
     assert!(o.status.success(), "{}", stderr(&o));
