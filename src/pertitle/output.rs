@@ -331,11 +331,7 @@ fn report_data(
                     if r.scoring.phone { " (phone)" } else { "" }
                 ),
             ),
-            (
-                "Pooling".into(),
-                // The report's spelling drops the underscore (`harmonicmean`).
-                r.scoring.pooling.name().replace('_', ""),
-            ),
+            ("Pooling".into(), r.scoring.pooling.name()),
             ("pertitle".into(), crate::VERSION.to_string()),
         ],
         metric: Some(r.ladder.metric),
