@@ -30,6 +30,7 @@ pub mod recipe;
 pub mod report;
 pub mod run;
 pub mod search;
+pub mod shots;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -15,4 +15,5 @@ mod psnr_ssim;
 mod quality;
 mod recipe;
 mod report;
+mod shots;
 mod store;

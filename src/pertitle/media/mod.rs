@@ -47,6 +47,7 @@ mod lavfi;
 mod mux;
 mod raw;
 mod scale;
+mod scdet;
 mod y4m;
 
 pub use codec::{
@@ -58,6 +59,7 @@ pub use lavfi::{demo_clip, lavfi_source, DEMO_FPS, DEMO_FRAMES, DEMO_HEIGHT, DEM
 pub use mux::{write_stream, StreamWriter};
 pub use raw::{RawWriter, RAW_DEFAULT_FPS};
 pub use scale::{even_size_for_height, Scaler, ScalerKind};
+pub use scdet::SceneScorer;
 pub use y4m::Y4mWriter;
 
 use crate::error::{Error, Result};
