@@ -194,6 +194,13 @@ pub struct GridArgs {
     /// Grid search.
     #[arg(long, value_enum, default_value_t = Search::Full, ignore_case = true)]
     pub search: Search,
+    /// Build the hull from a representative sample of the title's chunks (recipe:
+    /// chunking.sample); prints the share of the title encoded and an error estimate.
+    #[arg(long, conflicts_with = "no_chunks")]
+    pub sample: bool,
+    /// Encode each point as one stream over the whole title (recipe: chunking.enabled = false).
+    #[arg(long)]
+    pub no_chunks: bool,
     /// Accept inputs with decode errors (the affected frames are reported).
     #[arg(long)]
     pub allow_decode_errors: bool,

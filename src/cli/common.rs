@@ -28,6 +28,8 @@ pub fn overrides(g: &GridArgs, c: &ConstraintArgs) -> RecipeOverrides {
         sizes: g.sizes.clone(),
         crf: g.crf.clone(),
         fps_cap: g.fps_cap,
+        chunking: g.no_chunks.then_some(false),
+        sample: g.sample.then_some(true),
         ..constraint_overrides(c)
     }
 }

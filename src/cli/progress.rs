@@ -5,7 +5,8 @@ use pertitle::pipeline::Event;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// Shows the grid's progress: one bar for the points, one for the frames of the current wave.
+/// Shows the grid's progress: one bar for the tasks (points, or chunks of points), one for the
+/// source frames all of them encode, with the ETA.
 pub struct GridProgress {
     multi: MultiProgress,
     points: ProgressBar,
@@ -40,7 +41,7 @@ impl GridProgress {
         });
         let points = multi.add(ProgressBar::new(0));
         points.set_style(
-            ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} points {msg}")
+            ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} tasks {msg}")
                 .expect("static template")
                 .progress_chars("=> "),
         );
@@ -68,7 +69,7 @@ impl GridProgress {
                 self.points.set_length((reused + to_compute) as u64);
                 self.points.set_position(reused as u64);
                 if !self.quiet && (reused > 0 || corrupt > 0) {
-                    let mut m = format!("reusing {reused} stored point(s)");
+                    let mut m = format!("reusing {reused} stored task(s)");
                     if corrupt > 0 {
                         m.push_str(&format!(", recomputing {corrupt} corrupt store entr(ies)"));
                     }
@@ -77,22 +78,17 @@ impl GridProgress {
                     self.multi.suspend(|| eprintln!("{m}"));
                 }
             }
-            Event::WaveStarted {
-                wave,
-                waves,
-                points,
-                frames,
-            } => {
+            Event::Started { tasks, frames } => {
                 let bar = self.multi.add(ProgressBar::new(frames));
                 bar.set_style(
                     ProgressStyle::with_template(
-                        "{prefix:>8} [{bar:30}] {pos}/{len} frames {elapsed_precise} eta {eta}",
+                        "{prefix:>8} [{bar:30}] {percent:>3}% of frames {elapsed_precise} eta {eta}",
                     )
                     .expect("static template")
                     .progress_chars("=> "),
                 );
-                bar.set_prefix(format!("wave {}/{}", wave + 1, waves));
-                self.points.set_message(format!("({points} encoding)"));
+                bar.set_prefix("work");
+                self.points.set_message(format!("({tasks} to compute)"));
                 if let Some(old) = self.frames.lock().expect("progress lock").replace(bar) {
                     old.finish_and_clear();
                 }
@@ -102,7 +98,7 @@ impl GridProgress {
                     b.set_position(done);
                 }
             }
-            Event::PointDone { .. } => {
+            Event::TaskDone { .. } => {
                 let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
                 self.points.inc(1);
                 if self.pause_after == Some(done) {

@@ -286,12 +286,31 @@ pub struct TaskResult {
     pub scores: BTreeMap<Series, Vec<f64>>,
     /// Not deterministic; see [`Timings`].
     pub timings: Timings,
+    /// A title result assembled from chunk tasks ([`crate::chunks::assemble`]): its chunks in
+    /// order. Empty for a task computed as one (every stored entry), so stored entries are
+    /// unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chunks: Vec<ChunkRef>,
+}
+
+/// One chunk of an assembled title result: its frames, weight (1 unless sampled) and task key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkRef {
+    pub start: u64,
+    pub frames: u64,
+    pub weight: f64,
+    pub key: String,
 }
 
 impl TaskResult {
-    /// The store key (the task's content address).
+    /// The store key (the task's content address); for an assembled title result, the key of
+    /// its chunks ([`crate::chunks::assembly_key`]).
     pub fn key(&self) -> String {
-        self.task.key()
+        if self.chunks.is_empty() {
+            self.task.key()
+        } else {
+            crate::chunks::assembly_key(&self.chunks)
+        }
     }
 
     /// Checks internal consistency before the result is stored or trusted; errors name the key.

@@ -15,6 +15,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod bdrate;
+pub mod chunks;
 pub mod codecs;
 pub mod determinism;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod points;
 pub mod recipe;
 pub mod report;
 pub mod run;
+pub mod sample;
 pub mod search;
 pub mod shots;
 pub mod store;

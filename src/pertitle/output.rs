@@ -149,9 +149,40 @@ fn write_outputs_inner(dir: &Path, out: &Outcome) -> Result<Vec<PathBuf>> {
         put("points.csv", points_csv(&out.points).as_bytes())?,
         put("frames.csv", frames_csv(&out.results).as_bytes())?,
     ];
+    if let Some(shots) = &out.shots {
+        written.push(put("shots.json", shots.to_json().as_bytes())?);
+        written.push(put("shots.csv", shots.to_csv().as_bytes())?);
+    }
+    if out.chunks.len() > 1 {
+        written.push(put("chunks.csv", chunks_csv(out).as_bytes())?);
+    }
     written.extend(write_run_report(dir, out)?);
     written.push(put("ladder.toml", out.ladder.to_toml()?.as_bytes())?);
     Ok(written)
+}
+
+/// The title's chunks: frames, seconds, and for a sampled run each sampled chunk's weight and
+/// stratum (empty for the others).
+pub fn chunks_csv(out: &Outcome) -> String {
+    let fps = out.info.fps();
+    let mut t = String::from("chunk,start,frames,start_s,seconds,sampled_weight,stratum\n");
+    for (i, c) in out.chunks.iter().enumerate() {
+        let s = out
+            .sample
+            .as_ref()
+            .and_then(|s| s.sample.chunks.iter().find(|p| p.chunk == i));
+        let _ = writeln!(
+            t,
+            "{i},{},{},{:.3},{:.3},{},{}",
+            c.start,
+            c.frames,
+            c.start as f64 / fps,
+            c.frames as f64 / fps,
+            s.map(|s| format!("{:.4}", s.weight)).unwrap_or_default(),
+            s.map(|s| s.stratum.to_string()).unwrap_or_default()
+        );
+    }
+    t
 }
 
 /// The ladder's rungs as report rows.
@@ -395,6 +426,25 @@ pub struct Summary {
     /// Corrupt store entries found (and recomputed), when a store was used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store_corrupt: Option<u64>,
+    /// Shots detected and chunks encoded (a run of a chunked title).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shots: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<usize>,
+    /// What a sampled run encoded and how far off its hull may be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleSummary>,
+}
+
+/// A sampled run's share of the title and its error estimate (median over the hull's points of
+/// the collapsed-strata standard errors).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SampleSummary {
+    pub chunks: usize,
+    pub frames: u64,
+    pub fraction: f64,
+    pub kbps_error_pct: f64,
+    pub quality_error: f64,
 }
 
 impl Summary {
@@ -438,6 +488,9 @@ impl Summary {
                 .collect(),
             warnings: ladder.warnings.clone(),
             store_corrupt: None,
+            shots: None,
+            chunks: None,
+            sample: None,
         }
     }
 
@@ -447,8 +500,20 @@ impl Summary {
             title: Some(out.title.clone()),
             output_dir: Some(dir.display().to_string()),
             encoded: Some(out.encoded),
-            reused: Some(out.points.len() - out.encoded),
+            reused: Some(out.tasks.saturating_sub(out.encoded)),
             search: out.search.clone(),
+            shots: out.shots.as_ref().map(|s| s.cuts.len() + 1),
+            chunks: Some(out.chunks.len()),
+            sample: out.sample.as_ref().map(|s| {
+                let e = s.hull_error(&out.hull);
+                SampleSummary {
+                    chunks: s.sample.chunks.len(),
+                    frames: s.sample.frames,
+                    fraction: s.sample.fraction,
+                    kbps_error_pct: e.kbps_rel * 100.0,
+                    quality_error: e.quality,
+                }
+            }),
             ..Summary::of_ladder(&out.points, &out.hull, &out.ladder)
         }
     }
@@ -499,10 +564,26 @@ pub fn summary_table(s: &Summary) -> String {
         let _ = writeln!(t, "{}", st.summary());
     }
     if let (Some(enc), Some(reused)) = (s.encoded, s.reused) {
+        let chunks = match (s.shots, s.chunks) {
+            (Some(sh), Some(c)) if c > 1 => format!(" of {c} chunks ({sh} shots)"),
+            _ => String::new(),
+        };
         let _ = writeln!(
             t,
-            "{} points ({enc} encoded now, {reused} from the store)",
+            "{} points{chunks}: {enc} tasks encoded now, {reused} from the store",
             s.points
+        );
+    }
+    if let Some(sm) = &s.sample {
+        let _ = writeln!(
+            t,
+            "sampled: {} chunks, {} frames = {:.1} % of the title encoded per point; estimated error on the hull ±{:.1} % kbps, ±{:.2} {}",
+            sm.chunks,
+            sm.frames,
+            sm.fraction * 100.0,
+            sm.kbps_error_pct,
+            sm.quality_error,
+            s.metric.name()
         );
     }
     t

@@ -1,25 +1,27 @@
 //! The grid runner: turns [`GridTask`]s into [`TaskResult`]s, doing no work twice.
 //!
-//! Within a *wave* (a set of points whose encoders fit the memory budget together) the source is
-//! decoded once, on its own thread; each frame is scaled once per resolution and fed to every
-//! encoder of that resolution; each encoder's packets are decoded, upscaled back to the source
-//! size and scored in memory as they come, against reference frames prepared once for all the
-//! wave's points (the [`Engine`]'s prepared-reference API). Points run in parallel (rayon), and
-//! the scoring of one batch runs in the same parallel phase as the encoding of the next (encoder
-//! steps longest first, the divisible scoring last), so no core waits for the slowest encoder;
-//! at the end of the stream the encoders' look-ahead is
-//! flushed a batch at a time in the same way. Only a bounded window of frames is in flight: the
-//! source frames of the encoders' look-ahead, and per point about two batches of decoded frames
-//! (at the point's own size; a frame is upscaled only when it is scored). Memory is therefore
-//! independent of the title's length.
+//! Within a *lane* (points of the same frames — a title or one chunk of it — whose encoders fit
+//! the memory budget together) the source is decoded once, on its own thread; each frame is
+//! scaled once per resolution and fed to every encoder of that resolution; each encoder's
+//! packets are decoded, upscaled back to the source size and scored in memory as they come,
+//! against reference frames prepared once for all the lane's points (the [`Engine`]'s
+//! prepared-reference API). Lanes start whenever the budget has room, so several chunks run side
+//! by side; all their points step in parallel (rayon), and the scoring of one batch runs in the
+//! same parallel phase as the encoding of the next (encoder steps longest first, the divisible
+//! scoring last), so no core waits for the slowest encoder; at the end of a lane's frames the
+//! encoders' look-ahead is flushed a batch at a time in the same way. Only a bounded window of
+//! frames is in flight: the source frames of the encoders' look-ahead, and per point about two
+//! batches of decoded frames (at the point's own size; a frame is upscaled only when it is
+//! scored). Memory is therefore independent of the title's length.
 //!
-//! Waves exist because an x264 encoder alone holds ~180 bytes per pixel (look-ahead, references,
-//! half-pel planes; measured with libx264 preset medium, 1 thread): thirty 1080p-and-below encoders
-//! at once would need ~4 GiB. A title whose grid does not fit is run in several waves, each
-//! decoding the source again (cheap next to the encodes).
+//! The budget exists because an x264 encoder alone holds ~180 bytes per pixel (look-ahead,
+//! references, half-pel planes; measured with libx264 preset medium, 1 thread): thirty
+//! 1080p-and-below encoders at once would need ~4 GiB. Points of one selection that do not fit
+//! run in several lanes, each decoding the frames again (cheap next to the encodes); a chunk's
+//! reader jumps to it ([`FrameSource::seek`]).
 //!
-//! Finished points are written to the [`Store`] as soon as their wave ends, so an interrupted run
-//! loses at most the wave in progress.
+//! Finished tasks are written to the [`Store`] as soon as their lane ends, so an interrupted run
+//! loses at most the lanes in progress.
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -29,7 +31,7 @@ use crate::points::{Point, Series};
 use crate::quality::{pooling, Engine, FrameScores, RefTimeline};
 use crate::store::{Lookup, Store};
 use rayon::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::time::Instant;
 
@@ -45,21 +47,19 @@ pub enum Event {
         corrupt: u64,
         to_compute: usize,
     },
-    /// A wave starts: its index, how many waves, and its points' keys.
-    WaveStarted {
-        wave: usize,
-        waves: usize,
-        points: usize,
-        frames: u64,
-    },
-    /// Source frames fed to the wave's encoders so far.
-    Frames { wave: usize, done: u64, total: u64 },
-    /// A point is finished and stored.
-    PointDone {
+    /// Computing starts: the tasks to compute and their source frames (summed over tasks).
+    Started { tasks: usize, frames: u64 },
+    /// Source frames fed to encoders so far (summed over tasks), of `total`.
+    Frames { done: u64, total: u64 },
+    /// A task (a point, or one chunk of a point) is finished and stored.
+    TaskDone {
         key: String,
         width: u32,
         height: u32,
         crf: f64,
+        /// The task's frames: `frames` from `start`.
+        start: u64,
+        frames: u64,
         kbps: f64,
         vmaf: f64,
     },
@@ -93,16 +93,18 @@ impl Default for RunOptions {
 /// 5 × 6 grid (x264 medium) peaked at 2327 MiB, with 50 at 1903–1938 MiB. Measured, not derived.
 const PENDING_FRAMES: u64 = 50;
 
+/// A task's estimated memory while it runs: its encoder, and `PENDING_FRAMES` decoded frames at
+/// its size (u16 samples, 4:2:0 = 3 bytes per pixel; they are upscaled one at a time when scored).
+fn task_cost(t: &GridTask) -> u64 {
+    let px = t.filters.width as u64 * t.filters.height as u64;
+    px * crate::codecs::profile(&t.encoder.codec).bytes_per_pixel + PENDING_FRAMES * px * 3
+}
+
 /// Splits tasks into waves whose estimated encoder memory fits `budget`. Each wave takes at least
 /// one task. Larger encodes first, so the long-running ones start early.
 fn plan_waves(tasks: &[&GridTask], budget: u64) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..tasks.len()).collect();
-    // Besides its encoder, each point holds `PENDING_FRAMES` decoded frames at its size (u16
-    // samples, 4:2:0 = 3 bytes per pixel; they are upscaled one at a time when scored).
-    let cost = |t: &GridTask| {
-        let px = t.filters.width as u64 * t.filters.height as u64;
-        px * crate::codecs::profile(&t.encoder.codec).bytes_per_pixel + PENDING_FRAMES * px * 3
-    };
+    let cost = |t: &GridTask| task_cost(t);
     order.sort_by(|&a, &b| cost(tasks[b]).cmp(&cost(tasks[a])).then(a.cmp(&b)));
     let mut waves: Vec<(u64, Vec<usize>)> = Vec::new();
     for i in order {
@@ -156,6 +158,12 @@ impl Runner {
 
     /// Runs `tasks` against the source `open` gives. Results come back in the order of `tasks`;
     /// those found intact in `store` are reused, the rest computed and stored.
+    ///
+    /// Tasks of the same frames (a title, or one chunk of it) form *lanes*: as many of their
+    /// points as fit the memory budget, fed from one reader. Lanes start whenever the budget
+    /// has room, so lanes of several chunks run side by side (both cores busy even for one
+    /// point) and no lane waits for the slowest of a wave; each lane's results are stored as
+    /// soon as it ends, so an interrupted run loses at most the lanes in progress.
     pub fn run(
         &self,
         tasks: &[GridTask],
@@ -186,35 +194,50 @@ impl Runner {
         }) {
             return Err(Error::Cancelled);
         }
-        let todo_tasks: Vec<&GridTask> = todo.iter().map(|&i| &tasks[i]).collect();
-        let waves = plan_waves(&todo_tasks, opts.memory_budget);
-        let nwaves = waves.len();
-        for (w, wave) in waves.into_iter().enumerate() {
-            let wave_tasks: Vec<&GridTask> = wave.iter().map(|&i| todo_tasks[i]).collect();
-            let done =
-                pool.install(|| run_wave(w, nwaves, &wave_tasks, open, engine, opts, on_event))?;
-            // Store every finished point of the wave before honouring a stop request, so none
-            // of the wave's finished points is lost.
+        let plans = plan_lanes(tasks, &todo, opts.memory_budget);
+        let total: u64 = todo.iter().map(|&i| selected_frames(&tasks[i])).sum();
+        if !on_event(Event::Started {
+            tasks: todo.len(),
+            frames: total,
+        }) {
+            return Err(Error::Cancelled);
+        }
+        let mut finish = |done: Vec<(usize, TaskResult)>| -> Result<bool> {
+            // Store every finished task of the lane before honouring a stop request, so none
+            // of its finished tasks is lost.
             let mut go = true;
-            for (k, r) in wave.iter().zip(done) {
+            for (i, r) in done {
                 if let Some(s) = store {
                     s.put(&r)?;
                 }
                 let p = &r.point;
-                go &= on_event(Event::PointDone {
+                let f = &r.task.filters.frames;
+                go &= on_event(Event::TaskDone {
                     key: p.key.clone(),
                     width: p.width,
                     height: p.height,
                     crf: p.crf,
+                    start: f.start,
+                    frames: selected_frames(&r.task),
                     kbps: p.kbps,
                     vmaf: p.vmaf,
                 });
-                results[todo[*k]] = Some(r);
+                results[i] = Some(r);
             }
-            if !go {
-                return Err(Error::Cancelled);
-            }
-        }
+            Ok(go)
+        };
+        pool.install(|| {
+            run_lanes(
+                tasks,
+                plans,
+                open,
+                engine,
+                opts,
+                total,
+                on_event,
+                &mut finish,
+            )
+        })?;
         Ok(results
             .into_iter()
             .map(|r| r.expect("every task computed or reused"))
@@ -302,10 +325,16 @@ struct Job {
 /// Takes each chain's decoded frames whose references are ready (a reference's motion2 needs
 /// the next frame's motion, or the stream ended), in (frame index, chain) order. Frames that
 /// stand for no scored source frame (`subsample`) are dropped.
-fn collect_jobs(chains: &mut [Chain], refs: &RefTimeline, first: u64, subsample: u64) -> Vec<Job> {
+fn collect_jobs(
+    chains: &mut [Chain],
+    refs: &RefTimeline,
+    first: u64,
+    sel_end: u64,
+    subsample: u64,
+) -> Vec<Job> {
     // A decimated frame's last target is known to exist once the frame after it has been read,
-    // or the stream ended; the frames read so far end before `end`.
-    let end = refs.last().map_or(first, |l| l + 1);
+    // or the stream ended; the frames read so far end before `end`, the selection at `sel_end`.
+    let end = refs.last().map_or(first, |l| l + 1).min(sel_end);
     let mut jobs = Vec::new();
     for (ci, c) in chains.iter_mut().enumerate() {
         let n = c.decimate;
@@ -519,25 +548,31 @@ fn encoder_config(t: &GridTask, src: &Frame, fps: (u32, u32)) -> Result<EncoderC
     Ok(cfg)
 }
 
-/// Reads the source on its own thread, `batch` frames at a time, applying the frame selection.
+/// Reads source frames `from..to` on its own thread, `batch` frames at a time, jumping to `from`
+/// when the source can ([`FrameSource::seek`]).
 fn spawn_reader<'s>(
     scope: &'s std::thread::Scope<'s, '_>,
     mut src: Box<dyn FrameSource>,
-    start: u64,
-    count: Option<u64>,
+    from: u64,
+    to: u64,
     batch: usize,
 ) -> Receiver<Result<Vec<Frame>>> {
     let (tx, rx) = sync_channel::<Result<Vec<Frame>>>(2);
     scope.spawn(move || {
-        let end = count.map(|c| start + c);
         let mut buf = Vec::with_capacity(batch);
+        if from > 0 {
+            if let Err(e) = src.seek(from) {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
         loop {
             match src.next_frame() {
                 Ok(Some(f)) => {
-                    if f.index < start {
+                    if f.index < from {
                         continue;
                     }
-                    if end.is_some_and(|e| f.index >= e) {
+                    if f.index >= to {
                         break;
                     }
                     buf.push(f);
@@ -557,6 +592,13 @@ fn spawn_reader<'s>(
         }
     });
     rx
+}
+
+/// Source frames a task encodes: its selection, clipped to the title.
+fn selected_frames(t: &GridTask) -> u64 {
+    let sel = &t.filters.frames;
+    let left = t.source.frames.saturating_sub(sel.start);
+    sel.count.map_or(left, |c| c.min(left))
 }
 
 /// A wave's downscalers, one per distinct (size, scaler); `None` for the source's own size.
@@ -648,8 +690,194 @@ fn credit(chains: &mut [Chain], scored: Scored) {
     }
 }
 
-/// A wave in progress after its first frame: the chains, the reference side, and the jobs the
-/// last round made ready.
+/// A lane to run: tasks of one frame selection whose encoders fit the budget together.
+struct LanePlan {
+    /// Indices into the run's tasks.
+    tasks: Vec<usize>,
+    /// Their estimated memory ([`task_cost`]).
+    cost: u64,
+}
+
+/// Groups the tasks to compute by their frames (in the order they first appear) and splits each
+/// group into lanes that fit `budget` ([`plan_waves`]).
+fn plan_lanes(tasks: &[GridTask], todo: &[usize], budget: u64) -> Vec<LanePlan> {
+    let mut group_of: HashMap<(u64, Option<u64>, u32), usize> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for &i in todo {
+        let s = &tasks[i].filters.frames;
+        let g = *group_of
+            .entry((s.start, s.count, s.subsample))
+            .or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+        groups[g].push(i);
+    }
+    let mut plans = Vec::new();
+    for g in groups {
+        let members: Vec<&GridTask> = g.iter().map(|&i| &tasks[i]).collect();
+        for wave in plan_waves(&members, budget) {
+            plans.push(LanePlan {
+                cost: wave.iter().map(|&k| task_cost(members[k])).sum(),
+                tasks: wave.into_iter().map(|k| g[k]).collect(),
+            });
+        }
+    }
+    plans
+}
+
+/// Runs lanes while the memory budget has room for them, a round at a time over every active
+/// lane; `finish` gets each lane's results (with their task indices) as the lane ends and
+/// returns `false` to stop.
+#[allow(clippy::too_many_arguments)]
+fn run_lanes(
+    tasks: &[GridTask],
+    plans: Vec<LanePlan>,
+    open: &OpenSource<'_>,
+    engine: &Engine,
+    opts: &RunOptions,
+    total: u64,
+    on_event: &(dyn Fn(Event) -> bool + Sync),
+    finish: &mut dyn FnMut(Vec<(usize, TaskResult)>) -> Result<bool>,
+) -> Result<()> {
+    let mut queue: VecDeque<LanePlan> = plans.into();
+    std::thread::scope(|scope| -> Result<()> {
+        let mut active: Vec<Lane> = Vec::new();
+        let (mut used, mut done) = (0u64, 0u64);
+        loop {
+            while let Some(p) = queue.front() {
+                if !active.is_empty() && used + p.cost > opts.memory_budget {
+                    break;
+                }
+                let p = queue.pop_front().expect("front exists");
+                used += p.cost;
+                active.push(Lane::start(scope, p, tasks, open, engine, opts)?);
+            }
+            // Lanes whose source ended and whose encoders are drained are finished.
+            let mut k = 0;
+            while k < active.len() {
+                if active[k].next.is_none() && active[k].drained() {
+                    let lane = active.remove(k);
+                    used -= lane.cost;
+                    if !finish(lane.finish()?)? {
+                        return Err(Error::Cancelled);
+                    }
+                } else {
+                    k += 1;
+                }
+            }
+            if active.is_empty() {
+                if queue.is_empty() {
+                    return Ok(());
+                }
+                continue;
+            }
+            done += round(&mut active)?;
+            if !on_event(Event::Frames { done, total }) {
+                return Err(Error::Cancelled);
+            }
+        }
+    })
+}
+
+/// A chain's part of a round: its input (`None`: flush), the lane's first frame, the flush
+/// size, and where its outcome goes.
+type Step<'c, 'f, 't> = (
+    &'c mut Chain<'t>,
+    Option<&'f [Frame]>,
+    u64,
+    usize,
+    Result<()>,
+);
+
+/// One parallel phase over every active lane: each chain encodes and decodes its lane's next
+/// frames (`None`: the next part of the end-of-stream flush) while the jobs each lane's previous
+/// round made ready are upscaled and scored, so a core that finishes its encodes early scores
+/// instead of waiting. Longest first: a step is indivisible (one x264 medium step at 720p is a
+/// third of a round's work), while the scoring splits into frames, so it goes last and fills the
+/// cores' tails. Returns the source frames fed, counted once per chain (progress).
+fn round(lanes: &mut [Lane]) -> Result<u64> {
+    let mut inputs = Vec::with_capacity(lanes.len());
+    for lane in lanes.iter_mut() {
+        let frames = lane.next.take();
+        if frames.is_none() {
+            lane.end()?;
+        }
+        let scaled = match &frames {
+            Some(fs) => scale(&mut lane.down, fs)?,
+            None => BTreeMap::new(),
+        };
+        inputs.push((frames, scaled));
+    }
+    let mut fed = 0;
+    {
+        let mut steps: Vec<Step> = Vec::new();
+        let mut scorings = Vec::with_capacity(lanes.len());
+        for (lane, (frames, scaled)) in lanes.iter_mut().zip(&inputs) {
+            let Lane {
+                chains,
+                refs,
+                jobs,
+                keep_from,
+                engine,
+                batch,
+                first,
+                src_size,
+                path,
+                ..
+            } = lane;
+            for c in chains.iter_mut() {
+                let input = frames
+                    .as_deref()
+                    .map(|fs| scaled[&down_key(c.task)].as_deref().unwrap_or(fs));
+                fed += input.map_or(0, |f| f.len() as u64);
+                steps.push((c, input, *first, (*batch).max(1), Ok(())));
+            }
+            let score = (
+                &**jobs, refs, *keep_from, *engine, *src_size, *batch, &**path,
+            );
+            scorings.push((score, Ok(Vec::new())));
+        }
+        steps.sort_by_key(|(c, ..)| {
+            let f = &c.task.filters;
+            std::cmp::Reverse(f.width as u64 * f.height as u64 / c.decimate)
+        });
+        rayon::scope_fifo(|s| {
+            for (c, input, first, flush_max, slot) in steps.iter_mut() {
+                let (input, first, flush_max) = (*input, *first, *flush_max);
+                s.spawn_fifo(move |_| *slot = c.step(input, first, flush_max));
+            }
+            for ((jobs, refs, keep_from, engine, src_size, batch, path), slot) in
+                scorings.iter_mut()
+            {
+                s.spawn_fifo(move |_| {
+                    *slot = score_jobs(jobs, refs, *keep_from, engine, *src_size, *batch, path)
+                });
+            }
+        });
+        steps.into_iter().try_for_each(|(.., r)| r)?;
+        let scored: Vec<Scored> = scorings
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect::<Result<_>>()?;
+        for (lane, s) in lanes.iter_mut().zip(scored) {
+            credit(&mut lane.chains, s);
+        }
+    }
+    for (lane, (frames, _)) in lanes.iter_mut().zip(inputs) {
+        let eof = frames.is_none();
+        let frames = frames.unwrap_or_default();
+        lane.fed += frames.len() as u64;
+        lane.advance(frames)?;
+        if !eof {
+            lane.next = lane.receive()?;
+        }
+    }
+    Ok(fed)
+}
+
+/// Points of one frame selection in progress: their chains, the reference side, and the jobs
+/// the last round made ready.
 ///
 /// Reference side: motion is measured as source frames arrive (it needs only the previous
 /// frame); the heavy preparation (VIF/ADM/SSIM statistics, tens of MB per frame) is done when
@@ -657,7 +885,18 @@ fn credit(chains: &mut [Chain], scored: Scored) {
 /// it. Points share one encoder set-up, so they decode in near lockstep and only about a batch
 /// of prepared references is alive, while the raw frames of the encoders' look-ahead wait in
 /// the timeline.
-struct Wave<'t, 'e> {
+///
+/// A chunk's frames are scored exactly as within the whole title: the source frame before the
+/// chunk gives its first frame's motion and the frame after it its last frame's motion2 (both
+/// read, never encoded), so concatenated chunk scores equal whole-stream scores.
+struct Lane<'t, 'e> {
+    plan: Vec<usize>,
+    cost: u64,
+    rx: Receiver<Result<Vec<Frame>>>,
+    /// The next selected frames to feed; `None` once the selection is read.
+    next: Option<Vec<Frame>>,
+    /// The title's frame after the selection, kept for the timeline's end.
+    lead_out: Option<Frame>,
     chains: Vec<Chain<'t>>,
     down: Downscalers,
     refs: RefTimeline<'e>,
@@ -668,55 +907,116 @@ struct Wave<'t, 'e> {
     engine: &'e Engine,
     /// Source frames per step ([`RunOptions::batch`]).
     batch: usize,
-    /// The first selected source frame, and every `subsample`-th from it is scored.
+    /// The selection: frames `first..end`, and every `subsample`-th from `first` is scored.
     first: u64,
+    end: u64,
     subsample: u64,
     src_size: (usize, usize),
+    fps: (u32, u32),
     path: String,
+    fed: u64,
+    t_start: Instant,
 }
 
-impl Wave<'_, '_> {
+impl<'t, 'e> Lane<'t, 'e> {
+    /// Opens the source for the lane's frames and makes its chains on the first frame, when the
+    /// source format is known.
+    fn start<'s>(
+        scope: &'s std::thread::Scope<'s, '_>,
+        plan: LanePlan,
+        tasks: &'t [GridTask],
+        open: &OpenSource<'_>,
+        engine: &'e Engine,
+        opts: &RunOptions,
+    ) -> Result<Lane<'t, 'e>>
+    where
+        't: 's,
+    {
+        let t_start = Instant::now();
+        let members: Vec<&'t GridTask> = plan.tasks.iter().map(|&i| &tasks[i]).collect();
+        let t0 = members[0];
+        let sel = &t0.filters.frames;
+        let src = open()?;
+        let info = src.info().clone();
+        let src_size = (info.width, info.height);
+        let fps = (info.fps_num, info.fps_den);
+        let decimate: Vec<u64> = members
+            .iter()
+            .map(|t| decimation(fps, t.filters.fps))
+            .collect::<Result<_>>()?;
+        let (first, end) = (sel.start, sel.start + selected_frames(t0));
+        let from = first.saturating_sub(1);
+        let to = if end < t0.source.frames { end + 1 } else { end };
+        let rx = spawn_reader(scope, src, from, to, opts.batch.max(1));
+        let mut lane = Lane {
+            plan: plan.tasks,
+            cost: plan.cost,
+            rx,
+            next: None,
+            lead_out: None,
+            chains: Vec::new(),
+            down: Downscalers::new(),
+            refs: RefTimeline::new(engine),
+            jobs: Vec::new(),
+            keep_from: 0,
+            engine,
+            batch: opts.batch,
+            first,
+            end,
+            subsample: sel.subsample.max(1) as u64,
+            src_size,
+            fps,
+            path: info.path.display().to_string(),
+            fed: 0,
+            t_start,
+        };
+        lane.next = lane.receive()?;
+        let Some(f0) = lane.next.as_ref().and_then(|b| b.first()) else {
+            return Err(Error::media(&lane.path, "no frames to encode"));
+        };
+        let (down, chains) = start_chains(&members, &decimate, f0, src_size, fps)?;
+        (lane.down, lane.chains) = (down, chains);
+        Ok(lane)
+    }
+
+    /// The reader's next selected frames (`None` once it is done); the frame before the
+    /// selection goes straight to the timeline, the one after it waits for the end.
+    fn receive(&mut self) -> Result<Option<Vec<Frame>>> {
+        loop {
+            let batch = match self.rx.recv() {
+                Ok(b) => b?,
+                Err(_) => return Ok(None),
+            };
+            let mut selected = Vec::with_capacity(batch.len());
+            for f in batch {
+                if f.index < self.first {
+                    self.refs.push(vec![f])?;
+                } else if f.index >= self.end {
+                    self.lead_out = Some(f);
+                } else {
+                    selected.push(f);
+                }
+            }
+            if !selected.is_empty() {
+                return Ok(Some(selected));
+            }
+        }
+    }
+
+    /// The selection is read: the frame after it (if any) completes the timeline.
+    fn end(&mut self) -> Result<()> {
+        if !self.refs.ended() {
+            if let Some(f) = self.lead_out.take() {
+                self.refs.push(vec![f])?;
+            }
+            self.refs.end();
+        }
+        Ok(())
+    }
+
     /// Every encoder is drained and every decoder flushed.
     fn drained(&self) -> bool {
         self.chains.iter().all(|c| c.flushed)
-    }
-
-    /// One parallel phase: each chain encodes and decodes `frames` (`None`: the next part of
-    /// the end-of-stream flush) while the jobs the previous round made ready are upscaled and
-    /// scored, so a core that finishes its encodes early scores instead of waiting. Longest
-    /// first: a step is indivisible (one x264 medium step at 720p is a third of a round's
-    /// work), while the scoring splits into frames, so it goes last and fills the cores' tails.
-    /// Run in the other order (as with a plain `join`), a round ended with one core finishing a
-    /// large encode alone.
-    fn round(&mut self, frames: Option<&[Frame]>) -> Result<()> {
-        let scaled = match frames {
-            Some(fs) => scale(&mut self.down, fs)?,
-            None => BTreeMap::new(),
-        };
-        let (first, flush_max) = (self.first, self.batch.max(1));
-        let (engine, src_size, batch) = (self.engine, self.src_size, self.batch);
-        let (jobs, refs, keep_from, path) =
-            (&self.jobs, &mut self.refs, self.keep_from, &self.path);
-        let mut order: Vec<(&mut Chain, Result<()>)> =
-            self.chains.iter_mut().map(|c| (c, Ok(()))).collect();
-        order.sort_by_key(|(c, _)| {
-            let f = &c.task.filters;
-            std::cmp::Reverse(f.width as u64 * f.height as u64 / c.decimate)
-        });
-        let mut scored = Ok(Vec::new());
-        rayon::scope_fifo(|s| {
-            for (c, slot) in order.iter_mut() {
-                let input = frames.map(|fs| scaled[&down_key(c.task)].as_deref().unwrap_or(fs));
-                s.spawn_fifo(move |_| *slot = c.step(input, first, flush_max));
-            }
-            let scored = &mut scored;
-            s.spawn_fifo(move |_| {
-                *scored = score_jobs(jobs, refs, keep_from, engine, src_size, batch, path)
-            });
-        });
-        order.into_iter().try_for_each(|(_, r)| r)?;
-        credit(&mut self.chains, scored?);
-        Ok(())
     }
 
     /// After a round: its source frames join the timeline (moved, not copied), the decoded
@@ -724,7 +1024,13 @@ impl Wave<'_, '_> {
     /// no job still to come needs are released.
     fn advance(&mut self, frames: Vec<Frame>) -> Result<()> {
         self.refs.push(frames)?;
-        self.jobs = collect_jobs(&mut self.chains, &self.refs, self.first, self.subsample);
+        self.jobs = collect_jobs(
+            &mut self.chains,
+            &self.refs,
+            self.first,
+            self.end,
+            self.subsample,
+        );
         self.keep_from = keep_from(&self.chains, self.first);
         let low = self
             .jobs
@@ -736,8 +1042,9 @@ impl Wave<'_, '_> {
     }
 
     /// Scores the last round's jobs (the end of the stream made every frame ready) and turns
-    /// the chains into results.
-    fn finish(mut self, fed: u64, fps: (u32, u32), t_start: Instant) -> Result<Vec<TaskResult>> {
+    /// the chains into results, each with its task's index.
+    fn finish(mut self) -> Result<Vec<(usize, TaskResult)>> {
+        self.end()?;
         let scored = score_jobs(
             &self.jobs,
             &mut self.refs,
@@ -748,111 +1055,14 @@ impl Wave<'_, '_> {
             &self.path,
         )?;
         credit(&mut self.chains, scored);
-        let (subsample, elapsed) = (self.subsample, t_start.elapsed().as_secs_f64());
-        self.chains
+        let (fed, fps, subsample) = (self.fed, self.fps, self.subsample);
+        let elapsed = self.t_start.elapsed().as_secs_f64();
+        self.plan
             .into_iter()
-            .map(|c| finish_chain(c, fed, fps, subsample, elapsed))
+            .zip(self.chains)
+            .map(|(i, c)| Ok((i, finish_chain(c, fed, fps, subsample, elapsed)?)))
             .collect()
     }
-}
-
-/// The reader's next batch; `None` once the source ended.
-fn next_batch(rx: &Receiver<Result<Vec<Frame>>>) -> Result<Option<Vec<Frame>>> {
-    match rx.recv() {
-        Ok(r) => r.map(Some),
-        Err(_) => Ok(None),
-    }
-}
-
-/// Runs one wave: the source is read on its own thread, and each round feeds a batch to every
-/// chain while the previous rounds' ready frames are scored; at the end of the stream rounds
-/// flush the encoders until all are drained.
-fn run_wave(
-    wave: usize,
-    waves: usize,
-    tasks: &[&GridTask],
-    open: &OpenSource<'_>,
-    engine: &Engine,
-    opts: &RunOptions,
-    on_event: &(dyn Fn(Event) -> bool + Sync),
-) -> Result<Vec<TaskResult>> {
-    let t_start = Instant::now();
-    let sel = &tasks[0].filters.frames;
-    if tasks.iter().any(|t| t.filters.frames != *sel) {
-        return Err(Error::config(
-            "grid",
-            "all points of one run must use the same frames",
-        ));
-    }
-    let src = open()?;
-    let info = src.info().clone();
-    let src_size = (info.width, info.height);
-    let fps = (info.fps_num, info.fps_den);
-    let decimate: Vec<u64> = tasks
-        .iter()
-        .map(|t| decimation(fps, t.filters.fps))
-        .collect::<Result<_>>()?;
-    let total = info.frames.saturating_sub(sel.start);
-    let total = sel.count.map_or(total, |c| c.min(total));
-    if !on_event(Event::WaveStarted {
-        wave,
-        waves,
-        points: tasks.len(),
-        frames: total,
-    }) {
-        return Err(Error::Cancelled);
-    }
-    let path = info.path.display().to_string();
-
-    std::thread::scope(|scope| -> Result<Vec<TaskResult>> {
-        let rx = spawn_reader(scope, src, sel.start, sel.count, opts.batch.max(1));
-        let mut batch = next_batch(&rx)?;
-        let Some(f0) = batch.as_ref().and_then(|b| b.first()) else {
-            return Err(Error::media(path, "no frames to encode"));
-        };
-        // Encoders are created on the first frame, when the source format is known.
-        let (down, chains) = start_chains(tasks, &decimate, f0, src_size, fps)?;
-        let mut w = Wave {
-            chains,
-            down,
-            refs: RefTimeline::new(engine),
-            jobs: Vec::new(),
-            keep_from: 0,
-            engine,
-            batch: opts.batch,
-            first: sel.start,
-            subsample: sel.subsample.max(1) as u64,
-            src_size,
-            path,
-        };
-        let mut fed = 0u64;
-        // Until the source ends, then until every encoder is drained.
-        loop {
-            let eof = batch.is_none();
-            if eof {
-                w.refs.end();
-                if w.drained() {
-                    break;
-                }
-            }
-            let frames = batch.take().unwrap_or_default();
-            let n_frames = frames.len() as u64;
-            w.round((!eof).then_some(&frames[..]))?;
-            w.advance(frames)?;
-            fed += n_frames;
-            if !on_event(Event::Frames {
-                wave,
-                done: fed,
-                total,
-            }) {
-                return Err(Error::Cancelled);
-            }
-            if !eof {
-                batch = next_batch(&rx)?;
-            }
-        }
-        w.finish(fed, fps, t_start)
-    })
 }
 
 /// Checks a finished chain and turns it into the stored result.
@@ -926,6 +1136,7 @@ fn finish_chain(
         scored_frames,
         scores,
         timings,
+        chunks: Vec::new(),
     };
     r.check()?;
     Ok(r)

@@ -378,6 +378,53 @@ pub struct Recipe {
     pub scoring: ScoringSection,
     #[serde(default)]
     pub ladder: LadderSection,
+    #[serde(default)]
+    pub chunking: ChunkingSection,
+}
+
+/// `[chunking]`: the title as chunks (shots merged or split within `min_seconds`..`max_seconds`),
+/// each encoded as its own stream and scored as a task of its own; and the sampled answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkingSection {
+    /// `false`: every point encodes the whole title as one stream.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_chunk_min")]
+    pub min_seconds: f64,
+    #[serde(default = "default_chunk_max")]
+    pub max_seconds: f64,
+    /// Build the hull from a sample of chunks that represents the title (`--sample`).
+    #[serde(default)]
+    pub sample: bool,
+    /// The sample's target share of the title's frames.
+    #[serde(default = "default_sample_fraction")]
+    pub sample_fraction: f64,
+}
+
+impl Default for ChunkingSection {
+    fn default() -> Self {
+        ChunkingSection {
+            enabled: true,
+            min_seconds: default_chunk_min(),
+            max_seconds: default_chunk_max(),
+            sample: false,
+            sample_fraction: default_sample_fraction(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_chunk_min() -> f64 {
+    2.0
+}
+fn default_chunk_max() -> f64 {
+    10.0
+}
+fn default_sample_fraction() -> f64 {
+    0.12
 }
 
 /// Overrides of recipe values (the CLI's flags); `None` keeps the recipe's. Errors about them
@@ -404,6 +451,8 @@ pub struct RecipeOverrides {
     pub max_ratio: Option<f64>,
     pub min_height: Option<u32>,
     pub rate_control: Option<RungRateControl>,
+    pub chunking: Option<bool>,
+    pub sample: Option<bool>,
 }
 
 impl RecipeOverrides {
@@ -430,6 +479,8 @@ impl RecipeOverrides {
             "ladder.max_ratio" => self.max_ratio.is_some(),
             "ladder.min_height" => self.min_height.is_some(),
             "ladder.rate_control" => self.rate_control.is_some(),
+            "chunking.enabled" => self.chunking.is_some(),
+            "chunking.sample" => self.sample.is_some(),
             _ => false,
         }
     }
@@ -549,6 +600,26 @@ impl Recipe {
             }
         }
         validate_crfs(&self.grid.crf, &e.codec, "grid.crf")?;
+        let c = &self.chunking;
+        check_positive("chunking.min_seconds", c.min_seconds)?;
+        check_positive("chunking.max_seconds", c.max_seconds)?;
+        if c.max_seconds < c.min_seconds {
+            return Err(bad(
+                "chunking.max_seconds",
+                c.max_seconds,
+                format!(
+                    "{} is below chunking.min_seconds ({})",
+                    c.max_seconds, c.min_seconds
+                ),
+            ));
+        }
+        if !(c.sample_fraction > 0.0 && c.sample_fraction <= 1.0) {
+            return Err(bad(
+                "chunking.sample_fraction",
+                c.sample_fraction,
+                format!("{} is not in (0, 1]", c.sample_fraction),
+            ));
+        }
         if let Some(sizes) = &self.grid.sizes {
             validate_sizes(sizes, "grid.sizes")?;
         }
@@ -753,6 +824,12 @@ impl Recipe {
         }
         if let Some(v) = o.rate_control {
             l.rate_control = v;
+        }
+        if let Some(v) = o.chunking {
+            self.chunking.enabled = v;
+        }
+        if let Some(v) = o.sample {
+            self.chunking.sample = v;
         }
         self.validate()
     }

@@ -4,6 +4,7 @@
 //! build the ladder on it ([`Outcome::new`]). [`LadderRun`] ties the steps together; writing the
 //! outputs is [`crate::output`]'s job.
 
+use crate::chunks::{self, Chunk, ChunkLimits, Part};
 use crate::error::{Error, Field, Result};
 use crate::grid::{
     EncoderSettings, EngineSettings, Filters, FrameSelection, GridTask, RateControl, TaskResult,
@@ -15,7 +16,9 @@ use crate::pipeline::{Event, RunOptions, Runner};
 use crate::points::{Metric, Point, SourceIdentity};
 use crate::quality::{Engine, EngineConfig, Metrics};
 use crate::recipe::{Recipe, Size};
+use crate::sample::{self, ComplexityProbe, ErrorEstimate, Sample};
 use crate::search::{FastOptions, SearchGrid, SearchStats};
+use crate::shots::{ShotDetector, ShotSettings, Shots};
 use crate::store::Store;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -63,27 +66,61 @@ impl Input {
     }
 }
 
-/// An identified source: its stream facts and the identity its tasks are keyed by.
+/// An identified source: its stream facts, the identity its tasks are keyed by, and what the
+/// identify pass measured besides ([`Analyses`]).
 #[derive(Debug, Clone)]
 pub struct Source {
     pub info: VideoInfo,
     pub identity: SourceIdentity,
+    pub shots: Option<Shots>,
+    /// Per-frame bytes of the complexity probe ([`ComplexityProbe`]).
+    pub probe: Option<Vec<u32>>,
+}
+
+/// What the identify pass measures while it decodes the title for its fingerprint: each costs a
+/// fraction of the decode, and the title is decoded once for all.
+#[derive(Debug, Clone, Default)]
+pub struct Analyses {
+    /// Detect shots with these settings.
+    pub shots: Option<ShotSettings>,
+    /// Run the complexity probe (for a sampled run).
+    pub probe: bool,
 }
 
 /// Reads the whole input once (only its first `frames` if given): stream facts, exact frame count
 /// and content fingerprint. Decode errors surface here, before any encode.
 pub fn identify(input: &Input, frames: Option<u64>) -> Result<Source> {
+    identify_with(input, frames, &Analyses::default())
+}
+
+/// [`identify`], measuring `analyses` in the same pass.
+pub fn identify_with(input: &Input, frames: Option<u64>, analyses: &Analyses) -> Result<Source> {
     if frames == Some(0) {
         return Err(Error::caller(Field::Frames, "0", "must be at least 1"));
     }
     let mut src = input.open()?;
     let info = src.info().clone();
     let mut fp = crate::grid::Fingerprinter::new();
+    let mut detector = analyses
+        .shots
+        .as_ref()
+        .map(|s| ShotDetector::new(s, info.format))
+        .transpose()?;
+    let mut probe = match analyses.probe {
+        true => ComplexityProbe::new(info.format, (info.fps_num, info.fps_den))?,
+        false => None,
+    };
     while let Some(f) = src.next_frame()? {
         if frames.is_some_and(|n| f.index >= n) {
             break;
         }
         fp.update(&f);
+        if let Some(d) = detector.as_mut() {
+            d.push(&f)?;
+        }
+        if let Some(p) = probe.as_mut() {
+            p.push(&f)?;
+        }
     }
     let n = fp.frames();
     if n == 0 {
@@ -98,7 +135,44 @@ pub fn identify(input: &Input, frames: Option<u64>) -> Result<Source> {
         frames: n,
         fingerprint: fp.finish(),
     };
-    Ok(Source { info, identity })
+    Ok(Source {
+        info,
+        identity,
+        shots: detector.map(|d| d.finish()),
+        probe: probe.map(|p| p.finish()).transpose()?,
+    })
+}
+
+/// The title's chunks under the recipe's `[chunking]`: from its shots within the limits, or the
+/// whole title as one chunk (chunking off, or no shots measured).
+pub fn chunk_plan(recipe: &Recipe, source: &Source) -> Vec<Chunk> {
+    let id = &source.identity;
+    let c = &recipe.chunking;
+    let whole = vec![Chunk {
+        start: 0,
+        frames: id.frames,
+    }];
+    let Some(shots) = source.shots.as_ref().filter(|_| c.enabled) else {
+        return whole;
+    };
+    let fps = id.fps_num as f64 / id.fps_den.max(1) as f64;
+    let (on, od) = recipe.output_fps(id.fps_num, id.fps_den);
+    let (num, den) = (id.fps_num as u64 * od as u64, id.fps_den as u64 * on as u64);
+    let align = if den > 0 && num % den == 0 {
+        num / den
+    } else {
+        1
+    };
+    let cuts: Vec<u64> = shots.cuts.iter().map(|c| c.frame).collect();
+    chunks::plan(
+        id.frames,
+        &cuts,
+        ChunkLimits {
+            min_frames: (c.min_seconds * fps).round().max(1.0) as u64,
+            max_frames: (c.max_seconds * fps).round().max(1.0) as u64,
+            align,
+        },
+    )
 }
 
 /// The engine a recipe asks for, and its settings as they enter the store keys. `threads` 0: the
@@ -175,6 +249,18 @@ impl TaskTemplate {
 
     /// The task encoding the whole source at `size` and `crf`.
     pub fn task(&self, size: Size, crf: f64) -> GridTask {
+        self.chunk_task(
+            size,
+            crf,
+            Chunk {
+                start: 0,
+                frames: self.source.frames,
+            },
+        )
+    }
+
+    /// The task encoding `chunk` of the source as its own stream at `size` and `crf`.
+    pub fn chunk_task(&self, size: Size, crf: f64, chunk: Chunk) -> GridTask {
         GridTask {
             source: self.source.clone(),
             filters: Filters {
@@ -183,8 +269,8 @@ impl TaskTemplate {
                 downscaler: self.downscaler,
                 upscaler: self.upscaler,
                 frames: FrameSelection {
-                    start: 0,
-                    count: Some(self.source.frames),
+                    start: chunk.start,
+                    count: Some(chunk.frames),
                     subsample: 1,
                 },
                 fps: self.fps,
@@ -231,8 +317,47 @@ pub struct Outcome {
     pub ladder: Ladder,
     /// What the fast search did (`None` for a full grid).
     pub search: Option<SearchStats>,
-    /// Encodes this run actually did (the rest came from the store).
+    /// Tasks this run actually encoded, of `tasks` (the rest came from the store).
     pub encoded: usize,
+    pub tasks: usize,
+    /// The title's shots, when detected.
+    pub shots: Option<Shots>,
+    /// The title's chunks (one for an unchunked run).
+    pub chunks: Vec<Chunk>,
+    /// The sample the points were measured on (`None`: the whole title).
+    pub sample: Option<SampleOutcome>,
+}
+
+/// What a sampled run measured on, and how far its estimates may be off.
+#[derive(Debug, Clone)]
+pub struct SampleOutcome {
+    pub sample: Sample,
+    /// Per point (in [`Outcome::points`] order).
+    pub errors: Vec<ErrorEstimate>,
+}
+
+impl SampleOutcome {
+    /// The median error estimate over the hull's points.
+    pub fn hull_error(&self, hull: &Hull) -> ErrorEstimate {
+        let median = |mut v: Vec<f64>| -> f64 {
+            v.retain(|x| x.is_finite());
+            v.sort_by(f64::total_cmp);
+            if v.is_empty() {
+                f64::NAN
+            } else {
+                v[v.len() / 2]
+            }
+        };
+        let on: Vec<&ErrorEstimate> = hull
+            .vertices()
+            .iter()
+            .filter_map(|&i| self.errors.get(i))
+            .collect();
+        ErrorEstimate {
+            kbps_rel: median(on.iter().map(|e| e.kbps_rel).collect()),
+            quality: median(on.iter().map(|e| e.quality).collect()),
+        }
+    }
 }
 
 impl Outcome {
@@ -263,6 +388,10 @@ impl Outcome {
             ladder,
             search,
             encoded,
+            tasks: 0,
+            shots: None,
+            chunks: Vec::new(),
+            sample: None,
         })
     }
 }
@@ -286,6 +415,7 @@ pub struct LadderRun<'a> {
     store: Option<&'a Store>,
     options: RunOptions,
     search: Search,
+    sample: Option<bool>,
 }
 
 impl<'a> LadderRun<'a> {
@@ -297,6 +427,7 @@ impl<'a> LadderRun<'a> {
             store: None,
             options: RunOptions::default(),
             search: Search::Full,
+            sample: None,
         }
     }
 
@@ -322,6 +453,13 @@ impl<'a> LadderRun<'a> {
         self
     }
 
+    /// Measure the points on a sample of the title's chunks (`Some(true)`), on the whole title
+    /// (`Some(false)`), or as the recipe's `chunking.sample` says (`None`).
+    pub fn sample(mut self, sample: Option<bool>) -> Self {
+        self.sample = sample;
+        self
+    }
+
     /// Runs it. `on_event` hears of progress; returning `false` stops the run
     /// ([`Error::Cancelled`]) after keeping what is finished.
     pub fn run(&self, on_event: &(dyn Fn(Event) -> bool + Sync)) -> Result<Outcome> {
@@ -336,22 +474,96 @@ impl<'a> LadderRun<'a> {
                 "encoder not available in this FFmpeg build",
             ));
         }
-        let source = identify(self.input, self.frames)?;
+        let sampled = self.sample.unwrap_or(recipe.chunking.sample);
+        let analyses = Analyses {
+            shots: recipe.chunking.enabled.then(ShotSettings::default),
+            probe: sampled && recipe.chunking.enabled,
+        };
+        let source = identify_with(self.input, self.frames, &analyses)?;
+        let chunks = chunk_plan(recipe, &source);
+        let sample = (sampled && chunks.len() > 1).then(|| {
+            let complexity = match &source.probe {
+                Some(p) => sample::chunk_complexity(&chunks, p),
+                None => vec![0.0; chunks.len()],
+            };
+            sample::choose(&chunks, &complexity, recipe.chunking.sample_fraction)
+        });
+        // The chunks each point is encoded on, and the share of the title each stands for.
+        let parts: Vec<(Chunk, f64)> = match &sample {
+            Some(s) => s
+                .chunks
+                .iter()
+                .map(|p| (chunks[p.chunk], p.weight))
+                .collect(),
+            None => chunks.iter().map(|&c| (c, 1.0)).collect(),
+        };
+        let title_frames = source.identity.frames;
         let sizes = recipe.resolve(source.identity.width, source.identity.height)?;
         let (engine, settings) = engine_for(recipe, 0)?;
         let template = TaskTemplate::new(recipe, &source.identity, &settings);
         let runner = Runner::new(self.options.clone())?;
         let encoded = AtomicUsize::new(0);
         let counting = |e: Event| {
-            if let Event::PointDone { .. } = e {
+            if let Event::TaskDone { .. } = e {
                 encoded.fetch_add(1, Ordering::Relaxed);
             }
             on_event(e)
         };
         let open = || self.input.open();
-        let compute = |tasks: &[GridTask]| runner.run(tasks, &open, &engine, self.store, &counting);
+        let all_tasks = AtomicUsize::new(0);
+        let errors = std::sync::Mutex::new(BTreeMap::<String, ErrorEstimate>::new());
+        // Every point's chunk tasks in one runner call (lanes of different chunks run side by
+        // side), then each point assembled from its chunks.
+        let template = &template;
+        let compute = |points: &[(Size, f64)]| -> Result<Vec<TaskResult>> {
+            let tasks: Vec<GridTask> = points
+                .iter()
+                .flat_map(|&(s, c)| {
+                    parts
+                        .iter()
+                        .map(move |&(ch, _)| template.chunk_task(s, c, ch))
+                })
+                .collect();
+            all_tasks.fetch_add(tasks.len(), Ordering::Relaxed);
+            let done = runner.run(&tasks, &open, &engine, self.store, &counting)?;
+            let metric = recipe.ladder.metric;
+            points
+                .iter()
+                .zip(done.chunks(parts.len()))
+                .map(|(&(s, c), rs)| {
+                    let ps: Vec<Part> = rs
+                        .iter()
+                        .zip(&parts)
+                        .map(|(r, &(_, weight))| Part { result: r, weight })
+                        .collect();
+                    let r = chunks::assemble(&ps, &template.task(s, c), title_frames)?;
+                    if let Some(smp) = &sample {
+                        let values: Vec<(f64, f64)> = rs
+                            .iter()
+                            .map(|r| {
+                                let p = r.point.pooled_by(recipe.scoring.pooling);
+                                (p.kbps, metric.of(&p))
+                            })
+                            .collect();
+                        let frames: Vec<u64> = parts.iter().map(|(c, _)| c.frames).collect();
+                        let e = sample::error_estimate(smp, &values, &frames);
+                        errors
+                            .lock()
+                            .map_err(|_| Error::resource("error estimates", "lock poisoned"))?
+                            .insert(r.point.key.clone(), e);
+                    }
+                    Ok(r)
+                })
+                .collect()
+        };
         let (results, stats) = match &self.search {
-            Search::Full => (compute(&template.grid(&sizes, &recipe.grid.crf))?, None),
+            Search::Full => {
+                let all: Vec<(Size, f64)> = sizes
+                    .iter()
+                    .flat_map(|&s| recipe.grid.crf.iter().map(move |&c| (s, c)))
+                    .collect();
+                (compute(&all)?, None)
+            }
             Search::Fast(fast) => {
                 let grid = SearchGrid::new(
                     sizes.iter().map(|s| (s.width, s.height)),
@@ -359,11 +571,11 @@ impl<'a> LadderRun<'a> {
                 );
                 let metric = recipe.ladder.metric;
                 let (results, mut stats) = grid.search(&recipe.encoder.codec, fast, |probes| {
-                    let tasks: Vec<GridTask> = probes
+                    let points: Vec<(Size, f64)> = probes
                         .iter()
-                        .map(|&((w, h), crf)| template.task(Size::new(w, h), crf))
+                        .map(|&((w, h), crf)| (Size::new(w, h), crf))
                         .collect();
-                    let done = compute(&tasks)?;
+                    let done = compute(&points)?;
                     let measured = done
                         .iter()
                         .map(|r| {
@@ -377,13 +589,34 @@ impl<'a> LadderRun<'a> {
                 (results, Some(stats))
             }
         };
-        Outcome::new(
+        let errors = errors
+            .into_inner()
+            .map_err(|_| Error::resource("error estimates", "lock poisoned"))?;
+        let shots = source.shots.clone();
+        let mut outcome = Outcome::new(
             self.input.title(),
             source,
             recipe,
             results,
             encoded.into_inner(),
             stats,
-        )
+        )?;
+        outcome.shots = shots;
+        outcome.tasks = all_tasks.into_inner();
+        outcome.chunks = chunks;
+        outcome.sample = sample.map(|sample| SampleOutcome {
+            errors: outcome
+                .points
+                .iter()
+                .map(|p| {
+                    errors.get(&p.key).copied().unwrap_or(ErrorEstimate {
+                        kbps_rel: f64::NAN,
+                        quality: f64::NAN,
+                    })
+                })
+                .collect(),
+            sample,
+        });
+        Ok(outcome)
     }
 }

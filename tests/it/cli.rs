@@ -971,7 +971,7 @@ fn corrupt_store_entries_are_detected_and_recomputed() {
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("reusing 3 stored point(s)") && err.contains("recomputing 1 corrupt"),
+        err.contains("reusing 3 stored task(s)") && err.contains("recomputing 1 corrupt"),
         "{err}"
     );
 }
@@ -1263,4 +1263,97 @@ fn default_output_is_out_title_in_the_current_directory() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(t.path().join("out/clip/ladder.toml").is_file());
     assert!(!t.path().join("reports").exists());
+}
+
+/// Three shots of 50 frames (different sources: hard cuts), 320×180 at 24 fps, as y4m.
+fn three_shot_clip(dir: &Path) -> PathBuf {
+    let mut frames = Vec::new();
+    for g in [
+        "testsrc2=size=320x180:rate=24,scroll=horizontal=0.01",
+        "mandelbrot=size=320x180:rate=24:start_scale=0.2,format=yuv420p",
+        "smptebars=size=320x180:rate=24,noise=alls=10:allf=t+u:all_seed=3,format=yuv420p",
+    ] {
+        let src = pertitle::media::lavfi_source(g, 320, 180, (24, 1), 50).unwrap();
+        for mut f in crate::support::collect(src) {
+            f.index = frames.len() as u64;
+            frames.push(f);
+        }
+    }
+    let p = dir.join("shots.y4m");
+    crate::support::write_y4m(&p, &frames);
+    p
+}
+
+#[test]
+fn kill_9_during_a_chunked_run_then_resume_recomputes_no_finished_chunk() {
+    let d = tempfile::tempdir().unwrap();
+    let clip = three_shot_clip(d.path());
+    let (out, cache) = (d.path().join("out"), d.path().join("cache"));
+    let args = |c: &mut Command, out: &Path, cache: &Path| {
+        c.args([
+            "ladder",
+            s(&clip),
+            "--sizes",
+            "320x180,192x108",
+            "--crf",
+            "26,36",
+            "--preset",
+            "veryfast",
+            "--out",
+            s(out),
+            "--cache",
+            s(cache),
+        ]);
+    };
+    let marker = d.path().join("paused");
+    let mut c = bin();
+    args(&mut c, &out, &cache);
+    c.env("PERTITLE_MEMORY_BUDGET", "1")
+        .env("PERTITLE_TEST_PAUSE_AFTER", "5")
+        .env("PERTITLE_TEST_PAUSE_FILE", &marker)
+        .arg("-q")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    wait_for_pause(&mut child, &marker);
+    child.kill().unwrap();
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+    let kept = entries(&cache).len();
+    assert_eq!(
+        kept, 5,
+        "the chunk tasks finished before the pause are stored"
+    );
+    assert!(!out.join("ladder.toml").exists());
+
+    // 4 points × 3 chunks: only the 7 missing chunk tasks are encoded.
+    let mut c = bin();
+    args(&mut c, &out, &cache);
+    let v = summary(&c.arg("--json").output().unwrap());
+    assert_eq!(v["chunks"], 3, "{v}");
+    assert_eq!(v["shots"], 3, "{v}");
+    assert_eq!(v["points"], 4, "{v}");
+    assert_eq!(v["reused"], 5, "{v}");
+    assert_eq!(v["encoded"], 7, "{v}");
+    assert_eq!(entries(&cache).len(), 12);
+    let shots = std::fs::read_to_string(out.join("shots.csv")).unwrap();
+    let starts: Vec<&str> = shots
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(starts, ["0", "50", "100"], "{shots}");
+
+    let (out2, cache2) = (d.path().join("out2"), d.path().join("cache2"));
+    let mut c = bin();
+    args(&mut c, &out2, &cache2);
+    let v = summary(&c.arg("--json").output().unwrap());
+    assert_eq!(v["encoded"], 12, "{v}");
+    assert_same_outputs(&out, &out2);
+    for f in ["shots.json", "chunks.csv"] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(out2.join(f)).unwrap(),
+            "{f}"
+        );
+    }
 }

@@ -6,6 +6,7 @@ mod support;
 
 mod adm;
 mod bdrate;
+mod chunks;
 mod cli;
 mod grid;
 mod hull_ladder;

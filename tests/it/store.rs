@@ -118,6 +118,7 @@ fn result(task: GridTask, frames: usize) -> TaskResult {
             score_s: 0.5,
             total_s: 1.9,
         },
+        chunks: Vec::new(),
     }
 }
 

@@ -23,6 +23,14 @@ pub(crate) struct FfSource {
     finished: bool,
     decode_errors: u64,
     allow_errors: bool,
+    /// How the file was opened, to reopen it when a seek cannot be trusted.
+    opts: InputOptions,
+    /// The first frame's timestamp and the stream's time base: with a constant frame rate, frame
+    /// `i` is at `first_pts + i × frame duration`, which is how [`FrameSource::seek`] finds it.
+    first_pts: Option<i64>,
+    time_base: ff::Rational,
+    /// A seek moved the demuxer: the packet count no longer covers the whole stream.
+    seeked: bool,
 }
 
 // SAFETY: the demuxer, decoder and frames are owned exclusively by this value and only touched
@@ -58,7 +66,7 @@ impl FfSource {
         let what = path.display().to_string();
         let input = ff::format::input(&path)
             .map_err(|e| Error::media(&what, format!("cannot open as a video file: {e}")))?;
-        let (stream, params, rate, avg, frames) = {
+        let (stream, params, rate, avg, frames, time_base) = {
             let s = input
                 .streams()
                 .best(ff::media::Type::Video)
@@ -71,6 +79,7 @@ impl FfSource {
                 s.rate(),
                 s.avg_frame_rate(),
                 s.frames(),
+                s.time_base(),
             )
         };
         let codec_id = params.id();
@@ -145,6 +154,10 @@ impl FfSource {
             finished: false,
             decode_errors: 0,
             allow_errors: opts.allow_decode_errors,
+            opts: opts.clone(),
+            first_pts: None,
+            time_base,
+            seeked: false,
         };
         let first = src.decode_next()?.ok_or_else(|| {
             Error::media(
@@ -156,6 +169,7 @@ impl FfSource {
         src.info.height = first.height();
         src.info.format = first.format;
         src.info.pix_fmt = pix_name(src.frame.format());
+        src.first_pts = src.frame.timestamp();
         src.pending = Some(first);
         Ok(src)
     }
@@ -259,12 +273,17 @@ impl FrameSource for FfSource {
         }
         self.finished = true;
         if !self.allow_errors {
-            if self.packets < self.info.frames {
+            let read = if self.seeked {
+                self.next_index
+            } else {
+                self.packets
+            };
+            if read < self.info.frames {
                 return Err(Error::Damaged {
                     what: self.what.clone(),
                     message: format!(
                         "truncated: the container announces {} frames but only {} are present ({} decoder errors)",
-                        self.info.frames, self.packets, self.decode_errors
+                        self.info.frames, read, self.decode_errors
                     ),
                 });
             }
@@ -283,5 +302,88 @@ impl FrameSource for FfSource {
 
     fn decode_errors(&self) -> u64 {
         self.decode_errors
+    }
+
+    fn seek(&mut self, index: u64) -> Result<bool> {
+        let at = self.pending.as_ref().map_or(self.next_index, |f| f.index);
+        // Near frames are cheaper to decode through than to seek to (a seek lands on the
+        // keyframe before, often further back).
+        if index < at + 64 || index >= self.info.frames {
+            return Ok(false);
+        }
+        match self.seek_by_pts(index)? {
+            true => Ok(true),
+            false => {
+                // The timestamps did not lead to the frame: start over and let the caller read
+                // up to it.
+                *self = FfSource::open(&self.info.path.clone(), &self.opts.clone())?;
+                Ok(false)
+            }
+        }
+    }
+}
+
+impl FfSource {
+    /// Seeks to the keyframe at or before frame `index` by timestamp and decodes up to it.
+    /// `Ok(false)` if the stream's timestamps are not those of a constant frame rate from the
+    /// first frame (every frame seen on the way is checked), so the position cannot be trusted.
+    fn seek_by_pts(&mut self, index: u64) -> Result<bool> {
+        let Some(first_pts) = self.first_pts else {
+            return Ok(false);
+        };
+        let tb = self.time_base;
+        // Timestamp ticks per frame (not always whole: 24 fps in a millisecond time base).
+        let ticks = (tb.denominator() as f64 * self.info.fps_den as f64)
+            / (tb.numerator() as f64 * self.info.fps_num as f64);
+        if !(ticks >= 1.0 && ticks.is_finite()) {
+            return Ok(false);
+        }
+        let target = first_pts + (index as f64 * ticks).round() as i64;
+        // SAFETY: the input context is open and owned by self; the stream index is valid.
+        let r = unsafe {
+            ff::ffi::av_seek_frame(
+                self.input.as_mut_ptr(),
+                self.stream as i32,
+                target,
+                ff::ffi::AVSEEK_FLAG_BACKWARD,
+            )
+        };
+        if r < 0 {
+            return Ok(false);
+        }
+        self.decoder.flush();
+        self.pending = None;
+        self.input_done = false;
+        self.finished = false;
+        self.seeked = true;
+        let mut expect: Option<u64> = None;
+        // Frames before the target may be flagged (leading pictures of an open GOP); they are
+        // not delivered, so their errors do not count.
+        let errors = self.decode_errors;
+        loop {
+            let Some(mut f) = self.decode_next()? else {
+                return Ok(false);
+            };
+            let Some(ts) = self.frame.timestamp() else {
+                return Ok(false);
+            };
+            // The frame a timestamp stands for, if it is within a quarter frame of one.
+            let at = (ts - first_pts) as f64 / ticks;
+            if at < -0.25 || (at - at.round()).abs() > 0.25 {
+                return Ok(false);
+            }
+            let i = at.round() as u64;
+            if expect.is_some_and(|e| e != i) || i > index {
+                return Ok(false);
+            }
+            expect = Some(i + 1);
+            if i == index {
+                self.decode_errors = errors;
+                f.index = i;
+                self.next_index = i + 1;
+                self.pending = Some(f);
+                return Ok(true);
+            }
+        }
     }
 }

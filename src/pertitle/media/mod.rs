@@ -117,6 +117,14 @@ pub trait FrameSource: Send {
     fn decode_errors(&self) -> u64 {
         0
     }
+    /// Jumps so that the next frame returned is frame `index` (a chunk's first frame), without
+    /// decoding what lies before; `Ok(false)` if this source cannot (then the caller reads and
+    /// drops frames up to `index`, as it would anyway). y4m, raw and files FFmpeg can seek in
+    /// with constant-rate timestamps jump; generated sources do not. Only forward of the
+    /// current position.
+    fn seek(&mut self, _index: u64) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// Initialises FFmpeg once and silences its log: the library reports through errors, not stderr.

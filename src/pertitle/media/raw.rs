@@ -5,7 +5,7 @@ use super::{FrameSource, InputOptions, VideoInfo};
 use crate::error::{Error, Field, Origin, Result};
 use crate::frame::{Frame, FrameFormat};
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Frame rate assumed when none is given: FFmpeg's rawvideo demuxer default, so both read a raw
@@ -115,6 +115,18 @@ impl FrameSource for RawReader {
         unpack(&self.buf, &mut frame);
         self.next += 1;
         Ok(Some(frame))
+    }
+
+    fn seek(&mut self, index: u64) -> Result<bool> {
+        if index < self.next || index > self.info.frames {
+            return Ok(false);
+        }
+        let pos = index * self.buf.len() as u64;
+        self.file
+            .seek(SeekFrom::Start(pos))
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.next = index;
+        Ok(true)
     }
 }
 

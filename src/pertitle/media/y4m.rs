@@ -139,6 +139,10 @@ pub(crate) struct Y4mReader {
     path: PathBuf,
     next: u64,
     buf: Vec<u8>,
+    /// Where frame 0's FRAME line starts, and whether every frame line is a bare `FRAME` (so
+    /// frame `i` starts at a computable offset and [`FrameSource::seek`] can jump).
+    data_start: u64,
+    uniform: bool,
 }
 
 impl Y4mReader {
@@ -148,7 +152,7 @@ impl Y4mReader {
         let line = read_line(&mut file, path)?
             .ok_or_else(|| Error::media(path.display().to_string(), "empty file"))?;
         let header = parse_header(&line, path)?;
-        let frames = count_frames(path, &header)?;
+        let (frames, uniform) = count_frames(path, &header)?;
         let (n, d) = header.fps;
         let info = VideoInfo {
             path: path.to_path_buf(),
@@ -170,13 +174,15 @@ impl Y4mReader {
             // Sized at the first frame: a header announcing a huge size over no frames must not
             // allocate a frame's worth of memory.
             buf: Vec::new(),
+            data_start: header.len,
+            uniform,
         })
     }
 }
 
-/// Counts frames by hopping from FRAME line to FRAME line (no sample is read); a trailing partial
-/// frame is an error, as a truncated file should be.
-fn count_frames(path: &Path, header: &Header) -> Result<u64> {
+/// Counts frames by hopping from FRAME line to FRAME line (no sample is read), and tells whether
+/// every FRAME line is bare; a trailing partial frame is an error, as a truncated file should be.
+fn count_frames(path: &Path, header: &Header) -> Result<(u64, bool)> {
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut r = BufReader::with_capacity(4096, f);
@@ -185,11 +191,13 @@ fn count_frames(path: &Path, header: &Header) -> Result<u64> {
     let fb = frame_bytes(&header.format);
     let mut pos = header.len;
     let mut n = 0u64;
+    let mut uniform = true;
     while pos < len {
         let line = read_line(&mut r, path)?.ok_or_else(|| {
             Error::media(path.display().to_string(), "truncated y4m frame header")
         })?;
         check_frame_line(&line, path, n)?;
+        uniform &= line.len() == 5;
         pos += line.len() as u64 + 1 + fb;
         if pos > len {
             return Err(Error::media(
@@ -201,7 +209,7 @@ fn count_frames(path: &Path, header: &Header) -> Result<u64> {
             .map_err(|e| Error::io(path, e))?;
         n += 1;
     }
-    Ok(n)
+    Ok((n, uniform))
 }
 
 fn check_frame_line(line: &[u8], path: &Path, n: u64) -> Result<()> {
@@ -271,6 +279,18 @@ impl FrameSource for Y4mReader {
         unpack(&self.buf, &mut frame);
         self.next += 1;
         Ok(Some(frame))
+    }
+
+    fn seek(&mut self, index: u64) -> Result<bool> {
+        if !self.uniform || index < self.next || index > self.info.frames {
+            return Ok(false);
+        }
+        let pos = self.data_start + index * (6 + frame_bytes(&self.info.format));
+        self.file
+            .seek(SeekFrom::Start(pos))
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.next = index;
+        Ok(true)
     }
 }
 
