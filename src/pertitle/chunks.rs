@@ -101,12 +101,28 @@ pub fn plan(frames: u64, cuts: &[u64], limits: ChunkLimits) -> Vec<Chunk> {
     chunks
 }
 
-/// How a chunk's task result enters a title result: its task and its weight (1 for every chunk
+/// How a chunk's task result enters a title result: its task and its weights (1 for every chunk
 /// of a full title; a sampled chunk stands for more of the title, see `crate::sample`).
 #[derive(Debug, Clone, Copy)]
 pub struct Part<'a> {
     pub result: &'a TaskResult,
+    /// Title frames each of its frames stands for.
     pub weight: f64,
+    /// Chunks its first packet (the keyframe) stands for; its other packets stand for the rest
+    /// of the `weight × frames` frames, so a short sampled chunk does not give its stratum one
+    /// keyframe per `frames` frames.
+    pub key_weight: f64,
+}
+
+impl<'a> Part<'a> {
+    /// A chunk of a full title.
+    pub fn whole(result: &'a TaskResult) -> Part<'a> {
+        Part {
+            result,
+            weight: 1.0,
+            key_weight: 1.0,
+        }
+    }
 }
 
 /// The title result of one point from its chunks' results (in display order): `whole` is the
@@ -114,9 +130,9 @@ pub struct Part<'a> {
 ///
 /// With every weight 1 this is exact assembly: the concatenated per-frame vectors, pooled anew,
 /// bytes summed, kbps over the title's duration. A single part that is the whole title is
-/// returned as it is. With other weights (a sample) every frame and byte of a part counts
-/// `weight` times: kbps is the weighted bytes over the weighted duration, and each statistic is
-/// [`pool_weighted`].
+/// returned as it is. With other weights (a sample) every frame of a part counts `weight` times
+/// and its keyframe `key_weight` times (its other packets make up the rest): kbps is the
+/// weighted bytes over the weighted duration, and each statistic is [`pool_weighted`].
 pub fn assemble(parts: &[Part], whole: &GridTask, title_frames: u64) -> Result<TaskResult> {
     let what = || {
         format!(
@@ -127,10 +143,14 @@ pub fn assemble(parts: &[Part], whole: &GridTask, title_frames: u64) -> Result<T
     let Some(first) = parts.first() else {
         return Err(Error::data(what(), "no chunk results to assemble"));
     };
-    if parts.len() == 1 && first.weight == 1.0 && first.result.task == *whole {
+    if parts.len() == 1
+        && first.weight == 1.0
+        && first.key_weight == 1.0
+        && first.result.task == *whole
+    {
         return Ok(first.result.clone());
     }
-    let exact = parts.iter().all(|p| p.weight == 1.0);
+    let exact = parts.iter().all(|p| p.weight == 1.0 && p.key_weight == 1.0);
     let mut frame_bytes = Vec::new();
     let mut scored_frames = Vec::new();
     let mut scores: BTreeMap<Series, Vec<f64>> = BTreeMap::new();
@@ -156,7 +176,13 @@ pub fn assemble(parts: &[Part], whole: &GridTask, title_frames: u64) -> Result<T
         covered += frames;
         let b: u64 = r.frame_bytes.iter().sum();
         bytes += b;
-        wbytes += p.weight * b as f64;
+        wbytes += match r.frame_bytes.split_first() {
+            Some((&key, rest)) if !rest.is_empty() => {
+                let rest_weight = (p.weight * frames as f64 - p.key_weight) / rest.len() as f64;
+                p.key_weight * key as f64 + rest_weight * rest.iter().sum::<u64>() as f64
+            }
+            _ => p.weight * b as f64,
+        };
         wframes += p.weight * frames as f64;
         frame_bytes.extend(&r.frame_bytes);
         scored_frames.extend(&r.scored_frames);

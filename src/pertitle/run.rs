@@ -489,13 +489,13 @@ impl<'a> LadderRun<'a> {
             sample::choose(&chunks, &complexity, recipe.chunking.sample_fraction)
         });
         // The chunks each point is encoded on, and the share of the title each stands for.
-        let parts: Vec<(Chunk, f64)> = match &sample {
+        let parts: Vec<(Chunk, f64, f64)> = match &sample {
             Some(s) => s
                 .chunks
                 .iter()
-                .map(|p| (chunks[p.chunk], p.weight))
+                .map(|p| (chunks[p.chunk], p.weight, p.key_weight))
                 .collect(),
-            None => chunks.iter().map(|&c| (c, 1.0)).collect(),
+            None => chunks.iter().map(|&c| (c, 1.0, 1.0)).collect(),
         };
         let title_frames = source.identity.frames;
         let sizes = recipe.resolve(source.identity.width, source.identity.height)?;
@@ -521,7 +521,7 @@ impl<'a> LadderRun<'a> {
                 .flat_map(|&(s, c)| {
                     parts
                         .iter()
-                        .map(move |&(ch, _)| template.chunk_task(s, c, ch))
+                        .map(move |&(ch, ..)| template.chunk_task(s, c, ch))
                 })
                 .collect();
             all_tasks.fetch_add(tasks.len(), Ordering::Relaxed);
@@ -534,10 +534,15 @@ impl<'a> LadderRun<'a> {
                     let ps: Vec<Part> = rs
                         .iter()
                         .zip(&parts)
-                        .map(|(r, &(_, weight))| Part { result: r, weight })
+                        .map(|(r, &(_, weight, key_weight))| Part {
+                            result: r,
+                            weight,
+                            key_weight,
+                        })
                         .collect();
-                    let r = chunks::assemble(&ps, &template.task(s, c), title_frames)?;
+                    let mut r = chunks::assemble(&ps, &template.task(s, c), title_frames)?;
                     if let Some(smp) = &sample {
+                        r.point.kbps *= smp.rate_factor;
                         let values: Vec<(f64, f64)> = rs
                             .iter()
                             .map(|r| {
@@ -545,7 +550,7 @@ impl<'a> LadderRun<'a> {
                                 (p.kbps, metric.of(&p))
                             })
                             .collect();
-                        let frames: Vec<u64> = parts.iter().map(|(c, _)| c.frames).collect();
+                        let frames: Vec<u64> = parts.iter().map(|(c, ..)| c.frames).collect();
                         let e = sample::error_estimate(smp, &values, &frames);
                         errors
                             .lock()

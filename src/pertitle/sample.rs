@@ -82,6 +82,9 @@ pub struct SampledChunk {
     pub chunk: usize,
     /// Title frames it stands for over its own frames (its stratum's frames / its frames).
     pub weight: f64,
+    /// The chunks of its stratum: its keyframe stands for theirs (each chunk starts with one),
+    /// its other frames for the rest of the stratum's frames.
+    pub key_weight: f64,
     /// Its stratum (0 = least complex).
     pub stratum: usize,
     /// Probe bytes per frame.
@@ -95,6 +98,12 @@ pub struct Sample {
     /// Frames encoded per point, and their share of the title.
     pub frames: u64,
     pub fraction: f64,
+    /// The probe's title total over the sample's weighted estimate of it: a point's sampled
+    /// kbps times this is the ratio estimate of its title kbps (1 without a probe). The grid's
+    /// bits follow the probe's bits from chunk to chunk far more closely than they follow a
+    /// constant, so this removes most of what the sample's mix of easy and hard chunks gets
+    /// wrong about the rate.
+    pub rate_factor: f64,
 }
 
 /// Mean probe bytes per frame of each chunk (`probe` has one entry per title frame; a shorter
@@ -114,27 +123,45 @@ pub fn chunk_complexity(chunks: &[Chunk], probe: &[u32]) -> Vec<f64> {
         .collect()
 }
 
-/// A stratified sample of about `fraction` of the title's frames: strata of equal duration in
-/// order of complexity, one chunk each (nearest the stratum's weighted median), at least two
-/// strata when the title has two chunks or more (so the error can be estimated), at most one
-/// per chunk (then every chunk is taken, weight 1).
+/// A stratified sample of at most about `fraction` of the title's frames: strata of equal
+/// duration in order of complexity, one chunk each — the shortest of the stratum's central
+/// chunks (complexity within its duration-weighted interquartile range), so the budget buys as
+/// many strata as it can — and as many strata as fit the budget (at least two when the title
+/// has two chunks or more, so the error can be estimated).
 pub fn choose(chunks: &[Chunk], complexity: &[f64], fraction: f64) -> Sample {
     let total: u64 = chunks.iter().map(|c| c.frames).sum();
-    let mean_len = total as f64 / chunks.len().max(1) as f64;
     let budget = fraction * total as f64;
-    let mut k = ((budget / mean_len).floor() as usize).clamp(1, chunks.len().max(1));
-    if chunks.len() >= 2 {
-        k = k.max(2);
-    }
-    loop {
+    let mut best: Option<Sample> = None;
+    for k in 1..=chunks.len().max(1) {
         let s = stratify(chunks, complexity, k);
-        if s.frames as f64 <= budget || k <= 2 || k == 1 {
-            return Sample {
-                fraction: s.frames as f64 / total.max(1) as f64,
-                ..s
-            };
+        let fits = s.frames as f64 <= budget;
+        if fits || best.is_none() || (k == 2 && chunks.len() >= 2) {
+            best = Some(s);
         }
-        k -= 1;
+        if !fits && k >= 2 {
+            break;
+        }
+    }
+    let s = best.unwrap_or_else(|| stratify(chunks, complexity, 1));
+    let probe_total: f64 = chunks
+        .iter()
+        .zip(complexity)
+        .map(|(c, x)| x * c.frames as f64)
+        .sum();
+    let estimate: f64 = s
+        .chunks
+        .iter()
+        .map(|p| p.weight * p.complexity * chunks[p.chunk].frames as f64)
+        .sum();
+    let rate_factor = if probe_total > 0.0 && estimate > 0.0 {
+        probe_total / estimate
+    } else {
+        1.0
+    };
+    Sample {
+        fraction: s.frames as f64 / total.max(1) as f64,
+        rate_factor,
+        ..s
     }
 }
 
@@ -154,27 +181,37 @@ fn stratify(chunks: &[Chunk], complexity: &[f64], k: usize) -> Sample {
     let mut picked = Vec::new();
     for (h, members) in strata.iter().enumerate().filter(|(_, m)| !m.is_empty()) {
         let frames: u64 = members.iter().map(|&i| chunks[i].frames).sum();
-        // Duration-weighted median complexity of the stratum.
-        let mut c = 0u64;
-        let median = members
-            .iter()
-            .find(|&&i| {
-                c += chunks[i].frames;
-                2 * c >= frames
-            })
-            .map_or(0.0, |&i| complexity[i]);
+        // The stratum's duration-weighted quartiles of complexity (members are in order).
+        let quantile = |q: f64| {
+            let mut c = 0u64;
+            members
+                .iter()
+                .find(|&&i| {
+                    c += chunks[i].frames;
+                    c as f64 >= q * frames as f64
+                })
+                .map_or(0.0, |&i| complexity[i])
+        };
+        let (lo, median, hi) = (quantile(0.25), quantile(0.5), quantile(0.75));
         let best = *members
             .iter()
+            .filter(|&&i| complexity[i] >= lo && complexity[i] <= hi)
             .min_by(|&&a, &&b| {
-                (complexity[a] - median)
-                    .abs()
-                    .total_cmp(&(complexity[b] - median).abs())
+                chunks[a]
+                    .frames
+                    .cmp(&chunks[b].frames)
+                    .then(
+                        (complexity[a] - median)
+                            .abs()
+                            .total_cmp(&(complexity[b] - median).abs()),
+                    )
                     .then(a.cmp(&b))
             })
-            .expect("non-empty stratum");
+            .expect("the median member is central");
         picked.push(SampledChunk {
             chunk: best,
             weight: frames as f64 / chunks[best].frames as f64,
+            key_weight: members.len() as f64,
             stratum: h,
             complexity: complexity[best],
         });
@@ -186,6 +223,7 @@ fn stratify(chunks: &[Chunk], complexity: &[f64], k: usize) -> Sample {
         chunks: picked,
         frames,
         fraction: 0.0,
+        rate_factor: 1.0,
     }
 }
 
@@ -199,7 +237,9 @@ pub struct ErrorEstimate {
 }
 
 /// The error estimate of a point measured on `sample`: `values[i]` is (kbps, mean quality) of
-/// sampled chunk `i` alone (display order as in `sample.chunks`), `frames[i]` its frames.
+/// sampled chunk `i` alone (display order as in `sample.chunks`), `frames[i]` its frames. The
+/// kbps error is that of the ratio estimate (residuals of each chunk's kbps from the probe's
+/// prediction, see [`Sample::rate_factor`]) when the sample has probe complexities.
 pub fn error_estimate(sample: &Sample, values: &[(f64, f64)], frames: &[u64]) -> ErrorEstimate {
     let n = sample.chunks.len();
     if n < 2 || values.len() != n || frames.len() != n {
@@ -216,6 +256,15 @@ pub fn error_estimate(sample: &Sample, values: &[(f64, f64)], frames: &[u64]) ->
     let mean = |f: &dyn Fn(usize) -> f64| (0..n).map(|i| big[i] * f(i)).sum::<f64>() / total;
     let kbps = mean(&|i| values[i].0);
     let q = mean(&|i| values[i].1);
+    let x = |i: usize| sample.chunks[i].complexity;
+    let ratio = kbps / mean(&x);
+    let residual = |i: usize| {
+        if ratio.is_finite() {
+            values[i].0 - ratio * x(i)
+        } else {
+            values[i].0 - kbps
+        }
+    };
     // Linearised contributions of each stratum to the weighted mean, in stratum order.
     let mut by_stratum: Vec<usize> = (0..n).collect();
     by_stratum.sort_by_key(|&i| sample.chunks[i].stratum);
@@ -236,7 +285,7 @@ pub fn error_estimate(sample: &Sample, values: &[(f64, f64)], frames: &[u64]) ->
         v
     };
     ErrorEstimate {
-        kbps_rel: var(&|i| values[i].0, kbps).sqrt() / kbps,
+        kbps_rel: var(&residual, 0.0).sqrt() / kbps,
         quality: var(&|i| values[i].1, q).sqrt(),
     }
 }
@@ -276,15 +325,31 @@ mod tests {
     }
 
     #[test]
-    fn error_estimate_is_zero_for_identical_strata_and_grows_with_spread() {
+    fn error_estimate_is_zero_when_the_probe_predicts_and_grows_with_residuals() {
         let c = chunks(&[100; 20]);
-        let cx: Vec<f64> = (0..20).map(|i| i as f64).collect();
+        let cx: Vec<f64> = (0..20).map(|i| 1.0 + i as f64).collect();
         let s = choose(&c, &cx, 0.2);
         let n = s.chunks.len();
-        let same = error_estimate(&s, &vec![(1000.0, 80.0); n], &vec![100; n]);
-        assert_eq!((same.kbps_rel, same.quality), (0.0, 0.0));
-        let spread: Vec<(f64, f64)> = (0..n).map(|i| (1000.0 + 100.0 * i as f64, 80.0)).collect();
-        let e = error_estimate(&s, &spread, &vec![100; n]);
-        assert!(e.kbps_rel > 0.0 && e.quality == 0.0);
+        // kbps proportional to the probe: the ratio estimate is exact.
+        let exact: Vec<(f64, f64)> = s
+            .chunks
+            .iter()
+            .map(|p| (50.0 * p.complexity, 80.0))
+            .collect();
+        let e = error_estimate(&s, &exact, &vec![100; n]);
+        assert!(e.kbps_rel.abs() < 1e-12 && e.quality == 0.0, "{e:?}");
+        let off: Vec<(f64, f64)> = (0..n)
+            .map(|i| (1000.0 + 300.0 * (i % 2) as f64, 80.0 + i as f64))
+            .collect();
+        let e = error_estimate(&s, &off, &vec![100; n]);
+        assert!(e.kbps_rel > 0.0 && e.quality > 0.0, "{e:?}");
+        // The sample's weighted probe total times the factor is the title's.
+        let est: f64 = s
+            .chunks
+            .iter()
+            .map(|p| p.weight * p.complexity * 100.0)
+            .sum();
+        let title: f64 = cx.iter().map(|x| x * 100.0).sum();
+        assert!((est * s.rate_factor - title).abs() < 1e-6);
     }
 }

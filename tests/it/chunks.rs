@@ -110,13 +110,7 @@ fn assembled_chunks_equal_the_concatenated_chunk_streams_scored_as_one_video() {
     let whole_engine = all_metrics_engine();
     for (k, &(size, crf)) in points.iter().enumerate() {
         let rs = &done[k * cuts.len()..(k + 1) * cuts.len()];
-        let parts: Vec<Part> = rs
-            .iter()
-            .map(|r| Part {
-                result: r,
-                weight: 1.0,
-            })
-            .collect();
+        let parts: Vec<Part> = rs.iter().map(Part::whole).collect();
         let title = chunks::assemble(&parts, &template.task(size, crf), FRAMES).unwrap();
         let what = format!("{size} crf {crf}");
         // The same chunks encoded by hand, each as its own stream, decoded and concatenated.
