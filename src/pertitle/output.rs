@@ -9,7 +9,7 @@ use crate::hull::Hull;
 use crate::ladder::{self, Ladder};
 use crate::points::{Metric, Point, Series, SourceIdentity};
 use crate::quality::pooling::PoolMethod;
-use crate::report::plot::FramePlot;
+use crate::report::plot::{FramePlot, FrameSeries};
 use crate::report::{ReportData, RunPlots, RungRow};
 use crate::run::Outcome;
 use crate::search::SearchStats;
@@ -205,8 +205,9 @@ pub fn rung_rows(ladder: &Ladder) -> Vec<RungRow> {
 }
 
 /// Per-frame series of the grid point nearest each rung (same size, closest CRF): rungs between
-/// grid points have no frames of their own.
-fn rung_frames(out: &Outcome, metric: Metric) -> Vec<(String, Vec<f64>)> {
+/// grid points have no frames of their own. Each series keeps its source frame indices, which
+/// a sampled run's do not cover contiguously.
+fn rung_frames(out: &Outcome, metric: Metric) -> Vec<FrameSeries> {
     let mut series = Vec::new();
     for r in &out.ladder.rungs {
         let best = out
@@ -224,8 +225,12 @@ fn rung_frames(out: &Outcome, metric: Metric) -> Vec<(String, Vec<f64>)> {
                     "{}p crf {} ({:.0} kbps)",
                     t.point.height, t.point.crf, t.point.kbps
                 );
-                if !series.iter().any(|(l, _)| *l == label) {
-                    series.push((label, v.clone()));
+                if !series.iter().any(|s: &FrameSeries| s.label == label) {
+                    series.push(FrameSeries {
+                        label,
+                        frames: t.scored_frames.clone(),
+                        values: v.clone(),
+                    });
                 }
             }
         }
@@ -276,6 +281,13 @@ pub fn write_run_report(dir: &Path, out: &Outcome) -> Result<Vec<PathBuf>> {
         metric,
         fps: Some(out.info.fps()),
         series: rung_frames(out, metric),
+        title_frames: Some(out.source.frames),
+        cuts: out
+            .shots
+            .as_ref()
+            .map(|s| s.cuts.iter().map(|c| c.frame).collect())
+            .unwrap_or_default(),
+        chunk_starts: out.chunks.iter().skip(1).map(|c| c.start).collect(),
     });
     let hulls = hulls_for(&out.points, &out.hull, &out.recipe, &metrics)?;
     let run = RunPlots {

@@ -2,7 +2,7 @@
 //! `PERTITLE_PLOT_DIR=/some/dir` to keep the rendered files for a look.
 
 use pertitle::hull::Hull;
-use pertitle::report::plot::{self, ComparePlot, FramePlot, HullPlot, RungMark};
+use pertitle::report::plot::{self, ComparePlot, FramePlot, FrameSeries, HullPlot, RungMark};
 use pertitle::{Metric, Point};
 use std::path::{Path, PathBuf};
 
@@ -210,11 +210,14 @@ fn frame_plot_shows_series_and_dips() {
         metric: Metric::Vmaf,
         fps: Some(24.0),
         series: vec![
-            ("1280×720 4100 kbps".into(), sample_frames(95.0, 132, 1)),
-            ("960×540 1900 kbps".into(), sample_frames(89.0, 132, 2)),
-            ("640×360 800 kbps".into(), sample_frames(77.0, 132, 3)),
-            ("480×270 330 kbps".into(), sample_frames(62.0, 132, 4)),
+            FrameSeries::contiguous("1280×720 4100 kbps", sample_frames(95.0, 132, 1)),
+            FrameSeries::contiguous("960×540 1900 kbps", sample_frames(89.0, 132, 2)),
+            FrameSeries::contiguous("640×360 800 kbps", sample_frames(77.0, 132, 3)),
+            FrameSeries::contiguous("480×270 330 kbps", sample_frames(62.0, 132, 4)),
         ],
+        title_frames: Some(132),
+        cuts: vec![33, 66, 99],
+        chunk_starts: vec![66],
     };
     let png = dir.join("frames_vmaf.png");
     let svg = dir.join("frames_vmaf.svg");
@@ -228,9 +231,67 @@ fn frame_plot_shows_series_and_dips() {
         "1280×720 4100 kbps",
         "480×270 330 kbps",
         "min",
+        "shot cuts (3)",
+        "chunk starts (1, top)",
     ] {
         assert!(s.contains(needle), "frame SVG lacks '{needle}'");
     }
+    assert_eq!(cut_lines(&s), 3, "one dashed line per cut");
+}
+
+/// How many distinct x positions carry vertical strokes in the per-frame plot's cut colour
+/// (one per cut line; each dash is its own element, the legend swatch is horizontal).
+fn cut_lines(svg: &str) -> usize {
+    let mut xs: Vec<String> = svg
+        .lines()
+        .filter(|l| l.contains("stroke=\"#B4B4B4\""))
+        .filter_map(|l| {
+            let pts = l.split("points=\"").nth(1)?.split('"').next()?;
+            let xs: Vec<&str> = pts
+                .split_whitespace()
+                .filter_map(|p| p.split(',').next())
+                .collect();
+            (xs.len() == 2 && xs[0] == xs[1]).then(|| xs[0].to_string())
+        })
+        .collect();
+    xs.sort();
+    xs.dedup();
+    xs.len()
+}
+
+/// A sampled run's series: scores at frames 0..40 and 80..120 of 132 draw two lines, not one
+/// bridging the unmeasured frames; the x axis still spans the whole title.
+#[test]
+fn frame_plot_breaks_lines_over_unsampled_chunks() {
+    let (_t, dir) = out_dir("frames_sampled");
+    let frames: Vec<u64> = (0..40).chain(80..120).collect();
+    let p = FramePlot {
+        title: "sampled".into(),
+        metric: Metric::Vmaf,
+        fps: None,
+        series: vec![FrameSeries {
+            label: "720p".into(),
+            values: frames.iter().map(|&f| 80.0 + (f % 5) as f64).collect(),
+            frames,
+        }],
+        title_frames: Some(132),
+        cuts: vec![40, 80, 120],
+        chunk_starts: vec![40, 80, 120],
+    };
+    let svg = dir.join("f.svg");
+    plot::render_frames(&p, &svg).unwrap();
+    let s = read_svg(&svg);
+    let lines = s
+        .lines()
+        .filter(|l| l.contains("stroke=\"#4E79A7\"") && l.contains("<polyline"))
+        .count();
+    // Two data lines and the legend swatch.
+    assert_eq!(lines, 3, "{s}");
+    // The last sampled frame is 119: a tick at 120 means the axis runs to the title's end.
+    assert!(
+        s.lines().any(|l| l.trim() == "120"),
+        "the axis spans the title"
+    );
 }
 
 fn curve(label: &str, hull: Vec<(f64, f64)>, bd: Option<f64>) -> plot::CompareCurve {
@@ -308,7 +369,10 @@ fn bad_plot_inputs_are_errors_and_write_nothing() {
         title: "t".into(),
         metric: Metric::Vmaf,
         fps: None,
-        series: vec![("a".into(), vec![f64::NAN])],
+        series: vec![FrameSeries::contiguous("a", vec![f64::NAN])],
+        title_frames: None,
+        cuts: Vec::new(),
+        chunk_starts: Vec::new(),
     };
     assert!(plot::render_frames(&nothing, &t.path().join("f.png")).is_err());
     no_temp_left(t.path());
@@ -495,7 +559,13 @@ fn run_plots_write_every_metric_and_the_frames() {
         title: "demo · per-frame VMAF".into(),
         metric: Metric::Vmaf,
         fps: None,
-        series: vec![("1280×720 3745 kbps".into(), sample_frames(90.0, 60, 7))],
+        series: vec![FrameSeries::contiguous(
+            "1280×720 3745 kbps",
+            sample_frames(90.0, 60, 7),
+        )],
+        title_frames: None,
+        cuts: Vec::new(),
+        chunk_starts: Vec::new(),
     };
     let run = RunPlots {
         clip: "demo",

@@ -12,8 +12,8 @@ pub mod plot;
 pub use compare::{compare_codecs, Comparison, ComparisonRow};
 pub use markdown::{markdown, write_report, BdRow, PlotRef, ReportData, RungRow};
 pub use plot::{
-    render_compare, render_frames, render_hull, CompareCurve, ComparePlot, FramePlot, HullPlot,
-    RungMark,
+    render_compare, render_frames, render_hull, CompareCurve, ComparePlot, FramePlot, FrameSeries,
+    HullPlot, RungMark,
 };
 
 use std::path::Path;
