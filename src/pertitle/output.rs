@@ -10,7 +10,7 @@ use crate::ladder::{self, Ladder};
 use crate::points::{Metric, Point, Series, SourceIdentity};
 use crate::quality::pooling::PoolMethod;
 use crate::report::plot::{FramePlot, FrameSeries};
-use crate::report::{ReportData, RunPlots, RungRow};
+use crate::report::{ReportData, RunPlots, RungRow, SampleSection, ShotsSection};
 use crate::run::Outcome;
 use crate::search::SearchStats;
 use serde::Serialize;
@@ -384,7 +384,44 @@ fn report_data(
         bd_rates: Vec::new(),
         plots,
         notes,
+        shots: shots_section(out),
     }
+}
+
+/// The report's "Shots and chunks" section: only when shots were detected (a chunked title).
+fn shots_section(out: &Outcome) -> Option<ShotsSection> {
+    let shots = out.shots.as_ref()?;
+    let d = &shots.settings;
+    let mut files = vec!["shots.csv".to_string(), "shots.json".to_string()];
+    // The same condition write_outputs_inner writes chunks.csv under.
+    if out.chunks.len() > 1 {
+        files.push("chunks.csv".into());
+    }
+    Some(ShotsSection {
+        fps: out.info.fps(),
+        shots: shots.shots(),
+        detector: format!(
+            "analysis width {} samples, motion search ±{}, threshold {}× the neighbours, \
+             min difference {}, histogram weight {}, window ±{} frames, shortest shot {} frames",
+            d.analysis_width,
+            d.search,
+            d.threshold,
+            d.min_diff,
+            d.hist_weight,
+            d.window,
+            d.min_shot_frames
+        ),
+        chunks: out.chunks.clone(),
+        min_seconds: out.recipe.chunking.min_seconds,
+        max_seconds: out.recipe.chunking.max_seconds,
+        sample: out.sample.as_ref().map(|s| SampleSection {
+            chunks: s.sample.chunks.clone(),
+            frames: s.sample.frames,
+            fraction: s.sample.fraction,
+            error: s.hull_error(&out.hull),
+        }),
+        files,
+    })
 }
 
 /// A hull vertex as summaries list it.

@@ -443,6 +443,7 @@ fn report_md_and_html_have_tables_and_plots() {
             svg: Some("hull.svg".into()),
         }],
         notes: vec!["a note | with a pipe".into()],
+        shots: None,
     };
     let (md_path, html_path) = pertitle::report::write_report(&data, &dir).unwrap();
     let md = std::fs::read_to_string(&md_path).unwrap();
@@ -529,6 +530,93 @@ fn report_with_a_missing_plot_fails_and_writes_nothing() {
     assert!(e.contains("missing.png"), "{e}");
     assert!(!t.path().join("report.md").exists());
     assert!(!t.path().join("report.html").exists());
+}
+
+/// The "Shots and chunks" section: counts, detector line, the shot table capped at 50 rows
+/// with a pointer to shots.csv, and a sampled run's chunks, share and error estimate.
+#[test]
+fn report_shots_section_caps_the_table_and_shows_the_sample() {
+    use pertitle::chunks::Chunk;
+    use pertitle::report::{ReportData, SampleSection, ShotsSection};
+    use pertitle::sample::{ErrorEstimate, SampledChunk};
+    use pertitle::shots::Shot;
+    let t = crate::support::tmpdir();
+    let shots: Vec<Shot> = (0..60)
+        .map(|i| Shot {
+            start: i * 48,
+            frames: 48,
+            score: if i == 0 { 0.0 } else { 2.0 + i as f64 / 100.0 },
+        })
+        .collect();
+    let chunks: Vec<Chunk> = (0..30)
+        .map(|i| Chunk {
+            start: i * 96,
+            frames: 96,
+        })
+        .collect();
+    let data = ReportData {
+        title: "long".into(),
+        metric: Some(Metric::Vmaf),
+        shots: Some(ShotsSection {
+            fps: 24.0,
+            shots,
+            detector: "analysis width 160 samples".into(),
+            chunks,
+            min_seconds: 2.0,
+            max_seconds: 10.0,
+            sample: Some(SampleSection {
+                chunks: vec![
+                    SampledChunk {
+                        chunk: 3,
+                        weight: 14.5,
+                        stratum: 0,
+                        complexity: 100.0,
+                    },
+                    SampledChunk {
+                        chunk: 21,
+                        weight: 15.5,
+                        stratum: 1,
+                        complexity: 900.0,
+                    },
+                ],
+                frames: 192,
+                fraction: 192.0 / 2880.0,
+                error: ErrorEstimate {
+                    kbps_rel: 0.034,
+                    quality: 0.61,
+                },
+            }),
+            files: vec!["shots.csv".into(), "shots.json".into(), "chunks.csv".into()],
+        }),
+        ..Default::default()
+    };
+    let (md, html) = pertitle::report::write_report(&data, t.path()).unwrap();
+    let md = std::fs::read_to_string(md).unwrap();
+    for needle in [
+        "## Shots and chunks",
+        "60 shots, encoded as 30 chunks of 4.00 s (limits 2.0–10.0 s",
+        "Detector: analysis width 160 samples.",
+        "shots.csv, shots.json, chunks.csv",
+        "| Shot | Start (s) | Start frame | Length (s) | Frames | Cut score |",
+        "| 1 | 0.00 | 0 | 2.00 | 48 | – |",
+        "| 50 | 98.00 | 2352 | 2.00 | 48 | 2.49 |",
+        "The first 50 of 60 shots; shots.csv lists them all.",
+        "### Sample",
+        "2 of the 30 chunks: 192 of 2880 frames, 6.7 % of the title",
+        "±3.4 % kbps, ±0.61 vmaf",
+        "| 21 | 84.00 | 4.00 | 96 | 1 | 15.500 |",
+    ] {
+        assert!(md.contains(needle), "report.md lacks '{needle}':\n{md}");
+    }
+    assert!(!md.contains("| 51 | "), "more than 50 shot rows");
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(html.contains("<h2>Shots and chunks</h2>"));
+    // No shots: no section.
+    let none = pertitle::report::markdown(&ReportData {
+        title: "x".into(),
+        ..Default::default()
+    });
+    assert!(!none.contains("Shots and chunks"));
 }
 
 #[test]
