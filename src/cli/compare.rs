@@ -168,6 +168,7 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
         bd_rates: cmp.bd_rows(),
         plots,
         notes,
+        shots: None,
     };
     report::write_report(&data, &out_dir)?;
     if a.json {

@@ -9,8 +9,8 @@ use crate::hull::Hull;
 use crate::ladder::{self, Ladder};
 use crate::points::{Metric, Point, Series, SourceIdentity};
 use crate::quality::pooling::PoolMethod;
-use crate::report::plot::FramePlot;
-use crate::report::{ReportData, RunPlots, RungRow};
+use crate::report::plot::{FramePlot, FrameSeries};
+use crate::report::{ReportData, RunPlots, RungRow, SampleSection, ShotsSection};
 use crate::run::Outcome;
 use crate::search::SearchStats;
 use serde::Serialize;
@@ -205,8 +205,9 @@ pub fn rung_rows(ladder: &Ladder) -> Vec<RungRow> {
 }
 
 /// Per-frame series of the grid point nearest each rung (same size, closest CRF): rungs between
-/// grid points have no frames of their own.
-fn rung_frames(out: &Outcome, metric: Metric) -> Vec<(String, Vec<f64>)> {
+/// grid points have no frames of their own. Each series keeps its source frame indices, which
+/// a sampled run's do not cover contiguously.
+fn rung_frames(out: &Outcome, metric: Metric) -> Vec<FrameSeries> {
     let mut series = Vec::new();
     for r in &out.ladder.rungs {
         let best = out
@@ -224,8 +225,12 @@ fn rung_frames(out: &Outcome, metric: Metric) -> Vec<(String, Vec<f64>)> {
                     "{}p crf {} ({:.0} kbps)",
                     t.point.height, t.point.crf, t.point.kbps
                 );
-                if !series.iter().any(|(l, _)| *l == label) {
-                    series.push((label, v.clone()));
+                if !series.iter().any(|s: &FrameSeries| s.label == label) {
+                    series.push(FrameSeries {
+                        label,
+                        frames: t.scored_frames.clone(),
+                        values: v.clone(),
+                    });
                 }
             }
         }
@@ -276,6 +281,13 @@ pub fn write_run_report(dir: &Path, out: &Outcome) -> Result<Vec<PathBuf>> {
         metric,
         fps: Some(out.info.fps()),
         series: rung_frames(out, metric),
+        title_frames: Some(out.source.frames),
+        cuts: out
+            .shots
+            .as_ref()
+            .map(|s| s.cuts.iter().map(|c| c.frame).collect())
+            .unwrap_or_default(),
+        chunk_starts: out.chunks.iter().skip(1).map(|c| c.start).collect(),
     });
     let hulls = hulls_for(&out.points, &out.hull, &out.recipe, &metrics)?;
     let run = RunPlots {
@@ -372,7 +384,44 @@ fn report_data(
         bd_rates: Vec::new(),
         plots,
         notes,
+        shots: shots_section(out),
     }
+}
+
+/// The report's "Shots and chunks" section: only when shots were detected (a chunked title).
+fn shots_section(out: &Outcome) -> Option<ShotsSection> {
+    let shots = out.shots.as_ref()?;
+    let d = &shots.settings;
+    let mut files = vec!["shots.csv".to_string(), "shots.json".to_string()];
+    // The same condition write_outputs_inner writes chunks.csv under.
+    if out.chunks.len() > 1 {
+        files.push("chunks.csv".into());
+    }
+    Some(ShotsSection {
+        fps: out.info.fps(),
+        shots: shots.shots(),
+        detector: format!(
+            "analysis width {} samples, motion search ±{}, threshold {}× the neighbours, \
+             min difference {}, histogram weight {}, window ±{} frames, shortest shot {} frames",
+            d.analysis_width,
+            d.search,
+            d.threshold,
+            d.min_diff,
+            d.hist_weight,
+            d.window,
+            d.min_shot_frames
+        ),
+        chunks: out.chunks.clone(),
+        min_seconds: out.recipe.chunking.min_seconds,
+        max_seconds: out.recipe.chunking.max_seconds,
+        sample: out.sample.as_ref().map(|s| SampleSection {
+            chunks: s.sample.chunks.clone(),
+            frames: s.sample.frames,
+            fraction: s.sample.fraction,
+            error: s.hull_error(&out.hull),
+        }),
+        files,
+    })
 }
 
 /// A hull vertex as summaries list it.

@@ -1357,3 +1357,85 @@ fn kill_9_during_a_chunked_run_then_resume_recomputes_no_finished_chunk() {
         );
     }
 }
+
+/// A sampled run of a three-shot title: the report has the "Shots and chunks" section with the
+/// shots, the files and the sample; the per-frame plot has a dashed line at each cut and its
+/// lines break over the chunk the sample left out.
+#[test]
+fn chunked_run_reports_shots_and_draws_cuts() {
+    let d = tempfile::tempdir().unwrap();
+    let clip = three_shot_clip(d.path());
+    let out = d.path().join("out");
+    let o = ladder_cmd(&clip, &d.path().join("cache"))
+        .args(["--sizes", "320x180", "--sample", "--json", "--out", s(&out)])
+        .output()
+        .unwrap();
+    let v = summary(&o);
+    assert_eq!(v["chunks"], 3, "{v}");
+    assert_eq!(v["sample"]["chunks"], 2, "{v}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for needle in [
+        "## Shots and chunks",
+        "3 shots, encoded as 3 chunks of 2.08 s",
+        "Full lists: shots.csv, shots.json, chunks.csv.",
+        "| 2 | 2.08 | 50 | 2.08 | 50 |",
+        "| 3 | 4.17 | 100 | 2.08 | 50 |",
+        "### Sample",
+        "2 of the 3 chunks: 100 of 150 frames",
+    ] {
+        assert!(md.contains(needle), "report.md lacks '{needle}':\n{md}");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Shots and chunks</h2>"));
+
+    let svg = std::fs::read_to_string(out.join("frames.svg")).unwrap();
+    assert!(svg.contains("shot cuts (2)"), "no cut legend");
+    assert!(svg.contains("chunk starts (2, top)"), "no chunk legend");
+    // Vertical dashes in the cut colour at two x positions: one line per cut.
+    let mut xs: Vec<i32> = svg
+        .lines()
+        .filter(|l| l.contains("stroke=\"#B4B4B4\""))
+        .filter_map(|l| {
+            let pts: Vec<&str> = l
+                .split("points=\"")
+                .nth(1)?
+                .split('"')
+                .next()?
+                .split_whitespace()
+                .filter_map(|p| p.split(',').next())
+                .collect();
+            (pts.len() == 2 && pts[0] == pts[1]).then(|| pts[0].parse().unwrap())
+        })
+        .collect();
+    xs.sort_unstable();
+    xs.dedup();
+    assert_eq!(xs.len(), 2, "cut lines at {xs:?}");
+    // The first series (the first palette colour) has one line per run of consecutive
+    // sampled chunks (never bridging a chunk the sample skipped), plus its legend swatch; a
+    // line after a skipped chunk starts at that chunk's end, which is a cut here.
+    let csv = std::fs::read_to_string(out.join("chunks.csv")).unwrap();
+    let sampled: Vec<bool> = csv
+        .lines()
+        .skip(1)
+        .map(|l| !l.split(',').nth(5).unwrap().is_empty())
+        .collect();
+    assert_eq!(sampled.len(), 3, "{csv}");
+    let runs = (0..3)
+        .filter(|&i| sampled[i] && (i == 0 || !sampled[i - 1]))
+        .count();
+    let lines: Vec<&str> = svg
+        .lines()
+        .filter(|l| l.contains("<polyline") && l.contains("stroke=\"#4E79A7\""))
+        .collect();
+    assert_eq!(lines.len(), runs + 1, "lines of the first series:\n{csv}");
+    let first_x = lines[0]
+        .split("points=\"")
+        .nth(1)
+        .and_then(|p| p.split(',').next())
+        .and_then(|x| x.parse::<i32>().ok())
+        .unwrap();
+    if !sampled[0] {
+        let cut = if sampled[1] { xs[0] } else { xs[1] };
+        assert_eq!(first_x, cut, "the line starts where the sample does");
+    }
+}

@@ -2,7 +2,7 @@
 //! `PERTITLE_PLOT_DIR=/some/dir` to keep the rendered files for a look.
 
 use pertitle::hull::Hull;
-use pertitle::report::plot::{self, ComparePlot, FramePlot, HullPlot, RungMark};
+use pertitle::report::plot::{self, ComparePlot, FramePlot, FrameSeries, HullPlot, RungMark};
 use pertitle::{Metric, Point};
 use std::path::{Path, PathBuf};
 
@@ -210,11 +210,14 @@ fn frame_plot_shows_series_and_dips() {
         metric: Metric::Vmaf,
         fps: Some(24.0),
         series: vec![
-            ("1280×720 4100 kbps".into(), sample_frames(95.0, 132, 1)),
-            ("960×540 1900 kbps".into(), sample_frames(89.0, 132, 2)),
-            ("640×360 800 kbps".into(), sample_frames(77.0, 132, 3)),
-            ("480×270 330 kbps".into(), sample_frames(62.0, 132, 4)),
+            FrameSeries::contiguous("1280×720 4100 kbps", sample_frames(95.0, 132, 1)),
+            FrameSeries::contiguous("960×540 1900 kbps", sample_frames(89.0, 132, 2)),
+            FrameSeries::contiguous("640×360 800 kbps", sample_frames(77.0, 132, 3)),
+            FrameSeries::contiguous("480×270 330 kbps", sample_frames(62.0, 132, 4)),
         ],
+        title_frames: Some(132),
+        cuts: vec![33, 66, 99],
+        chunk_starts: vec![66],
     };
     let png = dir.join("frames_vmaf.png");
     let svg = dir.join("frames_vmaf.svg");
@@ -228,9 +231,67 @@ fn frame_plot_shows_series_and_dips() {
         "1280×720 4100 kbps",
         "480×270 330 kbps",
         "min",
+        "shot cuts (3)",
+        "chunk starts (1, top)",
     ] {
         assert!(s.contains(needle), "frame SVG lacks '{needle}'");
     }
+    assert_eq!(cut_lines(&s), 3, "one dashed line per cut");
+}
+
+/// How many distinct x positions carry vertical strokes in the per-frame plot's cut colour
+/// (one per cut line; each dash is its own element, the legend swatch is horizontal).
+fn cut_lines(svg: &str) -> usize {
+    let mut xs: Vec<String> = svg
+        .lines()
+        .filter(|l| l.contains("stroke=\"#B4B4B4\""))
+        .filter_map(|l| {
+            let pts = l.split("points=\"").nth(1)?.split('"').next()?;
+            let xs: Vec<&str> = pts
+                .split_whitespace()
+                .filter_map(|p| p.split(',').next())
+                .collect();
+            (xs.len() == 2 && xs[0] == xs[1]).then(|| xs[0].to_string())
+        })
+        .collect();
+    xs.sort();
+    xs.dedup();
+    xs.len()
+}
+
+/// A sampled run's series: scores at frames 0..40 and 80..120 of 132 draw two lines, not one
+/// bridging the unmeasured frames; the x axis still spans the whole title.
+#[test]
+fn frame_plot_breaks_lines_over_unsampled_chunks() {
+    let (_t, dir) = out_dir("frames_sampled");
+    let frames: Vec<u64> = (0..40).chain(80..120).collect();
+    let p = FramePlot {
+        title: "sampled".into(),
+        metric: Metric::Vmaf,
+        fps: None,
+        series: vec![FrameSeries {
+            label: "720p".into(),
+            values: frames.iter().map(|&f| 80.0 + (f % 5) as f64).collect(),
+            frames,
+        }],
+        title_frames: Some(132),
+        cuts: vec![40, 80, 120],
+        chunk_starts: vec![40, 80, 120],
+    };
+    let svg = dir.join("f.svg");
+    plot::render_frames(&p, &svg).unwrap();
+    let s = read_svg(&svg);
+    let lines = s
+        .lines()
+        .filter(|l| l.contains("stroke=\"#4E79A7\"") && l.contains("<polyline"))
+        .count();
+    // Two data lines and the legend swatch.
+    assert_eq!(lines, 3, "{s}");
+    // The last sampled frame is 119: a tick at 120 means the axis runs to the title's end.
+    assert!(
+        s.lines().any(|l| l.trim() == "120"),
+        "the axis spans the title"
+    );
 }
 
 fn curve(label: &str, hull: Vec<(f64, f64)>, bd: Option<f64>) -> plot::CompareCurve {
@@ -308,7 +369,10 @@ fn bad_plot_inputs_are_errors_and_write_nothing() {
         title: "t".into(),
         metric: Metric::Vmaf,
         fps: None,
-        series: vec![("a".into(), vec![f64::NAN])],
+        series: vec![FrameSeries::contiguous("a", vec![f64::NAN])],
+        title_frames: None,
+        cuts: Vec::new(),
+        chunk_starts: Vec::new(),
     };
     assert!(plot::render_frames(&nothing, &t.path().join("f.png")).is_err());
     no_temp_left(t.path());
@@ -379,6 +443,7 @@ fn report_md_and_html_have_tables_and_plots() {
             svg: Some("hull.svg".into()),
         }],
         notes: vec!["a note | with a pipe".into()],
+        shots: None,
     };
     let (md_path, html_path) = pertitle::report::write_report(&data, &dir).unwrap();
     let md = std::fs::read_to_string(&md_path).unwrap();
@@ -467,6 +532,93 @@ fn report_with_a_missing_plot_fails_and_writes_nothing() {
     assert!(!t.path().join("report.html").exists());
 }
 
+/// The "Shots and chunks" section: counts, detector line, the shot table capped at 50 rows
+/// with a pointer to shots.csv, and a sampled run's chunks, share and error estimate.
+#[test]
+fn report_shots_section_caps_the_table_and_shows_the_sample() {
+    use pertitle::chunks::Chunk;
+    use pertitle::report::{ReportData, SampleSection, ShotsSection};
+    use pertitle::sample::{ErrorEstimate, SampledChunk};
+    use pertitle::shots::Shot;
+    let t = crate::support::tmpdir();
+    let shots: Vec<Shot> = (0..60)
+        .map(|i| Shot {
+            start: i * 48,
+            frames: 48,
+            score: if i == 0 { 0.0 } else { 2.0 + i as f64 / 100.0 },
+        })
+        .collect();
+    let chunks: Vec<Chunk> = (0..30)
+        .map(|i| Chunk {
+            start: i * 96,
+            frames: 96,
+        })
+        .collect();
+    let data = ReportData {
+        title: "long".into(),
+        metric: Some(Metric::Vmaf),
+        shots: Some(ShotsSection {
+            fps: 24.0,
+            shots,
+            detector: "analysis width 160 samples".into(),
+            chunks,
+            min_seconds: 2.0,
+            max_seconds: 10.0,
+            sample: Some(SampleSection {
+                chunks: vec![
+                    SampledChunk {
+                        chunk: 3,
+                        weight: 14.5,
+                        stratum: 0,
+                        complexity: 100.0,
+                    },
+                    SampledChunk {
+                        chunk: 21,
+                        weight: 15.5,
+                        stratum: 1,
+                        complexity: 900.0,
+                    },
+                ],
+                frames: 192,
+                fraction: 192.0 / 2880.0,
+                error: ErrorEstimate {
+                    kbps_rel: 0.034,
+                    quality: 0.61,
+                },
+            }),
+            files: vec!["shots.csv".into(), "shots.json".into(), "chunks.csv".into()],
+        }),
+        ..Default::default()
+    };
+    let (md, html) = pertitle::report::write_report(&data, t.path()).unwrap();
+    let md = std::fs::read_to_string(md).unwrap();
+    for needle in [
+        "## Shots and chunks",
+        "60 shots, encoded as 30 chunks of 4.00 s (limits 2.0–10.0 s",
+        "Detector: analysis width 160 samples.",
+        "shots.csv, shots.json, chunks.csv",
+        "| Shot | Start (s) | Start frame | Length (s) | Frames | Cut score |",
+        "| 1 | 0.00 | 0 | 2.00 | 48 | – |",
+        "| 50 | 98.00 | 2352 | 2.00 | 48 | 2.49 |",
+        "The first 50 of 60 shots; shots.csv lists them all.",
+        "### Sample",
+        "2 of the 30 chunks: 192 of 2880 frames, 6.7 % of the title",
+        "±3.4 % kbps, ±0.61 vmaf",
+        "| 21 | 84.00 | 4.00 | 96 | 1 | 15.500 |",
+    ] {
+        assert!(md.contains(needle), "report.md lacks '{needle}':\n{md}");
+    }
+    assert!(!md.contains("| 51 | "), "more than 50 shot rows");
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(html.contains("<h2>Shots and chunks</h2>"));
+    // No shots: no section.
+    let none = pertitle::report::markdown(&ReportData {
+        title: "x".into(),
+        ..Default::default()
+    });
+    assert!(!none.contains("Shots and chunks"));
+}
+
 #[test]
 fn run_plots_write_every_metric_and_the_frames() {
     use pertitle::report::{RunPlots, RungRow};
@@ -495,7 +647,13 @@ fn run_plots_write_every_metric_and_the_frames() {
         title: "demo · per-frame VMAF".into(),
         metric: Metric::Vmaf,
         fps: None,
-        series: vec![("1280×720 3745 kbps".into(), sample_frames(90.0, 60, 7))],
+        series: vec![FrameSeries::contiguous(
+            "1280×720 3745 kbps",
+            sample_frames(90.0, 60, 7),
+        )],
+        title_frames: None,
+        cuts: Vec::new(),
+        chunk_starts: Vec::new(),
     };
     let run = RunPlots {
         clip: "demo",

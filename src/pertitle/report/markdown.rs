@@ -10,6 +10,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::bdrate::{BdResult, Method};
+use crate::chunks::Chunk;
+use crate::sample::{ErrorEstimate, SampledChunk};
+use crate::shots::Shot;
 use crate::{Error, Metric, Point, Result};
 
 /// Everything a report shows.
@@ -34,7 +37,41 @@ pub struct ReportData {
     pub plots: Vec<PlotRef>,
     /// Warnings and remarks shown at the end.
     pub notes: Vec<String>,
+    /// The title's shots and chunks (a run that detected shots).
+    pub shots: Option<ShotsSection>,
 }
+
+/// What the "Shots and chunks" section shows: the cuts the chunks were planned from, and for a
+/// sampled run which chunks stood for the title, so a reader can judge what was encoded.
+#[derive(Debug, Clone, Default)]
+pub struct ShotsSection {
+    /// Frames per second, for times (must be positive).
+    pub fps: f64,
+    pub shots: Vec<Shot>,
+    /// The detector's settings in one line.
+    pub detector: String,
+    pub chunks: Vec<Chunk>,
+    /// The recipe's chunk length limits (`chunking.min_seconds`, `max_seconds`).
+    pub min_seconds: f64,
+    pub max_seconds: f64,
+    pub sample: Option<SampleSection>,
+    /// The files holding the full lists, as named in the report's directory.
+    pub files: Vec<String>,
+}
+
+/// A sampled run's chunks, share of the title and error estimate.
+#[derive(Debug, Clone)]
+pub struct SampleSection {
+    pub chunks: Vec<SampledChunk>,
+    /// Frames encoded per point, and their share of the title.
+    pub frames: u64,
+    pub fraction: f64,
+    /// On the hull (median over its points).
+    pub error: ErrorEstimate,
+}
+
+/// Shot rows shown at most: a long title has hundreds, and shots.csv has them all.
+pub const MAX_SHOT_ROWS: usize = 50;
 
 /// One ladder rung as a table row.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -322,6 +359,10 @@ fn document(d: &ReportData) -> Vec<Block> {
         out.push(Block::Table { head, rows });
     }
 
+    if let Some(sh) = &d.shots {
+        out.extend(shots_section(sh, metric));
+    }
+
     if !d.plots.is_empty() {
         out.push(Block::Heading(2, "Plots".into()));
         out.extend(d.plots.iter().cloned().map(Block::Image));
@@ -329,6 +370,132 @@ fn document(d: &ReportData) -> Vec<Block> {
     if !d.notes.is_empty() {
         out.push(Block::Heading(2, "Notes".into()));
         out.push(Block::List(d.notes.clone()));
+    }
+    out
+}
+
+/// Seconds with two decimals (frame-exact at up to 100 fps is not needed: the frame is given).
+fn secs(frames: u64, fps: f64) -> String {
+    num(frames as f64 / fps, 2)
+}
+
+fn shots_section(sh: &ShotsSection, metric: Metric) -> Vec<Block> {
+    let fps = sh.fps;
+    let mut out = vec![Block::Heading(2, "Shots and chunks".into())];
+    let (lo, hi) = sh
+        .chunks
+        .iter()
+        .map(|c| c.frames)
+        .fold((u64::MAX, 0), |(l, h), f| (l.min(f), h.max(f)));
+    let lengths = if sh.chunks.is_empty() {
+        String::new()
+    } else if lo == hi {
+        format!(" of {} s", secs(lo, fps))
+    } else {
+        format!(" of {}–{} s", secs(lo, fps), secs(hi, fps))
+    };
+    out.push(Block::Para(format!(
+        "{} shots, encoded as {} chunks{lengths} (limits {}–{} s from the recipe's \
+         [chunking]: shots are merged up to the minimum and split beyond the maximum). \
+         Detector: {}.",
+        sh.shots.len(),
+        sh.chunks.len(),
+        num(sh.min_seconds, 1),
+        num(sh.max_seconds, 1),
+        sh.detector
+    )));
+    if !sh.files.is_empty() {
+        out.push(Block::Para(format!("Full lists: {}.", sh.files.join(", "))));
+    }
+    let head = [
+        "Shot",
+        "Start (s)",
+        "Start frame",
+        "Length (s)",
+        "Frames",
+        "Cut score",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let rows = sh
+        .shots
+        .iter()
+        .take(MAX_SHOT_ROWS)
+        .enumerate()
+        .map(|(i, s)| {
+            vec![
+                (i + 1).to_string().into(),
+                secs(s.start, fps).into(),
+                s.start.to_string().into(),
+                secs(s.frames, fps).into(),
+                s.frames.to_string().into(),
+                if i == 0 {
+                    "–".to_string()
+                } else {
+                    num(s.score, 2)
+                }
+                .into(),
+            ]
+        })
+        .collect();
+    out.push(Block::Table { head, rows });
+    if sh.shots.len() > MAX_SHOT_ROWS {
+        out.push(Block::Para(format!(
+            "The first {MAX_SHOT_ROWS} of {} shots; shots.csv lists them all.",
+            sh.shots.len()
+        )));
+    }
+    if let Some(smp) = &sh.sample {
+        out.push(Block::Heading(3, "Sample".into()));
+        let total: u64 = sh.chunks.iter().map(|c| c.frames).sum();
+        out.push(Block::Para(format!(
+            "Each point was encoded on {} of the {} chunks: {} of {} frames, {} % of the \
+             title. Each sampled chunk stands for its stratum (chunks of similar complexity; \
+             0 = simplest) with the weight shown. Estimated error on the hull (median \
+             standard error over its points): ±{} % kbps, ±{} {}.",
+            smp.chunks.len(),
+            sh.chunks.len(),
+            smp.frames,
+            total,
+            num(smp.fraction * 100.0, 1),
+            num(smp.error.kbps_rel * 100.0, 1),
+            num(smp.error.quality, quality_digits(metric)),
+            metric.name()
+        )));
+        let head = [
+            "Chunk",
+            "Start (s)",
+            "Length (s)",
+            "Frames",
+            "Stratum",
+            "Weight",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let rows = smp
+            .chunks
+            .iter()
+            .map(|p| {
+                let c = sh.chunks.get(p.chunk);
+                vec![
+                    p.chunk.to_string().into(),
+                    c.map(|c| secs(c.start, fps))
+                        .unwrap_or_else(|| "–".into())
+                        .into(),
+                    c.map(|c| secs(c.frames, fps))
+                        .unwrap_or_else(|| "–".into())
+                        .into(),
+                    c.map(|c| c.frames.to_string())
+                        .unwrap_or_else(|| "–".into())
+                        .into(),
+                    p.stratum.to_string().into(),
+                    num(p.weight, 3).into(),
+                ]
+            })
+            .collect();
+        out.push(Block::Table { head, rows });
     }
     out
 }

@@ -10,10 +10,12 @@ pub mod markdown;
 pub mod plot;
 
 pub use compare::{compare_codecs, Comparison, ComparisonRow};
-pub use markdown::{markdown, write_report, BdRow, PlotRef, ReportData, RungRow};
+pub use markdown::{
+    markdown, write_report, BdRow, PlotRef, ReportData, RungRow, SampleSection, ShotsSection,
+};
 pub use plot::{
-    render_compare, render_frames, render_hull, CompareCurve, ComparePlot, FramePlot, HullPlot,
-    RungMark,
+    render_compare, render_frames, render_hull, CompareCurve, ComparePlot, FramePlot, FrameSeries,
+    HullPlot, RungMark,
 };
 
 use std::path::Path;

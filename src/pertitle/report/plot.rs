@@ -10,6 +10,7 @@
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
@@ -41,15 +42,76 @@ pub struct HullPlot {
     pub rungs: Vec<RungMark>,
 }
 
-/// Per-frame quality over time, one line per series (a rung or a chosen point).
+/// Per-frame quality over time, one line per series (a rung or a chosen point), with the
+/// title's shot cuts and chunk starts so a dip can be read against the shot it falls in.
 #[derive(Debug, Clone)]
 pub struct FramePlot {
     pub title: String,
     pub metric: Metric,
     /// Frame rate: with it the x axis is in seconds, without it in frames.
     pub fps: Option<f64>,
-    /// `(label, per-frame scores)`.
-    pub series: Vec<(String, Vec<f64>)>,
+    pub series: Vec<FrameSeries>,
+    /// Frames in the title: the x axis spans all of them even where no series has a score (a
+    /// sampled run's last chunks). `None`: up to the last scored frame.
+    pub title_frames: Option<u64>,
+    /// First frames of the shots after the first (vertical light-grey lines).
+    pub cuts: Vec<u64>,
+    /// First frames of the chunks after the first (short ticks along the top edge).
+    pub chunk_starts: Vec<u64>,
+}
+
+/// One line of a [`FramePlot`]: scores at source frame indices. The indices need not be
+/// contiguous: a sampled run scores only its sampled chunks, and the line breaks over the gaps
+/// instead of bridging unmeasured frames.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameSeries {
+    pub label: String,
+    /// Source frame index of each score, increasing.
+    pub frames: Vec<u64>,
+    pub values: Vec<f64>,
+}
+
+impl FrameSeries {
+    /// Scores of frames `0..values.len()`.
+    pub fn contiguous(label: impl Into<String>, values: Vec<f64>) -> FrameSeries {
+        FrameSeries {
+            label: label.into(),
+            frames: (0..values.len() as u64).collect(),
+            values,
+        }
+    }
+
+    /// The finite `(frame, score)` points split where the frame step exceeds twice the median
+    /// step (a gap between sampled chunks, not the scoring stride).
+    fn segments(&self) -> Vec<Vec<(u64, f64)>> {
+        let pts: Vec<(u64, f64)> = self
+            .frames
+            .iter()
+            .copied()
+            .zip(self.values.iter().copied())
+            .collect();
+        let mut steps: Vec<u64> = pts
+            .windows(2)
+            .map(|w| w[1].0.saturating_sub(w[0].0))
+            .collect();
+        steps.sort_unstable();
+        let limit = steps.get(steps.len() / 2).copied().unwrap_or(1).max(1) * 2;
+        let mut out: Vec<Vec<(u64, f64)>> = Vec::new();
+        let mut prev: Option<u64> = None;
+        for (f, v) in pts {
+            if prev.is_none_or(|p| f.saturating_sub(p) > limit) {
+                out.push(Vec::new());
+            }
+            prev = Some(f);
+            if v.is_finite() {
+                if let Some(seg) = out.last_mut() {
+                    seg.push((f, v));
+                }
+            }
+        }
+        out.retain(|s| !s.is_empty());
+        out
+    }
 }
 
 /// Several codecs' hulls on one chart.
@@ -582,10 +644,22 @@ impl Chart for HullPlot {
 
 impl Chart for FramePlot {
     fn check(&self) -> std::result::Result<(), String> {
+        if let Some(s) = self
+            .series
+            .iter()
+            .find(|s| s.frames.len() != s.values.len())
+        {
+            return Err(format!(
+                "per-frame plot: series {:?} has {} scores for {} frames",
+                s.label,
+                s.values.len(),
+                s.frames.len()
+            ));
+        }
         if self
             .series
             .iter()
-            .all(|(_, v)| v.iter().all(|x| !x.is_finite()))
+            .all(|s| s.values.iter().all(|x| !x.is_finite()))
         {
             return Err("per-frame plot: no series with a finite score".into());
         }
@@ -600,10 +674,17 @@ impl Chart for FramePlot {
         DB::ErrorType: 'static,
     {
         let m = self.metric;
-        let frames = self.series.iter().map(|s| s.1.len()).max().unwrap_or(1);
+        let last = self
+            .series
+            .iter()
+            .filter_map(|s| s.frames.last().copied())
+            .max()
+            .unwrap_or(0);
+        let frames = self.title_frames.unwrap_or(0).max(last + 1);
         let step = self.fps.map(|f| 1.0 / f).unwrap_or(1.0);
         let x_max = ((frames.max(2) - 1) as f64 * step).max(step);
-        let y = quality_range(m, self.series.iter().flat_map(|s| s.1.iter().copied()));
+        let y = quality_range(m, self.series.iter().flat_map(|s| s.values.iter().copied()));
+        let (y_lo, y_hi) = (y.start, y.end);
 
         let (area, legend) = split(root, &self.title)?;
         let mut chart = ChartBuilder::on(&area)
@@ -638,21 +719,72 @@ impl Chart for FramePlot {
             .draw()?;
 
         let mut entries = Vec::new();
-        for (i, (label, values)) in self.series.iter().enumerate() {
+        // Cuts and chunk ticks first, so the score lines are drawn over them.
+        let x_of = |f: u64| f as f64 * step;
+        let cuts: Vec<f64> = self
+            .cuts
+            .iter()
+            .filter(|&&c| c > 0 && c < frames)
+            .map(|&c| x_of(c))
+            .collect();
+        if cuts.len() <= MAX_DASHED_CUTS {
+            chart.draw_series(cuts.iter().map(|&x| {
+                DashedPathElement::new(vec![(x, y_lo), (x, y_hi)], 6, 5, CUT.stroke_width(1))
+            }))?;
+        } else {
+            chart.draw_series(
+                cuts.iter()
+                    .map(|&x| PathElement::new(vec![(x, y_lo), (x, y_hi)], CUT.stroke_width(1))),
+            )?;
+        }
+        if !cuts.is_empty() {
+            entries.push((
+                format!("shot cuts ({})", cuts.len()),
+                Swatch::Line(CUT, 1, false),
+            ));
+        }
+        let ticks: Vec<f64> = self
+            .chunk_starts
+            .iter()
+            .filter(|&&c| c > 0 && c < frames)
+            .map(|&c| x_of(c))
+            .collect();
+        let tick = (y_hi - y_lo) * 0.03;
+        chart.draw_series(ticks.iter().map(|&x| {
+            PathElement::new(vec![(x, y_hi), (x, y_hi - tick)], CHUNK.stroke_width(3))
+        }))?;
+        if !ticks.is_empty() {
+            entries.push((
+                format!("chunk starts ({}, top)", ticks.len()),
+                Swatch::Line(CHUNK, 3, false),
+            ));
+        }
+
+        let total: usize = self
+            .series
+            .iter()
+            .map(|s| s.values.len())
+            .sum::<usize>()
+            .max(1);
+        for (i, s) in self.series.iter().enumerate() {
             let c = PALETTE[i % PALETTE.len()];
-            let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+            let finite: Vec<f64> = s.values.iter().copied().filter(|v| v.is_finite()).collect();
             if finite.is_empty() {
                 continue;
             }
-            chart.draw_series(LineSeries::new(
-                decimate(values, MAX_LINE_POINTS)
-                    .into_iter()
-                    .map(|(f, v)| (f as f64 * step, v)),
-                c.stroke_width(2),
-            ))?;
+            // Every series shares the point budget in proportion to its length, and each
+            // segment (a run of measured frames) is its own line.
+            let budget = MAX_LINE_POINTS * s.values.len() / total;
+            for seg in s.segments() {
+                let max = (budget * seg.len() / s.values.len().max(1)).max(2);
+                chart.draw_series(LineSeries::new(
+                    decimate(&seg, max).into_iter().map(|(f, v)| (x_of(f), v)),
+                    c.stroke_width(2),
+                ))?;
+            }
             let mean = finite.iter().sum::<f64>() / finite.len() as f64;
             let min = finite.iter().copied().fold(f64::INFINITY, f64::min);
-            entries.push((label.clone(), Swatch::Line(c, 3, false)));
+            entries.push((s.label.clone(), Swatch::Line(c, 3, false)));
             entries.push((
                 format!(
                     "   mean {}, min {}",
@@ -671,29 +803,28 @@ impl Chart for FramePlot {
 /// this many, keeping each bucket's minimum and maximum so every dip stays visible.
 const MAX_LINE_POINTS: usize = 2400;
 
-/// The finite `(frame, value)` points of a series, thinned to at most `max` points by keeping
-/// the minimum and maximum of each bucket of consecutive frames (in frame order).
-fn decimate(values: &[f64], max: usize) -> Vec<(usize, f64)> {
-    let finite = values
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(|(_, v)| v.is_finite());
-    if values.len() <= max {
-        return finite.collect();
+/// Up to this many cuts are dashed; plotters draws each dash as an element of its own, so a
+/// title with hundreds of shots gets plain lines instead of a very large SVG.
+const MAX_DASHED_CUTS: usize = 64;
+
+/// Shot cuts: light enough that the score lines stay in front.
+const CUT: RGBColor = RGBColor(0xB4, 0xB4, 0xB4);
+/// Chunk-start ticks: darker than the cuts, since most coincide with one.
+const CHUNK: RGBColor = RGBColor(0x60, 0x60, 0x60);
+
+/// The `(frame, value)` points (non-finite values dropped), thinned to at most `max` points
+/// by keeping the minimum and maximum of each bucket of consecutive points (in frame order).
+fn decimate(points: &[(u64, f64)], max: usize) -> Vec<(u64, f64)> {
+    let finite: Vec<(u64, f64)> = points.iter().copied().filter(|p| p.1.is_finite()).collect();
+    if finite.len() <= max {
+        return finite;
     }
-    let bucket = values.len().div_ceil((max / 2).max(1));
+    let bucket = finite.len().div_ceil((max / 2).max(1));
     let mut out = Vec::with_capacity(max);
-    for start in (0..values.len()).step_by(bucket) {
-        let chunk = values[start..(start + bucket).min(values.len())]
-            .iter()
-            .copied()
-            .enumerate()
-            .filter(|(_, v)| v.is_finite())
-            .map(|(i, v)| (start + i, v));
-        let mut lo: Option<(usize, f64)> = None;
-        let mut hi: Option<(usize, f64)> = None;
-        for p in chunk {
+    for chunk in finite.chunks(bucket) {
+        let mut lo: Option<(u64, f64)> = None;
+        let mut hi: Option<(u64, f64)> = None;
+        for &p in chunk {
             if lo.is_none_or(|l| p.1 < l.1) {
                 lo = Some(p);
             }
@@ -788,16 +919,44 @@ mod tests {
 
     #[test]
     fn decimation_keeps_dips_and_bounds_points() {
-        let mut v: Vec<f64> = (0..10_000).map(|i| 90.0 + (i % 7) as f64 * 0.1).collect();
-        v[7777] = 12.0;
-        v[100] = f64::NAN;
+        let mut v: Vec<(u64, f64)> = (0..10_000)
+            .map(|i| (i, 90.0 + (i % 7) as f64 * 0.1))
+            .collect();
+        v[7777].1 = 12.0;
+        v[100].1 = f64::NAN;
         let d = decimate(&v, 2000);
         assert!(d.len() <= 2000, "{}", d.len());
         assert!(d.contains(&(7777, 12.0)));
         assert!(d.windows(2).all(|w| w[0].0 < w[1].0));
         assert!(d.iter().all(|p| p.1.is_finite()));
-        let short = decimate(&[1.0, f64::NAN, 3.0], 2000);
+        let short = decimate(&[(0, 1.0), (1, f64::NAN), (2, 3.0)], 2000);
         assert_eq!(short, vec![(0, 1.0), (2, 3.0)]);
+    }
+
+    #[test]
+    fn series_break_over_unmeasured_frames_only() {
+        // Two sampled chunks (frames 0..4 and 10..13): two lines; a NaN inside a chunk does
+        // not break it.
+        let s = FrameSeries {
+            label: "a".into(),
+            frames: vec![0, 1, 2, 3, 10, 11, 12],
+            values: vec![1.0, f64::NAN, 3.0, 4.0, 5.0, 6.0, 7.0],
+        };
+        let seg = s.segments();
+        assert_eq!(seg.len(), 2, "{seg:?}");
+        assert_eq!(seg[0], vec![(0, 1.0), (2, 3.0), (3, 4.0)]);
+        assert_eq!(seg[1][0], (10, 5.0));
+        // A regular stride (every 4th frame) is one line.
+        let strided = FrameSeries {
+            label: "b".into(),
+            frames: vec![0, 4, 8, 12, 14, 18],
+            values: vec![1.0; 6],
+        };
+        assert_eq!(strided.segments().len(), 1);
+        assert_eq!(
+            FrameSeries::contiguous("c", vec![1.0; 5]).segments().len(),
+            1
+        );
     }
 
     #[test]
