@@ -174,6 +174,8 @@ fn ladder(t: &Title, mode: &str, extra: &[&str], grid: &Grid, work: &Path) -> Ru
             "--preset",
             &grid.preset,
         ])
+        .arg("--recipe")
+        .arg(&grid.recipe)
         .args(["--no-cache", "--json", "-q", "--out"])
         .arg(&out)
         .args(extra);
@@ -191,6 +193,9 @@ struct Grid {
     sizes: String,
     crf: String,
     preset: String,
+    /// The default x264 recipe with `[scoring] metrics` replaced (the hull is on VMAF; PSNR and
+    /// SSIM cost scoring time the comparison does not use).
+    recipe: PathBuf,
 }
 
 /// Recall within ±1 frame of the known cuts, and detected cuts matching none.
@@ -237,7 +242,29 @@ fn main() {
         Some("1080p") => (1920, 1080),
         _ => (1280, 720),
     };
+    let work = std::env::temp_dir().join(format!("pertitle-titles-{}", std::process::id()));
+    std::fs::create_dir_all(&work).expect("work dir");
+    let metrics = env("PERTITLE_BENCH_METRICS").unwrap_or_else(|| "vmaf".into());
+    let recipe = work.join("recipe.toml");
+    let x264 = include_str!("../recipes/x264.toml");
+    let list: Vec<String> = metrics
+        .split(',')
+        .map(|m| format!("{:?}", m.trim()))
+        .collect();
+    let text: String = x264
+        .lines()
+        .map(|l| {
+            if l.starts_with("metrics =") {
+                format!("metrics = [{}]", list.join(", "))
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&recipe, text + "\n").expect("bench recipe");
     let grid = Grid {
+        recipe,
         sizes: env("PERTITLE_BENCH_SIZES").unwrap_or_else(|| {
             if h == 1080 {
                 "1920x1080,1280x720,960x540,640x360,480x270".into()
@@ -248,11 +275,10 @@ fn main() {
         crf: env("PERTITLE_BENCH_CRF").unwrap_or_else(|| "22,28,34,40".into()),
         preset: env("PERTITLE_BENCH_PRESET").unwrap_or_else(|| "veryfast".into()),
     };
+    let _ = &work;
     let modes = env("PERTITLE_BENCH_MODES").unwrap_or_else(|| "chunked,sampled,unchunked".into());
     let modes: Vec<&str> = modes.split(',').map(str::trim).collect();
     let kinds = env("PERTITLE_BENCH_KINDS").unwrap_or_else(|| "talking,sport,animation".into());
-    let work = std::env::temp_dir().join(format!("pertitle-titles-{}", std::process::id()));
-    std::fs::create_dir_all(&work).expect("work dir");
     assert!(
         pertitle_bin().exists(),
         "build the release binary first: cargo build --release"
@@ -264,7 +290,7 @@ fn main() {
         proc::loadavg()
     );
     println!(
-        "titles: {seconds} s at {w}x{h} 24 fps; grid {} x CRF {}, x264 preset {}",
+        "titles: {seconds} s at {w}x{h} 24 fps; grid {} x CRF {}, x264 preset {}, metrics {metrics}",
         grid.sizes, grid.crf, grid.preset
     );
     println!(

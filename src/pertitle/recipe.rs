@@ -424,7 +424,7 @@ fn default_chunk_max() -> f64 {
     10.0
 }
 fn default_sample_fraction() -> f64 {
-    0.12
+    0.15
 }
 
 /// Overrides of recipe values (the CLI's flags); `None` keeps the recipe's. Errors about them

@@ -16,7 +16,7 @@ use crate::pipeline::{Event, RunOptions, Runner};
 use crate::points::{Metric, Point, SourceIdentity};
 use crate::quality::{Engine, EngineConfig, Metrics};
 use crate::recipe::{Recipe, Size};
-use crate::sample::{self, ComplexityProbe, ErrorEstimate, Sample};
+use crate::sample::{self, ComplexityProbe, ErrorEstimate, ProbeStats, Sample};
 use crate::search::{FastOptions, SearchGrid, SearchStats};
 use crate::shots::{ShotDetector, ShotSettings, Shots};
 use crate::store::Store;
@@ -73,8 +73,8 @@ pub struct Source {
     pub info: VideoInfo,
     pub identity: SourceIdentity,
     pub shots: Option<Shots>,
-    /// Per-frame bytes of the complexity probe ([`ComplexityProbe`]).
-    pub probe: Option<Vec<u32>>,
+    /// What the complexity probe measured per frame ([`ComplexityProbe`]).
+    pub probe: Option<ProbeStats>,
 }
 
 /// What the identify pass measures while it decodes the title for its fingerprint: each costs a
@@ -482,11 +482,19 @@ impl<'a> LadderRun<'a> {
         let source = identify_with(self.input, self.frames, &analyses)?;
         let chunks = chunk_plan(recipe, &source);
         let sample = (sampled && chunks.len() > 1).then(|| {
-            let complexity = match &source.probe {
-                Some(p) => sample::chunk_complexity(&chunks, p),
-                None => vec![0.0; chunks.len()],
+            let (complexity, quality) = match &source.probe {
+                Some(p) => (
+                    sample::chunk_complexity(&chunks, p),
+                    sample::chunk_probe_quality(&chunks, p),
+                ),
+                None => (vec![0.0; chunks.len()], vec![0.0; chunks.len()]),
             };
-            sample::choose(&chunks, &complexity, recipe.chunking.sample_fraction)
+            sample::choose(
+                &chunks,
+                &complexity,
+                &quality,
+                recipe.chunking.sample_fraction,
+            )
         });
         // The chunks each point is encoded on, and the share of the title each stands for.
         let parts: Vec<(Chunk, f64, f64)> = match &sample {
@@ -543,6 +551,8 @@ impl<'a> LadderRun<'a> {
                     let mut r = chunks::assemble(&ps, &template.task(s, c), title_frames)?;
                     if let Some(smp) = &sample {
                         r.point.kbps *= smp.rate_factor;
+                        let frames: Vec<u64> = parts.iter().map(|(c, ..)| c.frames).collect();
+                        sample::adjust_quality(&mut r.point, smp, &frames, rs);
                         let values: Vec<(f64, f64)> = rs
                             .iter()
                             .map(|r| {

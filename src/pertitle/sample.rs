@@ -15,8 +15,9 @@
 use crate::chunks::Chunk;
 use crate::error::Result;
 use crate::frame::{Frame, FrameFormat};
-use crate::media::{self, Encoder, EncoderConfig, RateControl, Scaler, ScalerKind};
+use crate::media::{self, Decoder, Encoder, EncoderConfig, RateControl, Scaler, ScalerKind};
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
 /// Probe encode width (height from the aspect, even).
 const PROBE_WIDTH: usize = 320;
@@ -25,12 +26,24 @@ const PROBE_CODEC: &str = "libx264";
 const PROBE_QP: u32 = 30;
 
 /// Per-frame complexity of a title: the bytes of a fixed-QP `ultrafast` encode of a
-/// `PROBE_WIDTH`-wide copy, one entry per frame in display order (no B-frames, no look-ahead, so
-/// packets come in frame order).
+/// `PROBE_WIDTH`-wide copy and that encode's luma PSNR, one entry per frame in display order (no
+/// B-frames, no look-ahead, so packets and decoded frames come in frame order). Bytes predict
+/// the grid's rates; the PSNR says how much a fixed quantiser loses on this content, which
+/// predicts how its quality responds (flat graphics keep it, grain loses it).
 pub struct ComplexityProbe {
     down: Scaler,
     enc: Encoder,
-    bytes: Vec<u32>,
+    dec: Decoder,
+    /// Downscaled frames waiting for their decoded probe frame.
+    waiting: VecDeque<Frame>,
+    stats: ProbeStats,
+}
+
+/// What the probe measured, per frame.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProbeStats {
+    pub bytes: Vec<u32>,
+    pub psnr: Vec<f32>,
 }
 
 impl ComplexityProbe {
@@ -51,27 +64,68 @@ impl ComplexityProbe {
                 .into(),
         ));
         let enc = Encoder::new(&cfg)?;
+        let dec = Decoder::new(&enc.stream_params())?;
         Ok(Some(ComplexityProbe {
             down,
             enc,
-            bytes: Vec::new(),
+            dec,
+            waiting: VecDeque::new(),
+            stats: ProbeStats::default(),
         }))
     }
 
     pub fn push(&mut self, frame: &Frame) -> Result<()> {
         let small = self.down.scale(frame)?;
-        for p in self.enc.encode(&small)? {
-            self.bytes.push(p.data.len() as u32);
+        let packets = self.enc.encode(&small)?;
+        self.waiting.push_back(small);
+        self.take(packets)
+    }
+
+    fn take(&mut self, packets: Vec<media::Packet>) -> Result<()> {
+        for p in packets {
+            self.stats.bytes.push(p.data.len() as u32);
+            for d in self.dec.decode(&p)? {
+                self.compare(d);
+            }
         }
         Ok(())
     }
 
-    /// Bytes per frame, in display order.
-    pub fn finish(mut self) -> Result<Vec<u32>> {
-        for p in self.enc.finish()? {
-            self.bytes.push(p.data.len() as u32);
+    fn compare(&mut self, decoded: Frame) {
+        if let Some(orig) = self.waiting.pop_front() {
+            self.stats.psnr.push(psnr_y(&orig, &decoded) as f32);
         }
-        Ok(self.bytes)
+    }
+
+    /// Everything measured, in display order.
+    pub fn finish(mut self) -> Result<ProbeStats> {
+        let packets = self.enc.finish()?;
+        self.take(packets)?;
+        for d in self.dec.flush()? {
+            self.compare(d);
+        }
+        Ok(self.stats)
+    }
+}
+
+/// Luma PSNR in dB (capped at 100 for identical planes).
+fn psnr_y(a: &Frame, b: &Frame) -> f64 {
+    let (pa, pb) = (&a.planes[0], &b.planes[0]);
+    let n = pa.data.len().min(pb.data.len()).max(1);
+    let sse: u64 = pa
+        .data
+        .iter()
+        .zip(&pb.data)
+        .map(|(&x, &y)| {
+            let d = x.abs_diff(y) as u64;
+            d * d
+        })
+        .sum();
+    let peak = ((1u64 << a.format.bit_depth) - 1) as f64;
+    if sse == 0 {
+        100.0
+    } else {
+        (10.0 * (peak * peak / (sse as f64 / n as f64)).log10()).min(100.0)
     }
 }
 
@@ -89,6 +143,8 @@ pub struct SampledChunk {
     pub stratum: usize,
     /// Probe bytes per frame.
     pub complexity: f64,
+    /// Probe luma PSNR (mean over its frames).
+    pub probe_quality: f64,
 }
 
 /// Which chunks represent the title.
@@ -104,18 +160,30 @@ pub struct Sample {
     /// constant, so this removes most of what the sample's mix of easy and hard chunks gets
     /// wrong about the rate.
     pub rate_factor: f64,
+    /// The probe's mean PSNR over the whole title (frame-weighted): the regression estimate of
+    /// a point's quality corrects the sample's mean towards it ([`regression_shift`]).
+    pub title_probe_quality: f64,
 }
 
-/// Mean probe bytes per frame of each chunk (`probe` has one entry per title frame; a shorter
-/// probe, e.g. when the encoder held frames back, counts what it has).
-pub fn chunk_complexity(chunks: &[Chunk], probe: &[u32]) -> Vec<f64> {
+/// Mean probe bytes per frame of each chunk (one entry per title frame; a shorter series counts
+/// what it has).
+pub fn chunk_complexity(chunks: &[Chunk], probe: &ProbeStats) -> Vec<f64> {
+    chunk_means(chunks, &probe.bytes)
+}
+
+/// Mean probe PSNR of each chunk.
+pub fn chunk_probe_quality(chunks: &[Chunk], probe: &ProbeStats) -> Vec<f64> {
+    chunk_means(chunks, &probe.psnr)
+}
+
+fn chunk_means<T: Copy + Into<f64>>(chunks: &[Chunk], v: &[T]) -> Vec<f64> {
     chunks
         .iter()
         .map(|c| {
-            let s = (c.start as usize).min(probe.len());
-            let e = (c.end() as usize).min(probe.len());
+            let s = (c.start as usize).min(v.len());
+            let e = (c.end() as usize).min(v.len());
             if e > s {
-                probe[s..e].iter().map(|&b| b as f64).sum::<f64>() / (e - s) as f64
+                v[s..e].iter().map(|&b| b.into()).sum::<f64>() / (e - s) as f64
             } else {
                 0.0
             }
@@ -128,12 +196,14 @@ pub fn chunk_complexity(chunks: &[Chunk], probe: &[u32]) -> Vec<f64> {
 /// chunks (complexity within its duration-weighted interquartile range), so the budget buys as
 /// many strata as it can — and as many strata as fit the budget (at least two when the title
 /// has two chunks or more, so the error can be estimated).
-pub fn choose(chunks: &[Chunk], complexity: &[f64], fraction: f64) -> Sample {
+///
+/// `quality` is each chunk's probe PSNR (zeros without a probe).
+pub fn choose(chunks: &[Chunk], complexity: &[f64], quality: &[f64], fraction: f64) -> Sample {
     let total: u64 = chunks.iter().map(|c| c.frames).sum();
     let budget = fraction * total as f64;
     let mut best: Option<Sample> = None;
     for k in 1..=chunks.len().max(1) {
-        let s = stratify(chunks, complexity, k);
+        let s = stratify(chunks, complexity, quality, k);
         let fits = s.frames as f64 <= budget;
         if fits || best.is_none() || (k == 2 && chunks.len() >= 2) {
             best = Some(s);
@@ -142,7 +212,13 @@ pub fn choose(chunks: &[Chunk], complexity: &[f64], fraction: f64) -> Sample {
             break;
         }
     }
-    let s = best.unwrap_or_else(|| stratify(chunks, complexity, 1));
+    let s = best.unwrap_or_else(|| stratify(chunks, complexity, quality, 1));
+    let title_probe_quality = chunks
+        .iter()
+        .zip(quality)
+        .map(|(c, q)| q * c.frames as f64)
+        .sum::<f64>()
+        / total.max(1) as f64;
     let probe_total: f64 = chunks
         .iter()
         .zip(complexity)
@@ -161,11 +237,12 @@ pub fn choose(chunks: &[Chunk], complexity: &[f64], fraction: f64) -> Sample {
     Sample {
         fraction: s.frames as f64 / total.max(1) as f64,
         rate_factor,
+        title_probe_quality,
         ..s
     }
 }
 
-fn stratify(chunks: &[Chunk], complexity: &[f64], k: usize) -> Sample {
+fn stratify(chunks: &[Chunk], complexity: &[f64], quality: &[f64], k: usize) -> Sample {
     let total: u64 = chunks.iter().map(|c| c.frames).sum();
     let mut order: Vec<usize> = (0..chunks.len()).collect();
     order.sort_by(|&a, &b| complexity[a].total_cmp(&complexity[b]).then(a.cmp(&b)));
@@ -214,6 +291,7 @@ fn stratify(chunks: &[Chunk], complexity: &[f64], k: usize) -> Sample {
             key_weight: members.len() as f64,
             stratum: h,
             complexity: complexity[best],
+            probe_quality: quality[best],
         });
     }
     // Display order, so the sample is encoded and assembled front to back.
@@ -224,6 +302,75 @@ fn stratify(chunks: &[Chunk], complexity: &[f64], k: usize) -> Sample {
         frames,
         fraction: 0.0,
         rate_factor: 1.0,
+        title_probe_quality: 0.0,
+    }
+}
+
+/// The regression estimate's correction of a series' weighted sample mean: `y[i]` is sampled
+/// chunk `i`'s mean (order of `sample.chunks`), `frames[i]` its frames. The slope of `y` on the
+/// chunks' probe PSNR (weighted least squares, the weights being the frames each chunk stands
+/// for) times how far the title's probe PSNR is from the sample's. 0 with fewer than three
+/// chunks or no spread in the probe (a line through two points is no estimate).
+pub fn regression_shift(sample: &Sample, frames: &[u64], y: &[f64]) -> f64 {
+    let n = sample.chunks.len();
+    if n < 3 || y.len() != n || frames.len() != n || y.iter().any(|v| !v.is_finite()) {
+        return 0.0;
+    }
+    let big: Vec<f64> = (0..n)
+        .map(|i| sample.chunks[i].weight * frames[i] as f64)
+        .collect();
+    let total: f64 = big.iter().sum();
+    let z: Vec<f64> = sample.chunks.iter().map(|c| c.probe_quality).collect();
+    let zbar = (0..n).map(|i| big[i] * z[i]).sum::<f64>() / total;
+    let ybar = (0..n).map(|i| big[i] * y[i]).sum::<f64>() / total;
+    let szz: f64 = (0..n).map(|i| big[i] * (z[i] - zbar).powi(2)).sum();
+    let szy: f64 = (0..n).map(|i| big[i] * (z[i] - zbar) * (y[i] - ybar)).sum();
+    if szz.is_nan() || szz <= 1e-9 * total {
+        return 0.0;
+    }
+    szy / szz * (sample.title_probe_quality - zbar)
+}
+
+/// Moves every pooled statistic of each series of a sampled `point` by its
+/// [`regression_shift`] (the sampled chunks' own results in `parts`, in sample order), and its
+/// headline metrics with them: the sample's mix of content is corrected towards the title's, as
+/// the probe measured it. The shift is that of the mean, applied to every statistic alike.
+pub fn adjust_quality(
+    point: &mut crate::points::Point,
+    sample: &Sample,
+    frames: &[u64],
+    parts: &[crate::grid::TaskResult],
+) {
+    let series: Vec<crate::points::Series> = point.pooled.keys().copied().collect();
+    for s in series {
+        let y: Vec<f64> = parts
+            .iter()
+            .map(|r| r.point.pooled.get(&s).map_or(f64::NAN, |p| p.mean))
+            .collect();
+        let d = regression_shift(sample, frames, &y);
+        if d == 0.0 {
+            continue;
+        }
+        if let Some(p) = point.pooled.get_mut(&s) {
+            for v in [
+                &mut p.mean,
+                &mut p.harmonic_mean,
+                &mut p.min,
+                &mut p.max,
+                &mut p.median,
+                &mut p.p1,
+                &mut p.p5,
+                &mut p.p10,
+            ] {
+                *v += d;
+            }
+        }
+        match s {
+            crate::points::Series::Vmaf => point.vmaf += d,
+            crate::points::Series::PsnrY => point.psnr_y += d,
+            crate::points::Series::Ssim => point.ssim += d,
+            _ => {}
+        }
     }
 }
 
@@ -284,9 +431,21 @@ pub fn error_estimate(sample: &Sample, values: &[(f64, f64)], frames: &[u64]) ->
         }
         v
     };
+    // Quality: residuals from the regression on the probe PSNR when it is used.
+    let z = |i: usize| sample.chunks[i].probe_quality;
+    let (zbar, qs): (f64, Vec<f64>) = (mean(&z), values.iter().map(|v| v.1).collect());
+    let slope = {
+        let shift = regression_shift(sample, frames, &qs);
+        let gap = sample.title_probe_quality - zbar;
+        if shift != 0.0 && gap != 0.0 {
+            shift / gap
+        } else {
+            0.0
+        }
+    };
     ErrorEstimate {
         kbps_rel: var(&residual, 0.0).sqrt() / kbps,
-        quality: var(&|i| values[i].1, q).sqrt(),
+        quality: var(&|i| values[i].1 - slope * (z(i) - zbar), q).sqrt(),
     }
 }
 
@@ -309,7 +468,7 @@ mod tests {
     fn sample_is_stratified_and_weights_cover_the_title() {
         let c = chunks(&[100; 40]);
         let cx: Vec<f64> = (0..40).map(|i| ((i * 17) % 40) as f64).collect();
-        let s = choose(&c, &cx, 0.12);
+        let s = choose(&c, &cx, &[0.0; 40], 0.12);
         assert!(s.fraction <= 0.12 + 1e-9, "{s:?}");
         assert!(s.chunks.len() >= 2);
         let covered: f64 = s
@@ -328,7 +487,7 @@ mod tests {
     fn error_estimate_is_zero_when_the_probe_predicts_and_grows_with_residuals() {
         let c = chunks(&[100; 20]);
         let cx: Vec<f64> = (0..20).map(|i| 1.0 + i as f64).collect();
-        let s = choose(&c, &cx, 0.2);
+        let s = choose(&c, &cx, &[0.0; 20], 0.2);
         let n = s.chunks.len();
         // kbps proportional to the probe: the ratio estimate is exact.
         let exact: Vec<(f64, f64)> = s
@@ -351,5 +510,34 @@ mod tests {
             .sum();
         let title: f64 = cx.iter().map(|x| x * 100.0).sum();
         assert!((est * s.rate_factor - title).abs() < 1e-6);
+    }
+
+    #[test]
+    fn regression_estimate_is_exact_when_quality_is_linear_in_the_probe() {
+        let c = chunks(&[100; 30]);
+        let cx: Vec<f64> = (0..30).map(|i| 1.0 + i as f64).collect();
+        // Probe PSNR unrelated to the strata's order, quality linear in it.
+        let z: Vec<f64> = (0..30).map(|i| 30.0 + ((i * 7) % 11) as f64).collect();
+        let s = choose(&c, &cx, &z, 0.2);
+        assert!(s.chunks.len() >= 3, "{s:?}");
+        let q = |z: f64| 20.0 + 1.5 * z;
+        let title: f64 = z.iter().map(|&z| q(z)).sum::<f64>() / 30.0;
+        let y: Vec<f64> = s.chunks.iter().map(|p| q(p.probe_quality)).collect();
+        let frames = vec![100; s.chunks.len()];
+        let sample_mean: f64 = s
+            .chunks
+            .iter()
+            .zip(&y)
+            .map(|(p, y)| p.weight * y)
+            .sum::<f64>()
+            / s.chunks.iter().map(|p| p.weight).sum::<f64>();
+        let shifted = sample_mean + regression_shift(&s, &frames, &y);
+        assert!((shifted - title).abs() < 1e-9, "{shifted} vs {title}");
+        let e = error_estimate(
+            &s,
+            &y.iter().map(|&y| (1000.0, y)).collect::<Vec<_>>(),
+            &frames,
+        );
+        assert!(e.quality.abs() < 1e-9, "{e:?}");
     }
 }

@@ -569,14 +569,18 @@ fn report_shots_section_caps_the_table_and_shows_the_sample() {
                     SampledChunk {
                         chunk: 3,
                         weight: 14.5,
+                        key_weight: 3.0,
                         stratum: 0,
                         complexity: 100.0,
+                        probe_quality: 38.0,
                     },
                     SampledChunk {
                         chunk: 21,
                         weight: 15.5,
+                        key_weight: 3.0,
                         stratum: 1,
                         complexity: 900.0,
+                        probe_quality: 31.0,
                     },
                 ],
                 frames: 192,
