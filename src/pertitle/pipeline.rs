@@ -696,6 +696,21 @@ struct LanePlan {
     tasks: Vec<usize>,
     /// Their estimated memory ([`task_cost`]).
     cost: u64,
+    /// What the lane holds besides its points ([`lane_overhead`]).
+    overhead: u64,
+}
+
+/// Source-size frames a lane holds besides its points, as a count of frames: the reader's two
+/// batches, the source frames waiting in the timeline for the encoders' look-ahead (x264
+/// medium: 40 frames of rc-lookahead and the B-frames), and a batch of prepared references
+/// (several frames' worth each). An estimate from the 1080p grid's peak with one lane at a time
+/// (~1.9 GiB for a 1.2 GiB encoder budget); it matters when lanes run side by side, so that
+/// many small lanes cannot each bring a title's worth of source frames.
+const LANE_SOURCE_FRAMES: u64 = 100;
+
+/// Memory a lane of `t`'s source holds besides its points (u16 samples, 4:2:0).
+fn lane_overhead(t: &GridTask) -> u64 {
+    t.source.width as u64 * t.source.height as u64 * 3 * LANE_SOURCE_FRAMES
 }
 
 /// Groups the tasks to compute by their frames (in the order they first appear) and splits each
@@ -719,6 +734,7 @@ fn plan_lanes(tasks: &[GridTask], todo: &[usize], budget: u64) -> Vec<LanePlan> 
         for wave in plan_waves(&members, budget) {
             plans.push(LanePlan {
                 cost: wave.iter().map(|&k| task_cost(members[k])).sum(),
+                overhead: lane_overhead(members[0]),
                 tasks: wave.into_iter().map(|k| g[k]).collect(),
             });
         }
@@ -745,13 +761,18 @@ fn run_lanes(
         let mut active: Vec<Lane> = Vec::new();
         let (mut used, mut done) = (0u64, 0u64);
         loop {
+            // The first lane runs whatever it costs (as a single wave always did); another
+            // joins only if it fits with its overhead too.
             while let Some(p) = queue.front() {
-                if !active.is_empty() && used + p.cost > opts.memory_budget {
+                if !active.is_empty() && used + p.cost + p.overhead > opts.memory_budget {
                     break;
                 }
                 let p = queue.pop_front().expect("front exists");
-                used += p.cost;
-                active.push(Lane::start(scope, p, tasks, open, engine, opts)?);
+                let charge = p.cost + if active.is_empty() { 0 } else { p.overhead };
+                used += charge;
+                let mut lane = Lane::start(scope, p, tasks, open, engine, opts)?;
+                lane.cost = charge;
+                active.push(lane);
             }
             // Lanes whose source ended and whose encoders are drained are finished.
             let mut k = 0;
@@ -891,6 +912,7 @@ fn round(lanes: &mut [Lane]) -> Result<u64> {
 /// read, never encoded), so concatenated chunk scores equal whole-stream scores.
 struct Lane<'t, 'e> {
     plan: Vec<usize>,
+    /// What the lane was charged against the memory budget.
     cost: u64,
     rx: Receiver<Result<Vec<Frame>>>,
     /// The next selected frames to feed; `None` once the selection is read.

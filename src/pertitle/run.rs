@@ -68,7 +68,7 @@ impl Input {
 
 /// An identified source: its stream facts, the identity its tasks are keyed by, and what the
 /// identify pass measured besides ([`Analyses`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Source {
     pub info: VideoInfo,
     pub identity: SourceIdentity,
@@ -93,6 +93,48 @@ pub fn identify(input: &Input, frames: Option<u64>) -> Result<Source> {
     identify_with(input, frames, &Analyses::default())
 }
 
+/// [`identify_with`] through `store`: a file identified before (same canonical path, size and
+/// modification time, same frame limit and analyses) is not decoded again — for a long title the
+/// identify pass is minutes of decoding. The demo is always identified (it is generated).
+pub fn identify_cached(
+    input: &Input,
+    frames: Option<u64>,
+    analyses: &Analyses,
+    store: Option<&Store>,
+) -> Result<Source> {
+    let key = match (input, store) {
+        (Input::File { path, options }, Some(_)) => std::fs::metadata(path).ok().map(|m| {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            crate::grid::sha256_hex(
+                format!(
+                    "pertitle-source/1:{}:{}:{mtime}:{frames:?}:{:?}:{:?}:{options:?}:{}",
+                    input.path_string(),
+                    m.len(),
+                    analyses.shots,
+                    analyses.probe,
+                    crate::VERSION,
+                )
+                .as_bytes(),
+            )
+        }),
+        _ => None,
+    };
+    if let (Some(k), Some(st)) = (&key, store) {
+        if let Some(src) = st.get_source::<Source>(k)? {
+            return Ok(src);
+        }
+    }
+    let src = identify_with(input, frames, analyses)?;
+    if let (Some(k), Some(st)) = (&key, store) {
+        st.put_source(k, &src)?;
+    }
+    Ok(src)
+}
+
 /// [`identify`], measuring `analyses` in the same pass.
 pub fn identify_with(input: &Input, frames: Option<u64>, analyses: &Analyses) -> Result<Source> {
     if frames == Some(0) {
@@ -106,22 +148,64 @@ pub fn identify_with(input: &Input, frames: Option<u64>, analyses: &Analyses) ->
         .as_ref()
         .map(|s| ShotDetector::new(s, info.format))
         .transpose()?;
-    let mut probe = match analyses.probe {
+    let probe = match analyses.probe {
         true => ComplexityProbe::new(info.format, (info.fps_num, info.fps_den))?,
         false => None,
     };
-    while let Some(f) = src.next_frame()? {
-        if frames.is_some_and(|n| f.index >= n) {
-            break;
+    // Three stages on their own threads, so decoding, hashing and detection, and the probe's
+    // encode overlap: the pass is a title's worth of decoding, minutes for a long one.
+    type Msg = Result<std::sync::Arc<crate::Frame>>;
+    let probe_stats = std::thread::scope(|scope| -> Result<Option<ProbeStats>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(8);
+        let (probe_tx, probe_rx) = std::sync::mpsc::sync_channel::<std::sync::Arc<crate::Frame>>(8);
+        let probing = probe.is_some();
+        scope.spawn(move || loop {
+            let f = match src.next_frame() {
+                Ok(Some(f)) if frames.is_none_or(|n| f.index < n) => std::sync::Arc::new(f),
+                Ok(_) => return,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            if probing && probe_tx.send(f.clone()).is_err() {
+                return;
+            }
+            if tx.send(Ok(f)).is_err() {
+                return;
+            }
+        });
+        let prober = probe.map(|mut p| {
+            scope.spawn(move || -> Result<ProbeStats> {
+                for f in probe_rx {
+                    p.push(&f)?;
+                }
+                p.finish()
+            })
+        });
+        let mut failed = None;
+        for f in rx {
+            match f {
+                Ok(f) => {
+                    fp.update(&f);
+                    if let Some(d) = detector.as_mut() {
+                        d.push(&f)?;
+                    }
+                }
+                Err(e) => failed = Some(e),
+            }
         }
-        fp.update(&f);
-        if let Some(d) = detector.as_mut() {
-            d.push(&f)?;
+        let stats = prober
+            .map(|h| {
+                h.join()
+                    .map_err(|_| Error::resource("complexity probe", "its thread panicked"))?
+            })
+            .transpose()?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(stats),
         }
-        if let Some(p) = probe.as_mut() {
-            p.push(&f)?;
-        }
-    }
+    })?;
     let n = fp.frames();
     if n == 0 {
         return Err(Error::media(input.path_string(), "has no video frames"));
@@ -139,7 +223,7 @@ pub fn identify_with(input: &Input, frames: Option<u64>, analyses: &Analyses) ->
         info,
         identity,
         shots: detector.map(|d| d.finish()),
-        probe: probe.map(|p| p.finish()).transpose()?,
+        probe: probe_stats,
     })
 }
 
@@ -479,7 +563,7 @@ impl<'a> LadderRun<'a> {
             shots: recipe.chunking.enabled.then(ShotSettings::default),
             probe: sampled && recipe.chunking.enabled,
         };
-        let source = identify_with(self.input, self.frames, &analyses)?;
+        let source = identify_cached(self.input, self.frames, &analyses, self.store)?;
         let chunks = chunk_plan(recipe, &source);
         let sample = (sampled && chunks.len() > 1).then(|| {
             let (complexity, quality) = match &source.probe {

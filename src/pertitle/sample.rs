@@ -40,7 +40,7 @@ pub struct ComplexityProbe {
 }
 
 /// What the probe measured, per frame.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProbeStats {
     pub bytes: Vec<u32>,
     pub psnr: Vec<f32>,

@@ -266,6 +266,55 @@ impl Store {
         atomic_write(&path, text.as_bytes())
     }
 
+    /// Where a source analysis for `key` lives (`sources/<key>.source.json`, apart from the task
+    /// entries).
+    fn source_path(&self, key: &str) -> PathBuf {
+        self.dir.join("sources").join(format!("{key}.source.json"))
+    }
+
+    /// A source analysis stored by [`Store::put_source`] under `key`: `None` if absent, or if
+    /// it fails its checksum or does not parse (it is then recomputed, as a corrupt task is).
+    pub fn get_source<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        Self::check_key(key)?;
+        let path = self.source_path(key);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let Some((sum, payload)) = text.split_once('\n') else {
+            self.corrupt.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        };
+        if sum != payload_checksum(payload) {
+            self.corrupt.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        match serde_json::from_str(payload) {
+            Ok(v) => Ok(Some(v)),
+            Err(_) => {
+                self.corrupt.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Keeps a source analysis (identity, shots, probe) under `key`, atomically: a checksum
+    /// line, then the JSON.
+    pub fn put_source<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        Self::check_key(key)?;
+        let payload = serde_json::to_string(value)
+            .map_err(|e| Error::data(format!("source entry {key}"), e.to_string()))?;
+        let path = self.source_path(key);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        atomic_write(
+            &path,
+            format!("{}\n{payload}", payload_checksum(&payload)).as_bytes(),
+        )
+    }
+
     /// Entries found corrupt by lookups on this handle so far.
     pub fn corrupt_count(&self) -> u64 {
         self.corrupt.load(Ordering::Relaxed)
