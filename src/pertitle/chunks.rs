@@ -232,23 +232,16 @@ pub fn assemble(parts: &[Part], whole: &GridTask, title_frames: u64) -> Result<T
             (*k, p)
         })
         .collect();
-    let mean = |k: Series| pooled.get(&k).map(|p| p.mean).unwrap_or(f64::NAN);
     let first_point = &first.result.point;
-    let key = assembly_key(&chunks);
-    let point = Point {
-        codec: first_point.codec.clone(),
-        width: first_point.width,
-        height: first_point.height,
-        crf: first_point.crf,
+    let point = Point::from_pooled(
+        first_point.codec.clone(),
+        (first_point.width, first_point.height),
+        first_point.crf,
         kbps,
         bytes,
-        vmaf: mean(Series::Vmaf),
-        psnr_y: mean(Series::PsnrY),
-        ssim: mean(Series::Ssim),
         pooled,
-        on_hull: false,
-        key: key.clone(),
-    };
+        assembly_key(&chunks),
+    );
     let r = TaskResult {
         task: whole.clone(),
         point,

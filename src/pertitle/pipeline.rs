@@ -1127,27 +1127,20 @@ fn finish_chain(
     }
     let pooled: BTreeMap<Series, pooling::Pooled> =
         scores.iter().map(|(k, v)| (*k, pooling::pool(v))).collect();
-    let mean = |k: Series| pooled.get(&k).map(|p| p.mean).unwrap_or(f64::NAN);
     let crf = match t.rate {
         RateControl::Crf { crf } => crf,
         RateControl::Qp { qp } => qp as f64,
         RateControl::Bitrate { .. } => f64::NAN,
     };
-    let key = t.key();
-    let point = Point {
-        codec: t.encoder.codec.clone(),
-        width: t.filters.width,
-        height: t.filters.height,
+    let point = Point::from_pooled(
+        t.encoder.codec.clone(),
+        (t.filters.width, t.filters.height),
         crf,
         kbps,
         bytes,
-        vmaf: mean(Series::Vmaf),
-        psnr_y: mean(Series::PsnrY),
-        ssim: mean(Series::Ssim),
         pooled,
-        on_hull: false,
-        key,
-    };
+        t.key(),
+    );
     let scored_frames = c.scores.iter().map(|s| s.index).collect();
     let mut timings = c.timings;
     timings.total_s = elapsed;

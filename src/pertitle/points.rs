@@ -37,6 +37,36 @@ pub struct Point {
 }
 
 impl Point {
+    /// A point of `codec` at `width`×`height` and `crf` from its rate and its pooled series: the
+    /// headline metrics are the series' means (what [`Point::pooled_by`] replaces by the
+    /// recipe's pooling), NaN for a series not scored.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_pooled(
+        codec: String,
+        (width, height): (u32, u32),
+        crf: f64,
+        kbps: f64,
+        bytes: u64,
+        pooled: BTreeMap<Series, Pooled>,
+        key: String,
+    ) -> Point {
+        let mean = |k: Series| pooled.get(&k).map(|p| p.mean).unwrap_or(f64::NAN);
+        Point {
+            codec,
+            width,
+            height,
+            crf,
+            kbps,
+            bytes,
+            vmaf: mean(Series::Vmaf),
+            psnr_y: mean(Series::PsnrY),
+            ssim: mean(Series::Ssim),
+            pooled,
+            on_hull: false,
+            key,
+        }
+    }
+
     /// This point with its headline metrics (`vmaf`, `psnr_y`, `ssim`) pooled by `pool` from
     /// [`Point::pooled`] (unchanged where a metric has no pooled statistics, or none kept for
     /// `pool`).
