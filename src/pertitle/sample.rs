@@ -312,9 +312,17 @@ fn stratify(chunks: &[Chunk], complexity: &[f64], quality: &[f64], k: usize) -> 
 /// for) times how far the title's probe PSNR is from the sample's. 0 with fewer than three
 /// chunks or no spread in the probe (a line through two points is no estimate).
 pub fn regression_shift(sample: &Sample, frames: &[u64], y: &[f64]) -> f64 {
+    regression_slope(sample, frames, y).map_or(0.0, |(slope, zbar)| {
+        slope * (sample.title_probe_quality - zbar)
+    })
+}
+
+/// The weighted least-squares slope of `y` on the sampled chunks' probe PSNR, and the sample's
+/// weighted mean probe PSNR; `None` under the conditions [`regression_shift`] names.
+fn regression_slope(sample: &Sample, frames: &[u64], y: &[f64]) -> Option<(f64, f64)> {
     let n = sample.chunks.len();
     if n < 3 || y.len() != n || frames.len() != n || y.iter().any(|v| !v.is_finite()) {
-        return 0.0;
+        return None;
     }
     let big: Vec<f64> = (0..n)
         .map(|i| sample.chunks[i].weight * frames[i] as f64)
@@ -326,9 +334,9 @@ pub fn regression_shift(sample: &Sample, frames: &[u64], y: &[f64]) -> f64 {
     let szz: f64 = (0..n).map(|i| big[i] * (z[i] - zbar).powi(2)).sum();
     let szy: f64 = (0..n).map(|i| big[i] * (z[i] - zbar) * (y[i] - ybar)).sum();
     if szz.is_nan() || szz <= 1e-9 * total {
-        return 0.0;
+        return None;
     }
-    szy / szz * (sample.title_probe_quality - zbar)
+    Some((szy / szz, zbar))
 }
 
 /// Moves every pooled statistic of each series of a sampled `point` by its
@@ -434,15 +442,7 @@ pub fn error_estimate(sample: &Sample, values: &[(f64, f64)], frames: &[u64]) ->
     // Quality: residuals from the regression on the probe PSNR when it is used.
     let z = |i: usize| sample.chunks[i].probe_quality;
     let (zbar, qs): (f64, Vec<f64>) = (mean(&z), values.iter().map(|v| v.1).collect());
-    let slope = {
-        let shift = regression_shift(sample, frames, &qs);
-        let gap = sample.title_probe_quality - zbar;
-        if shift != 0.0 && gap != 0.0 {
-            shift / gap
-        } else {
-            0.0
-        }
-    };
+    let slope = regression_slope(sample, frames, &qs).map_or(0.0, |(b, _)| b);
     ErrorEstimate {
         kbps_rel: var(&residual, 0.0).sqrt() / kbps,
         quality: var(&|i| values[i].1 - slope * (z(i) - zbar), q).sqrt(),
