@@ -44,6 +44,102 @@ pub enum Command {
     Bdrate(BdrateArgs),
     /// Run several codecs' grids on one title and compare their hulls with BD-rate.
     Compare(CompareArgs),
+    /// What a batch scheduler's array element runs: one line of a run's task manifest.
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// Tasks done, running and failed of a run submitted with --executor slurm, and its ETA.
+    Status(StatusArgs),
+    /// Write the outputs of a run submitted with --executor slurm --detach, once it is complete.
+    Collect(CollectArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Compute the tasks of one manifest line into the shared store. Exit 0: done; 75: a transient
+    /// failure (run it again); 1: a permanent one; 2: misuse.
+    Run(TaskRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TaskRunArgs {
+    /// The run's manifest.jsonl.
+    pub manifest: PathBuf,
+    /// Line of the manifest, from 0 (default: $PERTITLE_TASK_INDEX, else Slurm's
+    /// $SLURM_ARRAY_TASK_ID plus $PERTITLE_INDEX_OFFSET, else Kubernetes' $JOB_COMPLETION_INDEX,
+    /// else AWS Batch's $AWS_BATCH_JOB_ARRAY_INDEX).
+    #[arg(long)]
+    pub index: Option<usize>,
+    /// Worker threads (default: $SLURM_CPUS_PER_TASK, else all cores).
+    #[arg(long, value_parser = at_least_one::<usize>)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The run id `ladder --executor slurm` printed, or its directory.
+    pub run: String,
+    /// Result store the run was submitted with (default: as `ladder`'s).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// The run id `ladder --executor slurm --detach` printed, or its directory.
+    pub run: String,
+    /// Result store the run was submitted with (default: as `ladder`'s).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+}
+
+/// `--executor`: where the grid's tasks are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorArg {
+    /// In this process, on this machine's cores.
+    Local,
+    /// As a Slurm job array (sbatch), results in the shared result store (--cache).
+    Slurm,
+}
+
+/// Where the tasks run, and the Slurm submission's settings.
+#[derive(Debug, Args, Clone)]
+pub struct ExecutorArgs {
+    /// Where the grid's tasks run: local (this process) or slurm (a job array; the result store
+    /// and the input must be on a filesystem every node sees).
+    #[arg(long, value_enum, default_value_t = ExecutorArg::Local, ignore_case = true)]
+    pub executor: ExecutorArg,
+    /// With --executor slurm: submit, print the run id and return; see `status` and `collect`.
+    #[arg(long)]
+    pub detach: bool,
+    /// Slurm partition (default: the cluster's default).
+    #[arg(long, value_name = "NAME")]
+    pub partition: Option<String>,
+    /// At most N array elements at once.
+    #[arg(long, value_name = "N", value_parser = at_least_one::<u32>)]
+    pub max_parallel: Option<u32>,
+    /// CPUs per array element; the worker runs that many threads.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one::<u32>)]
+    pub cpus_per_task: u32,
+    /// Time limit per array element, in Slurm's syntax (e.g. 30, 2:00:00).
+    #[arg(long, value_name = "TIME")]
+    pub time_limit: Option<String>,
+    /// Memory per array element, in Slurm's syntax (e.g. 4G).
+    #[arg(long, value_name = "SIZE")]
+    pub mem: Option<String>,
+    /// Another sbatch argument, passed as given (repeatable), e.g. --sbatch-arg=--account=video.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub sbatch_arg: Vec<String>,
+    /// Most work per array element, in task-frames (frames x grid points). The tasks are cut into
+    /// elements of equal estimated cost, at least one per CPU slot of the partition.
+    #[arg(long, value_name = "N", default_value_t = pertitle::batch::ELEMENT_TASK_FRAMES, value_parser = at_least_one::<u64>)]
+    pub element_frames: u64,
+    /// Resubmissions of an array element that ended without its results (killed, out of time,
+    /// node lost, transient error) before the run is reported failed.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
 }
 
 /// How to read raw `.yuv` input (ignored for self-describing formats).
@@ -219,6 +315,12 @@ pub struct LadderArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// A catalog: a text file of titles, one path per line (relative to the file; `#` comments).
+    /// Each title gets its ladder in `<out>/<title>/`; `catalog.json` and `catalog.csv` sum up.
+    #[arg(long, value_name = "FILE", conflicts_with = "input")]
+    pub catalog: Option<PathBuf>,
+    #[command(flatten)]
+    pub executor: ExecutorArgs,
 }
 
 #[derive(Debug, Args)]
@@ -278,6 +380,8 @@ pub struct CompareArgs {
     pub json: bool,
     #[command(flatten)]
     pub raw: RawArgs,
+    #[command(flatten)]
+    pub executor: ExecutorArgs,
 }
 
 /// `--search`: how the grid is explored.

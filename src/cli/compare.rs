@@ -1,10 +1,12 @@
 //! `pertitle compare`: each codec's grid on one title, hulls compared with BD-rate.
 
 use super::args::{Cli, CompareArgs};
+use super::batch::{self, Exec, Ready};
 use super::common::{input_options, recipe_for, run_options, store_for};
 use super::progress::GridProgress;
 use super::{interrupt, UsageError};
 use anyhow::Result;
+use pertitle::batch::Job;
 use pertitle::bdrate::Method;
 use pertitle::output;
 use pertitle::recipe::RecipeOverrides;
@@ -14,6 +16,11 @@ use pertitle::{fsutil, Metric, Point};
 use std::path::PathBuf;
 
 pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
+    run_with(cli, a, None)
+}
+
+/// `compare`, with the executor given (`collect`) instead of taken from the flags.
+pub fn run_with(cli: &Cli, a: &CompareArgs, exec: Option<Exec>) -> Result<()> {
     if a.codecs.len() < 2 {
         return Err(UsageError("--codecs: name at least two encoders to compare".into()).into());
     }
@@ -60,21 +67,46 @@ pub fn run(cli: &Cli, a: &CompareArgs) -> Result<()> {
         r.encoder.codec = codec.clone();
         recipes.push(r);
     }
+    let exec = match exec {
+        Some(e) => e,
+        None => Exec::from_args(&a.executor, store.as_ref())?,
+    };
+    let runs: Vec<LadderRun> = recipes
+        .iter()
+        .map(|r| {
+            LadderRun::new(&input, r)
+                .frames(a.frames)
+                .store(store.as_ref())
+                .options(opts.clone())
+        })
+        .collect();
+    if !exec.is_local() {
+        // Every codec's tasks in one array.
+        let mut jobs = Vec::new();
+        for (run, r) in runs.iter().zip(&recipes) {
+            jobs.push(Job {
+                title: format!("{}-{}", input.title(), r.encoder.codec),
+                input: input.clone(),
+                scoring: r.scoring.clone(),
+                tasks: run.tasks()?,
+            });
+        }
+        let label = format!("{}-compare", input.title());
+        if let Ready::Detached = batch::ensure(cli, &exec, &jobs, store.as_ref(), &label)? {
+            return Ok(());
+        }
+    }
     // Same sizes for every codec: the first recipe's, resolved against the source.
     let mut sets: Vec<(String, Vec<Point>)> = Vec::new();
     let mut outcomes = Vec::new();
     // Points finished by this run, over all codecs so far.
     let mut finished = 0;
-    for r in &recipes {
+    for (r, run) in recipes.iter().zip(&runs) {
         if !cli.quiet {
             eprintln!("{}:", r.encoder.codec);
         }
         let progress = GridProgress::new(cli.quiet || a.json);
-        let res = LadderRun::new(&input, r)
-            .frames(a.frames)
-            .store(store.as_ref())
-            .options(opts.clone())
-            .run(&|e| progress.event(e));
+        let res = run.run(&|e| progress.event(e));
         progress.finish();
         finished += progress.done();
         let out = match res {

@@ -1,15 +1,24 @@
 //! `pertitle ladder`: the grid, the hull, the ladder, the outputs.
 
 use super::args::{Cli, GridArgs, LadderArgs, Search};
+use super::batch::{self, Exec, Ready};
 use super::common::{input_options, overrides, recipe_for, run_options, store_for};
-use super::interrupt;
 use super::progress::GridProgress;
+use super::{interrupt, UsageError};
 use anyhow::{Context, Result};
+use pertitle::batch::Job;
+use pertitle::catalog;
 use pertitle::output::{self, Summary};
 use pertitle::run::{self, Input, LadderRun};
-use std::path::PathBuf;
+use pertitle::store::Store;
+use std::path::{Path, PathBuf};
 
 pub fn run(cli: &Cli, a: &LadderArgs) -> Result<()> {
+    run_with(cli, a, None)
+}
+
+/// `ladder`, with the executor given (`collect`) instead of taken from the flags.
+pub fn run_with(cli: &Cli, a: &LadderArgs, exec: Option<Exec>) -> Result<()> {
     // A failed run must not leave behind the output directory it created (an empty
     // `--out` directory looks like a run happened). Directories that existed before are kept.
     let out = a.grid.out.clone();
@@ -22,7 +31,7 @@ pub fn run(cli: &Cli, a: &LadderArgs) -> Result<()> {
                 .collect()
         })
         .unwrap_or_default();
-    let r = run_inner(cli, a);
+    let r = run_inner(cli, a, exec);
     if r.is_err() {
         // remove_dir only removes empty directories: nothing the run wrote is lost silently.
         for d in &missing {
@@ -34,39 +43,123 @@ pub fn run(cli: &Cli, a: &LadderArgs) -> Result<()> {
     r
 }
 
-fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
+fn run_inner(cli: &Cli, a: &LadderArgs, exec: Option<Exec>) -> Result<()> {
     let g: &GridArgs = &a.grid;
-    let input = match &a.input {
-        None => Input::Demo,
-        Some(p) => Input::File {
-            path: p.clone(),
-            options: input_options(&g.raw, g.allow_decode_errors),
-        },
-    };
     let recipe = recipe_for(
         g.recipe.as_deref(),
         g.codec.as_deref(),
         &overrides(g, &a.constraints),
     )?;
-    let out_dir = g
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("out").join(input.title()));
-    // Fail before an hour of encoding, not after: the output directory must be writable now.
-    pertitle::fsutil::ensure_dir(&out_dir)?;
+    let titles = match &a.catalog {
+        None => {
+            let input = match &a.input {
+                None => Input::Demo,
+                Some(p) => Input::File {
+                    path: p.clone(),
+                    options: input_options(&g.raw, g.allow_decode_errors),
+                },
+            };
+            let out = g
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("out").join(input.title()));
+            vec![(input, out)]
+        }
+        Some(file) => {
+            let dir = catalog::out_dir(file, g.out.as_deref());
+            catalog::read(file, &input_options(&g.raw, g.allow_decode_errors))?
+                .into_iter()
+                .map(|i| {
+                    let out = dir.join(i.title());
+                    (i, out)
+                })
+                .collect()
+        }
+    };
+    // Fail before an hour of encoding, not after: the output directories must be writable now.
+    for (_, out) in &titles {
+        pertitle::fsutil::ensure_dir(out)?;
+    }
     let store = store_for(g.cache.as_deref(), g.no_cache)?;
+    let exec = match exec {
+        Some(e) => e,
+        None => Exec::from_args(&a.executor, store.as_ref())?,
+    };
     let opts = run_options(g.threads)?;
-    let progress = GridProgress::new(cli.quiet || a.json);
     let search = match g.search {
         Search::Full => run::Search::Full,
         Search::Fast => run::Search::Fast(Default::default()),
     };
-    let outcome = LadderRun::new(&input, &recipe)
-        .frames(g.frames)
-        .store(store.as_ref())
-        .options(opts)
-        .search(search)
-        .run(&|e| progress.event(e));
+    let runs: Vec<LadderRun> = titles
+        .iter()
+        .map(|(input, _)| {
+            LadderRun::new(input, &recipe)
+                .frames(g.frames)
+                .store(store.as_ref())
+                .options(opts.clone())
+                .search(search.clone())
+        })
+        .collect();
+    if !exec.is_local() {
+        if g.search == Search::Fast {
+            return Err(UsageError(
+                "--search fast: the fast search picks each round's encodes from the last round's scores, so a batch executor cannot plan its tasks ahead; use --search full with --executor slurm".into(),
+            )
+            .into());
+        }
+        let mut jobs = Vec::new();
+        for (r, (input, _)) in runs.iter().zip(&titles) {
+            jobs.push(Job {
+                title: input.title(),
+                input: input.clone(),
+                scoring: recipe.scoring.clone(),
+                tasks: r.tasks()?,
+            });
+        }
+        let label = match &a.catalog {
+            Some(f) => f
+                .file_stem()
+                .map_or("catalog".into(), |s| s.to_string_lossy().into_owned()),
+            None => titles[0].0.title(),
+        };
+        if let Ready::Detached = batch::ensure(cli, &exec, &jobs, store.as_ref(), &label)? {
+            return Ok(());
+        }
+    }
+    let mut summaries = Vec::new();
+    for (run, (input, out_dir)) in runs.iter().zip(&titles) {
+        if a.catalog.is_some() && !cli.quiet && !a.json {
+            eprintln!("{}:", input.title());
+        }
+        summaries.push(one_title(cli, a, run, out_dir, store.as_ref())?);
+    }
+    if let Some(file) = &a.catalog {
+        let dir = catalog::out_dir(file, g.out.as_deref());
+        let table = catalog::write(&dir, &summaries)?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&summaries)?);
+        } else if !cli.quiet {
+            print!("{table}");
+            println!(
+                "catalog of {} title(s): outputs in {}",
+                summaries.len(),
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One title's ladder (its tasks computed here or found in the store) and its outputs.
+fn one_title(
+    cli: &Cli,
+    a: &LadderArgs,
+    run: &LadderRun,
+    out_dir: &Path,
+    store: Option<&Store>,
+) -> Result<Summary> {
+    let progress = GridProgress::new(cli.quiet || a.json);
+    let outcome = run.run(&|e| progress.event(e));
     progress.finish();
     let outcome = match outcome {
         Err(e) if e.is_cancelled() && interrupt::requested() => {
@@ -85,20 +178,22 @@ fn run_inner(cli: &Cli, a: &LadderArgs) -> Result<()> {
         }
         r => r?,
     };
-    let files = output::write_outputs(&out_dir, &outcome)
+    let files = output::write_outputs(out_dir, &outcome)
         .with_context(|| format!("writing {}", out_dir.display()))?;
     let summary = Summary {
-        store_corrupt: Some(store.as_ref().map(|s| s.corrupt_count()).unwrap_or(0)),
-        ..Summary::of_run(&outcome, &out_dir)
+        store_corrupt: Some(store.map(|s| s.corrupt_count()).unwrap_or(0)),
+        ..Summary::of_run(&outcome, out_dir)
     };
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else if !cli.quiet {
-        print!("{}", output::summary_table(&summary));
-        println!("outputs in {} ({} files)", out_dir.display(), files.len());
+    if a.catalog.is_none() {
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else if !cli.quiet {
+            print!("{}", output::summary_table(&summary));
+            println!("outputs in {} ({} files)", out_dir.display(), files.len());
+        }
     }
     if cli.verbose {
         eprintln!("peak memory {:.0} MiB", pertitle::fsutil::peak_rss_mib());
     }
-    Ok(())
+    Ok(summary)
 }

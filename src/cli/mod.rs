@@ -5,6 +5,7 @@ use clap::Parser;
 use pertitle::error::{Field, Origin};
 
 pub mod args;
+mod batch;
 mod bdrate;
 mod common;
 mod compare;
@@ -39,6 +40,9 @@ pub fn main() -> i32 {
         Command::Hull(a) => hull::run(&cli, a),
         Command::Bdrate(a) => bdrate::run(&cli, a),
         Command::Compare(a) => compare::run(&cli, a),
+        Command::Task(args::TaskCommand::Run(a)) => batch::task_run(&cli, a),
+        Command::Status(a) => batch::status(&cli, a),
+        Command::Collect(a) => batch::collect(&cli, a),
     };
     match result {
         Ok(()) => 0,
@@ -89,6 +93,18 @@ impl std::fmt::Display for Interrupted {
 }
 
 impl std::error::Error for Interrupted {}
+
+/// A failure with an exit code of its own (`task run`'s contract: 75 = transient).
+#[derive(Debug)]
+pub struct Exit(pub i32, pub String);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 /// A command-line misuse detected after parsing (exit code 2).
 #[derive(Debug)]
@@ -151,6 +167,9 @@ fn misused_flag(e: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
 /// of a flag), 1 for everything else, including a wrong value in a recipe file and failures of
 /// the run itself (a thread pool that cannot be built).
 fn exit_code(e: &anyhow::Error) -> i32 {
+    if let Some(Exit(code, _)) = e.chain().find_map(|c| c.downcast_ref::<Exit>()) {
+        return *code;
+    }
     let misuse = e
         .chain()
         .any(|c| c.downcast_ref::<UsageError>().is_some() || misused_flag(c).is_some());

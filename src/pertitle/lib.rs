@@ -14,7 +14,9 @@
 // Every unsafe block (FFmpeg FFI, libc) says why it is sound.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod batch;
 pub mod bdrate;
+pub mod catalog;
 pub mod chunks;
 pub mod codecs;
 pub mod determinism;
@@ -33,6 +35,7 @@ pub mod run;
 pub mod sample;
 pub mod search;
 pub mod shots;
+pub mod slurm;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -25,7 +25,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Where the frames come from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Input {
     /// The built-in demo clip (`media::demo_clip`).
     Demo,
@@ -262,7 +263,14 @@ pub fn chunk_plan(recipe: &Recipe, source: &Source) -> Vec<Chunk> {
 /// The engine a recipe asks for, and its settings as they enter the store keys. `threads` 0: the
 /// engine works on the caller's pool (the grid [`Runner`]'s) and has none of its own.
 pub fn engine_for(recipe: &Recipe, threads: usize) -> Result<(Engine, EngineSettings)> {
-    let s = &recipe.scoring;
+    engine_for_scoring(&recipe.scoring, threads)
+}
+
+/// [`engine_for`] from a recipe's `[scoring]` alone (what a batch task carries).
+pub fn engine_for_scoring(
+    s: &crate::recipe::ScoringSection,
+    threads: usize,
+) -> Result<(Engine, EngineSettings)> {
     let metrics = Metrics {
         vmaf: s.metrics.contains(&Metric::Vmaf),
         psnr: s.metrics.contains(&Metric::PsnrY),
@@ -480,6 +488,18 @@ impl Outcome {
     }
 }
 
+/// What a run knows before its first encode ([`LadderRun::prepare`]).
+struct Prepared {
+    source: Source,
+    chunks: Vec<Chunk>,
+    sample: Option<Sample>,
+    /// The chunks each point is encoded on, with the share of the title each stands for.
+    parts: Vec<(Chunk, f64, f64)>,
+    sizes: Vec<Size>,
+    engine: Engine,
+    template: TaskTemplate,
+}
+
 /// A ladder run, built step by step:
 ///
 /// ```no_run
@@ -544,9 +564,34 @@ impl<'a> LadderRun<'a> {
         self
     }
 
-    /// Runs it. `on_event` hears of progress; returning `false` stops the run
-    /// ([`Error::Cancelled`]) after keeping what is finished.
-    pub fn run(&self, on_event: &(dyn Fn(Event) -> bool + Sync)) -> Result<Outcome> {
+    /// Every task a full-grid run computes (each point on each chunk it is measured on), in the
+    /// order [`LadderRun::run`] asks for them: what a batch executor must have in the store before
+    /// `run` finds nothing left to encode. The fast search chooses its tasks round by round from
+    /// the results of the last, so it has no such list (an error).
+    pub fn tasks(&self) -> Result<Vec<GridTask>> {
+        if let Search::Fast(_) = self.search {
+            return Err(Error::caller(
+                Field::Setting("search".into()),
+                "fast",
+                "the fast search picks each round's encodes from the last round's scores, so its tasks cannot be planned ahead: use the full grid",
+            ));
+        }
+        let p = self.prepare()?;
+        let (parts, template) = (&p.parts, &p.template);
+        Ok(p.sizes
+            .iter()
+            .flat_map(|&s| self.recipe.grid.crf.iter().map(move |&c| (s, c)))
+            .flat_map(|(s, c)| {
+                parts
+                    .iter()
+                    .map(move |&(ch, ..)| template.chunk_task(s, c, ch))
+            })
+            .collect())
+    }
+
+    /// Checks the settings, identifies the source (through the store's cache) and plans its
+    /// chunks, the sample and the task template: everything before the first encode.
+    fn prepare(&self) -> Result<Prepared> {
         let recipe = self.recipe;
         recipe.validate()?;
         if let Search::Fast(f) = &self.search {
@@ -589,10 +634,34 @@ impl<'a> LadderRun<'a> {
                 .collect(),
             None => chunks.iter().map(|&c| (c, 1.0, 1.0)).collect(),
         };
-        let title_frames = source.identity.frames;
         let sizes = recipe.resolve(source.identity.width, source.identity.height)?;
         let (engine, settings) = engine_for(recipe, 0)?;
         let template = TaskTemplate::new(recipe, &source.identity, &settings);
+        Ok(Prepared {
+            source,
+            chunks,
+            sample,
+            parts,
+            sizes,
+            engine,
+            template,
+        })
+    }
+
+    /// Runs it. `on_event` hears of progress; returning `false` stops the run
+    /// ([`Error::Cancelled`]) after keeping what is finished.
+    pub fn run(&self, on_event: &(dyn Fn(Event) -> bool + Sync)) -> Result<Outcome> {
+        let recipe = self.recipe;
+        let Prepared {
+            source,
+            chunks,
+            sample,
+            parts,
+            sizes,
+            engine,
+            template,
+        } = self.prepare()?;
+        let title_frames = source.identity.frames;
         let runner = Runner::new(self.options.clone())?;
         let encoded = AtomicUsize::new(0);
         let counting = |e: Event| {

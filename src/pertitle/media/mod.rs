@@ -94,7 +94,7 @@ impl VideoInfo {
 }
 
 /// How to read an input; only raw `.yuv` needs `size` (and `pix_fmt`/`fps` unless yuv420p, 25 fps).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InputOptions {
     /// Raw input: width × height.
     pub size: Option<(usize, usize)>,

@@ -1,0 +1,408 @@
+//! The Slurm executor against a real cluster: `scripts/test` starts a single-node one
+//! (`scripts/slurm-cluster`) and sets `SLURM_CONF`; these tests fail, not skip, without it.
+//!
+//! Each test runs the demo title (two chunks) on a small grid, so a run is a few seconds of
+//! work: byte-identical outputs to the local executor; an array element cancelled mid-run
+//! (`scancel`) and retried without recomputing what it had finished; a permanent failure
+//! reported with its title, chunk, point, job and log; `--detach` + `status` + `collect`; a
+//! corrupt store entry recomputed alone.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Two sizes × two CRFs on the demo's two chunks: 8 tasks.
+const GRID: [&str; 6] = [
+    "--sizes",
+    "640x360,416x234",
+    "--crf",
+    "30,38",
+    "--preset",
+    "veryfast",
+];
+
+fn cluster() {
+    assert!(
+        std::env::var_os("SLURM_CONF").is_some(),
+        "SLURM_CONF is not set: these tests need a Slurm cluster; run scripts/test, or eval \"$(scripts/slurm-cluster start)\" first"
+    );
+}
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pertitle"));
+    c.env_remove("PERTITLE_TEST_PAUSE_ELEMENT")
+        .env_remove("PERTITLE_TEST_PAUSE_FILE")
+        .env_remove("PERTITLE_MEMORY_BUDGET");
+    c
+}
+
+fn exec(c: &mut Command) -> Output {
+    c.output().expect("run pertitle")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ladder(cache: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut c = bin();
+    c.arg("ladder")
+        .args(GRID)
+        .arg("--cache")
+        .arg(cache)
+        .arg("--out")
+        .arg(out)
+        .args(extra);
+    c
+}
+
+/// The local executor's outputs for the test grid (computed once per test that needs them).
+fn local_reference(dir: &Path) -> PathBuf {
+    let out = dir.join("local-out");
+    let o = exec(&mut ladder(&dir.join("local-store"), &out, &["-q"]));
+    assert!(o.status.success(), "local run: {}", text(&o.stderr));
+    out
+}
+
+fn same_outputs(a: &Path, b: &Path) {
+    for f in ["points.json", "ladder.toml", "points.csv"] {
+        let (x, y) = (
+            std::fs::read(a.join(f)).unwrap_or_else(|e| panic!("{}: {e}", a.join(f).display())),
+            std::fs::read(b.join(f)).unwrap_or_else(|e| panic!("{}: {e}", b.join(f).display())),
+        );
+        assert!(
+            x == y,
+            "{f} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
+    }
+}
+
+/// The one run directory in `store`.
+fn run_dir(store: &Path) -> PathBuf {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(store.join("runs"))
+        .expect("runs directory")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(runs.len(), 1, "runs: {runs:?}");
+    runs.remove(0)
+}
+
+fn submissions(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("submissions.json")).expect("read"))
+        .expect("json")
+}
+
+fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_child(mut c: Child, timeout: Duration) -> Output {
+    let t = Instant::now();
+    loop {
+        if c.try_wait().expect("wait").is_some() {
+            return c.wait_with_output().expect("output");
+        }
+        if t.elapsed() > timeout {
+            let _ = c.kill();
+            let o = c.wait_with_output().expect("output");
+            panic!("driver did not finish in {timeout:?}: {}", text(&o.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn squeue(args: &[&str]) -> String {
+    let o = Command::new("squeue").args(args).output().expect("squeue");
+    text(&o.stdout)
+}
+
+#[test]
+fn demo_through_slurm_is_byte_identical_to_the_local_executor() {
+    cluster();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reference = local_reference(dir.path());
+    let store = dir.path().join("store");
+    let out = dir.path().join("slurm-out");
+    let o = exec(&mut ladder(&store, &out, &["--executor", "slurm"]));
+    assert!(o.status.success(), "slurm run: {}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("8 of 8 task(s) to compute"), "{err}");
+    assert!(err.contains("submitted Slurm job"), "{err}");
+    same_outputs(&reference, &out);
+    // Every element ran on Slurm and said so in its log.
+    let run = run_dir(&store);
+    let logs: Vec<_> = std::fs::read_dir(run.join("logs")).expect("logs").collect();
+    assert!(!logs.is_empty());
+    // The same command again submits nothing: everything is in the store.
+    let o = run_again(&store, &out);
+    assert!(
+        text(&o.stderr).contains("nothing to submit"),
+        "{}",
+        text(&o.stderr)
+    );
+    same_outputs(&reference, &out);
+}
+
+fn run_again(store: &Path, out: &Path) -> Output {
+    let o = exec(&mut ladder(store, out, &["--executor", "slurm"]));
+    assert!(o.status.success(), "rerun: {}", text(&o.stderr));
+    o
+}
+
+#[test]
+fn a_cancelled_element_is_retried_and_keeps_what_it_finished() {
+    cluster();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reference = local_reference(dir.path());
+    let store = dir.path().join("store");
+    let out = dir.path().join("slurm-out");
+    let marker = dir.path().join("paused");
+    // Elements of two tasks (the demo's chunks are 66 frames); element 1 pauses after its first
+    // task is stored, and is cancelled there.
+    let child = ladder(
+        &store,
+        &out,
+        &["--executor", "slurm", "--element-frames", "132"],
+    )
+    .env("PERTITLE_TEST_PAUSE_ELEMENT", "1")
+    // One task per lane, so the pause comes after exactly one task is stored.
+    .env("PERTITLE_MEMORY_BUDGET", "1")
+    .env("PERTITLE_TEST_PAUSE_FILE", &marker)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn driver");
+    wait_for("element 1 to pause", Duration::from_secs(240), || {
+        marker.exists()
+    });
+    let run = run_dir(&store);
+    let job = submissions(&run)[0]["job"]
+        .as_str()
+        .expect("job id")
+        .to_string();
+    let element = format!("{job}_1");
+    assert!(
+        squeue(&["-h", "-r", "-j", &job, "-o", "%i %T"]).contains(&format!("{element} RUNNING")),
+        "element {element} should be running"
+    );
+    let s = Command::new("scancel")
+        .arg(&element)
+        .status()
+        .expect("scancel");
+    assert!(s.success());
+    let o = wait_child(child, Duration::from_secs(300));
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "driver: {err}");
+    assert!(err.contains("retrying (attempt 2)"), "{err}");
+    assert!(err.contains("(attempt 2)"), "{err}");
+    same_outputs(&reference, &out);
+    // Element 1 was submitted twice, the others once; its second attempt reused the task its
+    // first one had stored.
+    let subs = submissions(&run);
+    let subs = subs.as_array().expect("array");
+    assert_eq!(subs.len(), 2, "{subs:?}");
+    assert_eq!(subs[1]["indices"], serde_json::json!([1]));
+    assert_eq!(subs[1]["attempt"], 2);
+    let retry_log = run
+        .join("logs")
+        .join(format!("{}_1.out", subs[1]["job"].as_str().expect("job")));
+    let log = std::fs::read_to_string(&retry_log).expect("retry log");
+    assert!(
+        log.contains("1 task(s) already in the store, 1 to compute"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_permanent_failure_names_title_chunk_point_job_and_log_and_is_not_retried() {
+    cluster();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let out = dir.path().join("out");
+    // A recipe whose VMAF model is a file; the file changes after the run is planned, so every
+    // worker finds another model than the tasks were keyed with: a permanent failure.
+    let model = dir.path().join("model.json");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/quality/models/vmaf_v0.6.1.json"
+        ),
+        &model,
+    )
+    .expect("copy model");
+    let recipe = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/x264.toml"))
+        .expect("recipe")
+        .replace(
+            "model = \"vmaf_v0.6.1\"",
+            &format!("model = \"{}\"", model.display()),
+        );
+    let recipe_path = dir.path().join("recipe.toml");
+    std::fs::write(&recipe_path, recipe).expect("write recipe");
+    // Held at submission, so the model can be swapped before any worker starts.
+    let child = ladder(
+        &store,
+        &out,
+        &[
+            "--recipe",
+            recipe_path.to_str().expect("utf-8"),
+            "--executor",
+            "slurm",
+            "--sbatch-arg=--hold",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn driver");
+    let runs = store.join("runs");
+    wait_for("the submission", Duration::from_secs(120), || {
+        std::fs::read_dir(&runs)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .is_some_and(|e| {
+                std::fs::read_to_string(e.path().join("submissions.json"))
+                    .is_ok_and(|s| s.contains("\"job\""))
+            })
+    });
+    let run = run_dir(&store);
+    let job = submissions(&run)[0]["job"]
+        .as_str()
+        .expect("job")
+        .to_string();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/quality/models/vmaf_v0.6.1neg.json"
+        ),
+        &model,
+    )
+    .expect("swap model");
+    let s = Command::new("scontrol")
+        .args(["release", &job])
+        .status()
+        .expect("scontrol");
+    assert!(s.success());
+    let o = wait_child(child, Duration::from_secs(240));
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("pertitle: run "))
+        .unwrap_or_else(|| panic!("no failure line: {err}"));
+    for want in [
+        "element(s) failed",
+        "demo frames 0-65",
+        "crf",
+        "differs on this machine",
+        &format!("Slurm job {job}_0"),
+        &format!(
+            "log {}",
+            run.join("logs").join(format!("{job}_0.out")).display()
+        ),
+        "kept in the store",
+    ] {
+        assert!(line.contains(want), "missing {want:?} in: {line}");
+    }
+    // Permanent: not resubmitted.
+    assert_eq!(submissions(&run).as_array().expect("array").len(), 1);
+    assert!(!out.join("ladder.toml").exists());
+    // `status` says the same.
+    let o = exec(
+        bin()
+            .args(["status", "--cache"])
+            .arg(&store)
+            .arg(run.file_name().expect("name")),
+    );
+    let so = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(so.contains("failed: demo frames"), "{so}");
+}
+
+#[test]
+fn detach_then_status_then_collect() {
+    cluster();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reference = local_reference(dir.path());
+    let store = dir.path().join("store");
+    let out = dir.path().join("slurm-out");
+    let o = exec(&mut ladder(
+        &store,
+        &out,
+        &["--executor", "slurm", "--detach"],
+    ));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let id = text(&o.stdout).trim().to_string();
+    assert!(id.starts_with("demo-"), "run id on stdout: {id:?}");
+    assert!(!out.join("ladder.toml").exists());
+    // Collect before it is done: a clear error naming what is missing (unless the cluster was
+    // faster than this process, which the wait below tolerates).
+    let status = |json: bool| {
+        let mut c = bin();
+        c.args(["status", "--cache"]).arg(&store).arg(&id);
+        if json {
+            c.arg("--json");
+        }
+        exec(&mut c)
+    };
+    let o = status(false);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains(&format!("run {id}")));
+    let early = exec(bin().args(["collect", "--cache"]).arg(&store).arg(&id));
+    if !early.status.success() {
+        let e = text(&early.stderr);
+        assert!(e.contains("is not complete"), "{e}");
+        assert!(e.contains(&format!("pertitle status {id}")), "{e}");
+        assert!(!out.join("ladder.toml").exists());
+    }
+    wait_for("the run to complete", Duration::from_secs(300), || {
+        let o = status(true);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("status json");
+        assert!(v["failed"].as_array().is_some_and(|f| f.is_empty()), "{v}");
+        v["tasks_done"] == v["tasks"]
+    });
+    let o = exec(bin().args(["collect", "--cache"]).arg(&store).arg(&id));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    same_outputs(&reference, &out);
+}
+
+#[test]
+fn a_corrupt_result_is_recomputed_alone() {
+    cluster();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let out = dir.path().join("out");
+    let o = exec(&mut ladder(&store, &out, &["--executor", "slurm", "-q"]));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let first = std::fs::read(out.join("points.json")).expect("points");
+    // Flip one byte of one entry's payload, as a dying writer might have left it.
+    let entry = std::fs::read_dir(&store)
+        .expect("store")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n.len() == 2))
+        .flat_map(|d| {
+            std::fs::read_dir(d)
+                .expect("shard")
+                .map(|e| e.expect("e").path())
+        })
+        .next()
+        .expect("an entry");
+    let mut bytes = std::fs::read(&entry).expect("read");
+    let at = bytes.len() - 40;
+    bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+    std::fs::write(&entry, bytes).expect("write");
+    let o = exec(&mut ladder(&store, &out, &["--executor", "slurm"]));
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("1 of 8 task(s) to compute"), "{err}");
+    assert_eq!(
+        std::fs::read(out.join("points.json")).expect("points"),
+        first
+    );
+}
