@@ -406,3 +406,165 @@ fn a_corrupt_result_is_recomputed_alone() {
         first
     );
 }
+
+/// A small clip of its own content, written by the ffmpeg CLI (a test-only dependency).
+fn clip(path: &Path, source: &str) {
+    let o = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            source,
+            "-frames:v",
+            "48",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffmpeg");
+    assert!(o.status.success(), "ffmpeg: {}", text(&o.stderr));
+}
+
+#[test]
+fn a_catalog_runs_as_one_array_with_a_ladder_per_title() {
+    cluster();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let titles = dir.path().join("titles");
+    std::fs::create_dir(&titles).expect("mkdir");
+    clip(
+        &titles.join("pan.y4m"),
+        "testsrc2=s=320x180:r=24,scroll=horizontal=0.02",
+    );
+    clip(&titles.join("noise.y4m"), "mandelbrot=s=320x180:r=24");
+    let catalog = titles.join("catalog.txt");
+    std::fs::write(
+        &catalog,
+        "# two titles\npan.y4m\n\nnoise.y4m  # the second\n",
+    )
+    .expect("catalog");
+    let grid = [
+        "--sizes",
+        "320x180,256x144",
+        "--crf",
+        "26,34",
+        "--preset",
+        "veryfast",
+    ];
+    // Each title alone, locally: the reference.
+    for t in ["pan", "noise"] {
+        let o = exec(
+            bin()
+                .arg("ladder")
+                .arg(titles.join(format!("{t}.y4m")))
+                .args(grid)
+                .arg("--cache")
+                .arg(dir.path().join("local-store"))
+                .arg("--out")
+                .arg(dir.path().join("local").join(t))
+                .arg("-q"),
+        );
+        assert!(o.status.success(), "{t}: {}", text(&o.stderr));
+    }
+    let store = dir.path().join("store");
+    let out = dir.path().join("catalog-out");
+    let o = exec(
+        bin()
+            .arg("ladder")
+            .arg("--catalog")
+            .arg(&catalog)
+            .args(grid)
+            .args(["--executor", "slurm", "--cache"])
+            .arg(&store)
+            .arg("--out")
+            .arg(&out),
+    );
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // One submission holds both titles' tasks.
+    let run = run_dir(&store);
+    assert_eq!(submissions(&run).as_array().expect("array").len(), 1);
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).expect("run.json"))
+            .expect("json");
+    let mut names: Vec<&str> = record["elements"]
+        .as_array()
+        .expect("elements")
+        .iter()
+        .map(|e| e["title"].as_str().expect("title"))
+        .collect();
+    names.dedup();
+    assert_eq!(names, ["pan", "noise"]);
+    for t in ["pan", "noise"] {
+        same_outputs(&dir.path().join("local").join(t), &out.join(t));
+    }
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("catalog.json")).expect("json"))
+            .expect("catalog.json");
+    assert_eq!(rows.as_array().expect("rows").len(), 2);
+    assert_eq!(rows[0]["title"], "pan");
+    assert!(rows[1]["rungs"].as_u64().expect("rungs") >= 1);
+    let csv = std::fs::read_to_string(out.join("catalog.csv")).expect("csv");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(text(&o.stdout).contains("catalog of 2 title(s)"));
+}
+
+#[test]
+fn a_killed_driver_is_rejoined_by_the_same_command_without_submitting_again() {
+    cluster();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reference = local_reference(dir.path());
+    let store = dir.path().join("store");
+    let out = dir.path().join("slurm-out");
+    // The same command twice: held at submission, so its elements are still queued when the
+    // first driver is killed.
+    let args = ["--executor", "slurm", "--sbatch-arg=--hold"];
+    let mut first = ladder(&store, &out, &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn driver");
+    wait_for("the submission", Duration::from_secs(120), || {
+        std::fs::read_dir(store.join("runs"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .is_some_and(|e| {
+                std::fs::read_to_string(e.path().join("submissions.json"))
+                    .is_ok_and(|s| s.contains("\"job\""))
+            })
+    });
+    first.kill().expect("kill -9 the driver");
+    let _ = first.wait();
+    let run = run_dir(&store);
+    let job = submissions(&run)[0]["job"]
+        .as_str()
+        .expect("job")
+        .to_string();
+    let log = dir.path().join("second.log");
+    let second = ladder(&store, &out, &args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn second driver");
+    wait_for(
+        "the second driver to join",
+        Duration::from_secs(120),
+        || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("still in Slurm's queue")),
+    );
+    let s = Command::new("scontrol")
+        .args(["release", &job])
+        .status()
+        .expect("scontrol");
+    assert!(s.success());
+    let o = wait_child(second, Duration::from_secs(300));
+    let err = std::fs::read_to_string(&log).expect("log");
+    assert!(o.status.success(), "{err}");
+    // One run, one submission: nothing was submitted twice.
+    assert_eq!(run_dir(&store), run);
+    assert_eq!(submissions(&run).as_array().expect("array").len(), 1);
+    same_outputs(&reference, &out);
+}

@@ -102,13 +102,16 @@ pub enum ExecutorArg {
     Local,
     /// As a Slurm job array (sbatch), results in the shared result store (--cache).
     Slurm,
+    /// Only write the run's task manifest and print its id, for another batch system to run
+    /// (`pertitle task run`); then `status` and `collect` as with Slurm.
+    Manifest,
 }
 
 /// Where the tasks run, and the Slurm submission's settings.
 #[derive(Debug, Args, Clone)]
 pub struct ExecutorArgs {
-    /// Where the grid's tasks run: local (this process) or slurm (a job array; the result store
-    /// and the input must be on a filesystem every node sees).
+    /// Where the grid's tasks run: local (this process), slurm (a job array; the result store
+    /// and the input must be on a filesystem every node sees), or manifest (written, not run).
     #[arg(long, value_enum, default_value_t = ExecutorArg::Local, ignore_case = true)]
     pub executor: ExecutorArg,
     /// With --executor slurm: submit, print the run id and return; see `status` and `collect`.

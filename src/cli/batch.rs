@@ -21,6 +21,8 @@ pub enum Exec {
         detach: bool,
         element_frames: u64,
     },
+    /// Write the run's manifest for another batch system; run nothing.
+    Manifest,
     /// `collect`: everything must already be in the store.
     Collect { run: String },
 }
@@ -46,13 +48,12 @@ impl Exec {
                 }
                 Ok(Exec::Local)
             }
+            ExecutorArg::Slurm | ExecutorArg::Manifest if store.is_none() => Err(UsageError(
+                "--no-cache: a batch executor's workers hand their results back through the result store; name one on a shared filesystem with --cache".into(),
+            )
+            .into()),
+            ExecutorArg::Manifest => Ok(Exec::Manifest),
             ExecutorArg::Slurm => {
-                if store.is_none() {
-                    return Err(UsageError(
-                        "--no-cache: the slurm executor's workers hand their results back through the result store; name one on a shared filesystem with --cache".into(),
-                    )
-                    .into());
-                }
                 let program = std::env::current_exe()
                     .context("finding the pertitle program for the workers")?;
                 let mut opts = SlurmOptions::new(program);
@@ -104,7 +105,9 @@ pub fn ensure(
             max_task_frames: batch::ELEMENT_TASK_FRAMES,
         },
     };
+    let planning = std::time::Instant::now();
     let elements = batch::plan_elements(jobs, store, plan)?;
+    let planned = planning.elapsed().as_secs_f64();
     let tasks: usize = jobs.iter().map(|j| j.tasks.len()).sum();
     let missing: usize = elements.iter().map(|e| e.tasks.len()).sum();
     match exec {
@@ -124,6 +127,32 @@ pub fn ensure(
                 t.filters.height,
             ))
         }
+        Exec::Manifest => {
+            if elements.is_empty() {
+                if !cli.quiet {
+                    eprintln!(
+                        "all {tasks} task(s) are in the store {}; nothing to run",
+                        store.dir().display()
+                    );
+                }
+                return Ok(Ready::Go);
+            }
+            let cwd = std::env::current_dir().context("the current directory")?;
+            let command: Vec<String> = std::env::args().skip(1).collect();
+            let run = RunDir::create(store, label, command, cwd, &elements)?;
+            println!("{}", run.id());
+            if !cli.quiet {
+                eprintln!(
+                    "run {}: {missing} of {tasks} task(s) in {} element(s): run `pertitle task run {} --index I` for I in 0..{}, then `pertitle collect {}`",
+                    run.id(),
+                    elements.len(),
+                    run.manifest().display(),
+                    elements.len(),
+                    run.id()
+                );
+            }
+            Ok(Ready::Detached)
+        }
         Exec::Slurm { opts, detach, .. } => {
             if elements.is_empty() {
                 if !cli.quiet {
@@ -136,6 +165,18 @@ pub fn ensure(
             }
             let cwd = std::env::current_dir().context("the current directory")?;
             let command: Vec<String> = std::env::args().skip(1).collect();
+            if !*detach {
+                if let Some(run) = slurm::running_run(store, &command, &cwd)? {
+                    // A driver of this command was stopped while its jobs ran on: wait for them.
+                    if !cli.quiet {
+                        eprintln!(
+                            "run {} of the same command is still in Slurm's queue: waiting for it instead of submitting its tasks again",
+                            run.id()
+                        );
+                    }
+                    return wait_for(cli, &run, store, opts, planned);
+                }
+            }
             let run = RunDir::create(store, label, command, cwd, &elements)?;
             let id = run.id();
             if !cli.quiet {
@@ -162,24 +203,49 @@ pub fn ensure(
                 }
                 return Ok(Ready::Detached);
             }
-            let watch = Watch::new(cli.quiet);
-            let r = slurm::run_to_completion(&run, store, opts, &|e| watch.event(e));
-            watch.finish();
-            if r.is_err() {
-                let _ = run.discard_unsubmitted();
-            }
-            match r {
-                Err(e) if e.is_cancelled() && interrupt::requested() => {
-                    eprintln!(
-                        "pertitle: interrupted; the Slurm jobs of run {id} keep running: `pertitle status {id}`, then `pertitle collect {id}` (or `scancel --name=pertitle-{id}` to stop them)"
-                    );
-                    Err(super::Interrupted.into())
-                }
-                r => {
-                    r?;
-                    Ok(Ready::Go)
-                }
-            }
+            wait_for(cli, &run, store, opts, planned)
+        }
+    }
+}
+
+/// The waiting driver: [`slurm::run_to_completion`] with the progress shown, timings with -v.
+fn wait_for(
+    cli: &Cli,
+    run: &RunDir,
+    store: &Store,
+    opts: &SlurmOptions,
+    planned: f64,
+) -> Result<Ready> {
+    let id = run.id();
+    let watch = Watch::new(cli.quiet);
+    let waiting = std::time::Instant::now();
+    let r = slurm::run_to_completion(run, store, opts, &|e| watch.event(e));
+    watch.finish();
+    if cli.verbose {
+        let submitted = watch
+            .submitted
+            .lock()
+            .ok()
+            .and_then(|t| *t)
+            .map_or(f64::NAN, |t| (t - waiting).as_secs_f64());
+        eprintln!(
+            "slurm timings: planned the elements in {planned:.2} s, submitted in {submitted:.2} s, all results in the store after {:.1} s",
+            waiting.elapsed().as_secs_f64()
+        );
+    }
+    if r.is_err() {
+        let _ = run.discard_unsubmitted();
+    }
+    match r {
+        Err(e) if e.is_cancelled() && interrupt::requested() => {
+            eprintln!(
+                "pertitle: interrupted; the Slurm jobs of run {id} keep running: `pertitle status {id}`, then `pertitle collect {id}` (or `scancel --name=pertitle-{id}` to stop them)"
+            );
+            Err(super::Interrupted.into())
+        }
+        r => {
+            r?;
+            Ok(Ready::Go)
         }
     }
 }
@@ -189,6 +255,8 @@ struct Watch {
     bar: Option<ProgressBar>,
     quiet: bool,
     last: std::sync::Mutex<(usize, usize, usize, std::time::Instant)>,
+    /// When the first submission returned.
+    submitted: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Watch {
@@ -208,6 +276,7 @@ impl Watch {
             bar,
             quiet,
             last: std::sync::Mutex::new((usize::MAX, 0, 0, std::time::Instant::now())),
+            submitted: std::sync::Mutex::new(None),
         }
     }
 
@@ -227,10 +296,17 @@ impl Watch {
                 job,
                 elements,
                 attempt,
-            } => self.say(match attempt {
-                1 => format!("submitted Slurm job {job} ({elements} element(s))"),
-                n => format!("resubmitted as Slurm job {job} ({elements} element(s), attempt {n})"),
-            }),
+            } => {
+                if let Ok(mut t) = self.submitted.lock() {
+                    t.get_or_insert_with(std::time::Instant::now);
+                }
+                self.say(match attempt {
+                    1 => format!("submitted Slurm job {job} ({elements} element(s))"),
+                    n => format!(
+                        "resubmitted as Slurm job {job} ({elements} element(s), attempt {n})"
+                    ),
+                })
+            }
             SlurmEvent::Retrying { elements, attempt } => {
                 for el in elements {
                     self.say(format!("retrying (attempt {attempt}): {el}"));
@@ -405,9 +481,12 @@ pub fn task_run(cli: &Cli, a: &TaskRunArgs) -> Result<()> {
         ) if f == "index" => (TaskExit::Usage, e.to_string()),
         Err(e) => (TaskExit::of(e), e.to_string()),
     };
-    // Best effort: the driver treats an element without a word as killed (and retries it).
-    if let Err(e) = run.write_status(&slurm::element_status(index, exit, message.clone())) {
-        eprintln!("pertitle task {index}: could not record the status: {e}");
+    // Best effort, and only in a run directory (a driver reads it): the driver treats an
+    // element without a word as killed (and retries it).
+    if run.dir().join("run.json").is_file() {
+        if let Err(e) = run.write_status(&slurm::element_status(index, exit, message.clone())) {
+            eprintln!("pertitle task {index}: could not record the status: {e}");
+        }
     }
     match exit {
         TaskExit::Done => Ok(()),

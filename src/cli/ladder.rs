@@ -126,12 +126,20 @@ fn run_inner(cli: &Cli, a: &LadderArgs, exec: Option<Exec>) -> Result<()> {
             return Ok(());
         }
     }
+    let assembling = std::time::Instant::now();
     let mut summaries = Vec::new();
     for (run, (input, out_dir)) in runs.iter().zip(&titles) {
         if a.catalog.is_some() && !cli.quiet && !a.json {
             eprintln!("{}:", input.title());
         }
         summaries.push(one_title(cli, a, run, out_dir, store.as_ref())?);
+    }
+    if cli.verbose && !exec.is_local() {
+        eprintln!(
+            "assembled and wrote {} ladder(s) from the store in {:.2} s",
+            summaries.len(),
+            assembling.elapsed().as_secs_f64()
+        );
     }
     if let Some(file) = &a.catalog {
         let dir = catalog::out_dir(file, g.out.as_deref());

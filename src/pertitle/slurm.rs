@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// The slowest the driver polls the store and the queue.
+const MAX_POLL: Duration = Duration::from_secs(10);
+
 /// Largest array window submitted at once (Slurm's default `MaxArraySize` is 1001: indices 0-1000).
 pub const ARRAY_WINDOW: usize = 1000;
 
@@ -438,6 +441,37 @@ fn summarize(
     st
 }
 
+/// The newest earlier run of the same command (same arguments, same directory) that still has
+/// elements in Slurm's queue: a driver that was killed left it running, and a new driver waits
+/// for it instead of submitting its tasks a second time.
+pub fn running_run(store: &Store, command: &[String], cwd: &Path) -> Result<Option<RunDir>> {
+    let root = RunDir::root(store);
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return Ok(None);
+    };
+    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    // Run ids start with the label and a UTC stamp; the newest is the one to join.
+    dirs.sort_by_key(|d| {
+        std::fs::metadata(d.join("run.json"))
+            .and_then(|m| m.modified())
+            .ok()
+    });
+    for dir in dirs.into_iter().rev() {
+        let Ok(run) = RunDir::open(None, &dir.display().to_string()) else {
+            continue;
+        };
+        let Ok(record) = run.record() else { continue };
+        if record.command != command || record.cwd != cwd {
+            continue;
+        }
+        let subs = run.submissions()?;
+        if !queue(&subs)?.is_empty() {
+            return Ok(Some(run));
+        }
+    }
+    Ok(None)
+}
+
 /// Submits every element of `run` that has not been submitted and waits until the store holds
 /// all its tasks, resubmitting failed elements up to `opts.retries` times. Errors name each
 /// element that failed for good; everything finished stays in the store.
@@ -475,10 +509,14 @@ fn wait(
     let all: Vec<&batch::TaskInfo> = record.elements.iter().flat_map(|e| &e.tasks).collect();
     // Tasks seen in the store (a file exists: cheap to poll); verified before the end.
     let mut seen: HashSet<String> = HashSet::new();
+    let started = Instant::now();
     let mut last_poll = Instant::now() - opts.poll;
     loop {
-        let pause = opts.poll.saturating_sub(last_poll.elapsed());
-        std::thread::sleep(pause);
+        // Polling slows down as the run goes on (0.5 s, then + 1 s per minute waited, at most
+        // 10 s): a short run is noticed finished at once, a long one does not load the
+        // controller and the shared filesystem.
+        let interval = (opts.poll + started.elapsed() / 60).min(MAX_POLL);
+        std::thread::sleep(interval.saturating_sub(last_poll.elapsed()));
         last_poll = Instant::now();
         for t in &all {
             if !seen.contains(&t.key) && store.entry_path(&t.key).is_file() {
@@ -521,7 +559,18 @@ fn wait(
             if st.tasks_done == st.tasks {
                 return Ok(());
             }
-            // Elements never submitted (cannot happen after run_to_completion's submit).
+            // Elements never submitted (a window's sbatch failed after another's succeeded).
+            let attempts = run.attempts()?;
+            let fresh: Vec<usize> = (0..record.elements.len())
+                .filter(|i| !attempts.contains_key(i))
+                .collect();
+            for s in submit(run, &fresh, 1, opts)? {
+                on_event(SlurmEvent::Submitted {
+                    job: s.job,
+                    elements: s.indices.len(),
+                    attempt: 1,
+                });
+            }
             continue;
         }
         let (retry, give_up): (Vec<&Failure>, Vec<&Failure>) = st

@@ -5,6 +5,7 @@ mod libvmaf;
 mod support;
 
 mod adm;
+mod batch;
 mod bdrate;
 mod chunks;
 mod cli;
