@@ -9,6 +9,7 @@ use pertitle::batch::{self, ElementPlan, Job, RunDir, TaskExit};
 use pertitle::pipeline::{Event, RunOptions};
 use pertitle::slurm::{self, SlurmEvent, SlurmOptions};
 use pertitle::store::Store;
+use std::collections::HashSet;
 use std::io::IsTerminal;
 
 /// Where a command's grid tasks are computed.
@@ -25,6 +26,22 @@ pub enum Exec {
     Manifest,
     /// `collect`: everything must already be in the store.
     Collect { run: String },
+}
+
+/// This command line (without the program) for `run.json`, which `collect` parses again.
+fn command_line() -> Result<Vec<String>> {
+    std::env::args_os()
+        .skip(1)
+        .map(|a| {
+            a.into_string().map_err(|a| {
+                UsageError(format!(
+                    "{}: a batch run records its command line as text, and this argument is not UTF-8",
+                    a.to_string_lossy()
+                ))
+                .into()
+            })
+        })
+        .collect()
 }
 
 /// What the command does after [`ensure`].
@@ -138,8 +155,7 @@ pub fn ensure(
                 return Ok(Ready::Go);
             }
             let cwd = std::env::current_dir().context("the current directory")?;
-            let command: Vec<String> = std::env::args().skip(1).collect();
-            let run = RunDir::create(store, label, command, cwd, &elements)?;
+            let run = RunDir::create(store, label, command_line()?, cwd, &elements)?;
             println!("{}", run.id());
             if !cli.quiet {
                 eprintln!(
@@ -164,18 +180,29 @@ pub fn ensure(
                 return Ok(Ready::Go);
             }
             let cwd = std::env::current_dir().context("the current directory")?;
-            let command: Vec<String> = std::env::args().skip(1).collect();
-            if !*detach {
-                if let Some(run) = slurm::running_run(store, &command, &cwd)? {
-                    // A driver of this command was stopped while its jobs ran on: wait for them.
+            let command = command_line()?;
+            let keys: HashSet<String> = elements
+                .iter()
+                .flat_map(|e| e.tasks.iter().map(|t| t.key()))
+                .collect();
+            if let Some(run) = slurm::running_run(store, &command, &cwd, &keys)? {
+                // This command's jobs are still queued (its driver was stopped, or it was
+                // detached): wait for them, or say so, instead of submitting the tasks twice.
+                let id = run.id();
+                if *detach {
+                    println!("{id}");
                     if !cli.quiet {
-                        eprintln!(
-                            "run {} of the same command is still in Slurm's queue: waiting for it instead of submitting its tasks again",
-                            run.id()
-                        );
+                        eprintln!("run {id} of the same command is still in Slurm's queue: nothing submitted; `pertitle status {id}`");
                     }
-                    return wait_for(cli, &run, store, opts, planned);
+                    return Ok(Ready::Detached);
                 }
+                if !cli.quiet {
+                    eprintln!(
+                        "run {id} of the same command is still in Slurm's queue: waiting for it instead of submitting its tasks again"
+                    );
+                }
+                wait_for(cli, &run, store, opts, planned)?;
+                return complete(jobs, store, plan, &id);
             }
             let run = RunDir::create(store, label, command, cwd, &elements)?;
             let id = run.id();
@@ -188,10 +215,8 @@ pub fn ensure(
                 );
             }
             if *detach {
-                let subs = slurm::submit(&run, &(0..elements.len()).collect::<Vec<_>>(), 1, opts)
-                    .inspect_err(|_| {
-                    let _ = run.discard_unsubmitted();
-                })?;
+                let all: Vec<usize> = (0..elements.len()).collect();
+                let subs = slurm::submit(&run, &all, 1, opts).inspect_err(|_| discard(&run))?;
                 let jobs: Vec<&str> = subs.iter().map(|s| s.job.as_str()).collect();
                 // The run id on stdout alone, for scripts; the rest on stderr.
                 println!("{id}");
@@ -203,9 +228,32 @@ pub fn ensure(
                 }
                 return Ok(Ready::Detached);
             }
-            wait_for(cli, &run, store, opts, planned)
+            wait_for(cli, &run, store, opts, planned)?;
+            complete(jobs, store, plan, &id)
         }
     }
+}
+
+/// After the waiting: every task must now be in the store (the ladders are built from it, and
+/// nothing is computed on the driver behind the user's back).
+fn complete(jobs: &[Job], store: &Store, plan: ElementPlan, id: &str) -> Result<Ready> {
+    let left = batch::plan_elements(jobs, store, plan)?;
+    let n: usize = left.iter().map(|e| e.tasks.len()).sum();
+    if n > 0 {
+        return Err(anyhow::anyhow!(
+            "run {id}: {n} task(s) are still not in the store after it ended (the run planned other tasks than this command does now?); run the command again to submit them"
+        ));
+    }
+    Ok(Ready::Go)
+}
+
+/// Removes a run whose submission failed, after cancelling anything Slurm may have accepted
+/// anyway (an sbatch that timed out can have submitted the job).
+fn discard(run: &RunDir) {
+    let _ = std::process::Command::new("scancel")
+        .arg(format!("--name=pertitle-{}", run.id()))
+        .output();
+    let _ = run.discard_unsubmitted();
 }
 
 /// The waiting driver: [`slurm::run_to_completion`] with the progress shown, timings with -v.
@@ -217,6 +265,11 @@ fn wait_for(
     planned: f64,
 ) -> Result<Ready> {
     let id = run.id();
+    let Some(_lock) = run.lock_driver()? else {
+        return Err(anyhow::anyhow!(
+            "run {id}: another pertitle is already waiting for it; follow it with `pertitle status {id}`"
+        ));
+    };
     let watch = Watch::new(cli.quiet);
     let waiting = std::time::Instant::now();
     let r = slurm::run_to_completion(run, store, opts, &|e| watch.event(e));
@@ -234,7 +287,7 @@ fn wait_for(
         );
     }
     if r.is_err() {
-        let _ = run.discard_unsubmitted();
+        discard(run);
     }
     match r {
         Err(e) if e.is_cancelled() && interrupt::requested() => {
@@ -488,19 +541,44 @@ pub fn task_run(cli: &Cli, a: &TaskRunArgs) -> Result<()> {
             eprintln!("pertitle task {index}: could not record the status: {e}");
         }
     }
+    // Slurm requeues exit 75 by itself (RequeueExit) with no limit of ours: past
+    // $PERTITLE_MAX_REQUEUES restarts the worker exits 1 and leaves the decision to the driver.
+    let restarts: u32 = std::env::var("SLURM_RESTART_COUNT")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let cap: Option<u32> = std::env::var("PERTITLE_MAX_REQUEUES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok());
+    let code = match exit {
+        TaskExit::Transient if cap.is_some_and(|c| restarts >= c) => TaskExit::Permanent.code(),
+        e => e.code(),
+    };
     match exit {
         TaskExit::Done => Ok(()),
-        _ => Err(Exit(exit.code(), format!("task {index}: {message}")).into()),
+        _ => Err(Exit(code, format!("task {index}: {message}")).into()),
     }
 }
 
-fn store_from(cache: Option<&std::path::Path>) -> Result<Store> {
-    Ok(super::common::store_for(cache, false)?.expect("a store unless --no-cache"))
+/// The store a run belongs to: `--cache`; else, for a run named by its directory
+/// (`<store>/runs/<id>`), that store; else the default one.
+fn store_from(cache: Option<&std::path::Path>, run: &str) -> Result<Store> {
+    let dir = std::path::Path::new(run);
+    let owner = dir
+        .join("run.json")
+        .is_file()
+        .then(|| dir.parent().filter(|p| p.ends_with("runs"))?.parent())
+        .flatten();
+    match (cache, owner) {
+        (None, Some(store)) => Ok(Store::open(store)?),
+        _ => super::common::store_for(cache, false)?
+            .ok_or_else(|| anyhow::anyhow!("no result store")),
+    }
 }
 
 /// `pertitle status RUN`.
 pub fn status(_cli: &Cli, a: &StatusArgs) -> Result<()> {
-    let store = store_from(a.cache.as_deref())?;
+    let store = store_from(a.cache.as_deref(), &a.run)?;
     let run = RunDir::open(Some(&store), &a.run)?;
     let st = slurm::status(&run, &store)?;
     if a.json {
@@ -546,7 +624,7 @@ pub fn status(_cli: &Cli, a: &StatusArgs) -> Result<()> {
 /// `pertitle collect RUN`: the submitting command again, from where it ran, with every task
 /// taken from the store.
 pub fn collect(cli: &Cli, a: &CollectArgs) -> Result<()> {
-    let store = store_from(a.cache.as_deref())?;
+    let store = store_from(a.cache.as_deref(), &a.run)?;
     let run = RunDir::open(Some(&store), &a.run)?;
     let record = run.record()?;
     std::env::set_current_dir(&record.cwd)

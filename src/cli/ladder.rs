@@ -13,6 +13,18 @@ use pertitle::run::{self, Input, LadderRun};
 use pertitle::store::Store;
 use std::path::{Path, PathBuf};
 
+/// `run_inner`'s word that the run was submitted and detached (not an error for the user).
+#[derive(Debug)]
+struct Detached;
+
+impl std::fmt::Display for Detached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("detached")
+    }
+}
+
+impl std::error::Error for Detached {}
+
 pub fn run(cli: &Cli, a: &LadderArgs) -> Result<()> {
     run_with(cli, a, None)
 }
@@ -32,6 +44,19 @@ pub fn run_with(cli: &Cli, a: &LadderArgs, exec: Option<Exec>) -> Result<()> {
         })
         .unwrap_or_default();
     let r = run_inner(cli, a, exec);
+    let r = match r {
+        // Submitted and left running: a success that wrote nothing, so the directories this
+        // command created go, as on failure.
+        Err(e) if e.is::<Detached>() => {
+            for d in &missing {
+                if std::fs::remove_dir(d).is_err() {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        r => r,
+    };
     if r.is_err() {
         // remove_dir only removes empty directories: nothing the run wrote is lost silently.
         for d in &missing {
@@ -123,7 +148,11 @@ fn run_inner(cli: &Cli, a: &LadderArgs, exec: Option<Exec>) -> Result<()> {
             None => titles[0].0.title(),
         };
         if let Ready::Detached = batch::ensure(cli, &exec, &jobs, store.as_ref(), &label)? {
-            return Ok(());
+            // Nothing is written now (`collect` writes the outputs): leave no empty directory.
+            for (_, out) in &titles {
+                let _ = std::fs::remove_dir(out);
+            }
+            return Err(Detached.into());
         }
     }
     let assembling = std::time::Instant::now();

@@ -1,8 +1,9 @@
 //! The batch contract: how a scheduler's array job computes a run's tasks on many machines.
 //!
 //! A driver plans a run's grid tasks ([`crate::run::LadderRun::tasks`]), leaves out those already
-//! in the [`Store`], and groups the rest into [`Element`]s: tasks of one chunk of one title that
-//! share a decode, several per element where tasks are small. It writes them into a run
+//! in the [`Store`], and groups the rest into [`Element`]s of about equal estimated cost, each
+//! of one title, its tasks in chunk order (a chunk's tasks side by side share its decode; an
+//! element may span neighbouring chunks, or hold part of one). It writes them into a run
 //! directory ([`RunDir`], `<store>/runs/<id>/`) on the filesystem the workers share:
 //!
 //! ```text
@@ -14,8 +15,9 @@
 //! ```
 //!
 //! A worker runs `pertitle task run <manifest> --index <i>` ([`read_element`], [`run_element`]):
-//! it computes the element's tasks and writes each result into the store as it finishes, so
-//! nothing finished is lost when it is killed. Its exit code says what to do next ([`TaskExit`]):
+//! it computes the element's tasks with the local runner, which writes the results into the
+//! store as each lane (the points of a chunk computed together) ends, so a killed element loses
+//! only its lanes in progress. Its exit code says what to do next ([`TaskExit`]):
 //! 0 done, 75 transient (run it again), 1 permanent (running it again gives the same error), 2
 //! misuse. The results are the store entries, checksummed (a torn write is found and recomputed),
 //! so a driver knows a run is complete by looking the keys up, whatever the scheduler says.
@@ -72,7 +74,17 @@ impl TaskExit {
     /// Whether an error is worth another attempt: what the machine or the filesystem did
     /// (I/O, resources, a stop request) may go away; what the data or the settings are does not.
     pub fn of(e: &Error) -> TaskExit {
+        use std::io::ErrorKind::{NotFound, PermissionDenied, ReadOnlyFilesystem};
         match e {
+            // A file that is not there or may not be read or written stays so.
+            Error::Io { source, .. }
+                if matches!(
+                    source.kind(),
+                    NotFound | PermissionDenied | ReadOnlyFilesystem
+                ) =>
+            {
+                TaskExit::Permanent
+            }
             Error::Io { .. } | Error::Resource { .. } => TaskExit::Transient,
             e if e.is_cancelled() => TaskExit::Transient,
             _ => TaskExit::Permanent,
@@ -145,16 +157,19 @@ pub struct ElementInfo {
 }
 
 impl ElementInfo {
-    /// `demo frames 0-59`.
+    /// `demo frames 0-65`, or `demo frames 0-65, 66-131` for an element of two chunks.
     pub fn chunk(&self) -> String {
-        match self.tasks.first() {
-            Some(t) => format!(
-                "{} frames {}-{}",
-                self.title,
-                t.start,
-                t.start + t.frames.max(1) - 1
-            ),
-            None => self.title.clone(),
+        let mut ranges: Vec<(u64, u64)> = self
+            .tasks
+            .iter()
+            .map(|t| (t.start, t.start + t.frames.max(1) - 1))
+            .collect();
+        ranges.sort_unstable();
+        ranges.dedup();
+        let text: Vec<String> = ranges.iter().map(|(a, b)| format!("{a}-{b}")).collect();
+        match text.is_empty() {
+            true => self.title.clone(),
+            false => format!("{} frames {}", self.title, text.join(", ")),
         }
     }
 
@@ -436,6 +451,23 @@ impl RunDir {
         &self.dir
     }
 
+    /// The driver's lock on the run, held while it waits and resubmits (released when the process
+    /// ends, however it ends): `None` when another live driver holds it.
+    pub fn lock_driver(&self) -> Result<Option<std::fs::File>> {
+        let path = self.dir.join("driver.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(f)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+        }
+    }
+
     /// Removes a run that was never submitted (its first submission failed), so it leaves
     /// nothing behind; a run with a submission is kept.
     pub fn discard_unsubmitted(&self) -> Result<()> {
@@ -622,6 +654,8 @@ mod tests {
         assert_eq!(TaskExit::Transient.code(), 75);
         let io = Error::io("/x", std::io::Error::other("stale NFS handle"));
         assert_eq!(TaskExit::of(&io), TaskExit::Transient);
+        let gone = Error::io("/x", std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert_eq!(TaskExit::of(&gone), TaskExit::Permanent);
         assert_eq!(TaskExit::of(&Error::Cancelled), TaskExit::Transient);
         assert_eq!(
             TaskExit::of(&Error::media("a.mp4", "no video stream")),

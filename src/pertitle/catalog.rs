@@ -2,7 +2,7 @@
 //! that sums them up.
 //!
 //! The catalog file is text: one title per line, a path relative to the file (or absolute);
-//! blank lines and `#` comments are skipped. Titles are named by their file stems, which must
+//! blank lines and `#` comments (at the start of a line, or after a blank) are skipped. Titles are named by their file stems, which must
 //! differ (each gets `<out>/<stem>/`).
 
 use crate::error::{Error, Result};
@@ -19,7 +19,15 @@ pub fn read(file: &Path, options: &InputOptions) -> Result<Vec<Input>> {
     let mut titles: Vec<Input> = Vec::new();
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
+        // `#` starts a comment at the start of a line or after a blank (`ep#1.mp4` is a name).
+        let line = match line.trim_start().starts_with('#') {
+            true => "",
+            false => line
+                .find(" #")
+                .or_else(|| line.find("\t#"))
+                .map_or(line, |i| &line[..i])
+                .trim(),
+        };
         if line.is_empty() {
             continue;
         }

@@ -105,24 +105,28 @@ fn run_cmd(program: &str, args: &[String]) -> Result<std::process::Output> {
         .map_err(|e| Error::resource(program, format!("cannot run it ({e}); is Slurm installed?")))
 }
 
-/// Elements that can run at once: the partition's CPUs (`sinfo %C`, its total) over the CPUs per
-/// element, capped by `max_parallel`.
+/// Elements that can run at once: the partition's CPUs (`sinfo %C`, its total; the default
+/// partition's unless one is named) over the CPUs per element, capped by `max_parallel`.
 pub fn slots(opts: &SlurmOptions) -> Result<usize> {
-    let mut args = vec!["--noheader".to_string(), "--format=%C".to_string()];
-    if let Some(p) = &opts.partition {
-        args.push(format!("--partition={p}"));
-    }
-    let o = run_cmd("sinfo", &args)?;
+    let o = run_cmd(
+        "sinfo",
+        &["--noheader".to_string(), "--format=%P %C".to_string()],
+    )?;
     if !o.status.success() {
         return Err(Error::resource(
             "sinfo",
             format!("failed: {}", String::from_utf8_lossy(&o.stderr).trim()),
         ));
     }
-    // "allocated/idle/other/total" per line; the last field is the total.
+    // "<partition> allocated/idle/other/total" per partition; the default one ends in `*`.
     let cpus: usize = String::from_utf8_lossy(&o.stdout)
         .lines()
-        .filter_map(|l| l.trim().rsplit('/').next()?.parse::<usize>().ok())
+        .filter_map(|l| l.trim().split_once(' '))
+        .filter(|(p, _)| match &opts.partition {
+            Some(want) => p.trim_end_matches('*') == want,
+            None => p.ends_with('*'),
+        })
+        .filter_map(|(_, c)| c.trim().rsplit('/').next()?.parse::<usize>().ok())
         .sum();
     let mut n = (cpus / opts.cpus_per_task.max(1) as usize).max(1);
     if let Some(m) = opts.max_parallel {
@@ -150,13 +154,16 @@ pub fn array_spec(indices: &[usize]) -> String {
     out.join(",")
 }
 
-/// The script every array element runs: the worker, with the manifest index it is given.
+/// The script every array element runs: the worker, on the manifest line given by the window
+/// offset (its first argument) plus its array index. `PERTITLE_MAX_REQUEUES` caps Slurm's own
+/// requeues of a transient failure (exit 75): past it the worker exits 1 and the driver decides.
 fn job_script(run: &RunDir, opts: &SlurmOptions) -> Result<PathBuf> {
     let path = run.dir().join("job.sh");
     let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', r"'\''"));
     let text = format!(
-        "#!/bin/sh\n# pertitle run {id}: one array element = one manifest line (index = window offset + array index)\nexec {prog} task run {manifest} --index $((PERTITLE_INDEX_OFFSET + SLURM_ARRAY_TASK_ID))\n",
+        "#!/bin/sh\n# pertitle run {id}: array element = manifest line (window offset $1 + array index)\nexport PERTITLE_MAX_REQUEUES={retries}\nexec {prog} task run {manifest} --index $(( $1 + SLURM_ARRAY_TASK_ID ))\n",
         id = run.id(),
+        retries = opts.retries,
         prog = q(&opts.program),
         manifest = q(&run.manifest()),
     );
@@ -194,7 +201,6 @@ pub fn submit(
             format!("--output={}/%A_%a.out", run.logs().display()),
             format!("--cpus-per-task={}", opts.cpus_per_task),
             "--requeue".into(),
-            format!("--export=ALL,PERTITLE_INDEX_OFFSET={offset}"),
         ];
         if let Some(p) = &opts.partition {
             args.push(format!("--partition={p}"));
@@ -207,6 +213,7 @@ pub fn submit(
         }
         args.extend(opts.sbatch_args.iter().cloned());
         args.push(script.display().to_string());
+        args.push(offset.to_string());
         let o = run_cmd("sbatch", &args)?;
         let stdout = String::from_utf8_lossy(&o.stdout);
         let job = stdout.trim().split(';').next().unwrap_or("").to_string();
@@ -272,18 +279,34 @@ pub fn queue(subs: &[Submission]) -> Result<BTreeMap<usize, QueueState>> {
             "RUNNING" => QueueState::Running,
             _ => QueueState::Other,
         };
-        // A pending array's remaining elements are one line, `0-4%2` or `3,5`.
-        let spec = task.split('%').next().unwrap_or("");
+        // With --array one element per line; a pending remainder may still come as a range,
+        // `0-4%2` or `[3,5]`.
+        let spec = task
+            .trim_matches(|c| c == '[' || c == ']')
+            .split('%')
+            .next()
+            .unwrap_or("");
+        let mut parsed = Vec::new();
         for part in spec.split(',') {
             let (a, b) = match part.split_once('-') {
                 Some((a, b)) => (a.parse::<usize>(), b.parse::<usize>()),
                 None => (part.parse::<usize>(), part.parse::<usize>()),
             };
-            if let (Ok(a), Ok(b)) = (a, b) {
-                for k in a..=b {
-                    out.insert(offset + k, state);
+            match (a, b) {
+                (Ok(a), Ok(b)) => parsed.extend((a..=b).map(|k| offset + k)),
+                _ => {
+                    // A form not understood: every element of that submission counts as
+                    // queued (waiting longer is safe, resubmitting a queued one is not).
+                    parsed.clear();
+                    if let Some(sub) = subs.iter().find(|s| s.job == job) {
+                        parsed.extend(sub.indices.iter().copied());
+                    }
+                    break;
                 }
             }
+        }
+        for i in parsed {
+            out.insert(i, state);
         }
     }
     Ok(out)
@@ -402,12 +425,11 @@ fn summarize(
             (false, Some(QueueState::Running)) => st.running += 1,
             (false, Some(_)) => st.pending += 1,
             (false, None) if attempts.contains_key(&i) => {
-                let last = subs.iter().rev().find(|s| s.indices.contains(&i));
-                // The worker's own word counts only for this attempt (written after it began).
+                let (id, log) = log_path(run, subs, i).unzip();
+                // The worker's own word counts only for the latest attempt (its job id).
                 let said = run
                     .status(i)
-                    .filter(|s| last.is_none_or(|l| s.finished >= l.submitted));
-                let (id, log) = log_path(run, subs, i).unzip();
+                    .filter(|s| id.is_some() && s.job.as_ref() == id.as_ref());
                 st.failed.push(Failure {
                     index: i,
                     chunk: e.chunk(),
@@ -441,10 +463,15 @@ fn summarize(
     st
 }
 
-/// The newest earlier run of the same command (same arguments, same directory) that still has
-/// elements in Slurm's queue: a driver that was killed left it running, and a new driver waits
+/// The newest earlier run of the same command (same arguments, same directory), planning every
+/// task of `keys`, that still has elements in Slurm's queue: a driver that was killed left it running, and a new driver waits
 /// for it instead of submitting its tasks a second time.
-pub fn running_run(store: &Store, command: &[String], cwd: &Path) -> Result<Option<RunDir>> {
+pub fn running_run(
+    store: &Store,
+    command: &[String],
+    cwd: &Path,
+    keys: &HashSet<String>,
+) -> Result<Option<RunDir>> {
     let root = RunDir::root(store);
     let Ok(entries) = std::fs::read_dir(&root) else {
         return Ok(None);
@@ -462,6 +489,15 @@ pub fn running_run(store: &Store, command: &[String], cwd: &Path) -> Result<Opti
         };
         let Ok(record) = run.record() else { continue };
         if record.command != command || record.cwd != cwd {
+            continue;
+        }
+        // The same command may plan other tasks now (a recipe or input changed in place).
+        let has: HashSet<&str> = record
+            .elements
+            .iter()
+            .flat_map(|e| e.tasks.iter().map(|t| t.key.as_str()))
+            .collect();
+        if !keys.iter().all(|k| has.contains(k.as_str())) {
             continue;
         }
         let subs = run.submissions()?;
@@ -509,6 +545,8 @@ fn wait(
     let all: Vec<&batch::TaskInfo> = record.elements.iter().flat_map(|e| &e.tasks).collect();
     // Tasks seen in the store (a file exists: cheap to poll); verified before the end.
     let mut seen: HashSet<String> = HashSet::new();
+    let mut queue_failures = 0u64;
+    let mut unseen_rechecks = 0;
     let started = Instant::now();
     let mut last_poll = Instant::now() - opts.poll;
     loop {
@@ -524,7 +562,21 @@ fn wait(
             }
         }
         let subs = run.submissions()?;
-        let queued = queue(&subs)?;
+        // A controller that restarts or times out is not the end of an hours-long wait.
+        let queued = match queue(&subs) {
+            Ok(q) => {
+                queue_failures = 0;
+                q
+            }
+            Err(e) => {
+                queue_failures += 1;
+                if queue_failures >= 10 {
+                    return Err(e);
+                }
+                std::thread::sleep(Duration::from_secs(queue_failures));
+                continue;
+            }
+        };
         let frames: u64 = all.iter().map(|t| t.frames).sum();
         let frames_done: u64 = all
             .iter()
@@ -555,6 +607,18 @@ fn wait(
         let done = batch::done_tasks(record, store)?;
         seen = done.clone();
         let st = summarize(run, record, &subs, &queued, &done);
+        // A worker that said it finished while its results are not visible here yet (a shared
+        // filesystem's attribute cache): look again before counting it failed.
+        let claims_done = st.failed.iter().any(|f| {
+            run.status(f.index)
+                .is_some_and(|s| s.exit == TaskExit::Done && s.job == f.job)
+        });
+        if claims_done && unseen_rechecks < 5 {
+            unseen_rechecks += 1;
+            std::thread::sleep(Duration::from_secs(2));
+            continue;
+        }
+        unseen_rechecks = 0;
         if st.failed.is_empty() {
             if st.tasks_done == st.tasks {
                 return Ok(());

@@ -4,7 +4,7 @@
 //! the misuse of the executor flags, the catalog and the run commands gets one clear line.
 //! The Slurm executor itself is tested against a real cluster in `tests/slurm.rs`.
 
-use crate::support::{bin, stderr, stdout, tmpdir};
+use crate::support::{stderr, stdout, tmpdir};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -16,6 +16,23 @@ const GRID: [&str; 6] = [
     "--preset",
     "veryfast",
 ];
+
+/// The binary with no batch index in its environment (these tests may run inside a batch job).
+fn bin() -> Command {
+    let mut c = crate::support::bin();
+    for v in [
+        "PERTITLE_TASK_INDEX",
+        "SLURM_ARRAY_TASK_ID",
+        "PERTITLE_INDEX_OFFSET",
+        "JOB_COMPLETION_INDEX",
+        "AWS_BATCH_JOB_ARRAY_INDEX",
+        "SLURM_RESTART_COUNT",
+        "PERTITLE_MAX_REQUEUES",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
 
 fn ladder(store: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut c = bin();
@@ -155,14 +172,58 @@ fn task_run_misuse_and_failures_follow_the_exit_code_contract() {
     std::fs::write(&bad, "{\"title\": 3}\n").expect("write");
     let o = exec(bin().args(["task", "run"]).arg(&bad).args(["--index", "0"]));
     one_line_failure(&o, 1, &["bad.jsonl line 1", "not a pertitle task element"]);
-    // A manifest that cannot be read: transient (75), a shared filesystem may come back.
+    // A manifest that is not there: permanent (1), naming it.
     let o = exec(
         bin()
             .args(["task", "run"])
             .arg(dir.path().join("absent.jsonl"))
             .args(["--index", "0"]),
     );
-    one_line_failure(&o, 75, &["absent.jsonl"]);
+    one_line_failure(&o, 1, &["absent.jsonl"]);
+    // Interrupted (as Slurm's scancel or time limit does): transient (75), and its status says so.
+    let marker = dir.path().join("paused");
+    let child = bin()
+        .args(["task", "run"])
+        .arg(&manifest)
+        .args(["--index", "0", "-q"])
+        .env("PERTITLE_TEST_PAUSE_ELEMENT", "0")
+        .env("PERTITLE_TEST_PAUSE_FILE", &marker)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let t = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(t.elapsed().as_secs() < 120, "the task never paused");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: kill(2) with a live child's pid and a valid signal number.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().expect("wait");
+    one_line_failure(&o, 75, &["task 0", "cancelled"]);
+    let st = std::fs::read_to_string(store.join("runs").join(&id).join("status/0.json"))
+        .expect("status");
+    assert!(st.contains("\"exit\": \"transient\""), "{st}");
+    // Past the requeue cap Slurm must not requeue it again: exit 1, the driver decides.
+    std::fs::remove_file(&marker).expect("rm marker");
+    let child = bin()
+        .args(["task", "run"])
+        .arg(&manifest)
+        .args(["--index", "0", "-q"])
+        .env("PERTITLE_TEST_PAUSE_ELEMENT", "0")
+        .env("PERTITLE_TEST_PAUSE_FILE", &marker)
+        .env("SLURM_RESTART_COUNT", "2")
+        .env("PERTITLE_MAX_REQUEUES", "2")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    while !marker.exists() {
+        assert!(t.elapsed().as_secs() < 240, "the task never paused");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().expect("wait");
+    one_line_failure(&o, 1, &["task 0", "cancelled"]);
 }
 
 #[test]
