@@ -102,6 +102,20 @@ fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Until the one run in `store` has its first submission recorded.
+fn wait_for_submission(store: &Path) {
+    wait_for("the submission", Duration::from_secs(120), || {
+        std::fs::read_dir(store.join("runs"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .is_some_and(|e| {
+                std::fs::read_to_string(e.path().join("submissions.json"))
+                    .is_ok_and(|s| s.contains("\"job\""))
+            })
+    });
+}
+
 fn wait_child(mut c: Child, timeout: Duration) -> Output {
     let t = Instant::now();
     loop {
@@ -271,17 +285,7 @@ fn a_permanent_failure_names_title_chunk_point_job_and_log_and_is_not_retried() 
     .stderr(Stdio::piped())
     .spawn()
     .expect("spawn driver");
-    let runs = store.join("runs");
-    wait_for("the submission", Duration::from_secs(120), || {
-        std::fs::read_dir(&runs)
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| e.ok())
-            .is_some_and(|e| {
-                std::fs::read_to_string(e.path().join("submissions.json"))
-                    .is_ok_and(|s| s.contains("\"job\""))
-            })
-    });
+    wait_for_submission(&store);
     let run = run_dir(&store);
     let job = submissions(&run)[0]["job"]
         .as_str()
@@ -538,16 +542,7 @@ fn a_killed_driver_is_rejoined_by_the_same_command_without_submitting_again() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn driver");
-    wait_for("the submission", Duration::from_secs(120), || {
-        std::fs::read_dir(store.join("runs"))
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| e.ok())
-            .is_some_and(|e| {
-                std::fs::read_to_string(e.path().join("submissions.json"))
-                    .is_ok_and(|s| s.contains("\"job\""))
-            })
-    });
+    wait_for_submission(&store);
     first.kill().expect("kill -9 the driver");
     let _ = first.wait();
     let run = run_dir(&store);
