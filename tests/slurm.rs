@@ -291,6 +291,19 @@ fn a_permanent_failure_names_title_chunk_point_job_and_log_and_is_not_retried() 
         .as_str()
         .expect("job")
         .to_string();
+    // Held: `status` says why the elements wait.
+    let o = exec(
+        bin()
+            .args(["status", "--cache"])
+            .arg(&store)
+            .arg(run.file_name().expect("name")),
+    );
+    let so = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        so.contains("pending because (Slurm's reason): JobHeldUser"),
+        "{so}"
+    );
     std::fs::copy(
         concat!(
             env!("CARGO_MANIFEST_DIR"),

@@ -607,6 +607,17 @@ pub fn status(_cli: &Cli, a: &StatusArgs) -> Result<()> {
         hms(st.elapsed_s),
         st.eta_s.map_or("unknown".into(), hms)
     );
+    if !st.pending_reasons.is_empty() {
+        let why: Vec<String> = st
+            .pending_reasons
+            .iter()
+            .map(|(r, n)| format!("{r} ({n})"))
+            .collect();
+        println!(
+            "pending because (Slurm's reason): {}; held elements wait until `scontrol release`",
+            why.join(", ")
+        );
+    }
     println!("Slurm jobs: {}", st.jobs.join(", "));
     for f in &st.failed {
         println!(

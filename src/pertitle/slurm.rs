@@ -312,6 +312,32 @@ pub fn queue(subs: &[Submission]) -> Result<BTreeMap<usize, QueueState>> {
     Ok(out)
 }
 
+/// Why the run's queued elements wait, as Slurm says (`squeue %r`: `Resources`, `Priority`,
+/// `JobHeldUser`, `PartitionTimeLimit`, ...), with how many wait for each reason.
+pub fn pending_reasons(subs: &[Submission]) -> Result<BTreeMap<String, usize>> {
+    let mut out = BTreeMap::new();
+    if subs.is_empty() {
+        return Ok(out);
+    }
+    let ids: BTreeSet<&str> = subs.iter().map(|s| s.job.as_str()).collect();
+    let o = run_cmd(
+        "squeue",
+        &[
+            "--noheader".into(),
+            "--array".into(),
+            "--states=PENDING".into(),
+            format!("--jobs={}", ids.into_iter().collect::<Vec<_>>().join(",")),
+            "--format=%r".into(),
+        ],
+    )?;
+    if o.status.success() {
+        for r in String::from_utf8_lossy(&o.stdout).lines() {
+            *out.entry(r.trim().to_string()).or_insert(0) += 1;
+        }
+    }
+    Ok(out)
+}
+
 /// Where element `index`'s latest attempt logs: `logs/<array job>_<array index>.out`.
 pub fn log_path(run: &RunDir, subs: &[Submission], index: usize) -> Option<(String, PathBuf)> {
     subs.iter()
@@ -333,6 +359,8 @@ pub struct RunStatus {
     pub elements_done: usize,
     pub running: usize,
     pub pending: usize,
+    /// Why the pending ones wait (Slurm's reason → elements).
+    pub pending_reasons: BTreeMap<String, usize>,
     /// Elements out of the queue without their results.
     pub failed: Vec<Failure>,
     pub tasks: usize,
@@ -384,7 +412,11 @@ pub fn status(run: &RunDir, store: &Store) -> Result<RunStatus> {
     let subs = run.submissions()?;
     let queued = queue(&subs)?;
     let done = batch::done_tasks(&record, store)?;
-    Ok(summarize(run, &record, &subs, &queued, &done))
+    let mut st = summarize(run, &record, &subs, &queued, &done);
+    if st.pending > 0 {
+        st.pending_reasons = pending_reasons(&subs)?;
+    }
+    Ok(st)
 }
 
 fn summarize(
@@ -402,6 +434,7 @@ fn summarize(
         elements_done: 0,
         running: 0,
         pending: 0,
+        pending_reasons: BTreeMap::new(),
         failed: Vec::new(),
         tasks: 0,
         tasks_done: 0,
