@@ -102,6 +102,35 @@ fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// The Slurm job id of a run's first submission.
+fn first_job(run: &Path) -> String {
+    submissions(run)[0]["job"]
+        .as_str()
+        .expect("job")
+        .to_string()
+}
+
+/// Releases a job submitted with `--hold`.
+fn release(job: &str) {
+    let s = Command::new("scontrol")
+        .args(["release", job])
+        .status()
+        .expect("scontrol");
+    assert!(s.success());
+}
+
+/// `pertitle status` of a run, which must succeed.
+fn status_text(store: &Path, run: &Path) -> String {
+    let o = exec(
+        bin()
+            .args(["status", "--cache"])
+            .arg(store)
+            .arg(run.file_name().expect("name")),
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    text(&o.stdout)
+}
+
 /// Until the one run in `store` has its first submission recorded.
 fn wait_for_submission(store: &Path) {
     wait_for("the submission", Duration::from_secs(120), || {
@@ -287,19 +316,9 @@ fn a_permanent_failure_names_title_chunk_point_job_and_log_and_is_not_retried() 
     .expect("spawn driver");
     wait_for_submission(&store);
     let run = run_dir(&store);
-    let job = submissions(&run)[0]["job"]
-        .as_str()
-        .expect("job")
-        .to_string();
+    let job = first_job(&run);
     // Held: `status` says why the elements wait.
-    let o = exec(
-        bin()
-            .args(["status", "--cache"])
-            .arg(&store)
-            .arg(run.file_name().expect("name")),
-    );
-    let so = text(&o.stdout);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    let so = status_text(&store, &run);
     assert!(
         so.contains("pending because (Slurm's reason): JobHeldUser"),
         "{so}"
@@ -312,11 +331,7 @@ fn a_permanent_failure_names_title_chunk_point_job_and_log_and_is_not_retried() 
         &model,
     )
     .expect("swap model");
-    let s = Command::new("scontrol")
-        .args(["release", &job])
-        .status()
-        .expect("scontrol");
-    assert!(s.success());
+    release(&job);
     let o = wait_child(child, Duration::from_secs(240));
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
@@ -342,14 +357,7 @@ fn a_permanent_failure_names_title_chunk_point_job_and_log_and_is_not_retried() 
     assert_eq!(submissions(&run).as_array().expect("array").len(), 1);
     assert!(!out.join("ladder.toml").exists());
     // `status` says the same.
-    let o = exec(
-        bin()
-            .args(["status", "--cache"])
-            .arg(&store)
-            .arg(run.file_name().expect("name")),
-    );
-    let so = text(&o.stdout);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    let so = status_text(&store, &run);
     assert!(so.contains("failed: demo frames"), "{so}");
 }
 
@@ -559,10 +567,7 @@ fn a_killed_driver_is_rejoined_by_the_same_command_without_submitting_again() {
     first.kill().expect("kill -9 the driver");
     let _ = first.wait();
     let run = run_dir(&store);
-    let job = submissions(&run)[0]["job"]
-        .as_str()
-        .expect("job")
-        .to_string();
+    let job = first_job(&run);
     let log = dir.path().join("second.log");
     let second = ladder(&store, &out, &args)
         .stdout(Stdio::null())
@@ -574,11 +579,7 @@ fn a_killed_driver_is_rejoined_by_the_same_command_without_submitting_again() {
         Duration::from_secs(120),
         || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("still in Slurm's queue")),
     );
-    let s = Command::new("scontrol")
-        .args(["release", &job])
-        .status()
-        .expect("scontrol");
-    assert!(s.success());
+    release(&job);
     let o = wait_child(second, Duration::from_secs(300));
     let err = std::fs::read_to_string(&log).expect("log");
     assert!(o.status.success(), "{err}");
