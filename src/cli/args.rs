@@ -44,6 +44,12 @@ pub enum Command {
     Bdrate(BdrateArgs),
     /// Run several codecs' grids on one title and compare their hulls with BD-rate.
     Compare(CompareArgs),
+    /// Encode a ladder's rungs as ladder.toml says (in process, the same bytes as its verified
+    /// encodes), and package them for streaming with --hls and --dash.
+    Encode(EncodeArgs),
+    /// Encode and score every rung of a ladder.toml; write the achieved figures into it (and,
+    /// with --refine, correct the rungs that miss).
+    Verify(VerifyLadderArgs),
     /// What a batch scheduler's array element runs: one line of a run's task manifest.
     #[command(subcommand)]
     Task(TaskCommand),
@@ -224,33 +230,44 @@ pub struct ScoreArgs {
 /// Ladder constraints shared by `ladder`, `hull` and `compare`; unset values come from the recipe.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ConstraintArgs {
-    /// Metric the hull and ladder are built on.
+    /// Metric the hull and ladder are built on (recipe default: vmaf).
     #[arg(long, value_parser = metric_parser(), ignore_case = true)]
     pub metric: Option<Metric>,
-    /// Quality step between rungs (default: 6 VMAF, one JND).
-    #[arg(long)]
+    /// Quality difference between adjacent rungs, in the metric's units (default 6 VMAF = one
+    /// JND). A larger step gives fewer rungs.
+    #[arg(long, value_name = "POINTS")]
     pub step: Option<f64>,
-    /// Top rung: the lowest bitrate reaching this quality.
-    #[arg(long)]
+    /// The top rung is the lowest bitrate reaching this quality (default 95 VMAF); the hull's
+    /// best point if it never does.
+    #[arg(long, value_name = "POINTS")]
     pub quality_cap: Option<f64>,
-    /// Bottom rung: the lowest quality allowed.
-    #[arg(long)]
+    /// No rung below this quality: the bottom rung moves up to where the hull reaches it.
+    #[arg(long, value_name = "POINTS")]
     pub min_quality: Option<f64>,
-    #[arg(long)]
+    /// The floor in kbit/s (default 200, HLS guidance 145–235): the ladder reaches down to it,
+    /// with larger steps where it must (warned), and no rung goes below it.
+    #[arg(long, value_name = "KBPS")]
     pub min_kbps: Option<f64>,
-    #[arg(long)]
+    /// No rung above this bitrate in kbit/s (default: no limit).
+    #[arg(long, value_name = "KBPS")]
     pub max_kbps: Option<f64>,
-    #[arg(long)]
+    /// At most this many rungs (default 10); the ladder then stops short of its floor (warned).
+    #[arg(long, value_name = "N")]
     pub max_rungs: Option<usize>,
-    /// Minimum bitrate ratio between adjacent rungs.
-    #[arg(long)]
+    /// Minimum bitrate ratio between adjacent rungs (default 1.5).
+    #[arg(long, value_name = "RATIO")]
     pub min_ratio: Option<f64>,
-    /// Maximum bitrate ratio between adjacent rungs.
-    #[arg(long)]
+    /// Maximum bitrate ratio between adjacent rungs (default 2).
+    #[arg(long, value_name = "RATIO")]
     pub max_ratio: Option<f64>,
-    /// Lowest rung height in pixels.
-    #[arg(long)]
+    /// No rung smaller than this height (the short side) in pixels; only grid sizes at least
+    /// this high are used.
+    #[arg(long, value_name = "PIXELS")]
     pub min_height: Option<u32>,
+    /// Heights that must each have a rung (player window sizes), e.g. 360,540: the rung that
+    /// loses least by moving to that size moves, or one is added (warned).
+    #[arg(long, value_name = "H,H", value_delimiter = ',')]
+    pub required_heights: Option<Vec<u32>>,
     /// Rate control written into ladder.toml.
     #[arg(long, value_enum, ignore_case = true)]
     pub rate_control: Option<RateControlArg>,
@@ -315,6 +332,8 @@ pub struct LadderArgs {
     pub grid: GridArgs,
     #[command(flatten)]
     pub constraints: ConstraintArgs,
+    #[command(flatten)]
+    pub verify: VerifyArgs,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -324,6 +343,86 @@ pub struct LadderArgs {
     pub catalog: Option<PathBuf>,
     #[command(flatten)]
     pub executor: ExecutorArgs,
+}
+
+/// Verification of the rungs by real encodes.
+#[derive(Debug, Args, Clone, Default)]
+pub struct VerifyArgs {
+    /// Encode every rung exactly as ladder.toml says (the whole title, two-pass VBR or capped
+    /// CRF, fixed keyframe interval), score it, and write the achieved bitrate, peak bitrate and
+    /// quality next to the prediction.
+    #[arg(long)]
+    pub verify: bool,
+    /// Verify, and move each rung that misses its predicted quality by more than --tolerance:
+    /// its bitrate (two-pass) or CRF (capped CRF), by secant steps on real encodes.
+    #[arg(long)]
+    pub refine: bool,
+    /// Allowed difference between achieved and predicted quality, in the ladder's metric.
+    #[arg(long, default_value_t = 0.5, value_name = "POINTS", value_parser = positive_f64)]
+    pub tolerance: f64,
+    /// Encodes per rung at most when refining, the first included.
+    #[arg(long, default_value_t = 5, value_parser = at_least_one::<u32>, value_name = "N")]
+    pub max_encodes: u32,
+}
+
+impl VerifyArgs {
+    /// The library's options, `None` when neither --verify nor --refine was given.
+    pub fn options(&self) -> Option<pertitle::verify::VerifyOptions> {
+        (self.verify || self.refine).then_some(pertitle::verify::VerifyOptions {
+            refine: self.refine,
+            tolerance: self.tolerance,
+            max_encodes: self.max_encodes,
+        })
+    }
+}
+
+/// The ladder a command works on, and where its source is.
+#[derive(Debug, Args)]
+pub struct LadderFileArgs {
+    /// A ladder.toml written by `pertitle ladder`.
+    pub ladder: PathBuf,
+    /// The source, when it is no longer where ladder.toml says (checked against its
+    /// fingerprint).
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Result store directory (default: $PERTITLE_CACHE, else the user's cache directory).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Do not read or write the result store.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_parser = at_least_one::<usize>)]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub raw: RawArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EncodeArgs {
+    #[command(flatten)]
+    pub ladder: LadderFileArgs,
+    /// Where the rung files go (default: `renditions/` next to ladder.toml).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Package the renditions as HLS into DIR (master.m3u8, a media playlist and fMP4
+    /// segments per rung); DIR must not exist or be empty.
+    #[arg(long, value_name = "DIR")]
+    pub hls: Option<PathBuf>,
+    /// Package the renditions as DASH into DIR (manifest.mpd); DIR must not exist or be empty.
+    #[arg(long, value_name = "DIR")]
+    pub dash: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyLadderArgs {
+    #[command(flatten)]
+    pub ladder: LadderFileArgs,
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+    /// Write the verified ladder here (default: over the ladder.toml given).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -452,6 +551,15 @@ fn at_least_one<T: std::str::FromStr + PartialOrd + From<u8>>(s: &str) -> Result
         Ok(n) if n >= T::from(1) => Ok(n),
         Ok(_) => Err("must be at least 1".into()),
         Err(_) => Err("expected a whole number".into()),
+    }
+}
+
+/// A finite number above 0 (`--tolerance`).
+fn positive_f64(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err("must be a number above 0".into()),
+        Err(_) => Err("expected a number".into()),
     }
 }
 

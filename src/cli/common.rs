@@ -47,6 +47,7 @@ pub fn constraint_overrides(c: &ConstraintArgs) -> RecipeOverrides {
         min_ratio: c.min_ratio,
         max_ratio: c.max_ratio,
         min_height: c.min_height,
+        required_heights: c.required_heights.clone(),
         rate_control: c.rate_control.map(Into::into),
         ..RecipeOverrides::default()
     }

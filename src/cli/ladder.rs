@@ -1,6 +1,6 @@
 //! `pertitle ladder`: the grid, the hull, the ladder, the outputs.
 
-use super::args::{Cli, GridArgs, LadderArgs, Search};
+use super::args::{Cli, ExecutorArg, GridArgs, LadderArgs, Search};
 use super::batch::{self, Exec, Ready};
 use super::common::{input_options, overrides, recipe_for, run_options, store_for};
 use super::progress::GridProgress;
@@ -70,6 +70,12 @@ pub fn run_with(cli: &Cli, a: &LadderArgs, exec: Option<Exec>) -> Result<()> {
 
 fn run_inner(cli: &Cli, a: &LadderArgs, exec: Option<Exec>) -> Result<()> {
     let g: &GridArgs = &a.grid;
+    if a.verify.options().is_some() && a.executor.executor != ExecutorArg::Local {
+        return Err(UsageError(
+            "--verify/--refine: the rungs are known only once the grid is scored; run the grid with --executor slurm first, then the same command with --verify and the local executor (the grid comes from the store)".into(),
+        )
+        .into());
+    }
     let recipe = recipe_for(
         g.recipe.as_deref(),
         g.codec.as_deref(),
@@ -123,6 +129,7 @@ fn run_inner(cli: &Cli, a: &LadderArgs, exec: Option<Exec>) -> Result<()> {
                 .store(store.as_ref())
                 .options(opts.clone())
                 .search(search.clone())
+                .verify(a.verify.options())
         })
         .collect();
     if !exec.is_local() {

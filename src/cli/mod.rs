@@ -9,6 +9,7 @@ mod batch;
 mod bdrate;
 mod common;
 mod compare;
+mod encode;
 mod hull;
 mod interrupt;
 mod ladder;
@@ -40,6 +41,8 @@ pub fn main() -> i32 {
         Command::Hull(a) => hull::run(&cli, a),
         Command::Bdrate(a) => bdrate::run(&cli, a),
         Command::Compare(a) => compare::run(&cli, a),
+        Command::Encode(a) => encode::run(&cli, a),
+        Command::Verify(a) => encode::verify(&cli, a),
         Command::Task(args::TaskCommand::Run(a)) => batch::task_run(&cli, a),
         Command::Status(a) => batch::status(&cli, a),
         Command::Collect(a) => batch::collect(&cli, a),
@@ -143,6 +146,7 @@ fn flag_for(field: &Field) -> Option<&'static str> {
             "ladder.min_ratio" => "--min-ratio",
             "ladder.max_ratio" => "--max-ratio",
             "ladder.min_height" => "--min-height",
+            "ladder.required_heights" => "--required-heights",
             "ladder.rate_control" => "--rate-control",
             _ => return None,
         },

@@ -1,9 +1,65 @@
-//! Progress bars for long commands (indicatif lives only here, in the CLI).
+//! Progress for long commands: bars on a terminal (indicatif lives only here, in the CLI), and
+//! plain lines every few seconds when stderr is a log (CI, `| tee`, a Slurm job), where a bar
+//! would print nothing for minutes.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pertitle::pipeline::Event;
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Seconds between plain progress lines.
+const PLAIN_EVERY: Duration = Duration::from_secs(10);
+
+/// Progress as plain lines: tasks n/N, frames %, elapsed and the ETA of what is left.
+struct Plain {
+    start: Instant,
+    last: Option<Instant>,
+    tasks: (u64, u64),
+    frames: (u64, u64),
+    /// When the current computation started, and its frames done at that moment.
+    computing: Option<Instant>,
+}
+
+impl Plain {
+    fn line(&mut self, force: bool) {
+        let now = Instant::now();
+        if !force && self.last.is_some_and(|t| now - t < PLAIN_EVERY) {
+            return;
+        }
+        self.last = Some(now);
+        let (done, total) = self.frames;
+        let eta = match self.computing {
+            Some(t0) if done > 0 && total > done => {
+                let rate = done as f64 / (now - t0).as_secs_f64().max(1e-3);
+                format!(", eta {}", hms((total - done) as f64 / rate))
+            }
+            _ => String::new(),
+        };
+        let pct = if total > 0 {
+            format!(", frames {:.0}%", done as f64 * 100.0 / total as f64)
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "grid: {}/{} tasks{pct}, elapsed {}{eta}",
+            self.tasks.0,
+            self.tasks.1,
+            hms((now - self.start).as_secs_f64())
+        );
+    }
+}
+
+/// `1h02m03s`, `4m05s`, `6s`.
+fn hms(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, m, s) => format!("{h}h{m:02}m{s:02}s"),
+    }
+}
 
 /// Shows the grid's progress: one bar for the tasks (points, or chunks of points), one for the
 /// source frames all of them encode, with the ETA.
@@ -13,6 +69,8 @@ pub struct GridProgress {
     frames: Mutex<Option<ProgressBar>>,
     done: AtomicUsize,
     quiet: bool,
+    /// Plain lines instead of bars (stderr is not a terminal).
+    plain: Option<Mutex<Plain>>,
     /// Test-only pause point: see [`test_pause`].
     pause_after: Option<usize>,
 }
@@ -34,7 +92,8 @@ fn test_pause() {
 
 impl GridProgress {
     pub fn new(quiet: bool) -> Self {
-        let multi = MultiProgress::with_draw_target(if quiet {
+        let plain = !quiet && !std::io::stderr().is_terminal();
+        let multi = MultiProgress::with_draw_target(if quiet || plain {
             ProgressDrawTarget::hidden()
         } else {
             ProgressDrawTarget::stderr()
@@ -52,6 +111,15 @@ impl GridProgress {
             frames: Mutex::new(None),
             done: AtomicUsize::new(0),
             quiet,
+            plain: plain.then(|| {
+                Mutex::new(Plain {
+                    start: Instant::now(),
+                    last: None,
+                    tasks: (0, 0),
+                    frames: (0, 0),
+                    computing: None,
+                })
+            }),
             pause_after: std::env::var("PERTITLE_TEST_PAUSE_AFTER")
                 .ok()
                 .and_then(|v| v.trim().parse().ok()),
@@ -60,6 +128,32 @@ impl GridProgress {
 
     /// Handles one event; returns false when the user asked to stop (Ctrl-C).
     pub fn event(&self, e: Event) -> bool {
+        if let Some(p) = &self.plain {
+            let mut p = p.lock().expect("progress lock");
+            match &e {
+                Event::Reused {
+                    reused, to_compute, ..
+                } => {
+                    // A later computation (verification, a search round) adds its tasks.
+                    p.tasks.0 += *reused as u64;
+                    p.tasks.1 += (*reused + *to_compute) as u64;
+                }
+                Event::Started { frames, .. } => {
+                    p.frames = (0, *frames);
+                    p.computing = Some(Instant::now());
+                    p.line(true);
+                }
+                Event::Frames { done, .. } => {
+                    p.frames.0 = *done;
+                    p.line(false);
+                }
+                Event::TaskDone { .. } => {
+                    p.tasks.0 += 1;
+                    let last = p.tasks.0 == p.tasks.1;
+                    p.line(last);
+                }
+            }
+        }
         match e {
             Event::Reused {
                 reused,

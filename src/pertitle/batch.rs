@@ -27,7 +27,7 @@
 
 use crate::error::{Error, Result};
 use crate::fsutil::{atomic_write, ensure_dir};
-use crate::grid::{GridTask, RateControl};
+use crate::grid::GridTask;
 use crate::pipeline::{Event, RunOptions, Runner};
 use crate::recipe::ScoringSection;
 use crate::run::{engine_for_scoring, Input};
@@ -133,10 +133,7 @@ impl TaskInfo {
             frames: t.filters.frames.count.unwrap_or(t.source.frames),
             width: t.filters.width,
             height: t.filters.height,
-            crf: match t.rate {
-                RateControl::Crf { crf } => Some(crf),
-                _ => None,
-            },
+            crf: t.rate.crf(),
         }
     }
 

@@ -8,7 +8,7 @@
 pub enum SceneCut {
     /// Nothing to turn off (or no way to).
     Keep,
-    /// A plain option: `-sc_threshold 0`.
+    /// A plain AVOption (`sc_threshold` = 0; `-sc_threshold 0` on the command line).
     Option(&'static str, &'static str),
     /// Key=value settings appended to a private option string (`svtav1-params scd=0`); `{k}`
     /// in the value is the keyframe interval.
@@ -57,7 +57,7 @@ pub static CODECS: [CodecProfile; 5] = [
         fractional_crf: true,
         bytes_per_pixel: 180,
         container: "mp4",
-        scene_cut: SceneCut::Option("-sc_threshold", "0"),
+        scene_cut: SceneCut::Option("sc_threshold", "0"),
         two_pass: TwoPass::PassFlags,
         crf_cap_is_bitrate: false,
     },
@@ -124,4 +124,40 @@ pub fn known(codec: &str) -> Option<&'static CodecProfile> {
 /// The encoder's row, or [`GENERIC`].
 pub fn profile(codec: &str) -> &'static CodecProfile {
     known(codec).unwrap_or(&GENERIC)
+}
+
+/// The AVOptions that put an encode's keyframes every `keyint` frames and nowhere else: `g` =
+/// `keyint_min` = `keyint`, and the encoder's scene-cut keyframes off. A setting that lives in
+/// a private option string (`x265-params`, `svtav1-params`) is appended to it in `params`; the
+/// plain options are returned, in the order the command line gives them. Test encodes and rungs
+/// both use this, so a grid point and a rung at the same bitrate are the same kind of stream.
+pub fn fixed_gop(
+    codec: &str,
+    keyint: u32,
+    params: &mut std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let k = keyint.to_string();
+    let mut out = vec![
+        ("g".to_string(), k.clone()),
+        ("keyint_min".to_string(), k.clone()),
+    ];
+    match profile(codec).scene_cut {
+        SceneCut::Keep => {}
+        SceneCut::Option(name, value) => out.push((name.to_string(), value.to_string())),
+        SceneCut::Params(option, extra) => append_param(params, option, &extra.replace("{k}", &k)),
+    }
+    out
+}
+
+/// Appends `extra` to the `:`-separated option string `key` in `params`.
+pub fn append_param(
+    params: &mut std::collections::BTreeMap<String, String>,
+    key: &str,
+    extra: &str,
+) {
+    let v = params.entry(key.to_string()).or_default();
+    if !v.is_empty() {
+        v.push(':');
+    }
+    v.push_str(extra);
 }

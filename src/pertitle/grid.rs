@@ -156,7 +156,7 @@ impl GridTask {
         if self.encoder.codec.trim().is_empty() {
             return Err(Error::config("codec", "empty encoder name"));
         }
-        if let RateControl::Crf { crf } = self.rate {
+        if let Some(crf) = self.rate.crf() {
             if !crf.is_finite() {
                 return Err(Error::config("crf", format!("{crf} is not a number")));
             }

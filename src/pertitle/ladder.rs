@@ -5,8 +5,10 @@
 //! JND, 6 VMAF by default) lower in quality, its bitrate then clamped so that the ratio to the
 //! rung above stays within `[min_ratio, max_ratio]`; the walk ends at the bottom (the hull's
 //! cheapest point, `min_kbps` or `min_quality`, whichever is highest) or at `max_rungs`.
-//! A rung at the bottom itself is added only when it keeps `min_ratio` to the rung above and is
-//! at least half a step below it in quality (otherwise it would be a near-duplicate).
+//! The bottom always gets a rung: when it would be a near-duplicate of the rung above (closer
+//! than `min_ratio`, or less than half a step below), it replaces that rung. Where the hull is
+//! too steep for one step within the ratio limits, the steps are larger than asked (warned),
+//! never skipped. `required_heights` then each get a rung.
 //! Constraint conflicts are resolved in this fixed order — bitrate limits, then bitrate ratios,
 //! then the quality step, then `max_rungs` — and every deviation is recorded in
 //! [`Ladder::warnings`] instead of happening silently.
@@ -34,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::codecs::{self, SceneCut, TwoPass};
+use crate::codecs::{self, append_param, TwoPass};
 use crate::error::{Error, Result};
 use crate::hull::{self, Hull};
 use crate::media::ScalerKind;
@@ -76,6 +78,10 @@ pub struct Rung {
     pub ssim: f64,
     /// True when the rung is exactly a grid point, false when interpolated between points.
     pub grid_point: bool,
+    /// Encoder threads in the commands (`-threads`): 1 makes them bit-identical on every run
+    /// (and to `--verify`'s encodes); 0 lets FFmpeg choose, faster but not reproducible.
+    #[serde(default = "one")]
+    pub threads: u32,
     /// Output file the commands write (relative to the directory they are run in).
     pub output: String,
     /// The exact ffmpeg command line(s) producing this rung, shell-quoted (2-pass: both).
@@ -83,9 +89,101 @@ pub struct Rung {
     /// Encoder private options (as in the recipe's `encoder.params`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, String>,
+    /// What an encode exactly as `ffmpeg` says achieved (`--verify`), absent until verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Verified>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A rung's verified encode: what the recipe's own encode of the whole title delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verified {
+    /// Average bitrate achieved, kbit/s.
+    pub kbps: f64,
+    /// Highest bitrate over any run of frames one keyframe interval long (`keyint_seconds`,
+    /// a segment's length): an upper bound of every segment's bitrate (HLS: BANDWIDTH).
+    pub peak_kbps: f64,
+    pub vmaf: f64,
+    pub psnr_y: f64,
+    pub ssim: f64,
+    /// Achieved minus predicted, in the ladder's metric.
+    pub error: f64,
+    /// Encodes it took (1 without refinement).
+    pub encodes: u32,
+    /// The bitrate the hull predicted, when refinement moved the rung's bitrate (two-pass) or
+    /// its CRF (capped CRF: then the CRF the hull predicted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_setting: Option<f64>,
+    /// Store key of the verified encode.
+    pub key: String,
 }
 
 impl Rung {
+    /// Sets the output name (`rung<N>_<W>x<H>_<kbps>k.<ext>`, N = `index` + 1) and, with a
+    /// source, the ffmpeg commands that make this rung from it as its fields now say.
+    pub fn attach_commands(
+        &mut self,
+        index: usize,
+        recipe: &Recipe,
+        source: Option<&SourceIdentity>,
+    ) {
+        let facts = codecs::profile(&self.codec);
+        let stem = format!(
+            "rung{}_{}x{}_{}k",
+            index + 1,
+            self.width,
+            self.height,
+            self.kbps
+        );
+        self.output = format!("{stem}.{}", facts.container);
+        self.ffmpeg = match (source, self.keyint_frames) {
+            (Some(s), Some(keyint)) => {
+                let fps = recipe.output_fps(s.fps_num, s.fps_den);
+                let fps_filter = recipe.grid.fps_cap.map(|_| fps);
+                ffmpeg_commands(
+                    self,
+                    keyint,
+                    &s.path,
+                    recipe.scaling.down,
+                    fps_filter,
+                    &stem,
+                )
+                .iter()
+                .map(|args| shell_join(args))
+                .collect()
+            }
+            _ => Vec::new(),
+        };
+    }
+
+    /// Moves a two-pass rung to `kbps`, its VBV cap scaled with it (the recipe's factors).
+    pub fn retarget(&mut self, kbps: u32, l: &crate::recipe::LadderSection) {
+        self.kbps = kbps.max(1);
+        self.maxrate_kbps = (self.kbps as f64 * l.maxrate_factor).round() as u32;
+        self.bufsize_kbits = (self.kbps as f64 * l.bufsize_factor).round() as u32;
+    }
+
+    /// The rate control its encode uses (a grid task's, so verified encodes are store tasks).
+    pub fn rate(&self) -> crate::media::RateControl {
+        use crate::media::RateControl;
+        match self.rate_control {
+            RungRateControl::TwoPassVbr => RateControl::TwoPass {
+                kbps: self.kbps,
+                maxrate_kbps: self.maxrate_kbps,
+                bufsize_kbits: self.bufsize_kbits,
+            },
+            RungRateControl::CappedCrf => RateControl::CappedCrf {
+                crf: self.crf,
+                maxrate_kbps: self.maxrate_kbps,
+                bufsize_kbits: self.bufsize_kbits,
+            },
+        }
+    }
+
     /// The predicted value of `metric` for this rung.
     pub fn quality(&self, metric: Metric) -> f64 {
         match metric {
@@ -118,6 +216,10 @@ pub struct Ladder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceIdentity>,
     pub rungs: Vec<Rung>,
+    /// The recipe the ladder was built with (overrides applied): what `pertitle verify` and
+    /// `pertitle encode` need to encode the rungs exactly as the run's verified encodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<Recipe>,
 }
 
 impl Ladder {
@@ -362,15 +464,15 @@ pub fn build(
             k_top = mx;
         }
     }
-    // Bottom.
-    let mut k_bot = k_lo;
+    // Bottom: the floor (`floor_kbps`, raised by `min_kbps` and `min_quality`), or the hull's
+    // cheapest point when the hull does not reach that low.
+    let mut k_bot = k_lo.max(l.floor());
     if let Some(mn) = l.min_kbps {
         if mn > k_hi {
             warnings.push(format!(
                 "min_kbps {mn} is above the hull's highest bitrate ({k_hi:.0} kbps); the ladder cannot go that high"
             ));
         }
-        k_bot = k_bot.max(mn);
     }
     if let Some(q) = l.min_quality {
         match hull::kbps_at(&h, q) {
@@ -394,7 +496,9 @@ pub fn build(
         k_bot = k_top;
     }
 
-    // Walk down from the top.
+    // Walk down from the top, one step in quality at a time, each bitrate ratio kept within
+    // [min_ratio, max_ratio]; where the hull is too steep for that, the steps are larger than
+    // requested (reported below), never skipped: the ladder always reaches its bottom.
     let mut ks = vec![k_top];
     let mut stopped_by_max_rungs = false;
     loop {
@@ -411,37 +515,27 @@ pub fn build(
         let mut k = hull::kbps_at(&h, q_prev - step).unwrap_or(k_bot).min(prev);
         if k <= 0.0 || prev / k < l.min_ratio {
             k = prev / l.min_ratio;
-            // Where the hull is this steep, the minimum ratio would put the next rung more than
-            // a step and a half (> 9 VMAF by default) below this one: no JND-spaced rung fits,
-            // so the ladder ends here rather than with a jump viewers would see.
-            if k > k_bot + eps {
-                let q_k = hull::quality_at(&h, k).unwrap_or(h[0].1);
-                if q_prev - q_k > 1.5 * step {
-                    warnings.push(format!(
-                        "the ladder ends at {prev:.0} kbps: a rung {}x lower ({k:.0} kbps) would be {:.2} {metric} below (step {step})",
-                        l.min_ratio,
-                        q_prev - q_k
-                    ));
-                    break;
-                }
-            }
         }
         if prev / k > l.max_ratio {
             k = prev / l.max_ratio;
         }
         if k <= k_bot + eps {
-            // Only a rung at the bottom itself is possible: it must keep the minimum ratio and
-            // be worth a rung (at least half a step below the one above).
+            // The last rung is the bottom itself. When that is a near-duplicate of the rung
+            // above (closer than min_ratio, or less than half a step below it), the bottom
+            // replaces that rung (unless it is the top), so the ladder still reaches it.
             let q_bot = hull::quality_at(&h, k_bot).unwrap_or(h[0].1);
-            if prev / k_bot >= l.min_ratio - 1e-12 && q_prev - q_bot >= 0.5 * step {
-                if q_prev - q_bot <= 1.5 * step {
-                    ks.push(k_bot);
-                } else {
-                    warnings.push(format!(
-                        "the ladder ends at {prev:.0} kbps: the bottom ({k_bot:.0} kbps) is {:.2} {metric} below (step {step})",
-                        q_prev - q_bot
-                    ));
+            let apart = prev / k_bot >= l.min_ratio - 1e-12 && q_prev - q_bot >= 0.5 * step;
+            if apart {
+                ks.push(k_bot);
+            } else if ks.len() > 1 {
+                ks.pop();
+                // If the rung above would then be too far and there is room for two ratios
+                // within the limits, the dropped rung comes back half-way (in log rate).
+                let above = *ks.last().expect("the top is kept");
+                if above / k_bot > l.max_ratio && above / k_bot >= l.min_ratio * l.min_ratio {
+                    ks.push((above * k_bot).sqrt());
                 }
+                ks.push(k_bot);
             }
             break;
         }
@@ -514,6 +608,84 @@ pub fn build(
         }
     }
 
+    // Required heights (player windows): each gets a rung, the one its own curve serves with
+    // the least loss against the hull, keeping resolution non-decreasing; else one is added
+    // at that size's grid point closest to the hull.
+    let area = |p: &Placed| p.width as u64 * p.height as u64;
+    for &req in &l.required_heights {
+        if placed.iter().any(|p| p.width.min(p.height) == req) {
+            continue;
+        }
+        let Some(c) = curves
+            .iter()
+            .filter(|c| c.width.min(c.height) == req)
+            .max_by_key(|c| c.width as u64 * c.height as u64)
+        else {
+            warnings.push(format!(
+                "required height {req}: no grid size is {req} high, so no rung can have it (add one to grid.sizes)"
+            ));
+            continue;
+        };
+        let c_area = c.width as u64 * c.height as u64;
+        let mut best: Option<(f64, usize, Placed)> = None;
+        for (i, p) in placed.iter().enumerate() {
+            let fits = (i == 0 || area(&placed[i - 1]) <= c_area)
+                && (i + 1 == placed.len() || area(&placed[i + 1]) >= c_area);
+            if let (true, Some(pl)) = (fits, on_curve(c, p.kbps)) {
+                let loss = metric_of_placed(p, metric) - metric_of_placed(&pl, metric);
+                if best.as_ref().is_none_or(|b| loss < b.0) {
+                    best = Some((loss, i, pl));
+                }
+            }
+        }
+        match best {
+            Some((loss, i, pl)) => {
+                warnings.push(format!(
+                    "rung at {:.0} kbps moved from {}x{} to {}x{} for required height {req} ({loss:.2} {metric} below the hull there)",
+                    pl.kbps, placed[i].width, placed[i].height, pl.width, pl.height
+                ));
+                placed[i] = pl;
+            }
+            None => {
+                let gap =
+                    |p: &Point| hull::quality_at(&h, p.kbps).unwrap_or(f64::NAN) - metric.of(p);
+                let Some(p) = c
+                    .pts
+                    .iter()
+                    .filter(|p| gap(p).is_finite())
+                    .min_by(|a, b| gap(a).total_cmp(&gap(b)))
+                else {
+                    warnings.push(format!(
+                        "required height {req}: the {}x{} points are outside the hull's range; no rung added",
+                        c.width, c.height
+                    ));
+                    continue;
+                };
+                warnings.push(format!(
+                    "rung added at {:.0} kbps ({}x{}) for required height {req} ({:.2} {metric} below the hull there)",
+                    p.kbps,
+                    p.width,
+                    p.height,
+                    gap(p)
+                ));
+                placed.push(from_point(p));
+                placed.sort_by(|a, b| a.kbps.total_cmp(&b.kbps));
+            }
+        }
+    }
+
+    // Ratio report: where reaching the bottom or a required height left two rungs closer or
+    // farther apart than the limits (1 % slack for whole-kbps rounding).
+    for w in placed.windows(2) {
+        let r = w[1].kbps / w[0].kbps;
+        if r < l.min_ratio * 0.99 || r > l.max_ratio * 1.01 {
+            warnings.push(format!(
+                "rungs at {:.0} and {:.0} kbps are {r:.2}x apart, outside [{}, {}], to reach the bottom or a required height",
+                w[0].kbps, w[1].kbps, l.min_ratio, l.max_ratio
+            ));
+        }
+    }
+
     // Spacing report: steps the ratio limits pushed away from the requested step.
     for w in placed.windows(2) {
         let d = metric_of_placed(&w[1], metric) - metric_of_placed(&w[0], metric);
@@ -526,8 +698,7 @@ pub fn build(
     }
 
     let fps = source.map(|s| recipe.output_fps(s.fps_num, s.fps_den));
-    let keyint =
-        fps.map(|(n, d)| ((l.keyint_seconds * n as f64 / d.max(1) as f64).round() as u32).max(1));
+    let keyint = fps.map(|f| recipe.keyint_frames(f));
     let facts = codecs::profile(codec);
     if facts.two_pass == TwoPass::OnePass && l.rate_control == RungRateControl::TwoPassVbr {
         // Only libsvtav1 has no two-pass mode through ffmpeg.
@@ -547,8 +718,6 @@ pub fn build(
             } else {
                 crf.round()
             };
-            let ext = facts.container;
-            let stem = format!("rung{}_{}x{}_{}k", i + 1, p.width, p.height, kbps);
             let mut r = Rung {
                 codec: codec.to_string(),
                 width: p.width,
@@ -568,18 +737,13 @@ pub fn build(
                 psnr_y: round3(p.psnr_y),
                 ssim: (p.ssim * 1e6).round() / 1e6,
                 grid_point: p.grid_point,
-                output: format!("{stem}.{ext}"),
+                threads: l.threads,
+                output: String::new(),
                 ffmpeg: Vec::new(),
                 params: recipe.encoder.params.clone(),
+                verified: None,
             };
-            if let (Some(s), Some(fps), Some(keyint)) = (source, fps, keyint) {
-                let fps_filter = recipe.grid.fps_cap.map(|_| fps);
-                r.ffmpeg =
-                    ffmpeg_commands(&r, keyint, &s.path, recipe.scaling.down, fps_filter, &stem)
-                        .iter()
-                        .map(|args| shell_join(args))
-                        .collect();
-            }
+            r.attach_commands(i, recipe, source);
             r
         })
         .collect();
@@ -596,6 +760,7 @@ pub fn build(
         warnings,
         source: source.cloned(),
         rungs,
+        recipe: Some(recipe.clone()),
     })
 }
 
@@ -717,7 +882,6 @@ pub fn ffmpeg_commands(
     stem: &str,
 ) -> Vec<Vec<String>> {
     let codec = rung.codec.as_str();
-    let k = keyint.to_string();
     let mut params = rung.params.clone();
     let two_pass = rung.rate_control == RungRateControl::TwoPassVbr;
     let mut base: Vec<String> = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", input]
@@ -752,15 +916,13 @@ pub fn ffmpeg_commands(
             push(&mut base, &[flag, v]);
         }
     }
-    push(&mut base, &["-g", &k, "-keyint_min", &k]);
-    let facts = codecs::profile(codec);
-    match facts.scene_cut {
-        SceneCut::Keep => {}
-        SceneCut::Option(flag, value) => push(&mut base, &[flag, value]),
-        SceneCut::Params(option, extra) => {
-            append_param(&mut params, option, &extra.replace("{k}", &k))
-        }
+    for (name, value) in codecs::fixed_gop(codec, keyint, &mut params) {
+        push(&mut base, &[&format!("-{name}"), &value]);
     }
+    if rung.threads > 0 {
+        push(&mut base, &["-threads", &rung.threads.to_string()]);
+    }
+    let facts = codecs::profile(codec);
     let rate = |v: &mut Vec<String>| match rung.rate_control {
         RungRateControl::TwoPassVbr => push(
             v,
@@ -826,14 +988,6 @@ pub fn ffmpeg_commands(
         passes.push(c);
     }
     passes
-}
-
-fn append_param(params: &mut BTreeMap<String, String>, key: &str, extra: &str) {
-    let v = params.entry(key.to_string()).or_default();
-    if !v.is_empty() {
-        v.push(':');
-    }
-    v.push_str(extra);
 }
 
 fn fmt_crf(c: f64) -> String {

@@ -200,16 +200,30 @@ pub fn rung_rows(ladder: &Ladder) -> Vec<RungRow> {
             vmaf: Some(r.vmaf),
             psnr_y: Some(r.psnr_y),
             ssim: Some(r.ssim),
+            kbps_is_target: r.rate_control == crate::recipe::RungRateControl::TwoPassVbr,
+            verified: r.verified.clone(),
+            commands: r.ffmpeg.clone(),
         })
         .collect()
 }
 
-/// Per-frame series of the grid point nearest each rung (same size, closest CRF): rungs between
-/// grid points have no frames of their own. Each series keeps its source frame indices, which
+/// Per-frame series of each rung: its own verified encode when the run verified the ladder,
+/// else the grid point nearest it (same size, closest CRF; rungs between grid points have no
+/// frames of their own), labelled as such. Each series keeps its source frame indices, which
 /// a sampled run's do not cover contiguously.
 fn rung_frames(out: &Outcome, metric: Metric) -> Vec<FrameSeries> {
     let mut series = Vec::new();
-    for r in &out.ladder.rungs {
+    for (i, r) in out.ladder.rungs.iter().enumerate() {
+        if let Some(Some(t)) = out.verified.get(i) {
+            if let Some(v) = t.scores.get(&metric.series()) {
+                series.push(FrameSeries {
+                    label: format!("rung {} {}p {} kbps", i + 1, r.height, r.kbps),
+                    frames: t.scored_frames.clone(),
+                    values: v.clone(),
+                });
+            }
+            continue;
+        }
         let best = out
             .results
             .iter()
@@ -222,8 +236,11 @@ fn rung_frames(out: &Outcome, metric: Metric) -> Vec<FrameSeries> {
         if let Some(t) = best {
             if let Some(v) = t.scores.get(&metric.series()) {
                 let label = format!(
-                    "{}p crf {} ({:.0} kbps)",
-                    t.point.height, t.point.crf, t.point.kbps
+                    "grid {}p crf {} ({:.0} kbps) near rung {}",
+                    t.point.height,
+                    t.point.crf,
+                    t.point.kbps,
+                    i + 1
                 );
                 if !series.iter().any(|s: &FrameSeries| s.label == label) {
                     series.push(FrameSeries {
@@ -274,9 +291,14 @@ pub fn write_run_report(dir: &Path, out: &Outcome) -> Result<Vec<PathBuf>> {
     let metric = out.recipe.ladder.metric;
     let frames = Some(FramePlot {
         title: format!(
-            "{}: per-frame {} of the points nearest each rung",
+            "{}: per-frame {} of {}",
             out.title,
-            metric.name()
+            metric.name(),
+            if out.verified.iter().any(Option::is_some) {
+                "each rung's verified encode"
+            } else {
+                "the grid points nearest each rung"
+            }
         ),
         metric,
         fps: Some(out.info.fps()),
@@ -447,6 +469,8 @@ pub struct RungSummary {
     pub vmaf: f64,
     pub psnr_y: f64,
     pub ssim: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<crate::ladder::Verified>,
 }
 
 /// What a ladder (from a run, or from stored points) came to: the hull it was built on, its
@@ -533,6 +557,7 @@ impl Summary {
                     vmaf: r.vmaf,
                     psnr_y: r.psnr_y,
                     ssim: r.ssim,
+                    verified: r.verified.clone(),
                 })
                 .collect(),
             warnings: ladder.warnings.clone(),
@@ -540,6 +565,16 @@ impl Summary {
             shots: None,
             chunks: None,
             sample: None,
+        }
+    }
+
+    /// The summary of a ladder alone, without its points (`pertitle verify`).
+    pub fn of_ladder_file(ladder: &Ladder) -> Summary {
+        let hull = crate::hull::Hull::of_subset(&[], &[], ladder.metric);
+        Summary {
+            hull: Vec::new(),
+            points: 0,
+            ..Summary::of_ladder(&[], &hull, ladder)
         }
     }
 
@@ -590,13 +625,22 @@ pub fn summary_table(s: &Summary) -> String {
         );
     }
     let _ = writeln!(t, "ladder ({} rungs):", s.rungs.len());
-    let _ = writeln!(
+    let verified = s.rungs.iter().any(|r| r.verified.is_some());
+    let _ = write!(
         t,
         "  {:>9} {:>6} {:>8} {:>6} {:>8}",
         "size", "kbps", "maxrate", "crf", "vmaf"
     );
+    if verified {
+        let _ = write!(
+            t,
+            " | {:>9} {:>9} {:>8} {:>7} {:>3}",
+            "got kbps", "peak", "got vmaf", "error", "enc"
+        );
+    }
+    t.push('\n');
     for r in &s.rungs {
-        let _ = writeln!(
+        let _ = write!(
             t,
             "  {:>9} {:>6} {:>8} {:>6.1} {:>8.2}",
             format!("{}x{}", r.width, r.height),
@@ -604,6 +648,21 @@ pub fn summary_table(s: &Summary) -> String {
             r.maxrate_kbps,
             r.crf,
             r.vmaf
+        );
+        if let Some(v) = &r.verified {
+            let _ = write!(
+                t,
+                " | {:>9.1} {:>9.1} {:>8.2} {:>+7.2} {:>3}",
+                v.kbps, v.peak_kbps, v.vmaf, v.error, v.encodes
+            );
+        }
+        t.push('\n');
+    }
+    if verified {
+        let _ = writeln!(
+            t,
+            "  (got: the rung encoded as its commands say; error: achieved − predicted {}; peak: over any keyframe interval)",
+            s.metric.name()
         );
     }
     for w in &s.warnings {

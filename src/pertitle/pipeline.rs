@@ -26,12 +26,15 @@
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::grid::{GridTask, TaskResult, Timings};
-use crate::media::{Decoder, Encoder, EncoderConfig, FrameSource, RateControl, Scaler, ScalerKind};
+use crate::media::{
+    Decoder, Encoder, EncoderConfig, FrameSource, PassStats, RateControl, Scaler, ScalerKind,
+};
 use crate::points::{Point, Series};
 use crate::quality::{pooling, Engine, FrameScores, RefTimeline};
 use crate::store::{Lookup, Store};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::time::Instant;
 
@@ -194,6 +197,20 @@ impl Runner {
         }) {
             return Err(Error::Cancelled);
         }
+        // Two-pass tasks run their first pass up front (each reads its frames once more); the
+        // lanes then run their second pass like any other chain.
+        let passes = FirstPasses::new()?;
+        let two_pass: Vec<usize> = todo
+            .iter()
+            .copied()
+            .filter(|&i| needs_first_pass(&tasks[i]))
+            .collect();
+        let stats: HashMap<usize, PathBuf> = pool.install(|| {
+            two_pass
+                .par_iter()
+                .map(|&i| Ok((i, passes.run(i, &tasks[i], open)?)))
+                .collect::<Result<_>>()
+        })?;
         let plans = plan_lanes(tasks, &todo, opts.memory_budget);
         let total: u64 = todo.iter().map(|&i| selected_frames(&tasks[i])).sum();
         if !on_event(Event::Started {
@@ -230,6 +247,7 @@ impl Runner {
             run_lanes(
                 tasks,
                 plans,
+                &stats,
                 open,
                 engine,
                 opts,
@@ -548,6 +566,144 @@ fn encoder_config(t: &GridTask, src: &Frame, fps: (u32, u32)) -> Result<EncoderC
     Ok(cfg)
 }
 
+/// Whether `t` is a two-pass encode whose encoder has a first pass (FFmpeg's libsvtav1 has none:
+/// its "two-pass" rungs are one VBR pass, as on the command line).
+fn needs_first_pass(t: &GridTask) -> bool {
+    matches!(t.rate, RateControl::TwoPass { .. })
+        && crate::codecs::profile(&t.encoder.codec).two_pass != crate::codecs::TwoPass::OnePass
+}
+
+/// First passes of two-pass tasks, their statistics in a private temporary directory that is
+/// removed with this value (the statistics matter only until the second pass has opened).
+struct FirstPasses {
+    dir: PathBuf,
+}
+
+impl FirstPasses {
+    fn new() -> Result<FirstPasses> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "pertitle-pass1-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        Ok(FirstPasses { dir })
+    }
+
+    /// Runs task `i`'s first pass over its frames: read, scaled and encoded exactly as its
+    /// second pass will be, packets dropped. Returns the statistics file.
+    fn run(&self, i: usize, t: &GridTask, open: &OpenSource<'_>) -> Result<PathBuf> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let file = self.dir.join(format!("task{i}.log"));
+        let pass = PassStats {
+            pass: 1,
+            file: file.clone(),
+        };
+        let enc = encode_pass(t, open, Some(pass), &mut |_, _| Ok(()))?;
+        enc.end_first_pass()?;
+        Ok(file)
+    }
+}
+
+/// Encodes task `t`'s frames once (read from `open`, decimated and scaled as the grid does),
+/// handing every packet to `sink` with the encoder that made it; returns the drained encoder.
+fn encode_pass(
+    t: &GridTask,
+    open: &OpenSource<'_>,
+    pass: Option<PassStats>,
+    sink: &mut dyn FnMut(&Encoder, Vec<crate::media::Packet>) -> Result<()>,
+) -> Result<Encoder> {
+    let mut src = open()?;
+    let info = src.info().clone();
+    let fps = (info.fps_num, info.fps_den);
+    let decimate = decimation(fps, t.filters.fps)?;
+    let first = t.filters.frames.start;
+    let end = first + selected_frames(t);
+    if first > 0 {
+        src.seek(first)?;
+    }
+    let mut scaler: Option<Scaler> = None;
+    let mut enc: Option<Encoder> = None;
+    while let Some(f) = src.next_frame()? {
+        if f.index >= end {
+            break;
+        }
+        if f.index < first || !(f.index - first).is_multiple_of(decimate) {
+            continue;
+        }
+        if enc.is_none() {
+            let (w, h) = (t.filters.width as usize, t.filters.height as usize);
+            if (w, h) != (f.width(), f.height()) {
+                scaler = Some(Scaler::new(f.format, w, h, t.filters.downscaler)?);
+            }
+            let mut cfg = encoder_config(t, &f, t.filters.fps.unwrap_or(fps))?;
+            cfg.pass = pass.clone();
+            enc = Some(Encoder::new(&cfg)?);
+        }
+        let e = enc.as_mut().expect("opened above");
+        let packets = match scaler.as_mut() {
+            Some(s) => e.encode(&s.scale(&f)?)?,
+            None => e.encode(&f)?,
+        };
+        sink(e, packets)?;
+    }
+    let Some(mut e) = enc else {
+        return Err(Error::media(
+            info.path.display().to_string(),
+            "no frames to encode",
+        ));
+    };
+    let rest = e.finish()?;
+    sink(&e, rest)?;
+    Ok(e)
+}
+
+/// Encodes task `t` exactly as the grid runner does (both passes of a two-pass task, the same
+/// scaler, encoder settings and threads, so the same bytes) and writes the bitstream to `path`
+/// (its container from the extension; written under a temporary name, renamed when complete).
+/// Returns the bytes of each packet, in stream order.
+pub fn encode_to_file(t: &GridTask, open: &OpenSource<'_>, path: &Path) -> Result<Vec<u64>> {
+    t.validate()?;
+    let passes = FirstPasses::new()?;
+    let stats = needs_first_pass(t)
+        .then(|| passes.run(0, t, open))
+        .transpose()?;
+    let mut writer: Option<crate::media::StreamWriter> = None;
+    let mut sizes = Vec::new();
+    let second = stats.map(|file| PassStats { pass: 2, file });
+    encode_pass(t, open, second, &mut |e, packets| {
+        if writer.is_none() {
+            writer = Some(crate::media::StreamWriter::create(
+                path,
+                &e.stream_params(),
+            )?);
+        }
+        let w = writer.as_mut().expect("created above");
+        for p in &packets {
+            sizes.push(p.data.len() as u64);
+            w.write(p)?;
+        }
+        Ok(())
+    })?;
+    match writer {
+        Some(w) => w.finish()?,
+        None => {
+            return Err(Error::codec(
+                &t.encoder.codec,
+                "the encoder produced no packets",
+            ))
+        }
+    }
+    Ok(sizes)
+}
+
+impl Drop for FirstPasses {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Reads source frames `from..to` on its own thread, `batch` frames at a time, jumping to `from`
 /// when the source can ([`FrameSource::seek`]).
 fn spawn_reader<'s>(
@@ -614,13 +770,14 @@ fn down_key(t: &GridTask) -> DownKey {
 fn start_chains<'t>(
     tasks: &[&'t GridTask],
     decimate: &[u64],
+    second_pass: &[Option<&Path>],
     f0: &Frame,
     (src_w, src_h): (usize, usize),
     fps: (u32, u32),
 ) -> Result<(Downscalers, Vec<Chain<'t>>)> {
     let mut down = Downscalers::new();
     let mut chains = Vec::new();
-    for (t, &decimate) in tasks.iter().zip(decimate) {
+    for ((t, &decimate), stats) in tasks.iter().zip(decimate).zip(second_pass) {
         let key = down_key(t);
         if let std::collections::btree_map::Entry::Vacant(e) = down.entry(key) {
             let s = if (key.0 as usize, key.1 as usize) == (src_w, src_h) {
@@ -635,7 +792,11 @@ fn start_chains<'t>(
             };
             e.insert(s);
         }
-        let cfg = encoder_config(t, f0, t.filters.fps.unwrap_or(fps))?;
+        let mut cfg = encoder_config(t, f0, t.filters.fps.unwrap_or(fps))?;
+        cfg.pass = stats.map(|file| PassStats {
+            pass: 2,
+            file: file.to_path_buf(),
+        });
         let enc = Encoder::new(&cfg)?;
         let dec = Decoder::new(&enc.stream_params())?;
         let up = if (t.filters.width as usize, t.filters.height as usize) == (src_w, src_h) {
@@ -749,6 +910,7 @@ fn plan_lanes(tasks: &[GridTask], todo: &[usize], budget: u64) -> Vec<LanePlan> 
 fn run_lanes(
     tasks: &[GridTask],
     plans: Vec<LanePlan>,
+    stats: &HashMap<usize, PathBuf>,
     open: &OpenSource<'_>,
     engine: &Engine,
     opts: &RunOptions,
@@ -770,7 +932,7 @@ fn run_lanes(
                 let p = queue.pop_front().expect("front exists");
                 let charge = p.cost + if active.is_empty() { 0 } else { p.overhead };
                 used += charge;
-                let mut lane = Lane::start(scope, p, tasks, open, engine, opts)?;
+                let mut lane = Lane::start(scope, p, tasks, stats, open, engine, opts)?;
                 lane.cost = charge;
                 active.push(lane);
             }
@@ -947,6 +1109,7 @@ impl<'t, 'e> Lane<'t, 'e> {
         scope: &'s std::thread::Scope<'s, '_>,
         plan: LanePlan,
         tasks: &'t [GridTask],
+        stats: &HashMap<usize, PathBuf>,
         open: &OpenSource<'_>,
         engine: &'e Engine,
         opts: &RunOptions,
@@ -996,7 +1159,12 @@ impl<'t, 'e> Lane<'t, 'e> {
         let Some(f0) = lane.next.as_ref().and_then(|b| b.first()) else {
             return Err(Error::media(&lane.path, "no frames to encode"));
         };
-        let (down, chains) = start_chains(&members, &decimate, f0, src_size, fps)?;
+        let second: Vec<Option<&Path>> = lane
+            .plan
+            .iter()
+            .map(|i| stats.get(i).map(PathBuf::as_path))
+            .collect();
+        let (down, chains) = start_chains(&members, &decimate, &second, f0, src_size, fps)?;
         (lane.down, lane.chains) = (down, chains);
         Ok(lane)
     }
@@ -1128,9 +1296,8 @@ fn finish_chain(
     let pooled: BTreeMap<Series, pooling::Pooled> =
         scores.iter().map(|(k, v)| (*k, pooling::pool(v))).collect();
     let crf = match t.rate {
-        RateControl::Crf { crf } => crf,
         RateControl::Qp { qp } => qp as f64,
-        RateControl::Bitrate { .. } => f64::NAN,
+        r => r.crf().unwrap_or(f64::NAN),
     };
     let point = Point::from_pooled(
         t.encoder.codec.clone(),

@@ -15,6 +15,9 @@ pub struct Point {
     /// Encoded (downscaled) size; scores are computed after upscaling back to the source size.
     pub width: u32,
     pub height: u32,
+    /// The CRF encoded at; NaN (written `null`) for an encode not made at a CRF (a two-pass
+    /// rung's verified encode).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub crf: f64,
     /// Video bitstream bits / duration, in kbit/s (1 kbit = 1000 bit).
     pub kbps: f64,
@@ -34,6 +37,11 @@ pub struct Point {
     /// Content address of the task that produced it (see `store`); empty for imported points.
     #[serde(default)]
     pub key: String,
+}
+
+/// A number, or `null` read as NaN (serde_json writes non-finite floats as `null`).
+fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 impl Point {

@@ -271,13 +271,22 @@ pub struct LadderSection {
     /// The top rung is the lowest bitrate reaching this quality; default [`default_quality_cap`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality_cap: Option<f64>,
-    /// The bottom rung does not go below this quality.
+    /// No rung below this quality: the bottom rung is where the hull reaches it (when that is
+    /// above the floor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_quality: Option<f64>,
+    /// The floor, kbit/s: the ladder reaches down to it and not below (its bottom rung sits
+    /// there, or at the hull's cheapest point if that is higher); default
+    /// [`DEFAULT_FLOOR_KBPS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_kbps: Option<f64>,
+    /// No rung above this bitrate (the top rung is at most here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_kbps: Option<f64>,
+    /// Heights (the short side) that must each have a rung, e.g. `[360, 540]` for player
+    /// windows of those sizes; each must be one of the grid's sizes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_heights: Vec<u32>,
     #[serde(default = "default_max_rungs")]
     pub max_rungs: usize,
     /// Bitrate ratio between adjacent rungs, higher / lower (HLS authoring guidance: 1.5–2).
@@ -299,6 +308,14 @@ pub struct LadderSection {
     /// Seconds between IDR frames (HLS: 2 s), converted to frames at the encode frame rate.
     #[serde(default = "default_keyint")]
     pub keyint_seconds: f64,
+    /// Encoder threads in the rungs' commands: 1 (default) is bit-identical on every run and to
+    /// the verified encode; 0 lets FFmpeg choose (faster; bytes and scores vary run to run).
+    #[serde(default = "default_threads")]
+    pub threads: u32,
+}
+
+fn default_threads() -> u32 {
+    1
 }
 
 impl Default for LadderSection {
@@ -309,6 +326,7 @@ impl Default for LadderSection {
             quality_cap: None,
             min_quality: None,
             min_kbps: None,
+            required_heights: Vec::new(),
             max_kbps: None,
             max_rungs: default_max_rungs(),
             min_ratio: default_min_ratio(),
@@ -318,6 +336,7 @@ impl Default for LadderSection {
             maxrate_factor: default_factor(),
             bufsize_factor: default_factor(),
             keyint_seconds: default_keyint(),
+            threads: default_threads(),
         }
     }
 }
@@ -364,7 +383,15 @@ impl LadderSection {
         self.quality_cap
             .unwrap_or_else(|| default_quality_cap(self.metric))
     }
+    /// The bitrate the ladder reaches down to: `min_kbps`, else [`DEFAULT_FLOOR_KBPS`].
+    pub fn floor(&self) -> f64 {
+        self.min_kbps.unwrap_or(DEFAULT_FLOOR_KBPS)
+    }
 }
+
+/// The default floor of a ladder, kbit/s: Apple's HLS authoring guidance puts the bottom of a
+/// ladder near 145–235 kbps, so a viewer on a slow link still gets a stream.
+pub const DEFAULT_FLOOR_KBPS: f64 = 200.0;
 
 /// A whole recipe. Tables other than `[encoder]` and `[grid]` may be omitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -450,6 +477,7 @@ pub struct RecipeOverrides {
     pub min_ratio: Option<f64>,
     pub max_ratio: Option<f64>,
     pub min_height: Option<u32>,
+    pub required_heights: Option<Vec<u32>>,
     pub rate_control: Option<RungRateControl>,
     pub chunking: Option<bool>,
     pub sample: Option<bool>,
@@ -478,6 +506,7 @@ impl RecipeOverrides {
             "ladder.min_ratio" => self.min_ratio.is_some(),
             "ladder.max_ratio" => self.max_ratio.is_some(),
             "ladder.min_height" => self.min_height.is_some(),
+            "ladder.required_heights" => self.required_heights.is_some(),
             "ladder.rate_control" => self.rate_control.is_some(),
             "chunking.enabled" => self.chunking.is_some(),
             "chunking.sample" => self.sample.is_some(),
@@ -725,6 +754,22 @@ impl Recipe {
         if l.min_height == Some(0) {
             return Err(bad("ladder.min_height", 0, "0 is not a height".into()));
         }
+        if l.required_heights.contains(&0) {
+            return Err(bad(
+                "ladder.required_heights",
+                0,
+                "0 is not a height".into(),
+            ));
+        }
+        if let Some(m) = l.min_height {
+            if let Some(&h) = l.required_heights.iter().find(|&&h| h < m) {
+                return Err(bad(
+                    "ladder.required_heights",
+                    h,
+                    format!("{h} is below ladder.min_height {m}"),
+                ));
+            }
+        }
         check_positive("ladder.maxrate_factor", l.maxrate_factor)?;
         if l.maxrate_factor < 1.0 {
             return Err(bad(
@@ -813,6 +858,9 @@ impl Recipe {
         set_opt(&mut l.min_kbps, o.min_kbps);
         set_opt(&mut l.max_kbps, o.max_kbps);
         set_opt(&mut l.min_height, o.min_height);
+        if let Some(v) = &o.required_heights {
+            l.required_heights = v.clone();
+        }
         if let Some(v) = o.max_rungs {
             l.max_rungs = v;
         }
@@ -876,6 +924,12 @@ impl Recipe {
             }
             _ => (num, den),
         }
+    }
+
+    /// The keyframe interval in frames at the encode rate `fps` (`ladder.keyint_seconds`).
+    pub fn keyint_frames(&self, fps: (u32, u32)) -> u32 {
+        let (n, d) = fps;
+        ((self.ladder.keyint_seconds * n as f64 / d.max(1) as f64).round() as u32).max(1)
     }
 }
 

@@ -5,6 +5,7 @@
 //! outputs is [`crate::output`]'s job.
 
 use crate::chunks::{self, Chunk, ChunkLimits, Part};
+use crate::codecs;
 use crate::error::{Error, Field, Result};
 use crate::grid::{
     EncoderSettings, EngineSettings, Filters, FrameSelection, GridTask, RateControl, TaskResult,
@@ -20,6 +21,7 @@ use crate::sample::{self, ComplexityProbe, ErrorEstimate, ProbeStats, Sample};
 use crate::search::{FastOptions, SearchGrid, SearchStats};
 use crate::shots::{ShotDetector, ShotSettings, Shots};
 use crate::store::Store;
+use crate::verify::VerifyOptions;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -323,6 +325,11 @@ impl TaskTemplate {
             }
         }
         let fps = recipe.output_fps(source.fps_num, source.fps_den);
+        // The rungs' keyframe policy (fixed interval, no scene-cut keyframes) changes quality at
+        // a given bitrate, so the test encodes follow it too.
+        for (k, v) in codecs::fixed_gop(&e.codec, recipe.keyint_frames(fps), &mut options) {
+            options.insert(k, v);
+        }
         TaskTemplate {
             source: source.clone(),
             engine: engine.clone(),
@@ -373,6 +380,18 @@ impl TaskTemplate {
         }
     }
 
+    /// The source the tasks read.
+    pub fn source(&self) -> &SourceIdentity {
+        &self.source
+    }
+
+    /// The task encoding the whole source at `size` under `rate` (a rung's verified encode).
+    pub fn rate_task(&self, size: Size, rate: RateControl) -> GridTask {
+        let mut t = self.task(size, 0.0);
+        t.rate = rate;
+        t
+    }
+
     /// Every size × CRF, sizes in the order given, CRFs in the recipe's order.
     pub fn grid(&self, sizes: &[Size], crfs: &[f64]) -> Vec<GridTask> {
         sizes
@@ -414,6 +433,8 @@ pub struct Outcome {
     pub tasks: usize,
     /// The title's shots, when detected.
     pub shots: Option<Shots>,
+    /// Each rung's verified encode (`--verify`), by rung; empty when not verified.
+    pub verified: Vec<Option<TaskResult>>,
     /// The title's chunks (one for an unchunked run).
     pub chunks: Vec<Chunk>,
     /// The sample the points were measured on (`None`: the whole title).
@@ -482,6 +503,7 @@ impl Outcome {
             encoded,
             tasks: 0,
             shots: None,
+            verified: Vec::new(),
             chunks: Vec::new(),
             sample: None,
         })
@@ -520,6 +542,7 @@ pub struct LadderRun<'a> {
     options: RunOptions,
     search: Search,
     sample: Option<bool>,
+    verify: Option<VerifyOptions>,
 }
 
 impl<'a> LadderRun<'a> {
@@ -532,7 +555,15 @@ impl<'a> LadderRun<'a> {
             options: RunOptions::default(),
             search: Search::Full,
             sample: None,
+            verify: None,
         }
+    }
+
+    /// After building the ladder, encode every rung as its recipe says and record what it
+    /// achieved ([`crate::verify`]); with `refine`, correct the rungs that miss.
+    pub fn verify(mut self, verify: Option<VerifyOptions>) -> Self {
+        self.verify = verify;
+        self
     }
 
     /// Use only the first `n` frames of the input (all when `None`).
@@ -766,9 +797,26 @@ impl<'a> LadderRun<'a> {
             source,
             recipe,
             results,
-            encoded.into_inner(),
+            encoded.load(Ordering::Relaxed),
             stats,
         )?;
+        if let Some(v) = &self.verify {
+            let curve = outcome.hull.curve().to_vec();
+            let mut run_tasks = |tasks: &[GridTask]| -> Result<Vec<TaskResult>> {
+                all_tasks.fetch_add(tasks.len(), Ordering::Relaxed);
+                runner.run(tasks, &open, &engine, self.store, &counting)
+            };
+            outcome.verified = crate::verify::verify(
+                &mut outcome.ladder,
+                &curve,
+                recipe,
+                Some(&outcome.source),
+                template,
+                v,
+                &mut run_tasks,
+            )?;
+            outcome.encoded = encoded.load(Ordering::Relaxed);
+        }
         outcome.shots = shots;
         outcome.tasks = all_tasks.into_inner();
         outcome.chunks = chunks;

@@ -426,9 +426,9 @@ fn interpolation_between_grid_points() {
     // Top: cap 95 not reached → 4000. Then VMAF 69 on the 1000–2000 segment: 1000 + 7/8·1000;
     // CRF linear in ln(kbps): 30 − 6·log2(1.875) = 24.56. Then 63 → 1125 kbps (CRF 28.98),
     // 57 → 791.67 (CRF 32.02), 51 → 541.67 (CRF 35.31); the bottom (500, 50) is less than half a
-    // step below and is left out.
+    // step below that, so it replaces it: the ladder reaches the hull's cheapest point.
     let want = [
-        (542, 51.0, 35.3),
+        (500, 50.0, 36.0),
         (792, 57.0, 32.0),
         (1125, 63.0, 29.0),
         (1875, 69.0, 24.6),
@@ -738,28 +738,144 @@ fn single_point_gives_single_rung() {
     assert!(l.warnings.iter().any(|w| w.contains("not reached")));
 }
 
-/// A hull so steep at the bottom that 1.5x less bitrate costs more than 9 VMAF: the ladder ends
-/// above it (with a warning) instead of placing a rung one and a half JNDs down.
+/// A hull so steep at the bottom that 1.5x less bitrate costs more than 9 VMAF: the ladder
+/// still reaches its floor (60 kbps here, the hull's cheapest point), with its bitrate ratios kept
+/// and every step larger than 1.5 JND flagged in the warnings, not dropped.
 #[test]
-fn steep_bottom_ends_the_ladder_instead_of_a_big_jump() {
+fn steep_bottom_reaches_the_floor_with_flagged_steps() {
     let pts = vec![
         pt(640, 360, 40.0, 60.0, 30.0),
         pt(640, 360, 34.0, 90.0, 62.0),
         pt(1280, 720, 28.0, 400.0, 82.0),
         pt(1280, 720, 20.0, 1600.0, 95.0),
     ];
-    let l = build_ladder(&pts, &x264(), &source("steep.mp4")).unwrap();
-    let s = steps(&l);
-    assert!(s.iter().all(|&d| d <= 9.0 + 1e-9), "steps {s:?}");
-    assert!(
-        ratios(&l)
+    let mut r = x264();
+    r.ladder.min_kbps = Some(60.0);
+    let l = build_ladder(&pts, &r, &source("steep.mp4")).unwrap();
+    assert_eq!(l.rungs[0].kbps, 60, "the bottom is the floor");
+    let outside = ratios(&l)
+        .iter()
+        .filter(|&&r| !(1.5 * 0.99..=2.0 * 1.01).contains(&r))
+        .count();
+    assert!(outside <= 1, "ratios {:?}", ratios(&l));
+    assert_eq!(
+        l.warnings
             .iter()
-            .all(|&r| (1.5 - 1e-9..=2.0 + 1e-9).contains(&r)),
-        "ratios {:?}",
-        ratios(&l)
+            .filter(|w| w.contains("x apart, outside"))
+            .count(),
+        outside,
+        "{:?}",
+        l.warnings
+    );
+    let big: Vec<f64> = steps(&l).into_iter().filter(|&d| d > 9.0).collect();
+    assert!(
+        !big.is_empty(),
+        "this hull needs a big step: {:?}",
+        steps(&l)
     );
     assert!(
-        l.warnings.iter().any(|w| w.contains("the ladder ends at")),
+        l.warnings
+            .iter()
+            .filter(|w| w.contains("vmaf apart (step 6)"))
+            .count()
+            >= big.len(),
+        "{:?}",
+        l.warnings
+    );
+}
+
+/// The floor: the lowest rung sits at `min_kbps` (default 200 kbps) wherever the hull reaches
+/// that low, and at the hull's cheapest point where it does not; no rung is below it.
+#[test]
+fn the_ladder_reaches_its_floor() {
+    let pts = synthetic_grid();
+    let lowest = pts.iter().map(|p| p.kbps).fold(f64::INFINITY, f64::min);
+    assert!(lowest < 200.0);
+    let l = build_ladder(&pts, &x264(), &source("in.mp4")).unwrap();
+    assert_eq!(l.rungs[0].kbps, 200, "{:?}", l.warnings);
+    for floor in [120.0, 300.0, 450.0] {
+        let mut r = x264();
+        r.ladder.min_kbps = Some(floor);
+        let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
+        assert_eq!(l.rungs[0].kbps as f64, floor, "floor {floor}");
+        assert_monotone(&l);
+    }
+    // A hull whose cheapest point is above the floor: the bottom rung is that point.
+    let high: Vec<Point> = pts.iter().filter(|p| p.kbps > 500.0).cloned().collect();
+    let cheapest = high.iter().map(|p| p.kbps).fold(f64::INFINITY, f64::min);
+    let l = build_ladder(&high, &x264(), &source("in.mp4")).unwrap();
+    assert_eq!(l.rungs[0].kbps, cheapest.round() as u32);
+}
+
+/// A larger quality step never gives more rungs (it used to, when a small step's ladder ended
+/// early at a steep bottom).
+#[test]
+fn a_larger_step_never_gives_more_rungs() {
+    for pts in [
+        synthetic_grid(),
+        vec![
+            pt(640, 360, 40.0, 60.0, 30.0),
+            pt(640, 360, 34.0, 90.0, 62.0),
+            pt(1280, 720, 28.0, 400.0, 82.0),
+            pt(1280, 720, 20.0, 1600.0, 95.0),
+        ],
+    ] {
+        let mut last = usize::MAX;
+        for step in [2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0] {
+            let mut r = x264();
+            r.ladder.step = Some(step);
+            r.ladder.max_rungs = 50;
+            let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
+            assert!(
+                l.rungs.len() <= last,
+                "step {step}: {} rungs after {last}",
+                l.rungs.len()
+            );
+            last = l.rungs.len();
+        }
+    }
+}
+
+/// `required_heights`: each listed height gets a rung (moved or added, with a warning); a
+/// height the grid does not have is explained, not silently ignored.
+#[test]
+fn required_heights_each_get_a_rung() {
+    let pts = synthetic_grid();
+    let plain = build_ladder(&pts, &x264(), &source("in.mp4")).unwrap();
+    let heights = |l: &Ladder| l.rungs.iter().map(|r| r.height).collect::<Vec<_>>();
+    for req in [vec![360], vec![540], vec![270, 360, 540, 720]] {
+        let mut r = x264();
+        r.ladder.required_heights = req.clone();
+        let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
+        for h in &req {
+            assert!(
+                heights(&l).contains(h),
+                "{h} missing in {:?} (without: {:?})",
+                heights(&l),
+                heights(&plain)
+            );
+            if !heights(&plain).contains(h) {
+                assert!(
+                    l.warnings
+                        .iter()
+                        .any(|w| w.contains(&format!("required height {h}"))),
+                    "{:?}",
+                    l.warnings
+                );
+            }
+        }
+        for w in l.rungs.windows(2) {
+            assert!(w[1].kbps > w[0].kbps);
+            assert!(w[1].height >= w[0].height, "{:?}", heights(&l));
+        }
+    }
+    let mut r = x264();
+    r.ladder.required_heights = vec![480];
+    let l = build_ladder(&pts, &r, &source("in.mp4")).unwrap();
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.contains("required height 480: no grid size")),
         "{:?}",
         l.warnings
     );

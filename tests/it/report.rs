@@ -429,8 +429,8 @@ fn report_md_and_html_have_tables_and_plots() {
                 maxrate_kbps: Some(2.0 * r.kbps),
                 crf: Some(23.5),
                 vmaf: Some(r.quality),
-                psnr_y: None,
-                ssim: None,
+                kbps_is_target: true,
+                ..Default::default()
             })
             .collect(),
         bd_rates: vec![

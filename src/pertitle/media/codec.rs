@@ -28,6 +28,51 @@ pub enum RateControl {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         bufsize_kbits: Option<u32>,
     },
+    /// A CRF encode under a VBV cap (a capped-CRF rung): `crf` with `maxrate`/`bufsize`, or for
+    /// libvpx/libaom constrained quality (`b:v` = the cap).
+    CappedCrf {
+        crf: f64,
+        maxrate_kbps: u32,
+        bufsize_kbits: u32,
+    },
+    /// Two-pass VBR at `kbps` under a VBV cap (a two-pass rung); the encoder is opened once per
+    /// pass with [`EncoderConfig::pass`]. Encoders with no two-pass mode (libsvtav1 through
+    /// FFmpeg) run the second pass's settings alone, as the ffmpeg command line does.
+    TwoPass {
+        kbps: u32,
+        maxrate_kbps: u32,
+        bufsize_kbits: u32,
+    },
+}
+
+impl RateControl {
+    /// The CRF asked for, if this is a CRF encode.
+    pub fn crf(&self) -> Option<f64> {
+        match *self {
+            RateControl::Crf { crf } | RateControl::CappedCrf { crf, .. } => Some(crf),
+            _ => None,
+        }
+    }
+}
+
+/// One pass of a two-pass encode: which, and the statistics file pass 1 writes and pass 2
+/// reads (x264 and x265 write it themselves; for libvpx/libaom it is the context's
+/// `stats_out`, saved by [`Encoder::end_first_pass`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PassStats {
+    /// 1 or 2.
+    pub pass: u8,
+    pub file: std::path::PathBuf,
+}
+
+/// How an encoder keeps its first pass's statistics in process.
+enum StatsVia {
+    /// A private option naming the file (libx264's `stats`).
+    FileOption,
+    /// `pass=N:stats=FILE` in `x265-params`.
+    X265Params,
+    /// `AVCodecContext.stats_out` after pass 1, `stats_in` for pass 2 (libvpx, libaom).
+    Context,
 }
 
 /// Everything that determines an encode.
@@ -53,6 +98,10 @@ pub struct EncoderConfig {
     /// thread count, and the default `auto` depends on the machine; pertitle parallelises across
     /// encodes instead.
     pub threads: Option<u32>,
+    /// The pass of a [`RateControl::TwoPass`] encode (`None` there: a single VBR pass, for
+    /// encoders with no two-pass mode); ignored for other rate controls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass: Option<PassStats>,
 }
 
 impl EncoderConfig {
@@ -70,6 +119,7 @@ impl EncoderConfig {
             options: Vec::new(),
             gop: None,
             threads: None,
+            pass: None,
         }
     }
 }
@@ -156,6 +206,97 @@ fn is_eagain(r: i32) -> bool {
 
 fn is_eof(r: i32) -> bool {
     ff::Error::from(r) == ff::Error::Eof
+}
+
+/// libvpx and libaom read a bitrate in CRF mode as a constrained-quality cap.
+fn name_is_cq(name: &str) -> bool {
+    matches!(name, "libvpx-vp9" | "libvpx" | "libaom-av1")
+}
+
+/// # Safety
+/// `obj` is a valid codec context.
+unsafe fn stats_via(obj: *mut std::ffi::c_void, name: &str) -> StatsVia {
+    if name == "libx265" {
+        StatsVia::X265Params
+    // SAFETY: the caller guarantees `obj` is a valid codec context.
+    } else if unsafe { has_opt(obj, "stats") } {
+        StatsVia::FileOption
+    } else {
+        StatsVia::Context
+    }
+}
+
+/// Sets the average bitrate and VBV cap (kbit/s, kbit) that are given.
+///
+/// # Safety
+/// `c` is a valid, not yet opened codec context.
+unsafe fn set_vbv(
+    c: *mut ffi::AVCodecContext,
+    kbps: Option<u32>,
+    maxrate_kbps: Option<u32>,
+    bufsize_kbits: Option<u32>,
+) {
+    // SAFETY: the caller guarantees `c` is valid; plain field writes.
+    unsafe {
+        if let Some(k) = kbps {
+            (*c).bit_rate = k as i64 * 1000;
+        }
+        if let Some(m) = maxrate_kbps {
+            (*c).rc_max_rate = m as i64 * 1000;
+        }
+        if let Some(b) = bufsize_kbits {
+            (*c).rc_buffer_size = (b as i64 * 1000).min(i32::MAX as i64) as i32;
+        }
+    }
+}
+
+/// Sets the encoder's own `crf` option (integer for libvpx/libaom/SVT-AV1, float for x264/x265).
+///
+/// # Safety
+/// `c` is a valid, not yet opened codec context.
+unsafe fn set_crf(c: *mut ffi::AVCodecContext, name: &str, crf: f64) -> Result<()> {
+    if !crf.is_finite() || crf < 0.0 {
+        return Err(Error::config(
+            "crf",
+            format!("{crf} for {name}: must be ≥ 0"),
+        ));
+    }
+    let obj = c as *mut std::ffi::c_void;
+    // SAFETY: option lookup on a valid context; the result is a static option or null.
+    let opt = unsafe {
+        ffi::av_opt_find(
+            obj,
+            c"crf".as_ptr(),
+            std::ptr::null(),
+            0,
+            ffi::AV_OPT_SEARCH_CHILDREN,
+        )
+    };
+    if opt.is_null() {
+        return Err(Error::codec(
+            name,
+            "has no crf option; use a QP or bitrate rate control",
+        ));
+    }
+    // SAFETY: `opt` is non-null and points to a static AVOption.
+    let integer = unsafe {
+        matches!(
+            (*opt).type_,
+            ffi::AVOptionType::AV_OPT_TYPE_INT | ffi::AVOptionType::AV_OPT_TYPE_INT64
+        )
+    };
+    let value = if integer {
+        if crf.fract() != 0.0 {
+            return Err(Error::config(
+                "crf",
+                format!("{crf} for {name}: this encoder takes an integer CRF"),
+            ));
+        }
+        format!("{}", crf as i64)
+    } else {
+        format!("{crf}")
+    };
+    set_opt(obj, name, "crf", &value).map_err(|e| Error::config("crf", e.to_string()))
 }
 
 /// A libavcodec encoder fed [`Frame`]s. `Send`: own it from one thread at a time.
@@ -253,44 +394,10 @@ impl Encoder {
                 (*c).gop_size = g as i32;
             }
             let obj = c as *mut std::ffi::c_void;
+            let mut x265_pass = None;
             match cfg.rate {
                 RateControl::Crf { crf } => {
-                    if !crf.is_finite() || crf < 0.0 {
-                        return Err(Error::config(
-                            "crf",
-                            format!("{crf} for {name}: must be ≥ 0"),
-                        ));
-                    }
-                    let opt = ffi::av_opt_find(
-                        obj,
-                        c"crf".as_ptr(),
-                        std::ptr::null(),
-                        0,
-                        ffi::AV_OPT_SEARCH_CHILDREN,
-                    );
-                    if opt.is_null() {
-                        return Err(Error::codec(
-                            name,
-                            "has no crf option; use a QP or bitrate rate control",
-                        ));
-                    }
-                    let integer = matches!(
-                        (*opt).type_,
-                        ffi::AVOptionType::AV_OPT_TYPE_INT | ffi::AVOptionType::AV_OPT_TYPE_INT64
-                    );
-                    let value = if integer {
-                        if crf.fract() != 0.0 {
-                            return Err(Error::config(
-                                "crf",
-                                format!("{crf} for {name}: this encoder takes an integer CRF"),
-                            ));
-                        }
-                        format!("{}", crf as i64)
-                    } else {
-                        format!("{crf}")
-                    };
-                    set_opt(obj, name, "crf", &value)
-                        .map_err(|e| Error::config("crf", e.to_string()))?;
+                    set_crf(c, name, crf)?;
                     (*c).bit_rate = 0;
                 }
                 RateControl::Qp { qp } => {
@@ -309,13 +416,57 @@ impl Encoder {
                     kbps,
                     maxrate_kbps,
                     bufsize_kbits,
+                } => set_vbv(c, Some(kbps), maxrate_kbps, bufsize_kbits),
+                RateControl::CappedCrf {
+                    crf,
+                    maxrate_kbps,
+                    bufsize_kbits,
                 } => {
-                    (*c).bit_rate = kbps as i64 * 1000;
-                    if let Some(m) = maxrate_kbps {
-                        (*c).rc_max_rate = m as i64 * 1000;
+                    set_crf(c, name, crf)?;
+                    if name_is_cq(name) {
+                        // libvpx/libaom constrained quality: the cap is the target bitrate.
+                        set_vbv(c, Some(maxrate_kbps), None, None);
+                    } else {
+                        set_vbv(c, None, Some(maxrate_kbps), Some(bufsize_kbits));
                     }
-                    if let Some(b) = bufsize_kbits {
-                        (*c).rc_buffer_size = (b as i64 * 1000).min(i32::MAX as i64) as i32;
+                }
+                RateControl::TwoPass {
+                    kbps,
+                    maxrate_kbps,
+                    bufsize_kbits,
+                } => {
+                    set_vbv(c, Some(kbps), Some(maxrate_kbps), Some(bufsize_kbits));
+                    // Without a pass: one VBR pass (encoders with no two-pass mode).
+                    if let Some(p) = cfg.pass.as_ref() {
+                        (*c).flags |= match p.pass {
+                            1 => ffi::AV_CODEC_FLAG_PASS1,
+                            2 => ffi::AV_CODEC_FLAG_PASS2,
+                            n => {
+                                return Err(Error::config(
+                                    "pass",
+                                    format!("{name}: pass {n} (1 or 2)"),
+                                ))
+                            }
+                        } as i32;
+                        let file = p.file.to_str().ok_or_else(|| {
+                            Error::config("pass", format!("{}: not UTF-8", p.file.display()))
+                        })?;
+                        match stats_via(obj, name) {
+                            StatsVia::FileOption => set_opt(obj, name, "stats", file)?,
+                            StatsVia::X265Params => {
+                                x265_pass = Some(format!("pass={}:stats={file}", p.pass))
+                            }
+                            StatsVia::Context if p.pass == 2 => {
+                                let text =
+                                    std::fs::read(&p.file).map_err(|e| Error::io(&p.file, e))?;
+                                let text = CString::new(text).map_err(|_| {
+                                    Error::data(p.file.display().to_string(), "contains NUL")
+                                })?;
+                                // Freed by avcodec_free_context (stats_in is owned by the context).
+                                (*c).stats_in = ffi::av_strdup(text.as_ptr());
+                            }
+                            StatsVia::Context => {}
+                        }
                     }
                 }
             }
@@ -328,7 +479,15 @@ impl Encoder {
                 }
                 set_opt(obj, name, "preset", p)?;
             }
-            for (k, v) in &deterministic_options(cfg) {
+            let mut opts = deterministic_options(cfg);
+            if let Some(extra) = x265_pass {
+                match opts.iter_mut().find(|(k, _)| k == "x265-params") {
+                    Some((_, v)) if !v.is_empty() => *v = format!("{v}:{extra}"),
+                    Some((_, v)) => *v = extra,
+                    None => opts.push(("x265-params".into(), extra)),
+                }
+            }
+            for (k, v) in &opts {
                 set_opt(obj, name, k, v)?;
             }
             let r = ffi::avcodec_open2(c, codec, std::ptr::null_mut());
@@ -365,6 +524,39 @@ impl Encoder {
 
     pub fn config(&self) -> &EncoderConfig {
         &self.cfg
+    }
+
+    /// Ends pass 1 of a two-pass encode (after [`Encoder::finish`]): the statistics are in the
+    /// pass's file once this returns (libvpx/libaom leave them in the context, x264 and x265
+    /// finish writing theirs when the encoder is closed, which this does).
+    pub fn end_first_pass(self) -> Result<()> {
+        let Some(p) = self.cfg.pass.clone().filter(|p| p.pass == 1) else {
+            return Err(Error::config(
+                "pass",
+                format!(
+                    "{}: not the first pass of a two-pass encode",
+                    self.cfg.codec
+                ),
+            ));
+        };
+        let obj = self.ctx.0 as *mut std::ffi::c_void;
+        // SAFETY: our open codec context.
+        if let StatsVia::Context = unsafe { stats_via(obj, &self.cfg.codec) } {
+            // SAFETY: stats_out is null or a NUL-terminated string owned by our open context.
+            let text = unsafe {
+                let s = (*self.ctx.0).stats_out;
+                if s.is_null() {
+                    return Err(Error::codec(
+                        &self.cfg.codec,
+                        "pass 1 left no statistics (was the encoder flushed?)",
+                    ));
+                }
+                std::ffi::CStr::from_ptr(s).to_bytes().to_vec()
+            };
+            std::fs::write(&p.file, text).map_err(|e| Error::io(&p.file, e))?;
+        }
+        drop(self);
+        Ok(())
     }
 
     /// Bytes of all packets returned so far.

@@ -51,8 +51,8 @@ mod scdet;
 mod y4m;
 
 pub use codec::{
-    encoder_available, encoder_build, Decoder, Encoder, EncoderConfig, Packet, RateControl,
-    StreamParams,
+    encoder_available, encoder_build, Decoder, Encoder, EncoderConfig, Packet, PassStats,
+    RateControl, StreamParams,
 };
 pub use conv::{parse_pix_fmt, pix_fmt_name};
 pub use lavfi::{demo_clip, lavfi_source, DEMO_FPS, DEMO_FRAMES, DEMO_HEIGHT, DEMO_WIDTH};

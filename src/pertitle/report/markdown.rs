@@ -86,6 +86,13 @@ pub struct RungRow {
     pub vmaf: Option<f64>,
     pub psnr_y: Option<f64>,
     pub ssim: Option<f64>,
+    /// Whether `kbps` is a target the encoder is held to (two-pass) rather than the bitrate
+    /// predicted for a CRF (capped CRF, where only `maxrate_kbps` is enforced).
+    pub kbps_is_target: bool,
+    /// What the rung's own encode achieved (`--verify`).
+    pub verified: Option<crate::ladder::Verified>,
+    /// The commands producing it.
+    pub commands: Vec<String>,
 }
 
 /// One BD comparison as a table row: `codec` against `reference`.
@@ -168,6 +175,8 @@ enum Block {
         rows: Vec<Vec<Cell>>,
     },
     Image(PlotRef),
+    /// Preformatted lines (commands).
+    Code(Vec<String>),
 }
 
 fn num(v: f64, digits: usize) -> String {
@@ -217,6 +226,119 @@ fn document(d: &ReportData) -> Vec<Block> {
     if !d.grid.is_empty() {
         out.push(Block::Heading(2, "Grid".into()));
         out.push(kv_table(&d.grid));
+    }
+
+    if !d.rungs.is_empty() {
+        out.push(Block::Heading(2, "Ladder".into()));
+        let targets = d.rungs.iter().all(|r| r.kbps_is_target);
+        out.push(Block::Para(if targets {
+            "Target kbps: the two-pass average each rung is encoded at; Max kbps: its VBV cap."
+                .into()
+        } else {
+            "Capped CRF: kbps is the average the grid predicts at the rung's CRF (the encoder \
+             decides); Max kbps is the cap it is held to."
+                .into()
+        }));
+        let head = [
+            "Rung",
+            "Codec",
+            "Resolution",
+            if targets {
+                "Target kbps"
+            } else {
+                "kbps (predicted)"
+            },
+            "Max kbps",
+            "CRF",
+            "VMAF",
+            "PSNR-Y (dB)",
+            "SSIM",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let rows = d
+            .rungs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                vec![
+                    (i + 1).to_string().into(),
+                    r.codec.clone().into(),
+                    format!("{}×{}", r.width, r.height).into(),
+                    num(r.kbps, 0).into(),
+                    opt(r.maxrate_kbps, 0).into(),
+                    r.crf.map(crf).unwrap_or_else(|| "–".into()).into(),
+                    opt(r.vmaf, 2).into(),
+                    opt(r.psnr_y, 2).into(),
+                    opt(r.ssim, 4).into(),
+                ]
+            })
+            .collect();
+        out.push(Block::Table { head, rows });
+        if d.rungs.iter().any(|r| r.verified.is_some()) {
+            out.push(Block::Heading(3, "Verified: predicted vs achieved".into()));
+            out.push(Block::Para(format!(
+                "Each rung encoded exactly as its commands say (whole title) and scored. \
+                 Peak: the highest bitrate over any keyframe interval. Error: achieved − \
+                 predicted {}.",
+                metric.name()
+            )));
+            let head = [
+                "Rung",
+                "Resolution",
+                "kbps",
+                "Achieved kbps",
+                "Peak kbps",
+                "Predicted",
+                "Achieved",
+                "Error",
+                "Encodes",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            let rows = d
+                .rungs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    let v = r.verified.as_ref()?;
+                    let achieved = match metric {
+                        Metric::Vmaf => v.vmaf,
+                        Metric::PsnrY => v.psnr_y,
+                        Metric::Ssim => v.ssim,
+                    };
+                    let digits = quality_digits(metric);
+                    Some(vec![
+                        (i + 1).to_string().into(),
+                        format!("{}×{}", r.width, r.height).into(),
+                        num(r.kbps, 0).into(),
+                        num(v.kbps, 1).into(),
+                        num(v.peak_kbps, 1).into(),
+                        num(achieved - v.error, digits).into(),
+                        num(achieved, digits).into(),
+                        format!("{:+.digits$}", v.error).into(),
+                        v.encodes.to_string().into(),
+                    ])
+                })
+                .collect();
+            out.push(Block::Table { head, rows });
+        }
+        let commands: Vec<String> = d
+            .rungs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| {
+                let mut v = vec![format!("# rung {}", i + 1)];
+                v.extend(r.commands.iter().cloned());
+                v
+            })
+            .collect();
+        if d.rungs.iter().any(|r| !r.commands.is_empty()) {
+            out.push(Block::Heading(3, "Commands".into()));
+            out.push(Block::Code(commands));
+        }
     }
 
     let codecs: BTreeSet<&str> = d.points.iter().map(|p| p.codec.as_str()).collect();
@@ -270,43 +392,6 @@ fn document(d: &ReportData) -> Vec<Block> {
                     num(p.ssim, 4).into(),
                 ]);
                 r
-            })
-            .collect();
-        out.push(Block::Table { head, rows });
-    }
-
-    if !d.rungs.is_empty() {
-        out.push(Block::Heading(2, "Ladder".into()));
-        let head = [
-            "Rung",
-            "Codec",
-            "Resolution",
-            "Target kbps",
-            "Max kbps",
-            "CRF",
-            "VMAF",
-            "PSNR-Y (dB)",
-            "SSIM",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let rows = d
-            .rungs
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                vec![
-                    (i + 1).to_string().into(),
-                    r.codec.clone().into(),
-                    format!("{}×{}", r.width, r.height).into(),
-                    num(r.kbps, 0).into(),
-                    opt(r.maxrate_kbps, 0).into(),
-                    r.crf.map(crf).unwrap_or_else(|| "–".into()).into(),
-                    opt(r.vmaf, 2).into(),
-                    opt(r.psnr_y, 2).into(),
-                    opt(r.ssim, 4).into(),
-                ]
             })
             .collect();
         out.push(Block::Table { head, rows });
@@ -607,6 +692,9 @@ pub fn markdown(d: &ReportData) -> String {
                 }
                 s.push('\n');
             }
+            Block::Code(lines) => {
+                let _ = writeln!(s, "```sh\n{}\n```\n", lines.join("\n"));
+            }
             Block::Image(p) => {
                 let _ = writeln!(s, "![{}]({})\n", md_escape(&p.caption), p.png);
                 match &p.svg {
@@ -715,6 +803,9 @@ pub fn html(d: &ReportData, dir: &Path) -> Result<String> {
                     s.push_str("</tr>\n");
                 }
                 s.push_str("</tbody>\n</table>\n");
+            }
+            Block::Code(lines) => {
+                let _ = writeln!(s, "<pre>{}</pre>", html_escape(&lines.join("\n")));
             }
             Block::Image(p) => {
                 let path = dir.join(&p.png);

@@ -1,0 +1,330 @@
+//! Verification: every rung encoded exactly as its recipe says (two-pass VBR or capped CRF over
+//! the whole title, with the ladder's keyframe policy), scored like a grid point, and the result
+//! written next to the prediction. With refinement, a rung that misses its predicted quality by
+//! more than the tolerance gets its bitrate (two-pass) or CRF (capped CRF) corrected by secant
+//! steps on real encodes, so the ladder delivers what it promises.
+//!
+//! The encodes are ordinary grid tasks (a [`crate::media::RateControl::TwoPass`] or
+//! [`crate::media::RateControl::CappedCrf`] task of the whole title), so they are kept in the store like any
+//! point: a verified ladder run again, or after an interruption, encodes nothing twice. Each
+//! refinement round encodes every unsettled rung at once.
+
+use crate::error::Result;
+use crate::grid::{GridTask, TaskResult};
+use crate::hull;
+use crate::ladder::{Ladder, Rung, Verified};
+use crate::points::{Metric, SourceIdentity};
+use crate::recipe::{Recipe, RungRateControl, Size};
+use crate::run::TaskTemplate;
+
+/// How to verify.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyOptions {
+    /// Correct rungs that miss their predicted quality by more than `tolerance`.
+    pub refine: bool,
+    /// Allowed |achieved − predicted| in the ladder's metric (VMAF points by default).
+    pub tolerance: f64,
+    /// Encodes per rung at most, the first included.
+    pub max_encodes: u32,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            refine: false,
+            tolerance: 0.5,
+            max_encodes: 5,
+        }
+    }
+}
+
+/// One verified encode's figures.
+#[derive(Debug, Clone)]
+struct Measure {
+    /// The setting encoded: ln(kbps) for two-pass, the CRF for capped CRF.
+    x: f64,
+    kbps: f64,
+    peak_kbps: f64,
+    vmaf: f64,
+    psnr_y: f64,
+    ssim: f64,
+    key: String,
+    result: TaskResult,
+}
+
+impl Measure {
+    fn quality(&self, m: Metric) -> f64 {
+        match m {
+            Metric::Vmaf => self.vmaf,
+            Metric::PsnrY => self.psnr_y,
+            Metric::Ssim => self.ssim,
+        }
+    }
+}
+
+/// The highest bitrate over any run of frames lasting `window_s` (at least one frame), kbit/s:
+/// what a player's buffer of that length sees at worst.
+pub fn peak_kbps(frame_bytes: &[u64], fps: (u32, u32), window_s: f64) -> f64 {
+    let rate = fps.0 as f64 / fps.1.max(1) as f64;
+    let n = ((window_s * rate).round() as usize).clamp(1, frame_bytes.len().max(1));
+    if frame_bytes.is_empty() {
+        return 0.0;
+    }
+    let mut sum: u64 = frame_bytes[..n].iter().sum();
+    let mut best = sum;
+    for i in n..frame_bytes.len() {
+        sum = sum + frame_bytes[i] - frame_bytes[i - n];
+        best = best.max(sum);
+    }
+    best as f64 * 8.0 / (n as f64 / rate) / 1000.0
+}
+
+/// The setting `x` as the encoder takes it: whole kbit/s, or a CRF the codec accepts.
+fn quantize(rung: &Rung, x: f64) -> f64 {
+    match rung.rate_control {
+        RungRateControl::TwoPassVbr => x.exp().round().max(1.0).ln(),
+        RungRateControl::CappedCrf => {
+            let facts = crate::codecs::profile(&rung.codec);
+            let c = x.clamp(facts.crf_range.0, facts.crf_range.1);
+            if facts.fractional_crf {
+                (c * 10.0).round() / 10.0
+            } else {
+                c.round()
+            }
+        }
+    }
+}
+
+fn rung_at(rung: &Rung, x: f64, l: &crate::recipe::LadderSection) -> Rung {
+    let mut r = rung.clone();
+    match r.rate_control {
+        RungRateControl::TwoPassVbr => r.retarget(x.exp().round() as u32, l),
+        RungRateControl::CappedCrf => r.crf = x,
+    }
+    r
+}
+
+/// The hull's local slope of quality against the setting: per unit of ln(kbps) for two-pass,
+/// per CRF step for capped CRF (from the rule of thumb that +6 CRF halves the bitrate).
+fn hull_slope(rung: &Rung, hull: &[(f64, f64)]) -> f64 {
+    let k = rung.kbps as f64;
+    let f = 1.25f64;
+    let (lo, hi) = (hull[0].0, hull[hull.len() - 1].0);
+    let (a, b) = ((k / f).clamp(lo, hi), (k * f).clamp(lo, hi));
+    let s = match (hull::quality_at(hull, a), hull::quality_at(hull, b)) {
+        (Some(qa), Some(qb)) if b > a => (qb - qa) / (b.ln() - a.ln()),
+        _ => 0.0,
+    };
+    // A flat or unknown hull still needs a direction: a modest slope (VMAF per ln kbps).
+    let s = if s.is_finite() && s > 1.0 { s } else { 1.0 };
+    match rung.rate_control {
+        RungRateControl::TwoPassVbr => s,
+        RungRateControl::CappedCrf => -s * std::f64::consts::LN_2 / 6.0,
+    }
+}
+
+/// The next setting to try from the encodes so far (secant through the last two, the hull's
+/// slope for the first step or when the secant points the wrong way), limited to half or double
+/// the bitrate (8 CRF) per step.
+fn next_x(rung: &Rung, target: f64, tried: &[(f64, f64)], hull: &[(f64, f64)]) -> f64 {
+    let (x1, q1) = tried[tried.len() - 1];
+    let fallback = hull_slope(rung, hull);
+    let slope = match tried.len() {
+        1 => fallback,
+        n => {
+            let (x0, q0) = tried[n - 2];
+            let s = (q1 - q0) / (x1 - x0);
+            if s.is_finite() && s != 0.0 && s.signum() == fallback.signum() {
+                s
+            } else {
+                fallback
+            }
+        }
+    };
+    let limit = match rung.rate_control {
+        RungRateControl::TwoPassVbr => std::f64::consts::LN_2,
+        RungRateControl::CappedCrf => 8.0,
+    };
+    x1 + ((target - q1) / slope).clamp(-limit, limit)
+}
+
+/// Verifies (and with `opts.refine` refines) every rung of `ladder`, built from `recipe` on a
+/// hull whose curve is `hull`. `compute` runs grid tasks (the runner with its store): it is
+/// called once per round with every unsettled rung's next encode. Writes each rung's
+/// [`Verified`], moves refined rungs (their commands rewritten), and adds a warning for every
+/// rung left outside the tolerance and every bitrate ratio refinement pushed out of the
+/// recipe's limits. Returns each rung's verified encode (its per-frame scores), by rung.
+pub fn verify(
+    ladder: &mut Ladder,
+    hull: &[(f64, f64)],
+    recipe: &Recipe,
+    source: Option<&SourceIdentity>,
+    template: &TaskTemplate,
+    opts: &VerifyOptions,
+    compute: &mut dyn FnMut(&[GridTask]) -> Result<Vec<TaskResult>>,
+) -> Result<Vec<Option<TaskResult>>> {
+    let l = &recipe.ladder;
+    let metric = ladder.metric;
+    let fps = match (ladder.fps_num, ladder.fps_den) {
+        (Some(n), Some(d)) => (n, d),
+        _ => source.map_or((24, 1), |s| recipe.output_fps(s.fps_num, s.fps_den)),
+    };
+    let initial: Vec<f64> = ladder
+        .rungs
+        .iter()
+        .map(|r| match r.rate_control {
+            RungRateControl::TwoPassVbr => (r.kbps as f64).ln(),
+            RungRateControl::CappedCrf => r.crf,
+        })
+        .collect();
+    let mut tried: Vec<Vec<Measure>> = vec![Vec::new(); ladder.rungs.len()];
+    let mut next: Vec<Option<f64>> = initial.iter().map(|&x| Some(x)).collect();
+    let max = if opts.refine {
+        opts.max_encodes.max(1)
+    } else {
+        1
+    };
+    for _round in 0..max {
+        let todo: Vec<(usize, f64)> = next
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| x.map(|x| (i, x)))
+            .collect();
+        if todo.is_empty() {
+            break;
+        }
+        let tasks: Vec<GridTask> = todo
+            .iter()
+            .map(|&(i, x)| {
+                let r = rung_at(&ladder.rungs[i], x, l);
+                template.rate_task(Size::new(r.width, r.height), r.rate())
+            })
+            .collect();
+        let results = compute(&tasks)?;
+        for (&(i, x), res) in todo.iter().zip(&results) {
+            let p = res.point.pooled_by(recipe.scoring.pooling);
+            tried[i].push(Measure {
+                x,
+                kbps: p.kbps,
+                peak_kbps: peak_kbps(&res.frame_bytes, fps, l.keyint_seconds),
+                vmaf: p.vmaf,
+                psnr_y: p.psnr_y,
+                ssim: p.ssim,
+                key: p.key.clone(),
+                result: res.clone(),
+            });
+        }
+        for (i, n) in next.iter_mut().enumerate() {
+            *n = None;
+            if !opts.refine || tried[i].is_empty() {
+                continue;
+            }
+            let rung = &ladder.rungs[i];
+            let target = rung.quality(metric);
+            let last = tried[i].last().expect("measured above");
+            if (last.quality(metric) - target).abs() <= opts.tolerance {
+                continue;
+            }
+            let pts: Vec<(f64, f64)> = tried[i].iter().map(|m| (m.x, m.quality(metric))).collect();
+            let x = quantize(rung, next_x(rung, target, &pts, hull));
+            if !tried[i].iter().any(|m| (m.x - x).abs() < 1e-9) {
+                *n = Some(x);
+            }
+        }
+    }
+    let mut encodes = vec![None; ladder.rungs.len()];
+    for (i, rung) in ladder.rungs.iter_mut().enumerate() {
+        let target = rung.quality(metric);
+        let Some(best) = tried[i]
+            .iter()
+            .min_by(|a, b| {
+                (a.quality(metric) - target)
+                    .abs()
+                    .total_cmp(&(b.quality(metric) - target).abs())
+            })
+            .cloned()
+        else {
+            continue;
+        };
+        let moved = (best.x - initial[i]).abs() > 1e-9;
+        let predicted_setting = moved.then_some(match rung.rate_control {
+            RungRateControl::TwoPassVbr => rung.kbps as f64,
+            RungRateControl::CappedCrf => rung.crf,
+        });
+        if moved {
+            *rung = rung_at(rung, best.x, l);
+            rung.attach_commands(i, recipe, source);
+        }
+        let error = best.quality(metric) - target;
+        rung.verified = Some(Verified {
+            kbps: round3(best.kbps),
+            peak_kbps: round3(best.peak_kbps),
+            vmaf: round3(best.vmaf),
+            psnr_y: round3(best.psnr_y),
+            ssim: (best.ssim * 1e6).round() / 1e6,
+            error: round3(error),
+            encodes: tried[i].len() as u32,
+            predicted_setting,
+            key: best.key.clone(),
+        });
+        encodes[i] = Some(best.result.clone());
+        if best.peak_kbps > rung.maxrate_kbps as f64 * 1.01 {
+            ladder.warnings.push(format!(
+                "peak of {:.0} kbps over one keyframe interval in rung {} ({}x{}), above its maxrate {} (the VBV buffer lets bursts through; a smaller bufsize_factor tightens it)",
+                best.peak_kbps,
+                i + 1,
+                rung.width,
+                rung.height,
+                rung.maxrate_kbps
+            ));
+        }
+        if opts.refine && error.abs() > opts.tolerance {
+            ladder.warnings.push(format!(
+                "rung {} ({}x{}) reaches {:.2} {metric} at best, {:+.2} from its target {:.2}, after {} encodes",
+                i + 1,
+                rung.width,
+                rung.height,
+                best.quality(metric),
+                error,
+                target,
+                tried[i].len()
+            ));
+        }
+    }
+    if opts.refine {
+        for (i, w) in ladder.rungs.windows(2).enumerate() {
+            let ratio = w[1].kbps as f64 / w[0].kbps.max(1) as f64;
+            // 1 %: whole-kbps rounding alone moves a ratio by a few per mille.
+            if ratio < l.min_ratio * 0.99 || ratio > l.max_ratio * 1.01 {
+                ladder.warnings.push(format!(
+                    "after refinement rungs {} and {} ({} and {} kbps) are {ratio:.2}x apart, outside [{}, {}]",
+                    i + 1,
+                    i + 2,
+                    w[0].kbps,
+                    w[1].kbps,
+                    l.min_ratio,
+                    l.max_ratio
+                ));
+            }
+        }
+    }
+    Ok(encodes)
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peak_over_a_window() {
+        // 4 fps, 1-s window = 4 frames.
+        let b = [100, 100, 100, 100, 500, 100, 100, 100];
+        assert_eq!(peak_kbps(&b, (4, 1), 1.0), 800.0 * 8.0 / 1000.0);
+        // Window longer than the stream: the whole stream over its own length.
+        assert_eq!(peak_kbps(&b[..2], (4, 1), 1.0), 200.0 * 8.0 / 0.5 / 1000.0);
+    }
+}

@@ -1,0 +1,298 @@
+//! Verified rungs: two-pass and capped-CRF encodes as grid tasks (deterministic, near their
+//! target, kept in the store), `LadderRun::verify` with refinement, the test encodes' keyframe
+//! policy, and the CLI's `--verify/--refine` output and plain progress lines.
+
+use pertitle::grid::GridTask;
+use pertitle::media::RateControl;
+use pertitle::pipeline::{self, RunOptions};
+use pertitle::recipe::{Recipe, RecipeOverrides, Size};
+use pertitle::run::{self, Input, LadderRun, TaskTemplate};
+use pertitle::store::Store;
+use pertitle::verify::VerifyOptions;
+use std::path::Path;
+
+use crate::support;
+
+/// Camera motion, texture and grain (a scrolling test pattern with noise), 320x180, 24 fps.
+const GRAPH: &str =
+    "testsrc2=size=320x180:rate=24,scroll=horizontal=0.01,noise=alls=10:allf=t+u:all_seed=5";
+
+fn clip(dir: &Path, frames: u64) -> Input {
+    support::file_input(&support::lavfi_y4m(
+        dir,
+        "clip.y4m",
+        GRAPH,
+        (320, 180),
+        frames,
+    ))
+}
+
+fn recipe(codec: &str) -> Recipe {
+    let mut r = Recipe::default_for(codec).expect("recipe");
+    let preset = match codec {
+        "libx264" | "libx265" => Some("veryfast".to_string()),
+        _ => None,
+    };
+    r.apply(&RecipeOverrides {
+        preset,
+        sizes: Some(vec![Size::new(320, 180), Size::new(192, 108)]),
+        crf: Some(match codec {
+            "libvpx-vp9" => vec![28.0, 36.0, 44.0, 52.0],
+            _ => vec![22.0, 28.0, 34.0, 40.0],
+        }),
+        ..RecipeOverrides::default()
+    })
+    .expect("overrides");
+    r.chunking.enabled = false;
+    r.ladder.min_kbps = Some(30.0);
+    r
+}
+
+fn template(input: &Input, recipe: &Recipe) -> (TaskTemplate, pertitle::quality::Engine) {
+    let source = run::identify(input, None).expect("identify").identity;
+    let (engine, settings) = run::engine_for(recipe, 2).expect("engine");
+    (TaskTemplate::new(recipe, &source, &settings), engine)
+}
+
+fn run_tasks(
+    input: &Input,
+    tasks: &[GridTask],
+    engine: &pertitle::quality::Engine,
+    store: Option<&Store>,
+) -> Vec<pertitle::grid::TaskResult> {
+    pipeline::run(
+        tasks,
+        &|| input.open(),
+        engine,
+        store,
+        &RunOptions::default(),
+        &|_| true,
+    )
+    .expect("run")
+}
+
+/// Two-pass encodes through each way an encoder keeps its first pass's statistics (x264's
+/// file option, x265's params, libvpx's context): the bitrate lands near the target, the same
+/// task twice gives the same bytes, and the peak over the VBV cap's window stays bounded.
+#[test]
+fn two_pass_tasks_hit_their_target_and_repeat_exactly() {
+    let t = support::tmpdir();
+    let input = clip(t.path(), 72);
+    for codec in ["libx264", "libx265", "libvpx-vp9"] {
+        let r = recipe(codec);
+        let (tpl, engine) = template(&input, &r);
+        let tasks: Vec<GridTask> = [150u32, 400]
+            .iter()
+            .map(|&kbps| {
+                tpl.rate_task(
+                    Size::new(320, 180),
+                    RateControl::TwoPass {
+                        kbps,
+                        maxrate_kbps: 2 * kbps,
+                        bufsize_kbits: 2 * kbps,
+                    },
+                )
+            })
+            .collect();
+        let a = run_tasks(&input, &tasks, &engine, None);
+        let b = run_tasks(&input, &tasks, &engine, None);
+        for ((x, y), kbps) in a.iter().zip(&b).zip([150.0, 400.0]) {
+            assert_eq!(x.frame_bytes, y.frame_bytes, "{codec} {kbps}: bytes differ");
+            assert_eq!(x.point.vmaf, y.point.vmaf);
+            let got = x.point.kbps;
+            assert!(
+                (got / kbps - 1.0).abs() < 0.2,
+                "{codec}: {got:.1} kbps for a {kbps} kbps target"
+            );
+            assert!(x.point.crf.is_nan(), "a two-pass point has no CRF");
+        }
+        assert!(
+            a[1].point.vmaf > a[0].point.vmaf,
+            "{codec}: more bits, better quality"
+        );
+    }
+}
+
+/// The test encodes follow the ladder's keyframe policy: an IDR exactly every keyint frames
+/// (scene-cut keyframes off), as the rungs' commands ask.
+#[test]
+fn test_encodes_use_the_rungs_keyframe_interval() {
+    use pertitle::media::{Decoder, Encoder, EncoderConfig, Scaler, ScalerKind};
+    let t = support::tmpdir();
+    let input = clip(t.path(), 60);
+    let mut r = recipe("libx264");
+    r.ladder.keyint_seconds = 0.5; // 12 frames at 24 fps
+    let (tpl, _) = template(&input, &r);
+    let task = tpl.task(Size::new(192, 108), 28.0);
+    assert_eq!(
+        task.encoder.options.get("g").map(String::as_str),
+        Some("12")
+    );
+    assert_eq!(
+        task.encoder.options.get("sc_threshold").map(String::as_str),
+        Some("0")
+    );
+    // Encode with those options and look at the keyframes.
+    let frames = support::collect(input.open().unwrap());
+    let mut down = Scaler::new(frames[0].format, 192, 108, ScalerKind::Bicubic).unwrap();
+    let mut cfg = EncoderConfig::crf("libx264", down.dst_format(), (24, 1), 28.0);
+    cfg.gop = Some(12);
+    cfg.options = task
+        .encoder
+        .options
+        .iter()
+        .filter(|(k, _)| k.as_str() != "g")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut enc = Encoder::new(&cfg).unwrap();
+    let mut packets = Vec::new();
+    for f in &frames {
+        packets.extend(enc.encode(&down.scale(f).unwrap()).unwrap());
+    }
+    packets.extend(enc.finish().unwrap());
+    let _ = Decoder::new(&enc.stream_params()).unwrap();
+    let mut keys: Vec<i64> = packets
+        .iter()
+        .filter(|p| p.keyframe)
+        .map(|p| p.pts)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        vec![0, 12, 24, 36, 48],
+        "keyframes every 12 frames only"
+    );
+}
+
+/// `LadderRun::verify` with refinement: every rung gets its verified figures; each lands within
+/// the tolerance of its predicted quality or is named in a warning; refined rungs' commands
+/// carry the new bitrate; the verified encodes are store tasks (a second run encodes nothing
+/// and writes the same ladder).
+#[test]
+fn verify_and_refine_a_ladder() {
+    let t = support::tmpdir();
+    let input = clip(t.path(), 48);
+    let store = Store::open(t.path().join("store")).unwrap();
+    let r = recipe("libx264");
+    let opts = VerifyOptions {
+        refine: true,
+        ..VerifyOptions::default()
+    };
+    let out = LadderRun::new(&input, &r)
+        .store(Some(&store))
+        .verify(Some(opts.clone()))
+        .run(&|_| true)
+        .expect("run");
+    let l = &out.ladder;
+    assert!(l.rungs.len() >= 2, "{} rungs", l.rungs.len());
+    for (i, rung) in l.rungs.iter().enumerate() {
+        let v = rung.verified.as_ref().expect("every rung verified");
+        assert!(v.encodes >= 1 && v.encodes <= opts.max_encodes);
+        assert!(
+            (v.vmaf - v.error - rung.vmaf).abs() < 1e-2,
+            "error = achieved − predicted"
+        );
+        assert!(
+            v.peak_kbps >= v.kbps * 0.99,
+            "peak {} avg {}",
+            v.peak_kbps,
+            v.kbps
+        );
+        if v.error.abs() > opts.tolerance {
+            assert!(
+                l.warnings
+                    .iter()
+                    .any(|w| w.starts_with(&format!("rung {} ", i + 1))),
+                "rung {} misses by {} without a warning: {:?}",
+                i + 1,
+                v.error,
+                l.warnings
+            );
+        }
+        if v.predicted_setting.is_some() {
+            assert!(rung.ffmpeg[1].contains(&format!("-b:v {}k", rung.kbps)));
+            assert!(rung.output.contains(&format!("_{}k.", rung.kbps)));
+        }
+        assert!(rung.ffmpeg[0].contains("-threads 1"));
+    }
+    let within = l
+        .rungs
+        .iter()
+        .filter(|r| r.verified.as_ref().unwrap().error.abs() <= opts.tolerance)
+        .count();
+    assert!(
+        within * 2 >= l.rungs.len(),
+        "most rungs refine into the tolerance: {:?}",
+        l.rungs
+            .iter()
+            .map(|r| r.verified.clone())
+            .collect::<Vec<_>>()
+    );
+    let again = LadderRun::new(&input, &r)
+        .store(Some(&store))
+        .verify(Some(opts))
+        .run(&|_| true)
+        .expect("rerun");
+    assert_eq!(
+        again.encoded, 0,
+        "everything, verified encodes included, from the store"
+    );
+    assert_eq!(again.ladder.to_toml().unwrap(), l.to_toml().unwrap());
+}
+
+/// The command line: `--refine` prints the achieved columns and writes them into ladder.toml
+/// and the report; with stderr not a terminal, progress comes as plain lines; `--refine` with a
+/// batch executor and a bad `--tolerance` are usage errors.
+#[test]
+fn cli_verify_output_and_plain_progress() {
+    let t = support::tmpdir();
+    let path = support::lavfi_y4m(t.path(), "clip.y4m", GRAPH, (320, 180), 48);
+    let out = t.path().join("out");
+    let o = support::run(&[
+        "ladder",
+        path.to_str().unwrap(),
+        "--sizes",
+        "320x180,192x108",
+        "--crf",
+        "24,32,40",
+        "--preset",
+        "veryfast",
+        "--min-kbps",
+        "40",
+        "--refine",
+        "--cache",
+        t.path().join("store").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let (so, se) = (support::stdout(&o), support::stderr(&o));
+    assert!(o.status.success(), "{se}");
+    assert!(so.contains("got kbps") && so.contains("error"), "{so}");
+    assert!(
+        se.contains("grid: ") && se.contains(" tasks"),
+        "plain progress: {se}"
+    );
+    let toml = std::fs::read_to_string(out.join("ladder.toml")).unwrap();
+    assert!(toml.contains("[rungs.verified]"), "{toml}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let ladder_at = md.find("## Ladder").expect("ladder section");
+    let grid_at = md.find("## Grid results").expect("grid section");
+    assert!(ladder_at < grid_at, "the ladder comes first in the report");
+    assert!(md.contains("Verified: predicted vs achieved") && md.contains("```sh"));
+
+    for (args, needle) in [
+        (vec!["--refine", "--executor", "slurm"], "--verify/--refine"),
+        (vec!["--verify", "--tolerance", "0"], "--tolerance"),
+        (vec!["--verify", "--tolerance", "x"], "--tolerance"),
+    ] {
+        let mut a = vec!["ladder", path.to_str().unwrap()];
+        a.extend(args);
+        let o = support::run(&a);
+        assert_eq!(o.status.code(), Some(2), "{a:?}: {}", support::stderr(&o));
+        assert!(
+            support::stderr(&o).contains(needle),
+            "{}",
+            support::stderr(&o)
+        );
+    }
+}
