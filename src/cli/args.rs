@@ -326,8 +326,17 @@ pub struct GridArgs {
 
 #[derive(Debug, Args)]
 pub struct LadderArgs {
-    /// The title (any file FFmpeg reads, .y4m or raw .yuv). Default: the built-in demo clip.
+    /// The title (any file FFmpeg reads, .y4m or raw .yuv; `-` reads it from stdin, copied
+    /// into the output directory first). Default: the built-in demo clip.
     pub input: Option<PathBuf>,
+    /// The title, as ffmpeg users type it (`-i FILE`); the same as INPUT.
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        conflicts_with = "input"
+    )]
+    pub input_flag: Option<PathBuf>,
     #[command(flatten)]
     pub grid: GridArgs,
     #[command(flatten)]
@@ -339,7 +348,7 @@ pub struct LadderArgs {
     pub json: bool,
     /// A catalog: a text file of titles, one path per line (relative to the file; `#` comments).
     /// Each title gets its ladder in `<out>/<title>/`; `catalog.json` and `catalog.csv` sum up.
-    #[arg(long, value_name = "FILE", conflicts_with = "input")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["input", "input_flag"])]
     pub catalog: Option<PathBuf>,
     #[command(flatten)]
     pub executor: ExecutorArgs,
@@ -455,7 +464,16 @@ pub struct BdrateArgs {
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
+    /// The title (as for `ladder`; `-` reads it from stdin). Default: the built-in demo clip.
     pub input: Option<PathBuf>,
+    /// The title, as ffmpeg users type it (`-i FILE`); the same as INPUT.
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        conflicts_with = "input"
+    )]
+    pub input_flag: Option<PathBuf>,
     /// Encoders to compare; BD-rates are against the first.
     #[arg(
         long,

@@ -97,3 +97,71 @@ pub fn run_options(threads: Option<usize>) -> Result<RunOptions> {
     }
     Ok(o)
 }
+
+/// The title a command reads: the demo when none is given; `-` is stdin, copied to
+/// `<spool_dir>/stdin.y4m` (or `stdin.media` for anything else FFmpeg probes) first, because
+/// a run reads its source several times (identify pass, lanes, two-pass encodes). The copy is
+/// written under a temporary name and renamed when complete.
+pub fn title_input(
+    path: Option<&std::path::Path>,
+    options: pertitle::media::InputOptions,
+    spool_dir: &std::path::Path,
+) -> Result<pertitle::run::Input> {
+    use pertitle::run::Input;
+    use std::io::{IsTerminal, Read, Write};
+    let Some(p) = path else {
+        return Ok(Input::Demo);
+    };
+    if p.as_os_str() != "-" {
+        return Ok(Input::File {
+            path: p.to_path_buf(),
+            options,
+        });
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(UsageError(
+            "input `-` reads the title from stdin, but stdin is a terminal; pipe a file in".into(),
+        )
+        .into());
+    }
+    pertitle::fsutil::ensure_dir(spool_dir)?;
+    let tmp = spool_dir.join(".stdin.partial");
+    let mut head = [0u8; 9];
+    let mut lock = stdin.lock();
+    let mut n = 0;
+    while n < head.len() {
+        match lock.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(pertitle::Error::io("stdin", e).into()),
+        }
+    }
+    let name = if head[..n].starts_with(b"YUV4MPEG2") {
+        "stdin.y4m"
+    } else {
+        "stdin.media"
+    };
+    let copy = (|| -> std::io::Result<u64> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&head[..n])?;
+        let rest = std::io::copy(&mut lock, &mut f)?;
+        f.sync_all()?;
+        Ok(rest + n as u64)
+    })();
+    match copy {
+        Ok(0) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(pertitle::Error::data("stdin", "is empty: no title to read").into())
+        }
+        Ok(_) => {
+            let path = spool_dir.join(name);
+            std::fs::rename(&tmp, &path).map_err(|e| pertitle::Error::io(&path, e))?;
+            Ok(Input::File { path, options })
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(pertitle::Error::io(&tmp, e).into())
+        }
+    }
+}

@@ -34,17 +34,25 @@ pub fn run_with(cli: &Cli, a: &CompareArgs, exec: Option<Exec>) -> Result<()> {
             .into());
         }
     }
-    let input = match &a.input {
-        None => Input::Demo,
+    let given = a.input.as_ref().or(a.input_flag.as_ref());
+    let title = match given {
+        None => Input::Demo.title(),
+        Some(p) if p.as_os_str() == "-" => "stdin".to_string(),
         Some(p) => Input::File {
             path: p.clone(),
-            options: input_options(&a.raw, false),
-        },
+            options: Default::default(),
+        }
+        .title(),
     };
     let out_dir = a
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("out").join(format!("{}-compare", input.title())));
+        .unwrap_or_else(|| PathBuf::from("out").join(format!("{title}-compare")));
+    let input = super::common::title_input(
+        given.map(PathBuf::as_path),
+        input_options(&a.raw, false),
+        &out_dir,
+    )?;
     fsutil::ensure_dir(&out_dir)?;
     let store = store_for(a.cache.as_deref(), a.no_cache)?;
     let opts = run_options(a.threads)?;
@@ -149,10 +157,16 @@ pub fn run_with(cli: &Cli, a: &CompareArgs, exec: Option<Exec>) -> Result<()> {
     let mut hull: Vec<Point> = points.iter().filter(|p| p.on_hull).cloned().collect();
     hull.sort_by(|a, b| a.codec.cmp(&b.codec).then(a.kbps.total_cmp(&b.kbps)));
     let mut notes = vec![format!(
-        "BD-rate: {} against {}, PCHIP in log-rate over the overlapping quality range (negative = fewer bits).",
+        "BD-rate: {} against {}, PCHIP in log-rate over the overlapping quality range (negative = fewer bits for the same quality: better than {}).",
         cmp.codecs[1..].join(", "),
+        cmp.reference,
         cmp.reference
     )];
+    let cautions: Vec<String> = sets
+        .iter()
+        .flat_map(|(_, pts)| pertitle::points::out_of_order(pts, Metric::Vmaf))
+        .collect();
+    notes.extend(cautions.iter().cloned());
     notes.extend(outcomes.iter().flat_map(|o| {
         o.ladder
             .warnings
@@ -206,7 +220,12 @@ pub fn run_with(cli: &Cli, a: &CompareArgs, exec: Option<Exec>) -> Result<()> {
     if a.json {
         println!("{json}");
     } else if !cli.quiet {
-        println!("BD-rate against {} ({}):", cmp.reference, cmp.method.name());
+        println!(
+            "BD-rate against {} ({}; negative = fewer bits for the same quality, better than {}):",
+            cmp.reference,
+            cmp.method.name(),
+            cmp.reference
+        );
         println!("  {:<12} {:>10} {:>10}", "codec", "VMAF", "PSNR-Y");
         for c in &cmp.codecs[1..] {
             let f = |m| {
@@ -228,6 +247,9 @@ pub fn run_with(cli: &Cli, a: &CompareArgs, exec: Option<Exec>) -> Result<()> {
                 r.metric,
                 r.error.as_deref().unwrap_or("")
             );
+        }
+        for c in &cautions {
+            println!("caution: {c}");
         }
         println!("outputs in {}", out_dir.display());
     }

@@ -2,7 +2,7 @@
 
 use super::args::{Cli, ExecutorArg, GridArgs, LadderArgs, Search};
 use super::batch::{self, Exec, Ready};
-use super::common::{input_options, overrides, recipe_for, run_options, store_for};
+use super::common::{input_options, overrides, recipe_for, run_options, store_for, title_input};
 use super::progress::GridProgress;
 use super::{interrupt, UsageError};
 use anyhow::{Context, Result};
@@ -83,17 +83,23 @@ fn run_inner(cli: &Cli, a: &LadderArgs, exec: Option<Exec>) -> Result<()> {
     )?;
     let titles = match &a.catalog {
         None => {
-            let input = match &a.input {
-                None => Input::Demo,
+            let given = a.input.as_ref().or(a.input_flag.as_ref());
+            let stdin = given.is_some_and(|p| p.as_os_str() == "-");
+            let title = match given {
+                None => Input::Demo.title(),
+                Some(_) if stdin => "stdin".to_string(),
                 Some(p) => Input::File {
                     path: p.clone(),
-                    options: input_options(&g.raw, g.allow_decode_errors),
-                },
+                    options: Default::default(),
+                }
+                .title(),
             };
             let out = g
                 .out
                 .clone()
-                .unwrap_or_else(|| PathBuf::from("out").join(input.title()));
+                .unwrap_or_else(|| PathBuf::from("out").join(title));
+            let options = input_options(&g.raw, g.allow_decode_errors);
+            let input = title_input(given.map(PathBuf::as_path), options, &out)?;
             vec![(input, out)]
         }
         Some(file) => {

@@ -382,6 +382,48 @@ pub struct SourceIdentity {
     pub fingerprint: String,
 }
 
+/// Cautions about grid points that are out of order: at one size, a higher CRF should give a
+/// lower bitrate and a lower `metric`. Where it does not (an encoder's rate control at the edge
+/// of its range, a preset's decisions flipping), the hull there rests on odd points and
+/// comparisons through it are less reliable. One line per size with such pairs.
+pub fn out_of_order(points: &[Point], metric: Metric) -> Vec<String> {
+    let mut by_size: BTreeMap<(String, u32, u32), Vec<&Point>> = BTreeMap::new();
+    for p in points {
+        if p.crf.is_finite() {
+            by_size
+                .entry((p.codec.clone(), p.width, p.height))
+                .or_default()
+                .push(p);
+        }
+    }
+    let mut out = Vec::new();
+    for ((codec, w, h), mut pts) in by_size {
+        pts.sort_by(|a, b| a.crf.total_cmp(&b.crf));
+        let odd: Vec<String> = pts
+            .windows(2)
+            .filter(|p| p[1].kbps >= p[0].kbps || metric.of(p[1]) > metric.of(p[0]))
+            .map(|p| {
+                format!(
+                    "CRF {} → {}: {:.0} → {:.0} kbps, {metric} {:.2} → {:.2}",
+                    p[0].crf,
+                    p[1].crf,
+                    p[0].kbps,
+                    p[1].kbps,
+                    metric.of(p[0]),
+                    metric.of(p[1])
+                )
+            })
+            .collect();
+        if !odd.is_empty() {
+            out.push(format!(
+                "{codec} {w}x{h}: a higher CRF did not lower both bitrate and {metric} ({}); its hull there rests on odd points, read comparisons through them with caution",
+                odd.join("; ")
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,5 +442,33 @@ mod tests {
         for m in Metric::ALL {
             assert_eq!(Metric::parse(m.series().name()), Some(m));
         }
+    }
+
+    #[test]
+    fn out_of_order_points_are_named() {
+        let pt = |w: u32, crf: f64, kbps: f64, vmaf: f64| Point {
+            codec: "libsvtav1".into(),
+            width: w,
+            height: w * 9 / 16,
+            crf,
+            kbps,
+            bytes: 0,
+            vmaf,
+            psnr_y: 40.0,
+            ssim: 0.9,
+            pooled: BTreeMap::new(),
+            on_hull: false,
+            key: String::new(),
+        };
+        let good = [pt(640, 30.0, 800.0, 90.0), pt(640, 40.0, 400.0, 80.0)];
+        assert!(out_of_order(&good, Metric::Vmaf).is_empty());
+        let odd = [
+            pt(640, 30.0, 800.0, 90.0),
+            pt(640, 40.0, 850.0, 80.0),
+            pt(1280, 30.0, 900.0, 92.0),
+        ];
+        let c = out_of_order(&odd, Metric::Vmaf);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert!(c[0].starts_with("libsvtav1 640x360") && c[0].contains("CRF 30 → 40"));
     }
 }

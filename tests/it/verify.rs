@@ -296,3 +296,212 @@ fn cli_verify_output_and_plain_progress() {
         );
     }
 }
+
+/// `pertitle encode` and `pertitle verify` on a written ladder.toml: the rung files are the
+/// verified encodes' bytes (same bitrates to the bit), HLS and DASH are written and read back,
+/// `verify` reproduces the verified figures from the store and, without it, by encoding again;
+/// a non-empty package directory, another source and a ladder without its recipe are errors
+/// that name them.
+#[test]
+fn cli_encode_package_and_verify_a_ladder_file() {
+    let t = support::tmpdir();
+    let clip = support::lavfi_y4m(t.path(), "clip.y4m", GRAPH, (320, 180), 48);
+    let store = t.path().join("store");
+    let out = t.path().join("out");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let o = support::run(&[
+        "ladder",
+        &s(&clip),
+        "--sizes",
+        "320x180,192x108",
+        "--crf",
+        "24,32,40",
+        "--preset",
+        "veryfast",
+        "--min-kbps",
+        "40",
+        "--verify",
+        "--cache",
+        &s(&store),
+        "--out",
+        &s(&out),
+    ]);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let file = out.join("ladder.toml");
+    let ladder = pertitle::ladder::Ladder::from_file(&file).unwrap();
+
+    let (hls, dash, rend) = (
+        t.path().join("hls"),
+        t.path().join("dash"),
+        t.path().join("r"),
+    );
+    let o = support::run(&[
+        "encode",
+        &s(&file),
+        "--out",
+        &s(&rend),
+        "--hls",
+        &s(&hls),
+        "--dash",
+        &s(&dash),
+        "--cache",
+        &s(&store),
+    ]);
+    let (so, se) = (support::stdout(&o), support::stderr(&o));
+    assert!(o.status.success(), "{se}");
+    for (i, r) in ladder.rungs.iter().enumerate() {
+        assert!(rend.join(&r.output).is_file());
+        let v = r.verified.as_ref().unwrap();
+        let line = format!(
+            "encoded rung {}: {} ({:.1} kbps",
+            i + 1,
+            rend.join(&r.output).display(),
+            v.kbps
+        );
+        assert!(se.contains(&line), "{line} not in {se}");
+    }
+    assert!(so.contains("HLS: ") && so.contains("DASH: "), "{so}");
+    let master = std::fs::read_to_string(hls.join("master.m3u8")).unwrap();
+    let variants: Vec<&str> = master
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-STREAM-INF:"))
+        .collect();
+    assert_eq!(variants.len(), ladder.rungs.len(), "{master}");
+    let attr = |l: &str, k: &str| -> u64 {
+        let v = l.split(&format!("{k}=")).nth(1).unwrap();
+        v.split(',').next().unwrap().parse().unwrap()
+    };
+    for v in &variants {
+        assert!(attr(v, "BANDWIDTH") >= attr(v, "AVERAGE-BANDWIDTH"), "{v}");
+        assert!(
+            v.contains("CODECS=\"avc1.") && v.contains("FRAME-RATE=24.000"),
+            "{v}"
+        );
+    }
+    let checks = pertitle::package::validate_hls(&hls.join("master.m3u8")).unwrap();
+    assert!(checks.iter().all(|c| c.frames == 48), "{checks:?}");
+    assert!(dash.join("manifest.mpd").is_file());
+
+    // verify from the store (nothing encoded again) and without it (encoded again): the same.
+    for extra in [vec!["--cache", s(&store).leak()], vec!["--no-cache"]] {
+        let again = t.path().join("again.toml");
+        let mut a = vec!["verify", s(&file).leak(), "--out", s(&again).leak()];
+        a.extend(extra);
+        let o = support::run(&a);
+        assert!(o.status.success(), "{}", support::stderr(&o));
+        let l2 = pertitle::ladder::Ladder::from_file(&again).unwrap();
+        let figures = |l: &pertitle::ladder::Ladder| {
+            l.rungs
+                .iter()
+                .map(|r| r.verified.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(figures(&l2), figures(&ladder));
+    }
+
+    // Errors.
+    let o = support::run(&[
+        "encode",
+        &s(&file),
+        "--hls",
+        &s(&hls),
+        "--out",
+        &s(&t.path().join("r2")),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        support::stderr(&o).contains(&s(&hls)),
+        "{}",
+        support::stderr(&o)
+    );
+    assert!(!t.path().join("r2").exists(), "nothing encoded");
+    let other = support::lavfi_y4m(
+        t.path(),
+        "other.y4m",
+        "testsrc=size=320x180:rate=24",
+        (320, 180),
+        48,
+    );
+    let o = support::run(&["encode", &s(&file), "-i", &s(&other), "--no-cache"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        support::stderr(&o).contains("is not the source"),
+        "{}",
+        support::stderr(&o)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let bare = t.path().join("bare.toml");
+    std::fs::write(&bare, &text[..text.find("[recipe").unwrap()]).unwrap();
+    let o = support::run(&["verify", &s(&bare), "--no-cache"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = support::stderr(&o);
+    assert!(e.contains("bare.toml") && e.contains("[recipe]"), "{e}");
+}
+
+/// The title as ffmpeg users give it (`-i FILE`), and from stdin (`-`, copied into the output
+/// directory first): the same ladder as the positional path; an empty stdin is a clear error.
+#[test]
+fn cli_input_flag_and_stdin() {
+    let t = support::tmpdir();
+    let clip = support::lavfi_y4m(t.path(), "clip.y4m", GRAPH, (320, 180), 24);
+    let common = [
+        "--sizes",
+        "320x180,192x108",
+        "--crf",
+        "28,40",
+        "--preset",
+        "veryfast",
+        "--no-cache",
+        "--min-kbps",
+        "30",
+    ];
+    let ladder_of = |dir: &Path| {
+        let text = std::fs::read_to_string(dir.join("ladder.toml")).unwrap();
+        let l = pertitle::ladder::Ladder::from_toml(&text).unwrap();
+        l.rungs
+            .iter()
+            .map(|r| (r.width, r.kbps, r.vmaf))
+            .collect::<Vec<_>>()
+    };
+    let (a, b, c) = (t.path().join("a"), t.path().join("b"), t.path().join("c"));
+    let mut args = vec![
+        "ladder",
+        clip.to_str().unwrap(),
+        "--out",
+        a.to_str().unwrap(),
+    ];
+    args.extend(common);
+    assert!(support::run(&args).status.success());
+    let mut args = vec![
+        "ladder",
+        "-i",
+        clip.to_str().unwrap(),
+        "--out",
+        b.to_str().unwrap(),
+    ];
+    args.extend(common);
+    assert!(support::run(&args).status.success());
+    assert_eq!(ladder_of(&a), ladder_of(&b));
+    let mut cmd = support::bin();
+    cmd.args(["ladder", "-", "--out", c.to_str().unwrap()])
+        .args(common)
+        .stdin(std::fs::File::open(&clip).unwrap());
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    assert!(
+        c.join("stdin.y4m").is_file(),
+        "stdin kept next to the ladder"
+    );
+    assert_eq!(ladder_of(&a), ladder_of(&c));
+    let mut cmd = support::bin();
+    cmd.args(["ladder", "-", "--out", t.path().join("d").to_str().unwrap()])
+        .args(common)
+        .stdin(std::process::Stdio::null());
+    let o = cmd.output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        support::stderr(&o).contains("stdin"),
+        "{}",
+        support::stderr(&o)
+    );
+}

@@ -625,12 +625,19 @@ impl Chart for HullPlot {
                     })
                     .or_else(|| candidates.iter().find(|c| inside(&rect_of(c))))
                     .unwrap_or(&candidates[0]);
-                placed.push(rect_of(chosen));
+                let b = rect_of(chosen);
+                placed.push(b);
                 let (dx, dy, right, bottom) = *chosen;
                 let h = if right { HPos::Right } else { HPos::Left };
                 let v = if bottom { VPos::Bottom } else { VPos::Top };
+                // A backing box, so curves passing under a label do not cross its text.
+                let (bx, by) = (b.x - px - 3, b.y - py - 2);
                 chart.draw_series(std::iter::once(
                     EmptyElement::at((r.kbps, r.quality))
+                        + Rectangle::new(
+                            [(bx, by), (bx + b.w + 6, by + b.h + 4)],
+                            WHITE.mix(0.85).filled(),
+                        )
                         + TriangleMarker::new((0, 0), 9, RUNG.filled())
                         + Text::new(label, (dx, dy), label_font.clone().pos(Pos::new(h, v))),
                 ))?;
