@@ -588,3 +588,37 @@ fn a_killed_driver_is_rejoined_by_the_same_command_without_submitting_again() {
     assert_eq!(submissions(&run).as_array().expect("array").len(), 1);
     same_outputs(&reference, &out);
 }
+
+/// `--refine` through Slurm: the grid is one job array, then each verification round's
+/// two-pass encodes another, computed by the workers into the store; the verified ladder is
+/// byte-identical to the local executor's.
+#[test]
+fn verified_rungs_are_encoded_on_slurm() {
+    cluster();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = dir.path().join("local-out");
+    let o = exec(&mut ladder(
+        &dir.path().join("local-store"),
+        &local,
+        &["-q", "--refine", "--min-kbps", "60"],
+    ));
+    assert!(o.status.success(), "local run: {}", text(&o.stderr));
+    let store = dir.path().join("store");
+    let out = dir.path().join("slurm-out");
+    let o = exec(&mut ladder(
+        &store,
+        &out,
+        &["--refine", "--min-kbps", "60", "--executor", "slurm"],
+    ));
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "slurm run: {err}");
+    assert!(
+        err.matches("submitted Slurm job").count() >= 2,
+        "the grid and the verification each submitted: {err}"
+    );
+    same_outputs(&local, &out);
+    let toml = std::fs::read_to_string(out.join("ladder.toml")).expect("ladder.toml");
+    assert!(toml.contains("[rungs.verified]"), "{toml}");
+    let runs = std::fs::read_dir(store.join("runs")).expect("runs").count();
+    assert!(runs >= 2, "{runs} run(s)");
+}

@@ -432,6 +432,8 @@ pub struct VerifyLadderArgs {
     /// Write the verified ladder here (default: over the ladder.toml given).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub executor: ExecutorArgs,
 }
 
 #[derive(Debug, Args)]

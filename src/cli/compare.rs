@@ -165,6 +165,17 @@ pub fn run_with(cli: &Cli, a: &CompareArgs, exec: Option<Exec>) -> Result<()> {
     let cautions: Vec<String> = sets
         .iter()
         .flat_map(|(_, pts)| pertitle::points::out_of_order(pts, Metric::Vmaf))
+        .chain(
+            cmp.results
+                .iter()
+                .filter(|r| r.metric == Metric::Vmaf)
+                .flat_map(|r| {
+                    let reference = &cmp.reference;
+                    r.warnings
+                        .iter()
+                        .map(move |w| format!("{} vs {reference}: {w}", r.codec))
+                }),
+        )
         .collect();
     notes.extend(cautions.iter().cloned());
     notes.extend(outcomes.iter().flat_map(|o| {

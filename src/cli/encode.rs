@@ -1,11 +1,13 @@
 //! `pertitle encode LADDER` (renditions, HLS, DASH) and `pertitle verify LADDER`: work on a
 //! written ladder.toml, with everything taken from it.
 
-use super::args::{Cli, EncodeArgs, LadderFileArgs, VerifyLadderArgs};
+use super::args::{Cli, EncodeArgs, ExecutorArg, LadderFileArgs, VerifyLadderArgs};
+use super::batch::{self, Exec};
 use super::common::{input_options, run_options, store_for};
 use super::progress::GridProgress;
-use super::{interrupt, Interrupted};
+use super::{interrupt, Interrupted, UsageError};
 use anyhow::Result;
+use pertitle::batch::Job;
 use pertitle::encode::{self, LadderTasks};
 use pertitle::ladder::Ladder;
 use pertitle::package::{self, PackageOptions, Rendition};
@@ -122,7 +124,15 @@ fn report(cli: &Cli, kind: &str, p: &package::Package, decoded: usize) {
 }
 
 pub fn verify(cli: &Cli, a: &VerifyLadderArgs) -> Result<()> {
+    if a.executor.executor == ExecutorArg::Manifest || a.executor.detach {
+        return Err(UsageError(
+            "verify with --detach or --executor manifest: each verification round is planned from the last one's scores, so it must wait for them".into(),
+        )
+        .into());
+    }
     let (mut ladder, tasks, store) = open(&a.ladder)?;
+    let exec = Exec::from_args(&a.executor, store.as_ref())?;
+    let label = format!("{}-verify", tasks.input.title());
     let opts = a.verify.options().unwrap_or_default();
     let opts = pertitle::verify::VerifyOptions {
         refine: a.verify.refine,
@@ -147,6 +157,20 @@ pub fn verify(cli: &Cli, a: &VerifyLadderArgs) -> Result<()> {
         &tasks.template,
         &opts,
         &mut |t| {
+            if !exec.is_local() {
+                let job = Job {
+                    title: tasks.input.title(),
+                    input: tasks.input.clone(),
+                    scoring: recipe.scoring.clone(),
+                    tasks: t.to_vec(),
+                };
+                batch::ensure(cli, &exec, &[job], store.as_ref(), &label).map_err(|e| {
+                    pertitle::Error::resource(
+                        "verification on the batch executor",
+                        format!("{e:#}"),
+                    )
+                })?;
+            }
             runner.run(t, &open, &tasks.engine, store.as_ref(), &|e| {
                 progress.event(e)
             })

@@ -8,8 +8,9 @@ use super::{interrupt, UsageError};
 use anyhow::{Context, Result};
 use pertitle::batch::Job;
 use pertitle::catalog;
+use pertitle::grid::GridTask;
 use pertitle::output::{self, Summary};
-use pertitle::run::{self, Input, LadderRun};
+use pertitle::run::{self, BeforeCompute, Input, LadderRun};
 use pertitle::store::Store;
 use std::path::{Path, PathBuf};
 
@@ -70,9 +71,11 @@ pub fn run_with(cli: &Cli, a: &LadderArgs, exec: Option<Exec>) -> Result<()> {
 
 fn run_inner(cli: &Cli, a: &LadderArgs, exec: Option<Exec>) -> Result<()> {
     let g: &GridArgs = &a.grid;
-    if a.verify.options().is_some() && a.executor.executor != ExecutorArg::Local {
+    if a.verify.options().is_some()
+        && (a.executor.executor == ExecutorArg::Manifest || a.executor.detach)
+    {
         return Err(UsageError(
-            "--verify/--refine: the rungs are known only once the grid is scored; run the grid with --executor slurm first, then the same command with --verify and the local executor (the grid comes from the store)".into(),
+            "--verify/--refine with --detach or --executor manifest: each verification round is planned from the last one's scores, so the driver must wait for them; run without --detach (or run `pertitle verify LADDER` later)".into(),
         )
         .into());
     }
@@ -127,15 +130,46 @@ fn run_inner(cli: &Cli, a: &LadderArgs, exec: Option<Exec>) -> Result<()> {
         Search::Full => run::Search::Full,
         Search::Fast => run::Search::Fast(Default::default()),
     };
-    let runs: Vec<LadderRun> = titles
+    // With a batch executor, each verification round's encodes run there too.
+    let hooks: Vec<Box<BeforeCompute>> = titles
         .iter()
         .map(|(input, _)| {
-            LadderRun::new(input, &recipe)
+            let (exec, store, scoring) = (&exec, store.as_ref(), recipe.scoring.clone());
+            let input = input.clone();
+            Box::new(move |tasks: &[GridTask]| -> pertitle::Result<()> {
+                let job = Job {
+                    title: input.title(),
+                    input: input.clone(),
+                    scoring: scoring.clone(),
+                    tasks: tasks.to_vec(),
+                };
+                let label = format!("{}-verify", input.title());
+                batch::ensure(cli, exec, &[job], store, &label)
+                    .map(|_| ())
+                    .map_err(|e| {
+                        pertitle::Error::resource(
+                            "verification on the batch executor",
+                            format!("{e:#}"),
+                        )
+                    })
+            }) as Box<BeforeCompute>
+        })
+        .collect();
+    let runs: Vec<LadderRun> = titles
+        .iter()
+        .zip(&hooks)
+        .map(|((input, _), hook)| {
+            let run = LadderRun::new(input, &recipe)
                 .frames(g.frames)
                 .store(store.as_ref())
                 .options(opts.clone())
                 .search(search.clone())
-                .verify(a.verify.options())
+                .verify(a.verify.options());
+            if exec.is_local() {
+                run
+            } else {
+                run.before_verify(hook.as_ref())
+            }
         })
         .collect();
     if !exec.is_local() {

@@ -50,7 +50,8 @@ pub struct Rung {
     pub codec: String,
     pub width: u32,
     pub height: u32,
-    /// Target (average) bitrate, kbit/s.
+    /// Two-pass VBR: the target average bitrate, kbit/s. Capped CRF: the average the grid
+    /// predicts at `crf` (the encoder decides; only `maxrate_kbps` is enforced).
     pub kbps: u32,
     /// Peak cap and VBV buffer (HLS: peak ≤ 200% of the average).
     pub maxrate_kbps: u32,

@@ -469,6 +469,7 @@ pub struct RungSummary {
     pub vmaf: f64,
     pub psnr_y: f64,
     pub ssim: f64,
+    pub rate_control: crate::recipe::RungRateControl,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified: Option<crate::ladder::Verified>,
 }
@@ -557,6 +558,7 @@ impl Summary {
                     vmaf: r.vmaf,
                     psnr_y: r.psnr_y,
                     ssim: r.ssim,
+                    rate_control: r.rate_control,
                     verified: r.verified.clone(),
                 })
                 .collect(),
@@ -657,6 +659,15 @@ pub fn summary_table(s: &Summary) -> String {
             );
         }
         t.push('\n');
+    }
+    if s.rungs
+        .iter()
+        .any(|r| r.rate_control == crate::recipe::RungRateControl::CappedCrf)
+    {
+        let _ = writeln!(
+            t,
+            "  (capped CRF: kbps is the average the grid predicts at that CRF, not a target; maxrate is the cap)"
+        );
     }
     if verified {
         let _ = writeln!(

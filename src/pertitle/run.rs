@@ -543,7 +543,12 @@ pub struct LadderRun<'a> {
     search: Search,
     sample: Option<bool>,
     verify: Option<VerifyOptions>,
+    before_verify: Option<&'a BeforeCompute<'a>>,
 }
+
+/// Called with tasks before they are computed here: a batch executor puts them in the store
+/// (so the runner only reads them back).
+pub type BeforeCompute<'a> = dyn Fn(&[GridTask]) -> Result<()> + Sync + 'a;
 
 impl<'a> LadderRun<'a> {
     pub fn new(input: &'a Input, recipe: &'a Recipe) -> LadderRun<'a> {
@@ -556,7 +561,15 @@ impl<'a> LadderRun<'a> {
             search: Search::Full,
             sample: None,
             verify: None,
+            before_verify: None,
         }
+    }
+
+    /// Each verification round's tasks go through `hook` first (a batch executor computes
+    /// them into the store, e.g. as a Slurm job array), then are read back here.
+    pub fn before_verify(mut self, hook: &'a BeforeCompute<'a>) -> Self {
+        self.before_verify = Some(hook);
+        self
     }
 
     /// After building the ladder, encode every rung as its recipe says and record what it
@@ -804,6 +817,9 @@ impl<'a> LadderRun<'a> {
             let curve = outcome.hull.curve().to_vec();
             let mut run_tasks = |tasks: &[GridTask]| -> Result<Vec<TaskResult>> {
                 all_tasks.fetch_add(tasks.len(), Ordering::Relaxed);
+                if let Some(hook) = self.before_verify {
+                    hook(tasks)?;
+                }
                 runner.run(tasks, &open, &engine, self.store, &counting)
             };
             outcome.verified = crate::verify::verify(

@@ -281,7 +281,14 @@ fn cli_verify_output_and_plain_progress() {
     assert!(md.contains("Verified: predicted vs achieved") && md.contains("```sh"));
 
     for (args, needle) in [
-        (vec!["--refine", "--executor", "slurm"], "--verify/--refine"),
+        (
+            vec!["--refine", "--executor", "slurm", "--detach"],
+            "--verify/--refine",
+        ),
+        (
+            vec!["--verify", "--executor", "manifest"],
+            "--verify/--refine",
+        ),
         (vec!["--verify", "--tolerance", "0"], "--tolerance"),
         (vec!["--verify", "--tolerance", "x"], "--tolerance"),
     ] {

@@ -92,7 +92,11 @@ pub fn compare_codecs(
                     bd_rate_percent: Some(r.bd_rate_percent),
                     bd_quality: r.bd_quality,
                     overlap: Some(r.overlap),
-                    warnings: r.warnings,
+                    warnings: r
+                        .warnings
+                        .into_iter()
+                        .chain(cautions(reference, &a, codec, &b, m))
+                        .collect(),
                     error: None,
                 },
                 Err(e) => ComparisonRow {
@@ -114,6 +118,67 @@ pub fn compare_codecs(
         results,
         hulls,
     })
+}
+
+/// What a single BD-rate number hides about two hulls (`(kbps, quality)`, by rate): where
+/// they cross inside their common quality range (the average mixes a gain on one side with a
+/// loss on the other), and the quality one covers that the other does not reach (left out of
+/// the average).
+fn cautions(
+    name_a: &str,
+    a: &[(f64, f64)],
+    name_b: &str,
+    b: &[(f64, f64)],
+    m: Metric,
+) -> Vec<String> {
+    let (Some(&(_, a_lo)), Some(&(_, a_hi)), Some(&(_, b_lo)), Some(&(_, b_hi))) =
+        (a.first(), a.last(), b.first(), b.last())
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let (lo, hi) = (a_lo.max(b_lo), a_hi.min(b_hi));
+    if hi > lo {
+        let steps = 64;
+        let mut last: Option<(f64, f64)> = None;
+        let mut crossings = Vec::new();
+        for i in 0..=steps {
+            let q = lo + (hi - lo) * i as f64 / steps as f64;
+            let (Some(ka), Some(kb)) = (crate::hull::kbps_at(a, q), crate::hull::kbps_at(b, q))
+            else {
+                continue;
+            };
+            // Only differences of 10 % or more count: hulls that run together wiggle across
+            // each other without either being better there.
+            let d = (kb / ka).ln();
+            if d.abs() < 0.1 {
+                continue;
+            }
+            if let Some((ql, dl)) = last {
+                if dl.signum() != d.signum() {
+                    crossings.push(format!("{:.1}", (ql + q) / 2.0));
+                }
+            }
+            last = Some((q, d));
+        }
+        if !crossings.is_empty() {
+            out.push(format!(
+                "the {name_b} and {name_a} hulls cross (near {m} {}): {name_b} needs fewer bits in part of the range and more in another, so the average mixes gains and losses",
+                crossings.join(", ")
+            ));
+        }
+    }
+    if b_hi + 0.5 < a_hi {
+        out.push(format!(
+            "{name_b}'s hull tops out at {m} {b_hi:.1} ({name_a}'s reaches {a_hi:.1}): above that the comparison has no {name_b} points (a lower CRF in its grid would cover them)"
+        ));
+    }
+    if b_lo > a_lo + 0.5 {
+        out.push(format!(
+            "{name_b}'s hull starts at {m} {b_lo:.1} ({name_a}'s at {a_lo:.1}): below that the comparison has no {name_b} points"
+        ));
+    }
+    out
 }
 
 impl Comparison {
@@ -194,5 +259,29 @@ impl Comparison {
             });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cautions_name_crossings_and_uncovered_quality() {
+        let a = [(100.0, 50.0), (400.0, 70.0), (1600.0, 85.0), (6400.0, 95.0)];
+        // Cheaper than `a` at low quality, dearer at high quality, and stops at 90.
+        let b = [(60.0, 50.0), (300.0, 75.0), (3000.0, 88.0), (6000.0, 90.0)];
+        let c = cautions("a", &a, "b", &b, Metric::Vmaf);
+        assert!(
+            c.iter().any(|w| w.contains("hulls cross (near vmaf")),
+            "{c:?}"
+        );
+        assert!(
+            c.iter().any(|w| w.contains("tops out at vmaf 90.0")),
+            "{c:?}"
+        );
+        // The same curve scaled by 0.8 in rate: better everywhere, nothing to say.
+        let d: Vec<(f64, f64)> = a.iter().map(|&(k, q)| (k * 0.8, q)).collect();
+        assert!(cautions("a", &a, "d", &d, Metric::Vmaf).is_empty());
     }
 }
