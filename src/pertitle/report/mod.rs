@@ -61,11 +61,20 @@ pub fn render_run_plots(dir: &Path, run: &RunPlots<'_>) -> Result<Vec<PlotRef>> 
                     Metric::PsnrY => r.psnr_y,
                     Metric::Ssim => r.ssim,
                 }?;
+                let achieved = r.verified.as_ref().map(|v| {
+                    let q = match m {
+                        Metric::Vmaf => v.vmaf,
+                        Metric::PsnrY => v.psnr_y,
+                        Metric::Ssim => v.ssim,
+                    };
+                    (v.kbps, q)
+                });
                 Some(RungMark {
                     width: r.width,
                     height: r.height,
                     kbps: r.kbps,
                     quality: q,
+                    achieved,
                 })
             })
             .collect();

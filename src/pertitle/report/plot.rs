@@ -27,6 +27,9 @@ pub struct RungMark {
     pub height: u32,
     pub kbps: f64,
     pub quality: f64,
+    /// What the rung's own encode achieved, `(kbps, quality)`, when verified: drawn as a
+    /// hollow marker joined to the prediction, so a miss is seen on the hull.
+    pub achieved: Option<(f64, f64)>,
 }
 
 /// The rate-quality chart of a grid: one curve per resolution, the hull, the rungs.
@@ -433,6 +436,8 @@ enum Swatch {
     Line(RGBColor, u32, bool),
     /// A rung marker.
     Rung,
+    /// A verified encode's marker (a hollow circle).
+    Achieved,
     /// No mark: a continuation line of the entry above.
     Blank,
 }
@@ -466,6 +471,9 @@ where
             }
             Swatch::Rung => {
                 area.draw(&TriangleMarker::new((x0 + 18, cy), 8, RUNG.filled()))?;
+            }
+            Swatch::Achieved => {
+                area.draw(&Circle::new((x0 + 18, cy), 7, RUNG.stroke_width(2)))?;
             }
             Swatch::Blank => {}
         }
@@ -643,6 +651,24 @@ impl Chart for HullPlot {
                 ))?;
             }
             legend_entries.push((format!("ladder rungs ({})", rungs.len()), Swatch::Rung));
+            let achieved: Vec<(&RungMark, (f64, f64))> = rungs
+                .iter()
+                .filter_map(|r| r.achieved.map(|a| (r, a)))
+                .collect();
+            if !achieved.is_empty() {
+                for (r, a) in &achieved {
+                    chart.draw_series(std::iter::once(PathElement::new(
+                        vec![(r.kbps, r.quality), *a],
+                        RUNG.mix(0.6).stroke_width(1),
+                    )))?;
+                }
+                chart.draw_series(
+                    achieved
+                        .iter()
+                        .map(|(_, a)| Circle::new(*a, 7, RUNG.stroke_width(2))),
+                )?;
+                legend_entries.push(("verified encodes".to_string(), Swatch::Achieved));
+            }
         }
         draw_legend(&legend, "Resolution", &legend_entries)?;
         Ok(())
