@@ -99,6 +99,17 @@ fn one() -> u32 {
     1
 }
 
+impl Verified {
+    /// The achieved value of `metric`.
+    pub fn achieved(&self, metric: Metric) -> f64 {
+        match metric {
+            Metric::Vmaf => self.vmaf,
+            Metric::PsnrY => self.psnr_y,
+            Metric::Ssim => self.ssim,
+        }
+    }
+}
+
 /// A rung's verified encode: what the recipe's own encode of the whole title delivered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -148,6 +148,23 @@ fn next_x(rung: &Rung, target: f64, tried: &[(f64, f64)], hull: &[(f64, f64)]) -
     x1 + ((target - q1) / slope).clamp(-limit, limit)
 }
 
+/// A two-pass rung's bitrate stays within the ladder's own limits (the floor `min_kbps` and
+/// `max_kbps`): refinement corrects a rung's rate, it does not move the ladder's ends.
+fn bounded(rung: &Rung, x: f64, l: &crate::recipe::LadderSection) -> f64 {
+    match rung.rate_control {
+        RungRateControl::TwoPassVbr => {
+            let lo = l.floor().min(rung.kbps as f64).ln();
+            let hi = l
+                .max_kbps
+                .unwrap_or(f64::INFINITY)
+                .max(rung.kbps as f64)
+                .ln();
+            x.clamp(lo, hi)
+        }
+        RungRateControl::CappedCrf => x,
+    }
+}
+
 /// Verifies (and with `opts.refine` refines) every rung of `ladder`, built from `recipe` on a
 /// hull whose curve is `hull`. `compute` runs grid tasks (the runner with its store): it is
 /// called once per round with every unsettled rung's next encode. Writes each rung's
@@ -226,7 +243,7 @@ pub fn verify(
                 continue;
             }
             let pts: Vec<(f64, f64)> = tried[i].iter().map(|m| (m.x, m.quality(metric))).collect();
-            let x = quantize(rung, next_x(rung, target, &pts, hull));
+            let x = quantize(rung, bounded(rung, next_x(rung, target, &pts, hull), l));
             if !tried[i].iter().any(|m| (m.x - x).abs() < 1e-9) {
                 *n = Some(x);
             }
@@ -268,19 +285,31 @@ pub fn verify(
             key: best.key.clone(),
         });
         encodes[i] = Some(best.result.clone());
-        if best.peak_kbps > rung.maxrate_kbps as f64 * 1.01 {
+        // HLS: a variant's peak (segment) bitrate at most twice its average; the recipe's
+        // maxrate factor is that ratio. VBV bounds the rate over a window T by maxrate +
+        // bufsize / T, so a segment can exceed maxrate itself.
+        let ratio = best.peak_kbps / best.kbps.max(1e-9);
+        if ratio > l.maxrate_factor * 1.01 {
             ladder.warnings.push(format!(
-                "peak of {:.0} kbps over one keyframe interval in rung {} ({}x{}), above its maxrate {} (the VBV buffer lets bursts through; a smaller bufsize_factor tightens it)",
+                "peak of {:.0} kbps over one keyframe interval in rung {} ({}x{}) is {ratio:.2}x its average (the recipe allows {}x, HLS 2x): the VBV buffer lets bursts through; a smaller bufsize_factor tightens it",
                 best.peak_kbps,
                 i + 1,
                 rung.width,
                 rung.height,
-                rung.maxrate_kbps
+                l.maxrate_factor
             ));
         }
         if opts.refine && error.abs() > opts.tolerance {
+            let held = match rung.rate_control {
+                RungRateControl::TwoPassVbr
+                    if error > 0.0 && (rung.kbps as f64) <= l.floor() + 0.5 =>
+                {
+                    " (held at the floor: better than predicted there)"
+                }
+                _ => "",
+            };
             ladder.warnings.push(format!(
-                "rung {} ({}x{}) reaches {:.2} {metric} at best, {:+.2} from its target {:.2}, after {} encodes",
+                "rung {} ({}x{}) reaches {:.2} {metric} at best, {:+.2} from its target {:.2}, after {} encodes{held}",
                 i + 1,
                 rung.width,
                 rung.height,
@@ -289,6 +318,32 @@ pub fn verify(
                 target,
                 tried[i].len()
             ));
+        }
+    }
+    if opts.refine
+        && ladder.rungs.iter().any(|r| {
+            r.verified
+                .as_ref()
+                .is_some_and(|v| v.predicted_setting.is_some())
+        })
+    {
+        // The build's spacing warnings name the bitrates before refinement moved them: said
+        // again with the rungs as they are now and the quality their encodes achieved.
+        ladder
+            .warnings
+            .retain(|w| !(w.starts_with("rungs at ") && w.contains(" apart")));
+        let step = ladder.step;
+        for w in ladder.rungs.windows(2) {
+            let (Some(a), Some(b)) = (&w[0].verified, &w[1].verified) else {
+                continue;
+            };
+            let d = b.achieved(metric) - a.achieved(metric);
+            if d < 0.5 * step || d > 1.5 * step {
+                ladder.warnings.push(format!(
+                    "rungs at {} and {} kbps are {d:.2} {metric} apart as encoded (step {step})",
+                    w[0].kbps, w[1].kbps
+                ));
+            }
         }
     }
     if opts.refine {

@@ -96,7 +96,7 @@ fn sample_rungs(points: &[Point], hull: &[(f64, f64)]) -> Vec<RungMark> {
                 kbps: k,
                 quality: q,
                 // Every other rung verified, a little off its prediction.
-                achieved: (rungs.len() % 2 == 0).then_some((k * 1.04, q - 0.4)),
+                achieved: rungs.len().is_multiple_of(2).then_some((k * 1.04, q - 0.4)),
             });
         }
     }

@@ -304,11 +304,7 @@ fn document(d: &ReportData) -> Vec<Block> {
                 .enumerate()
                 .filter_map(|(i, r)| {
                     let v = r.verified.as_ref()?;
-                    let achieved = match metric {
-                        Metric::Vmaf => v.vmaf,
-                        Metric::PsnrY => v.psnr_y,
-                        Metric::Ssim => v.ssim,
-                    };
+                    let achieved = v.achieved(metric);
                     let digits = quality_digits(metric);
                     Some(vec![
                         (i + 1).to_string().into(),

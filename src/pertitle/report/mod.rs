@@ -61,14 +61,7 @@ pub fn render_run_plots(dir: &Path, run: &RunPlots<'_>) -> Result<Vec<PlotRef>> 
                     Metric::PsnrY => r.psnr_y,
                     Metric::Ssim => r.ssim,
                 }?;
-                let achieved = r.verified.as_ref().map(|v| {
-                    let q = match m {
-                        Metric::Vmaf => v.vmaf,
-                        Metric::PsnrY => v.psnr_y,
-                        Metric::Ssim => v.ssim,
-                    };
-                    (v.kbps, q)
-                });
+                let achieved = r.verified.as_ref().map(|v| (v.kbps, v.achieved(m)));
                 Some(RungMark {
                     width: r.width,
                     height: r.height,
