@@ -84,14 +84,19 @@ pub fn run(cli: &Cli, a: &EncodeArgs) -> Result<()> {
     let opts = PackageOptions {
         segment_seconds: tasks.recipe.ladder.keyint_seconds,
     };
+    // A package that does not read back is removed: the directory was new or empty.
+    let discard_on_error = |dir: &Path, e: pertitle::Error| {
+        let _ = std::fs::remove_dir_all(dir);
+        e
+    };
     if let Some(dir) = &a.hls {
         let p = package::write_hls(dir, &renditions, &opts)?;
-        let checks = package::validate_hls(&p.manifest)?;
+        let checks = package::validate_hls(&p.manifest).map_err(|e| discard_on_error(dir, e))?;
         report(cli, "HLS", &p, checks.len());
     }
     if let Some(dir) = &a.dash {
         let p = package::write_dash(dir, &renditions, &opts)?;
-        let checks = package::validate_dash(&p.manifest)?;
+        let checks = package::validate_dash(&p.manifest).map_err(|e| discard_on_error(dir, e))?;
         report(cli, "DASH", &p, checks.len());
     }
     Ok(())

@@ -123,12 +123,38 @@ fn hull_slope(rung: &Rung, hull: &[(f64, f64)]) -> f64 {
     }
 }
 
-/// The next setting to try from the encodes so far (secant through the last two, the hull's
-/// slope for the first step or when the secant points the wrong way), limited to half or double
-/// the bitrate (8 CRF) per step.
+/// The next setting to try from the encodes so far. Once two encodes bracket the target (one
+/// below it, one above), the root is inside: interpolate between the closest bracketing pair
+/// (regula falsi), halving instead when the interpolation repeats an encode. Before that,
+/// extrapolate by the secant through the last two encodes, or by the hull's slope for the
+/// first step or when the secant points the wrong way, at most half or double the bitrate
+/// (8 CRF) per step.
 fn next_x(rung: &Rung, target: f64, tried: &[(f64, f64)], hull: &[(f64, f64)]) -> f64 {
-    let (x1, q1) = tried[tried.len() - 1];
     let fallback = hull_slope(rung, hull);
+    // Quality rises with x for a bitrate, falls for a CRF: orient so "below" means too low.
+    let below = |q: f64| q < target;
+    let lo = tried
+        .iter()
+        .filter(|p| below(p.1))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let hi = tried
+        .iter()
+        .filter(|p| !below(p.1))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    if let (Some(&(xl, ql)), Some(&(xh, qh))) = (lo, hi) {
+        let x = if qh > ql {
+            xl + (target - ql) * (xh - xl) / (qh - ql)
+        } else {
+            (xl + xh) / 2.0
+        };
+        let x = quantize(rung, x);
+        return if tried.iter().any(|p| (p.0 - x).abs() < 1e-9) {
+            (xl + xh) / 2.0
+        } else {
+            x
+        };
+    }
+    let (x1, q1) = tried[tried.len() - 1];
     let slope = match tried.len() {
         1 => fallback,
         n => {
