@@ -370,7 +370,7 @@ pub struct VerifyArgs {
     #[arg(long, default_value_t = 0.5, value_name = "POINTS", value_parser = positive_f64)]
     pub tolerance: f64,
     /// Encodes per rung at most when refining, the first included.
-    #[arg(long, default_value_t = 5, value_parser = at_least_one::<u32>, value_name = "N")]
+    #[arg(long, default_value_t = 6, value_parser = at_least_one::<u32>, value_name = "N")]
     pub max_encodes: u32,
 }
 

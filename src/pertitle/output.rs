@@ -669,6 +669,12 @@ pub fn summary_table(s: &Summary) -> String {
             "  (capped CRF: kbps is the average the grid predicts at that CRF, not a target; maxrate is the cap)"
         );
     }
+    if !verified && !s.rungs.is_empty() {
+        let _ = writeln!(
+            t,
+            "  (predicted from the grid: --verify encodes each rung as its commands say and reports what it achieves; --refine corrects the misses)"
+        );
+    }
     if verified {
         let _ = writeln!(
             t,

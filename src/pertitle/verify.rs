@@ -33,7 +33,7 @@ impl Default for VerifyOptions {
         VerifyOptions {
             refine: false,
             tolerance: 0.5,
-            max_encodes: 5,
+            max_encodes: 6,
         }
     }
 }
@@ -125,7 +125,8 @@ fn hull_slope(rung: &Rung, hull: &[(f64, f64)]) -> f64 {
 
 /// The next setting to try from the encodes so far. Once two encodes bracket the target (one
 /// below it, one above), the root is inside: interpolate between the closest bracketing pair
-/// (regula falsi), halving instead when the interpolation repeats an encode. Before that,
+/// (regula falsi), halving instead when the interpolation repeats an encode or two encodes
+/// in a row fell on the same side. Before that,
 /// extrapolate by the secant through the last two encodes, or by the hull's slope for the
 /// first step or when the secant points the wrong way, at most half or double the bitrate
 /// (8 CRF) per step.
@@ -142,7 +143,11 @@ fn next_x(rung: &Rung, target: f64, tried: &[(f64, f64)], hull: &[(f64, f64)]) -
         .filter(|p| !below(p.1))
         .min_by(|a, b| a.1.total_cmp(&b.1));
     if let (Some(&(xl, ql)), Some(&(xh, qh))) = (lo, hi) {
-        let x = if qh > ql {
+        // Regula falsi keeps cutting from one side where the curve bends (a VBV-starved rate
+        // below a knee, a flat one above it); after two encodes on the same side, bisect.
+        let n = tried.len();
+        let same_side = n >= 3 && below(tried[n - 1].1) == below(tried[n - 2].1);
+        let x = if qh > ql && !same_side {
             xl + (target - ql) * (xh - xl) / (qh - ql)
         } else {
             (xl + xh) / 2.0
