@@ -295,12 +295,8 @@ pub struct GridArgs {
     /// Output directory (default: `out/<title>/` in the current directory).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Result store directory (default: $PERTITLE_CACHE, else the user's cache directory).
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
-    /// Do not read or write the result store.
-    #[arg(long)]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Worker threads (default: all cores).
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub threads: Option<usize>,
@@ -385,6 +381,17 @@ impl VerifyArgs {
     }
 }
 
+/// The result store: where finished tasks are kept and found again.
+#[derive(Debug, Args, Clone, Default)]
+pub struct StoreArgs {
+    /// Result store directory (default: $PERTITLE_CACHE, else the user's cache directory).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Do not read or write the result store.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
 /// The ladder a command works on, and where its source is.
 #[derive(Debug, Args)]
 pub struct LadderFileArgs {
@@ -394,12 +401,8 @@ pub struct LadderFileArgs {
     /// fingerprint).
     #[arg(short = 'i', long = "input", value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// Result store directory (default: $PERTITLE_CACHE, else the user's cache directory).
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
-    /// Do not read or write the result store.
-    #[arg(long)]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Worker threads (default: all cores).
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub threads: Option<usize>,
@@ -490,10 +493,8 @@ pub struct CompareArgs {
     pub sizes: Option<Vec<Size>>,
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
-    #[arg(long)]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub threads: Option<usize>,
     #[arg(long, value_parser = at_least_one::<u64>)]

@@ -54,7 +54,7 @@ pub fn run_with(cli: &Cli, a: &CompareArgs, exec: Option<Exec>) -> Result<()> {
         &out_dir,
     )?;
     fsutil::ensure_dir(&out_dir)?;
-    let store = store_for(a.cache.as_deref(), a.no_cache)?;
+    let store = store_for(a.store.cache.as_deref(), a.store.no_cache)?;
     let opts = run_options(a.threads)?;
     let o = RecipeOverrides {
         sizes: a.sizes.clone(),

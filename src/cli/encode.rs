@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 /// The ladder, its tasks, and the store.
 fn open(a: &LadderFileArgs) -> Result<(Ladder, LadderTasks, Option<Store>)> {
     let ladder = Ladder::from_file(&a.ladder)?;
-    let store = store_for(a.cache.as_deref(), a.no_cache)?;
+    let store = store_for(a.store.cache.as_deref(), a.store.no_cache)?;
     let options = input_options(&a.raw, false);
     let input = a.input.as_ref().map(|p| Input::File {
         path: p.clone(),

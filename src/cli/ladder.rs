@@ -120,7 +120,7 @@ fn run_inner(cli: &Cli, a: &LadderArgs, exec: Option<Exec>) -> Result<()> {
     for (_, out) in &titles {
         pertitle::fsutil::ensure_dir(out)?;
     }
-    let store = store_for(g.cache.as_deref(), g.no_cache)?;
+    let store = store_for(g.store.cache.as_deref(), g.store.no_cache)?;
     let exec = match exec {
         Some(e) => e,
         None => Exec::from_args(&a.executor, store.as_ref())?,
