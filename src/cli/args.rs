@@ -373,11 +373,16 @@ pub struct VerifyArgs {
 impl VerifyArgs {
     /// The library's options, `None` when neither --verify nor --refine was given.
     pub fn options(&self) -> Option<pertitle::verify::VerifyOptions> {
-        (self.verify || self.refine).then_some(pertitle::verify::VerifyOptions {
+        (self.verify || self.refine).then(|| self.settings())
+    }
+
+    /// The options as given (`pertitle verify` verifies without --verify).
+    pub fn settings(&self) -> pertitle::verify::VerifyOptions {
+        pertitle::verify::VerifyOptions {
             refine: self.refine,
             tolerance: self.tolerance,
             max_encodes: self.max_encodes,
-        })
+        }
     }
 }
 

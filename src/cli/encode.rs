@@ -138,11 +138,7 @@ pub fn verify(cli: &Cli, a: &VerifyLadderArgs) -> Result<()> {
     let (mut ladder, tasks, store) = open(&a.ladder)?;
     let exec = Exec::from_args(&a.executor, store.as_ref())?;
     let label = format!("{}-verify", tasks.input.title());
-    let opts = a.verify.options().unwrap_or_default();
-    let opts = pertitle::verify::VerifyOptions {
-        refine: a.verify.refine,
-        ..opts
-    };
+    let opts = a.verify.settings();
     let runner = pertitle::pipeline::Runner::new(run_options(a.ladder.threads)?)?;
     let progress = GridProgress::new(cli.quiet);
     let open = || tasks.input.open();
