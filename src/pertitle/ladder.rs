@@ -53,7 +53,7 @@ pub struct Rung {
     /// Two-pass VBR: the target average bitrate, kbit/s. Capped CRF: the average the grid
     /// predicts at `crf` (the encoder decides; only `maxrate_kbps` is enforced).
     pub kbps: u32,
-    /// Peak cap and VBV buffer (HLS: peak ≤ 200% of the average).
+    /// VBV cap and buffer (the recipe's factors × the target; see `LadderSection::maxrate_factor`).
     pub maxrate_kbps: u32,
     pub bufsize_kbits: u32,
     pub rate_control: RungRateControl,
