@@ -17,6 +17,25 @@ use crate::support;
 const GRAPH: &str =
     "testsrc2=size=320x180:rate=24,scroll=horizontal=0.01,noise=alls=10:allf=t+u:all_seed=5";
 
+/// `pertitle ladder CLIP` on a small grid (2 sizes × 3 CRFs, veryfast, a 40-kbps floor) with
+/// `extra` flags.
+fn small_ladder(clip: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "ladder",
+        clip.to_str().unwrap(),
+        "--sizes",
+        "320x180,192x108",
+        "--crf",
+        "24,32,40",
+        "--preset",
+        "veryfast",
+        "--min-kbps",
+        "40",
+    ];
+    args.extend(extra);
+    support::run(&args)
+}
+
 fn clip(dir: &Path, frames: u64) -> Input {
     support::file_input(&support::lavfi_y4m(
         dir,
@@ -248,23 +267,16 @@ fn cli_verify_output_and_plain_progress() {
     let t = support::tmpdir();
     let path = support::lavfi_y4m(t.path(), "clip.y4m", GRAPH, (320, 180), 48);
     let out = t.path().join("out");
-    let o = support::run(&[
-        "ladder",
-        path.to_str().unwrap(),
-        "--sizes",
-        "320x180,192x108",
-        "--crf",
-        "24,32,40",
-        "--preset",
-        "veryfast",
-        "--min-kbps",
-        "40",
-        "--refine",
-        "--cache",
-        t.path().join("store").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = small_ladder(
+        &path,
+        &[
+            "--refine",
+            "--cache",
+            t.path().join("store").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
     let (so, se) = (support::stdout(&o), support::stderr(&o));
     assert!(o.status.success(), "{se}");
     assert!(so.contains("got kbps") && so.contains("error"), "{so}");
@@ -316,23 +328,10 @@ fn cli_encode_package_and_verify_a_ladder_file() {
     let store = t.path().join("store");
     let out = t.path().join("out");
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    let o = support::run(&[
-        "ladder",
-        &s(&clip),
-        "--sizes",
-        "320x180,192x108",
-        "--crf",
-        "24,32,40",
-        "--preset",
-        "veryfast",
-        "--min-kbps",
-        "40",
-        "--verify",
-        "--cache",
-        &s(&store),
-        "--out",
-        &s(&out),
-    ]);
+    let o = small_ladder(
+        &clip,
+        &["--verify", "--cache", &s(&store), "--out", &s(&out)],
+    );
     assert!(o.status.success(), "{}", support::stderr(&o));
     let file = out.join("ladder.toml");
     let ladder = pertitle::ladder::Ladder::from_file(&file).unwrap();

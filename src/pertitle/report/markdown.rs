@@ -187,6 +187,11 @@ fn num(v: f64, digits: usize) -> String {
     }
 }
 
+/// A table's column headings.
+fn columns(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map(|v| num(v, digits)).unwrap_or_else(|| "–".into())
 }
@@ -239,7 +244,7 @@ fn document(d: &ReportData) -> Vec<Block> {
              decides); Max kbps is the cap it is held to."
                 .into()
         }));
-        let head = [
+        let head = columns(&[
             "Rung",
             "Codec",
             "Resolution",
@@ -253,10 +258,7 @@ fn document(d: &ReportData) -> Vec<Block> {
             "VMAF",
             "PSNR-Y (dB)",
             "SSIM",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ]);
         let rows = d
             .rungs
             .iter()
@@ -284,7 +286,7 @@ fn document(d: &ReportData) -> Vec<Block> {
                  predicted {}.",
                 metric.name()
             )));
-            let head = [
+            let head = columns(&[
                 "Rung",
                 "Resolution",
                 "kbps",
@@ -294,10 +296,7 @@ fn document(d: &ReportData) -> Vec<Block> {
                 "Achieved",
                 "Error",
                 "Encodes",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+            ]);
             let rows = d
                 .rungs
                 .iter()
@@ -365,11 +364,14 @@ fn document(d: &ReportData) -> Vec<Block> {
         if many {
             head.push("Codec".to_string());
         }
-        head.extend(
-            ["Resolution", "CRF", "kbps", "VMAF", "PSNR-Y (dB)", "SSIM"]
-                .iter()
-                .map(|s| s.to_string()),
-        );
+        head.extend(columns(&[
+            "Resolution",
+            "CRF",
+            "kbps",
+            "VMAF",
+            "PSNR-Y (dB)",
+            "SSIM",
+        ]));
         let mut hull: Vec<&Point> = d.hull.iter().collect();
         hull.sort_by(|a, b| a.codec.cmp(&b.codec).then(a.kbps.total_cmp(&b.kbps)));
         let rows = hull
@@ -401,7 +403,7 @@ fn document(d: &ReportData) -> Vec<Block> {
              score difference at equal bitrate."
                 .into(),
         ));
-        let head = [
+        let head = columns(&[
             "Codec",
             "Reference",
             "Metric",
@@ -409,10 +411,7 @@ fn document(d: &ReportData) -> Vec<Block> {
             "BD-rate (%)",
             "BD-quality",
             "Notes",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ]);
         let rows = d
             .bd_rates
             .iter()
@@ -488,17 +487,14 @@ fn shots_section(sh: &ShotsSection, metric: Metric) -> Vec<Block> {
     if !sh.files.is_empty() {
         out.push(Block::Para(format!("Full lists: {}.", sh.files.join(", "))));
     }
-    let head = [
+    let head = columns(&[
         "Shot",
         "Start (s)",
         "Start frame",
         "Length (s)",
         "Frames",
         "Cut score",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let rows = sh
         .shots
         .iter()
@@ -544,17 +540,14 @@ fn shots_section(sh: &ShotsSection, metric: Metric) -> Vec<Block> {
             num(smp.error.quality, quality_digits(metric)),
             metric.name()
         )));
-        let head = [
+        let head = columns(&[
             "Chunk",
             "Start (s)",
             "Length (s)",
             "Frames",
             "Stratum",
             "Weight",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ]);
         let rows = smp
             .chunks
             .iter()
