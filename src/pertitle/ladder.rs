@@ -478,7 +478,13 @@ pub fn build(
     }
     // Bottom: the floor (`floor_kbps`, raised by `min_kbps` and `min_quality`), or the hull's
     // cheapest point when the hull does not reach that low.
-    let mut k_bot = k_lo.max(l.floor());
+    // The default floor applies only where the hull reaches it: a hull entirely below it (a
+    // small or simple title) just ends at its cheapest point, with nothing to warn about.
+    let floor = match l.min_kbps {
+        None if l.floor() > k_top => k_lo,
+        _ => l.floor(),
+    };
+    let mut k_bot = k_lo.max(floor);
     if let Some(mn) = l.min_kbps {
         if mn > k_hi {
             warnings.push(format!(

@@ -800,6 +800,21 @@ fn the_ladder_reaches_its_floor() {
         assert_eq!(l.rungs[0].kbps as f64, floor, "floor {floor}");
         assert_monotone(&l);
     }
+    // A hull entirely below the default floor (a small title): the ladder ends at its
+    // cheapest point, without a warning about a floor nobody asked for.
+    let low: Vec<Point> = pts
+        .iter()
+        .filter(|p| p.kbps < 190.0)
+        .map(|p| pt(p.width, p.height, p.crf, p.kbps, p.vmaf))
+        .collect();
+    let cheapest = low.iter().map(|p| p.kbps).fold(f64::INFINITY, f64::min);
+    let l = build_ladder(&low, &x264(), &source("in.mp4")).unwrap();
+    assert_eq!(l.rungs[0].kbps, cheapest.round() as u32, "{:?}", l.warnings);
+    assert!(
+        !l.warnings.iter().any(|w| w.contains("the bottom")),
+        "{:?}",
+        l.warnings
+    );
     // A hull whose cheapest point is above the floor: the bottom rung is that point.
     let high: Vec<Point> = pts.iter().filter(|p| p.kbps > 500.0).cloned().collect();
     let cheapest = high.iter().map(|p| p.kbps).fold(f64::INFINITY, f64::min);
