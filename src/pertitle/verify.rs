@@ -41,27 +41,19 @@ impl Default for VerifyOptions {
     }
 }
 
-/// One verified encode's figures.
+/// One verified encode: the setting, its point pooled as the recipe asks, and its peak.
 #[derive(Debug, Clone)]
 struct Measure {
     /// The setting encoded: ln(kbps) for two-pass, the CRF for capped CRF.
     x: f64,
-    kbps: f64,
+    point: crate::points::Point,
     peak_kbps: f64,
-    vmaf: f64,
-    psnr_y: f64,
-    ssim: f64,
-    key: String,
     result: TaskResult,
 }
 
 impl Measure {
     fn quality(&self, m: Metric) -> f64 {
-        match m {
-            Metric::Vmaf => self.vmaf,
-            Metric::PsnrY => self.psnr_y,
-            Metric::Ssim => self.ssim,
-        }
+        m.of(&self.point)
     }
 }
 
@@ -253,15 +245,10 @@ pub fn verify(
             .collect();
         let results = compute(&tasks)?;
         for (&(i, x), res) in todo.iter().zip(&results) {
-            let p = res.point.pooled_by(recipe.scoring.pooling);
             tried[i].push(Measure {
                 x,
-                kbps: p.kbps,
+                point: res.point.pooled_by(recipe.scoring.pooling),
                 peak_kbps: peak_kbps(&res.frame_bytes, fps, l.keyint_seconds),
-                vmaf: p.vmaf,
-                psnr_y: p.psnr_y,
-                ssim: p.ssim,
-                key: p.key.clone(),
                 result: res.clone(),
             });
         }
@@ -308,20 +295,20 @@ pub fn verify(
         }
         let error = best.quality(metric) - target;
         rung.verified = Some(Verified {
-            kbps: round3(best.kbps),
+            kbps: round3(best.point.kbps),
             peak_kbps: round3(best.peak_kbps),
-            vmaf: round3(best.vmaf),
-            psnr_y: round3(best.psnr_y),
-            ssim: (best.ssim * 1e6).round() / 1e6,
+            vmaf: round3(best.point.vmaf),
+            psnr_y: round3(best.point.psnr_y),
+            ssim: (best.point.ssim * 1e6).round() / 1e6,
             error: round3(error),
             encodes: tried[i].len() as u32,
             predicted_setting,
-            key: best.key.clone(),
+            key: best.point.key.clone(),
         });
         encodes[i] = Some(best.result.clone());
         // HLS: a variant's peak (segment) bitrate at most twice its average. VBV bounds the
         // rate over a window T by maxrate + bufsize / T, so the recipe's factors decide.
-        let ratio = best.peak_kbps / best.kbps.max(1e-9);
+        let ratio = best.peak_kbps / best.point.kbps.max(1e-9);
         if ratio > HLS_PEAK_RATIO * 1.01 {
             ladder.warnings.push(format!(
                 "peak of {:.0} kbps over one keyframe interval in rung {} ({}x{}) is {ratio:.2}x its average (HLS asks at most {HLS_PEAK_RATIO}x): a smaller maxrate_factor or bufsize_factor tightens it",
