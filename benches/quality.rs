@@ -1,10 +1,14 @@
-//! Quality-engine throughput (issue 3): pertitle's VMAF against libvmaf's (vmaf_v0.6.1 features
-//! only, libvmaf's own AVX2/AVX-512 code) on the same decoded 1080p and 720p frames, at 1 and 2
-//! threads; and six distorted versions of one reference (pertitle's prepared reference: prepare
-//! once, score six; libvmaf: six runs). Criterion measures; a summary table at the end prints
-//! frames per second and the ratio pertitle / libvmaf.
+//! Quality-engine throughput: pertitle's VMAF against libvmaf's (vmaf_v0.6.1 features only,
+//! libvmaf's own AVX2/AVX-512 code) on the same decoded 1080p and 720p frames of two contents,
+//! generated (smooth libavfilter patterns) and real-looking (the titles benchmark's sport title
+//! across a cut: a grainy pan over texture, then a grainy zoom), at 1 and 2 threads; six
+//! distorted versions of one reference (pertitle's prepared reference: prepare once, score six;
+//! libvmaf: six runs); and each feature alone at one thread (VIF, ADM, motion, PSNR, SSIM), so a
+//! regression of one kernel on one CPU family shows. Criterion measures; a summary table at the
+//! end prints frames per second and the ratio pertitle / libvmaf.
 //!
-//! `cargo bench --bench quality` (`PERTITLE_BENCH=quick` for fewer frames).
+//! `cargo bench --bench quality` (`PERTITLE_BENCH=quick` for fewer frames). `PERTITLE_CPU`
+//! caps both engines: libvmaf gets the matching `cpumask`.
 
 #[path = "support/clips.rs"]
 mod clips;
@@ -12,12 +16,17 @@ mod clips;
 mod libvmaf;
 #[path = "support/proc.rs"]
 mod proc;
+#[path = "support/titles.rs"]
+#[allow(dead_code)]
+mod titles;
 #[path = "support/y4m.rs"]
 mod y4m;
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use libvmaf::{Libvmaf, Pool};
-use pertitle::quality::{Engine, EngineConfig, PreparedRef, VideoScorer};
+use pertitle::quality::cpu::CpuLevel;
+use pertitle::quality::vmaf::{adm, motion, vif};
+use pertitle::quality::{psnr, ssim, Engine, EngineConfig, PreparedRef, VideoScorer};
 use pertitle::Frame;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -48,10 +57,34 @@ fn median(v: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// What the frames show: the summary reports both, because kernels that win on smooth
+/// generated patterns have lost on grain and texture.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Content {
+    /// The mixed libavfilter clip (`clips::y4m("quality", ..)`): gradients, a Mandelbrot zoom, a
+    /// scrolling test pattern, light grain.
+    Generated,
+    /// The sport title of the titles benchmark around its first cut (frame 144): a fast pan
+    /// over a test pattern with heavy grain, then a grainy Mandelbrot zoom.
+    Real,
+}
+
+impl Content {
+    const ALL: [Content; 2] = [Content::Generated, Content::Real];
+
+    fn name(self) -> &'static str {
+        match self {
+            Content::Generated => "generated",
+            Content::Real => "real",
+        }
+    }
+}
+
 /// One reference clip and its libx264-distorted versions, decoded, in memory: as 8-bit planes
 /// for libvmaf and as `pertitle::Frame`s (u16 samples) for pertitle, so neither side pays for a
 /// conversion inside the timed loop.
 struct Set {
+    label: String,
     w: usize,
     h: usize,
     reference: Vec<Vec<u8>>,
@@ -68,6 +101,12 @@ fn frames_of(data: &[Vec<u8>], w: usize, h: usize) -> Vec<Frame> {
         .collect()
 }
 
+fn ffmpeg() -> Command {
+    let mut c = Command::new("ffmpeg");
+    c.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]);
+    c
+}
+
 fn distorted_y4m(reference: &Path, crf: u32) -> PathBuf {
     let out = reference.with_file_name(format!(
         "{}-x264crf{crf}.y4m",
@@ -76,8 +115,8 @@ fn distorted_y4m(reference: &Path, crf: u32) -> PathBuf {
     if !out.exists() {
         let mp4 = out.with_extension("mp4");
         proc::run(
-            Command::new("ffmpeg")
-                .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i"])
+            ffmpeg()
+                .arg("-i")
                 .arg(reference)
                 .args([
                     "-c:v",
@@ -92,8 +131,8 @@ fn distorted_y4m(reference: &Path, crf: u32) -> PathBuf {
         .expect("encode distorted version");
         let part = out.with_extension("part");
         proc::run(
-            Command::new("ffmpeg")
-                .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i"])
+            ffmpeg()
+                .arg("-i")
                 .arg(&mp4)
                 .args(["-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p"])
                 .arg(&part),
@@ -105,14 +144,44 @@ fn distorted_y4m(reference: &Path, crf: u32) -> PathBuf {
     out
 }
 
-fn load(w: usize, h: usize, frames: u64) -> Set {
-    let clip = clips::y4m("quality", w, h, 24, frames);
-    let (rw, rh, reference) = y4m::read_all(&clip.path, frames as usize);
-    assert_eq!((rw, rh), (w, h));
+/// `frames` frames of the sport title centred on its first cut, as y4m (made once).
+fn real_clip(w: usize, h: usize, frames: u64) -> PathBuf {
+    let title = titles::title(&titles::KINDS[1], 8.0, (w, h));
+    let cut = title.cuts[0];
+    let first = cut - frames / 2;
+    let out = titles::clip_dir().join(format!("quality-sport-{w}x{h}-{frames}f.y4m"));
+    if !out.exists() {
+        let part = out.with_extension("part");
+        proc::run(
+            ffmpeg()
+                .arg("-i")
+                .arg(&title.path)
+                .arg("-vf")
+                .arg(format!(
+                    "select='between(n,{first},{})',setpts=N/24/TB",
+                    first + frames - 1
+                ))
+                .args(["-frames:v", &frames.to_string()])
+                .args(["-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p"])
+                .arg(&part),
+        )
+        .expect("cut the sport title");
+        std::fs::rename(&part, &out).expect("rename");
+    }
+    out
+}
+
+fn load(content: Content, size: &str, w: usize, h: usize, frames: u64) -> Set {
+    let path = match content {
+        Content::Generated => clips::y4m("quality", w, h, 24, frames).path,
+        Content::Real => real_clip(w, h, frames),
+    };
+    let (rw, rh, reference) = y4m::read_all(&path, frames as usize);
+    assert_eq!((rw, rh, reference.len()), (w, h, frames as usize));
     let distorted: Vec<Vec<Vec<u8>>> = CRFS
         .iter()
         .map(|&c| {
-            let (dw, dh, d) = y4m::read_all(&distorted_y4m(&clip.path, c), frames as usize);
+            let (dw, dh, d) = y4m::read_all(&distorted_y4m(&path, c), frames as usize);
             assert_eq!((dw, dh, d.len()), (w, h, reference.len()));
             d
         })
@@ -120,6 +189,7 @@ fn load(w: usize, h: usize, frames: u64) -> Set {
     let ref_frames = frames_of(&reference, w, h);
     let dist_frames = distorted.iter().map(|d| frames_of(d, w, h)).collect();
     Set {
+        label: format!("{}-{size}", content.name()),
         w,
         h,
         reference,
@@ -192,13 +262,23 @@ fn pertitle_six(engine: &Engine, refs: &[Frame], dists: &[Vec<Frame>], batch: us
 
 /// libvmaf over one (reference, distorted) sequence; returns the mean VMAF.
 fn libvmaf_run(set: &Set, dist: &[Vec<u8>], threads: u32) -> f64 {
-    let mut v = Libvmaf::new(threads);
+    let mut v = Libvmaf::with_cpumask(threads, libvmaf_cpumask());
     let model = v.use_model("vmaf_v0.6.1", false);
     for (r, d) in set.reference.iter().zip(dist) {
         v.push_yuv420(set.w, set.h, r, d);
     }
     v.flush();
     v.pooled(model, Pool::Mean)
+}
+
+/// libvmaf's `cpumask` for pertitle's level: `PERTITLE_CPU=avx2` keeps both engines off
+/// AVX-512, `scalar` both off SIMD, so a capped run compares like with like.
+fn libvmaf_cpumask() -> u64 {
+    match CpuLevel::get() {
+        CpuLevel::Scalar => libvmaf::CPUMASK_SCALAR,
+        CpuLevel::Avx2 => libvmaf::CPUMASK_NO_AVX512,
+        CpuLevel::Avx512 | CpuLevel::Avx512Vnni => 0,
+    }
 }
 
 /// libvmaf's `n_threads` for "N threads": 0 runs in the caller's thread (exactly one), N ≥ 2 a
@@ -211,7 +291,8 @@ fn libvmaf_threads(t: usize) -> u32 {
     }
 }
 
-fn bench_size(c: &mut Criterion, label: &str, set: &Set, sanity: &mut Vec<String>) {
+fn bench_size(c: &mut Criterion, set: &Set, sanity: &mut Vec<String>) {
+    let label = set.label.as_str();
     let n = set.reference.len() as u64;
     let pair = &set.distorted[PAIR];
     let mut g = c.benchmark_group(format!("vmaf_{label}_{n}f"));
@@ -303,6 +384,121 @@ fn bench_size(c: &mut Criterion, label: &str, set: &Set, sanity: &mut Vec<String
     ));
 }
 
+/// The five features one at a time, one thread each: pertitle's public per-feature functions
+/// against libvmaf with only that extractor registered. Both sides copy each frame pair once, as
+/// in the full runs.
+#[derive(Clone, Copy)]
+enum Feature {
+    Vif,
+    Adm,
+    Motion,
+    Psnr,
+    Ssim,
+}
+
+impl Feature {
+    const ALL: [Feature; 5] = [
+        Feature::Vif,
+        Feature::Adm,
+        Feature::Motion,
+        Feature::Psnr,
+        Feature::Ssim,
+    ];
+
+    fn name(self) -> &'static str {
+        self.names().0
+    }
+
+    /// (pertitle's name, libvmaf's extractor).
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Feature::Vif => ("vif", "vif"),
+            Feature::Adm => ("adm", "adm"),
+            Feature::Motion => ("motion", "motion"),
+            Feature::Psnr => ("psnr", "psnr"),
+            Feature::Ssim => ("ssim", "float_ssim"),
+        }
+    }
+
+    /// pertitle's computation of this feature over the sequence (a sum, so nothing is elided).
+    fn pertitle(self, refs: &[Frame], dist: &[Frame]) -> f64 {
+        let mut acc = 0.0;
+        let mut prev: Option<Frame> = None;
+        for (r, d) in refs.iter().zip(dist) {
+            let (r, d) = (r.clone(), d.clone());
+            let (rl, dl) = (r.luma(), d.luma());
+            acc += match self {
+                Feature::Vif => vif::score_pair(rl, dl, 8, vif::DEFAULT_ENHN_GAIN_LIMIT).scales[0],
+                Feature::Adm => {
+                    let p = adm::AdmParams::default();
+                    adm::score(&adm::AdmRef::new(rl, 8), dl, 8, &p).adm2
+                }
+                Feature::Motion => prev
+                    .as_ref()
+                    .map_or(0.0, |p| motion::sad_score(p.luma(), rl, 8)),
+                Feature::Psnr => psnr::psnr(&r, &d).expect("psnr")[0],
+                Feature::Ssim => ssim::ssim(rl, dl, 8),
+            };
+            if let Feature::Motion = self {
+                prev = Some(r);
+            }
+        }
+        acc
+    }
+}
+
+fn libvmaf_feature(set: &Set, name: &str, dist: &[Vec<u8>]) -> u32 {
+    let mut v = Libvmaf::with_cpumask(0, libvmaf_cpumask());
+    v.use_feature(name, &[]);
+    for (r, d) in set.reference.iter().zip(dist) {
+        v.push_yuv420(set.w, set.h, r, d);
+    }
+    v.flush();
+    v.frames()
+}
+
+fn bench_features(c: &mut Criterion, set: &Set) {
+    let label = set.label.as_str();
+    let n = set.reference.len() as u64;
+    let mut g = c.benchmark_group(format!("features_{label}_{n}f"));
+    g.sampling_mode(SamplingMode::Flat);
+    g.throughput(Throughput::Elements(n));
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("one-thread pool");
+    for f in Feature::ALL {
+        let (ours, theirs) = f.names();
+        let key = format!("{label}/{ours}/libvmaf/1t");
+        g.bench_function(format!("libvmaf/{theirs}"), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    std::hint::black_box(libvmaf_feature(set, theirs, &set.distorted[PAIR]));
+                }
+                let d = start.elapsed();
+                record(&key, d.as_secs_f64() / iters as f64);
+                d
+            })
+        });
+        let key = format!("{label}/{ours}/pertitle/1t");
+        g.bench_function(format!("pertitle/{ours}"), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    one.install(|| {
+                        std::hint::black_box(f.pertitle(&set.ref_frames, &set.dist_frames[PAIR]))
+                    });
+                }
+                let d = start.elapsed();
+                record(&key, d.as_secs_f64() / iters as f64);
+                d
+            })
+        });
+    }
+    g.finish();
+}
+
 fn main() {
     // `cargo test --benches` / `--all-targets` runs this without `--bench`: generating the clips
     // and one pass of every benchmark takes minutes, so only `cargo bench` runs it.
@@ -341,35 +537,52 @@ fn main() {
         libvmaf::version()
     );
     println!("pertitle kernel sets: {levels}");
+    println!(
+        "libvmaf cpumask {:#x} (PERTITLE_CPU caps both engines)",
+        libvmaf_cpumask()
+    );
     let mut sanity = Vec::new();
-    let sets = [("1080p", 1920, 1080), ("720p", 1280, 720)];
-    for (label, w, h) in sets {
-        let set = load(w, h, frames);
-        bench_size(&mut c, label, &set, &mut sanity);
+    let mut labels = Vec::new();
+    for content in Content::ALL {
+        for (size, w, h) in [("1080p", 1920, 1080), ("720p", 1280, 720)] {
+            let set = load(content, size, w, h, frames);
+            bench_size(&mut c, &set, &mut sanity);
+            bench_features(&mut c, &set);
+            labels.push(set.label);
+        }
     }
     c.final_summary();
-    summary(frames, &sanity);
+    summary(frames, &labels, &sanity);
 }
 
-fn summary(frames: u64, sanity: &[String]) {
+fn summary(frames: u64, labels: &[String], sanity: &[String]) {
     let times = TIMES.lock().unwrap();
     if times.is_empty() {
         return;
     }
     println!();
     println!(
-        "summary (median of criterion's samples; load now {}):",
+        "summary (median of criterion's samples; {}; load now {}):",
+        proc::cpu_model(),
         proc::loadavg()
     );
     println!(
-        "  {:<10} {:<8} {:>8} {:>14} {:>14} {:>10}",
-        "size", "figure", "threads", "pertitle fps", "libvmaf fps", "ratio"
+        "  {:<16} {:<8} {:>8} {:>14} {:>14} {:>10}",
+        "content-size", "figure", "threads", "pertitle fps", "libvmaf fps", "ratio"
     );
-    for label in ["1080p", "720p"] {
-        for (fig, n, threads) in [
-            ("pair", frames, [1, 2].as_slice()),
-            ("six", frames * CRFS.len() as u64, [2].as_slice()),
-        ] {
+    let figures = [
+        ("pair", frames, [1, 2].as_slice()),
+        ("six", frames * CRFS.len() as u64, [2].as_slice()),
+    ]
+    .into_iter()
+    .chain(
+        Feature::ALL
+            .iter()
+            .map(|f| (f.name(), frames, [1].as_slice())),
+    );
+    let figures: Vec<_> = figures.collect();
+    for label in labels {
+        for &(fig, n, threads) in &figures {
             for t in threads {
                 let get = |who: &str| {
                     times
@@ -384,14 +597,15 @@ fn summary(frames: u64, sanity: &[String]) {
                     _ => "-".into(),
                 };
                 println!(
-                    "  {label:<10} {fig:<8} {t:>8} {:>14} {:>14} {ratio:>10}",
+                    "  {label:<16} {fig:<8} {t:>8} {:>14} {:>14} {ratio:>10}",
                     fmt(p),
                     fmt(l)
                 );
             }
         }
     }
-    println!("  (six: distorted frames per second over 6 versions of one reference)");
+    println!("  (six: distorted frames per second over 6 versions of one reference; vif … ssim:");
+    println!("   that feature alone, one thread, frame copies included on both sides)");
     for s in sanity {
         println!("  check: {s}");
     }

@@ -187,8 +187,8 @@ mod tests {
     use super::*;
 
     /// Each metric takes its best set at or below the level, capped by the hardware: the sets
-    /// that exist are VIF {scalar, AVX2, AVX-512+VNNI}, ADM and SSIM {scalar, AVX2, AVX-512},
-    /// motion and PSNR {scalar, AVX2}.
+    /// that exist are VIF {scalar, AVX2, AVX-512+VNNI}, ADM, SSIM and motion {scalar, AVX2,
+    /// AVX-512}, PSNR {scalar, AVX2}.
     #[test]
     fn every_level_resolves_to_the_expected_sets() {
         let best = |l: CpuLevel, sets: &[CpuLevel]| -> CpuLevel {
@@ -201,7 +201,7 @@ mod tests {
             let want = KernelLevels {
                 vif: best(l, &[Scalar, Avx2, Avx512Vnni]),
                 adm: best(l, &[Scalar, Avx2, Avx512]),
-                motion: best(l, &[Scalar, Avx2]),
+                motion: best(l, &[Scalar, Avx2, Avx512]),
                 psnr: best(l, &[Scalar, Avx2]),
                 ssim: best(l, &[Scalar, Avx2, Avx512]),
             };

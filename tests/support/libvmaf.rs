@@ -56,15 +56,26 @@ pub fn yuv420_bytes(w: usize, h: usize) -> usize {
     w * h + 2 * w.div_ceil(2) * h.div_ceil(2)
 }
 
+/// libvmaf's x86 CPU flags (`src/x86/cpu.h`): AVX512 is bit 4, AVX512ICL bit 5.
+pub const CPUMASK_NO_AVX512: u64 = (1 << 4) | (1 << 5);
+/// Every x86 SIMD flag libvmaf knows (SSE2 … AVX512ICL): its C code only.
+pub const CPUMASK_SCALAR: u64 = 0x3f;
+
 impl Libvmaf {
     /// `threads` is libvmaf's `n_threads`: 0 computes in the caller's thread, N ≥ 1 uses a pool
     /// of N workers.
     pub fn new(threads: u32) -> Self {
+        Libvmaf::with_cpumask(threads, 0)
+    }
+
+    /// As [`Libvmaf::new`], with libvmaf's `cpumask`: the x86 SIMD flags it must not use
+    /// ([`CPUMASK_NO_AVX512`], [`CPUMASK_SCALAR`]), so both engines can be capped alike.
+    pub fn with_cpumask(threads: u32, cpumask: u64) -> Self {
         let cfg = sys::VmafConfiguration {
             log_level: sys::VmafLogLevel_VMAF_LOG_LEVEL_NONE,
             n_threads: threads,
             n_subsample: 1,
-            cpumask: 0,
+            cpumask,
             gpumask: 0,
         };
         let mut ctx = ptr::null_mut();

@@ -16,69 +16,90 @@ pub const MAX_VAL: f64 = 10000.0;
 
 use super::mirror;
 
-/// Vertical pass for one output row: (Σf·(prev−cur) + 2^(bd−1)) >> bd (arithmetic shift).
-/// The sums are i32, exact for bit depths up to 14 (|Σ| < 2^16·2^14); deeper input uses the
-/// i64 scalar path.
-pub(crate) type VertFn = fn(&[&[u16]], &[&[u16]], u32, &mut [i32]);
+/// One row of differences, prev − cur (exact in i32 for any depth up to 16 bits).
+pub(crate) type DiffFn = fn(&[u16], &[u16], &mut [i32]);
+
+/// Vertical pass for one output row from the five difference rows of its window (mirrored at
+/// the edges): (Σf·d + 2^(bd−1)) >> bd (arithmetic shift). The filter is symmetric, so it is
+/// f₀(d₀+d₄) + f₁(d₁+d₃) + f₂d₂: exact in i32 for bit depths up to 14 (|Σ| < 2^16·2^14);
+/// deeper input uses the i64 scalar path.
+pub(crate) type VertFn = fn(&[&[i32]; 5], u32, &mut [i32]);
 
 /// Horizontal pass over a row padded by 2 mirrored samples each side: Σ|(Σf·y + 2^15) >> 16|.
+/// |y| ≤ 2^16, so Σf·y needs 33 bits; the kernels split y = 256·⌊y/256⌋ + (y mod 256) and
+/// recombine the two i32 sums A, B as (A + ((B + 2^15) >> 8)) >> 8, which is exactly
+/// ⌊(256·A + B + 2^15) / 2^16⌋.
 pub(crate) type HorizFn = fn(&[i32], usize) -> u64;
 
 const BLK: usize = 16;
 
+/// Widest row the u32 per-lane sums of [`HorizFn`] hold (|term| ≤ 2^16, 2^15 columns per lane
+/// group before they are flushed to u64).
+const FLUSH: usize = 1 << 15;
+
 /// The motion kernels, written so the compiler vectorises them and compiled once per instruction
-/// set (`$attr`): plain in `scalar.rs`, with AVX2 enabled in `x86/avx2.rs`.
+/// set (`$attr`): plain in `scalar.rs`, with AVX2 or AVX-512 enabled in `x86/`.
 macro_rules! kernels {
     ($attr:meta) => {
         #[$attr]
-        pub(crate) fn vert(prev: &[&[u16]], cur: &[&[u16]], bd: u32, out: &mut [i32]) {
+        pub(crate) fn diff(prev: &[u16], cur: &[u16], out: &mut [i32]) {
+            for ((o, &p), &c) in out.iter_mut().zip(prev).zip(cur) {
+                *o = p as i32 - c as i32;
+            }
+        }
+
+        #[$attr]
+        pub(crate) fn vert(d: &[&[i32]; 5], bd: u32, out: &mut [i32]) {
             let w = out.len();
             let round = 1i32 << (bd - 1);
-            let mut j0 = 0;
-            while j0 < w {
-                let n = BLK.min(w - j0);
-                let mut acc = [0i32; BLK];
-                if n == BLK {
-                    for ((p, c), &f) in prev.iter().zip(cur).zip(FILTER.iter()) {
-                        let x: &[u16; BLK] = p[j0..j0 + BLK].try_into().unwrap();
-                        let y: &[u16; BLK] = c[j0..j0 + BLK].try_into().unwrap();
-                        for l in 0..BLK {
-                            acc[l] += f as i32 * (x[l] as i32 - y[l] as i32);
-                        }
-                    }
-                } else {
-                    for ((p, c), &f) in prev.iter().zip(cur).zip(FILTER.iter()) {
-                        for l in 0..n {
-                            acc[l] += f as i32 * (p[j0 + l] as i32 - c[j0 + l] as i32);
-                        }
-                    }
-                }
-                for l in 0..n {
-                    out[j0 + l] = (acc[l] + round) >> bd;
-                }
-                j0 += n;
+            let [f0, f1, f2] = [FILTER[0] as i32, FILTER[1] as i32, FILTER[2] as i32];
+            let (d0, d1, d2, d3, d4) = (&d[0][..w], &d[1][..w], &d[2][..w], &d[3][..w], &d[4][..w]);
+            for j in 0..w {
+                let a = f0 * (d0[j] + d4[j]) + f1 * (d1[j] + d3[j]) + f2 * d2[j];
+                out[j] = (a + round) >> bd;
             }
         }
 
         #[$attr]
         pub(crate) fn horiz(pad: &[i32], w: usize) -> u64 {
-            let mut sum = 0u64;
-            let mut j0 = 0;
-            while j0 < w {
-                let n = BLK.min(w - j0);
-                let mut acc = [0i64; BLK];
-                for (k, &f) in FILTER.iter().enumerate() {
-                    let x = &pad[j0 + k..j0 + k + n];
-                    for l in 0..n {
-                        acc[l] += f as i64 * x[l] as i64;
+            let mut total = 0u64;
+            let mut c0 = 0;
+            while c0 < w {
+                let c1 = (c0 + FLUSH).min(w);
+                let mut acc = [0u32; BLK];
+                let mut j0 = c0;
+                while j0 + BLK <= c1 {
+                    let x: &[i32; BLK + 4] = pad[j0..j0 + BLK + 4].try_into().unwrap();
+                    horiz_block(x, &mut acc);
+                    j0 += BLK;
+                }
+                if j0 < c1 {
+                    // The tail through a zero-padded copy of its window; the extra lanes'
+                    // terms are 0.
+                    let mut x = [0i32; BLK + 4];
+                    x[..c1 - j0 + 4].copy_from_slice(&pad[j0..c1 + 4]);
+                    let mut part = [0u32; BLK];
+                    horiz_block(&x, &mut part);
+                    for (a, p) in acc.iter_mut().zip(&part[..c1 - j0]) {
+                        *a += p;
                     }
                 }
-                for a in &acc[..n] {
-                    sum += ((a + (1 << 15)) >> 16).unsigned_abs();
-                }
-                j0 += n;
+                total += acc.iter().map(|&a| a as u64).sum::<u64>();
+                c0 = c1;
             }
-            sum
+            total
+        }
+
+        /// Adds |(Σf·y + 2^15) >> 16| of one block's outputs to `acc`, with y = 256·hi + lo.
+        #[$attr]
+        fn horiz_block(x: &[i32; BLK + 4], acc: &mut [u32; BLK]) {
+            let [f0, f1, f2] = [FILTER[0] as i32, FILTER[1] as i32, FILTER[2] as i32];
+            for l in 0..BLK {
+                let (h, lo) = (|k: usize| x[l + k] >> 8, |k: usize| x[l + k] & 255);
+                let a = f0 * (h(0) + h(4)) + f1 * (h(1) + h(3)) + f2 * h(2);
+                let b = f0 * (lo(0) + lo(4)) + f1 * (lo(1) + lo(3)) + f2 * lo(2);
+                acc[l] += ((a + ((b + (1 << 15)) >> 8)) >> 8).unsigned_abs();
+            }
         }
     };
 }
@@ -87,19 +108,20 @@ mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-/// One motion kernel set: the vertical and horizontal passes of one instruction set. The driver
-/// calls through it once per row.
+/// One motion kernel set: the difference, vertical and horizontal passes of one instruction
+/// set. The driver calls through it once per row.
 #[derive(Clone, Copy)]
 pub(crate) struct Kernels {
     /// The level this set is compiled for (what actually runs, whatever level was asked for).
     pub level: CpuLevel,
+    pub diff: DiffFn,
     pub vert: VertFn,
     pub horiz: HorizFn,
 }
 
-crate::kernels::kernel_sets!(Kernels, scalar: scalar::KERNELS, x86: [(Avx2, x86::avx2::KERNELS)]);
+crate::kernels::kernel_sets!(Kernels, scalar: scalar::KERNELS, x86: [(Avx512, x86::avx512::KERNELS), (Avx2, x86::avx2::KERNELS)]);
 
-/// i64 vertical pass for bit depths above 14.
+/// i64 vertical pass for bit depths above 14, from the raw rows.
 fn vert_wide(prev: &[&[u16]], cur: &[&[u16]], bd: u32, out: &mut [i32]) {
     for (j, o) in out.iter_mut().enumerate() {
         let mut a = 0i64;
@@ -107,6 +129,38 @@ fn vert_wide(prev: &[&[u16]], cur: &[&[u16]], bd: u32, out: &mut [i32]) {
             a += f as i64 * (p[j] as i64 - c[j] as i64);
         }
         *o = ((a + (1i64 << (bd - 1))) >> bd) as i32;
+    }
+}
+
+/// The five difference rows a vertical window needs, each computed once per frame: source row
+/// r lives in slot r mod 5 (a window's five rows, mirrored or not, never share a slot).
+struct DiffRows {
+    rows: [Vec<i32>; 5],
+    /// Which source row each slot holds.
+    tag: [usize; 5],
+}
+
+impl DiffRows {
+    fn new(w: usize) -> DiffRows {
+        DiffRows {
+            rows: std::array::from_fn(|_| vec![0; w]),
+            tag: [usize::MAX; 5],
+        }
+    }
+
+    /// Makes sure the window rows `idx` are present.
+    fn fill(&mut self, k: &Kernels, prev: &Plane, cur: &Plane, idx: &[usize; 5]) {
+        for &r in idx {
+            let s = r % 5;
+            if self.tag[s] != r {
+                (k.diff)(prev.row(r), cur.row(r), &mut self.rows[s]);
+                self.tag[s] = r;
+            }
+        }
+    }
+
+    fn window(&self, idx: &[usize; 5]) -> [&[i32]; 5] {
+        idx.map(|r| &self.rows[r % 5][..])
     }
 }
 
@@ -120,20 +174,26 @@ pub fn sad_score(prev: &Plane, cur: &Plane, bit_depth: u8) -> f64 {
 pub(crate) fn sad_score_with_kernels(k: &Kernels, prev: &Plane, cur: &Plane, bit_depth: u8) -> f64 {
     assert_eq!((prev.width, prev.height), (cur.width, cur.height));
     let (w, h) = (cur.width, cur.height);
-    let vert = if bit_depth > 14 { vert_wide } else { k.vert };
+    let bd = bit_depth as u32;
     let mut pad = vec![0i32; w + 4];
+    let mut diffs = (bd <= 14).then(|| DiffRows::new(w));
     let mut sad = 0u64;
     for i in 0..h {
-        let idx: Vec<usize> = (0..5).map(|k| mirror(i as isize - 2 + k, h)).collect();
-        let pr: Vec<&[u16]> = idx.iter().map(|&r| prev.row(r)).collect();
-        let cr: Vec<&[u16]> = idx.iter().map(|&r| cur.row(r)).collect();
-        vert(&pr, &cr, bit_depth as u32, &mut pad[2..w + 2]);
-        if pad[2..w + 2].iter().all(|&v| v == 0) {
-            continue;
+        let idx: [usize; 5] = std::array::from_fn(|t| mirror(i as isize - 2 + t as isize, h));
+        match &mut diffs {
+            Some(d) => {
+                d.fill(k, prev, cur, &idx);
+                (k.vert)(&d.window(&idx), bd, &mut pad[2..w + 2]);
+            }
+            None => {
+                let pr = idx.map(|r| prev.row(r));
+                let cr = idx.map(|r| cur.row(r));
+                vert_wide(&pr, &cr, bd, &mut pad[2..w + 2]);
+            }
         }
-        for k in 1..=2 {
-            pad[2 - k] = pad[2 + mirror(-(k as isize), w)];
-            pad[w + 1 + k] = pad[2 + mirror((w - 1 + k) as isize, w)];
+        for t in 1..=2 {
+            pad[2 - t] = pad[2 + mirror(-(t as isize), w)];
+            pad[w + 1 + t] = pad[2 + mirror((w - 1 + t) as isize, w)];
         }
         sad += (k.horiz)(&pad, w);
     }
@@ -159,8 +219,9 @@ mod tests {
 
     use crate::kernels::XorShift;
 
-    /// The passes and the whole score of the set at `level` against scalar, on random rows of
-    /// widths around the block size and 8 to 12 bits (and the i64 path above 14 bits).
+    /// The passes and the whole score of the set at `level` against scalar and against the i64
+    /// formula, on random rows of widths around the block size and 8 to 14 bits (extreme values
+    /// included), and whole planes at 8 to 16 bits (the i64 path above 14 bits).
     fn kernels_match_scalar(test: &str, level: CpuLevel) {
         let table = crate::kernels::table_at(test, level, Kernels::for_level, |k| k.level);
         let Some(k) = table else { return };
@@ -173,25 +234,60 @@ mod tests {
             (31, 10),
             (200, 8),
             (77, 12),
+            (333, 14),
         ] {
-            let mk = |rng: &mut XorShift| -> Vec<Vec<u16>> {
-                (0..5)
-                    .map(|_| (0..w).map(|_| (rng.next() % (1 << bd)) as u16).collect())
-                    .collect()
-            };
-            let (p, c) = (mk(&mut rng), mk(&mut rng));
-            let pr: Vec<&[u16]> = p.iter().map(|r| &r[..]).collect();
-            let cr: Vec<&[u16]> = c.iter().map(|r| &r[..]).collect();
-            let (mut a, mut b) = (vec![0; w + 4], vec![0; w + 4]);
-            (s.vert)(&pr, &cr, bd, &mut a[2..w + 2]);
-            (k.vert)(&pr, &cr, bd, &mut b[2..w + 2]);
-            assert_eq!(a, b, "vert w {w} {bd}-bit");
-            assert_eq!((s.horiz)(&a, w), (k.horiz)(&a, w), "horiz w {w} {bd}-bit");
-            let mut c = vec![0; w];
-            vert_wide(&pr, &cr, bd, &mut c);
-            assert_eq!(&a[2..w + 2], &c[..]);
+            for extreme in [false, true] {
+                let mut mk = |hi: bool| -> Vec<Vec<u16>> {
+                    (0..5)
+                        .map(|_| {
+                            (0..w)
+                                .map(|_| match (extreme, hi) {
+                                    (false, _) => (rng.next() % (1 << bd)) as u16,
+                                    (true, true) => ((1u32 << bd) - 1) as u16,
+                                    (true, false) => 0,
+                                })
+                                .collect()
+                        })
+                        .collect()
+                };
+                let (p, c) = (mk(true), mk(false));
+                let pr: Vec<&[u16]> = p.iter().map(|r| &r[..]).collect();
+                let cr: Vec<&[u16]> = c.iter().map(|r| &r[..]).collect();
+                let mut d = vec![vec![0i32; w]; 5];
+                let mut e = vec![vec![0i32; w]; 5];
+                for t in 0..5 {
+                    (s.diff)(pr[t], cr[t], &mut d[t]);
+                    (k.diff)(pr[t], cr[t], &mut e[t]);
+                }
+                assert_eq!(d, e, "diff w {w} {bd}-bit");
+                let win: [&[i32]; 5] = std::array::from_fn(|t| &d[t][..]);
+                let (mut a, mut b) = (vec![0; w + 4], vec![0; w + 4]);
+                (s.vert)(&win, bd, &mut a[2..w + 2]);
+                (k.vert)(&win, bd, &mut b[2..w + 2]);
+                assert_eq!(a, b, "vert w {w} {bd}-bit");
+                let mut c = vec![0; w];
+                vert_wide(&pr, &cr, bd, &mut c);
+                assert_eq!(&a[2..w + 2], &c[..], "vert against i64, w {w} {bd}-bit");
+                for (t, v) in a.iter_mut().enumerate().take(2) {
+                    *v = [-65536, 65535][t];
+                }
+                let wide: u64 = (0..w)
+                    .map(|j| {
+                        let s: i64 = (0..5).map(|t| FILTER[t] as i64 * a[j + t] as i64).sum();
+                        ((s + (1 << 15)) >> 16).unsigned_abs()
+                    })
+                    .sum();
+                assert_eq!((s.horiz)(&a, w), wide, "horiz against i64, w {w} {bd}-bit");
+                assert_eq!((k.horiz)(&a, w), wide, "horiz w {w} {bd}-bit");
+            }
         }
-        for &(w, h, bd) in &[(16usize, 16usize, 8u8), (37, 29, 10), (64, 5, 16)] {
+        for &(w, h, bd) in &[
+            (16usize, 16usize, 8u8),
+            (37, 29, 10),
+            (64, 5, 16),
+            (50, 3, 8),
+            (40, 1, 8),
+        ] {
             let mut p = Plane::new(w, h);
             for v in p.data.iter_mut() {
                 *v = (rng.next() % (1 << bd)) as u16;

@@ -1,12 +1,13 @@
-//! The scalar motion kernels: the reference the SIMD build is tested against.
+//! The scalar motion kernels: the reference the SIMD builds are tested against.
 
-use super::{Kernels, BLK, FILTER};
+use super::{Kernels, BLK, FILTER, FLUSH};
 use crate::cpu::CpuLevel;
 
 kernels!(inline(never));
 
 pub(crate) const KERNELS: Kernels = Kernels {
     level: CpuLevel::Scalar,
+    diff,
     vert,
     horiz,
 };

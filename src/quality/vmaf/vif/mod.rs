@@ -627,7 +627,7 @@ mod tests {
             vertical_shifts(0, 10),
             vertical_shifts(1, 8),
         ];
-        for &w in &[1usize, 7, 16, 33, 100] {
+        for &w in &[1usize, 7, 16, 33, 100, 511, 512, 513, 1100] {
             for (fi, f) in FILTERS.iter().enumerate() {
                 let vs = shifts[fi % 3];
                 let vs_narrow = vertical_shifts(0, 8);

@@ -545,12 +545,108 @@ impl Horiz for U16 {
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub(super) unsafe fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
-    by_taps!(f.len(), horiz::<Q16>(src, f, out))
+    match f.len() {
+        17 => horiz_adjacent::<17, true>(src, f, out),
+        9 => horiz_adjacent::<9, true>(src, f, out),
+        5 => horiz_adjacent::<5, true>(src, f, out),
+        t => by_taps!(t, horiz::<Q16>(src, f, out)),
+    }
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub(super) unsafe fn horiz_u16(src: &[u32], f: &[u16], out: &mut [u32]) {
-    by_taps!(f.len(), horiz::<U16>(src, f, out))
+    match f.len() {
+        17 => horiz_adjacent::<17, false>(src, f, out),
+        9 => horiz_adjacent::<9, false>(src, f, out),
+        5 => horiz_adjacent::<5, false>(src, f, out),
+        t => by_taps!(t, horiz::<U16>(src, f, out)),
+    }
+}
+
+/// Outputs per chunk of [`horiz_adjacent`] (a multiple of 32).
+const CHUNK: usize = 512;
+
+/// The horizontal passes for filters whose every coefficient fits an i16 (17, 9 and 5 taps):
+/// the row's 16-bit halves are first packed into word rows (`lo`, and `hi` when `Q`), so a
+/// 32-bit lane of a load at word offset j holds two *adjacent* samples and one `vpdpwssd` with
+/// (c₂ₘ, c₂ₘ₊₁) adds two taps without any per-tap shuffle. Loads at even offsets give the even
+/// outputs, at odd offsets the odd ones; the two are interleaved at the store. `Q` gives
+/// [`Q16`]'s (Σf·x + 2^15) >> 16 from both halves, otherwise [`U16`]'s Σf·lo. Same sums,
+/// bias and wrapping as [`horiz`], so the outputs are identical.
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+unsafe fn horiz_adjacent<const T: usize, const Q: bool>(src: &[u32], f: &[u16], out: &mut [u32]) {
+    let pairs = T.div_ceil(2);
+    let mut cp = [_mm512_setzero_si512(); 9];
+    for (m, c) in cp.iter_mut().enumerate().take(pairs) {
+        debug_assert!(f[2 * m] < 1 << 15);
+        let b = if 2 * m + 1 < T {
+            f[2 * m + 1] as i32
+        } else {
+            0
+        };
+        *c = _mm512_set1_epi32(f[2 * m] as i32 | (b << 16));
+    }
+    let even = _mm512_set_epi16(
+        62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32, 30, 28, 26, 24, 22, 20, 18,
+        16, 14, 12, 10, 8, 6, 4, 2, 0,
+    );
+    let odd = _mm512_add_epi16(even, _mm512_set1_epi16(1));
+    let first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    let second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
+    // Word rows of one chunk: CHUNK outputs read CHUNK + T words (the last pair's second tap
+    // has coefficient 0); packing writes whole groups of 32.
+    let mut lo = [0u16; CHUNK + 64];
+    let mut hi = [0u16; CHUNK + 64];
+    let w = out.len();
+    let mut c = 0;
+    while c < w {
+        let n = (w - c).min(CHUNK);
+        let mut k = 0;
+        while k < n + T {
+            let avail = src.len().saturating_sub(c + k).min(32);
+            let ps = src.as_ptr().add(c + k) as *const i32;
+            let a = _mm512_maskz_loadu_epi32(mask16(avail.min(16)), ps);
+            let b = _mm512_maskz_loadu_epi32(mask16(avail.saturating_sub(16)), ps.wrapping_add(16));
+            let pl = lo.as_mut_ptr().add(k) as *mut __m512i;
+            _mm512_storeu_si512(pl, _mm512_permutex2var_epi16(a, even, b));
+            if Q {
+                let ph = hi.as_mut_ptr().add(k) as *mut __m512i;
+                _mm512_storeu_si512(ph, _mm512_permutex2var_epi16(a, odd, b));
+            }
+            k += 32;
+        }
+        let mut j = 0;
+        while j < n {
+            let init = _mm512_set1_epi32(i32::MIN);
+            let (mut el, mut ol, mut eh, mut oh) = (init, init, init, init);
+            for (m, &cm) in cp.iter().enumerate().take(pairs) {
+                let at = |row: &[u16; CHUNK + 64], o: usize| {
+                    _mm512_loadu_si512(row.as_ptr().add(j + 2 * m + o) as *const __m512i)
+                };
+                el = _mm512_dpwssd_epi32(el, at(&lo, 0), cm);
+                ol = _mm512_dpwssd_epi32(ol, at(&lo, 1), cm);
+                if Q {
+                    eh = _mm512_dpwssd_epi32(eh, at(&hi, 0), cm);
+                    oh = _mm512_dpwssd_epi32(oh, at(&hi, 1), cm);
+                }
+            }
+            let (ev, od) = if Q {
+                (Q16::finish([eh, el]), Q16::finish([oh, ol]))
+            } else {
+                (el, ol)
+            };
+            let cnt = (n - j).min(32);
+            let po = out.as_mut_ptr().add(c + j) as *mut i32;
+            let r0 = _mm512_permutex2var_epi32(ev, first, od);
+            _mm512_mask_storeu_epi32(po, mask16(cnt.min(16)), r0);
+            if cnt > 16 {
+                let r1 = _mm512_permutex2var_epi32(ev, second, od);
+                _mm512_mask_storeu_epi32(po.add(16), mask16(cnt - 16), r1);
+            }
+            j += 32;
+        }
+        c += n;
+    }
 }
 
 /// ((a·b + 2^31) >> 32) per u32 lane: products in u64 on even and odd lanes.
