@@ -1,7 +1,9 @@
-//! Full-grid pipeline benchmark (issue 6): the same grid run by pertitle and by the hand-made
-//! ffmpeg CLI + libvmaf pipeline, in one run on the same machine. Prints wall and CPU time of
-//! both, their ratio, the x264 encode floor (the hand-made encodes' own CPU / cores), pertitle's
-//! wall over that floor, pertitle's peak RSS, and per-point agreement (VMAF, bitrate).
+//! Full-grid pipeline benchmark: the same grid run by pertitle and by the hand-made ffmpeg CLI +
+//! libvmaf pipeline, in one run on the same machine, on generated (`demo`, `1080p`) and
+//! real-looking (`sport`: grain, pans, a cut) clips. Prints wall and CPU time of both, x264 alone
+//! on the same encodes (a null muxer) and each tool's CPU above it, each tool's utilisation of
+//! the cores, the x264 encode floor, pertitle's peak RSS, and per-point agreement (VMAF,
+//! bitrate).
 //!
 //! `cargo bench --bench pipeline`; see benches/README.md for the environment variables
 //! (`PERTITLE_BENCH=quick`, clip and grid choices, the memory runs).
@@ -14,6 +16,9 @@ mod handmade;
 mod libvmaf;
 #[path = "support/proc.rs"]
 mod proc;
+#[path = "support/titles.rs"]
+#[allow(dead_code)]
+mod titles;
 
 use clips::Clip;
 use handmade::{Grid, PeerRun};
@@ -69,14 +74,30 @@ fn parse_crfs(s: &str) -> Vec<u32> {
 
 /// libx264 options pertitle's encoder sets besides preset, CRF and `threads=1`, given to the
 /// hand-made encodes too so both make the same bitstream: the default recipe's `profile = "high"`
-/// (recipes/x264.toml) and `x264-params cpu-independent=1`, which src/media/codec.rs adds to every
-/// libx264 encode for reproducibility. Overridable for experiments.
-fn x264_args() -> Vec<String> {
+/// (recipes/x264.toml), its keyframe policy (`codecs::fixed_gop`: a keyframe every
+/// `keyint_seconds` = 2 s and no scene-cut keyframes) and `x264-params cpu-independent=1`, which
+/// src/media/codec.rs adds to every libx264 encode for reproducibility. Overridable for
+/// experiments.
+fn x264_args(fps: u32) -> Vec<String> {
     match env("PERTITLE_BENCH_X264_ARGS") {
         Some(s) => s.split_whitespace().map(String::from).collect(),
-        None => ["-profile:v", "high", "-x264-params", "cpu-independent=1"]
+        None => {
+            let k = (2 * fps).to_string();
+            [
+                "-profile:v",
+                "high",
+                "-g",
+                &k,
+                "-keyint_min",
+                &k,
+                "-sc_threshold",
+                "0",
+            ]
+            .into_iter()
+            .chain(["-x264-params", "cpu-independent=1"])
             .map(String::from)
-            .to_vec(),
+            .collect()
+        }
     }
 }
 
@@ -281,6 +302,25 @@ fn bench_clip(clip: &Clip, source: &str, grid: &Grid, jobs: usize, verbose: bool
             grid.points()
         );
     }
+    if let (Some(h), Some(p)) = (&peer, &pert) {
+        let x = h.x264_cpu;
+        let (pa, ha) = (p.cpu - x, h.total.cpu() - x);
+        println!(
+            "   x264 alone (the same encodes to a null muxer): {x:.2} CPU s; above it: pertitle {pa:.2}, hand-made {ha:.2} CPU s"
+        );
+        println!(
+            "   CPU above the x264 floor, pertitle / hand-made: {:.3}×   (goal ≤ 0.6×: {})",
+            pa / ha,
+            if pa / ha <= 0.6 { "met" } else { "NOT met" }
+        );
+        let (pu, hu) = (p.cpu / p.wall, h.total.cpu() / h.total.wall);
+        println!(
+            "   utilisation (CPU s / wall s): pertitle {pu:.2}, hand-made {hu:.2} of {} cores   (goal pertitle ≥ {:.1}: {})",
+            proc::cores(),
+            0.95 * proc::cores() as f64,
+            if pu >= 0.95 * proc::cores() as f64 { "met" } else { "NOT met" }
+        );
+    }
     if let Some(h) = &peer {
         let floor = h.encode_cpu / jobs as f64;
         println!(
@@ -472,7 +512,7 @@ fn memory_runs(jobs: usize, pertitle: &Path) {
             .map(|s| parse_crfs(&s))
             .unwrap_or(crfs),
         preset: env("PERTITLE_BENCH_MEMORY_PRESET").unwrap_or_else(|| "medium".into()),
-        x264_args: x264_args(),
+        x264_args: x264_args(24),
     };
     println!();
     println!(
@@ -536,7 +576,7 @@ fn long_title(jobs: usize) {
         sizes: vec![(1920, 1080), (960, 540), (480, 270)],
         crfs: vec![24, 32, 40],
         preset,
-        x264_args: x264_args(),
+        x264_args: x264_args(clip.fps),
     };
     match run_pertitle(&clip.path, &grid, jobs, &[]) {
         Ok(r) => println!(
@@ -550,6 +590,45 @@ fn long_title(jobs: usize) {
             if r.maxrss_mib <= 2048.0 { "met" } else { "NOT met" }
         ),
         Err(e) => println!("   ladder 3×3: NOT MEASURED: {e}"),
+    }
+}
+
+/// `frames` frames of the titles benchmark's 720p sport title centred on its first cut, as y4m
+/// (made once, kept in the clip cache).
+fn sport_clip(frames: u64) -> Clip {
+    // 10 s: the first shot is 6 s and the second 3.5 s, so the window stays inside both.
+    let title = titles::title(&titles::KINDS[1], 10.0, (1280, 720));
+    let first = title.cuts[0] - frames / 2;
+    assert!(
+        first + frames <= title.frames,
+        "sport clip: {frames} frames do not fit the title"
+    );
+    let path = titles::clip_dir().join(format!("pipeline-sport-1280x720-{frames}f.y4m"));
+    if !path.exists() {
+        let part = path.with_extension("part");
+        proc::run(
+            Command::new("ffmpeg")
+                .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i"])
+                .arg(&title.path)
+                .arg("-vf")
+                .arg(format!(
+                    "select='between(n,{first},{})',setpts=N/24/TB",
+                    first + frames - 1
+                ))
+                .args(["-frames:v", &frames.to_string()])
+                .args(["-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p"])
+                .arg(&part),
+        )
+        .expect("cut the sport title");
+        std::fs::rename(&part, &path).expect("rename");
+    }
+    Clip {
+        name: "sport".into(),
+        path,
+        width: 1280,
+        height: 720,
+        fps: 24,
+        frames,
     }
 }
 
@@ -570,7 +649,7 @@ fn main() {
         if quick {
             "demo".into()
         } else {
-            "demo,1080p".into()
+            "demo,sport,1080p".into()
         }
     });
 
@@ -597,7 +676,13 @@ fn main() {
                     SIZES_1080.to_vec(),
                 )
             }
-            other => panic!("PERTITLE_BENCH_CLIPS: unknown clip {other:?} (demo, 1080p)"),
+            "sport" => (
+                sport_clip(132),
+                "the titles benchmark's sport title across its first cut: grainy pan, cut, grainy zoom"
+                    .to_string(),
+                SIZES_720.to_vec(),
+            ),
+            other => panic!("PERTITLE_BENCH_CLIPS: unknown clip {other:?} (demo, 1080p, sport)"),
         };
         let sizes = match env("PERTITLE_BENCH_SIZES") {
             Some(s) => parse_sizes(&s),
@@ -613,7 +698,7 @@ fn main() {
             sizes,
             crfs,
             preset: preset.clone(),
-            x264_args: x264_args(),
+            x264_args: x264_args(clip.fps),
         };
         bench_clip(&clip, &source, &grid, jobs, verbose);
     }

@@ -389,6 +389,10 @@ fn bench_size(c: &mut Criterion, set: &Set, sanity: &mut Vec<String>) {
 /// in the full runs.
 #[derive(Clone, Copy)]
 enum Feature {
+    /// No feature: what each engine pays to take a frame pair (pertitle clones two u16 frames,
+    /// libvmaf allocates two pictures and copies the 8-bit planes, with no extractor registered),
+    /// so each feature's own cost is its figure's time minus this one.
+    Intake,
     Vif,
     Adm,
     Motion,
@@ -397,7 +401,8 @@ enum Feature {
 }
 
 impl Feature {
-    const ALL: [Feature; 5] = [
+    const ALL: [Feature; 6] = [
+        Feature::Intake,
         Feature::Vif,
         Feature::Adm,
         Feature::Motion,
@@ -412,6 +417,7 @@ impl Feature {
     /// (pertitle's name, libvmaf's extractor).
     fn names(self) -> (&'static str, &'static str) {
         match self {
+            Feature::Intake => ("intake", ""),
             Feature::Vif => ("vif", "vif"),
             Feature::Adm => ("adm", "adm"),
             Feature::Motion => ("motion", "motion"),
@@ -428,6 +434,7 @@ impl Feature {
             let (r, d) = (r.clone(), d.clone());
             let (rl, dl) = (r.luma(), d.luma());
             acc += match self {
+                Feature::Intake => (r.luma().data[0] + d.luma().data[0]) as f64,
                 Feature::Vif => vif::score_pair(rl, dl, 8, vif::DEFAULT_ENHN_GAIN_LIMIT).scales[0],
                 Feature::Adm => {
                     let p = adm::AdmParams::default();
@@ -449,7 +456,9 @@ impl Feature {
 
 fn libvmaf_feature(set: &Set, name: &str, dist: &[Vec<u8>]) -> u32 {
     let mut v = Libvmaf::with_cpumask(0, libvmaf_cpumask());
-    v.use_feature(name, &[]);
+    if !name.is_empty() {
+        v.use_feature(name, &[]);
+    }
     for (r, d) in set.reference.iter().zip(dist) {
         v.push_yuv420(set.w, set.h, r, d);
     }
@@ -470,17 +479,20 @@ fn bench_features(c: &mut Criterion, set: &Set) {
     for f in Feature::ALL {
         let (ours, theirs) = f.names();
         let key = format!("{label}/{ours}/libvmaf/1t");
-        g.bench_function(format!("libvmaf/{theirs}"), |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    std::hint::black_box(libvmaf_feature(set, theirs, &set.distorted[PAIR]));
-                }
-                let d = start.elapsed();
-                record(&key, d.as_secs_f64() / iters as f64);
-                d
-            })
-        });
+        g.bench_function(
+            format!("libvmaf/{}", if theirs.is_empty() { ours } else { theirs }),
+            |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        std::hint::black_box(libvmaf_feature(set, theirs, &set.distorted[PAIR]));
+                    }
+                    let d = start.elapsed();
+                    record(&key, d.as_secs_f64() / iters as f64);
+                    d
+                })
+            },
+        );
         let key = format!("{label}/{ours}/pertitle/1t");
         g.bench_function(format!("pertitle/{ours}"), |b| {
             b.iter_custom(|iters| {
@@ -605,7 +617,10 @@ fn summary(frames: u64, labels: &[String], sanity: &[String]) {
         }
     }
     println!("  (six: distorted frames per second over 6 versions of one reference; vif … ssim:");
-    println!("   that feature alone, one thread, frame copies included on both sides)");
+    println!("   that feature alone, one thread, frame intake included on both sides; intake:");
+    println!(
+        "   taking the pair alone, so a feature's own time is 1/fps(feature) − 1/fps(intake))"
+    );
     for s in sanity {
         println!("  check: {s}");
     }

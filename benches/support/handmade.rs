@@ -79,6 +79,9 @@ pub struct PeerRun {
     pub prep: Span,
     /// Sum of the encode processes' CPU seconds.
     pub encode_cpu: f64,
+    /// CPU seconds of the same encodes from the same raw inputs to ffmpeg's null muxer, run
+    /// after the timed span: x264 alone, the floor neither tool can go below.
+    pub x264_cpu: f64,
     pub jobs: usize,
 }
 
@@ -281,11 +284,31 @@ pub fn run(clip: &Clip, grid: &Grid, jobs: usize) -> Result<PeerRun, String> {
     })?;
     let total = start.since();
     let encode_cpu = points.iter().map(|p| p.encode_cpu).sum();
+    let x264: Vec<f64> = parallel(order.len(), jobs, |k| {
+        let (si, crf) = order[k];
+        let (w, h) = grid.sizes[si];
+        let mut c = ffmpeg();
+        raw_input(&mut c, w, h, fps, &scaled[si]);
+        c.args([
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            &grid.preset,
+            "-crf",
+            &crf.to_string(),
+        ])
+        .args(["-threads", "1"])
+        .args(&grid.x264_args)
+        .args(["-f", "null", "-"]);
+        Ok(proc::run(&mut c)?.usage.cpu())
+    })?;
     Ok(PeerRun {
         points,
         total,
         prep,
         encode_cpu,
+        x264_cpu: x264.iter().sum(),
         jobs,
     })
 }
