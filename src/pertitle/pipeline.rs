@@ -103,24 +103,50 @@ fn task_cost(t: &GridTask) -> u64 {
     px * crate::codecs::profile(&t.encoder.codec).bytes_per_pixel + PENDING_FRAMES * px * 3
 }
 
-/// Splits tasks into waves whose estimated encoder memory fits `budget`. Each wave takes at least
-/// one task. Larger encodes first, so the long-running ones start early.
+/// Splits tasks into waves whose estimated encoder memory fits `budget` ([`balanced_waves`]).
 fn plan_waves(tasks: &[&GridTask], budget: u64) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..tasks.len()).collect();
-    let cost = |t: &GridTask| task_cost(t);
-    order.sort_by(|&a, &b| cost(tasks[b]).cmp(&cost(tasks[a])).then(a.cmp(&b)));
-    let mut waves: Vec<(u64, Vec<usize>)> = Vec::new();
-    for i in order {
-        let c = cost(tasks[i]);
-        match waves.iter_mut().find(|(used, _)| used + c <= budget) {
-            Some((used, w)) => {
-                *used += c;
-                w.push(i);
+    let costs: Vec<u64> = tasks.iter().map(|t| task_cost(t)).collect();
+    balanced_waves(&costs, budget)
+}
+
+/// Splits items of these costs into as few waves as fit `budget` and balances them: the
+/// largest first, each into the least-loaded wave it fits. A first-fit split leaves a small
+/// remainder wave of a few cheap encodes, which cannot keep the cores busy on its own (the idle
+/// dips between lanes); balanced waves each mix large and small sizes. Every wave takes at least
+/// one item (an item above the budget runs alone); large ones come first in each wave, so the
+/// long-running encodes start early.
+fn balanced_waves(costs: &[u64], budget: u64) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..costs.len()).collect();
+    order.sort_by(|&a, &b| costs[b].cmp(&costs[a]).then(a.cmp(&b)));
+    // An item above the budget fills a wave of its own whatever its size.
+    let total: u64 = costs.iter().map(|&c| c.min(budget)).sum();
+    let mut n = total.div_ceil(budget.max(1)).max(1) as usize;
+    loop {
+        let mut waves: Vec<(u64, Vec<usize>)> = vec![(0, Vec::new()); n];
+        let placed = order.iter().all(|&i| {
+            let c = costs[i];
+            let fits = waves
+                .iter_mut()
+                .filter(|(used, w)| w.is_empty() || used + c <= budget)
+                .min_by_key(|(used, _)| *used);
+            match fits {
+                Some((used, w)) => {
+                    *used += c;
+                    w.push(i);
+                    true
+                }
+                None => false,
             }
-            None => waves.push((c, vec![i])),
+        });
+        if placed {
+            return waves
+                .into_iter()
+                .filter(|(_, w)| !w.is_empty())
+                .map(|(_, w)| w)
+                .collect();
         }
+        n += 1;
     }
-    waves.into_iter().map(|(_, w)| w).collect()
 }
 
 /// Runs `tasks` against the source `open` gives: [`Runner::run`] on a runner made for this call.
@@ -1322,4 +1348,43 @@ fn finish_chain(
     };
     r.check()?;
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::balanced_waves;
+
+    /// Every item once, every wave within the budget (or a single item above it), no more
+    /// waves than a first-fit split would need here, and the waves balanced.
+    #[test]
+    fn waves_fit_the_budget_and_are_balanced() {
+        // The demo grid's shape: 6 CRFs at each of 5 sizes, costs falling with the size.
+        let sizes = [92u64, 52, 33, 23, 13];
+        let costs: Vec<u64> = sizes.iter().flat_map(|&c| [c; 6]).collect();
+        let waves = balanced_waves(&costs, 1300);
+        assert_eq!(waves.len(), 1, "everything fits one wave: {waves:?}");
+        let waves = balanced_waves(&costs, 700);
+        assert_eq!(waves.len(), 2);
+        let loads: Vec<u64> = waves
+            .iter()
+            .map(|w| w.iter().map(|&i| costs[i]).sum())
+            .collect();
+        assert!(loads.iter().all(|&l| l <= 700), "{loads:?}");
+        let (lo, hi) = (*loads.iter().min().unwrap(), *loads.iter().max().unwrap());
+        assert!(hi - lo <= 13, "unbalanced: {loads:?}");
+        let mut seen: Vec<usize> = waves.concat();
+        seen.sort();
+        assert_eq!(seen, (0..costs.len()).collect::<Vec<_>>());
+        // Largest first within each wave.
+        for w in &waves {
+            assert!(w.windows(2).all(|p| costs[p[0]] >= costs[p[1]]), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn an_item_above_the_budget_runs_alone() {
+        let waves = balanced_waves(&[500, 10, 10], 100);
+        assert_eq!(waves, vec![vec![0], vec![1, 2]]);
+        assert_eq!(balanced_waves(&[], 100), Vec::<Vec<usize>>::new());
+    }
 }

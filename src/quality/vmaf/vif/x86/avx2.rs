@@ -248,6 +248,120 @@ mod madd {
     }
 }
 
+/// Horizontal passes for filters whose every coefficient fits an i16 (17, 9 and 5 taps), as the
+/// AVX-512 set does them: the row's 16-bit halves are packed once into biased word rows, so a
+/// 32-bit lane of a load at word offset j holds two *adjacent* samples and one `vpmaddwd` with
+/// (c₂ₘ, c₂ₘ₊₁) adds two taps with no per-tap shuffle; loads at even offsets give the even
+/// outputs, at odd offsets the odd ones, interleaved at the store. Same sums, bias and wrapping
+/// as the symmetric kernels, so the outputs are identical.
+mod adjacent {
+    use std::arch::x86_64::*;
+
+    /// Outputs per chunk (a multiple of 16).
+    const CHUNK: usize = 512;
+
+    /// `Q`: (Σf·x + 2^15) >> 16 of 32-bit inputs from both halves; otherwise Σf·x of inputs
+    /// below 2^16 (the mean rows). `src` holds `out.len() + f.len() − 1` samples.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn horiz<const T: usize, const Q: bool>(
+        src: &[u32],
+        f: &[u16],
+        out: &mut [u32],
+    ) {
+        debug_assert!(src.len() + 1 >= out.len() + T);
+        let pairs = T.div_ceil(2);
+        let mut cp = [_mm256_setzero_si256(); 9];
+        for (m, c) in cp.iter_mut().enumerate().take(pairs) {
+            debug_assert!(f[2 * m] < 1 << 15);
+            let b = if 2 * m + 1 < T {
+                f[2 * m + 1] as i32
+            } else {
+                0
+            };
+            *c = _mm256_set1_epi32(f[2 * m] as i32 | (b << 16));
+        }
+        let low = _mm256_set1_epi32(0xffff);
+        let bias = _mm256_set1_epi16(i16::MIN);
+        // Words of 16 u32 (a, b) in order, biased: packus works per 128-bit lane.
+        let pack = |a: __m256i, b: __m256i| {
+            let p = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xD8);
+            _mm256_xor_si256(p, bias)
+        };
+        let mut lo = [0u16; CHUNK + 48];
+        let mut hi = [0u16; CHUNK + 48];
+        let w = out.len();
+        let mut c = 0;
+        while c < w {
+            let n = (w - c).min(CHUNK);
+            let mut k = 0;
+            while k < n + T {
+                let avail = src.len().saturating_sub(c + k).min(16);
+                let (a, b) = if avail == 16 {
+                    let p = src.as_ptr().add(c + k) as *const __m256i;
+                    (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
+                } else {
+                    let mut v = [0u32; 16];
+                    v[..avail].copy_from_slice(&src[c + k..c + k + avail]);
+                    let p = v.as_ptr() as *const __m256i;
+                    (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
+                };
+                let pl = lo.as_mut_ptr().add(k) as *mut __m256i;
+                _mm256_storeu_si256(pl, pack(_mm256_and_si256(a, low), _mm256_and_si256(b, low)));
+                if Q {
+                    let ph = hi.as_mut_ptr().add(k) as *mut __m256i;
+                    let (ah, bh) = (_mm256_srli_epi32(a, 16), _mm256_srli_epi32(b, 16));
+                    _mm256_storeu_si256(ph, pack(ah, bh));
+                }
+                k += 16;
+            }
+            let mut j = 0;
+            while j < n {
+                let init = _mm256_set1_epi32(i32::MIN);
+                let (mut el, mut ol, mut eh, mut oh) = (init, init, init, init);
+                for (m, &cm) in cp.iter().enumerate().take(pairs) {
+                    let at = |row: &[u16; CHUNK + 48], o: usize| {
+                        _mm256_loadu_si256(row.as_ptr().add(j + 2 * m + o) as *const __m256i)
+                    };
+                    el = _mm256_add_epi32(el, _mm256_madd_epi16(at(&lo, 0), cm));
+                    ol = _mm256_add_epi32(ol, _mm256_madd_epi16(at(&lo, 1), cm));
+                    if Q {
+                        eh = _mm256_add_epi32(eh, _mm256_madd_epi16(at(&hi, 0), cm));
+                        oh = _mm256_add_epi32(oh, _mm256_madd_epi16(at(&hi, 1), cm));
+                    }
+                }
+                let (ev, od) = if Q {
+                    let round = _mm256_set1_epi32(32768);
+                    let fin = |h: __m256i, l: __m256i| {
+                        _mm256_add_epi32(h, _mm256_srli_epi32(_mm256_add_epi32(l, round), 16))
+                    };
+                    (fin(eh, el), fin(oh, ol))
+                } else {
+                    (el, ol)
+                };
+                let (x, y) = (_mm256_unpacklo_epi32(ev, od), _mm256_unpackhi_epi32(ev, od));
+                let (r0, r1) = (
+                    _mm256_permute2x128_si256(x, y, 0x20),
+                    _mm256_permute2x128_si256(x, y, 0x31),
+                );
+                let cnt = (n - j).min(16);
+                if cnt == 16 {
+                    let po = out.as_mut_ptr().add(c + j) as *mut __m256i;
+                    _mm256_storeu_si256(po, r0);
+                    _mm256_storeu_si256(po.add(1), r1);
+                } else {
+                    let mut r = [0u32; 16];
+                    let pr = r.as_mut_ptr() as *mut __m256i;
+                    _mm256_storeu_si256(pr, r0);
+                    _mm256_storeu_si256(pr.add(1), r1);
+                    out[c + j..c + j + cnt].copy_from_slice(&r[..cnt]);
+                }
+                j += 16;
+            }
+            c += n;
+        }
+    }
+}
+
 /// Pass 1 of `dist_terms`: σ₂² and σ₁₂ into `s2`/`s12`, and the non-log sum.
 #[inline(always)]
 fn dist_pass1(
@@ -443,12 +557,44 @@ pub(super) fn vert_mu(r: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut 
     unsafe { autovec::vert_mu(r, f, round, shift, mu) }
 }
 
+/// Whether the adjacent-pair kernels apply: 17, 9 or 5 taps (every coefficient below 2^15) and
+/// a padded row of `out.len() + f.len() − 1` samples.
+fn adjacent_ok(src: &[u32], f: &[u16], out: &[u32]) -> bool {
+    matches!(f.len(), 5 | 9 | 17)
+        && f.iter().all(|&c| c < 32768)
+        && src.len() + 1 >= out.len() + f.len()
+}
+
+/// Runs `adjacent::horiz` for the filter's length.
+macro_rules! adjacent {
+    ($q:literal, $src:expr, $f:expr, $out:expr) => {
+        match $f.len() {
+            17 => adjacent::horiz::<17, $q>($src, $f, $out),
+            9 => adjacent::horiz::<9, $q>($src, $f, $out),
+            _ => adjacent::horiz::<5, $q>($src, $f, $out),
+        }
+    };
+}
+
+/// Mean rows fit 16 bits (see `Kernels::horiz_u32`), which the adjacent-pair kernel needs.
 pub(super) fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
-    // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
-    unsafe { autovec::horiz_u32(src, f, out) }
+    if adjacent_ok(src, f, out) {
+        // SAFETY: AVX2 is present (see above); the kernel reads 16 samples at `src[c + k..]` only
+        // when all 16 are there (the tail goes through a copy), stores 16 outputs only when all
+        // 16 are in `out`, and its word loads stay below its chunk buffers' CHUNK + 48 words.
+        unsafe { adjacent!(false, src, f, out) }
+    } else {
+        // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
+        unsafe { autovec::horiz_u32(src, f, out) }
+    }
 }
 
 pub(super) fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
+    if adjacent_ok(src, f, out) {
+        // SAFETY: as in `horiz_u32`.
+        unsafe { adjacent!(true, src, f, out) };
+        return;
+    }
     let t = f.len();
     let pairs = t > 0 && f.iter().eq(f.iter().rev()) && f[..t / 2].iter().all(|&c| c < 32768);
     if pairs && src.len() + 1 >= out.len() + t {
