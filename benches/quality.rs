@@ -579,8 +579,8 @@ fn summary(frames: u64, labels: &[String], sanity: &[String]) {
         proc::loadavg()
     );
     println!(
-        "  {:<16} {:<8} {:>8} {:>14} {:>14} {:>10}",
-        "content-size", "figure", "threads", "pertitle fps", "libvmaf fps", "ratio"
+        "  {:<16} {:<8} {:>8} {:>14} {:>14} {:>10} {:>12}",
+        "content-size", "figure", "threads", "pertitle fps", "libvmaf fps", "ratio", "own ratio"
     );
     let figures = [
         ("pair", frames, [1, 2].as_slice()),
@@ -602,6 +602,19 @@ fn summary(frames: u64, labels: &[String], sanity: &[String]) {
                         .map(|v| n as f64 / median(v))
                 };
                 let (p, l) = (get("pertitle"), get("libvmaf"));
+                // A feature's own time: its figure's time per frame minus the intake's.
+                let own = |who: &str, fps: Option<f64>| -> Option<f64> {
+                    let intake = times
+                        .get(&format!("{label}/intake/{who}/1t"))
+                        .map(|v| n as f64 / median(v))?;
+                    let t = 1.0 / fps? - 1.0 / intake;
+                    (t > 0.0).then_some(t)
+                };
+                let own_ratio = match (fig, own("pertitle", p), own("libvmaf", l)) {
+                    ("pair" | "six" | "intake", _, _) => String::new(),
+                    (_, Some(a), Some(b)) => format!("{:.3}×", b / a),
+                    _ => "-".into(),
+                };
                 let fmt =
                     |x: Option<f64>| x.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
                 let ratio = match (p, l) {
@@ -609,7 +622,7 @@ fn summary(frames: u64, labels: &[String], sanity: &[String]) {
                     _ => "-".into(),
                 };
                 println!(
-                    "  {label:<16} {fig:<8} {t:>8} {:>14} {:>14} {ratio:>10}",
+                    "  {label:<16} {fig:<8} {t:>8} {:>14} {:>14} {ratio:>10} {own_ratio:>12}",
                     fmt(p),
                     fmt(l)
                 );
