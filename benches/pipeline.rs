@@ -597,31 +597,8 @@ fn long_title(jobs: usize) {
 /// (made once, kept in the clip cache).
 fn sport_clip(frames: u64) -> Clip {
     // 10 s: the first shot is 6 s and the second 3.5 s, so the window stays inside both.
-    let title = titles::title(&titles::KINDS[1], 10.0, (1280, 720));
-    let first = title.cuts[0] - frames / 2;
-    assert!(
-        first + frames <= title.frames,
-        "sport clip: {frames} frames do not fit the title"
-    );
-    let path = titles::clip_dir().join(format!("pipeline-sport-1280x720-{frames}f.y4m"));
-    if !path.exists() {
-        let part = path.with_extension("part");
-        proc::run(
-            Command::new("ffmpeg")
-                .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i"])
-                .arg(&title.path)
-                .arg("-vf")
-                .arg(format!(
-                    "select='between(n,{first},{})',setpts=N/24/TB",
-                    first + frames - 1
-                ))
-                .args(["-frames:v", &frames.to_string()])
-                .args(["-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p"])
-                .arg(&part),
-        )
-        .expect("cut the sport title");
-        std::fs::rename(&part, &path).expect("rename");
-    }
+    let kind = &titles::KINDS[1];
+    let path = titles::around_first_cut(kind, 10.0, (1280, 720), frames, "pipeline-sport");
     Clip {
         name: "sport".into(),
         path,

@@ -146,29 +146,7 @@ fn distorted_y4m(reference: &Path, crf: u32) -> PathBuf {
 
 /// `frames` frames of the sport title centred on its first cut, as y4m (made once).
 fn real_clip(w: usize, h: usize, frames: u64) -> PathBuf {
-    let title = titles::title(&titles::KINDS[1], 8.0, (w, h));
-    let cut = title.cuts[0];
-    let first = cut - frames / 2;
-    let out = titles::clip_dir().join(format!("quality-sport-{w}x{h}-{frames}f.y4m"));
-    if !out.exists() {
-        let part = out.with_extension("part");
-        proc::run(
-            ffmpeg()
-                .arg("-i")
-                .arg(&title.path)
-                .arg("-vf")
-                .arg(format!(
-                    "select='between(n,{first},{})',setpts=N/24/TB",
-                    first + frames - 1
-                ))
-                .args(["-frames:v", &frames.to_string()])
-                .args(["-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p"])
-                .arg(&part),
-        )
-        .expect("cut the sport title");
-        std::fs::rename(&part, &out).expect("rename");
-    }
-    out
+    titles::around_first_cut(&titles::KINDS[1], 8.0, (w, h), frames, "quality-sport")
 }
 
 fn load(content: Content, size: &str, w: usize, h: usize, frames: u64) -> Set {

@@ -98,6 +98,17 @@ fn raw_input(c: &mut Command, w: usize, h: usize, fps: u32, path: &Path) {
         .arg(path);
 }
 
+/// One grid encode from the raw `input` of `w`×`h` at `fps`, single-threaded libx264 with the
+/// grid's settings; the caller adds the output.
+fn encode(grid: &Grid, (w, h, fps): (usize, usize, u32), input: &Path, crf: u32) -> Command {
+    let mut c = ffmpeg();
+    raw_input(&mut c, w, h, fps, input);
+    c.args(["-an", "-c:v", "libx264", "-preset", &grid.preset])
+        .args(["-crf", &crf.to_string(), "-threads", "1"])
+        .args(&grid.x264_args);
+    c
+}
+
 /// Runs `n` tasks on `jobs` threads, in index order as threads free up.
 fn parallel<T: Send>(
     n: usize,
@@ -241,21 +252,7 @@ pub fn run(clip: &Clip, grid: &Grid, jobs: usize) -> Result<PeerRun, String> {
         let (si, crf) = order[k];
         let (w, h) = grid.sizes[si];
         let mp4 = dir.join(format!("{w}x{h}-crf{crf}.mp4"));
-        let mut c = ffmpeg();
-        raw_input(&mut c, w, h, fps, &scaled[si]);
-        c.args([
-            "-an",
-            "-c:v",
-            "libx264",
-            "-preset",
-            &grid.preset,
-            "-crf",
-            &crf.to_string(),
-        ])
-        .args(["-threads", "1"])
-        .args(&grid.x264_args)
-        .arg(&mp4);
-        let enc = proc::run(&mut c)?;
+        let enc = proc::run(encode(grid, (w, h, fps), &scaled[si], crf).arg(&mp4))?;
         let bytes = video_bytes(&mp4)?;
 
         let dist = dir.join(format!("{w}x{h}-crf{crf}.yuv"));
@@ -287,21 +284,8 @@ pub fn run(clip: &Clip, grid: &Grid, jobs: usize) -> Result<PeerRun, String> {
     let x264: Vec<f64> = parallel(order.len(), jobs, |k| {
         let (si, crf) = order[k];
         let (w, h) = grid.sizes[si];
-        let mut c = ffmpeg();
-        raw_input(&mut c, w, h, fps, &scaled[si]);
-        c.args([
-            "-an",
-            "-c:v",
-            "libx264",
-            "-preset",
-            &grid.preset,
-            "-crf",
-            &crf.to_string(),
-        ])
-        .args(["-threads", "1"])
-        .args(&grid.x264_args)
-        .args(["-f", "null", "-"]);
-        Ok(proc::run(&mut c)?.usage.cpu())
+        let mut c = encode(grid, (w, h, fps), &scaled[si], crf);
+        Ok(proc::run(c.args(["-f", "null", "-"]))?.usage.cpu())
     })?;
     Ok(PeerRun {
         points,

@@ -127,3 +127,43 @@ pub fn title(kind: &Kind, seconds: f64, (w, h): (usize, usize)) -> Title {
         cuts,
     }
 }
+
+/// `frames` frames of the `kind` title (`seconds` long at `w`×`h`) centred on its first cut, as
+/// y4m in the clip cache (made once): `name` names the file. (The quality and pipeline
+/// benchmarks use it; the others include this module without it.)
+#[allow(dead_code)]
+pub fn around_first_cut(
+    kind: &Kind,
+    seconds: f64,
+    (w, h): (usize, usize),
+    frames: u64,
+    name: &str,
+) -> PathBuf {
+    let title = title(kind, seconds, (w, h));
+    let first = title.cuts[0] - frames / 2;
+    assert!(
+        first + frames <= title.frames,
+        "{name}: {frames} frames around the first cut do not fit a {seconds}-s title"
+    );
+    let path = clip_dir().join(format!("{name}-{w}x{h}-{frames}f.y4m"));
+    if !path.exists() {
+        let part = path.with_extension("part");
+        proc::run(
+            Command::new("ffmpeg")
+                .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i"])
+                .arg(&title.path)
+                .arg("-vf")
+                .arg(format!(
+                    "select='between(n,{first},{})',setpts=N/{}/TB",
+                    first + frames - 1,
+                    title.fps
+                ))
+                .args(["-frames:v", &frames.to_string()])
+                .args(["-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p"])
+                .arg(&part),
+        )
+        .unwrap_or_else(|e| panic!("cutting {}: {e}", title.path.display()));
+        std::fs::rename(&part, &path).expect("rename clip");
+    }
+    path
+}
