@@ -33,8 +33,8 @@ pub(crate) type HorizFn = fn(&[i32], usize) -> u64;
 
 const BLK: usize = 16;
 
-/// Widest row the u32 per-lane sums of [`HorizFn`] hold (|term| ≤ 2^16, 2^15 columns per lane
-/// group before they are flushed to u64).
+/// Columns summed in the u32 lanes of [`HorizFn`] before they are flushed to u64: 2^11 terms of
+/// at most 2^16 per lane, far below 2^32.
 const FLUSH: usize = 1 << 15;
 
 /// The motion kernels, written so the compiler vectorises them and compiled once per instruction
