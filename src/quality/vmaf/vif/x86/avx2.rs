@@ -269,16 +269,10 @@ mod adjacent {
         out: &mut [u32],
     ) {
         debug_assert!(src.len() + 1 >= out.len() + T);
-        let pairs = T.div_ceil(2);
+        let (words, pairs) = super::super::adjacent_pairs(f);
         let mut cp = [_mm256_setzero_si256(); 9];
-        for (m, c) in cp.iter_mut().enumerate().take(pairs) {
-            debug_assert!(f[2 * m] < 1 << 15);
-            let b = if 2 * m + 1 < T {
-                f[2 * m + 1] as i32
-            } else {
-                0
-            };
-            *c = _mm256_set1_epi32(f[2 * m] as i32 | (b << 16));
+        for (c, &w) in cp.iter_mut().zip(&words[..pairs]) {
+            *c = _mm256_set1_epi32(w);
         }
         let low = _mm256_set1_epi32(0xffff);
         let bias = _mm256_set1_epi16(i16::MIN);

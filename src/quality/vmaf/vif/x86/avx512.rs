@@ -575,16 +575,10 @@ const CHUNK: usize = 512;
 /// bias and wrapping as [`horiz`], so the outputs are identical.
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 unsafe fn horiz_adjacent<const T: usize, const Q: bool>(src: &[u32], f: &[u16], out: &mut [u32]) {
-    let pairs = T.div_ceil(2);
+    let (words, pairs) = super::adjacent_pairs(f);
     let mut cp = [_mm512_setzero_si512(); 9];
-    for (m, c) in cp.iter_mut().enumerate().take(pairs) {
-        debug_assert!(f[2 * m] < 1 << 15);
-        let b = if 2 * m + 1 < T {
-            f[2 * m + 1] as i32
-        } else {
-            0
-        };
-        *c = _mm512_set1_epi32(f[2 * m] as i32 | (b << 16));
+    for (c, &w) in cp.iter_mut().zip(&words[..pairs]) {
+        *c = _mm512_set1_epi32(w);
     }
     let even = _mm512_set_epi16(
         62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32, 30, 28, 26, 24, 22, 20, 18,
