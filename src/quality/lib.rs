@@ -38,6 +38,7 @@ pub mod log;
 pub mod pooling;
 pub mod psnr;
 pub mod ssim;
+pub mod svr;
 mod timeline;
 pub mod vmaf;
 

@@ -20,4 +20,5 @@ mod recipe;
 mod report;
 mod shots;
 mod store;
+mod svr;
 mod verify;

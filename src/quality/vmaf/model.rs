@@ -360,6 +360,11 @@ impl Model {
         Model::from_json(name, json)
     }
 
+    /// Whether a libvmaf feature name is one the engine computes (a model may use it).
+    pub fn knows_feature(name: &str) -> bool {
+        feature_kind("", name).is_ok()
+    }
+
     /// A libvmaf JSON model file.
     pub fn from_path(path: &Path) -> Result<Model> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
