@@ -205,3 +205,18 @@ pub fn grid_tasks(
     let tasks = TaskTemplate::new(recipe, &source, &settings).grid(sizes, &recipe.grid.crf);
     (source, engine, tasks)
 }
+
+/// The interpreter with scikit-learn and scipy: `PERTITLE_PYTHON`, else `target/pyenv`'s. Missing is a
+/// failure that says how to make it, never a skip.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("PERTITLE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/pyenv (scripts/test does) or set PERTITLE_PYTHON",
+        p.display()
+    );
+    p
+}

@@ -1,25 +1,10 @@
 //! The ν-SVR trainer against scikit-learn's `NuSVR` (libsvm inside), run on the same problems
 //! in the Python of `scripts/pyenv` (made by `scripts/test`; `PERTITLE_PYTHON` names another).
 
-use crate::support::{tmpdir, Rng};
+use crate::support::{python, tmpdir, Rng};
 use pertitle::quality::svr::{self, NuSvrParams, Rbf};
 use std::path::PathBuf;
 use std::process::Command;
-
-/// The interpreter with scikit-learn: `PERTITLE_PYTHON`, else `target/pyenv`'s. Missing is a
-/// failure that says how to make it, never a skip.
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("PERTITLE_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/pyenv (scripts/test does) or set PERTITLE_PYTHON",
-        p.display()
-    );
-    p
-}
 
 /// A VMAF-like training set: `n` samples of `dim` features in [0, 1] (as VMAF scales them),
 /// the target a smooth function of them plus a little noise, also in about [0, 1].
