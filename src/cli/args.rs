@@ -57,6 +57,14 @@ pub enum Command {
     Status(StatusArgs),
     /// Write the outputs of a run submitted with --executor slurm --detach, once it is complete.
     Collect(CollectArgs),
+    /// Extract every quality feature of a subjective dataset's pairs into the result store.
+    Features(FeaturesArgs),
+    /// Train a VMAF model (nu-SVR) on a dataset's features and opinion scores, checked on held-out
+    /// contents; writes a libvmaf JSON model.
+    Train(TrainArgs),
+    /// How well a metric or model predicts a dataset's opinion scores: SRCC, PCC and RMSE after a
+    /// logistic fit, with bootstrap confidence intervals, and a scatter plot.
+    Eval(EvalArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,6 +392,89 @@ impl VerifyArgs {
             max_encodes: self.max_encodes,
         }
     }
+}
+
+/// What `features`, `train` and `eval` share: the dataset and how its features are found.
+#[derive(Debug, Args)]
+pub struct DatasetArgs {
+    /// The dataset file (TOML or JSON; see the README's "Custom models").
+    pub dataset: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Pairs scored at a time (each with all the engine's threads).
+    #[arg(long, default_value_t = 1, value_parser = at_least_one::<usize>)]
+    pub jobs: usize,
+    /// Engine worker threads (default: all cores).
+    #[arg(long, value_parser = at_least_one::<usize>)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    #[command(flatten)]
+    pub data: DatasetArgs,
+    /// Also write each pair's features, pooled (mean over frames), as CSV to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DatasetArgs,
+    /// Model inputs (adm2, motion2, vif_scale0..3).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "adm2,motion2,vif_scale0,vif_scale1,vif_scale2,vif_scale3"
+    )]
+    pub features: Vec<String>,
+    /// nu-SVR's nu, in (0, 1].
+    #[arg(long, default_value_t = 0.9)]
+    pub nu: f64,
+    /// nu-SVR's C (the cost of an error), above 0.
+    #[arg(long = "c", alias = "cost", default_value_t = 4.0)]
+    pub c: f64,
+    /// The RBF kernel's gamma, above 0.
+    #[arg(long, default_value_t = 0.04)]
+    pub gamma: f64,
+    /// The solver's stopping tolerance (libsvm's eps).
+    #[arg(long, default_value_t = 1e-3)]
+    pub tol: f64,
+    /// Where to write the model (libvmaf JSON), trained on every pair.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Hold out contents in K folds, each once (default: one split, see --test-fraction).
+    #[arg(long, value_name = "K")]
+    pub folds: Option<usize>,
+    /// Fraction of the contents held out by the one split.
+    #[arg(long, default_value_t = 0.2, conflicts_with = "folds")]
+    pub test_fraction: f64,
+    /// Seed of the split into held-out contents.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub data: DatasetArgs,
+    /// vmaf, psnr, ssim, or a libvmaf JSON model (e.g. one `train` wrote).
+    #[arg(long, default_value = "vmaf")]
+    pub metric: String,
+    /// Bootstrap resamples for the 95 % confidence intervals.
+    #[arg(long, default_value_t = 1000, value_parser = at_least_one::<usize>)]
+    pub bootstrap: usize,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Draw predicted against opinion score, one colour per content, with the fitted curve
+    /// (.png or .svg).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Write the figures and every pair's prediction as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 /// The result store: where finished tasks are kept and found again.

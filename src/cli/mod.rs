@@ -13,6 +13,7 @@ mod encode;
 mod hull;
 mod interrupt;
 mod ladder;
+mod model;
 mod probe;
 mod progress;
 mod score;
@@ -46,6 +47,9 @@ pub fn main() -> i32 {
         Command::Task(args::TaskCommand::Run(a)) => batch::task_run(&cli, a),
         Command::Status(a) => batch::status(&cli, a),
         Command::Collect(a) => batch::collect(&cli, a),
+        Command::Features(a) => model::features(&cli, a),
+        Command::Train(a) => model::train(&cli, a),
+        Command::Eval(a) => model::eval(&cli, a),
     };
     match result {
         Ok(()) => 0,

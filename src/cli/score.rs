@@ -5,7 +5,7 @@ use super::common::input_options;
 use super::interrupt;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pertitle::media::{self, PairMismatch, Scaler};
+use pertitle::media::{self, PairMismatch};
 use pertitle::quality::log::{self as vlog, LogFrame};
 use pertitle::quality::{Engine, EngineConfig, FrameScores, Metrics, VideoScorer};
 use pertitle::{fsutil, Error};
@@ -23,8 +23,6 @@ pub fn run(cli: &Cli, a: &ScoreArgs) -> Result<()> {
     let mut r = media::open(&a.reference, &opts)?;
     let mut d = media::open(&a.distorted, &opts)?;
     let (ri, di) = (r.info().clone(), d.info().clone());
-    let rname = a.reference.display();
-    let dname = a.distorted.display();
     // The library checks the pair; the command adds which flag helps.
     let frames = media::check_pair(&ri, &di, a.frames).map_err(|e| {
         Error::Mismatch(match e {
@@ -47,11 +45,6 @@ pub fn run(cli: &Cli, a: &ScoreArgs) -> Result<()> {
         metrics,
         threads: a.threads.unwrap_or(0),
     })?;
-    let mut up = if (di.width, di.height) != (ri.width, ri.height) {
-        Some(Scaler::new(di.format, ri.width, ri.height, a.scaler)?)
-    } else {
-        None
-    };
     let bar = if cli.quiet {
         ProgressBar::with_draw_target(Some(frames), ProgressDrawTarget::hidden())
     } else {
@@ -68,29 +61,10 @@ pub fn run(cli: &Cli, a: &ScoreArgs) -> Result<()> {
         pb.set_position(n);
         !interrupt::requested()
     });
-    let mut n = 0u64;
-    while n < frames {
-        let rf = r.next_frame()?;
-        let df = d.next_frame()?;
-        let (Some(rf), Some(mut df)) = (rf, df) else {
-            return Err(
-                Error::Mismatch(format!("{rname} or {dname} ended after {n} frames")).into(),
-            );
-        };
-        if let Some(s) = &mut up {
-            df = s.scale(&df)?;
-        }
-        if df.format.chroma != rf.format.chroma {
-            return Err(Error::Mismatch(format!(
-                "chroma formats differ: {rname} is {:?}, {dname} is {:?}",
-                rf.format.chroma, df.format.chroma
-            ))
-            .into());
-        }
-        df.index = rf.index;
+    let n = media::pair_frames(&mut *r, &mut *d, frames, a.scaler, |rf, df| {
         scorer.push(rf, df)?;
-        n += 1;
-    }
+        Ok(true)
+    })?;
     let scores = scorer.finish()?;
     bar.finish_and_clear();
     let elapsed = t0.elapsed().as_secs_f64();

@@ -14,14 +14,18 @@
 // Every unsafe block (FFmpeg FFI, libc) says why it is sound.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod agreement;
 pub mod batch;
 pub mod bdrate;
 pub mod catalog;
 pub mod chunks;
 pub mod codecs;
+pub mod dataset;
 pub mod determinism;
 pub mod encode;
 pub mod error;
+pub mod evaluation;
+pub mod features;
 pub mod fsutil;
 pub mod grid;
 pub mod hull;
@@ -39,6 +43,7 @@ pub mod search;
 pub mod shots;
 pub mod slurm;
 pub mod store;
+pub mod training;
 pub mod verify;
 
 pub use error::{Error, Result};

@@ -47,6 +47,39 @@ pub const STORE_VERSION: u32 = 1;
 const PAYLOAD_PREFIX: &str = "\n  \"payload\": ";
 const SUFFIX: &str = "\n}\n";
 
+/// The kinds of record kept beside the task entries, each in its own directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shelf {
+    /// Source analyses (identity, shots, probe).
+    Sources,
+    /// Dataset pairs' features.
+    Features,
+}
+
+impl Shelf {
+    /// (directory, file-name suffix).
+    const TABLE: [(Shelf, &'static str, &'static str); 2] = [
+        (Shelf::Sources, "sources", "source"),
+        (Shelf::Features, "features", "features"),
+    ];
+
+    fn row(self) -> (&'static str, &'static str) {
+        let (_, d, s) = Self::TABLE
+            .iter()
+            .find(|(k, _, _)| *k == self)
+            .expect("every shelf is in the table");
+        (d, s)
+    }
+
+    fn dir(self) -> &'static str {
+        self.row().0
+    }
+
+    fn suffix(self) -> &'static str {
+        self.row().1
+    }
+}
+
 /// The outcome of a lookup.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lookup {
@@ -269,17 +302,45 @@ impl Store {
         atomic_write(&path, text.as_bytes())
     }
 
-    /// Where a source analysis for `key` lives (`sources/<key>.source.json`, apart from the task
-    /// entries).
-    fn source_path(&self, key: &str) -> PathBuf {
-        self.dir.join("sources").join(format!("{key}.source.json"))
+    /// Where a record of `shelf` for `key` lives (`<shelf>/<key>.<shelf>.json`, apart from
+    /// the task entries).
+    fn shelf_path(&self, shelf: Shelf, key: &str) -> PathBuf {
+        let dir = shelf.dir();
+        self.dir
+            .join(dir)
+            .join(format!("{key}.{}.json", shelf.suffix()))
     }
 
     /// A source analysis stored by [`Store::put_source`] under `key`: `None` if absent, or if
     /// it fails its checksum or does not parse (it is then recomputed, as a corrupt task is).
     pub fn get_source<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        self.get_record(Shelf::Sources, key)
+    }
+
+    /// Keeps a source analysis (identity, shots, probe) under `key`, atomically: a checksum
+    /// line, then the JSON.
+    pub fn put_source<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        self.put_record(Shelf::Sources, key, value)
+    }
+
+    /// A dataset pair's features ([`crate::features`]) stored under `key`, as
+    /// [`Store::get_source`] reads a source.
+    pub fn get_features<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        self.get_record(Shelf::Features, key)
+    }
+
+    /// Keeps a dataset pair's features under `key`, as [`Store::put_source`] keeps a source.
+    pub fn put_features<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        self.put_record(Shelf::Features, key, value)
+    }
+
+    fn get_record<T: serde::de::DeserializeOwned>(
+        &self,
+        shelf: Shelf,
+        key: &str,
+    ) -> Result<Option<T>> {
         Self::check_key(key)?;
-        let path = self.source_path(key);
+        let path = self.shelf_path(shelf, key);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -302,13 +363,11 @@ impl Store {
         }
     }
 
-    /// Keeps a source analysis (identity, shots, probe) under `key`, atomically: a checksum
-    /// line, then the JSON.
-    pub fn put_source<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<()> {
+    fn put_record<T: serde::Serialize>(&self, shelf: Shelf, key: &str, value: &T) -> Result<()> {
         Self::check_key(key)?;
         let payload = serde_json::to_string(value)
-            .map_err(|e| Error::data(format!("source entry {key}"), e.to_string()))?;
-        let path = self.source_path(key);
+            .map_err(|e| Error::data(format!("{} entry {key}", shelf.suffix()), e.to_string()))?;
+        let path = self.shelf_path(shelf, key);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }

@@ -169,7 +169,20 @@ pub fn train(x: &[Vec<f64>], y: &[f64], p: &NuSvrParams) -> Result<SvrModel, Svr
     })
 }
 
+impl NuSvrParams {
+    /// Whether these parameters can be trained with: ν in (0, 1], C, γ and the tolerance
+    /// above 0.
+    pub fn validate(&self) -> Result<(), SvrError> {
+        check_params(self)
+    }
+}
+
 fn check(x: &[Vec<f64>], y: &[f64], p: &NuSvrParams) -> Result<(), SvrError> {
+    check_params(p)?;
+    check_data(x, y)
+}
+
+fn check_params(p: &NuSvrParams) -> Result<(), SvrError> {
     let param = |name, value: f64, ok: bool, reason| {
         if ok {
             Ok(())
@@ -190,8 +203,7 @@ fn check(x: &[Vec<f64>], y: &[f64], p: &NuSvrParams) -> Result<(), SvrError> {
         p.tol,
         p.tol > 0.0 && p.tol.is_finite(),
         "must be above 0",
-    )?;
-    check_data(x, y)
+    )
 }
 
 /// Rows that `train` can take: at least one, all of the first one's length, as many targets,

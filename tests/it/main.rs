@@ -5,6 +5,7 @@ mod libvmaf;
 mod support;
 
 mod adm;
+mod agreement;
 mod batch;
 mod bdrate;
 mod chunks;
@@ -12,6 +13,7 @@ mod cli;
 mod grid;
 mod hull_ladder;
 mod media;
+mod models;
 mod package;
 mod pipeline;
 mod psnr_ssim;

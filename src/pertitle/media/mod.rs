@@ -276,3 +276,50 @@ pub fn check_pair(
     }
     Ok(frames)
 }
+
+/// A reference and a distorted video, frame by frame, as VMAF compares them: the distorted
+/// frames are upscaled to the reference's size when they differ (VMAF's definition) and take the
+/// reference's frame numbers. Up to `frames` frames are read (see [`check_pair`]); `per_frame`
+/// takes each pair and returns whether to go on. Returns how many pairs it was given.
+pub fn pair_frames(
+    reference: &mut dyn FrameSource,
+    distorted: &mut dyn FrameSource,
+    frames: u64,
+    scaler: ScalerKind,
+    mut per_frame: impl FnMut(Frame, Frame) -> Result<bool>,
+) -> Result<u64> {
+    let (ri, di) = (reference.info().clone(), distorted.info().clone());
+    let mut up = if (di.width, di.height) != (ri.width, ri.height) {
+        Some(Scaler::new(di.format, ri.width, ri.height, scaler)?)
+    } else {
+        None
+    };
+    let mut n = 0u64;
+    while n < frames {
+        let (Some(rf), Some(mut df)) = (reference.next_frame()?, distorted.next_frame()?) else {
+            return Err(Error::Mismatch(format!(
+                "{} or {} ended after {n} frames",
+                ri.path.display(),
+                di.path.display()
+            )));
+        };
+        if let Some(s) = &mut up {
+            df = s.scale(&df)?;
+        }
+        if df.format.chroma != rf.format.chroma {
+            return Err(Error::Mismatch(format!(
+                "chroma formats differ: {} is {:?}, {} is {:?}",
+                ri.path.display(),
+                rf.format.chroma,
+                di.path.display(),
+                df.format.chroma
+            )));
+        }
+        df.index = rf.index;
+        n += 1;
+        if !per_frame(rf, df)? {
+            break;
+        }
+    }
+    Ok(n)
+}

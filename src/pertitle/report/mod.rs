@@ -14,8 +14,8 @@ pub use markdown::{
     markdown, write_report, BdRow, PlotRef, ReportData, RungRow, SampleSection, ShotsSection,
 };
 pub use plot::{
-    render_compare, render_frames, render_hull, CompareCurve, ComparePlot, FramePlot, FrameSeries,
-    HullPlot, RungMark,
+    render_compare, render_frames, render_hull, render_scatter, CompareCurve, ComparePlot,
+    FramePlot, FrameSeries, HullPlot, RungMark, ScatterPlot, ScatterPoint,
 };
 
 use std::path::Path;

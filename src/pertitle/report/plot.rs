@@ -187,6 +187,34 @@ pub fn render_frames(plot: &FramePlot, path: &Path) -> Result<()> {
     render(path, plot)
 }
 
+/// A metric's predictions against opinion scores (`eval`): one colour per content, the fitted
+/// curve, the figures in a caption.
+#[derive(Debug, Clone)]
+pub struct ScatterPlot {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub points: Vec<ScatterPoint>,
+    /// The fitted mapping, sampled, drawn as a line.
+    pub curve: Vec<(f64, f64)>,
+    /// Lines shown under the legend (the agreement figures).
+    pub caption: Vec<String>,
+}
+
+/// One distorted video of a [`ScatterPlot`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScatterPoint {
+    pub predicted: f64,
+    pub opinion: f64,
+    /// Points of one group (content) share a colour and a legend entry.
+    pub group: String,
+}
+
+/// Draws the scatter plot to `path` (`.png` or `.svg`).
+pub fn render_scatter(plot: &ScatterPlot, path: &Path) -> Result<()> {
+    render(path, plot)
+}
+
 /// Draws the codec comparison to `path` (`.png` or `.svg`).
 pub fn render_compare(plot: &ComparePlot, path: &Path) -> Result<()> {
     render(path, plot)
@@ -942,6 +970,91 @@ impl Chart for ComparePlot {
             entries.push((note, Swatch::Blank));
         }
         draw_legend(&legend, "Codec (BD-rate vs ref.)", &entries)?;
+        Ok(())
+    }
+}
+
+/// `[lo, hi]` widened by 5 % on each side (or ±1 when flat).
+fn padded(values: impl Iterator<Item = f64>) -> Option<Range<f64>> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if lo > hi {
+        return None;
+    }
+    let pad = if hi > lo { (hi - lo) * 0.05 } else { 1.0 };
+    Some(lo - pad..hi + pad)
+}
+
+impl Chart for ScatterPlot {
+    fn check(&self) -> std::result::Result<(), String> {
+        let finite = |p: &ScatterPoint| p.predicted.is_finite() && p.opinion.is_finite();
+        if !self.points.iter().any(finite) {
+            return Err("scatter plot: no point with finite values".into());
+        }
+        Ok(())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let x = padded(self.points.iter().map(|p| p.predicted)).ok_or("no finite point")?;
+        let y = padded(
+            self.points
+                .iter()
+                .map(|p| p.opinion)
+                .chain(self.curve.iter().map(|c| c.1)),
+        )
+        .ok_or("no finite point")?;
+        let (area, legend) = split(root, &self.title)?;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(16)
+            .x_label_area_size(60)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x, y)?;
+        chart
+            .configure_mesh()
+            .x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .x_labels(10)
+            .y_labels(10)
+            .label_style((FONT, 16))
+            .axis_desc_style((FONT, 20))
+            .bold_line_style(RGBColor(0xD0, 0xD0, 0xD0))
+            .light_line_style(RGBColor(0xEE, 0xEE, 0xEE))
+            .max_light_lines(4)
+            .draw()?;
+        let curve: Vec<(f64, f64)> = self
+            .curve
+            .iter()
+            .copied()
+            .filter(|c| c.0.is_finite() && c.1.is_finite())
+            .collect();
+        chart.draw_series(LineSeries::new(curve, BLACK.stroke_width(2)))?;
+        let mut groups: Vec<&str> = Vec::new();
+        for p in &self.points {
+            if !groups.contains(&p.group.as_str()) {
+                groups.push(&p.group);
+            }
+        }
+        let mut entries = Vec::new();
+        for (k, g) in groups.iter().enumerate() {
+            let c = PALETTE[k % PALETTE.len()];
+            chart.draw_series(
+                self.points
+                    .iter()
+                    .filter(|p| p.group == *g && p.predicted.is_finite() && p.opinion.is_finite())
+                    .map(|p| Circle::new((p.predicted, p.opinion), 5, c.filled())),
+            )?;
+            entries.push((g.to_string(), Swatch::Line(c, 0, true)));
+        }
+        entries.push(("logistic fit".to_string(), Swatch::Line(BLACK, 2, false)));
+        entries.push((String::new(), Swatch::Blank));
+        entries.extend(self.caption.iter().map(|l| (l.clone(), Swatch::Blank)));
+        draw_legend(&legend, "Content", &entries)?;
         Ok(())
     }
 }
