@@ -416,6 +416,9 @@ pub struct FeaturesArgs {
     /// Also write each pair's features, pooled (mean over frames), as CSV to FILE.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// Also write each pair's features per frame and pooled as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

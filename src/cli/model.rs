@@ -65,8 +65,10 @@ fn dataset_features(cli: &Cli, a: &DatasetArgs) -> Result<(Dataset, Extracted)> 
 }
 
 pub fn features(cli: &Cli, a: &FeaturesArgs) -> Result<()> {
-    if let Some(dir) = a.csv.as_deref().and_then(parent_dir) {
-        fsutil::check_writable(dir)?;
+    for p in [&a.csv, &a.json].into_iter().flatten() {
+        if let Some(dir) = parent_dir(p) {
+            fsutil::check_writable(dir)?;
+        }
     }
     let (ds, ex) = dataset_features(cli, &a.data)?;
     let shown = [
@@ -129,6 +131,30 @@ pub fn features(cli: &Cli, a: &FeaturesArgs) -> Result<()> {
             s.push('\n');
         }
         fsutil::atomic_write(path, s.as_bytes())?;
+    }
+    if let Some(path) = &a.json {
+        let pairs: Vec<serde_json::Value> = ex
+            .pairs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let pooled: std::collections::BTreeMap<&str, f64> = FEATURES
+                    .iter()
+                    .filter_map(|f| p.mean(f).map(|v| (*f, v)))
+                    .collect();
+                serde_json::json!({
+                    "content": ds.content(i),
+                    "video": ds.distorted[i].path.display().to_string(),
+                    "opinion": ds.distorted[i].opinion,
+                    "frames": p.frames,
+                    "pooled_mean": pooled,
+                    "per_frame": p.per_frame,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({ "dataset": ds.name, "score_kind": ds.kind, "pairs": pairs });
+        let text = serde_json::to_string_pretty(&v).expect("JSON values serialise");
+        fsutil::atomic_write(path, text.as_bytes())?;
     }
     Ok(())
 }

@@ -106,6 +106,7 @@ fn features_train_eval_on_a_generated_dataset() {
     let set2 = dir.path().join("set2.toml");
     std::fs::write(&set2, text).unwrap();
     let csv = dir.path().join("f.csv");
+    let fjson = dir.path().join("f.json");
     let again = ok(&run(&[
         "features",
         s(&set2),
@@ -113,7 +114,20 @@ fn features_train_eval_on_a_generated_dataset() {
         s(&store),
         "--csv",
         s(&csv),
+        "--json",
+        s(&fjson),
     ]));
+    let f: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fjson).unwrap()).unwrap();
+    let p0 = &f["pairs"][0];
+    assert_eq!(
+        p0["per_frame"]["integer_vif_scale0"]
+            .as_array()
+            .unwrap()
+            .len(),
+        FRAMES as usize
+    );
+    assert!(p0["pooled_mean"]["vmaf"].as_f64().unwrap() > 50.0, "{p0}");
     assert!(
         again.contains("16 pairs: 0 scored now, 16 from the result store"),
         "{again}"
@@ -124,6 +138,7 @@ fn features_train_eval_on_a_generated_dataset() {
         csv.starts_with("content,video,frames,opinion,integer_adm2,"),
         "{csv}"
     );
+    trained_model_equals_scikit_learn(&csv);
 
     let model = dir.path().join("m.json");
     let out = ok(&run(&[
@@ -209,6 +224,55 @@ fn features_train_eval_on_a_generated_dataset() {
         s(&dir.path().join("m.svg")),
     ]));
     assert!(out.contains(&format!("model {}", model.display())), "{out}");
+}
+
+/// The model `train` fits on these features (each video's means, vmaf_v0.6.1's six, scaled
+/// to [0, 1] with the opinion) predicts what scikit-learn's NuSVR fitted on the same scaled
+/// rows predicts, within 1e-6.
+fn trained_model_equals_scikit_learn(csv: &str) {
+    use pertitle::training::{self, ModelInput, DEFAULT_FEATURES};
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let inputs: Vec<ModelInput> = DEFAULT_FEATURES
+        .iter()
+        .map(|f| ModelInput::parse(f).unwrap())
+        .collect();
+    let cols: Vec<usize> = inputs
+        .iter()
+        .map(|f| head.iter().position(|h| *h == f.store_name()).unwrap())
+        .collect();
+    let (mut rows, mut scores) = (Vec::new(), Vec::new());
+    for line in csv.lines().skip(1) {
+        let f: Vec<f64> = line
+            .split(',')
+            .map(|v| v.parse().unwrap_or(f64::NAN))
+            .collect();
+        rows.push(cols.iter().map(|&c| f[c]).collect::<Vec<f64>>());
+        scores.push(f[3]);
+    }
+    let params = training::default_params();
+    let m = training::train(&inputs, &rows, &scores, &params).unwrap();
+    let scaled: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .zip(&m.feature_scale)
+                .map(|(v, s)| s.apply(*v))
+                .collect()
+        })
+        .collect();
+    let targets: Vec<f64> = scores.iter().map(|v| m.score_scale.apply(*v)).collect();
+    let theirs = crate::svr::sklearn(&scaled, &targets, &scaled, &params, false);
+    let worst = scaled
+        .iter()
+        .zip(&theirs.predict)
+        .map(|(x, t)| (m.svr.predict(x) - t).abs())
+        .fold(0f64, f64::max);
+    eprintln!(
+        "NuSVR on the dataset's features: {} support vectors (scikit-learn {}), max |Δ| {worst:.1e} (scaled score)",
+        m.svr.support.len(),
+        theirs.n_support
+    );
+    assert!(worst < 1e-6, "max |Δ| {worst}");
 }
 
 /// scipy's spearmanr and pearsonr, and a logistic fitted by scipy's curve_fit, on the pairs
@@ -402,6 +466,19 @@ fn bad_datasets_and_arguments_are_one_line_errors() {
         &["features"],
         1,
         "frame counts differ",
+    );
+    // A raw reference whose declared size does not fit its bytes.
+    let yuv = dir.path().join("ref_bars.yuv");
+    std::fs::write(&yuv, vec![16u8; 160 * 96 * 3 / 2 * FRAMES as usize]).unwrap();
+    case(
+        "rawsize.toml",
+        &good.replace(
+            "path = \"ref_bars.y4m\"",
+            "path = \"ref_bars.yuv\"\nraw = { size = \"100x100\" }",
+        ),
+        &["features"],
+        1,
+        "is not a whole number of 100x100",
     );
     case(
         "badfeature.toml",

@@ -24,13 +24,13 @@ fn problem(seed: u64, n: usize, dim: usize) -> (Vec<Vec<f64>>, Vec<f64>) {
     (x, y)
 }
 
-struct Sklearn {
-    predict: Vec<f64>,
-    intercept: f64,
-    n_support: usize,
+pub(crate) struct Sklearn {
+    pub predict: Vec<f64>,
+    pub intercept: f64,
+    pub n_support: usize,
 }
 
-fn sklearn(
+pub(crate) fn sklearn(
     x: &[Vec<f64>],
     y: &[f64],
     test: &[Vec<f64>],
