@@ -2,9 +2,8 @@
 
 use super::args::{Cli, DatasetArgs, EvalArgs, FeaturesArgs, TrainArgs};
 use super::common::store_for;
-use super::{interrupt, Interrupted};
+use super::{interrupt, progress, Interrupted};
 use anyhow::Result;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pertitle::agreement::{self, Agreement, Intervals};
 use pertitle::dataset::Dataset;
 use pertitle::evaluation::Predictor;
@@ -32,15 +31,10 @@ fn dataset_features(cli: &Cli, a: &DatasetArgs) -> Result<(Dataset, Extracted)> 
         threads: a.threads.unwrap_or(0),
     })?;
     let n = ds.distorted.len() as u64;
-    let bar = if cli.quiet {
-        ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::hidden())
-    } else {
-        ProgressBar::new(n)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("features [{bar:30}] {pos}/{len} pairs eta {eta}")
-            .expect("static template")
-            .progress_chars("=> "),
+    let bar = progress::counter(
+        cli.quiet,
+        n,
+        "features [{bar:30}] {pos}/{len} pairs eta {eta}",
     );
     let result = features::extract(&ds, &engine, store.as_ref(), a.jobs, |_, _| {
         bar.inc(1);

@@ -215,3 +215,18 @@ impl GridProgress {
         self.points.finish_and_clear();
     }
 }
+
+/// A bar counting `len` units with `template` (indicatif's), hidden under `--quiet`.
+pub fn counter(quiet: bool, len: u64, template: &'static str) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden())
+    } else {
+        ProgressBar::new(len)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(template)
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar
+}

@@ -2,9 +2,8 @@
 
 use super::args::{Cli, ScoreArgs, ScoreMetric};
 use super::common::input_options;
-use super::interrupt;
+use super::{interrupt, progress};
 use anyhow::Result;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pertitle::media::{self, PairMismatch};
 use pertitle::quality::log::{self as vlog, LogFrame};
 use pertitle::quality::{Engine, EngineConfig, FrameScores, Metrics, VideoScorer};
@@ -45,15 +44,10 @@ pub fn run(cli: &Cli, a: &ScoreArgs) -> Result<()> {
         metrics,
         threads: a.threads.unwrap_or(0),
     })?;
-    let bar = if cli.quiet {
-        ProgressBar::with_draw_target(Some(frames), ProgressDrawTarget::hidden())
-    } else {
-        ProgressBar::new(frames)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("   score [{bar:30}] {pos}/{len} frames {per_sec} eta {eta}")
-            .expect("static template")
-            .progress_chars("=> "),
+    let bar = progress::counter(
+        cli.quiet,
+        frames,
+        "   score [{bar:30}] {pos}/{len} frames {per_sec} eta {eta}",
     );
     let t0 = Instant::now();
     let pb = bar.clone();

@@ -3,10 +3,8 @@
 //! `scripts/pyenv` (made by `scripts/test`; `PERTITLE_PYTHON` names another); and the
 //! bootstrap's intervals.
 
-use crate::support::{python, tmpdir, Rng};
+use crate::support::{run_python, Rng};
 use pertitle::agreement::{self, Agreement};
-use std::path::PathBuf;
-use std::process::Command;
 
 /// One named data set: a metric's scores and the opinion scores they should predict.
 struct Set {
@@ -84,9 +82,6 @@ fn sets() -> Vec<Set> {
 
 /// scipy's (SRCC, PCC, RMSE) and fitted parameters for each set.
 fn scipy(sets: &[Set]) -> Vec<([f64; 3], [f64; 4])> {
-    let dir = tmpdir();
-    let input = dir.path().join("sets.json");
-    let output = dir.path().join("out.json");
     let json: Vec<_> = sets
         .iter()
         .map(|s| {
@@ -95,21 +90,7 @@ fn scipy(sets: &[Set]) -> Vec<([f64; 3], [f64; 4])> {
             })
         })
         .collect();
-    std::fs::write(&input, serde_json::Value::from(json).to_string()).unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/agreement.py");
-    let out = Command::new(python())
-        .arg(&script)
-        .arg(&input)
-        .arg(&output)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "agreement.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&output).unwrap()).unwrap();
+    let v = run_python("agreement.py", &serde_json::Value::from(json));
     let results = v.as_array().unwrap();
     assert_eq!(results.len(), sets.len());
     results

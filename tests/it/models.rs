@@ -6,7 +6,7 @@
 //! contents, as real opinions do.
 
 use crate::libvmaf::Libvmaf;
-use crate::support::{collect, python, run, stderr, stdout, tmpdir, write_y4m};
+use crate::support::{collect, run, run_python, stderr, stdout, tmpdir, write_y4m};
 use pertitle::media::{self, Encoder, EncoderConfig};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -278,30 +278,9 @@ fn trained_model_equals_scikit_learn(csv: &str) {
 /// scipy's spearmanr and pearsonr, and a logistic fitted by scipy's curve_fit, on the pairs
 /// `eval --json` wrote give the figures it wrote, within 1e-6.
 fn scipy_agrees(json: &Path) {
-    let script = r#"
-import json, sys
-import numpy as np
-from scipy import stats, optimize
-e = json.load(open(sys.argv[1]))
-x = np.array([p["predicted"] for p in e["pairs"]])
-y = np.array([p["opinion"] for p in e["pairs"]])
-f = lambda x, b1, b2, b3, b4: (b1 - b2) / (1 + np.exp(-(x - b3) / abs(b4))) + b2
-sd = x.std()
-p0 = [y.max(), y.min(), x.mean(), sd if sd > 0 else 1.0]
-b, _ = optimize.curve_fit(f, x, y, p0=p0, method="lm", ftol=1e-15, xtol=1e-15, gtol=1e-15, maxfev=100000)
-fit = f(x, *b)
-print(json.dumps({"srcc": stats.spearmanr(x, y).statistic, "pcc": stats.pearsonr(fit, y).statistic,
-                  "rmse": float(np.sqrt(np.mean((fit - y) ** 2)))}))
-"#;
-    let o = std::process::Command::new(python())
-        .args(["-c", script])
-        .arg(json)
-        .output()
-        .expect("run python");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let theirs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let ours: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let theirs = run_python("eval_check.py", &ours);
     for k in ["srcc", "pcc", "rmse"] {
         let (a, b) = (
             ours["agreement"][k].as_f64().unwrap(),

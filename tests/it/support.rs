@@ -220,3 +220,26 @@ pub fn python() -> PathBuf {
     );
     p
 }
+
+/// Runs `tests/python/<script> IN.json OUT.json` with [`python`] and returns what it wrote;
+/// a failing script fails the test with its stderr.
+pub fn run_python(script: &str, input: &serde_json::Value) -> serde_json::Value {
+    let dir = tmpdir();
+    let (i, o) = (dir.path().join("in.json"), dir.path().join("out.json"));
+    std::fs::write(&i, input.to_string()).unwrap();
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let out = Command::new(python())
+        .arg(&path)
+        .arg(&i)
+        .arg(&o)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(&o).unwrap()).unwrap()
+}

@@ -1,10 +1,8 @@
 //! The ν-SVR trainer against scikit-learn's `NuSVR` (libsvm inside), run on the same problems
 //! in the Python of `scripts/pyenv` (made by `scripts/test`; `PERTITLE_PYTHON` names another).
 
-use crate::support::{python, tmpdir, Rng};
+use crate::support::{run_python, Rng};
 use pertitle::quality::svr::{self, NuSvrParams, Rbf};
-use std::path::PathBuf;
-use std::process::Command;
 
 /// A VMAF-like training set: `n` samples of `dim` features in [0, 1] (as VMAF scales them),
 /// the target a smooth function of them plus a little noise, also in about [0, 1].
@@ -37,28 +35,11 @@ pub(crate) fn sklearn(
     p: &NuSvrParams,
     shrinking: bool,
 ) -> Sklearn {
-    let dir = tmpdir();
-    let input = dir.path().join("problem.json");
-    let output = dir.path().join("out.json");
     let problem = serde_json::json!({
         "train_x": x, "train_y": y, "test_x": test,
         "nu": p.nu, "C": p.c, "gamma": p.kernel.gamma, "tol": p.tol, "shrinking": shrinking,
     });
-    std::fs::write(&input, problem.to_string()).unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/nusvr.py");
-    let out = Command::new(python())
-        .arg(&script)
-        .arg(&input)
-        .arg(&output)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "nusvr.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&output).unwrap()).unwrap();
+    let v = run_python("nusvr.py", &problem);
     Sklearn {
         predict: v["predict"]
             .as_array()

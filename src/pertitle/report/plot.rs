@@ -241,6 +241,26 @@ impl Rect {
     }
 }
 
+/// The grid and label style every chart shares.
+trait HouseStyle {
+    fn house_style(&mut self) -> &mut Self;
+}
+
+impl<X, Y, DB> HouseStyle for plotters::chart::MeshStyle<'_, '_, X, Y, DB>
+where
+    X: Ranged,
+    Y: Ranged,
+    DB: DrawingBackend,
+{
+    fn house_style(&mut self) -> &mut Self {
+        self.label_style((FONT, 16))
+            .axis_desc_style((FONT, 20))
+            .bold_line_style(RGBColor(0xD0, 0xD0, 0xD0))
+            .light_line_style(RGBColor(0xEE, 0xEE, 0xEE))
+            .max_light_lines(4)
+    }
+}
+
 /// A chart that can draw itself on any plotters backend.
 trait Chart {
     /// Fails early, before any file is touched, on input that cannot make a chart.
@@ -585,11 +605,7 @@ impl Chart for HullPlot {
             .y_labels(10)
             .x_label_formatter(&|v| kbps_label(*v))
             .y_label_formatter(&|v| tick_quality(m, *v))
-            .label_style((FONT, 16))
-            .axis_desc_style((FONT, 20))
-            .bold_line_style(RGBColor(0xD0, 0xD0, 0xD0))
-            .light_line_style(RGBColor(0xEE, 0xEE, 0xEE))
-            .max_light_lines(4)
+            .house_style()
             .draw()?;
 
         let mut legend_entries = Vec::new();
@@ -772,11 +788,7 @@ impl Chart for FramePlot {
                     format!("{v:.1}")
                 }
             })
-            .label_style((FONT, 16))
-            .axis_desc_style((FONT, 20))
-            .bold_line_style(RGBColor(0xD0, 0xD0, 0xD0))
-            .light_line_style(RGBColor(0xEE, 0xEE, 0xEE))
-            .max_light_lines(4)
+            .house_style()
             .draw()?;
 
         let mut entries = Vec::new();
@@ -943,11 +955,7 @@ impl Chart for ComparePlot {
             .y_labels(10)
             .x_label_formatter(&|v| kbps_label(*v))
             .y_label_formatter(&|v| tick_quality(m, *v))
-            .label_style((FONT, 16))
-            .axis_desc_style((FONT, 20))
-            .bold_line_style(RGBColor(0xD0, 0xD0, 0xD0))
-            .light_line_style(RGBColor(0xEE, 0xEE, 0xEE))
-            .max_light_lines(4)
+            .house_style()
             .draw()?;
         let mut entries = Vec::new();
         for (i, curve) in self.curves.iter().enumerate() {
@@ -1021,11 +1029,7 @@ impl Chart for ScatterPlot {
             .y_desc(self.y_label.as_str())
             .x_labels(10)
             .y_labels(10)
-            .label_style((FONT, 16))
-            .axis_desc_style((FONT, 20))
-            .bold_line_style(RGBColor(0xD0, 0xD0, 0xD0))
-            .light_line_style(RGBColor(0xEE, 0xEE, 0xEE))
-            .max_light_lines(4)
+            .house_style()
             .draw()?;
         let curve: Vec<(f64, f64)> = self
             .curve
