@@ -36,8 +36,19 @@ fn dataset_features(cli: &Cli, a: &DatasetArgs) -> Result<(Dataset, Extracted)> 
         n,
         "features [{bar:30}] {pos}/{len} pairs eta {eta}",
     );
-    let result = features::extract(&ds, &engine, store.as_ref(), a.jobs, |_, _| {
+    // Test-only pause after the N-th pair scored now (see progress::test_pause).
+    let pause_after: Option<usize> = std::env::var("PERTITLE_TEST_PAUSE_AFTER")
+        .ok()
+        .and_then(|v| v.trim().parse().ok());
+    let scored = std::sync::atomic::AtomicUsize::new(0);
+    let result = features::extract(&ds, &engine, store.as_ref(), a.jobs, |_, reused| {
         bar.inc(1);
+        if !reused {
+            let n = scored.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            if pause_after == Some(n) {
+                progress::test_pause();
+            }
+        }
         !interrupt::requested()
     });
     bar.finish_and_clear();

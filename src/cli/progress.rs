@@ -79,8 +79,8 @@ pub struct GridProgress {
 /// (which the library has stored by the time it reports it): the marker file named by
 /// `PERTITLE_TEST_PAUSE_FILE` is created and the run blocks until it is signalled (SIGINT, SIGTERM
 /// or SIGKILL). The interruption tests use it to kill or interrupt a run at a known point instead
-/// of racing it.
-fn test_pause() {
+/// of racing it. `features` pauses the same way after its N-th scored pair.
+pub fn test_pause() {
     if let Some(marker) = std::env::var_os("PERTITLE_TEST_PAUSE_FILE") {
         // Best effort: a test that names an unwritable marker only waits for nothing.
         let _ = std::fs::write(marker, b"");

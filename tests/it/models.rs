@@ -275,6 +275,58 @@ fn trained_model_equals_scikit_learn(csv: &str) {
     assert!(worst < 1e-6, "max |Δ| {worst}");
 }
 
+/// `features` killed (SIGKILL) after its second scored pair keeps those two in the store; the
+/// next run scores only the rest, and its figures equal an uninterrupted run's.
+#[test]
+fn killed_features_run_resumes_without_rescoring() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tmpdir();
+    let set = dataset(dir.path(), 2);
+    let (store, marker) = (dir.path().join("store"), dir.path().join("paused"));
+    let mut child = crate::support::bin()
+        .args([
+            "features",
+            s(&set),
+            "--cache",
+            s(&store),
+            "--jobs",
+            "1",
+            "-q",
+        ])
+        .env("PERTITLE_TEST_PAUSE_AFTER", "2")
+        .env("PERTITLE_TEST_PAUSE_FILE", &marker)
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "exited before pausing");
+        assert!(t0.elapsed().as_secs() < 120, "never paused");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+    let csv = |store: &Path, name: &str| {
+        let p = dir.path().join(name);
+        let out = ok(&run(&[
+            "features",
+            s(&set),
+            "--cache",
+            s(store),
+            "--csv",
+            s(&p),
+        ]));
+        (out, std::fs::read_to_string(p).unwrap())
+    };
+    let (resumed, a) = csv(&store, "a.csv");
+    assert!(
+        resumed.contains("8 pairs: 6 scored now, 2 from the result store"),
+        "{resumed}"
+    );
+    let (fresh, b) = csv(&dir.path().join("other-store"), "b.csv");
+    assert!(fresh.contains("8 scored now"), "{fresh}");
+    assert_eq!(a, b);
+}
+
 /// scipy's spearmanr and pearsonr, and a logistic fitted by scipy's curve_fit, on the pairs
 /// `eval --json` wrote give the figures it wrote, within 1e-6.
 fn scipy_agrees(json: &Path) {
