@@ -156,8 +156,9 @@ pub fn score_pair(ds: &Dataset, i: usize, engine: &Engine) -> Result<PairFeature
 
 /// The features of every pair: from the store where it has them, else scored (`jobs` pairs at
 /// a time, each with the engine's threads) and stored as each finishes, so an interrupted run
-/// keeps what it finished. `done` is told each pair's index as it is ready; returning `false`
-/// stops the run after the pairs under way (an error then says so).
+/// keeps what it finished. `done(i, reused)` is called as pair `i` is ready (`reused`: read from
+/// the store); returning `false` stops the run once the pairs under way finish, with an error
+/// that says so.
 pub fn extract(
     ds: &Dataset,
     engine: &Engine,
