@@ -10,7 +10,7 @@ use crate::store::Store;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -91,35 +91,61 @@ pub struct Extracted {
     pub reused: usize,
 }
 
-/// The store key of a pair: SHA-256 over the layout version, both files' bytes and how raw
-/// ones are read.
-pub fn pair_key(
-    reference: &Path,
-    ref_raw: &RawLayout,
-    distorted: &Path,
-    dis_raw: &RawLayout,
-) -> Result<String> {
+/// SHA-256 of a file's bytes.
+pub fn file_digest(p: &Path) -> Result<[u8; 32]> {
+    let mut f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(p, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().into())
+}
+
+/// The store key of a pair: SHA-256 over the layout version, both files' digests
+/// ([`file_digest`]) and how raw ones are read.
+pub fn pair_key(reference: (&[u8; 32], &RawLayout), distorted: (&[u8; 32], &RawLayout)) -> String {
     let mut h = Sha256::new();
     h.update(LAYOUT.as_bytes());
-    for (p, raw) in [(reference, ref_raw), (distorted, dis_raw)] {
-        let mut f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
-        let mut file = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = f.read(&mut buf).map_err(|e| Error::io(p, e))?;
-            if n == 0 {
-                break;
-            }
-            file.update(&buf[..n]);
-        }
-        h.update(file.finalize());
+    for (digest, raw) in [reference, distorted] {
+        h.update(digest);
         h.update(
             serde_json::to_string(raw)
                 .expect("a raw layout serialises")
                 .as_bytes(),
         );
     }
-    Ok(format!("{:x}", h.finalize()))
+    format!("{:x}", h.finalize())
+}
+
+/// Every pair's store key. Each file is read once, however many pairs share it (a reference
+/// has all its versions; a title's reference can be gigabytes).
+fn pair_keys(ds: &Dataset) -> Result<Vec<String>> {
+    let mut digests: HashMap<&Path, [u8; 32]> = HashMap::new();
+    for p in ds
+        .references
+        .iter()
+        .map(|r| r.path.as_path())
+        .chain(ds.distorted.iter().map(|d| d.path.as_path()))
+    {
+        if !digests.contains_key(p) {
+            digests.insert(p, file_digest(p)?);
+        }
+    }
+    let digest = |p: &Path| digests[p];
+    let keys = ds
+        .distorted
+        .iter()
+        .map(|d| {
+            let r = &ds.references[d.reference];
+            pair_key((&digest(&r.path), &r.raw), (&digest(&d.path), &d.raw))
+        })
+        .collect::<Vec<_>>();
+    Ok(keys)
 }
 
 fn options(raw: &RawLayout) -> InputOptions {
@@ -167,14 +193,7 @@ pub fn extract(
     done: impl Fn(usize, bool) -> bool + Sync,
 ) -> Result<Extracted> {
     let n = ds.distorted.len();
-    let keys: Vec<String> = ds
-        .distorted
-        .iter()
-        .map(|d| {
-            let r = &ds.references[d.reference];
-            pair_key(&r.path, &r.raw, &d.path, &d.raw)
-        })
-        .collect::<Result<_>>()?;
+    let keys = pair_keys(ds)?;
     let mut slots: Vec<Option<PairFeatures>> = vec![None; n];
     let mut reused = 0;
     if let Some(s) = store {
