@@ -253,6 +253,9 @@ pub fn train(cli: &Cli, a: &TrainArgs) -> Result<()> {
 
 pub fn eval(cli: &Cli, a: &EvalArgs) -> Result<()> {
     let predictor = Predictor::parse(&a.metric)?;
+    if let Some(p) = &a.plot {
+        pertitle::report::plot::check_plot_path(p)?;
+    }
     for p in [&a.plot, &a.json].into_iter().flatten() {
         if let Some(dir) = parent_dir(p) {
             fsutil::check_writable(dir)?;

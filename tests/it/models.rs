@@ -525,6 +525,14 @@ fn bad_datasets_and_arguments_are_one_line_errors() {
         2,
         "nu = 1.5",
     );
+    let gif = dir.path().join("plot.gif");
+    case(
+        "gif.toml",
+        &good,
+        &["eval", "--plot", s(&gif)],
+        1,
+        "unknown plot format",
+    );
     case(
         "badmetric.toml",
         &good,

@@ -270,15 +270,33 @@ trait Chart {
         DB::ErrorType: 'static;
 }
 
+/// Whether `path` names a format the plots are written in (`.png` or `.svg`): callers check
+/// before the work whose result they will draw.
+pub fn check_plot_path(path: &Path) -> Result<()> {
+    match plot_ext(path).as_deref() {
+        Some("png" | "svg") => Ok(()),
+        _ => Err(unknown_format(path)),
+    }
+}
+
+fn unknown_format(path: &Path) -> Error {
+    Error::data(
+        path.display().to_string(),
+        "unknown plot format: the file name must end in .png or .svg",
+    )
+}
+
+fn plot_ext(path: &Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+}
+
 fn render(path: &Path, chart: &impl Chart) -> Result<()> {
     let what = path.display().to_string();
     chart.check().map_err(|m| Error::data(&what, m))?;
     register_fonts()?;
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase());
-    match ext.as_deref() {
+    match plot_ext(path).as_deref() {
         Some("png") => {
             let mut rgb = vec![0u8; SIZE.0 as usize * SIZE.1 as usize * 3];
             {
@@ -307,10 +325,7 @@ fn render(path: &Path, chart: &impl Chart) -> Result<()> {
             }
             fsutil::atomic_write(path, svg.as_bytes())
         }
-        _ => Err(Error::data(
-            what,
-            "unknown plot format: the file name must end in .png or .svg",
-        )),
+        _ => Err(unknown_format(path)),
     }
 }
 
