@@ -16,9 +16,8 @@ use pertitle::{fsutil, Error};
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// The dataset and every pair's features, from the store or scored now (with a progress bar).
-fn dataset_features(cli: &Cli, a: &DatasetArgs) -> Result<(Dataset, Extracted)> {
-    let ds = Dataset::load(&a.dataset)?;
+/// Every pair's features, from the store or scored now (with a progress bar).
+fn dataset_features(cli: &Cli, a: &DatasetArgs, ds: &Dataset) -> Result<Extracted> {
     let store = store_for(a.store.cache.as_deref(), a.store.no_cache)?;
     let engine = Engine::new(EngineConfig {
         model: "vmaf_v0.6.1".into(),
@@ -41,7 +40,7 @@ fn dataset_features(cli: &Cli, a: &DatasetArgs) -> Result<(Dataset, Extracted)> 
         .ok()
         .and_then(|v| v.trim().parse().ok());
     let scored = std::sync::atomic::AtomicUsize::new(0);
-    let result = features::extract(&ds, &engine, store.as_ref(), a.jobs, |_, reused| {
+    let result = features::extract(ds, &engine, store.as_ref(), a.jobs, |_, reused| {
         bar.inc(1);
         if !reused {
             let n = scored.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
@@ -66,7 +65,7 @@ fn dataset_features(cli: &Cli, a: &DatasetArgs) -> Result<(Dataset, Extracted)> 
             ex.computed, ex.reused
         );
     }
-    Ok((ds, ex))
+    Ok(ex)
 }
 
 pub fn features(cli: &Cli, a: &FeaturesArgs) -> Result<()> {
@@ -75,7 +74,8 @@ pub fn features(cli: &Cli, a: &FeaturesArgs) -> Result<()> {
             fsutil::check_writable(dir)?;
         }
     }
-    let (ds, ex) = dataset_features(cli, &a.data)?;
+    let ds = Dataset::load(&a.data.dataset)?;
+    let ex = dataset_features(cli, &a.data, &ds)?;
     let shown = [
         "vmaf",
         "integer_adm2",
@@ -191,18 +191,9 @@ pub fn train(cli: &Cli, a: &TrainArgs) -> Result<()> {
         },
     };
     let ds = Dataset::load(&a.data.dataset)?;
+    training::check_validation(&ds, how)?;
     let contents = ds.contents().len();
-    if contents < 2 {
-        return Err(Error::data(
-            a.data.dataset.display().to_string(),
-            format!(
-                "cross-validation by content needs at least 2 contents; the dataset has 1 ({})",
-                ds.contents().join(", ")
-            ),
-        )
-        .into());
-    }
-    let (ds, ex) = dataset_features(cli, &a.data)?;
+    let ex = dataset_features(cli, &a.data, &ds)?;
     let (rows, scores) = training::samples(&ds, &ex.pairs, &inputs)?;
     let v = training::cross_validate(&ds, &inputs, &rows, &scores, &params, how, a.seed)?;
     let model = training::train(&inputs, &rows, &scores, &params)?;
@@ -261,7 +252,8 @@ pub fn eval(cli: &Cli, a: &EvalArgs) -> Result<()> {
             fsutil::check_writable(dir)?;
         }
     }
-    let (ds, ex) = dataset_features(cli, &a.data)?;
+    let ds = Dataset::load(&a.data.dataset)?;
+    let ex = dataset_features(cli, &a.data, &ds)?;
     let predicted: Vec<f64> = ex
         .pairs
         .iter()

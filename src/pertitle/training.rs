@@ -140,17 +140,9 @@ pub fn train(
         .map_err(|e| Error::data("training", e.to_string()))
 }
 
-/// Holds out contents as `how` says (shuffled with `seed`), trains on the rest, predicts the
-/// held-out videos.
-pub fn cross_validate(
-    ds: &Dataset,
-    inputs: &[ModelInput],
-    rows: &[Vec<f64>],
-    scores: &[f64],
-    params: &NuSvrParams,
-    how: Validation,
-    seed: u64,
-) -> Result<Validated> {
+/// Whether `how` can hold out contents of `ds`: at least 2 contents, a split fraction in
+/// (0, 1), 2 to (contents) folds. Checked before any scoring.
+pub fn check_validation(ds: &Dataset, how: Validation) -> Result<()> {
     let contents = ds.contents();
     let nc = contents.len();
     if nc < 2 {
@@ -162,17 +154,40 @@ pub fn cross_validate(
             ),
         ));
     }
+    match how {
+        Validation::Split { test_fraction } if !(test_fraction > 0.0 && test_fraction < 1.0) => {
+            Err(Error::data(
+                "--test-fraction",
+                format!("{test_fraction} is not between 0 and 1"),
+            ))
+        }
+        Validation::KFold { k } if k < 2 || k > nc => Err(Error::data(
+            "--folds",
+            format!("{k} folds of {nc} contents: give 2 to {nc}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Holds out contents as `how` says (shuffled with `seed`), trains on the rest, predicts the
+/// held-out videos.
+pub fn cross_validate(
+    ds: &Dataset,
+    inputs: &[ModelInput],
+    rows: &[Vec<f64>],
+    scores: &[f64],
+    params: &NuSvrParams,
+    how: Validation,
+    seed: u64,
+) -> Result<Validated> {
+    check_validation(ds, how)?;
+    let contents = ds.contents();
+    let nc = contents.len();
     let mut order: Vec<usize> = (0..nc).collect();
     shuffle(&mut order, seed);
     // fold_of[content index]
     let (folds, fold_of): (usize, Vec<usize>) = match how {
         Validation::Split { test_fraction } => {
-            if !(test_fraction > 0.0 && test_fraction < 1.0) {
-                return Err(Error::data(
-                    "--test-fraction",
-                    format!("{test_fraction} is not between 0 and 1"),
-                ));
-            }
             let held = ((nc as f64 * test_fraction).round() as usize).clamp(1, nc - 1);
             let mut f = vec![1; nc];
             for &c in &order[..held] {
@@ -181,12 +196,6 @@ pub fn cross_validate(
             (1, f)
         }
         Validation::KFold { k } => {
-            if k < 2 || k > nc {
-                return Err(Error::data(
-                    "--folds",
-                    format!("{k} folds of {nc} contents: give 2 to {nc}"),
-                ));
-            }
             let mut f = vec![0; nc];
             for (pos, &c) in order.iter().enumerate() {
                 f[c] = pos % k;

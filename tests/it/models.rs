@@ -525,6 +525,13 @@ fn bad_datasets_and_arguments_are_one_line_errors() {
         2,
         "nu = 1.5",
     );
+    case(
+        "folds.toml",
+        &good,
+        &["train", "--folds", "9"],
+        1,
+        "9 folds of 2 contents: give 2 to 2",
+    );
     let gif = dir.path().join("plot.gif");
     case(
         "gif.toml",
