@@ -940,6 +940,11 @@ pub fn ffmpeg_commands(
     if rung.threads > 0 {
         push(&mut base, &["-threads", &rung.threads.to_string()]);
     }
+    // libx265 takes only its frame threads from -threads; one thread in all is what makes it
+    // repeat its bytes (as the in-process encoders are set, media::codec).
+    if codec == "libx265" && rung.threads == 1 {
+        append_param(&mut params, "x265-params", "pools=none");
+    }
     let facts = codecs::profile(codec);
     let rate = |v: &mut Vec<String>| match rung.rate_control {
         RungRateControl::TwoPassVbr => push(

@@ -556,6 +556,7 @@ fn other_codecs_get_their_own_command_lines() {
             );
             if codec == "libx265" {
                 assert!(rung.ffmpeg[1].contains("pass=2") && rung.ffmpeg[1].contains("scenecut=0"));
+                assert!(rung.ffmpeg.iter().all(|c| c.contains("pools=none")));
             }
             if codec != "libx265" && codec != "libx264" {
                 assert_eq!(rung.crf.fract(), 0.0, "integer CRF for {codec}");

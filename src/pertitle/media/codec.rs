@@ -150,15 +150,25 @@ pub struct StreamParams {
 /// bytes between a fresh thread and the main thread, never within one thread); x264's own
 /// `cpu-independent=1` ("ensure exact reproducibility across different CPUs") removes that, and
 /// makes a content-addressed result valid on any machine. Added unless the user set it.
+///
+/// libx265 takes only its frame threads from the context's thread count; its worker pool (wave
+/// fronts, look-ahead) still spans every core, and under load a two-pass encode at one thread
+/// gave other bytes from the second GOP on (1 run in 3 of the test suite). `pools=none` makes
+/// one thread mean one thread, as it does for the other encoders. Added for one thread unless
+/// the user set `pools`.
 fn deterministic_options(cfg: &EncoderConfig) -> Vec<(String, String)> {
     let mut opts = cfg.options.clone();
-    if cfg.codec == "libx264" {
-        match opts.iter_mut().find(|(k, _)| k == "x264-params") {
-            Some((_, v)) if v.contains("cpu-independent") => {}
-            Some((_, v)) if v.is_empty() => *v = "cpu-independent=1".into(),
-            Some((_, v)) => v.push_str(":cpu-independent=1"),
-            None => opts.push(("x264-params".into(), "cpu-independent=1".into())),
-        }
+    let mut add = |key: &str, name: &str, value: &str| match opts.iter_mut().find(|(k, _)| k == key)
+    {
+        Some((_, v)) if v.contains(name) => {}
+        Some((_, v)) if v.is_empty() => *v = format!("{name}={value}"),
+        Some((_, v)) => v.push_str(&format!(":{name}={value}")),
+        None => opts.push((key.into(), format!("{name}={value}"))),
+    };
+    match cfg.codec.as_str() {
+        "libx264" => add("x264-params", "cpu-independent", "1"),
+        "libx265" if cfg.threads.unwrap_or(1) == 1 => add("x265-params", "pools", "none"),
+        _ => {}
     }
     opts
 }
