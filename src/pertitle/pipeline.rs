@@ -9,7 +9,10 @@
 //! by side; all their points step in parallel (rayon), and the scoring of one batch runs in the
 //! same parallel phase as the encoding of the next (encoder steps longest first, the divisible
 //! scoring last), so no core waits for the slowest encoder; at the end of a lane's frames the
-//! encoders' look-ahead is flushed a batch at a time in the same way. Only a bounded window of
+//! encoders' look-ahead is flushed a batch at a time in the same way. The source frames' motion
+//! and the freeing of what a round let go of run in that phase too. Each encoder is freed as it
+//! drains, giving its share of the budget back; once a lane's encoders have all drained, the
+//! next lane starts beside it while its last frames are scored. Only a bounded window of
 //! frames is in flight: the source frames of the encoders' look-ahead, and per point about two
 //! batches of decoded frames (at the point's own size; a frame is upscaled only when it is
 //! scored). Memory is therefore independent of the title's length.
@@ -24,13 +27,13 @@
 //! loses at most the lanes in progress.
 
 use crate::error::{Error, Result};
-use crate::frame::Frame;
+use crate::frame::{Frame, Plane};
 use crate::grid::{GridTask, TaskResult, Timings};
 use crate::media::{
     Decoder, Encoder, EncoderConfig, FrameSource, PassStats, RateControl, Scaler, ScalerKind,
 };
 use crate::points::{Point, Series};
-use crate::quality::{pooling, Engine, FrameScores, RefTimeline};
+use crate::quality::{self, batch_motion, pooling, Engine, FrameScores, RefTimeline};
 use crate::store::{Lookup, Store};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -292,8 +295,11 @@ impl Runner {
 /// One point's encoder chain and what it has produced so far.
 struct Chain<'t> {
     task: &'t GridTask,
-    enc: Encoder,
-    dec: Decoder,
+    /// The point's encoder and decoder; `None` once the encoder is drained and the decoder
+    /// flushed (nothing more will come), which frees them while the last frames are scored.
+    coders: Option<Coders>,
+    /// The encoder's estimated memory ([`task_cost`]), given back to the budget when it drains.
+    cost: u64,
     /// How decoded frames are upscaled to the source size (None: already that size).
     up: Option<ScalerKind>,
     /// Frame-rate decimation (`grid.fps_cap`): every `decimate`-th source frame is encoded, and
@@ -303,10 +309,14 @@ struct Chain<'t> {
     /// Decoded frames (at the point's size) waiting for their reference's motion.
     pending: Vec<(Frame, Option<ScalerKind>)>,
     decoded: u64,
-    /// The encoder is drained and the decoder flushed: nothing more will come.
-    flushed: bool,
     scores: Vec<FrameScores>,
     timings: Timings,
+}
+
+/// A chain's encoder and the decoder of its packets.
+struct Coders {
+    enc: Encoder,
+    dec: Decoder,
 }
 
 impl Chain<'_> {
@@ -316,9 +326,9 @@ impl Chain<'_> {
     /// task per encoder that leaves the other cores idle at the end of a wave. Upscaling waits
     /// until the frame is scored, so flushed frames wait at the point's own size.
     fn step(&mut self, frames: Option<&[Frame]>, first: u64, flush_max: usize) -> Result<()> {
-        if self.flushed {
+        let Some(Coders { enc, dec }) = &mut self.coders else {
             return Ok(());
-        }
+        };
         let t0 = Instant::now();
         let mut packets = Vec::new();
         let mut drained = false;
@@ -326,12 +336,12 @@ impl Chain<'_> {
             Some(fs) => {
                 for f in fs {
                     if (f.index - first).is_multiple_of(self.decimate) {
-                        packets.extend(self.enc.encode(f)?);
+                        packets.extend(enc.encode(f)?);
                     }
                 }
             }
             None => {
-                let (p, done) = self.enc.finish_some(flush_max)?;
+                let (p, done) = enc.finish_some(flush_max)?;
                 packets.extend(p);
                 drained = done;
             }
@@ -341,11 +351,11 @@ impl Chain<'_> {
         let mut out = Vec::new();
         for p in &packets {
             self.frame_bytes.push(p.data.len() as u64);
-            out.extend(self.dec.decode(p)?);
+            out.extend(dec.decode(p)?);
         }
         if drained {
-            out.extend(self.dec.flush()?);
-            self.flushed = true;
+            out.extend(dec.flush()?);
+            self.coders = None;
         }
         for mut f in out {
             f.index = first + self.decoded * self.decimate;
@@ -832,14 +842,13 @@ fn start_chains<'t>(
         };
         chains.push(Chain {
             task: t,
-            enc,
-            dec,
+            coders: Some(Coders { enc, dec }),
+            cost: task_cost(t),
             up,
             decimate,
             frame_bytes: Vec::new(),
             pending: Vec::new(),
             decoded: 0,
-            flushed: false,
             scores: Vec::new(),
             timings: Timings::default(),
         });
@@ -847,26 +856,31 @@ fn start_chains<'t>(
     Ok((down, chains))
 }
 
-/// `frames` scaled once per downscaler, in parallel; `None` for the source's own size (fed from
-/// `frames` without a copy).
+/// `frames` scaled once per downscaler, in parallel, the largest sizes first (one task each: a
+/// scaler is not shared, and an even split of the map would pair the smallest sizes against the
+/// largest); `None` for the source's own size (fed from `frames` without a copy).
 fn scale(
     down: &mut Downscalers,
     frames: &[Frame],
 ) -> Result<BTreeMap<DownKey, Option<Vec<Frame>>>> {
-    down.par_iter_mut()
-        .map(|(k, s)| -> Result<_> {
-            let v = match s {
-                Some(s) => Some(
-                    frames
-                        .iter()
-                        .map(|f| s.scale(f))
-                        .collect::<Result<Vec<_>>>()?,
-                ),
-                None => None,
-            };
-            Ok((*k, v))
-        })
-        .collect()
+    let mut work: Vec<(DownKey, &mut Scaler, Result<Vec<Frame>>)> = down
+        .iter_mut()
+        .filter_map(|(k, s)| s.as_mut().map(|s| (*k, s, Ok(Vec::new()))))
+        .collect();
+    work.sort_by_key(|((w, h, _), ..)| std::cmp::Reverse(*w as u64 * *h as u64));
+    rayon::scope_fifo(|sc| {
+        for (_, s, out) in work.iter_mut() {
+            sc.spawn_fifo(move |_| *out = frames.iter().map(|f| s.scale(f)).collect());
+        }
+    });
+    let mut scaled = BTreeMap::new();
+    for (k, _, r) in work {
+        scaled.insert(k, Some(r?));
+    }
+    for k in down.keys() {
+        scaled.entry(*k).or_insert(None);
+    }
+    Ok(scaled)
 }
 
 /// Adds scored frames to their chains.
@@ -949,25 +963,35 @@ fn run_lanes(
         let mut active: Vec<Lane> = Vec::new();
         let (mut used, mut done) = (0u64, 0u64);
         loop {
-            // The first lane runs whatever it costs (as a single wave always did); another
+            // A lane's charge follows its encoders: each is freed as it drains.
+            for lane in active.iter_mut() {
+                let now = lane.charge();
+                used -= lane.charged - now;
+                lane.charged = now;
+            }
+            // When no lane holds an encoder the next lane runs whatever it costs (as a single
+            // wave always did), beside lanes that only score their last frames; otherwise it
             // joins only if it fits with its overhead too.
             while let Some(p) = queue.front() {
-                if !active.is_empty() && used + p.cost + p.overhead > opts.memory_budget {
+                let encoding = active.iter().any(|l| !l.drained());
+                if encoding && used + p.cost + p.overhead > opts.memory_budget {
                     break;
                 }
                 let p = queue.pop_front().expect("front exists");
-                let charge = p.cost + if active.is_empty() { 0 } else { p.overhead };
-                used += charge;
+                let overhead = if encoding { p.overhead } else { 0 };
                 let mut lane = Lane::start(scope, p, tasks, stats, open, engine, opts)?;
-                lane.cost = charge;
+                lane.overhead = overhead;
+                lane.charged = lane.charge();
+                used += lane.charged;
                 active.push(lane);
             }
-            // Lanes whose source ended and whose encoders are drained are finished.
+            // Lanes whose source ended, whose encoders are drained and whose last frames are
+            // scored are finished.
             let mut k = 0;
             while k < active.len() {
-                if active[k].next.is_none() && active[k].drained() {
+                if active[k].next.is_none() && active[k].drained() && active[k].jobs.is_empty() {
                     let lane = active.remove(k);
-                    used -= lane.cost;
+                    used -= lane.charged;
                     if !finish(lane.finish()?)? {
                         return Err(Error::Cancelled);
                     }
@@ -988,6 +1012,19 @@ fn run_lanes(
         }
     })
 }
+
+/// Memory a round let go of: freeing tens of MB is not free, and between phases (on the thread
+/// that runs them) no other core has work, so it is freed in the next round's parallel phase.
+#[derive(Default)]
+struct Freed {
+    refs: Vec<quality::Released>,
+    frames: Vec<Frame>,
+    jobs: Vec<Job>,
+}
+
+/// A lane's fed frames' motion in a round: the engine, the last luma before them, and a slot
+/// per frame.
+type Motion<'e> = (&'e Engine, Option<Plane>, Vec<quality::Result<f64>>);
 
 /// A chain's part of a round: its input (`None`: flush), the lane's first frame, the flush
 /// size, and where its outcome goes.
@@ -1018,7 +1055,22 @@ fn round(lanes: &mut [Lane]) -> Result<u64> {
         };
         inputs.push((frames, scaled));
     }
+    // The fed frames' motion, measured in the phase beside the encodes (a frame at a time, the
+    // first against a copy of the last luma the lane's timeline holds).
+    let mut motion: Vec<Motion> = lanes
+        .iter()
+        .zip(&inputs)
+        .map(|(lane, (frames, _))| {
+            let n = frames.as_ref().map_or(0, Vec::len);
+            let slots = (0..n).map(|_| Ok(0.0)).collect();
+            (lane.engine, lane.refs.last_luma().cloned(), slots)
+        })
+        .collect();
     let mut fed = 0;
+    let freed: Vec<Freed> = lanes
+        .iter_mut()
+        .map(|l| std::mem::take(&mut l.freed))
+        .collect();
     {
         let mut steps: Vec<Step> = Vec::new();
         let mut scorings = Vec::with_capacity(lanes.len());
@@ -1056,12 +1108,24 @@ fn round(lanes: &mut [Lane]) -> Result<u64> {
                 let (input, first, flush_max) = (*input, *first, *flush_max);
                 s.spawn_fifo(move |_| *slot = c.step(input, first, flush_max));
             }
+            for ((frames, _), (engine, last, slots)) in inputs.iter().zip(&mut motion) {
+                let (Some(frames), engine) = (frames.as_deref(), *engine) else {
+                    continue;
+                };
+                for (k, slot) in slots.iter_mut().enumerate() {
+                    let last = last.as_ref();
+                    s.spawn_fifo(move |_| *slot = batch_motion(engine, last, frames, k));
+                }
+            }
             for ((jobs, refs, keep_from, engine, src_size, batch, path), slot) in
                 scorings.iter_mut()
             {
                 s.spawn_fifo(move |_| {
                     *slot = score_jobs(jobs, refs, *keep_from, engine, *src_size, *batch, path)
                 });
+            }
+            for f in freed {
+                s.spawn_fifo(move |_| drop(f));
             }
         });
         steps.into_iter().try_for_each(|(.., r)| r)?;
@@ -1073,11 +1137,14 @@ fn round(lanes: &mut [Lane]) -> Result<u64> {
             credit(&mut lane.chains, s);
         }
     }
-    for (lane, (frames, _)) in lanes.iter_mut().zip(inputs) {
+    for ((lane, (frames, scaled)), (_, _, sads)) in lanes.iter_mut().zip(inputs).zip(motion) {
+        let scaled = scaled.into_values().flatten().flatten();
+        lane.freed.frames.extend(scaled);
         let eof = frames.is_none();
         let frames = frames.unwrap_or_default();
         lane.fed += frames.len() as u64;
-        lane.advance(frames)?;
+        let sads = sads.into_iter().collect::<quality::Result<Vec<f64>>>()?;
+        lane.advance(frames, &sads)?;
         if !eof {
             lane.next = lane.receive()?;
         }
@@ -1100,8 +1167,10 @@ fn round(lanes: &mut [Lane]) -> Result<u64> {
 /// read, never encoded), so concatenated chunk scores equal whole-stream scores.
 struct Lane<'t, 'e> {
     plan: Vec<usize>,
-    /// What the lane was charged against the memory budget.
-    cost: u64,
+    /// The overhead the lane was charged for (0 when it started beside no encoding lane).
+    overhead: u64,
+    /// What the budget counts for the lane now ([`Lane::charge`] as of the last check).
+    charged: u64,
     rx: Receiver<Result<Vec<Frame>>>,
     /// The next selected frames to feed; `None` once the selection is read.
     next: Option<Vec<Frame>>,
@@ -1112,6 +1181,8 @@ struct Lane<'t, 'e> {
     refs: RefTimeline<'e>,
     /// Decoded frames whose references are ready: scored in the next round.
     jobs: Vec<Job>,
+    /// What the last round let go of, freed in the next round's parallel phase.
+    freed: Freed,
     /// [`keep_from`] as of the last round.
     keep_from: u64,
     engine: &'e Engine,
@@ -1161,7 +1232,8 @@ impl<'t, 'e> Lane<'t, 'e> {
         let rx = spawn_reader(scope, src, from, to, opts.batch.max(1));
         let mut lane = Lane {
             plan: plan.tasks,
-            cost: plan.cost,
+            overhead: 0,
+            charged: 0,
             rx,
             next: None,
             lead_out: None,
@@ -1169,6 +1241,7 @@ impl<'t, 'e> Lane<'t, 'e> {
             down: Downscalers::new(),
             refs: RefTimeline::new(engine),
             jobs: Vec::new(),
+            freed: Freed::default(),
             keep_from: 0,
             engine,
             batch: opts.batch,
@@ -1230,30 +1303,39 @@ impl<'t, 'e> Lane<'t, 'e> {
         Ok(())
     }
 
+    /// The lane's memory as the budget counts it: its overhead and its live encoders.
+    fn charge(&self) -> u64 {
+        let live = self.chains.iter().filter(|c| c.coders.is_some());
+        self.overhead + live.map(|c| c.cost).sum::<u64>()
+    }
+
     /// Every encoder is drained and every decoder flushed.
     fn drained(&self) -> bool {
-        self.chains.iter().all(|c| c.flushed)
+        self.chains.iter().all(|c| c.coders.is_none())
     }
 
     /// After a round: its source frames join the timeline (moved, not copied), the decoded
     /// frames whose references are now ready become the next round's jobs, and the references
     /// no job still to come needs are released.
-    fn advance(&mut self, frames: Vec<Frame>) -> Result<()> {
-        self.refs.push(frames)?;
-        self.jobs = collect_jobs(
+    fn advance(&mut self, frames: Vec<Frame>, motion: &[f64]) -> Result<()> {
+        self.refs.push_measured(frames, motion)?;
+        let jobs = collect_jobs(
             &mut self.chains,
             &self.refs,
             self.first,
             self.end,
             self.subsample,
         );
+        self.freed
+            .jobs
+            .extend(std::mem::replace(&mut self.jobs, jobs));
         self.keep_from = keep_from(&self.chains, self.first);
         let low = self
             .jobs
             .iter()
             .map(|j| j.frame.index)
             .fold(self.keep_from, u64::min);
-        self.refs.release_below(low);
+        self.freed.refs.push(self.refs.release_below(low));
         Ok(())
     }
 

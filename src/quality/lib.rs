@@ -53,7 +53,7 @@ use vmaf::{adm, motion, vif};
 
 pub use kernels::KernelLevels;
 pub use pooling::Pooled;
-pub use timeline::RefTimeline;
+pub use timeline::{batch_motion, RefTimeline, Released};
 
 /// Which metrics to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -45,18 +45,33 @@ impl<'e> RefTimeline<'e> {
     /// Adds the next frames (moved, not copied) and measures their motion. Errors if a frame's
     /// size differs from the previous one's.
     pub fn push(&mut self, frames: Vec<Frame>) -> Result<()> {
+        let motion = (0..frames.len())
+            .map(|k| batch_motion(self.engine, self.last_luma(), &frames, k))
+            .collect::<Result<Vec<_>>>()?;
+        self.push_measured(frames, &motion)
+    }
+
+    /// The luma of the last frame pushed: what the next frame's motion is measured against
+    /// ([`batch_motion`]).
+    pub fn last_luma(&self) -> Option<&Plane> {
+        self.prev_luma.as_ref()
+    }
+
+    /// Adds the next frames with their motion already measured by [`batch_motion`] (so a caller
+    /// can measure a batch in its own parallel work while the timeline is busy). Errors if the
+    /// counts differ.
+    pub fn push_measured(&mut self, frames: Vec<Frame>, motion: &[f64]) -> Result<()> {
+        if motion.len() != frames.len() {
+            return Err(Error::Mismatch(format!(
+                "{} motion values for {} reference frames",
+                motion.len(),
+                frames.len()
+            )));
+        }
         let Some(last) = frames.last() else {
             return Ok(());
         };
-        for (k, f) in frames.iter().enumerate() {
-            let prev = match k {
-                0 => self.prev_luma.as_ref(),
-                _ => Some(frames[k - 1].luma()),
-            };
-            let sad = match prev {
-                Some(p) => self.engine.frame_motion(p, f.luma(), f.format.bit_depth)?,
-                None => 0.0,
-            };
+        for (f, &sad) in frames.iter().zip(motion) {
             self.motion.insert(f.index, sad);
             self.first.get_or_insert(f.index);
         }
@@ -142,11 +157,59 @@ impl<'e> RefTimeline<'e> {
         self.prepared.get(&i)
     }
 
-    /// Drops every frame below `i`, raw or prepared: no distorted frame still to come needs it.
-    pub fn release_below(&mut self, i: u64) {
-        self.prepared.retain(|&k, _| k >= i);
-        self.raw.retain(|&k, _| k >= i);
-        self.motion.retain(|&k, _| k >= i);
+    /// Lets go of every frame below `i`, raw or prepared: no distorted frame still to come
+    /// needs it. They are freed when the returned value is dropped.
+    pub fn release_below(&mut self, i: u64) -> Released {
+        let keep = self.raw.split_off(&i);
+        let raw = std::mem::replace(&mut self.raw, keep)
+            .into_values()
+            .collect();
+        let (gone, keep) = self.prepared.drain().partition(|(k, _)| *k < i);
+        self.prepared = keep;
+        let keep = self.motion.split_off(&i);
+        self.motion = keep;
+        Released {
+            raw,
+            prepared: gone.into_values().collect(),
+        }
+    }
+}
+
+/// Frames a [`RefTimeline`] let go of. Dropping it frees them, tens of MB for each prepared
+/// frame, so a caller may drop it where a core is idle rather than on its critical path.
+pub struct Released {
+    raw: Vec<Frame>,
+    prepared: Vec<PreparedRef>,
+}
+
+impl Released {
+    /// How many frames it holds.
+    pub fn len(&self) -> usize {
+        self.raw.len() + self.prepared.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The motion (libvmaf `motion_sad`) of frame `k` of `frames`, the next frames to push to a
+/// timeline whose [`RefTimeline::last_luma`] is `last`: against the frame before it in the batch,
+/// or against `last` for the first (0 for the stream's first frame). Errors if the sizes differ.
+pub fn batch_motion(
+    engine: &Engine,
+    last: Option<&Plane>,
+    frames: &[Frame],
+    k: usize,
+) -> Result<f64> {
+    let prev = match k {
+        0 => last,
+        _ => Some(frames[k - 1].luma()),
+    };
+    let f = &frames[k];
+    match prev {
+        Some(p) => engine.frame_motion(p, f.luma(), f.format.bit_depth),
+        None => Ok(0.0),
     }
 }
 
@@ -200,8 +263,30 @@ mod tests {
             let d = frame(w.index() + 1);
             assert_eq!(e.score(g, &d).unwrap(), e.score(w, &d).unwrap());
         }
-        t.release_below(8);
+        let gone = t.release_below(8);
+        assert_eq!(gone.len(), 5, "frames 3 to 7, prepared");
         assert!(t.get(7).is_none() && !t.holds(7) && t.holds(8));
         assert!(t.prepare(&[7]).is_err());
+    }
+
+    /// Motion measured a frame at a time apart from the timeline (as the grid runner does in
+    /// its parallel phase) and pushed with it gives the timeline's own motion; a count that does
+    /// not match the frames is refused.
+    #[test]
+    fn measured_push_equals_push() {
+        let e = Engine::new(EngineConfig::default()).unwrap();
+        let mut own = super::RefTimeline::new(&e);
+        let mut measured = super::RefTimeline::new(&e);
+        for batch in [0..3u64, 3..4, 4..9] {
+            let frames: Vec<Frame> = batch.map(frame).collect();
+            let sads: Vec<f64> = (0..frames.len())
+                .map(|k| super::batch_motion(&e, measured.last_luma(), &frames, k).unwrap())
+                .collect();
+            assert!(measured.push_measured(frames.clone(), &sads[1..]).is_err());
+            measured.push_measured(frames.clone(), &sads).unwrap();
+            own.push(frames).unwrap();
+        }
+        assert!(own.motion.values().any(|&m| m > 0.0));
+        assert_eq!(own.motion, measured.motion);
     }
 }
