@@ -856,33 +856,6 @@ fn start_chains<'t>(
     Ok((down, chains))
 }
 
-/// `frames` scaled once per downscaler, in parallel, the largest sizes first (one task each: a
-/// scaler is not shared, and an even split of the map would pair the smallest sizes against the
-/// largest); `None` for the source's own size (fed from `frames` without a copy).
-fn scale(
-    down: &mut Downscalers,
-    frames: &[Frame],
-) -> Result<BTreeMap<DownKey, Option<Vec<Frame>>>> {
-    let mut work: Vec<(DownKey, &mut Scaler, Result<Vec<Frame>>)> = down
-        .iter_mut()
-        .filter_map(|(k, s)| s.as_mut().map(|s| (*k, s, Ok(Vec::new()))))
-        .collect();
-    work.sort_by_key(|((w, h, _), ..)| std::cmp::Reverse(*w as u64 * *h as u64));
-    rayon::scope_fifo(|sc| {
-        for (_, s, out) in work.iter_mut() {
-            sc.spawn_fifo(move |_| *out = frames.iter().map(|f| s.scale(f)).collect());
-        }
-    });
-    let mut scaled = BTreeMap::new();
-    for (k, _, r) in work {
-        scaled.insert(k, Some(r?));
-    }
-    for k in down.keys() {
-        scaled.entry(*k).or_insert(None);
-    }
-    Ok(scaled)
-}
-
 /// Adds scored frames to their chains.
 fn credit(chains: &mut [Chain], scored: Scored) {
     for (ci, s, secs) in scored {
@@ -1036,12 +1009,47 @@ type Step<'c, 'f, 't> = (
     Result<()>,
 );
 
+/// The chains of one downscaled size in a lane's round. A task of the phase scales the lane's
+/// frames to that size once and then spawns the chains' steps, so the scaling overlaps the
+/// other sizes' encodes and a size's encodes start as soon as its frames are ready.
+struct ScaleGroup<'c, 't> {
+    scaler: &'c mut Scaler,
+    steps: Vec<(&'c mut Chain<'t>, Result<()>)>,
+    scaled: Result<Vec<Frame>>,
+}
+
+impl ScaleGroup<'_, '_> {
+    fn run<'s>(
+        &'s mut self,
+        s: &rayon::ScopeFifo<'s>,
+        frames: &'s [Frame],
+        first: u64,
+        flush_max: usize,
+    ) {
+        let ScaleGroup {
+            scaler,
+            steps,
+            scaled,
+        } = self;
+        *scaled = frames.iter().map(|f| scaler.scale(f)).collect();
+        let Ok(fs) = scaled else {
+            return;
+        };
+        let fs: &'s [Frame] = fs;
+        for (c, slot) in steps {
+            s.spawn_fifo(move |_| *slot = c.step(Some(fs), first, flush_max));
+        }
+    }
+}
+
 /// One parallel phase over every active lane: each chain encodes and decodes its lane's next
 /// frames (`None`: the next part of the end-of-stream flush) while the jobs each lane's previous
 /// round made ready are upscaled and scored, so a core that finishes its encodes early scores
 /// instead of waiting. Longest first: a step is indivisible (one x264 medium step at 720p is a
 /// third of a round's work), while the scoring splits into frames, so it goes last and fills the
-/// cores' tails. Returns the source frames fed, counted once per chain (progress).
+/// cores' tails. The source-size steps go first, then the downscalings, largest first, each
+/// followed by its size's steps ([`ScaleGroup`]). Returns the source frames fed, counted once
+/// per chain (progress).
 fn round(lanes: &mut [Lane]) -> Result<u64> {
     let mut inputs = Vec::with_capacity(lanes.len());
     for lane in lanes.iter_mut() {
@@ -1049,18 +1057,14 @@ fn round(lanes: &mut [Lane]) -> Result<u64> {
         if frames.is_none() {
             lane.end()?;
         }
-        let scaled = match &frames {
-            Some(fs) => scale(&mut lane.down, fs)?,
-            None => BTreeMap::new(),
-        };
-        inputs.push((frames, scaled));
+        inputs.push(frames);
     }
     // The fed frames' motion, measured in the phase beside the encodes (a frame at a time, the
     // first against a copy of the last luma the lane's timeline holds).
     let mut motion: Vec<Motion> = lanes
         .iter()
         .zip(&inputs)
-        .map(|(lane, (frames, _))| {
+        .map(|(lane, frames)| {
             let n = frames.as_ref().map_or(0, Vec::len);
             let slots = (0..n).map(|_| Ok(0.0)).collect();
             (lane.engine, lane.refs.last_luma().cloned(), slots)
@@ -1071,12 +1075,16 @@ fn round(lanes: &mut [Lane]) -> Result<u64> {
         .iter_mut()
         .map(|l| std::mem::take(&mut l.freed))
         .collect();
+    let mut scaled: Vec<Vec<Frame>> = lanes.iter().map(|_| Vec::new()).collect();
     {
         let mut steps: Vec<Step> = Vec::new();
+        // (pixels, lane, first frame, flush size, group)
+        let mut groups: Vec<(u64, usize, u64, usize, ScaleGroup)> = Vec::new();
         let mut scorings = Vec::with_capacity(lanes.len());
-        for (lane, (frames, scaled)) in lanes.iter_mut().zip(&inputs) {
+        for (li, (lane, frames)) in lanes.iter_mut().zip(&inputs).enumerate() {
             let Lane {
                 chains,
+                down,
                 refs,
                 jobs,
                 keep_from,
@@ -1087,12 +1095,32 @@ fn round(lanes: &mut [Lane]) -> Result<u64> {
                 path,
                 ..
             } = lane;
+            let frames = frames.as_deref();
+            let mut by_size: BTreeMap<DownKey, ScaleGroup> = match frames {
+                Some(_) => down
+                    .iter_mut()
+                    .filter_map(|(k, s)| s.as_mut().map(|scaler| (*k, scaler)))
+                    .map(|(k, scaler)| {
+                        let g = ScaleGroup {
+                            scaler,
+                            steps: Vec::new(),
+                            scaled: Ok(Vec::new()),
+                        };
+                        (k, g)
+                    })
+                    .collect(),
+                None => BTreeMap::new(),
+            };
             for c in chains.iter_mut() {
-                let input = frames
-                    .as_deref()
-                    .map(|fs| scaled[&down_key(c.task)].as_deref().unwrap_or(fs));
-                fed += input.map_or(0, |f| f.len() as u64);
-                steps.push((c, input, *first, (*batch).max(1), Ok(())));
+                fed += frames.map_or(0, |f| f.len() as u64);
+                match by_size.get_mut(&down_key(c.task)) {
+                    Some(g) => g.steps.push((c, Ok(()))),
+                    None => steps.push((c, frames, *first, (*batch).max(1), Ok(()))),
+                }
+            }
+            for ((w, h, _), g) in by_size {
+                let px = w as u64 * h as u64;
+                groups.push((px, li, *first, (*batch).max(1), g));
             }
             let score = (
                 &**jobs, refs, *keep_from, *engine, *src_size, *batch, &**path,
@@ -1103,12 +1131,20 @@ fn round(lanes: &mut [Lane]) -> Result<u64> {
             let f = &c.task.filters;
             std::cmp::Reverse(f.width as u64 * f.height as u64 / c.decimate)
         });
+        groups.sort_by_key(|(px, ..)| std::cmp::Reverse(*px));
         rayon::scope_fifo(|s| {
             for (c, input, first, flush_max, slot) in steps.iter_mut() {
                 let (input, first, flush_max) = (*input, *first, *flush_max);
                 s.spawn_fifo(move |_| *slot = c.step(input, first, flush_max));
             }
-            for ((frames, _), (engine, last, slots)) in inputs.iter().zip(&mut motion) {
+            for (_, li, first, flush_max, g) in groups.iter_mut() {
+                let (first, flush_max) = (*first, *flush_max);
+                let Some(frames) = inputs[*li].as_deref() else {
+                    continue;
+                };
+                s.spawn_fifo(move |s| g.run(s, frames, first, flush_max));
+            }
+            for (frames, (engine, last, slots)) in inputs.iter().zip(&mut motion) {
                 let (Some(frames), engine) = (frames.as_deref(), *engine) else {
                     continue;
                 };
@@ -1129,6 +1165,11 @@ fn round(lanes: &mut [Lane]) -> Result<u64> {
             }
         });
         steps.into_iter().try_for_each(|(.., r)| r)?;
+        for (_, li, _, _, g) in groups {
+            let frames = g.scaled?;
+            g.steps.into_iter().try_for_each(|(_, r)| r)?;
+            scaled[li].extend(frames);
+        }
         let scored: Vec<Scored> = scorings
             .into_iter()
             .map(|(_, r)| r)
@@ -1137,8 +1178,8 @@ fn round(lanes: &mut [Lane]) -> Result<u64> {
             credit(&mut lane.chains, s);
         }
     }
-    for ((lane, (frames, scaled)), (_, _, sads)) in lanes.iter_mut().zip(inputs).zip(motion) {
-        let scaled = scaled.into_values().flatten().flatten();
+    let each = lanes.iter_mut().zip(inputs).zip(motion).zip(scaled);
+    for (((lane, frames), (_, _, sads)), scaled) in each {
         lane.freed.frames.extend(scaled);
         let eof = frames.is_none();
         let frames = frames.unwrap_or_default();
