@@ -111,8 +111,7 @@ impl FrameSource for RawReader {
         self.file
             .read_exact(&mut self.buf)
             .map_err(|e| Error::io(&self.path, e))?;
-        let mut frame = Frame::new(self.info.format, self.next);
-        unpack(&self.buf, &mut frame);
+        let frame = unpack(&self.buf, self.info.format, self.next);
         self.next += 1;
         Ok(Some(frame))
     }

@@ -4,7 +4,7 @@
 
 use super::{FrameSource, VideoInfo};
 use crate::error::{Error, Result};
-use crate::frame::{Chroma, Frame, FrameFormat};
+use crate::frame::{Chroma, Frame, FrameFormat, Plane};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -223,23 +223,34 @@ fn check_frame_line(line: &[u8], path: &Path, n: u64) -> Result<()> {
     }
 }
 
-/// Fills a frame's planes from packed little-endian bytes (8-bit: one byte per sample).
-pub(crate) fn unpack(buf: &[u8], frame: &mut Frame) {
-    let deep = frame.format.bit_depth > 8;
+/// The frame of `format` whose planes `buf` holds packed (8-bit: one byte per sample, deeper:
+/// little-endian u16), each plane collected straight from the bytes (a zeroed frame filled
+/// afterwards writes every sample twice).
+pub(crate) fn unpack(buf: &[u8], format: FrameFormat, index: u64) -> Frame {
+    let bytes = if format.bit_depth > 8 { 2 } else { 1 };
     let mut off = 0;
-    for p in frame.planes.iter_mut() {
-        let n = p.data.len();
-        if deep {
-            for (o, b) in p.data.iter_mut().zip(buf[off..off + 2 * n].chunks_exact(2)) {
-                *o = u16::from_le_bytes([b[0], b[1]]);
+    let planes = (0..format.chroma.planes())
+        .map(|i| {
+            let (width, height) = format.plane_size(i);
+            let src = &buf[off..off + bytes * width * height];
+            off += src.len();
+            let data = if bytes == 2 {
+                let le = |b: &[u8]| u16::from_le_bytes([b[0], b[1]]);
+                src.chunks_exact(2).map(le).collect()
+            } else {
+                src.iter().map(|&b| b as u16).collect()
+            };
+            Plane {
+                width,
+                height,
+                data,
             }
-            off += 2 * n;
-        } else {
-            for (o, &b) in p.data.iter_mut().zip(&buf[off..off + n]) {
-                *o = b as u16;
-            }
-            off += n;
-        }
+        })
+        .collect();
+    Frame {
+        format,
+        planes,
+        index,
     }
 }
 
@@ -275,8 +286,7 @@ impl FrameSource for Y4mReader {
         self.file
             .read_exact(&mut self.buf)
             .map_err(|e| Error::io(&self.path, e))?;
-        let mut frame = Frame::new(self.info.format, self.next);
-        unpack(&self.buf, &mut frame);
+        let frame = unpack(&self.buf, self.info.format, self.next);
         self.next += 1;
         Ok(Some(frame))
     }
@@ -453,8 +463,15 @@ mod tests {
         let mut buf = Vec::new();
         pack(&f, &mut buf);
         assert_eq!(buf.len() as u64, frame_bytes(&f.format));
-        let mut g = Frame::new(f.format, 0);
-        unpack(&buf, &mut g);
-        assert_eq!(f, g);
+        assert_eq!(f, unpack(&buf, f.format, 0));
+        let mut f8 = Frame::new(FrameFormat::new(5, 3, Chroma::Yuv422, 8), 7);
+        for (i, p) in f8.planes.iter_mut().enumerate() {
+            for (k, s) in p.data.iter_mut().enumerate() {
+                *s = (i * 71 + k * 13) as u16 % 256;
+            }
+        }
+        pack(&f8, &mut buf);
+        assert_eq!(buf.len() as u64, frame_bytes(&f8.format));
+        assert_eq!(f8, unpack(&buf, f8.format, 7));
     }
 }
