@@ -13,8 +13,9 @@ fn main() {
     if std::env::var_os("SVT_LOG").is_none() {
         std::env::set_var("SVT_LOG", "1");
     }
-    // Allocator settings the byte-identical outputs rely on; before any thread exists.
-    pertitle::determinism::init();
+    // The allocator's arena settings, before any thread exists (the heap perturbation that
+    // encodes rely on is switched on by the first encoder).
+    pertitle::determinism::memory();
     // A panic is a bug, but the user still gets one line and exit 1, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let msg = info

@@ -328,6 +328,8 @@ impl Encoder {
     /// Opens the encoder `cfg.codec` with the config's rate control, preset and options.
     pub fn new(cfg: &EncoderConfig) -> Result<Encoder> {
         super::init();
+        // Defined heap bytes before the encoder allocates (see `determinism`).
+        crate::determinism::init();
         let name = cfg.codec.as_str();
         if cfg.width != cfg.format.width || cfg.height != cfg.format.height {
             return Err(Error::config(
