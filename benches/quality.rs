@@ -412,7 +412,7 @@ impl Feature {
             let (r, d) = (r.clone(), d.clone());
             let (rl, dl) = (r.luma(), d.luma());
             acc += match self {
-                Feature::Intake => (r.luma().data[0] + d.luma().data[0]) as f64,
+                Feature::Intake => (r.luma().get(0, 0) + d.luma().get(0, 0)) as f64,
                 Feature::Vif => vif::score_pair(rl, dl, 8, vif::DEFAULT_ENHN_GAIN_LIMIT).scales[0],
                 Feature::Adm => {
                     let p = adm::AdmParams::default();

@@ -48,16 +48,14 @@ pub fn read_all(path: &Path, max: usize) -> (usize, usize, Vec<Vec<u8>>) {
     (w, h, frames)
 }
 
-/// Packed 8-bit 4:2:0 bytes as a `pertitle::Frame` (u16 samples).
+/// Packed 8-bit 4:2:0 bytes as a `pertitle::Frame` (byte samples).
 pub fn to_frame(data: &[u8], w: usize, h: usize, index: u64) -> pertitle::Frame {
     use pertitle::{Chroma, Frame, FrameFormat};
     let mut f = Frame::new(FrameFormat::new(w, h, Chroma::Yuv420, 8), index);
     let mut off = 0;
     for p in f.planes.iter_mut() {
-        let len = p.data.len();
-        for (d, &s) in p.data.iter_mut().zip(&data[off..off + len]) {
-            *d = s as u16;
-        }
+        let len = p.samples.len();
+        p.samples.update(|i, _| u16::from(data[off + i]));
         off += len;
     }
     f

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::frame::{Chroma, Frame};
+use crate::frame::{Chroma, Frame, Samples};
 pub use crate::media::RateControl;
 use crate::media::ScalerKind;
 use crate::points::{Point, Series, SourceIdentity};
@@ -395,22 +395,29 @@ impl Fingerprinter {
         h.update((f.width as u64).to_le_bytes());
         h.update((f.height as u64).to_le_bytes());
         h.update([chroma, f.bit_depth]);
+        // The samples' bytes: 8-bit frames as one byte each, deeper ones as two (little-endian).
         let wide = f.bit_depth > 8;
         let mut buf = [0u8; Self::CHUNK * 2];
         for plane in &frame.planes {
-            for chunk in plane.data.chunks(Self::CHUNK) {
-                let n = if wide {
-                    for (d, s) in buf.chunks_exact_mut(2).zip(chunk) {
-                        d.copy_from_slice(&s.to_le_bytes());
+            match &plane.samples {
+                Samples::U8(v) if !wide => h.update(v),
+                samples => {
+                    let all = samples.wide();
+                    for chunk in all.chunks(Self::CHUNK) {
+                        let n = if wide {
+                            for (d, s) in buf.chunks_exact_mut(2).zip(chunk) {
+                                d.copy_from_slice(&s.to_le_bytes());
+                            }
+                            chunk.len() * 2
+                        } else {
+                            for (d, &s) in buf.iter_mut().zip(chunk) {
+                                *d = s as u8;
+                            }
+                            chunk.len()
+                        };
+                        h.update(&buf[..n]);
                     }
-                    chunk.len() * 2
-                } else {
-                    for (d, &s) in buf.iter_mut().zip(chunk) {
-                        *d = s as u8;
-                    }
-                    chunk.len()
-                };
-                h.update(&buf[..n]);
+                }
             }
         }
         h.finalize().into()
@@ -537,9 +544,9 @@ mod tests {
         let mut f = Frame::new(format, 0);
         let max = format.max_value();
         for (p, plane) in f.planes.iter_mut().enumerate() {
-            for (i, s) in plane.data.iter_mut().enumerate() {
-                *s = ((i as u32 * 31 + p as u32 * 7 + seed as u32) % (max as u32 + 1)) as u16;
-            }
+            plane.samples.update(|i, _| {
+                ((i as u32 * 31 + p as u32 * 7 + seed as u32) % (max as u32 + 1)) as u16
+            });
         }
         f
     }
@@ -565,8 +572,15 @@ mod tests {
         assert_ne!(base, fp(std::slice::from_ref(&a)));
         assert_ne!(base, fp(&[a.clone(), b.clone(), b.clone()]));
         let mut c = b.clone();
-        c.planes[2].data[5] ^= 1;
+        let v = c.planes[2].get(5, 0);
+        c.planes[2].set(5, 0, v ^ 1);
         assert_ne!(base, fp(&[a.clone(), c]));
+        // How the samples are stored does not matter.
+        let wide = |f: &Frame| Frame {
+            planes: f.planes.iter().map(crate::frame::Plane::to_wide).collect(),
+            ..f.clone()
+        };
+        assert_eq!(base, fp(&[wide(&a), b.clone()]));
         // The same sample values declared 10-bit are another source.
         let mut a10 = a.clone();
         a10.format.bit_depth = 10;
@@ -588,7 +602,7 @@ mod tests {
         frame_bytes.extend(4u64.to_le_bytes());
         frame_bytes.extend(2u64.to_le_bytes());
         frame_bytes.extend([0u8, 10]);
-        for s in &f.planes[0].data {
+        for s in f.planes[0].samples.iter() {
             frame_bytes.extend(s.to_le_bytes());
         }
         let digest = Sha256::digest(&frame_bytes);
@@ -624,7 +638,7 @@ mod tests {
         let bytes: Vec<u8> = f
             .planes
             .iter()
-            .flat_map(|p| p.data.iter().map(|&v| v as u8))
+            .flat_map(|p| p.samples.iter().map(|v| v as u8))
             .collect();
         let t = std::time::Instant::now();
         let mut sha = Sha256::new();

@@ -111,12 +111,12 @@ impl ComplexityProbe {
 /// Luma PSNR in dB (capped at 100 for identical planes).
 fn psnr_y(a: &Frame, b: &Frame) -> f64 {
     let (pa, pb) = (&a.planes[0], &b.planes[0]);
-    let n = pa.data.len().min(pb.data.len()).max(1);
+    let n = pa.samples.len().min(pb.samples.len()).max(1);
     let sse: u64 = pa
-        .data
+        .samples
         .iter()
-        .zip(&pb.data)
-        .map(|(&x, &y)| {
+        .zip(pb.samples.iter())
+        .map(|(x, y)| {
             let d = x.abs_diff(y) as u64;
             d * d
         })

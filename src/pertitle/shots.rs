@@ -225,7 +225,7 @@ impl ShotDetector {
                 format!("frame {} has no planes", frame.index),
             ));
         };
-        if luma.data.len() < luma.width * luma.height
+        if luma.samples.len() < luma.width * luma.height
             || luma.width < self.format.width
             || luma.height < self.format.height
         {
@@ -265,10 +265,11 @@ impl ShotDetector {
         let shift = u32::from(self.format.bit_depth) - 8;
         let div = (f * f) as u64;
         let mut sums = vec![0u64; self.aw];
+        let mut wide = Vec::new();
         for by in 0..self.ah {
             sums.iter_mut().for_each(|s| *s = 0);
             for y in by * f..(by + 1) * f {
-                let row = &luma.row(y)[..self.aw * f];
+                let row = &luma.row_wide(y, &mut wide)[..self.aw * f];
                 for (s, px) in sums.iter_mut().zip(row.chunks_exact(f)) {
                     *s += px.iter().map(|&v| u64::from(v)).sum::<u64>();
                 }

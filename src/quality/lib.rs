@@ -37,6 +37,8 @@ mod kernels;
 pub mod log;
 pub mod pooling;
 pub mod psnr;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 pub mod ssim;
 pub mod svr;
 mod timeline;
@@ -44,7 +46,7 @@ pub mod vmaf;
 
 use crate::cpu::CpuLevel;
 pub use error::{Error, Result, Setting};
-pub use frame::{Chroma, Frame, FrameFormat, Plane};
+pub use frame::{Chroma, Frame, FrameFormat, Plane, SampleSlice, Samples};
 use rayon::prelude::*;
 use std::sync::Arc;
 use vmaf::adm::{AdmParams, AdmRef};

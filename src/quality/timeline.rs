@@ -221,9 +221,9 @@ mod tests {
     fn frame(idx: u64) -> Frame {
         let mut f = Frame::new(FrameFormat::new(48, 32, Chroma::Gray, 8), idx);
         let shift = (idx * idx % 7) as usize;
-        for (k, v) in f.planes[0].data.iter_mut().enumerate() {
-            *v = (((k + shift) * 37 + (k / 48) * 11) % 251) as u16;
-        }
+        f.planes[0]
+            .samples
+            .update(|k, _| (((k + shift) * 37 + (k / 48) * 11) % 251) as u16);
         f
     }
 

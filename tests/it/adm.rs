@@ -12,7 +12,7 @@ use pertitle::{Chroma, Frame, FrameFormat, Plane};
 fn content(w: usize, h: usize, bd: u8, seed: u64) -> Plane {
     let mut rng = Rng::xorshift64_star(Rng::spread(seed));
     let max = ((1u32 << bd) - 1) as f64;
-    let mut p = Plane::new(w, h);
+    let mut p = Plane::zeroed(w, h, bd);
     let fx = 0.02 + 0.05 * rng.unit();
     let fy = 0.03 + 0.04 * rng.unit();
     let rects: Vec<(usize, usize, usize, usize, f64)> = (0..12)
@@ -41,7 +41,8 @@ fn content(w: usize, h: usize, bd: u8, seed: u64) -> Plane {
             if y > h / 2 {
                 v += 0.02 * rng.gauss();
             }
-            p.data[y * w + x] = (v * max).round().clamp(0.0, max) as u16;
+            p.samples
+                .set(y * w + x, (v * max).round().clamp(0.0, max) as u16);
         }
     }
     p
@@ -49,10 +50,11 @@ fn content(w: usize, h: usize, bd: u8, seed: u64) -> Plane {
 
 fn map(p: &Plane, f: impl Fn(usize, usize) -> f64, bd: u8) -> Plane {
     let max = ((1u32 << bd) - 1) as f64;
-    let mut o = Plane::new(p.width, p.height);
+    let mut o = Plane::zeroed(p.width, p.height, bd);
     for y in 0..p.height {
         for x in 0..p.width {
-            o.data[y * p.width + x] = f(x, y).round().clamp(0.0, max) as u16;
+            o.samples
+                .set(y * p.width + x, f(x, y).round().clamp(0.0, max) as u16);
         }
     }
     o
@@ -61,7 +63,7 @@ fn map(p: &Plane, f: impl Fn(usize, usize) -> f64, bd: u8) -> Plane {
 fn at(p: &Plane, x: i64, y: i64) -> f64 {
     let x = x.clamp(0, p.width as i64 - 1) as usize;
     let y = y.clamp(0, p.height as i64 - 1) as usize;
-    p.data[y * p.width + x] as f64
+    p.samples.get(y * p.width + x) as f64
 }
 
 fn blur(p: &Plane, r: i64, bd: u8) -> Plane {
@@ -83,10 +85,10 @@ fn blur(p: &Plane, r: i64, bd: u8) -> Plane {
 
 fn noise(p: &Plane, sigma: f64, seed: u64, bd: u8) -> Plane {
     let mut rng = Rng::xorshift64_star(seed | 1);
-    let vals: Vec<f64> = (0..p.data.len()).map(|_| sigma * rng.gauss()).collect();
+    let vals: Vec<f64> = (0..p.samples.len()).map(|_| sigma * rng.gauss()).collect();
     map(
         p,
-        |x, y| p.data[y * p.width + x] as f64 + vals[y * p.width + x],
+        |x, y| p.samples.get(y * p.width + x) as f64 + vals[y * p.width + x],
         bd,
     )
 }
@@ -94,7 +96,7 @@ fn noise(p: &Plane, sigma: f64, seed: u64, bd: u8) -> Plane {
 fn quantise(p: &Plane, step: f64, bd: u8) -> Plane {
     map(
         p,
-        |x, y| (p.data[y * p.width + x] as f64 / step).round() * step,
+        |x, y| (p.samples.get(y * p.width + x) as f64 / step).round() * step,
         bd,
     )
 }
@@ -106,7 +108,7 @@ fn sharpen(p: &Plane, amount: f64, bd: u8) -> Plane {
         p,
         |x, y| {
             let i = y * p.width + x;
-            p.data[i] as f64 + amount * (p.data[i] as f64 - b.data[i] as f64)
+            p.samples.get(i) as f64 + amount * (p.samples.get(i) as f64 - b.samples.get(i) as f64)
         },
         bd,
     )
@@ -116,7 +118,7 @@ fn contrast(p: &Plane, gain: f64, bd: u8) -> Plane {
     let mid = (1u32 << (bd - 1)) as f64;
     map(
         p,
-        |x, y| mid + gain * (p.data[y * p.width + x] as f64 - mid),
+        |x, y| mid + gain * (p.samples.get(y * p.width + x) as f64 - mid),
         bd,
     )
 }

@@ -70,10 +70,10 @@ fn x264(format: pertitle::FrameFormat, crf: f64) -> EncoderConfig {
 
 /// Mean absolute luma difference.
 fn mad(a: &Frame, b: &Frame) -> f64 {
-    let (x, y) = (&a.luma().data, &b.luma().data);
+    let (x, y) = (&a.luma().samples, &b.luma().samples);
     x.iter()
-        .zip(y)
-        .map(|(&p, &q)| (p as i32 - q as i32).abs() as f64)
+        .zip(y.iter())
+        .map(|(p, q)| (p as i32 - q as i32).abs() as f64)
         .sum::<f64>()
         / x.len() as f64
 }
@@ -83,7 +83,7 @@ fn sha(frames: &[Frame]) -> Vec<u8> {
     for f in frames {
         h.update(f.index.to_le_bytes());
         for p in &f.planes {
-            for s in &p.data {
+            for s in p.samples.iter() {
                 h.update(s.to_le_bytes());
             }
         }
@@ -292,7 +292,10 @@ fn y4m_header_variants() {
             (30000, 1001, 3)
         );
         let f = collect(s);
-        assert_eq!(f[2].luma().data, vec![12u16; 8]);
+        assert_eq!(
+            f[2].luma().samples.iter().collect::<Vec<_>>(),
+            vec![12u16; 8]
+        );
     }
 }
 
@@ -301,7 +304,7 @@ fn ten_bit_input_decodes_as_ten_bit() {
     let dir = tempfile::tempdir().unwrap();
     let src = frames("yuv420p10le");
     assert_eq!(src[0].format.bit_depth, 10);
-    assert!(src.iter().any(|f| f.luma().data.iter().any(|&s| s > 255)));
+    assert!(src.iter().any(|f| f.luma().samples.iter().any(|s| s > 255)));
     let (pk, params) = encode_all(&x264(src[0].format, 18.0), &src);
     let path = dir.path().join("ten.mkv");
     media::write_stream(&path, &params, &pk).unwrap();
@@ -557,8 +560,8 @@ fn scaler_keeps_format_and_sizes() {
     );
     let mut s = Scaler::new(flat[0].format, 100, 56, ScalerKind::Bicubic).unwrap();
     let up = s.scale(&flat[0]).unwrap();
-    let v = flat[0].luma().data[0];
-    assert!(up.luma().data.iter().all(|&x| x == v));
+    let v = flat[0].luma().get(0, 0);
+    assert!(up.luma().samples.iter().all(|x| x == v));
     // A frame of another format is refused.
     assert!(s.scale(&up).is_err());
 }
@@ -841,7 +844,13 @@ fn scaler_matches_ffmpeg_cli_scale_filter() {
                     .planes
                     .iter()
                     .zip(&b.planes)
-                    .map(|(p, q)| p.data.iter().zip(&q.data).filter(|(x, y)| x != y).count())
+                    .map(|(p, q)| {
+                        p.samples
+                            .iter()
+                            .zip(q.samples.iter())
+                            .filter(|(x, y)| x != y)
+                            .count()
+                    })
                     .sum::<usize>();
                 assert_eq!(
                     diff, 0,

@@ -35,7 +35,8 @@ fn reference(fmt: FrameFormat, t: u64, seed: u64) -> Frame {
                 } else if yf > h * 0.75 {
                     v += (s.below(1000) as f64 / 1000.0 - 0.5) * 0.3;
                 }
-                p.data[y * p.width + x] = (v.clamp(0.0, 1.0) * maxv).round() as u16;
+                p.samples
+                    .set(y * p.width + x, (v.clamp(0.0, 1.0) * maxv).round() as u16);
             }
         }
     }
@@ -62,16 +63,16 @@ fn distort(r: &Frame, strength: f64, seed: u64) -> Frame {
                     for dx in -1i64..=1 {
                         let yy = (y as i64 + dy).clamp(0, h as i64 - 1) as usize;
                         let xx = (x as i64 + dx).clamp(0, w as i64 - 1) as usize;
-                        sum += f64::from(rp.data[yy * w + xx]);
+                        sum += f64::from(rp.samples.get(yy * w + xx));
                     }
                 }
-                let orig = f64::from(rp.data[y * w + x]);
+                let orig = f64::from(rp.samples.get(y * w + x));
                 let blur = sum / 9.0;
                 let mix = (strength * 0.8).min(1.0);
                 let noise = (s.below(2001) as f64 / 1000.0 - 1.0) * strength * 12.0 * scale;
                 let v = orig * (1.0 - mix) + blur * mix + noise;
                 let v = (v / q).round() * q;
-                dp.data[y * w + x] = v.clamp(0.0, maxv).round() as u16;
+                dp.samples.set(y * w + x, v.clamp(0.0, maxv).round() as u16);
             }
         }
     }
@@ -85,9 +86,11 @@ fn libvmaf_layout(f: &Frame) -> Frame {
     let (sx, sy) = f.format.chroma.shift();
     let (cw, ch) = (f.width() >> sx, f.height() >> sy);
     for p in g.planes.iter_mut().skip(1) {
-        let mut q = pertitle::Plane::new(cw, ch);
+        let mut q = pertitle::Plane::zeroed(cw, ch, f.format.bit_depth);
         for y in 0..ch {
-            q.row_mut(y).copy_from_slice(&p.row(y)[..cw]);
+            for x in 0..cw {
+                q.set(x, y, p.get(x, y));
+            }
         }
         *p = q;
     }
@@ -265,7 +268,7 @@ fn libvmaf_logs(pairs: &[(Frame, Frame)], dir: &std::path::Path) -> (String, Str
                     // SAFETY: inside the plane libvmaf allocated (h rows of stride bytes).
                     unsafe {
                         *(pic.data[i] as *mut u8).add(y * pic.stride[i] as usize + x) =
-                            p.data[y * p.width + x] as u8
+                            p.samples.get(y * p.width + x) as u8
                     };
                 }
             }

@@ -54,7 +54,7 @@ fn source(fmt: FrameFormat, idx: u64) -> Frame {
                     0.35
                 }
             };
-            f.planes[0].data[y * w + x] = (v * max).round() as u16;
+            f.planes[0].samples.set(y * w + x, (v * max).round() as u16);
         }
     }
     for p in 1..f.planes.len() {
@@ -63,7 +63,7 @@ fn source(fmt: FrameFormat, idx: u64) -> Frame {
         for y in 0..ph {
             for x in 0..pw {
                 let v = 0.3 + 0.4 * ((x + y * p) as f64 / (pw + ph * p) as f64);
-                pl.data[y * pw + x] = (v * max) as u16;
+                pl.samples.set(y * pw + x, (v * max) as u16);
             }
         }
     }
@@ -101,7 +101,7 @@ fn distort(src: &Frame, d: Distortion, seed: u64) -> Frame {
     let mut rng = Rng::xorshift64(Rng::spread(seed));
     for (pi, p) in out.planes.iter_mut().enumerate() {
         let (w, h) = (p.width, p.height);
-        let s = &src.planes[pi].data;
+        let s = src.planes[pi].samples.wide();
         let r = d.blur as isize;
         for y in 0..h {
             for x in 0..w {
@@ -121,7 +121,7 @@ fn distort(src: &Frame, d: Distortion, seed: u64) -> Frame {
                 }
                 let q = (d.quant as i64) * scale as i64;
                 v = (v + q / 2) / q * q;
-                p.data[y * w + x] = v.clamp(0, max) as u16;
+                p.samples.set(y * w + x, v.clamp(0, max) as u16);
             }
         }
     }
@@ -168,7 +168,7 @@ fn oracle_scores_packed_bytes_like_frames() {
     let bytes = |f: &Frame| -> Vec<u8> {
         f.planes
             .iter()
-            .flat_map(|p| p.data.iter().map(|&v| v as u8))
+            .flat_map(|p| p.samples.iter().map(|v| v as u8))
             .collect()
     };
     let run = |packed: bool| {

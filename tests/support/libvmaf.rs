@@ -183,8 +183,9 @@ impl Libvmaf {
                 w <= plane.width && h <= plane.height,
                 "plane {i} larger in libvmaf"
             );
+            let mut wide = Vec::new();
             for y in 0..h {
-                let row = &plane.row(y)[..w];
+                let row = &plane.row_wide(y, &mut wide)[..w];
                 // SAFETY: plane `i` of `pic` has `h` rows of `stride` ≥ `w` samples of `bpc`
                 // bits (one byte at 8 bits, two above), and `row` holds `w` samples.
                 unsafe {

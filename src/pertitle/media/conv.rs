@@ -5,7 +5,7 @@
 //! size); everything else is refused with "unsupported pixel format".
 
 use crate::error::{Error, Result};
-use crate::frame::{Chroma, Frame, FrameFormat};
+use crate::frame::{Chroma, Frame, FrameFormat, Plane, Samples};
 use ff::ffi;
 use ff::format::Pixel;
 use ffmpeg_next as ff;
@@ -195,23 +195,22 @@ pub(crate) fn copy_from_av(src: &ff::frame::Video, format: FrameFormat, index: u
             let (w, h) = format.plane_size(i);
             let stride = src.stride(i);
             let data = src.data(i);
-            let mut out = Vec::with_capacity(w * h);
-            for y in 0..h {
-                let row = &data[y * stride..];
-                if format.bit_depth > 8 {
+            if format.bit_depth > 8 {
+                let mut out = Vec::with_capacity(w * h);
+                for y in 0..h {
+                    let row = &data[y * stride..][..2 * w];
                     out.extend(
-                        row[..2 * w]
-                            .chunks_exact(2)
+                        row.chunks_exact(2)
                             .map(|b| u16::from_le_bytes([b[0], b[1]])),
                     );
-                } else {
-                    out.extend(row[..w].iter().map(|&s| u16::from(s)));
                 }
-            }
-            crate::frame::Plane {
-                width: w,
-                height: h,
-                data: out,
+                Plane::from_u16(w, h, out)
+            } else {
+                let mut out = Vec::with_capacity(w * h);
+                for y in 0..h {
+                    out.extend_from_slice(&data[y * stride..][..w]);
+                }
+                Plane::from_u8(w, h, out)
             }
         })
         .collect();
@@ -225,32 +224,41 @@ pub(crate) fn copy_from_av(src: &ff::frame::Video, format: FrameFormat, index: u
 /// Writes a [`Frame`] into a writable FFmpeg frame of the matching planar format.
 pub(crate) fn copy_to_av(frame: &Frame, dst: &mut ff::frame::Video) {
     let deep = frame.format.bit_depth > 8;
+    let mut wide = Vec::new();
     for (i, plane) in frame.planes.iter().enumerate() {
-        let stride = dst.stride(i);
+        let (stride, w) = (dst.stride(i), plane.width);
         let data = dst.data_mut(i);
         for y in 0..plane.height {
             let row = &mut data[y * stride..];
-            let src = plane.row(y);
             // The row's alignment padding is filled too (replicating the last sample): encoders
             // may read past the width (SIMD), and uninitialised padding made libx264's output
             // depend on what the allocator had left there, i.e. on the thread's history.
             let n = stride.min(row.len());
             let row = &mut row[..n];
-            if deep {
-                for (x, &s) in src.iter().enumerate() {
-                    row[2 * x..2 * x + 2].copy_from_slice(&s.to_le_bytes());
+            match &plane.samples {
+                Samples::U8(v) if !deep => {
+                    let src = &v[y * w..(y + 1) * w];
+                    row[..w].copy_from_slice(src);
+                    let last = src.last().copied().unwrap_or(0);
+                    row[w..].fill(last);
                 }
-                let last = src.last().copied().unwrap_or(0).to_le_bytes();
-                for px in row[2 * src.len()..].chunks_exact_mut(2) {
-                    px.copy_from_slice(&last);
-                }
-            } else {
-                for (o, &s) in row.iter_mut().zip(src) {
-                    *o = s as u8;
-                }
-                let last = src.last().copied().unwrap_or(0) as u8;
-                for o in &mut row[src.len()..] {
-                    *o = last;
+                _ => {
+                    let src = plane.row_wide(y, &mut wide);
+                    if deep {
+                        for (x, &s) in src.iter().enumerate() {
+                            row[2 * x..2 * x + 2].copy_from_slice(&s.to_le_bytes());
+                        }
+                        let last = src.last().copied().unwrap_or(0).to_le_bytes();
+                        for px in row[2 * src.len()..].chunks_exact_mut(2) {
+                            px.copy_from_slice(&last);
+                        }
+                    } else {
+                        for (o, &s) in row.iter_mut().zip(src) {
+                            *o = s as u8;
+                        }
+                        let last = src.last().copied().unwrap_or(0) as u8;
+                        row[src.len()..].fill(last);
+                    }
                 }
             }
         }

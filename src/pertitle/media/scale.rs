@@ -2,7 +2,7 @@
 
 use super::conv::pixel_of;
 use crate::error::{Error, Result};
-use crate::frame::{Frame, FrameFormat};
+use crate::frame::{Frame, FrameFormat, Samples};
 use ff::ffi;
 use ff::software::scaling::Flags;
 use ffmpeg_next as ff;
@@ -244,7 +244,14 @@ impl Scaler {
     /// format (every sample is overwritten): a caller scaling frame after frame then allocates,
     /// zeroes and frees nothing per frame.
     pub fn scale_into(&mut self, frame: &Frame, out: &mut Frame) -> Result<()> {
-        if out.format != self.dst {
+        // Reused only with the format and the storage this scaler writes.
+        let bytes = self.dst.bit_depth <= 8;
+        if out.format != self.dst
+            || out
+                .planes
+                .iter()
+                .any(|p| matches!(p.samples, Samples::U8(_)) != bytes)
+        {
             *out = Frame::new(self.dst, frame.index);
         }
         out.index = frame.index;
@@ -268,17 +275,23 @@ impl Scaler {
         }
         let deep = self.src.bit_depth > 8;
         for (p, b) in frame.planes.iter().zip(self.src_bufs.iter_mut()) {
-            let stride = b.stride;
+            let (stride, w) = (b.stride, p.width);
             let bytes = b.bytes();
             for y in 0..p.height {
                 let row = &mut bytes[y * stride..];
-                if deep {
-                    for (x, &s) in p.row(y).iter().enumerate() {
-                        row[2 * x..2 * x + 2].copy_from_slice(&s.to_le_bytes());
-                    }
-                } else {
-                    for (o, &s) in row.iter_mut().zip(p.row(y)) {
-                        *o = s as u8;
+                match &p.samples {
+                    Samples::U8(v) if !deep => row[..w].copy_from_slice(&v[y * w..(y + 1) * w]),
+                    samples => {
+                        let src = (y * w..(y + 1) * w).map(|i| samples.get(i));
+                        if deep {
+                            for (x, s) in src.enumerate() {
+                                row[2 * x..2 * x + 2].copy_from_slice(&s.to_le_bytes());
+                            }
+                        } else {
+                            for (o, s) in row.iter_mut().zip(src) {
+                                *o = s as u8;
+                            }
+                        }
                     }
                 }
             }
@@ -320,14 +333,12 @@ impl Scaler {
             let bytes = b.bytes();
             for y in 0..h {
                 let row = &bytes[y * stride..];
-                let o = p.row_mut(y);
-                if deep {
-                    for (x, v) in o.iter_mut().enumerate() {
-                        *v = u16::from_le_bytes([row[2 * x], row[2 * x + 1]]);
-                    }
-                } else {
-                    for (v, &s) in o.iter_mut().zip(&row[..w]) {
-                        *v = s as u16;
+                match &mut p.samples {
+                    Samples::U8(v) => v[y * w..(y + 1) * w].copy_from_slice(&row[..w]),
+                    Samples::U16(v) => {
+                        for (x, o) in v[y * w..(y + 1) * w].iter_mut().enumerate() {
+                            *o = u16::from_le_bytes([row[2 * x], row[2 * x + 1]]);
+                        }
                     }
                 }
             }

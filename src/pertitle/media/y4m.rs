@@ -4,7 +4,7 @@
 
 use super::{FrameSource, VideoInfo};
 use crate::error::{Error, Result};
-use crate::frame::{Chroma, Frame, FrameFormat, Plane};
+use crate::frame::{Chroma, Frame, FrameFormat, Plane, Samples};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -234,16 +234,11 @@ pub(crate) fn unpack(buf: &[u8], format: FrameFormat, index: u64) -> Frame {
             let (width, height) = format.plane_size(i);
             let src = &buf[off..off + bytes * width * height];
             off += src.len();
-            let data = if bytes == 2 {
+            if bytes == 2 {
                 let le = |b: &[u8]| u16::from_le_bytes([b[0], b[1]]);
-                src.chunks_exact(2).map(le).collect()
+                Plane::from_u16(width, height, src.chunks_exact(2).map(le).collect())
             } else {
-                src.iter().map(|&b| b as u16).collect()
-            };
-            Plane {
-                width,
-                height,
-                data,
+                Plane::from_u8(width, height, src.to_vec())
             }
         })
         .collect();
@@ -259,12 +254,14 @@ pub(crate) fn pack(frame: &Frame, out: &mut Vec<u8>) {
     out.clear();
     let deep = frame.format.bit_depth > 8;
     for p in &frame.planes {
-        if deep {
-            for &s in &p.data {
-                out.extend_from_slice(&s.to_le_bytes());
+        match &p.samples {
+            Samples::U8(v) if !deep => out.extend_from_slice(v),
+            s if deep => {
+                for v in s.iter() {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
             }
-        } else {
-            out.extend(p.data.iter().map(|&s| s as u8));
+            s => out.extend(s.iter().map(|v| v as u8)),
         }
     }
 }
@@ -456,9 +453,7 @@ mod tests {
     fn pack_unpack_round_trip() {
         let mut f = Frame::new(FrameFormat::new(3, 3, Chroma::Yuv420, 10), 0);
         for (i, p) in f.planes.iter_mut().enumerate() {
-            for (k, s) in p.data.iter_mut().enumerate() {
-                *s = (i * 300 + k * 97) as u16 % 1024;
-            }
+            p.samples.update(|k, _| (i * 300 + k * 97) as u16 % 1024);
         }
         let mut buf = Vec::new();
         pack(&f, &mut buf);
@@ -466,9 +461,7 @@ mod tests {
         assert_eq!(f, unpack(&buf, f.format, 0));
         let mut f8 = Frame::new(FrameFormat::new(5, 3, Chroma::Yuv422, 8), 7);
         for (i, p) in f8.planes.iter_mut().enumerate() {
-            for (k, s) in p.data.iter_mut().enumerate() {
-                *s = (i * 71 + k * 13) as u16 % 256;
-            }
+            p.samples.update(|k, _| (i * 71 + k * 13) as u16 % 256);
         }
         pack(&f8, &mut buf);
         assert_eq!(buf.len() as u64, frame_bytes(&f8.format));

@@ -9,19 +9,19 @@ fn frame(index: u64, grain: u32) -> Frame {
     let mut f = Frame::new(FrameFormat::new(320, 180, Chroma::Yuv420, 8), index);
     let mut seed = 0x9e37_79b9_u32 ^ (index as u32).wrapping_mul(7919);
     for plane in &mut f.planes {
-        for y in 0..plane.height {
-            for (x, px) in plane.row_mut(y).iter_mut().enumerate() {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                let noise = if grain == 0 {
-                    0
-                } else {
-                    seed % (2 * grain + 1)
-                };
-                *px = ((x + y + index as usize) % 200 + 28) as u16 + noise as u16 - grain as u16;
-            }
-        }
+        let w = plane.width;
+        plane.samples.update(|i, _| {
+            let (x, y) = (i % w, i / w);
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let noise = if grain == 0 {
+                0
+            } else {
+                seed % (2 * grain + 1)
+            };
+            ((x + y + index as usize) % 200 + 28) as u16 + noise as u16 - grain as u16
+        });
     }
     f
 }

@@ -6,7 +6,7 @@
 
 use crate::cpu::CpuLevel;
 use crate::error::{Error, Result};
-use crate::frame::{Frame, Plane};
+use crate::frame::{Frame, Plane, SampleSlice};
 
 mod scalar;
 #[cfg(target_arch = "x86_64")]
@@ -82,8 +82,8 @@ fn psnr_region(
 ) -> Result<f64> {
     if r.width != d.width
         || r.height != d.height
-        || r.data.len() != r.width * r.height
-        || d.data.len() != d.width * d.height
+        || r.samples.len() != r.width * r.height
+        || d.samples.len() != d.width * d.height
         || w > r.width
         || h > r.height
     {
@@ -100,12 +100,27 @@ fn psnr_region(
     if w == 0 || h == 0 {
         return Ok(f64::NAN);
     }
-    let sse = if w == r.width {
-        (k.sse)(&r.data[..w * h], &d.data[..w * h], bit_depth)
+    // Mixed storage (planes built by hand) is compared as u16.
+    let (rw, dw);
+    let (ra, da) = match (r.slice(), d.slice()) {
+        (a @ SampleSlice::U8(_), b @ SampleSlice::U8(_))
+        | (a @ SampleSlice::U16(_), b @ SampleSlice::U16(_)) => (a, b),
+        _ => {
+            (rw, dw) = (r.samples.wide(), d.samples.wide());
+            (SampleSlice::U16(&rw), SampleSlice::U16(&dw))
+        }
+    };
+    let span_sse = |s: std::ops::Range<usize>| match (ra, da) {
+        (SampleSlice::U8(a), SampleSlice::U8(b)) => (k.sse8)(&a[s.clone()], &b[s]),
+        (SampleSlice::U16(a), SampleSlice::U16(b)) => (k.sse)(&a[s.clone()], &b[s], bit_depth),
+        _ => unreachable!("one storage"),
+    };
+    // Whole planes in one call, cropped ones row by row.
+    let stride = r.width;
+    let sse: u64 = if w == stride {
+        span_sse(0..w * h)
     } else {
-        (0..h)
-            .map(|y| (k.sse)(&r.row(y)[..w], &d.row(y)[..w], bit_depth))
-            .sum()
+        (0..h).map(|y| span_sse(y * stride..y * stride + w)).sum()
     };
     Ok(psnr_from_sse(sse, w * h, bit_depth))
 }
@@ -125,6 +140,8 @@ pub(crate) struct Kernels {
     pub level: CpuLevel,
     /// Σ (a − b)² over the common length of two rows of samples below 2^bit_depth.
     pub sse: fn(&[u16], &[u16], u8) -> u64,
+    /// The same over byte samples.
+    pub sse8: fn(&[u8], &[u8]) -> u64,
 }
 
 crate::kernels::kernel_sets!(Kernels, scalar: scalar::KERNELS, x86: [(Avx2, x86::avx2::KERNELS)]);
@@ -173,6 +190,47 @@ mod tests {
                 "max bits {bits}"
             );
         }
+        // Byte samples: lengths around the 32-byte step, random and extreme errors.
+        for len in [1usize, 31, 32, 33, 4099, 1920 * 9 + 17] {
+            let a: Vec<u8> = (0..len).map(|_| xorshift(&mut s) as u8).collect();
+            let b: Vec<u8> = (0..len).map(|_| xorshift(&mut s) as u8).collect();
+            assert_eq!((k.sse8)(&a, &b), scalar::sse8(&a, &b), "bytes len {len}");
+            let (z, m) = (vec![0u8; len], vec![255u8; len]);
+            assert_eq!(
+                (k.sse8)(&z, &m),
+                scalar::sse8(&z, &m),
+                "max bytes len {len}"
+            );
+            assert_eq!(
+                (k.sse8)(&m, &z),
+                scalar::sse8(&m, &z),
+                "max bytes len {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn byte_and_word_storage_agree() {
+        let mut s = 7u64;
+        let fmt = FrameFormat::new(33, 17, Chroma::Yuv420, 8);
+        let mut a = Frame::new(fmt, 0);
+        let mut b = Frame::new(fmt, 0);
+        for f in [&mut a, &mut b] {
+            for p in &mut f.planes {
+                for y in 0..p.height {
+                    for x in 0..p.width {
+                        p.set(x, y, (xorshift(&mut s) % 256) as u16);
+                    }
+                }
+            }
+        }
+        let wide = |f: &Frame| Frame {
+            planes: f.planes.iter().map(Plane::to_wide).collect(),
+            ..f.clone()
+        };
+        let want = psnr(&a, &b).unwrap();
+        assert_eq!(psnr(&wide(&a), &wide(&b)).unwrap(), want);
+        assert_eq!(psnr(&wide(&a), &b).unwrap(), want);
     }
 
     crate::kernels::simd_tests!(sse_matches_scalar);
@@ -190,7 +248,7 @@ mod tests {
         // One sample off by 10 in a 4x4 plane: MSE = 100/16, PSNR = 10 log10(65025·16/100).
         let r = Plane::new(4, 4);
         let mut d = Plane::new(4, 4);
-        d.data[5] = 10;
+        d.set(1, 1, 10);
         let want = 10.0 * (65025.0f64 * 16.0 / 100.0).log10();
         assert!((psnr_plane(&r, &d, 8).unwrap() - want).abs() < 1e-12);
         let want10 = 10.0 * (1023.0f64 * 1023.0 * 16.0 / 100.0).log10();

@@ -14,7 +14,19 @@ pub(crate) fn sse(a: &[u16], b: &[u16], _bit_depth: u8) -> u64 {
         .sum()
 }
 
+/// Σ (a − b)² of byte samples over the common length.
+pub(crate) fn sse8(a: &[u8], b: &[u8]) -> u64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let e = u64::from(x.abs_diff(y));
+            e * e
+        })
+        .sum()
+}
+
 pub(crate) const KERNELS: Kernels = Kernels {
     level: CpuLevel::Scalar,
     sse,
+    sse8,
 };

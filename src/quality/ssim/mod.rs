@@ -78,10 +78,10 @@ pub fn scale_factor(w: usize, h: usize) -> usize {
 /// `2^(bpc−8)` (4 for 10-bit, 16 for 12-bit, 256 for 16-bit).
 fn to_float(p: &Plane, bit_depth: u8) -> Vec<f32> {
     if bit_depth <= 8 {
-        p.data.iter().map(|&v| f32::from(v)).collect()
+        p.samples.iter().map(f32::from).collect()
     } else {
         let div = (1u32 << (bit_depth - 8)) as f32;
-        p.data.iter().map(|&v| f32::from(v) / div).collect()
+        p.samples.iter().map(|v| f32::from(v) / div).collect()
     }
 }
 
@@ -141,6 +141,8 @@ fn tap_value(v: u16, div: f32, kv: f32) -> f64 {
 /// many sizes and factors.
 fn decimate(k: &Kernels, p: &Plane, bit_depth: u8, f: usize) -> (Vec<f32>, usize, usize) {
     let (w, h) = (p.width, p.height);
+    // The kernels read u16 rows; a byte plane is widened once (SSIM is far from memory-bound).
+    let data = p.samples.wide();
     let sw = w / f + (w & 1);
     let sh = h / f + (h & 1);
     let kv = 1.0f32 / (f * f) as f32;
@@ -187,7 +189,7 @@ fn decimate(k: &Kernels, p: &Plane, bit_depth: u8, f: usize) -> (Vec<f32>, usize
                 let yy = sym(py as isize + v as isize - c as isize, h);
                 for u in 0..span {
                     let xx = sym(px as isize + u as isize - c as isize, w);
-                    sum += tap(p.data[yy * w + xx]);
+                    sum += tap(data[yy * w + xx]);
                 }
             }
             sum as f32
@@ -205,13 +207,13 @@ fn decimate(k: &Kernels, p: &Plane, bit_depth: u8, f: usize) -> (Vec<f32>, usize
         for (x, o) in orow.iter_mut().enumerate().skip(x_hi) {
             *o = edge_sum(x);
         }
-        let rows = &p.data[(py - c) * w..(py - c + span) * w];
+        let rows = &data[(py - c) * w..(py - c + span) * w];
         let mut x = (k.decimate_row)(rows, w, f, c, div, kv, x_lo, x_hi, &mut taps, orow);
         while x < x_hi {
             let lanes = (x_hi - x).min(4);
             let mut sums = [0.0f64; 4];
             for v in 0..span {
-                let row = &p.data[(py + v - c) * w..(py + v - c + 1) * w];
+                let row = &data[(py + v - c) * w..(py + v - c + 1) * w];
                 for u in 0..span {
                     for (k, sum) in sums.iter_mut().enumerate().take(lanes) {
                         *sum += tap(row[(x + k) * f + u - c]);
@@ -329,7 +331,7 @@ pub(crate) fn score_with_kernels(
 ) -> f64 {
     if dist_luma.width != r.width
         || dist_luma.height != r.height
-        || dist_luma.data.len() != r.width * r.height
+        || dist_luma.samples.len() != r.width * r.height
         || bit_depth != r.bit_depth
         || r.mu.is_empty()
     {
@@ -463,10 +465,9 @@ mod tests {
             } else {
                 10
             };
-            let mut p = Plane::new(w, h);
-            for v in p.data.iter_mut() {
-                *v = (xorshift(&mut s) % (1 << bd)) as u16;
-            }
+            let mut p = Plane::zeroed(w, h, bd);
+            p.samples
+                .update(|_, _| (xorshift(&mut s) % (1 << bd)) as u16);
             let mut want = to_float(&p, bd);
             let (sw, sh) = decimate_in_place(&mut want, w, h, f);
             {
@@ -547,17 +548,14 @@ mod tests {
     #[test]
     fn identical_planes_score_one_and_noise_lowers_it() {
         let mut s = 7u64;
-        let mut p = Plane::new(64, 48);
-        for v in p.data.iter_mut() {
-            *v = (xorshift(&mut s) % 256) as u16;
-        }
+        let mut p = Plane::zeroed(64, 48, 8);
+        p.samples.update(|_, _| (xorshift(&mut s) % 256) as u16);
         assert_eq!(ssim(&p, &p, 8), 1.0);
         let flat = Plane::new(40, 40);
         assert_eq!(ssim(&flat, &flat, 8), 1.0);
         let mut d = p.clone();
-        for v in d.data.iter_mut() {
-            *v = (*v + (xorshift(&mut s) % 40) as u16).min(255);
-        }
+        d.samples
+            .update(|_, v| (v + (xorshift(&mut s) % 40) as u16).min(255));
         let v = ssim(&p, &d, 8);
         assert!(v < 0.99 && v > 0.0, "{v}");
         // Prepared once, scored twice: same answer.

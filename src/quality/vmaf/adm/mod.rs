@@ -29,7 +29,7 @@ mod scalar;
 mod x86;
 
 use crate::cpu::CpuLevel;
-use crate::frame::Plane;
+use crate::frame::{Plane, SampleSlice};
 
 /// One ADM kernel set: a table of row kernels of one instruction set, with scalar entries where
 /// the set has no SIMD twin. The drivers call through it once per row, never per pixel.
@@ -37,7 +37,8 @@ use crate::frame::Plane;
 pub(crate) struct Kernels {
     /// The level this set is compiled for (what actually runs, whatever level was asked for).
     pub level: CpuLevel,
-    pub dwt0_vert: Dwt0VertFn,
+    pub dwt0_vert: Dwt0VertFn<u16>,
+    pub dwt0_vert8: Dwt0VertFn<u8>,
     pub dwt0_horz: Dwt0HorzFn,
     pub dwt_s_vert: DwtSVertFn,
     pub dwt_s_horz: DwtSHorzFn,
@@ -50,7 +51,7 @@ pub(crate) struct Kernels {
 }
 
 /// Scale 0 vertical DWT pass of one output row: (4 source rows, bit depth) → lo, hi.
-pub(crate) type Dwt0VertFn = fn([&[u16]; 4], u8, &mut [i16], &mut [i16]);
+pub(crate) type Dwt0VertFn<S> = fn([&[S]; 4], u8, &mut [i16], &mut [i16]);
 /// Scales 1–3 vertical DWT pass of one output row (the scale picks the roundings).
 pub(crate) type DwtSVertFn = fn([&[i32]; 4], usize, &mut [i32], &mut [i32]);
 /// Scale 0 contrast masking and cube pooling of one row: (restored bands, vertical 3-sums,
@@ -493,13 +494,17 @@ fn dwt_scale0(k: &Kernels, p: &Plane, bit_depth: u8) -> (Bands<i16>, Vec<i32>) {
     let mut lo = pool::i16s(w);
     let mut hi = pool::i16s(w);
     for i in 0..ho {
-        let rows = [
-            p.row(iy[i][0]),
-            p.row(iy[i][1]),
-            p.row(iy[i][2]),
-            p.row(iy[i][3]),
-        ];
-        (k.dwt0_vert)(rows, bit_depth, &mut lo[..w], &mut hi[..w]);
+        fn rows<'a, S>(s: &'a [S], idx: &[usize; 4], w: usize) -> [&'a [S]; 4] {
+            idx.map(|r| &s[r * w..(r + 1) * w])
+        }
+        match p.slice() {
+            SampleSlice::U8(s) => {
+                (k.dwt0_vert8)(rows(s, &iy[i], w), bit_depth, &mut lo[..w], &mut hi[..w])
+            }
+            SampleSlice::U16(s) => {
+                (k.dwt0_vert)(rows(s, &iy[i], w), bit_depth, &mut lo[..w], &mut hi[..w])
+            }
+        }
         let o = i * wo;
         (k.dwt0_horz)(
             &lo[..w],
@@ -625,12 +630,11 @@ mod tests {
     #[test]
     fn small_sizes_do_not_panic_at_any_level() {
         for (w, h) in [(17, 17), (17, 40), (23, 19), (32, 32), (33, 35)] {
-            let mut p = Plane::new(w, h);
-            for (i, v) in p.data.iter_mut().enumerate() {
-                *v = ((i * 37) % 251) as u16;
-            }
+            let mut p = Plane::zeroed(w, h, 8);
+            p.samples.update(|i, _| ((i * 37) % 251) as u16);
             let mut d = p.clone();
-            d.data.iter_mut().step_by(3).for_each(|v| *v = 255 - *v);
+            d.samples
+                .update(|i, v| if i % 3 == 0 { 255 - v } else { v });
             let r = AdmRef::new(&p, 8);
             let want = score_with(CpuLevel::Scalar, &r, &d, 8, &AdmParams::default());
             assert!(
@@ -667,15 +671,14 @@ mod tests {
         ];
         for (w, h, bd) in sizes {
             let max = (1u64 << bd) - 1;
-            let mut r = Plane::new(w, h);
-            for (i, v) in r.data.iter_mut().enumerate() {
+            let mut r = Plane::zeroed(w, h, bd);
+            r.samples.update(|i, _| {
                 let smooth = ((i % w) * 5 + (i / w) * 3) as u64;
-                *v = ((smooth + next() % 48) % (max + 1)) as u16;
-            }
+                ((smooth + next() % 48) % (max + 1)) as u16
+            });
             let mut d = r.clone();
-            for v in d.data.iter_mut() {
-                *v = (u64::from(*v) + next() % 24).saturating_sub(12).min(max) as u16;
-            }
+            d.samples
+                .update(|_, v| (u64::from(v) + next() % 24).saturating_sub(12).min(max) as u16);
             for gain in [100.0, 1.0] {
                 let p = AdmParams {
                     enhn_gain_limit: gain,

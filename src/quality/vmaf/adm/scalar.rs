@@ -6,14 +6,15 @@
 use super::kernels::*;
 use super::Kernels;
 use crate::cpu::CpuLevel;
+use crate::frame::Sample;
 
 /// Scale 0 vertical pass for one output row: `rows` are the 4 source rows.
-pub(crate) fn dwt0_vert(rows: [&[u16]; 4], bit_depth: u8, lo: &mut [i16], hi: &mut [i16]) {
+pub(crate) fn dwt0_vert<S: Sample>(rows: [&[S]; 4], bit_depth: u8, lo: &mut [i16], hi: &mut [i16]) {
     dwt0_vert_range(rows, bit_depth, lo, hi, 0);
 }
 
-pub(crate) fn dwt0_vert_range(
-    rows: [&[u16]; 4],
+pub(crate) fn dwt0_vert_range<S: Sample>(
+    rows: [&[S]; 4],
     bit_depth: u8,
     lo: &mut [i16],
     hi: &mut [i16],
@@ -23,12 +24,7 @@ pub(crate) fn dwt0_vert_range(
     let add = 1i32 << (sh - 1);
     let off = LO_SUM * add;
     for j in start..lo.len() {
-        let s = [
-            rows[0][j] as i32,
-            rows[1][j] as i32,
-            rows[2][j] as i32,
-            rows[3][j] as i32,
-        ];
+        let s: [i32; 4] = std::array::from_fn(|k| rows[k][j].into());
         let l = LO[0] * s[0] + LO[1] * s[1] + LO[2] * s[2] + LO[3] * s[3] - off;
         let h = HI[0] * s[0] + HI[1] * s[1] + HI[2] * s[2] + HI[3] * s[3];
         lo[j] = ((l + add) >> sh) as i16;
@@ -409,7 +405,8 @@ pub(crate) fn cube_sum_i16(x: &[i16]) -> u64 {
 
 pub(crate) const KERNELS: Kernels = Kernels {
     level: CpuLevel::Scalar,
-    dwt0_vert,
+    dwt0_vert: dwt0_vert::<u16>,
+    dwt0_vert8: dwt0_vert::<u8>,
     dwt0_horz,
     dwt_s_vert,
     dwt_s_horz,

@@ -6,7 +6,7 @@
 //! frame and every distorted stream scored against that reference reuses it.
 
 use crate::cpu::CpuLevel;
-use crate::frame::Plane;
+use crate::frame::{same_storage, Plane, SampleSlice};
 
 /// The 5-tap filter, Q16 (libvmaf integer_motion.h `filter`).
 pub const FILTER: [u16; 5] = [3571, 16004, 26386, 16004, 3571];
@@ -18,6 +18,8 @@ use super::mirror;
 
 /// One row of differences, prev − cur (exact in i32 for any depth up to 16 bits).
 pub(crate) type DiffFn = fn(&[u16], &[u16], &mut [i32]);
+/// The same over byte samples.
+pub(crate) type Diff8Fn = fn(&[u8], &[u8], &mut [i32]);
 
 /// Vertical pass for one output row from the five difference rows of its window (mirrored at
 /// the edges): (Σf·d + 2^(bd−1)) >> bd (arithmetic shift). The filter is symmetric, so it is
@@ -43,6 +45,13 @@ macro_rules! kernels {
     ($attr:meta) => {
         #[$attr]
         pub(crate) fn diff(prev: &[u16], cur: &[u16], out: &mut [i32]) {
+            for ((o, &p), &c) in out.iter_mut().zip(prev).zip(cur) {
+                *o = p as i32 - c as i32;
+            }
+        }
+
+        #[$attr]
+        pub(crate) fn diff8(prev: &[u8], cur: &[u8], out: &mut [i32]) {
             for ((o, &p), &c) in out.iter_mut().zip(prev).zip(cur) {
                 *o = p as i32 - c as i32;
             }
@@ -115,6 +124,7 @@ pub(crate) struct Kernels {
     /// The level this set is compiled for (what actually runs, whatever level was asked for).
     pub level: CpuLevel,
     pub diff: DiffFn,
+    pub diff8: Diff8Fn,
     pub vert: VertFn,
     pub horiz: HorizFn,
 }
@@ -148,12 +158,22 @@ impl DiffRows {
         }
     }
 
-    /// Makes sure the window rows `idx` are present.
+    /// Makes sure the window rows `idx` are present. Both planes have one storage.
     fn fill(&mut self, k: &Kernels, prev: &Plane, cur: &Plane, idx: &[usize; 5]) {
+        let w = cur.width;
         for &r in idx {
             let s = r % 5;
             if self.tag[s] != r {
-                (k.diff)(prev.row(r), cur.row(r), &mut self.rows[s]);
+                let span = r * w..(r + 1) * w;
+                match (prev.slice(), cur.slice()) {
+                    (SampleSlice::U8(p), SampleSlice::U8(c)) => {
+                        (k.diff8)(&p[span.clone()], &c[span], &mut self.rows[s])
+                    }
+                    (SampleSlice::U16(p), SampleSlice::U16(c)) => {
+                        (k.diff)(&p[span.clone()], &c[span], &mut self.rows[s])
+                    }
+                    _ => unreachable!("DiffRows::fill takes planes of one storage"),
+                }
                 self.tag[s] = r;
             }
         }
@@ -173,8 +193,12 @@ pub fn sad_score(prev: &Plane, cur: &Plane, bit_depth: u8) -> f64 {
 /// [`sad_score`] with a resolved kernel table (the engine's).
 pub(crate) fn sad_score_with_kernels(k: &Kernels, prev: &Plane, cur: &Plane, bit_depth: u8) -> f64 {
     assert_eq!((prev.width, prev.height), (cur.width, cur.height));
+    let (prev, cur) = same_storage(prev, cur);
+    let (prev, cur) = (&*prev, &*cur);
     let (w, h) = (cur.width, cur.height);
     let bd = bit_depth as u32;
+    // Depths above 14 bits (u16 storage) filter the raw rows in i64.
+    let raw = (bd > 14).then(|| (prev.samples.wide(), cur.samples.wide()));
     let mut pad = vec![0i32; w + 4];
     let mut diffs = (bd <= 14).then(|| DiffRows::new(w));
     let mut sad = 0u64;
@@ -186,8 +210,9 @@ pub(crate) fn sad_score_with_kernels(k: &Kernels, prev: &Plane, cur: &Plane, bit
                 (k.vert)(&d.window(&idx), bd, &mut pad[2..w + 2]);
             }
             None => {
-                let pr = idx.map(|r| prev.row(r));
-                let cr = idx.map(|r| cur.row(r));
+                let (p, c) = raw.as_ref().expect("raw rows above 14 bits");
+                let pr = idx.map(|r| &p[r * w..(r + 1) * w]);
+                let cr = idx.map(|r| &c[r * w..(r + 1) * w]);
                 vert_wide(&pr, &cr, bd, &mut pad[2..w + 2]);
             }
         }
@@ -260,6 +285,13 @@ mod tests {
                     (k.diff)(pr[t], cr[t], &mut e[t]);
                 }
                 assert_eq!(d, e, "diff w {w} {bd}-bit");
+                if bd == 8 {
+                    let bytes = |r: &[u16]| r.iter().map(|&v| v as u8).collect::<Vec<u8>>();
+                    for t in 0..5 {
+                        (k.diff8)(&bytes(pr[t]), &bytes(cr[t]), &mut e[t]);
+                    }
+                    assert_eq!(d, e, "diff8 w {w}");
+                }
                 let win: [&[i32]; 5] = std::array::from_fn(|t| &d[t][..]);
                 let (mut a, mut b) = (vec![0; w + 4], vec![0; w + 4]);
                 (s.vert)(&win, bd, &mut a[2..w + 2]);
@@ -288,17 +320,26 @@ mod tests {
             (50, 3, 8),
             (40, 1, 8),
         ] {
-            let mut p = Plane::new(w, h);
-            for v in p.data.iter_mut() {
-                *v = (rng.next() % (1 << bd)) as u16;
-            }
-            let mut q = p.clone();
-            q.data.rotate_left(3);
+            let v: Vec<u16> = (0..w * h)
+                .map(|_| (rng.next() % (1 << bd)) as u16)
+                .collect();
+            let mut r = v.clone();
+            r.rotate_left(3);
+            let (p, q) = (Plane::from_u16(w, h, v), Plane::from_u16(w, h, r));
             let (a, b) = (
                 sad_score_with_kernels(&s, &p, &q, bd),
                 sad_score_with_kernels(&k, &p, &q, bd),
             );
             assert_eq!(a.to_bits(), b.to_bits(), "{w}x{h} {bd}-bit");
+            if bd == 8 {
+                let bytes =
+                    |p: &Plane| Plane::from_u8(w, h, p.samples.iter().map(|v| v as u8).collect());
+                let (p8, q8) = (bytes(&p), bytes(&q));
+                let c = sad_score_with_kernels(&k, &p8, &q8, bd);
+                assert_eq!(a.to_bits(), c.to_bits(), "{w}x{h} bytes");
+                let c = sad_score_with_kernels(&k, &p8, &q, bd);
+                assert_eq!(a.to_bits(), c.to_bits(), "{w}x{h} mixed storage");
+            }
         }
     }
 
@@ -306,13 +347,12 @@ mod tests {
 
     #[test]
     fn identical_frames_have_no_motion_and_shift_has_some() {
-        let mut p = Plane::new(40, 30);
-        for (i, v) in p.data.iter_mut().enumerate() {
-            *v = ((i * 7) % 256) as u16;
-        }
+        let v: Vec<u8> = (0..40 * 30).map(|i| ((i * 7) % 256) as u8).collect();
+        let p = Plane::from_u8(40, 30, v.clone());
         assert_eq!(sad_score(&p, &p, 8), 0.0);
-        let mut q = p.clone();
-        q.data.rotate_left(1);
+        let mut r = v;
+        r.rotate_left(1);
+        let q = Plane::from_u8(40, 30, r);
         assert!(sad_score(&p, &q, 8) > 0.0);
     }
 

@@ -8,6 +8,7 @@ kernels!(inline(never));
 pub(crate) const KERNELS: Kernels = Kernels {
     level: CpuLevel::Scalar,
     diff,
+    diff8,
     vert,
     horiz,
 };

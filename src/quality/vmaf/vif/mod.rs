@@ -13,7 +13,8 @@
 //! pass). Every SIMD set is tested against scalar on random input.
 
 use crate::cpu::CpuLevel;
-use crate::frame::Plane;
+use crate::frame::{Plane, SampleSlice};
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 mod portable;
@@ -107,12 +108,12 @@ pub struct VShift {
 }
 
 /// Vertical statistics of one image for one output row: mean and Σf·x².
-pub(crate) type VertRefFn = fn(&[&[u16]], &[u16], VShift, &mut [u32], &mut [u32]);
+pub(crate) type VertRefFn<S = u16> = fn(&[&[S]], &[u16], VShift, &mut [u32], &mut [u32]);
 /// Vertical statistics of the distorted image: mean, Σf·d², Σf·r·d.
-pub(crate) type VertDistFn =
-    fn(&[&[u16]], &[&[u16]], &[u16], VShift, &mut [u32], &mut [u32], &mut [u32]);
+pub(crate) type VertDistFn<S = u16> =
+    fn(&[&[S]], &[&[S]], &[u16], VShift, &mut [u32], &mut [u32], &mut [u32]);
 /// Vertical pass of the pyramid: (Σf·x + round) >> shift, kept to 16 bits.
-pub(crate) type VertMuFn = fn(&[&[u16]], &[u16], u32, u32, &mut [u32]);
+pub(crate) type VertMuFn<S = u16> = fn(&[&[S]], &[u16], u32, u32, &mut [u32]);
 /// Horizontal pass over a row padded by the filter's half width on each side.
 pub(crate) type HorizFn = fn(&[u32], &[u16], &mut [u32]);
 
@@ -129,6 +130,11 @@ pub(crate) struct Kernels {
     pub vert_dist32: VertDistFn,
     pub vert_dist64: VertDistFn,
     pub vert_mu: VertMuFn,
+    /// `vert_ref32`, `vert_dist32` and `vert_mu` over byte samples: scale 0 of 8-bit frames
+    /// stored in bytes.
+    pub vert_ref8: VertRefFn<u8>,
+    pub vert_dist8: VertDistFn<u8>,
+    pub vert_mu8: VertMuFn<u8>,
     /// Plain Σf·x of a mean row. Every mean row fits 16 bits ((Σf·x + round) >> shift with
     /// Σf = 2^16 and x below 2^shift or 2^16), which the AVX-512 kernel relies on; the others
     /// wrap in u32 as libvmaf's accumulators do.
@@ -188,35 +194,81 @@ crate::kernels::kernel_sets!(Kernels, scalar: scalar::KERNELS, x86: [(Avx512Vnni
 struct Img<'a> {
     w: usize,
     h: usize,
-    /// Borrowed for the distorted frame's scale 0 (no copy), owned for the pyramid.
-    data: std::borrow::Cow<'a, [u16]>,
+    data: Pixels<'a>,
 }
 
-impl Img<'_> {
-    fn row(&self, y: usize) -> &[u16] {
-        &self.data[y * self.w..(y + 1) * self.w]
+/// An image's samples: bytes only at scale 0 of a frame stored in bytes; borrowed for the
+/// distorted frame's scale 0 (no copy), owned for the pyramid.
+#[derive(Clone, Debug)]
+enum Pixels<'a> {
+    U8(Cow<'a, [u8]>),
+    U16(Cow<'a, [u16]>),
+}
+
+impl<'a> Img<'a> {
+    /// A plane's samples as stored, borrowed.
+    fn borrow(p: &'a Plane) -> Img<'a> {
+        let data = match p.slice() {
+            SampleSlice::U8(v) => Pixels::U8(v.into()),
+            SampleSlice::U16(v) => Pixels::U16(v.into()),
+        };
+        Img {
+            w: p.width,
+            h: p.height,
+            data,
+        }
     }
 
-    /// The `taps` (≤ [`MAX_TAPS`]) rows centred on `y`, mirrored at the edges (no allocation).
-    fn rows(&self, y: usize, taps: usize) -> Rows<'_> {
-        let half = (taps / 2) as isize;
-        let mut r = [&self.data[..0]; MAX_TAPS];
-        for (k, slot) in r[..taps].iter_mut().enumerate() {
-            *slot = self.row(mirror(y as isize - half + k as isize, self.h));
+    /// A copy that owns its samples.
+    fn owned(&self) -> Img<'static> {
+        let data = match &self.data {
+            Pixels::U8(v) => Pixels::U8(Cow::Owned(v.to_vec())),
+            Pixels::U16(v) => Pixels::U16(Cow::Owned(v.to_vec())),
+        };
+        Img {
+            w: self.w,
+            h: self.h,
+            data,
         }
-        Rows(r, taps)
     }
+
+    /// This image in the storage of `like` (mixed storage only comes from planes built by hand:
+    /// bytes are widened, words narrowed, which is exact for the 8-bit samples bytes hold).
+    fn stored_like(self, like: &Img) -> Img<'a> {
+        let data = match (self.data, &like.data) {
+            (Pixels::U16(v), Pixels::U8(_)) => {
+                Pixels::U8(Cow::Owned(v.iter().map(|&s| s as u8).collect()))
+            }
+            (Pixels::U8(v), Pixels::U16(_)) => {
+                Pixels::U16(Cow::Owned(v.iter().map(|&s| u16::from(s)).collect()))
+            }
+            (d, _) => d,
+        };
+        Img { data, ..self }
+    }
+}
+
+/// The `taps` (≤ [`MAX_TAPS`]) rows of a `w`×`h` image centred on `y`, mirrored at the edges
+/// (no allocation).
+fn rows<S>(data: &[S], w: usize, h: usize, y: usize, taps: usize) -> Rows<'_, S> {
+    let half = (taps / 2) as isize;
+    let mut r = [&data[..0]; MAX_TAPS];
+    for (k, slot) in r[..taps].iter_mut().enumerate() {
+        let y = mirror(y as isize - half + k as isize, h);
+        *slot = &data[y * w..(y + 1) * w];
+    }
+    Rows(r, taps)
 }
 
 /// The longest filter (scale 0).
 const MAX_TAPS: usize = 17;
 
 /// A filter's window of rows.
-struct Rows<'a>([&'a [u16]; MAX_TAPS], usize);
+struct Rows<'a, S>([&'a [S]; MAX_TAPS], usize);
 
-impl<'a> std::ops::Deref for Rows<'a> {
-    type Target = [&'a [u16]];
-    fn deref(&self) -> &[&'a [u16]] {
+impl<'a, S> std::ops::Deref for Rows<'a, S> {
+    type Target = [&'a [S]];
+    fn deref(&self) -> &[&'a [S]] {
         &self.0[..self.1]
     }
 }
@@ -237,24 +289,17 @@ fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img<'stati
     let f = FILTERS[scale + 1];
     let half = f.len() / 2;
     let vs = vertical_shifts(scale, bit_depth);
-    let (w2, h2) = (img.w / 2, img.h / 2);
-    let mut out = Img {
-        w: w2,
-        h: h2,
-        data: vec![0; w2 * h2].into(),
-    };
-    let mut pad = vec![0u32; img.w + 2 * half];
-    let mut hrow = vec![0u32; img.w];
-    let data = out.data.to_mut();
+    let (w, h) = (img.w, img.h);
+    let (w2, h2) = (w / 2, h / 2);
+    let mut data = vec![0u16; w2 * h2];
+    let mut pad = vec![0u32; w + 2 * half];
+    let mut hrow = vec![0u32; w];
     for i in 0..h2 {
-        let rows = img.rows(2 * i, f.len());
-        (k.vert_mu)(
-            &rows,
-            f,
-            vs.mu_round,
-            vs.mu_shift,
-            &mut pad[half..half + img.w],
-        );
+        let (r, s, m) = (vs.mu_round, vs.mu_shift, &mut pad[half..half + w]);
+        match &img.data {
+            Pixels::U8(d) => (k.vert_mu8)(&rows(d, w, h, 2 * i, f.len()), f, r, s, m),
+            Pixels::U16(d) => (k.vert_mu)(&rows(d, w, h, 2 * i, f.len()), f, r, s, m),
+        }
         mirror_edges(&mut pad, half);
         (k.horiz_u32)(&pad, f, &mut hrow);
         let orow = &mut data[i * w2..(i + 1) * w2];
@@ -262,7 +307,11 @@ fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img<'stati
             *o = (hrow[2 * j].wrapping_add(32768) >> 16) as u16;
         }
     }
-    out
+    Img {
+        w: w2,
+        h: h2,
+        data: Pixels::U16(data.into()),
+    }
 }
 
 /// Reference-side data of one scale.
@@ -348,14 +397,20 @@ fn ref_row(
     let f = FILTERS[scale];
     let half = f.len() / 2;
     let vs = vertical_shifts(scale, bd);
-    let vert = if scale == 0 && bd == 8 {
-        k.vert_ref32
-    } else {
-        k.vert_ref64
-    };
-    let rows = img.rows(i, f.len());
     debug_assert_eq!((t.half, t.width()), (half, img.w));
-    vert(&rows, f, vs, mid(&mut t.pmu, half), mid(&mut t.pa, half));
+    let (w, h, n) = (img.w, img.h, f.len());
+    let (mu, sq) = (mid(&mut t.pmu, half), mid(&mut t.pa, half));
+    match &img.data {
+        Pixels::U8(d) => (k.vert_ref8)(&rows(d, w, h, i, n), f, vs, mu, sq),
+        Pixels::U16(d) => {
+            let vert = if scale == 0 && bd == 8 {
+                k.vert_ref32
+            } else {
+                k.vert_ref64
+            };
+            vert(&rows(d, w, h, i, n), f, vs, mu, sq)
+        }
+    }
     mirror_edges(&mut t.pmu, half);
     mirror_edges(&mut t.pa, half);
     (k.horiz_u32)(&t.pmu, f, mu1);
@@ -400,11 +455,7 @@ impl VifRef {
     }
 
     pub(crate) fn with_kernels(luma: &Plane, bit_depth: u8, k: &Kernels) -> VifRef {
-        let mut img = Some(Img {
-            w: luma.width,
-            h: luma.height,
-            data: luma.data.clone().into(),
-        });
+        let mut img = Some(Img::borrow(luma).owned());
         let mut scales = Vec::with_capacity(4);
         for scale in 0..4 {
             let cur = img.take().expect("pyramid level");
@@ -445,24 +496,38 @@ fn dist_row(
     let f = FILTERS[scale];
     let half = f.len() / 2;
     let vs = vertical_shifts(scale, bd);
-    let vert = if scale == 0 && bd == 8 {
-        k.vert_dist32
-    } else {
-        k.vert_dist64
-    };
-    let rrows = rimg.rows(i, f.len());
-    let drows = dimg.rows(i, f.len());
     debug_assert_eq!((t.half, t.width()), (half, dimg.w));
+    let (w, h, n) = (dimg.w, dimg.h, f.len());
     let (pmu, pa, pb) = (&mut t.pmu, &mut t.pa, &mut t.pb);
-    vert(
-        &rrows,
-        &drows,
-        f,
-        vs,
-        mid(pmu, half),
-        mid(pa, half),
-        mid(pb, half),
-    );
+    let (mu, yy, xy) = (mid(pmu, half), mid(pa, half), mid(pb, half));
+    match (&rimg.data, &dimg.data) {
+        (Pixels::U8(r), Pixels::U8(d)) => (k.vert_dist8)(
+            &rows(r, w, h, i, n),
+            &rows(d, w, h, i, n),
+            f,
+            vs,
+            mu,
+            yy,
+            xy,
+        ),
+        (Pixels::U16(r), Pixels::U16(d)) => {
+            let vert = if scale == 0 && bd == 8 {
+                k.vert_dist32
+            } else {
+                k.vert_dist64
+            };
+            vert(
+                &rows(r, w, h, i, n),
+                &rows(d, w, h, i, n),
+                f,
+                vs,
+                mu,
+                yy,
+                xy,
+            )
+        }
+        _ => unreachable!("dist_row takes images of one storage"),
+    }
     for p in [pmu, pa, pb] {
         mirror_edges(p, half);
     }
@@ -523,16 +588,8 @@ pub(crate) fn score_pair_with_kernels(
         (dist.width, dist.height),
         (reference.width, reference.height)
     );
-    let mut rimg = Img {
-        w: reference.width,
-        h: reference.height,
-        data: (&reference.data[..]).into(),
-    };
-    let mut dimg = Img {
-        w: dist.width,
-        h: dist.height,
-        data: (&dist.data[..]).into(),
-    };
+    let mut rimg = Img::borrow(reference);
+    let mut dimg = Img::borrow(dist).stored_like(&rimg);
     let mut out = VifScore::default();
     for (scale, f) in FILTERS.iter().enumerate() {
         let (w, h) = (dimg.w, dimg.h);
@@ -570,11 +627,7 @@ pub fn score(r: &VifRef, dist: &Plane, egl: f64) -> VifScore {
 
 pub(crate) fn score_with_kernels(r: &VifRef, dist: &Plane, egl: f64, k: &Kernels) -> VifScore {
     assert_eq!((dist.width, dist.height), (r.width(), r.height()));
-    let mut img = Img {
-        w: dist.width,
-        h: dist.height,
-        data: (&dist.data[..]).into(),
-    };
+    let mut img = Img::borrow(dist).stored_like(&r.scales[0].img);
     let mut out = VifScore::default();
     for scale in 0..4 {
         let (num, den) = dist_scale(k, &r.scales[scale], &img, scale, r.bit_depth, egl);
@@ -597,11 +650,11 @@ mod tests {
 
     fn plane(w: usize, h: usize, bd: u8, seed: u64) -> Plane {
         let mut rng = XorShift(seed);
-        let mut p = Plane::new(w, h);
-        for (i, v) in p.data.iter_mut().enumerate() {
+        let mut p = Plane::zeroed(w, h, bd);
+        p.samples.update(|i, _| {
             let smooth = ((i % w) * 3 + (i / w) * 2) as u64;
-            *v = ((smooth + rng.next() % 64) % (1 << bd)) as u16;
-        }
+            ((smooth + rng.next() % 64) % (1 << bd)) as u16
+        });
         p
     }
 
@@ -662,6 +715,34 @@ mod tests {
                     (s.vert_mu)(&r, f, vs.mu_round, vs.mu_shift, a);
                     (v.vert_mu)(&r, f, vs.mu_round, vs.mu_shift, d2);
                     assert_eq!(*a, unbias(d2));
+                    if narrow {
+                        // The byte kernels on the same samples give the same rows.
+                        let bytes = |rows: &[Vec<u16>]| -> Vec<Vec<u8>> {
+                            rows.iter()
+                                .map(|r| r.iter().map(|&x| x as u8).collect())
+                                .collect()
+                        };
+                        let (rb, db) = (bytes(&rows), bytes(&drows));
+                        let r8: Vec<&[u8]> = rb.iter().map(|r| &r[..]).collect();
+                        let d8: Vec<&[u8]> = db.iter().map(|r| &r[..]).collect();
+                        (s.vert_ref32)(&r, f, vs, a, b);
+                        (v.vert_ref8)(&r8, f, vs, d2, e);
+                        assert_eq!(
+                            (a.clone(), b.clone()),
+                            (unbias(d2), unbias(e)),
+                            "ref8 w {w}"
+                        );
+                        (s.vert_dist32)(&r, &d, f, vs, a, b, c);
+                        (v.vert_dist8)(&r8, &d8, f, vs, d2, e, g);
+                        assert_eq!(
+                            (a.clone(), b.clone(), c.clone()),
+                            (unbias(d2), unbias(e), unbias(g)),
+                            "dist8 w {w}"
+                        );
+                        (s.vert_mu)(&r, f, vs.mu_round, vs.mu_shift, a);
+                        (v.vert_mu8)(&r8, f, vs.mu_round, vs.mu_shift, d2);
+                        assert_eq!(*a, unbias(d2), "mu8 w {w}");
+                    }
                 }
                 let src: Vec<u32> = (0..w + f.len()).map(|_| rng.next() as u32).collect();
                 let biased: Vec<u32> = src.iter().map(|&x| x ^ v.bias).collect();
@@ -863,6 +944,22 @@ mod tests {
             let r = plane(w, h, bd, 1);
             let d = plane(w, h, bd, 2);
             let s = scalar::KERNELS;
+            // Byte and word storage of the same 8-bit samples score alike, mixed too.
+            if bd == 8 {
+                let (rw, dw) = (r.to_wide(), d.to_wide());
+                let a = score_with_kernels(&VifRef::with_kernels(&rw, bd, &s), &dw, 100.0, &s);
+                let b = score_with_kernels(&VifRef::with_kernels(&r, bd, &v), &d, 100.0, &v);
+                assert_eq!(a, b, "bytes {w}x{h}");
+                let b = score_with_kernels(&VifRef::with_kernels(&r, bd, &v), &dw, 100.0, &v);
+                assert_eq!(a, b, "byte ref, word dist {w}x{h}");
+                let b = score_with_kernels(&VifRef::with_kernels(&rw, bd, &v), &d, 100.0, &v);
+                assert_eq!(a, b, "word ref, byte dist {w}x{h}");
+                assert_eq!(
+                    a,
+                    score_pair_with_kernels(&r, &dw, bd, 100.0, &v),
+                    "mixed pair"
+                );
+            }
             {
                 let a = score_with_kernels(&VifRef::with_kernels(&r, bd, &s), &d, 100.0, &s);
                 let b = score_with_kernels(&VifRef::with_kernels(&r, bd, &v), &d, 100.0, &v);

@@ -4,6 +4,7 @@
 //! ([`VertRef`], [`VertDist`]) are shared with the AVX-512 set.
 
 use super::VShift;
+use crate::frame::Sample;
 
 pub(super) const BLK: usize = 16;
 
@@ -144,17 +145,17 @@ pub(super) fn sq_out<A: Moment>(s: VShift, aq: &[A; BLK]) -> [u32; BLK] {
 /// portable and the AVX-512 sets. `A` picks the variant: the moments' accumulator here (u32
 /// for 8-bit samples at scale 0, u64 otherwise); in `x86/avx512.rs` u32 is the 8-bit `vpdpwssd`
 /// kernel and u64 the 16-bit-halves one.
-pub(super) struct VertRef<'a, A> {
-    pub(super) rows: &'a [&'a [u16]],
+pub(super) struct VertRef<'a, A, S = u16> {
+    pub(super) rows: &'a [&'a [S]],
     pub(super) s: VShift,
     pub(super) mu: &'a mut [u32],
     pub(super) sq: &'a mut [u32],
     pub(super) acc: std::marker::PhantomData<A>,
 }
 
-impl<'a, A> VertRef<'a, A> {
+impl<'a, A, S> VertRef<'a, A, S> {
     pub(super) fn new(
-        rows: &'a [&'a [u16]],
+        rows: &'a [&'a [S]],
         s: VShift,
         mu: &'a mut [u32],
         sq: &'a mut [u32],
@@ -170,17 +171,17 @@ impl<'a, A> VertRef<'a, A> {
     }
 }
 
-impl<A: Moment> Fir for VertRef<'_, A> {
-    type In = [u16; BLK];
+impl<A: Moment, S: Sample> Fir for VertRef<'_, A, S> {
+    type In = [S; BLK];
     type Acc = ([u32; BLK], [A; BLK]);
     #[inline(always)]
-    fn load(&self, k: usize, j0: usize, n: usize) -> [u16; BLK] {
+    fn load(&self, k: usize, j0: usize, n: usize) -> [S; BLK] {
         ld(self.rows[k], j0, n)
     }
     #[inline(always)]
-    fn pair((am, aq): &mut Self::Acc, c: u32, x: &[u16; BLK], y: &[u16; BLK]) {
+    fn pair((am, aq): &mut Self::Acc, c: u32, x: &[S; BLK], y: &[S; BLK]) {
         for l in 0..BLK {
-            let (a, b) = (x[l] as u32, y[l] as u32);
+            let (a, b): (u32, u32) = (x[l].into(), y[l].into());
             am[l] = am[l].wrapping_add(c.wrapping_mul(a + b));
             aq[l] = aq[l].mac2(c, a * a, b * b);
         }
@@ -194,9 +195,9 @@ impl<A: Moment> Fir for VertRef<'_, A> {
 
 /// Vertical mean, Σf·d² and Σf·r·d of the distorted image (r: the reference); `A` as in
 /// [`VertRef`].
-pub(super) struct VertDist<'a, A> {
-    pub(super) rrows: &'a [&'a [u16]],
-    pub(super) drows: &'a [&'a [u16]],
+pub(super) struct VertDist<'a, A, S = u16> {
+    pub(super) rrows: &'a [&'a [S]],
+    pub(super) drows: &'a [&'a [S]],
     pub(super) s: VShift,
     pub(super) mu: &'a mut [u32],
     pub(super) yy: &'a mut [u32],
@@ -204,17 +205,17 @@ pub(super) struct VertDist<'a, A> {
     pub(super) acc: std::marker::PhantomData<A>,
 }
 
-impl<'a, A> VertDist<'a, A> {
+impl<'a, A, S> VertDist<'a, A, S> {
     #[rustfmt::skip]
-    pub(super) fn new(rrows: &'a [&'a [u16]], drows: &'a [&'a [u16]], s: VShift,
+    pub(super) fn new(rrows: &'a [&'a [S]], drows: &'a [&'a [S]], s: VShift,
            mu: &'a mut [u32], yy: &'a mut [u32], xy: &'a mut [u32]) -> Self {
         let acc = std::marker::PhantomData;
         VertDist { rrows, drows, s, mu, yy, xy, acc }
     }
 }
 
-impl<A: Moment> Fir for VertDist<'_, A> {
-    type In = ([u16; BLK], [u16; BLK]);
+impl<A: Moment, S: Sample> Fir for VertDist<'_, A, S> {
+    type In = ([S; BLK], [S; BLK]);
     type Acc = ([u32; BLK], [A; BLK], [A; BLK]);
     const PAIRS: bool = A::PAIRS;
     #[inline(always)]
@@ -224,8 +225,8 @@ impl<A: Moment> Fir for VertDist<'_, A> {
     #[inline(always)]
     fn pair((am, ay, ax): &mut Self::Acc, c: u32, (r0, d0): &Self::In, (r1, d1): &Self::In) {
         for l in 0..BLK {
-            let (a0, a1) = (r0[l] as u32, r1[l] as u32);
-            let (b0, b1) = (d0[l] as u32, d1[l] as u32);
+            let (a0, a1): (u32, u32) = (r0[l].into(), r1[l].into());
+            let (b0, b1): (u32, u32) = (d0[l].into(), d1[l].into());
             let (cb0, cb1) = (c * b0, c * b1);
             am[l] = am[l].wrapping_add(cb0).wrapping_add(cb1);
             ay[l] = ay[l].mac(cb0, b0).mac(cb1, b1);
@@ -241,26 +242,27 @@ impl<A: Moment> Fir for VertDist<'_, A> {
 }
 
 /// Vertical pass of the pyramid: (Σf·x + round) >> shift, kept to 16 bits.
-pub(super) struct VertMu<'a> {
-    pub(super) rows: &'a [&'a [u16]],
+pub(super) struct VertMu<'a, S = u16> {
+    pub(super) rows: &'a [&'a [S]],
     pub(super) round: u32,
     pub(super) shift: u32,
     pub(super) mu: &'a mut [u32],
 }
 
-impl Fir for VertMu<'_> {
-    type In = [u16; BLK];
+impl<S: Sample> Fir for VertMu<'_, S> {
+    type In = [S; BLK];
     type Acc = [u32; BLK];
     // Row order: with AVX2 the paired form took ~15 % more time in this light, load-bound pass.
     const PAIRS: bool = false;
     #[inline(always)]
-    fn load(&self, k: usize, j0: usize, n: usize) -> [u16; BLK] {
+    fn load(&self, k: usize, j0: usize, n: usize) -> [S; BLK] {
         ld(self.rows[k], j0, n)
     }
     #[inline(always)]
-    fn pair(am: &mut [u32; BLK], c: u32, x: &[u16; BLK], y: &[u16; BLK]) {
+    fn pair(am: &mut [u32; BLK], c: u32, x: &[S; BLK], y: &[S; BLK]) {
         for l in 0..BLK {
-            am[l] = am[l].wrapping_add(c.wrapping_mul(x[l] as u32 + y[l] as u32));
+            let (a, b): (u32, u32) = (x[l].into(), y[l].into());
+            am[l] = am[l].wrapping_add(c.wrapping_mul(a + b));
         }
     }
     #[inline(always)]
@@ -314,8 +316,8 @@ impl<const Q16: bool> Fir for Horiz<'_, Q16> {
 macro_rules! kernel_bodies {
     ($attr:meta) => {
         #[$attr]
-        pub(crate) fn vert_ref32(rows: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-            fir(mu.len(), f, &mut VertRef::<u32>::new(rows, s, mu, sq))
+        pub(crate) fn vert_ref32<S: $crate::frame::Sample>(rows: &[&[S]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+            fir(mu.len(), f, &mut VertRef::<u32, S>::new(rows, s, mu, sq))
         }
 
         #[$attr]
@@ -324,9 +326,9 @@ macro_rules! kernel_bodies {
         }
 
         #[$attr]
-        pub(crate) fn vert_dist32(rrows: &[&[u16]], drows: &[&[u16]], f: &[u16], s: VShift,
+        pub(crate) fn vert_dist32<S: $crate::frame::Sample>(rrows: &[&[S]], drows: &[&[S]], f: &[u16], s: VShift,
                            mu: &mut [u32], yy: &mut [u32], xy: &mut [u32]) {
-            fir(mu.len(), f, &mut VertDist::<u32>::new(rrows, drows, s, mu, yy, xy))
+            fir(mu.len(), f, &mut VertDist::<u32, S>::new(rrows, drows, s, mu, yy, xy))
         }
 
         #[$attr]
@@ -336,7 +338,7 @@ macro_rules! kernel_bodies {
         }
 
         #[$attr]
-        pub(crate) fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+        pub(crate) fn vert_mu<S: $crate::frame::Sample>(rows: &[&[S]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
             let rows = &rows[..f.len()];
             fir(mu.len(), f, &mut VertMu { rows, round, shift, mu })
         }

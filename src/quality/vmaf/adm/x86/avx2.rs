@@ -15,6 +15,8 @@ use super::super::kernels::{
 };
 use super::super::{scalar, Kernels};
 use crate::cpu::CpuLevel;
+use crate::frame::Sample;
+use crate::simd::Load;
 use std::arch::x86_64::*;
 
 /// Two i16 filter taps packed for `_mm256_madd_epi16` (low tap first).
@@ -49,8 +51,8 @@ pub(super) unsafe fn sext16(v: __m256i) -> __m256i {
 }
 
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn dwt0_vert_avx2(
-    rows: [&[u16]; 4],
+pub(super) unsafe fn dwt0_vert_avx2<S: Sample>(
+    rows: [&[S]; 4],
     bit_depth: u8,
     lo: &mut [i16],
     hi: &mut [i16],
@@ -67,7 +69,7 @@ pub(super) unsafe fn dwt0_vert_avx2(
     let add_h = _mm256_set1_epi32(add);
     let mut j = 0;
     while j + 16 <= w {
-        let ld = |r: &[u16]| _mm256_loadu_si256(r.as_ptr().add(j) as *const __m256i);
+        let ld = |r: &[S]| S::Simd::load16(r.as_ptr().add(j));
         let (s0, s1, s2, s3) = (ld(rows[0]), ld(rows[1]), ld(rows[2]), ld(rows[3]));
         let p01l = _mm256_unpacklo_epi16(s0, s1);
         let p01h = _mm256_unpackhi_epi16(s0, s1);
@@ -403,7 +405,7 @@ pub(super) unsafe fn cm0_row_avx2(
 // Safe entry points: only reachable through `KERNELS` (and the AVX-512 table, a superset of its
 // features), which `Kernels::for_level` hands out only when the CPU has AVX2.
 
-pub(super) fn dwt0_vert(rows: [&[u16]; 4], bit_depth: u8, lo: &mut [i16], hi: &mut [i16]) {
+pub(super) fn dwt0_vert<S: Sample>(rows: [&[S]; 4], bit_depth: u8, lo: &mut [i16], hi: &mut [i16]) {
     // SAFETY: AVX2 is present (only reachable through a table for AVX2 or above, see above);
     // the kernel asserts the row and output lengths its loads and stores rely on.
     unsafe { dwt0_vert_avx2(rows, bit_depth, lo, hi) }
@@ -456,7 +458,8 @@ pub(super) fn cm0_row(
 
 pub(crate) const KERNELS: Kernels = Kernels {
     level: CpuLevel::Avx2,
-    dwt0_vert,
+    dwt0_vert: dwt0_vert::<u16>,
+    dwt0_vert8: dwt0_vert::<u8>,
     dwt0_horz,
     dwt_s_vert,
     dwt_s_horz: scalar::dwt_s_horz,
@@ -531,7 +534,16 @@ mod tests {
             let (mut l1, mut h1, mut l2, mut h2) = (vec![0; w], vec![0; w], vec![0; w], vec![0; w]);
             scalar::dwt0_vert(rr, bd, &mut l1, &mut h1);
             (k().dwt0_vert)(rr, bd, &mut l2, &mut h2);
-            assert_eq!((l1, h1), (l2, h2), "w {w} bd {bd}");
+            assert_eq!((&l1, &h1), (&l2, &h2), "w {w} bd {bd}");
+            if bd == 8 {
+                let b: Vec<Vec<u8>> = rows
+                    .iter()
+                    .map(|r| r.iter().map(|&x| x as u8).collect())
+                    .collect();
+                let rb = [&b[0][..], &b[1][..], &b[2][..], &b[3][..]];
+                (k().dwt0_vert8)(rb, bd, &mut l2, &mut h2);
+                assert_eq!((&l1, &h1), (&l2, &h2), "bytes w {}", l1.len());
+            }
         }
     });
 

@@ -12,6 +12,8 @@ use super::super::kernels::{
 use super::super::{scalar, Kernels};
 use super::avx2::{self, decouple0_avx2, dwt0_horz_avx2_from, dwt0_vert_avx2, load8_i32, pair};
 use crate::cpu::CpuLevel;
+use crate::frame::Sample;
+use crate::simd::Load;
 use std::arch::x86_64::*;
 
 /// Loads 8 i32 sign-extended to 8 i64 lanes.
@@ -457,8 +459,8 @@ pub(super) unsafe fn decouple0_avx512(
 
 /// [`dwt0_vert_avx2`] on 32 samples per 512-bit vector.
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw")]
-pub(super) unsafe fn dwt0_vert_avx512(
-    rows: [&[u16]; 4],
+pub(super) unsafe fn dwt0_vert_avx512<S: Sample>(
+    rows: [&[S]; 4],
     bit_depth: u8,
     lo: &mut [i16],
     hi: &mut [i16],
@@ -475,7 +477,7 @@ pub(super) unsafe fn dwt0_vert_avx512(
     let add_h = _mm512_set1_epi32(add);
     let mut j = 0;
     while j + 32 <= w {
-        let ld = |r: &[u16]| _mm512_loadu_si512(r.as_ptr().add(j) as *const _);
+        let ld = |r: &[S]| S::Simd::load32(r.as_ptr().add(j));
         let (s0, s1, s2, s3) = (ld(rows[0]), ld(rows[1]), ld(rows[2]), ld(rows[3]));
         let p01l = _mm512_unpacklo_epi16(s0, s1);
         let p01h = _mm512_unpackhi_epi16(s0, s1);
@@ -548,7 +550,7 @@ pub(super) unsafe fn dwt0_horz_avx512(
 // Safe entry points: only reachable through `KERNELS`, which `Kernels::for_level` hands out only
 // when the CPU has AVX-512 F/VL/DQ/BW (and so AVX2, for the AVX2 entries).
 
-fn dwt0_vert(rows: [&[u16]; 4], bit_depth: u8, lo: &mut [i16], hi: &mut [i16]) {
+fn dwt0_vert<S: Sample>(rows: [&[S]; 4], bit_depth: u8, lo: &mut [i16], hi: &mut [i16]) {
     // SAFETY: AVX-512 F/VL/DQ/BW are present (only reachable through the AVX-512 table, see
     // above); the kernel asserts the row and output lengths its loads and stores rely on.
     unsafe { dwt0_vert_avx512(rows, bit_depth, lo, hi) }
@@ -637,7 +639,8 @@ fn cube_sum_i16(x: &[i16]) -> u64 {
 
 pub(crate) const KERNELS: Kernels = Kernels {
     level: CpuLevel::Avx512,
-    dwt0_vert,
+    dwt0_vert: dwt0_vert::<u16>,
+    dwt0_vert8: dwt0_vert::<u8>,
     dwt0_horz,
     dwt_s_vert,
     dwt_s_horz,
@@ -807,6 +810,15 @@ mod tests512 {
             scalar::dwt0_vert(rr, bd, &mut l1, &mut h1);
             (k().dwt0_vert)(rr, bd, &mut l2, &mut h2);
             assert_eq!((&l1, &h1), (&l2, &h2), "vert w {w2} bd {bd}");
+            if bd == 8 {
+                let b: Vec<Vec<u8>> = rows
+                    .iter()
+                    .map(|r| r.iter().map(|&x| x as u8).collect())
+                    .collect();
+                let rb = [&b[0][..], &b[1][..], &b[2][..], &b[3][..]];
+                (k().dwt0_vert8)(rb, bd, &mut l2, &mut h2);
+                assert_eq!((&l1, &h1), (&l2, &h2), "bytes w {}", l1.len());
+            }
             let ix = super::super::super::mirror_indices(w2);
             let n = ix.len();
             let mut o1 = (vec![0; n], vec![0; n], vec![0; n], vec![0; n]);

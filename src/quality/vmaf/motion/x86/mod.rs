@@ -19,6 +19,11 @@ macro_rules! x86_set {
             unsafe { build::diff(prev, cur, out) }
         }
 
+        fn diff8(prev: &[u8], cur: &[u8], out: &mut [i32]) {
+            // SAFETY: as for `diff`: the set's table only, safe Rust inside.
+            unsafe { build::diff8(prev, cur, out) }
+        }
+
         fn vert(d: &[&[i32]; 5], bd: u32, out: &mut [i32]) {
             // SAFETY: as for `diff`: the set's table only, safe Rust inside.
             unsafe { build::vert(d, bd, out) }
@@ -32,6 +37,7 @@ macro_rules! x86_set {
         pub(crate) const KERNELS: Kernels = Kernels {
             level: CpuLevel::$level,
             diff,
+            diff8,
             vert,
             horiz,
         };

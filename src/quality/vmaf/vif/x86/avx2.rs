@@ -6,6 +6,7 @@
 use super::super as vif;
 use super::log2_table32;
 use crate::cpu::CpuLevel;
+use crate::frame::Sample;
 use vif::scalar::{self, log_terms_scalar};
 use vif::{sigma2_sigma12, Kernels, VShift, EPS, SIGMA_NSQ};
 
@@ -33,12 +34,14 @@ pub(super) fn madd_ok(f: &[u16], s: VShift) -> bool {
 mod madd {
     use super::vif::portable::{VertDist, VertRef};
     use super::vif::VShift;
+    use crate::frame::Sample;
+    use crate::simd::Load;
     use std::arch::x86_64::*;
 
     #[inline(always)]
-    unsafe fn ld(r: &[u16], j: usize) -> __m256i {
+    unsafe fn ld<S: Sample>(r: &[S], j: usize) -> __m256i {
         debug_assert!(j + 16 <= r.len());
-        _mm256_loadu_si256(r.as_ptr().add(j) as *const __m256i)
+        S::Simd::load16(r.as_ptr().add(j))
     }
 
     /// Stores interleaved accumulators (lanes 0-3/8-11 in `lo`, 4-7/12-15 in `hi`) in order,
@@ -68,7 +71,7 @@ mod madd {
     impl Tap {
         /// The pair's samples of one image.
         #[inline(always)]
-        unsafe fn ld(self, rows: &[&[u16]]) -> (__m256i, __m256i) {
+        unsafe fn ld<S: Sample>(self, rows: &[&[S]]) -> (__m256i, __m256i) {
             (ld(rows[self.k0], self.j), ld(rows[self.k1], self.j))
         }
 
@@ -128,7 +131,7 @@ mod madd {
         }
     }
 
-    impl Vert for VertRef<'_, u32> {
+    impl<S: Sample> Vert for VertRef<'_, u32, S> {
         /// Mean, biased squares.
         type Acc = [[__m256i; 2]; 2];
         #[inline(always)]
@@ -144,12 +147,12 @@ mod madd {
         }
         fn tail(&mut self, f: &[u16], j: usize) {
             let w = self.mu.len();
-            let rows: Vec<&[u16]> = self.rows.iter().map(|r| &r[j..w]).collect();
+            let rows: Vec<&[S]> = self.rows.iter().map(|r| &r[j..w]).collect();
             super::scalar::vert_ref32(&rows, f, self.s, &mut self.mu[j..], &mut self.sq[j..]);
         }
     }
 
-    impl Vert for VertDist<'_, u32> {
+    impl<S: Sample> Vert for VertDist<'_, u32, S> {
         /// Mean, biased d² and r·d.
         type Acc = [[__m256i; 2]; 3];
         #[inline(always)]
@@ -167,8 +170,8 @@ mod madd {
         }
         fn tail(&mut self, f: &[u16], j: usize) {
             let w = self.mu.len();
-            let r: Vec<&[u16]> = self.rrows.iter().map(|r| &r[j..w]).collect();
-            let d: Vec<&[u16]> = self.drows.iter().map(|r| &r[j..w]).collect();
+            let r: Vec<&[S]> = self.rrows.iter().map(|r| &r[j..w]).collect();
+            let d: Vec<&[S]> = self.drows.iter().map(|r| &r[j..w]).collect();
             let (s, mu, yy, xy) = (
                 self.s,
                 &mut self.mu[j..],
@@ -180,29 +183,29 @@ mod madd {
     }
 
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn vert_ref32(
-        rows: &[&[u16]],
+    pub(super) unsafe fn vert_ref32<S: Sample>(
+        rows: &[&[S]],
         f: &[u16],
         s: VShift,
         mu: &mut [u32],
         sq: &mut [u32],
     ) {
-        let k = &mut VertRef::<u32>::new(rows, s, mu, sq);
+        let k = &mut VertRef::<u32, S>::new(rows, s, mu, sq);
         vert(f, k.mu.len(), k, || [[_mm256_setzero_si256(); 2]; 2])
     }
 
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn vert_dist32(
-        rrows: &[&[u16]],
-        drows: &[&[u16]],
+    pub(super) unsafe fn vert_dist32<S: Sample>(
+        rrows: &[&[S]],
+        drows: &[&[S]],
         f: &[u16],
         s: VShift,
         mu: &mut [u32],
         yy: &mut [u32],
         xy: &mut [u32],
     ) {
-        let k = &mut VertDist::<u32>::new(rrows, drows, s, mu, yy, xy);
+        let k = &mut VertDist::<u32, S>::new(rrows, drows, s, mu, yy, xy);
         vert(f, k.mu.len(), k, || [[_mm256_setzero_si256(); 2]; 3])
     }
 
@@ -558,11 +561,17 @@ pub(crate) fn log_terms_avx2(s1: &[i32], s2: &[u32], s12: &[u32], egl: f64) -> i
 // the portable kernel otherwise.
 
 /// Every row covers `w` samples.
-fn rows_ok(rows: &[&[u16]], w: usize) -> bool {
+fn rows_ok<S>(rows: &[&[S]], w: usize) -> bool {
     rows.iter().all(|r| r.len() >= w)
 }
 
-pub(super) fn vert_ref32(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+pub(super) fn vert_ref32<S: Sample>(
+    r: &[&[S]],
+    f: &[u16],
+    s: VShift,
+    mu: &mut [u32],
+    sq: &mut [u32],
+) {
     if madd_ok(f, s) && rows_ok(r, mu.len()) && sq.len() >= mu.len() {
         // SAFETY: AVX2 is present (see above); every row and `sq` cover the `mu.len()` columns
         // the kernel loads and stores (checked above); rows are indexed with bounds checks.
@@ -579,9 +588,9 @@ pub(super) fn vert_ref64(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq:
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) fn vert_dist32(
-    r: &[&[u16]],
-    d: &[&[u16]],
+pub(super) fn vert_dist32<S: Sample>(
+    r: &[&[S]],
+    d: &[&[S]],
     f: &[u16],
     s: VShift,
     mu: &mut [u32],
@@ -613,7 +622,7 @@ pub(super) fn vert_dist64(
     unsafe { autovec::vert_dist64(r, d, f, s, mu, yy, xy) }
 }
 
-pub(super) fn vert_mu(r: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+pub(super) fn vert_mu<S: Sample>(r: &[&[S]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
     // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
     unsafe { autovec::vert_mu(r, f, round, shift, mu) }
 }
@@ -670,11 +679,14 @@ pub(super) fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
 
 pub(crate) const KERNELS: Kernels = Kernels {
     level: CpuLevel::Avx2,
-    vert_ref32,
+    vert_ref32: vert_ref32::<u16>,
     vert_ref64,
-    vert_dist32,
+    vert_dist32: vert_dist32::<u16>,
     vert_dist64,
-    vert_mu,
+    vert_mu: vert_mu::<u16>,
+    vert_ref8: vert_ref32::<u8>,
+    vert_dist8: vert_dist32::<u8>,
+    vert_mu8: vert_mu::<u8>,
     horiz_u32,
     horiz_q16,
     dist_terms: dist_terms_avx2,

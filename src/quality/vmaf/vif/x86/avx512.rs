@@ -11,6 +11,8 @@
 use super::super as vif;
 use super::log2_table32;
 use crate::cpu::CpuLevel;
+use crate::frame::Sample;
+use crate::simd::Load;
 use std::arch::x86_64::*;
 use vif::portable::{VertDist, VertMu, VertRef};
 use vif::{Kernels, VShift, EPS, SIGMA_NSQ};
@@ -38,10 +40,11 @@ fn mask16(n: usize) -> __mmask16 {
     }
 }
 
+/// The masked samples of `r` from `j`, as words.
 #[inline(always)]
-unsafe fn ld16(r: &[u16], j: usize, m: __mmask32) -> __m512i {
+unsafe fn ld16<S: Sample>(r: &[S], j: usize, m: __mmask32) -> __m512i {
     debug_assert!(j + (m.count_ones() as usize) <= r.len());
-    _mm512_maskz_loadu_epi16(m, r.as_ptr().add(j) as *const i16)
+    S::Simd::maskz_load32(m, r.as_ptr().add(j))
 }
 
 /// Stores 32 u32 accumulated in unpack order (each 128-bit lane of `lo` holds columns 8L..8L+3,
@@ -217,7 +220,7 @@ struct Tap {
 impl Tap {
     /// The pair's samples of one image.
     #[inline(always)]
-    unsafe fn ld(self, rows: &[&[u16]]) -> (__m512i, __m512i) {
+    unsafe fn ld<S: Sample>(self, rows: &[&[S]]) -> (__m512i, __m512i) {
         (
             ld16(rows[self.k0], self.j, self.m),
             ld16(rows[self.k1], self.j, self.m),
@@ -264,7 +267,7 @@ unsafe fn vert<const T: usize, K: Vert>(f: &[u16], w: usize, kern: &mut K) {
 
 /// 8-bit scale-0 vertical pass of the reference: mean and Σf·x² (see `madd_ok`). Samples and
 /// their 16-bit squares fit a word; the squares are biased, undone by `fix_bias`.
-impl Vert for VertRef<'_, u32> {
+impl<S: Sample> Vert for VertRef<'_, u32, S> {
     type Acc = [[__m512i; 2]; 2];
     #[inline(always)]
     unsafe fn init() -> Self::Acc {
@@ -286,7 +289,7 @@ impl Vert for VertRef<'_, u32> {
 }
 
 /// 8-bit scale-0 vertical pass of the distorted image: mean, Σf·d², Σf·r·d (see `madd_ok`).
-impl Vert for VertDist<'_, u32> {
+impl<S: Sample> Vert for VertDist<'_, u32, S> {
     type Acc = [[__m512i; 2]; 3];
     #[inline(always)]
     unsafe fn init() -> Self::Acc {
@@ -311,7 +314,7 @@ impl Vert for VertDist<'_, u32> {
 
 /// Vertical pass of the pyramid over 16-bit samples: (Σf·x + round) >> shift, kept to 16 bits.
 /// Biased samples, Σc·(x − 2^15) = Σc·x − 2^31: the accumulators start at 2^31.
-impl Vert for VertMu<'_> {
+impl<S: Sample> Vert for VertMu<'_, S> {
     type Acc = [__m512i; 2];
     #[inline(always)]
     unsafe fn init() -> Self::Acc {
@@ -391,34 +394,40 @@ impl Vert for VertDist<'_, u64> {
 // The entry points: each builds its kernel and runs it with the filter length of `f`.
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub(super) unsafe fn vert_ref32(
-    rows: &[&[u16]],
+pub(super) unsafe fn vert_ref32<S: Sample>(
+    rows: &[&[S]],
     f: &[u16],
     s: VShift,
     mu: &mut [u32],
     sq: &mut [u32],
 ) {
-    let k = &mut VertRef::<u32>::new(rows, s, mu, sq);
+    let k = &mut VertRef::<u32, S>::new(rows, s, mu, sq);
     by_taps!(f.len(), vert(f, k.mu.len(), k))
 }
 
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub(super) unsafe fn vert_dist32(
-    rrows: &[&[u16]],
-    drows: &[&[u16]],
+pub(super) unsafe fn vert_dist32<S: Sample>(
+    rrows: &[&[S]],
+    drows: &[&[S]],
     f: &[u16],
     s: VShift,
     mu: &mut [u32],
     yy: &mut [u32],
     xy: &mut [u32],
 ) {
-    let k = &mut VertDist::<u32>::new(rrows, drows, s, mu, yy, xy);
+    let k = &mut VertDist::<u32, S>::new(rrows, drows, s, mu, yy, xy);
     by_taps!(f.len(), vert(f, k.mu.len(), k))
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-pub(super) unsafe fn vert_mu(rows: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+pub(super) unsafe fn vert_mu<S: Sample>(
+    rows: &[&[S]],
+    f: &[u16],
+    round: u32,
+    shift: u32,
+    mu: &mut [u32],
+) {
     let k = &mut VertMu {
         rows,
         round,
@@ -801,6 +810,7 @@ mod safe {
     use super::super::avx2;
     use super::vif::VShift;
     use super::BIAS;
+    use crate::frame::Sample;
 
     fn bias(rows: &mut [&mut [u32]]) {
         for r in rows {
@@ -818,12 +828,12 @@ mod safe {
             && f[..f.len() / 2].iter().all(|&c| c < 32768)
     }
 
-    fn rows_ok(rows: &[&[u16]], w: usize) -> bool {
+    fn rows_ok<S>(rows: &[&[S]], w: usize) -> bool {
         rows.iter().all(|r| r.len() >= w)
     }
 
     /// The lengths a distorted vertical kernel relies on: every row and output covers `w`.
-    fn dist_ok(r: &[&[u16]], d: &[&[u16]], f: &[u16], w: usize, yy: &[u32], xy: &[u32]) -> bool {
+    fn dist_ok<S>(r: &[&[S]], d: &[&[S]], f: &[u16], w: usize, yy: &[u32], xy: &[u32]) -> bool {
         rows_ok(r, w)
             && rows_ok(d, w)
             && r.len() >= f.len()
@@ -832,7 +842,13 @@ mod safe {
             && xy.len() >= w
     }
 
-    pub(super) fn vert_ref32(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
+    pub(super) fn vert_ref32<S: Sample>(
+        r: &[&[S]],
+        f: &[u16],
+        s: VShift,
+        mu: &mut [u32],
+        sq: &mut [u32],
+    ) {
         if avx2::madd_ok(f, s) && rows_ok(r, mu.len()) && sq.len() >= mu.len() {
             // SAFETY: see `safe`: the CPU has the set's features; every row and `sq` cover the
             // `mu.len()` columns the masked loads and stores touch (checked above).
@@ -858,9 +874,9 @@ mod safe {
         }
     }
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn vert_dist32(
-        r: &[&[u16]],
-        d: &[&[u16]],
+    pub(super) fn vert_dist32<S: Sample>(
+        r: &[&[S]],
+        d: &[&[S]],
         f: &[u16],
         s: VShift,
         mu: &mut [u32],
@@ -895,7 +911,13 @@ mod safe {
             bias(&mut [mu, yy, xy]);
         }
     }
-    pub(super) fn vert_mu(r: &[&[u16]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
+    pub(super) fn vert_mu<S: Sample>(
+        r: &[&[S]],
+        f: &[u16],
+        round: u32,
+        shift: u32,
+        mu: &mut [u32],
+    ) {
         if pairs_ok(f) && rows_ok(r, mu.len()) && r.len() >= f.len() {
             // SAFETY: see `safe`: the CPU has the set's features; the filter's rows exist and
             // cover the `mu.len()` columns touched (checked above).
@@ -950,11 +972,14 @@ mod safe {
 
 pub(crate) const KERNELS: Kernels = Kernels {
     level: CpuLevel::Avx512Vnni,
-    vert_ref32: safe::vert_ref32,
+    vert_ref32: safe::vert_ref32::<u16>,
     vert_ref64: safe::vert_ref64,
-    vert_dist32: safe::vert_dist32,
+    vert_dist32: safe::vert_dist32::<u16>,
     vert_dist64: safe::vert_dist64,
-    vert_mu: safe::vert_mu,
+    vert_mu: safe::vert_mu::<u16>,
+    vert_ref8: safe::vert_ref32::<u8>,
+    vert_dist8: safe::vert_dist32::<u8>,
+    vert_mu8: safe::vert_mu::<u8>,
     horiz_u32: safe::horiz_u32,
     horiz_q16: safe::horiz_q16,
     dist_terms: safe::dist_terms,
