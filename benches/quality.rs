@@ -81,7 +81,7 @@ impl Content {
 }
 
 /// One reference clip and its libx264-distorted versions, decoded, in memory: as 8-bit planes
-/// for libvmaf and as `pertitle::Frame`s (u16 samples) for pertitle, so neither side pays for a
+/// for libvmaf and as `pertitle::Frame`s (byte samples) for pertitle, so neither side pays for a
 /// conversion inside the timed loop.
 struct Set {
     label: String,
@@ -367,7 +367,7 @@ fn bench_size(c: &mut Criterion, set: &Set, sanity: &mut Vec<String>) {
 /// in the full runs.
 #[derive(Clone, Copy)]
 enum Feature {
-    /// No feature: what each engine pays to take a frame pair (pertitle clones two u16 frames,
+    /// No feature: what each engine pays to take a frame pair (pertitle clones two 8-bit frames,
     /// libvmaf allocates two pictures and copies the 8-bit planes, with no extractor registered),
     /// so each feature's own cost is its figure's time minus this one.
     Intake,

@@ -100,7 +100,9 @@ impl Default for RunOptions {
 const PENDING_FRAMES: u64 = 50;
 
 /// A task's estimated memory while it runs: its encoder, and `PENDING_FRAMES` decoded frames at
-/// its size (u16 samples, 4:2:0 = 3 bytes per pixel; they are upscaled one at a time when scored).
+/// its size at 3 bytes per pixel (deep 4:2:0 in u16; 8-bit frames store bytes and take half, so
+/// for them the estimate, measured with u16 frames, is conservative). They are upscaled one at a
+/// time when scored.
 fn task_cost(t: &GridTask) -> u64 {
     let px = t.filters.width as u64 * t.filters.height as u64;
     px * crate::codecs::profile(&t.encoder.codec).bytes_per_pixel + PENDING_FRAMES * px * 3
@@ -882,7 +884,8 @@ struct LanePlan {
 /// many small lanes cannot each bring a title's worth of source frames.
 const LANE_SOURCE_FRAMES: u64 = 100;
 
-/// Memory a lane of `t`'s source holds besides its points (u16 samples, 4:2:0).
+/// Memory a lane of `t`'s source holds besides its points (3 bytes per pixel: deep 4:2:0; 8-bit
+/// frames take half).
 fn lane_overhead(t: &GridTask) -> u64 {
     t.source.width as u64 * t.source.height as u64 * 3 * LANE_SOURCE_FRAMES
 }

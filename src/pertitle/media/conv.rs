@@ -12,7 +12,7 @@ use ffmpeg_next as ff;
 use std::str::FromStr;
 
 #[cfg(target_endian = "big")]
-compile_error!("the media layer passes u16 samples to FFmpeg as *le pixel formats");
+compile_error!("the media layer passes deep (u16) samples to FFmpeg as *le pixel formats");
 
 /// Planar formats we read natively: (FFmpeg name, chroma, bit depth). The `yuvj*` (full range)
 /// names share their layout with the limited-range ones.

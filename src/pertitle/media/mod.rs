@@ -7,7 +7,8 @@
 //!   [`Decoder`] (back to frames, in-process), [`StreamWriter`] to keep a stream as mp4/mkv/ivf.
 //! * Synthetic content: [`demo_clip`] and [`lavfi_source`] (libavfilter sources, deterministic).
 //!
-//! Frames are always [`crate::Frame`] (planar u16 samples, 8 or 10 bit, gray/4:2:0/4:2:2/4:4:4).
+//! Frames are always [`crate::Frame`] (planar, 8-bit in bytes or 10-bit in u16,
+//! gray/4:2:0/4:2:2/4:4:4).
 //! FFmpeg's own logging is silenced ([`init`]); every failure comes back as a typed
 //! [`crate::Error`] naming the file, codec or option.
 //!

@@ -139,6 +139,9 @@ pub(crate) struct Kernels {
     /// Σf = 2^16 and x below 2^shift or 2^16), which the AVX-512 kernel relies on; the others
     /// wrap in u32 as libvmaf's accumulators do.
     pub horiz_u32: HorizFn,
+    /// `horiz_u32` at the even outputs only, `out[j]` = output 2j: the pyramid keeps only even
+    /// columns, so the odd ones are not computed.
+    pub horiz_u32_even: HorizFn,
     /// (Σf·x + 2^15) >> 16 of 32-bit inputs, truncated to u32. Computed as two 16-bit halves
     /// in u32 (exact because the filters sum to 2^16).
     pub horiz_q16: HorizFn,
@@ -273,6 +276,21 @@ impl<'a, S> std::ops::Deref for Rows<'a, S> {
     }
 }
 
+/// A set's `horiz_u32_even` through its full horizontal pass (`horiz`, on the same input), in
+/// chunks on the stack: for filters and sets without a decimating kernel.
+pub(crate) fn even_outputs(horiz: HorizFn, src: &[u32], f: &[u16], out: &mut [u32]) {
+    const N: usize = 128;
+    let mut full = [0u32; 2 * N];
+    for (c, o) in out.chunks_mut(N).enumerate() {
+        // Full outputs 2cN .. 2cN + 2·len − 1 (the last odd one is not needed).
+        let n = 2 * o.len() - 1;
+        horiz(&src[2 * c * N..], f, &mut full[..n]);
+        for (k, v) in o.iter_mut().enumerate() {
+            *v = full[2 * k];
+        }
+    }
+}
+
 /// Fills the `half` samples on each side of the row in `pad[half..len - half]` by mirroring
 /// (libvmaf PADDING_SQ_DATA), so a vertical pass can write straight into the padded row.
 fn mirror_edges(pad: &mut [u32], half: usize) {
@@ -301,10 +319,10 @@ fn downsample(k: &Kernels, img: &Img, scale: usize, bit_depth: u8) -> Img<'stati
             Pixels::U16(d) => (k.vert_mu)(&rows(d, w, h, 2 * i, f.len()), f, r, s, m),
         }
         mirror_edges(&mut pad, half);
-        (k.horiz_u32)(&pad, f, &mut hrow);
+        (k.horiz_u32_even)(&pad, f, &mut hrow[..w2]);
         let orow = &mut data[i * w2..(i + 1) * w2];
-        for (j, o) in orow.iter_mut().enumerate() {
-            *o = (hrow[2 * j].wrapping_add(32768) >> 16) as u16;
+        for (o, &v) in orow.iter_mut().zip(&hrow[..w2]) {
+            *o = (v.wrapping_add(32768) >> 16) as u16;
         }
     }
     Img {
@@ -753,6 +771,13 @@ mod tests {
                 (s.horiz_u32)(&src16, f, &mut a);
                 (v.horiz_u32)(&biased16, f, &mut b);
                 assert_eq!(a, b);
+                // The decimating pass gives the even outputs.
+                let evens: Vec<u32> = a.iter().step_by(2).take(w / 2).copied().collect();
+                let mut e = vec![0u32; w / 2];
+                (s.horiz_u32_even)(&src16, f, &mut e);
+                assert_eq!(e, evens, "scalar even w {w}");
+                (v.horiz_u32_even)(&biased16, f, &mut e);
+                assert_eq!(e, evens, "even w {w}");
                 (s.horiz_q16)(&src, f, &mut a);
                 (v.horiz_q16)(&biased, f, &mut b);
                 assert_eq!(a, b);

@@ -61,6 +61,15 @@ pub(crate) fn ref_terms_scalar(mu: &[u32], xx: &[u32], s1: &mut [i32]) -> (i64, 
     (den_log, den_non_log)
 }
 
+/// Scalar `horiz_u32_even`: Σf·x wrapping in u32 at every other output.
+pub(crate) fn horiz_u32_even(src: &[u32], f: &[u16], out: &mut [u32]) {
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = f.iter().zip(&src[2 * j..]).fold(0u32, |a, (&c, &x)| {
+            a.wrapping_add(u32::from(c).wrapping_mul(x))
+        });
+    }
+}
+
 pub(crate) const KERNELS: Kernels = Kernels {
     level: CpuLevel::Scalar,
     vert_ref32: vert_ref32::<u16>,
@@ -72,6 +81,7 @@ pub(crate) const KERNELS: Kernels = Kernels {
     vert_dist8: vert_dist32::<u8>,
     vert_mu8: vert_mu::<u8>,
     horiz_u32,
+    horiz_u32_even,
     horiz_q16,
     dist_terms: dist_terms_scalar,
     ref_terms: ref_terms_scalar,

@@ -659,6 +659,10 @@ pub(super) fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
     }
 }
 
+pub(super) fn horiz_u32_even(src: &[u32], f: &[u16], out: &mut [u32]) {
+    vif::even_outputs(horiz_u32, src, f, out)
+}
+
 pub(super) fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
     if adjacent_ok(src, f, out) {
         // SAFETY: as in `horiz_u32`.
@@ -688,6 +692,7 @@ pub(crate) const KERNELS: Kernels = Kernels {
     vert_dist8: vert_dist32::<u8>,
     vert_mu8: vert_mu::<u8>,
     horiz_u32,
+    horiz_u32_even,
     horiz_q16,
     dist_terms: dist_terms_avx2,
     ref_terms: ref_terms_avx2,

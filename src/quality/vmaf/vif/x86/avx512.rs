@@ -555,9 +555,9 @@ impl Horiz for U16 {
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub(super) unsafe fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
     match f.len() {
-        17 => horiz_adjacent::<17, true>(src, f, out),
-        9 => horiz_adjacent::<9, true>(src, f, out),
-        5 => horiz_adjacent::<5, true>(src, f, out),
+        17 => horiz_adjacent::<17, true, false>(src, f, out),
+        9 => horiz_adjacent::<9, true, false>(src, f, out),
+        5 => horiz_adjacent::<5, true, false>(src, f, out),
         t => by_taps!(t, horiz::<Q16>(src, f, out)),
     }
 }
@@ -565,10 +565,20 @@ pub(super) unsafe fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
 pub(super) unsafe fn horiz_u16(src: &[u32], f: &[u16], out: &mut [u32]) {
     match f.len() {
-        17 => horiz_adjacent::<17, false>(src, f, out),
-        9 => horiz_adjacent::<9, false>(src, f, out),
-        5 => horiz_adjacent::<5, false>(src, f, out),
+        17 => horiz_adjacent::<17, false, false>(src, f, out),
+        9 => horiz_adjacent::<9, false, false>(src, f, out),
+        5 => horiz_adjacent::<5, false, false>(src, f, out),
         t => by_taps!(t, horiz::<U16>(src, f, out)),
+    }
+}
+
+/// [`horiz_u16`] at the even outputs only (`out[j]` = output 2j), for 17, 9 and 5 taps.
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
+pub(super) unsafe fn horiz_u16_even(src: &[u32], f: &[u16], out: &mut [u32]) {
+    match f.len() {
+        17 => horiz_adjacent::<17, false, true>(src, f, out),
+        9 => horiz_adjacent::<9, false, true>(src, f, out),
+        _ => horiz_adjacent::<5, false, true>(src, f, out),
     }
 }
 
@@ -581,9 +591,14 @@ const CHUNK: usize = 512;
 /// (c₂ₘ, c₂ₘ₊₁) adds two taps without any per-tap shuffle. Loads at even offsets give the even
 /// outputs, at odd offsets the odd ones; the two are interleaved at the store. `Q` gives
 /// [`Q16`]'s (Σf·x + 2^15) >> 16 from both halves, otherwise [`U16`]'s Σf·lo. Same sums,
-/// bias and wrapping as [`horiz`], so the outputs are identical.
+/// bias and wrapping as [`horiz`], so the outputs are identical. With `D` (decimate) only the
+/// even outputs are computed, and output 2j is stored at `out[j]`.
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx512vnni")]
-unsafe fn horiz_adjacent<const T: usize, const Q: bool>(src: &[u32], f: &[u16], out: &mut [u32]) {
+unsafe fn horiz_adjacent<const T: usize, const Q: bool, const D: bool>(
+    src: &[u32],
+    f: &[u16],
+    out: &mut [u32],
+) {
     let (words, pairs) = super::adjacent_pairs(f);
     let mut cp = [_mm512_setzero_si512(); 9];
     for (c, &w) in cp.iter_mut().zip(&words[..pairs]) {
@@ -600,7 +615,8 @@ unsafe fn horiz_adjacent<const T: usize, const Q: bool>(src: &[u32], f: &[u16], 
     // has coefficient 0); packing writes whole groups of 32.
     let mut lo = [0u16; CHUNK + 64];
     let mut hi = [0u16; CHUNK + 64];
-    let w = out.len();
+    // Full outputs computed: all of them, or 2·out.len() of which the even ones are kept.
+    let w = if D { 2 * out.len() } else { out.len() };
     let mut c = 0;
     while c < w {
         let n = (w - c).min(CHUNK);
@@ -627,7 +643,9 @@ unsafe fn horiz_adjacent<const T: usize, const Q: bool>(src: &[u32], f: &[u16], 
                     _mm512_loadu_si512(row.as_ptr().add(j + 2 * m + o) as *const __m512i)
                 };
                 el = _mm512_dpwssd_epi32(el, at(&lo, 0), cm);
-                ol = _mm512_dpwssd_epi32(ol, at(&lo, 1), cm);
+                if !D {
+                    ol = _mm512_dpwssd_epi32(ol, at(&lo, 1), cm);
+                }
                 if Q {
                     eh = _mm512_dpwssd_epi32(eh, at(&hi, 0), cm);
                     oh = _mm512_dpwssd_epi32(oh, at(&hi, 1), cm);
@@ -639,6 +657,13 @@ unsafe fn horiz_adjacent<const T: usize, const Q: bool>(src: &[u32], f: &[u16], 
                 (el, ol)
             };
             let cnt = (n - j).min(32);
+            if D {
+                // `c + j` and `n` are even: this block's even outputs go to out[(c + j) / 2..].
+                let po = out.as_mut_ptr().add((c + j) / 2) as *mut i32;
+                _mm512_mask_storeu_epi32(po, mask16(cnt / 2), ev);
+                j += 32;
+                continue;
+            }
             let po = out.as_mut_ptr().add(c + j) as *mut i32;
             let r0 = _mm512_permutex2var_epi32(ev, first, od);
             _mm512_mask_storeu_epi32(po, mask16(cnt.min(16)), r0);
@@ -937,6 +962,17 @@ mod safe {
             avx2::horiz_u32(&plain, f, out)
         }
     }
+    pub(super) fn horiz_u32_even(src: &[u32], f: &[u16], out: &mut [u32]) {
+        let adjacent = matches!(f.len(), 17 | 9 | 5) && f.iter().all(|&c| c < 32768);
+        if adjacent && pairs_ok(f) && src.len() + 1 >= 2 * out.len() + f.len() {
+            // SAFETY: see `safe`: the CPU has the set's features; the kernel computes full
+            // outputs 0..2·out.len(), output `j` reading `src[j..j + f.len()]`, inside `src`
+            // (checked above), and stores `out.len()` values.
+            unsafe { super::horiz_u16_even(src, f, out) }
+        } else {
+            super::vif::even_outputs(horiz_u32, src, f, out)
+        }
+    }
     pub(super) fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
         if pairs_ok(f) && src.len() + 1 >= out.len() + f.len() {
             // SAFETY: see `safe`: the CPU has the set's features; output `j` reads
@@ -981,6 +1017,7 @@ pub(crate) const KERNELS: Kernels = Kernels {
     vert_dist8: safe::vert_dist32::<u8>,
     vert_mu8: safe::vert_mu::<u8>,
     horiz_u32: safe::horiz_u32,
+    horiz_u32_even: safe::horiz_u32_even,
     horiz_q16: safe::horiz_q16,
     dist_terms: safe::dist_terms,
     ref_terms: safe::ref_terms,
