@@ -264,14 +264,17 @@ mod adjacent {
     const CHUNK: usize = 512;
 
     /// `Q`: (Σf·x + 2^15) >> 16 of 32-bit inputs from both halves; otherwise Σf·x of inputs
-    /// below 2^16 (the mean rows). `src` holds `out.len() + f.len() − 1` samples.
+    /// below 2^16 (the mean rows). `D` (decimate): only the even outputs, output 2j stored at
+    /// `out[j]`. `src` holds the computed outputs' count + `f.len()` − 1 samples.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn horiz<const T: usize, const Q: bool>(
+    pub(super) unsafe fn horiz<const T: usize, const Q: bool, const D: bool>(
         src: &[u32],
         f: &[u16],
         out: &mut [u32],
     ) {
-        debug_assert!(src.len() + 1 >= out.len() + T);
+        // Full outputs computed: all of them, or 2·out.len() of which the even ones are kept.
+        let w = if D { 2 * out.len() } else { out.len() };
+        debug_assert!(src.len() + 1 >= w + T);
         let (words, pairs) = super::super::adjacent_pairs(f);
         let mut cp = [_mm256_setzero_si256(); 9];
         for (c, &w) in cp.iter_mut().zip(&words[..pairs]) {
@@ -286,7 +289,6 @@ mod adjacent {
         };
         let mut lo = [0u16; CHUNK + 48];
         let mut hi = [0u16; CHUNK + 48];
-        let w = out.len();
         let mut c = 0;
         while c < w {
             let n = (w - c).min(CHUNK);
@@ -320,7 +322,9 @@ mod adjacent {
                         _mm256_loadu_si256(row.as_ptr().add(j + 2 * m + o) as *const __m256i)
                     };
                     el = _mm256_add_epi32(el, _mm256_madd_epi16(at(&lo, 0), cm));
-                    ol = _mm256_add_epi32(ol, _mm256_madd_epi16(at(&lo, 1), cm));
+                    if !D {
+                        ol = _mm256_add_epi32(ol, _mm256_madd_epi16(at(&lo, 1), cm));
+                    }
                     if Q {
                         eh = _mm256_add_epi32(eh, _mm256_madd_epi16(at(&hi, 0), cm));
                         oh = _mm256_add_epi32(oh, _mm256_madd_epi16(at(&hi, 1), cm));
@@ -335,12 +339,21 @@ mod adjacent {
                 } else {
                     (el, ol)
                 };
+                let cnt = (n - j).min(16);
+                if D {
+                    // `c + j` and `n` are even: the block's cnt / 2 even outputs.
+                    let mut r = [0u32; 8];
+                    _mm256_storeu_si256(r.as_mut_ptr() as *mut __m256i, ev);
+                    let o = (c + j) / 2;
+                    out[o..o + cnt / 2].copy_from_slice(&r[..cnt / 2]);
+                    j += 16;
+                    continue;
+                }
                 let (x, y) = (_mm256_unpacklo_epi32(ev, od), _mm256_unpackhi_epi32(ev, od));
                 let (r0, r1) = (
                     _mm256_permute2x128_si256(x, y, 0x20),
                     _mm256_permute2x128_si256(x, y, 0x31),
                 );
-                let cnt = (n - j).min(16);
                 if cnt == 16 {
                     let po = out.as_mut_ptr().add(c + j) as *mut __m256i;
                     _mm256_storeu_si256(po, r0);
@@ -637,11 +650,11 @@ fn adjacent_ok(src: &[u32], f: &[u16], out: &[u32]) -> bool {
 
 /// Runs `adjacent::horiz` for the filter's length.
 macro_rules! adjacent {
-    ($q:literal, $src:expr, $f:expr, $out:expr) => {
+    ($q:literal, $d:literal, $src:expr, $f:expr, $out:expr) => {
         match $f.len() {
-            17 => adjacent::horiz::<17, $q>($src, $f, $out),
-            9 => adjacent::horiz::<9, $q>($src, $f, $out),
-            _ => adjacent::horiz::<5, $q>($src, $f, $out),
+            17 => adjacent::horiz::<17, $q, $d>($src, $f, $out),
+            9 => adjacent::horiz::<9, $q, $d>($src, $f, $out),
+            _ => adjacent::horiz::<5, $q, $d>($src, $f, $out),
         }
     };
 }
@@ -652,7 +665,7 @@ pub(super) fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
         // SAFETY: AVX2 is present (see above); the kernel reads 16 samples at `src[c + k..]` only
         // when all 16 are there (the tail goes through a copy), stores 16 outputs only when all
         // 16 are in `out`, and its word loads stay below its chunk buffers' CHUNK + 48 words.
-        unsafe { adjacent!(false, src, f, out) }
+        unsafe { adjacent!(false, false, src, f, out) }
     } else {
         // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
         unsafe { autovec::horiz_u32(src, f, out) }
@@ -660,13 +673,21 @@ pub(super) fn horiz_u32(src: &[u32], f: &[u16], out: &mut [u32]) {
 }
 
 pub(super) fn horiz_u32_even(src: &[u32], f: &[u16], out: &mut [u32]) {
-    vif::even_outputs(horiz_u32, src, f, out)
+    let n = out.len();
+    let adjacent = matches!(f.len(), 5 | 9 | 17) && f.iter().all(|&c| c < 32768);
+    if adjacent && src.len() + 1 >= 2 * n + f.len() {
+        // SAFETY: AVX2 is present (see above); as in `horiz_u32`, for the 2·n full outputs the
+        // kernel computes (`src` covers them, checked above), of which it stores the n even ones.
+        unsafe { adjacent!(false, true, src, f, out) }
+    } else {
+        vif::even_outputs(horiz_u32, src, f, out)
+    }
 }
 
 pub(super) fn horiz_q16(src: &[u32], f: &[u16], out: &mut [u32]) {
     if adjacent_ok(src, f, out) {
         // SAFETY: as in `horiz_u32`.
-        unsafe { adjacent!(true, src, f, out) };
+        unsafe { adjacent!(true, false, src, f, out) };
         return;
     }
     let t = f.len();
