@@ -96,14 +96,6 @@ impl Samples {
         self.len() == 0
     }
 
-    /// Bytes of sample storage.
-    pub fn bytes(&self) -> usize {
-        match self {
-            Samples::U8(v) => v.len(),
-            Samples::U16(v) => 2 * v.len(),
-        }
-    }
-
     /// Sample `i` as u16.
     pub fn get(&self, i: usize) -> u16 {
         match self {
