@@ -402,6 +402,194 @@ pub(super) unsafe fn cm0_row_avx2(
     acc
 }
 
+/// Low 32 bits of each i64 lane of `v` (a C `(int32_t)` cast), as 4 × i32.
+#[inline(always)]
+unsafe fn lo32(v: __m256i) -> __m128i {
+    let idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, idx))
+}
+
+/// High 32 bits of each i64 lane of `v` (`v >> 32` as i32), as 4 × i32.
+#[inline(always)]
+unsafe fn hi32(v: __m256i) -> __m128i {
+    let idx = _mm256_setr_epi32(1, 3, 5, 7, 0, 2, 4, 6);
+    _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, idx))
+}
+
+/// i64 lanes below 2^53 in magnitude as `(x as f32) as f64`: exact in f64 as hi·2^32 + lo
+/// (the low half through the 2^52 exponent trick), then one rounding to f32.
+#[inline(always)]
+unsafe fn f32_of_i64(x: __m256i) -> __m256d {
+    let magic = _mm256_set1_epi64x(0x4330_0000_0000_0000);
+    let lo = _mm256_or_si256(_mm256_and_si256(x, _mm256_set1_epi64x(0xFFFF_FFFF)), magic);
+    let lo = _mm256_sub_pd(
+        _mm256_castsi256_pd(lo),
+        _mm256_set1_pd(4_503_599_627_370_496.0),
+    );
+    let hi = _mm256_mul_pd(_mm256_cvtepi32_pd(hi32(x)), _mm256_set1_pd(4_294_967_296.0));
+    _mm256_cvtps_pd(_mm256_cvtpd_ps(_mm256_add_pd(hi, lo)))
+}
+
+/// Arithmetic right shift of i64 lanes by per-lane counts (AVX2 has only the logical one).
+#[inline(always)]
+unsafe fn srav64(x: __m256i, n: __m256i) -> __m256i {
+    let m = _mm256_cmpgt_epi64(_mm256_setzero_si256(), x);
+    _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(x, m), n), m)
+}
+
+/// Scales 1–3 decoupling + CSF, four pixels per step in i64 lanes (`_mm256_mul_epi32` gives the
+/// exact products of the i32 band values): [`scalar::decouple_s`]'s arithmetic step by step.
+/// Steps with a dot product or magnitude of 2^53 or more (whose f32 rounding this kernel does
+/// not reproduce) and the tail go through the scalar kernel, as does everything when a CSF
+/// factor does not fit an i32.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn decouple_s_avx2(
+    o: [&[i32]; 3],
+    t: [&[i32]; 3],
+    gain: f64,
+    rf: &[u32; 3],
+    r: [&mut [i32]; 3],
+    f: &mut [i32],
+    dc: &mut [i32],
+    start: usize,
+    end: usize,
+) {
+    use super::super::kernels::{ONE_BY_15_Q32, ONE_BY_30_Q32, Q32_ROUND};
+    let [rh, rv, rd] = r;
+    assert!(end <= f.len() && end <= dc.len());
+    assert!(o.iter().chain(t.iter()).all(|b| b.len() >= end));
+    assert!(rh.len() >= end && rv.len() >= end && rd.len() >= end);
+    if rf.iter().any(|&x| x > i32::MAX as u32) {
+        scalar::decouple_s(o, t, gain, rf, [rh, rv, rd], f, dc, start, end);
+        return;
+    }
+    let zero = _mm256_setzero_si256();
+    let one = _mm256_set1_epi64x(1);
+    let k32768 = _mm256_set1_epi64x(32768);
+    let cos1 = _mm256_set1_pd(cos_1deg_sq() as f64);
+    let inv4096 = _mm256_set1_pd(1.0 / 4096.0);
+    let g = _mm256_set1_pd(gain);
+    let lut = DIV_LOOKUP.as_ptr();
+    let ld4 = |b: &[i32], j: usize| {
+        _mm256_cvtepi32_epi64(_mm_loadu_si128(b.as_ptr().add(j) as *const __m128i))
+    };
+    // |x| < 2^53 on every lane.
+    let exact = |x: __m256i| {
+        let lim = _mm256_set1_epi64x(1 << 53);
+        let m = _mm256_cmpgt_epi64(zero, x);
+        let ax = _mm256_sub_epi64(_mm256_xor_si256(x, m), m);
+        _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(lim, ax))) == 0xF
+    };
+    // libvmaf's gain by division lookup (`k32`): |o| reduced to its top 15 bits.
+    let gain_k = |ov: __m256i, tv: __m256i| {
+        let neg = _mm256_cmpgt_epi64(zero, ov);
+        let ao = _mm256_sub_epi64(_mm256_xor_si256(ov, neg), neg);
+        let big = _mm256_cmpgt_epi64(ao, _mm256_set1_epi64x(32767));
+        // floor(log2 |o|) from the exponent of its exact double (|o| ≤ 2^31).
+        let magic = _mm256_set1_epi64x(0x4330_0000_0000_0000);
+        let d = _mm256_sub_pd(
+            _mm256_castsi256_pd(_mm256_or_si256(ao, magic)),
+            _mm256_set1_pd(4_503_599_627_370_496.0),
+        );
+        let e = _mm256_sub_epi64(
+            _mm256_srli_epi64::<52>(_mm256_castpd_si256(d)),
+            _mm256_set1_epi64x(1023 + 14),
+        );
+        let sh = _mm256_and_si256(big, e);
+        let rounded = _mm256_srlv_epi64(
+            _mm256_add_epi64(ao, _mm256_sllv_epi64(one, _mm256_sub_epi64(sh, one))),
+            sh,
+        );
+        let m = _mm256_and_si256(
+            _mm256_blendv_epi8(ao, rounded, big),
+            _mm256_set1_epi64x(0xFFFF),
+        );
+        let lk = _mm256_cvtepi32_epi64(_mm256_i64gather_epi32::<4>(
+            lut,
+            _mm256_add_epi64(m, k32768),
+        ));
+        let p = _mm256_mul_epi32(lk, tv);
+        let p = _mm256_sub_epi64(_mm256_xor_si256(p, neg), neg);
+        let p = _mm256_add_epi64(
+            p,
+            _mm256_sllv_epi64(one, _mm256_add_epi64(sh, _mm256_set1_epi64x(14))),
+        );
+        let k = srav64(p, _mm256_add_epi64(sh, _mm256_set1_epi64x(15)));
+        let k = _mm256_blendv_epi8(k, k32768, _mm256_cmpgt_epi64(k, k32768));
+        let k = _mm256_andnot_si256(_mm256_cmpgt_epi64(zero, k), k);
+        _mm256_blendv_epi8(k, k32768, _mm256_cmpeq_epi64(ov, zero))
+    };
+    let mut j = start;
+    while j + 4 <= end {
+        let (oh, ov, od) = (ld4(o[0], j), ld4(o[1], j), ld4(o[2], j));
+        let (th, tv, td) = (ld4(t[0], j), ld4(t[1], j), ld4(t[2], j));
+        let ot = _mm256_add_epi64(_mm256_mul_epi32(oh, th), _mm256_mul_epi32(ov, tv));
+        let om = _mm256_add_epi64(_mm256_mul_epi32(oh, oh), _mm256_mul_epi32(ov, ov));
+        let tm = _mm256_add_epi64(_mm256_mul_epi32(th, th), _mm256_mul_epi32(tv, tv));
+        if !(exact(ot) && exact(om) && exact(tm)) {
+            scalar::decouple_s(o, t, gain, rf, [rh, rv, rd], f, dc, j, j + 4);
+            j += 4;
+            continue;
+        }
+        let fd = |v: __m256i| _mm256_mul_pd(f32_of_i64(v), inv4096);
+        let a = fd(ot);
+        let rhs = _mm256_mul_pd(_mm256_mul_pd(cos1, fd(om)), fd(tm));
+        let angle = _mm256_and_pd(
+            _mm256_cmp_pd::<_CMP_GE_OQ>(a, _mm256_setzero_pd()),
+            _mm256_cmp_pd::<_CMP_GE_OQ>(_mm256_mul_pd(a, a), rhs),
+        );
+        let restore = |ov: __m256i, tv: __m256i| {
+            let k = gain_k(ov, tv);
+            // (k·o + 2^14) >> 15 as i32: its low 32 bits are the same for both shifts.
+            let rst = lo32(_mm256_srli_epi64::<15>(_mm256_add_epi64(
+                _mm256_mul_epi32(k, ov),
+                _mm256_set1_epi64x(16384),
+            )));
+            let act = _mm256_and_pd(angle, _mm256_castsi256_pd(_mm256_cmpgt_epi64(k, zero)));
+            let pos = _mm256_and_pd(act, _mm256_castsi256_pd(_mm256_cmpgt_epi64(ov, zero)));
+            let neg = _mm256_and_pd(act, _mm256_castsi256_pd(_mm256_cmpgt_epi64(zero, ov)));
+            let gp = _mm256_mul_pd(_mm256_cvtepi32_pd(rst), g);
+            let tp = _mm256_cvtepi32_pd(lo32(tv));
+            let v = _mm256_blendv_pd(
+                _mm256_blendv_pd(_mm256_cvtepi32_pd(rst), _mm256_min_pd(gp, tp), pos),
+                _mm256_max_pd(gp, tp),
+                neg,
+            );
+            // Every lane is an i32 value (rst, or between t and 0), so the conversion is exact.
+            _mm256_cvttpd_epi32(v)
+        };
+        let rs = [restore(oh, th), restore(ov, tv), restore(od, td)];
+        let ts = [lo32(th), lo32(tv), lo32(td)];
+        for (b, v) in [&mut *rh, &mut *rv, &mut *rd].into_iter().zip(&rs) {
+            _mm_storeu_si128(b.as_mut_ptr().add(j) as *mut __m128i, *v);
+        }
+        let (mut fs, mut cs) = (_mm_setzero_si128(), _mm_setzero_si128());
+        for q in 0..3 {
+            let a = _mm256_cvtepi32_epi64(_mm_sub_epi32(ts[q], rs[q]));
+            let c = _mm256_add_epi64(
+                _mm256_mul_epi32(_mm256_set1_epi64x(rf[q] as i64), a),
+                _mm256_set1_epi64x(1 << 27),
+            );
+            // (…) >> 28 as i32, then `wrapping_abs() as i64` (i32::MIN stays negative).
+            let ac = _mm256_cvtepi32_epi64(_mm_abs_epi32(lo32(_mm256_srli_epi64::<28>(c))));
+            let rq = _mm256_set1_epi64x(Q32_ROUND);
+            let f30 = _mm256_add_epi64(_mm256_mul_epi32(_mm256_set1_epi64x(ONE_BY_30_Q32), ac), rq);
+            let f15 = _mm256_add_epi64(_mm256_mul_epi32(_mm256_set1_epi64x(ONE_BY_15_Q32), ac), rq);
+            fs = _mm_add_epi32(fs, hi32(f30));
+            cs = _mm_add_epi32(cs, hi32(f15));
+        }
+        _mm_storeu_si128(f.as_mut_ptr().add(j) as *mut __m128i, fs);
+        _mm_storeu_si128(
+            dc.as_mut_ptr().add(j) as *mut __m128i,
+            _mm_sub_epi32(cs, fs),
+        );
+        j += 4;
+    }
+    if j < end {
+        scalar::decouple_s(o, t, gain, rf, [rh, rv, rd], f, dc, j, end);
+    }
+}
+
 // Safe entry points: only reachable through `KERNELS` (and the AVX-512 table, a superset of its
 // features), which `Kernels::for_level` hands out only when the CPU has AVX2.
 
@@ -444,6 +632,22 @@ pub(super) fn decouple0(
     unsafe { decouple0_avx2(o, t, gain, rf, r, f, dc, start, end) }
 }
 
+fn decouple_s(
+    o: [&[i32]; 3],
+    t: [&[i32]; 3],
+    gain: f64,
+    rf: &[u32; 3],
+    r: [&mut [i32]; 3],
+    f: &mut [i32],
+    dc: &mut [i32],
+    start: usize,
+    end: usize,
+) {
+    // SAFETY: AVX2 and FMA are present (table for AVX2 or above); the kernel asserts the
+    // lengths its loads and stores rely on.
+    unsafe { decouple_s_avx2(o, t, gain, rf, r, f, dc, start, end) }
+}
+
 pub(super) fn cm0_row(
     r: [&[i16]; 3],
     vs: &[i32],
@@ -465,7 +669,7 @@ pub(crate) const KERNELS: Kernels = Kernels {
     dwt_s_horz: scalar::dwt_s_horz,
     decouple0,
     cm0_row,
-    decouple_s: scalar::decouple_s,
+    decouple_s,
     cm_s_row: scalar::cm_s_row,
     cube_sum_i16: scalar::cube_sum_i16,
 };
@@ -572,6 +776,59 @@ mod tests {
             scalar::dwt_s_vert(rr, scale, &mut l1, &mut h1);
             (k().dwt_s_vert)(rr, scale, &mut l2, &mut h2);
             assert_eq!((l1, h1), (l2, h2), "w {w} scale {scale}");
+        }
+    });
+
+    /// Scale 1..3 band-like values: zeros, small, large (past the 2^15 `best15` switch) and
+    /// some whose products pass 2^53 (the kernel's scalar fallback).
+    fn band32(rng: &mut Rng, n: usize) -> Vec<i32> {
+        (0..n)
+            .map(|_| match rng.next() % 7 {
+                0 => 0,
+                1 => rng.range(-(1 << 28), 1 << 28),
+                2 => rng.range(-70000, 70000),
+                3 => rng.range(-(1 << 20), 1 << 20),
+                _ => rng.range(-3000, 3000),
+            })
+            .collect()
+    }
+
+    widths_test!(decouple_s_matches_scalar, |rng, w| {
+        for gain in [1.0, 100.0, 1.7] {
+            let o: Vec<Vec<i32>> = (0..3).map(|_| band32(&mut rng, w)).collect();
+            let t: Vec<Vec<i32>> = o
+                .iter()
+                .map(|b| {
+                    b.iter()
+                        .map(|&x| match rng.next() % 4 {
+                            0 => x,
+                            1 => (x as i64 * 5 / 4) as i32,
+                            2 => x.wrapping_add(rng.range(-50, 50)),
+                            _ => rng.range(-3000, 3000),
+                        })
+                        .collect()
+                })
+                .collect();
+            for rf in [
+                [1_000_000_000u32, 1_000_000_000, 700_000_000],
+                [36453, 36453, 49417],
+            ] {
+                let run = |simd: bool| {
+                    let (mut rh, mut rv, mut rd) = (vec![0i32; w], vec![0i32; w], vec![0i32; w]);
+                    let (mut f, mut dc) = (vec![0i32; w], vec![0i32; w]);
+                    let oo = [&o[0][..], &o[1][..], &o[2][..]];
+                    let tt = [&t[0][..], &t[1][..], &t[2][..]];
+                    let r = [&mut rh[..], &mut rv[..], &mut rd[..]];
+                    let start = w.min(1);
+                    if simd {
+                        (k().decouple_s)(oo, tt, gain, &rf, r, &mut f, &mut dc, start, w);
+                    } else {
+                        scalar::decouple_s(oo, tt, gain, &rf, r, &mut f, &mut dc, start, w);
+                    }
+                    (rh, rv, rd, f, dc)
+                };
+                assert_eq!(run(false), run(true), "w {w} gain {gain} rf {rf:?}");
+            }
         }
     });
 
