@@ -437,6 +437,130 @@ unsafe fn srav64(x: __m256i, n: __m256i) -> __m256i {
     _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(x, m), n), m)
 }
 
+/// Scales 1–3 horizontal DWT pass, four outputs per step in i64 lanes (as the AVX-512 kernel,
+/// at half the width). Output j reads 2j−1..2j+2: each i64 lane of a load at 2j−1 holds the pair
+/// (2j−1, 2j), of a load at 2j+1 the pair (2j+1, 2j+2); `_mm256_mul_epi32` takes a lane's low
+/// (signed) dword. The outputs are the low dwords of (Σ + add) >> shift, the same for a logical
+/// shift (AVX2 has no arithmetic one on i64). The first output and the tail are scalar.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn dwt_s_horz_avx2(
+    lo: &[i32],
+    hi: &[i32],
+    ix: &[[usize; 4]],
+    scale: usize,
+    a: &mut [i32],
+    v: &mut [i32],
+    h: &mut [i32],
+    d: &mut [i32],
+) {
+    use super::super::kernels::{S_ADD_HP, S_SHIFT_HP};
+    let w = lo.len();
+    let half = ix.len();
+    assert!(hi.len() == w && half == w.div_ceil(2));
+    assert!(a.len() >= half && v.len() >= half && h.len() >= half && d.len() >= half);
+    let add = _mm256_set1_epi64x(S_ADD_HP[scale - 1]);
+    let sh = _mm_cvtsi32_si128(S_SHIFT_HP[scale - 1] as i32);
+    let c = |x: i32| _mm256_set1_epi64x(x as i64);
+    let (l0, l1, l2, l3) = (c(LO[0]), c(LO[1]), c(LO[2]), c(LO[3]));
+    let (h0, h1, h2, h3) = (c(HI[0]), c(HI[1]), c(HI[2]), c(HI[3]));
+    scalar::dwt_s_horz_range(lo, hi, ix, scale, a, v, h, d, 0, 1.min(half));
+    let store = |out: &mut [i32], j: usize, x: __m256i| {
+        _mm_storeu_si128(out.as_mut_ptr().add(j) as *mut __m128i, lo32(x));
+    };
+    let mut j = 1;
+    while 2 * j + 9 <= w {
+        let filt = |src: &[i32], c0, c1, c2, c3| {
+            let x = _mm256_loadu_si256(src.as_ptr().add(2 * j - 1) as *const __m256i);
+            let y = _mm256_loadu_si256(src.as_ptr().add(2 * j + 1) as *const __m256i);
+            let s = _mm256_add_epi64(
+                _mm256_add_epi64(
+                    _mm256_mul_epi32(x, c0),
+                    _mm256_mul_epi32(_mm256_srli_epi64::<32>(x), c1),
+                ),
+                _mm256_add_epi64(
+                    _mm256_mul_epi32(y, c2),
+                    _mm256_mul_epi32(_mm256_srli_epi64::<32>(y), c3),
+                ),
+            );
+            _mm256_srl_epi64(_mm256_add_epi64(s, add), sh)
+        };
+        store(a, j, filt(lo, l0, l1, l2, l3));
+        store(v, j, filt(lo, h0, h1, h2, h3));
+        store(h, j, filt(hi, l0, l1, l2, l3));
+        store(d, j, filt(hi, h0, h1, h2, h3));
+        j += 4;
+    }
+    if j < half {
+        scalar::dwt_s_horz_range(lo, hi, ix, scale, a, v, h, d, j, half);
+    }
+}
+
+/// Scales 1–3 contrast masking and cube pooling of one row, four pixels per step in i64 lanes:
+/// [`scalar::cm_s_row`]'s arithmetic (each `as i32` a low dword, the cube's arithmetic shift
+/// through [`srav64`]). The edge columns, the tail, and rows whose CSF factors do not fit an
+/// i32 are scalar.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn cm_s_row_avx2(
+    r: [&[i32]; 3],
+    vs: &[i32],
+    dc: &[i32],
+    rf: &[u32; 3],
+    cub_shift: u32,
+    cub_add: i64,
+    start: usize,
+    end: usize,
+) -> [i64; 3] {
+    let w = vs.len();
+    assert!(end <= w && dc.len() >= end && r.iter().all(|b| b.len() >= end));
+    let lo = start.max(1);
+    let hi = end.min(w.saturating_sub(1));
+    if lo >= hi || rf.iter().any(|&x| x > i32::MAX as u32) {
+        return scalar::cm_s_row(r, vs, dc, rf, cub_shift, cub_add, start, end);
+    }
+    let mut acc = scalar::cm_s_row(r, vs, dc, rf, cub_shift, cub_add, start, lo);
+    let mut vacc = [_mm256_setzero_si256(); 3];
+    let csh = _mm256_set1_epi64x(cub_shift as i64);
+    let cadd = _mm256_set1_epi64x(cub_add);
+    let ld = |b: &[i32], j: usize| _mm_loadu_si128(b.as_ptr().add(j) as *const __m128i);
+    let mut j = lo;
+    // Reads vs[j − 1..j + 5]: j + 4 ≤ hi ≤ w − 1.
+    while j + 4 <= hi {
+        let thr = _mm_add_epi32(
+            _mm_add_epi32(ld(vs, j - 1), ld(vs, j)),
+            _mm_add_epi32(ld(vs, j + 1), ld(dc, j)),
+        );
+        for q in 0..3 {
+            let p = _mm256_mul_epi32(
+                _mm256_cvtepi32_epi64(ld(r[q], j)),
+                _mm256_set1_epi64x(rf[q] as i64),
+            );
+            let x = lo32(_mm256_srli_epi64::<28>(_mm256_add_epi64(
+                p,
+                _mm256_set1_epi64x(1 << 27),
+            )));
+            let x = _mm_max_epi32(_mm_sub_epi32(_mm_abs_epi32(x), thr), _mm_setzero_si128());
+            let x64 = _mm256_cvtepi32_epi64(x);
+            let x_sq = lo32(_mm256_srli_epi64::<30>(_mm256_add_epi64(
+                _mm256_mul_epi32(x64, x64),
+                _mm256_set1_epi64x(1 << 29),
+            )));
+            let cube = _mm256_add_epi64(_mm256_mul_epi32(_mm256_cvtepi32_epi64(x_sq), x64), cadd);
+            vacc[q] = _mm256_add_epi64(vacc[q], srav64(cube, csh));
+        }
+        j += 4;
+    }
+    let tail = scalar::cm_s_row(r, vs, dc, rf, cub_shift, cub_add, j, end);
+    for q in 0..3 {
+        let mut lanes = [0i64; 4];
+        _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, vacc[q]);
+        acc[q] = lanes
+            .iter()
+            .fold(acc[q], |a, &l| a.wrapping_add(l))
+            .wrapping_add(tail[q]);
+    }
+    acc
+}
+
 /// Scales 1–3 decoupling + CSF, four pixels per step in i64 lanes (`_mm256_mul_epi32` gives the
 /// exact products of the i32 band values): [`scalar::decouple_s`]'s arithmetic step by step.
 /// Steps with a dot product or magnitude of 2^53 or more (whose f32 rounding this kernel does
@@ -632,6 +756,36 @@ pub(super) fn decouple0(
     unsafe { decouple0_avx2(o, t, gain, rf, r, f, dc, start, end) }
 }
 
+fn dwt_s_horz(
+    lo: &[i32],
+    hi: &[i32],
+    ix: &[[usize; 4]],
+    scale: usize,
+    a: &mut [i32],
+    v: &mut [i32],
+    h: &mut [i32],
+    d: &mut [i32],
+) {
+    // SAFETY: AVX2 is present (table for AVX2 or above); the kernel asserts the lengths and
+    // loads 8 samples at 2j − 1 and 2j + 1 only while 2j + 9 ≤ the row's length.
+    unsafe { dwt_s_horz_avx2(lo, hi, ix, scale, a, v, h, d) }
+}
+
+fn cm_s_row(
+    r: [&[i32]; 3],
+    vs: &[i32],
+    dc: &[i32],
+    rf: &[u32; 3],
+    cub_shift: u32,
+    cub_add: i64,
+    start: usize,
+    end: usize,
+) -> [i64; 3] {
+    // SAFETY: AVX2 is present (table for AVX2 or above); the kernel asserts the lengths and
+    // reads columns j − 1..j + 5 only while j + 4 ≤ the row's last column.
+    unsafe { cm_s_row_avx2(r, vs, dc, rf, cub_shift, cub_add, start, end) }
+}
+
 fn decouple_s(
     o: [&[i32]; 3],
     t: [&[i32]; 3],
@@ -666,11 +820,11 @@ pub(crate) const KERNELS: Kernels = Kernels {
     dwt0_vert8: dwt0_vert::<u8>,
     dwt0_horz,
     dwt_s_vert,
-    dwt_s_horz: scalar::dwt_s_horz,
+    dwt_s_horz,
     decouple0,
     cm0_row,
     decouple_s,
-    cm_s_row: scalar::cm_s_row,
+    cm_s_row,
     cube_sum_i16: scalar::cube_sum_i16,
 };
 
@@ -792,6 +946,49 @@ mod tests {
             })
             .collect()
     }
+
+    widths_test!(dwt_s_horz_matches_scalar, |rng, w| {
+        for scale in 1..=3 {
+            let lo = band32(&mut rng, w);
+            let hi = band32(&mut rng, w);
+            let ix = super::super::super::mirror_indices(w);
+            let n = ix.len();
+            let mut o1 = (vec![0; n], vec![0; n], vec![0; n], vec![0; n]);
+            let mut o2 = o1.clone();
+            let (a, b) = (&mut o1, &mut o2);
+            scalar::dwt_s_horz(&lo, &hi, &ix, scale, &mut a.0, &mut a.1, &mut a.2, &mut a.3);
+            (k().dwt_s_horz)(&lo, &hi, &ix, scale, &mut b.0, &mut b.1, &mut b.2, &mut b.3);
+            assert_eq!(o1, o2, "w {w} scale {scale}");
+        }
+    });
+
+    widths_test!(cm_s_row_matches_scalar, |rng, w| {
+        if w < 2 {
+            continue;
+        }
+        // Band-like rows, and any i32 (whose products wrap and whose cubes go negative).
+        let r: Vec<Vec<i32>> = (0..3)
+            .map(|q| match q {
+                2 => (0..w).map(|_| rng.next() as i32).collect(),
+                _ => band32(&mut rng, w),
+            })
+            .collect();
+        let vs: Vec<i32> = (0..w).map(|_| rng.range(0, 30000)).collect();
+        let dc: Vec<i32> = (0..w).map(|_| rng.range(0, 10000)).collect();
+        let rr = [&r[0][..], &r[1][..], &r[2][..]];
+        for rf in [
+            [1_000_000_000u32, 1_000_000_000, 700_000_000],
+            [36453, 36453, 49417],
+        ] {
+            for (s, e) in [(0, w), (w / 10, w - w / 10), (1, w - 1)] {
+                for (cs, ca) in [(9u32, 256i64), (0, 0)] {
+                    let a = scalar::cm_s_row(rr, &vs, &dc, &rf, cs, ca, s, e);
+                    let b = (k().cm_s_row)(rr, &vs, &dc, &rf, cs, ca, s, e);
+                    assert_eq!(a, b, "w {w} range {s}..{e} rf {rf:?}");
+                }
+            }
+        }
+    });
 
     widths_test!(decouple_s_matches_scalar, |rng, w| {
         for gain in [1.0, 100.0, 1.7] {
