@@ -32,7 +32,7 @@ pub(super) fn madd_ok(f: &[u16], s: VShift) -> bool {
 /// symmetric pair of taps. The bias adds up to 2^15·Σc = 2^31 over all taps, added back at
 /// the end; sums wrap in u32 and the true sums are below 2^32, so results are exact.
 mod madd {
-    use super::vif::portable::{VertDist, VertRef};
+    use super::vif::portable::{VertDist, VertMu, VertRef};
     use super::vif::VShift;
     use crate::frame::Sample;
     use crate::simd::Load;
@@ -207,6 +207,179 @@ mod madd {
     ) {
         let k = &mut VertDist::<u32, S>::new(rrows, drows, s, mu, yy, xy);
         vert(f, k.mu.len(), k, || [[_mm256_setzero_si256(); 2]; 3])
+    }
+
+    /// Samples biased by −2^15 (a word of a pair for `vpmaddwd`).
+    #[inline(always)]
+    unsafe fn biased(x: __m256i) -> __m256i {
+        _mm256_xor_si256(x, _mm256_set1_epi16(i16::MIN))
+    }
+
+    /// 32-bit products x·y of 16-bit samples as biased (high, low) 16-bit halves.
+    #[inline(always)]
+    unsafe fn product_halves(x: __m256i, y: __m256i) -> (__m256i, __m256i) {
+        (
+            biased(_mm256_mulhi_epu16(x, y)),
+            biased(_mm256_mullo_epi16(x, y)),
+        )
+    }
+
+    /// (Σc·P + round) >> shift of 32-bit products P from the sums of their halves (each started
+    /// at 2^31 to undo the bias): 2^(16−shift)·Σc·hi + ((Σc·lo + round) >> shift), exact for
+    /// shift ≤ 16, truncated to u32 as the scalar kernel does.
+    #[inline(always)]
+    unsafe fn combine_halves(hi: __m256i, lo: __m256i, s: VShift) -> __m256i {
+        let h = _mm256_sll_epi32(hi, _mm_cvtsi32_si128(16 - s.sq_shift as i32));
+        let l = _mm256_srl_epi32(
+            _mm256_add_epi32(lo, _mm256_set1_epi32(s.sq_round as i32)),
+            _mm_cvtsi32_si128(s.sq_shift as i32),
+        );
+        _mm256_add_epi32(h, l)
+    }
+
+    /// Stores second moments from the sums of their halves.
+    #[inline(always)]
+    unsafe fn store_halves(
+        out: &mut [u32],
+        j: usize,
+        h: &[__m256i; 2],
+        l: &[__m256i; 2],
+        s: VShift,
+    ) {
+        let (a, b) = (combine_halves(h[0], l[0], s), combine_halves(h[1], l[1], s));
+        store(out, j, a, b, 0, 0);
+    }
+
+    /// 16-bit samples (scales 1–3, deeper scale 0): mean and (Σf·x² + round) >> shift, the
+    /// squares summed as two 16-bit halves (see `combine_halves`). Every sum starts at 2^31.
+    impl Vert for VertRef<'_, u64> {
+        /// Mean, high and low halves of the squares.
+        type Acc = [[__m256i; 2]; 3];
+        #[inline(always)]
+        unsafe fn tap(&self, [am, ah, al]: &mut Self::Acc, t: Tap) {
+            let (a, b) = t.ld(self.rows);
+            let ((ah0, al0), (ah1, al1)) = (product_halves(a, a), product_halves(b, b));
+            t.acc(am, biased(a), biased(b));
+            t.acc(ah, ah0, ah1);
+            t.acc(al, al0, al1);
+        }
+        #[inline(always)]
+        unsafe fn store(&mut self, [am, ah, al]: &Self::Acc, j: usize) {
+            store(self.mu, j, am[0], am[1], self.s.mu_round, self.s.mu_shift);
+            store_halves(self.sq, j, ah, al, self.s);
+        }
+        fn tail(&mut self, f: &[u16], j: usize) {
+            let w = self.mu.len();
+            let rows: Vec<&[u16]> = self.rows.iter().map(|r| &r[j..w]).collect();
+            super::scalar::vert_ref64(&rows, f, self.s, &mut self.mu[j..], &mut self.sq[j..]);
+        }
+    }
+
+    /// 16-bit samples of the distorted image: mean, (Σf·d² + round) >> shift and
+    /// (Σf·r·d + round) >> shift by halves. Every sum starts at 2^31.
+    impl Vert for VertDist<'_, u64> {
+        /// Mean, high and low halves of d² and of r·d.
+        type Acc = [[__m256i; 2]; 5];
+        #[inline(always)]
+        unsafe fn tap(&self, [am, yh, yl, xh, xl]: &mut Self::Acc, t: Tap) {
+            let ((d0, d1), (r0, r1)) = (t.ld(self.drows), t.ld(self.rrows));
+            t.acc(am, biased(d0), biased(d1));
+            let ((h0, l0), (h1, l1)) = (product_halves(d0, d0), product_halves(d1, d1));
+            t.acc(yh, h0, h1);
+            t.acc(yl, l0, l1);
+            let ((h0, l0), (h1, l1)) = (product_halves(r0, d0), product_halves(r1, d1));
+            t.acc(xh, h0, h1);
+            t.acc(xl, l0, l1);
+        }
+        #[inline(always)]
+        unsafe fn store(&mut self, [am, yh, yl, xh, xl]: &Self::Acc, j: usize) {
+            store(self.mu, j, am[0], am[1], self.s.mu_round, self.s.mu_shift);
+            store_halves(self.yy, j, yh, yl, self.s);
+            store_halves(self.xy, j, xh, xl, self.s);
+        }
+        fn tail(&mut self, f: &[u16], j: usize) {
+            let w = self.mu.len();
+            let r: Vec<&[u16]> = self.rrows.iter().map(|r| &r[j..w]).collect();
+            let d: Vec<&[u16]> = self.drows.iter().map(|r| &r[j..w]).collect();
+            let (s, mu, yy, xy) = (
+                self.s,
+                &mut self.mu[j..],
+                &mut self.yy[j..],
+                &mut self.xy[j..],
+            );
+            super::scalar::vert_dist64(&r, &d, f, s, mu, yy, xy);
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn vert_ref64(
+        rows: &[&[u16]],
+        f: &[u16],
+        s: VShift,
+        mu: &mut [u32],
+        sq: &mut [u32],
+    ) {
+        let k = &mut VertRef::<u64>::new(rows, s, mu, sq);
+        vert(f, k.mu.len(), k, || [[_mm256_set1_epi32(i32::MIN); 2]; 3])
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn vert_dist64(
+        rrows: &[&[u16]],
+        drows: &[&[u16]],
+        f: &[u16],
+        s: VShift,
+        mu: &mut [u32],
+        yy: &mut [u32],
+        xy: &mut [u32],
+    ) {
+        let k = &mut VertDist::<u64>::new(rrows, drows, s, mu, yy, xy);
+        vert(f, k.mu.len(), k, || [[_mm256_set1_epi32(i32::MIN); 2]; 5])
+    }
+
+    /// The pyramid's vertical pass: samples biased by −2^15 fit a word, so a tap pair is one
+    /// `vpmaddwd`; the bias adds −2^15·Σc = −2^31 over all taps, which the accumulators' start
+    /// value 2^31 undoes (mod 2^32). The mean is kept to 16 bits.
+    impl<S: Sample> Vert for VertMu<'_, S> {
+        type Acc = [__m256i; 2];
+        #[inline(always)]
+        unsafe fn tap(&self, am: &mut Self::Acc, t: Tap) {
+            let (a, b) = t.ld(self.rows);
+            let bias = _mm256_set1_epi16(i16::MIN);
+            t.acc(am, _mm256_xor_si256(a, bias), _mm256_xor_si256(b, bias));
+        }
+        #[inline(always)]
+        unsafe fn store(&mut self, am: &Self::Acc, j: usize) {
+            let low16 = _mm256_set1_epi32(0xffff);
+            let r = _mm256_set1_epi32(self.round as i32);
+            let sh = _mm_cvtsi32_si128(self.shift as i32);
+            let fin =
+                |x: __m256i| _mm256_and_si256(_mm256_srl_epi32(_mm256_add_epi32(x, r), sh), low16);
+            store(self.mu, j, fin(am[0]), fin(am[1]), 0, 0);
+        }
+        fn tail(&mut self, f: &[u16], j: usize) {
+            let w = self.mu.len();
+            let rows: Vec<&[S]> = self.rows.iter().map(|r| &r[j..w]).collect();
+            super::scalar::vert_mu(&rows, f, self.round, self.shift, &mut self.mu[j..]);
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn vert_mu<S: Sample>(
+        rows: &[&[S]],
+        f: &[u16],
+        round: u32,
+        shift: u32,
+        mu: &mut [u32],
+    ) {
+        let k = &mut VertMu {
+            rows,
+            round,
+            shift,
+            mu,
+        };
+        vert(f, k.mu.len(), k, || [_mm256_set1_epi32(i32::MIN); 2])
     }
 
     /// Horizontal Q16 pass with `vpmaddwd`: the 16-bit halves of a symmetric pair of taps are
@@ -595,9 +768,25 @@ pub(super) fn vert_ref32<S: Sample>(
     }
 }
 
+/// The 16-bit-halves kernels: symmetric pair coefficients below 2^15 and the shifts they can
+/// split.
+fn halves_ok(f: &[u16], s: VShift) -> bool {
+    matches!(f.len(), 3 | 5 | 9 | 17)
+        && f.iter().all(|&c| c < 32768)
+        && f.iter().eq(f.iter().rev())
+        && s.sq_shift <= 16
+        && s.sq_round < 65536
+}
+
 pub(super) fn vert_ref64(r: &[&[u16]], f: &[u16], s: VShift, mu: &mut [u32], sq: &mut [u32]) {
-    // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
-    unsafe { autovec::vert_ref64(r, f, s, mu, sq) }
+    if halves_ok(f, s) && r.len() >= f.len() && rows_ok(r, mu.len()) && sq.len() >= mu.len() {
+        // SAFETY: AVX2 is present (see above); the filter's rows exist and they and `sq` cover
+        // the `mu.len()` columns the kernel loads and stores (checked above).
+        unsafe { madd::vert_ref64(r, f, s, mu, sq) }
+    } else {
+        // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
+        unsafe { autovec::vert_ref64(r, f, s, mu, sq) }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -631,13 +820,31 @@ pub(super) fn vert_dist64(
     yy: &mut [u32],
     xy: &mut [u32],
 ) {
-    // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
-    unsafe { autovec::vert_dist64(r, d, f, s, mu, yy, xy) }
+    let w = mu.len();
+    let fits = r.len() >= f.len() && d.len() >= f.len() && rows_ok(r, w) && rows_ok(d, w);
+    if halves_ok(f, s) && fits && yy.len() >= w && xy.len() >= w {
+        // SAFETY: AVX2 is present (see above); the filter's rows exist and they, `yy` and `xy`
+        // cover the `w` columns the kernel loads and stores (checked above).
+        unsafe { madd::vert_dist64(r, d, f, s, mu, yy, xy) }
+    } else {
+        // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
+        unsafe { autovec::vert_dist64(r, d, f, s, mu, yy, xy) }
+    }
 }
 
 pub(super) fn vert_mu<S: Sample>(r: &[&[S]], f: &[u16], round: u32, shift: u32, mu: &mut [u32]) {
-    // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
-    unsafe { autovec::vert_mu(r, f, round, shift, mu) }
+    let pairs = matches!(f.len(), 3 | 5 | 9 | 17)
+        && f.iter().all(|&c| c < 32768)
+        && f.iter().eq(f.iter().rev());
+    if pairs && r.len() >= f.len() && rows_ok(r, mu.len()) {
+        // SAFETY: AVX2 is present (see above); the filter's rows exist and cover the
+        // `mu.len()` columns the kernel loads (checked above); rows are indexed with bounds
+        // checks.
+        unsafe { madd::vert_mu(r, f, round, shift, mu) }
+    } else {
+        // SAFETY: AVX2 and FMA are present (see above); safe Rust inside.
+        unsafe { autovec::vert_mu(r, f, round, shift, mu) }
+    }
 }
 
 /// Whether the adjacent-pair kernels apply: 17, 9 or 5 taps (every coefficient below 2^15) and
